@@ -1,0 +1,73 @@
+"""Organisations, users (people) and API clients (partner systems)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, Index, Integer, String, func, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from toit_emploi_api.accounts.roles import OrganisationKind, Role
+from toit_emploi_api.core.models import Base, Timestamps, UUIDPrimaryKey, Versioned
+
+role_enum = Enum(Role, name="role", values_callable=lambda e: [m.value for m in e])
+organisation_kind_enum = Enum(
+    OrganisationKind, name="organisation_kind", values_callable=lambda e: [m.value for m in e]
+)
+
+
+class Organisation(UUIDPrimaryKey, Timestamps, Versioned, Base):
+    __tablename__ = "organisations"
+
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[OrganisationKind] = mapped_column(organisation_kind_enum)
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+
+    __table_args__ = (Index("uq_organisations_lower_name", func.lower(name), unique=True),)
+
+
+class User(UUIDPrimaryKey, Timestamps, Versioned, Base):
+    __tablename__ = "users"
+
+    email: Mapped[str] = mapped_column(String(254))
+    full_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(role_enum)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    last_login_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("uq_users_lower_email", func.lower(email), unique=True),
+        Index("ix_users_organisation_id", "organisation_id"),
+        CheckConstraint("email = lower(email)", name="email_lowercase"),
+    )
+
+
+class ApiClient(UUIDPrimaryKey, Timestamps, Versioned, Base):
+    __tablename__ = "api_clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(role_enum)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
+    secret_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    last_used_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_api_clients_organisation_id", "organisation_id"),)
+
+
+class LoginThrottle(Base):
+    """Failed sign-in attempts per identifier (email or client id), kept in PostgreSQL for every worker.
+
+    Unknown identifiers are counted too, so the answer never tells whether an account exists.
+    """
+
+    __tablename__ = "login_throttle"
+
+    identifier: Mapped[str] = mapped_column(String(254), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    locked_until: Mapped[datetime | None]
+    last_failure_at: Mapped[datetime | None]

@@ -1,0 +1,56 @@
+"""All SQL for organisations, users and API clients."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from toit_emploi_api.accounts.models import ApiClient, Organisation, User
+from toit_emploi_api.accounts.roles import Role
+
+
+M = TypeVar("M", Organisation, User, ApiClient)
+
+
+async def list_page(
+    session: AsyncSession, model: type[M], limit: int, offset: int
+) -> tuple[Sequence[M], int]:
+    total = (await session.execute(select(func.count()).select_from(model))).scalar_one()
+    rows = (
+        await session.execute(select(model).order_by(model.created_at, model.id).limit(limit).offset(offset))
+    ).scalars()
+    return rows.all(), total
+
+
+async def get(
+    session: AsyncSession, model: type[Organisation] | type[User] | type[ApiClient], obj_id: uuid.UUID, *,
+    for_update: bool = False,
+) -> Organisation | User | ApiClient | None:
+    stmt = select(model).where(model.id == obj_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def user_by_email(session: AsyncSession, email: str) -> User | None:
+    return (await session.execute(select(User).where(func.lower(User.email) == email.lower()))).scalar_one_or_none()
+
+
+async def client_by_client_id(session: AsyncSession, client_id: str) -> ApiClient | None:
+    return (await session.execute(select(ApiClient).where(ApiClient.client_id == client_id))).scalar_one_or_none()
+
+
+async def organisation_name_taken(session: AsyncSession, name: str, exclude: uuid.UUID | None = None) -> bool:
+    stmt = select(Organisation.id).where(func.lower(Organisation.name) == name.lower())
+    if exclude is not None:
+        stmt = stmt.where(Organisation.id != exclude)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def count_admins(session: AsyncSession) -> int:
+    stmt = select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.active.is_(True))
+    return (await session.execute(stmt)).scalar_one()

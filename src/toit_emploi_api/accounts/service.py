@@ -1,0 +1,143 @@
+"""Rules for organisations, users and API clients. Flushes only; the request session commits."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from toit_emploi_api.accounts import repository
+from toit_emploi_api.accounts.models import ApiClient, Organisation, User
+from toit_emploi_api.accounts.roles import ROLE_ORGANISATION_KIND, Role
+from toit_emploi_api.accounts.schemas import (
+    ApiClientCreate,
+    ApiClientUpdate,
+    OrganisationCreate,
+    OrganisationUpdate,
+    UserCreate,
+    UserUpdate,
+)
+from toit_emploi_api.auth.passwords import generate_secret, hash_secret_async
+from toit_emploi_api.core.errors import ConflictError, FieldError, NotFoundError, ValidationProblemError
+
+
+async def _organisation(session: AsyncSession, organisation_id: uuid.UUID, field: str) -> Organisation:
+    org = await repository.get(session, Organisation, organisation_id)
+    if not isinstance(org, Organisation):
+        raise ValidationProblemError(
+            "The organisation does not exist.", errors=[FieldError(field=field, message="unknown organisation")]
+        )
+    return org
+
+
+def _check_role_fits(role: Role, org: Organisation) -> None:
+    expected = ROLE_ORGANISATION_KIND[role]
+    if org.kind != expected:
+        raise ValidationProblemError(
+            f"Role {role.value} belongs to an organisation of kind {expected.value}, not {org.kind.value}.",
+            errors=[FieldError(field="role", message=f"requires an organisation of kind {expected.value}")],
+        )
+
+
+async def create_organisation(session: AsyncSession, data: OrganisationCreate) -> Organisation:
+    if await repository.organisation_name_taken(session, data.name):
+        raise ConflictError("An organisation with this name already exists.", slug="organisation-name-taken")
+    org = Organisation(name=data.name, kind=data.kind, active=True)
+    session.add(org)
+    await session.flush()
+    return org
+
+
+async def update_organisation(session: AsyncSession, org: Organisation, data: OrganisationUpdate) -> Organisation:
+    if data.name is not None and await repository.organisation_name_taken(session, data.name, exclude=org.id):
+        raise ConflictError("An organisation with this name already exists.", slug="organisation-name-taken")
+    for key, value in data.model_dump(exclude_unset=True).items():
+        if value is not None:
+            setattr(org, key, value)
+    await session.flush()
+    return org
+
+
+async def create_user(session: AsyncSession, data: UserCreate) -> User:
+    org = await _organisation(session, data.organisation_id, "organisation_id")
+    _check_role_fits(data.role, org)
+    if await repository.user_by_email(session, data.email) is not None:
+        raise ConflictError("A user with this email already exists.", slug="email-taken")
+    user = User(
+        email=data.email.lower(),
+        full_name=data.full_name,
+        role=data.role,
+        organisation_id=org.id,
+        password_hash=await hash_secret_async(data.password),
+        active=True,
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def update_user(session: AsyncSession, user: User, data: UserUpdate, *, acting_user_id: uuid.UUID) -> User:
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("role") is not None:
+        org = await _organisation(session, user.organisation_id, "organisation_id")
+        _check_role_fits(changes["role"], org)
+    if user.id == acting_user_id and (changes.get("active") is False or changes.get("role", Role.ADMIN) != Role.ADMIN):
+        raise ConflictError("You cannot deactivate yourself or remove your own admin role.", slug="self-lockout")
+    if changes.get("password"):
+        user.password_hash = await hash_secret_async(changes.pop("password"))
+    changes.pop("password", None)
+    for key, value in changes.items():
+        if value is not None:
+            setattr(user, key, value)
+    await session.flush()
+    return user
+
+
+async def create_api_client(session: AsyncSession, data: ApiClientCreate) -> tuple[ApiClient, str]:
+    org = await _organisation(session, data.organisation_id, "organisation_id")
+    _check_role_fits(data.role, org)
+    secret = generate_secret()
+    client = ApiClient(
+        client_id="tec_" + secrets.token_hex(12),
+        name=data.name,
+        role=data.role,
+        organisation_id=org.id,
+        secret_hash=await hash_secret_async(secret),
+        active=True,
+    )
+    session.add(client)
+    await session.flush()
+    return client, secret
+
+
+async def update_api_client(session: AsyncSession, client: ApiClient, data: ApiClientUpdate) -> ApiClient:
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("role") is not None:
+        org = await _organisation(session, client.organisation_id, "organisation_id")
+        _check_role_fits(changes["role"], org)
+    for key, value in changes.items():
+        if value is not None:
+            setattr(client, key, value)
+    await session.flush()
+    return client
+
+
+async def rotate_api_client_secret(session: AsyncSession, client: ApiClient) -> str:
+    secret = generate_secret()
+    client.secret_hash = await hash_secret_async(secret)
+    await session.flush()
+    return secret
+
+
+M = TypeVar("M", Organisation, User, ApiClient)
+
+
+async def get_or_404(
+    session: AsyncSession, model: type[M], obj_id: uuid.UUID, *, for_update: bool = False
+) -> M:
+    obj = await repository.get(session, model, obj_id, for_update=for_update)
+    if not isinstance(obj, model):
+        raise NotFoundError(f"No {model.__tablename__.rstrip('s').replace('_', ' ')} with this id.")
+    return obj

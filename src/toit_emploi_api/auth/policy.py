@@ -1,0 +1,115 @@
+"""Who is calling, and the per-route role policy.
+
+Every route declares its policy with ``authorize(...)`` (admin is always allowed) or ``public_route``;
+a test walks the app and fails on any route without one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import select
+
+from toit_emploi_api.accounts.models import ApiClient, Organisation, User
+from toit_emploi_api.accounts.roles import OrganisationKind, Role
+from toit_emploi_api.auth.tokens import InvalidTokenError, SubjectKind, decode_access_token
+from toit_emploi_api.core.database import SessionDep
+from toit_emploi_api.core.errors import ForbiddenError, UnauthorizedError
+
+POLICY_ATTRIBUTE = "__toit_policy__"
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: SubjectKind
+    id: uuid.UUID
+    role: Role
+    organisation_id: uuid.UUID
+    organisation_kind: OrganisationKind
+
+    def is_any(self, *roles: Role) -> bool:
+        return self.role in roles
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+async def _authenticate(
+    request: Request, session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal:
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+    if not token:
+        raise UnauthorizedError()
+    try:
+        claims = decode_access_token(request.app.state.settings, token)
+    except InvalidTokenError:
+        raise UnauthorizedError(
+            "The bearer token is invalid or expired.",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        ) from None
+    model: type[User] | type[ApiClient] = User if claims.subject_kind == "user" else ApiClient
+    row = (
+        await session.execute(
+            select(model.role, model.active, model.organisation_id, Organisation.kind, Organisation.active)
+            .join(Organisation, Organisation.id == model.organisation_id)
+            .where(model.id == claims.subject_id)
+        )
+    ).one_or_none()
+    if row is None or not row[1] or not row[4]:
+        raise UnauthorizedError(
+            "The account behind this token no longer exists or is deactivated.",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    principal = Principal(
+        kind=claims.subject_kind,
+        id=claims.subject_id,
+        role=Role(row[0]),
+        organisation_id=row[2],
+        organisation_kind=OrganisationKind(row[3]),
+    )
+    request.state.principal = principal
+    return principal
+
+
+def authorize(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    """Dependency: an authenticated caller whose role is one of `roles` (or admin), else 401/403."""
+    allowed = frozenset(roles) | {Role.ADMIN}
+
+    async def dependency(principal: Annotated[Principal, Depends(_authenticate)]) -> Principal:
+        if principal.role not in allowed:
+            raise ForbiddenError("Your role does not allow this operation.")
+        return principal
+
+    setattr(dependency, POLICY_ATTRIBUTE, allowed)
+    dependency.__name__ = "authorize_" + "_".join(sorted(r.value for r in allowed))
+    return dependency
+
+
+async def public_route() -> None:
+    """Marks a route as deliberately open (health checks, token endpoint)."""
+
+
+setattr(public_route, POLICY_ATTRIBUTE, "public")
+
+
+def route_policy(dependency_calls: list[Any]) -> frozenset[Role] | str | None:
+    """The policy declared among a route's dependency callables (used by tests and the OpenAPI hook)."""
+    for call in dependency_calls:
+        policy = getattr(call, POLICY_ATTRIBUTE, None)
+        if policy is not None:
+            return policy  # type: ignore[no-any-return]
+    return None
+
+
+# Any authenticated caller, whatever the role.
+ALL_ROLES_POLICY = authorize(*Role)

@@ -1,0 +1,135 @@
+"""Pure ASGI middleware: request id + access log, body size cap, NUL bytes in URLs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from urllib.parse import unquote_to_bytes
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from toit_emploi_api.core.errors import PROBLEM_JSON, PayloadTooLargeError, problem_type
+from toit_emploi_api.core.request_context import _request_id
+
+access_log = logging.getLogger("toit_emploi_api.access")
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+async def _send_problem(send: Send, status: int, slug: str, title: str, detail: str, path: str) -> None:
+    body = json.dumps(
+        {"type": problem_type(slug), "title": title, "status": status, "detail": detail, "instance": path}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestContextMiddleware:
+    """Assigns a request id (or keeps a well-formed incoming X-Request-ID), echoes it, logs one access line.
+
+    The access line holds method, path, status and duration; never the query string, which may carry names.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        token = _request_id.set(request_id)
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            access_log.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status_holder["status"],
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status_holder["status"],
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+            _request_id.reset(token)
+
+
+class UrlSafetyMiddleware:
+    """A NUL byte in the path or query string is a 422, before it can reach PostgreSQL."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw_path = scope.get("raw_path") or scope["path"].encode()
+            query = scope.get("query_string", b"")
+            if b"\x00" in unquote_to_bytes(raw_path) or b"\x00" in unquote_to_bytes(query.replace(b"+", b" ")):
+                await _send_problem(
+                    send, 422, "validation-error", "Invalid request", "URL must not contain NUL characters.",
+                    scope["path"],
+                )
+                return
+        await self.app(scope, receive, send)
+
+
+class BodySizeLimitMiddleware:
+    """Caps request bodies (413 problem+json), by Content-Length up front and by counting streamed bytes."""
+
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
+        self.app = app
+        self.limit_for = limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        headers: Mapping[bytes, bytes] = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        detail = f"The request body exceeds the limit of {limit} bytes."
+        if declared is not None:
+            try:
+                too_big = int(declared) > limit
+            except ValueError:
+                too_big = False
+            if too_big:
+                await _send_problem(send, 413, "payload-too-large", "Payload too large", detail, scope["path"])
+                return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # Raised inside the app's body read: rendered as 413 problem+json by the error handlers.
+                    raise PayloadTooLargeError(detail)
+            return message
+
+        await self.app(scope, limited_receive, send)

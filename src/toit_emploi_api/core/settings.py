@@ -1,0 +1,69 @@
+"""Settings from environment variables (prefix ``TOIT_EMPLOI_``), with safe defaults for local use only."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "local-development-secret-change-me-0123456789"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOIT_EMPLOI_", extra="ignore", env_file=None)
+
+    environment: Literal["local", "test", "production"] = "local"
+    # DATABASE_URL is read without prefix too (the usual convention for hosting platforms).
+    database_url: str | None = Field(
+        default=None, validation_alias="DATABASE_URL", description="postgresql:// or postgresql+asyncpg:// URL"
+    )
+    data_dir: str = ".data"
+    jwt_secret: str = DEFAULT_SECRET
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    jwt_issuer: str = "toit-emploi-api"
+    jwt_audience: str = "toit-emploi-api"
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_minutes: int = Field(default=15, ge=1)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_sync_body_bytes: int = Field(default=32 * 1_048_576, ge=1024)
+    cors_origins: list[str] = Field(default_factory=list)
+    log_json: bool | None = None
+    log_level: str = "INFO"
+    bootstrap_admin_email: str | None = None
+    bootstrap_admin_password: str | None = None
+    idempotency_ttl_hours: int = Field(default=48, ge=24)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment == "production":
+            if self.jwt_secret == DEFAULT_SECRET or len(self.jwt_secret) < 32:
+                raise ValueError("TOIT_EMPLOI_JWT_SECRET must be set to a secret of at least 32 characters in production")
+            if not self.database_url:
+                raise ValueError("DATABASE_URL must be set in production")
+        return self
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_json if self.log_json is not None else self.environment == "production"
+
+    @property
+    def async_database_url(self) -> str:
+        if not self.database_url:
+            raise RuntimeError("DATABASE_URL is not set (the launcher sets it for the embedded server)")
+        return to_async_url(self.database_url)
+
+
+def to_async_url(url: str) -> str:
+    """Accept the usual ``postgresql://`` / ``postgres://`` forms and use the asyncpg driver."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://", "postgresql+psycopg://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ValueError("DATABASE_URL must be a PostgreSQL URL")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,99 @@
+"""The application factory: ``uvicorn --factory toit_emploi_api.main:create_app``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
+
+from toit_emploi_api import __version__
+from toit_emploi_api.accounts.router import router as accounts_router
+from toit_emploi_api.auth.router import router as auth_router
+from toit_emploi_api.core import openapi as openapi_hooks
+from toit_emploi_api.core.database import make_engine, make_sessionmaker
+from toit_emploi_api.core.errors import install_error_handlers
+from toit_emploi_api.core.health import router as health_router
+from toit_emploi_api.core.logging import configure_logging
+from toit_emploi_api.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, UrlSafetyMiddleware
+from toit_emploi_api.core.migrations import head_revision
+from toit_emploi_api.core.settings import Settings, get_settings
+from toit_emploi_api.domain_routers import DOMAIN_ROUTERS
+
+DESCRIPTION = """
+The JSON API behind **Un toit, un emploi** (Aurore and Polygone): it follows precarious families from the Paris
+region to the Cantal, through diagnostic, matching, relay stay, lease and follow-up, until they join the mainstream
+services (*droit commun*).
+
+Authenticate with `POST /api/v1/auth/token` (OAuth2 password grant for people, client_credentials for partner
+systems) and send `Authorization: Bearer <token>`. Every error is RFC 9457 `application/problem+json`.
+"""
+
+TAGS = [
+    {"name": "auth", "description": "Tokens and the current caller."},
+    {"name": "administration", "description": "Organisations, users and API clients (admin only)."},
+    {"name": "households", "description": "The diagnostic file: households and their members."},
+    {"name": "employers", "description": "Employers in the Cantal and their job openings."},
+    {"name": "reference", "description": "Reference data (ROME codes)."},
+    {"name": "housing", "description": "Housing units and Polygone's vacancy sync."},
+    {"name": "pipeline", "description": "Stage transitions, placements, relay stays, allocations, follow-up."},
+    {"name": "reports", "description": "Aggregated figures for funders."},
+    {"name": "health", "description": "Liveness and readiness probes."},
+]
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings)
+    engine = make_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = FastAPIOffline(
+        title="toit_emploi_api",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.migration_head = head_revision()
+
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(auth_router)
+    app.include_router(accounts_router)
+    for router in DOMAIN_ROUTERS:
+        app.include_router(router)
+
+    def limit_for(path: str) -> int:
+        return settings.max_sync_body_bytes if path.endswith("/housing-units/sync") else settings.max_body_bytes
+
+    # Outermost last: the request id wraps everything, including the 413/422 answers of the guards.
+    app.add_middleware(BodySizeLimitMiddleware, limit_for=limit_for)
+    app.add_middleware(UrlSafetyMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+    openapi_hooks.install(app)
+    return app

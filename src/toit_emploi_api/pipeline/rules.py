@@ -1,0 +1,428 @@
+"""Pure, table-driven rules of the household pipeline and of placements.
+
+This module has no I/O: no database, no web framework. The service layer computes a
+:class:`HouseholdFacts` snapshot from the database, then asks :func:`evaluate` whether a household
+may move from one stage to another. The answer (:class:`Decision`) says why not, with stable codes
+(:class:`Condition`) that a frontend can show.
+
+The path (see DOMAIN.md): diagnostic → matching → relay_stay → lease → follow_up → completed, with one step
+back (relay_stay → matching after an inconclusive relay stay) and, from every active stage, → withdrawn.
+No stage may be skipped; completed and withdrawn are terminal.
+
+Roles are plain strings (the role enum lives elsewhere): ``admin`` may do everything a ``service_manager``
+may; the Paris referent and the referring partner's worker may only withdraw a household still in diagnostic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Final, Literal
+
+__all__ = [
+    "ACTIVE_STAGES",
+    "ADMIN",
+    "CONDITION_CODES",
+    "FUNDER",
+    "KNOWN_ROLES",
+    "LANDLORD",
+    "OPEN_PLACEMENT_STATUSES",
+    "PARIS_REFERENT",
+    "PARTNER_WORKER",
+    "PLACEMENT_TRANSITIONS",
+    "RULE_GUARD_FAILED",
+    "RULE_OK",
+    "RULE_ROLE_NOT_PERMITTED",
+    "RULE_TRANSITION_NOT_ALLOWED",
+    "SERVICE_MANAGER",
+    "TERMINAL_PLACEMENT_STATUSES",
+    "TERMINAL_STAGES",
+    "TRANSITIONS",
+    "Condition",
+    "Decision",
+    "Guard",
+    "HouseholdFacts",
+    "Move",
+    "PlacementStatus",
+    "RelayStayOutcome",
+    "Stage",
+    "WithdrawalReason",
+    "allowed_targets",
+    "evaluate",
+    "is_valid_withdrawal_reason",
+    "permitted_targets",
+    "placement_move_allowed",
+    "placement_targets",
+]
+
+
+# ----------------------------------------------------------------------------------------------------
+# Stages, roles, reasons
+# ----------------------------------------------------------------------------------------------------
+
+
+class Stage(StrEnum):
+    """Stage of a household in the programme, in path order."""
+
+    DIAGNOSTIC = "diagnostic"
+    MATCHING = "matching"
+    RELAY_STAY = "relay_stay"
+    LEASE = "lease"
+    FOLLOW_UP = "follow_up"
+    COMPLETED = "completed"
+    WITHDRAWN = "withdrawn"
+
+
+ACTIVE_STAGES: Final[frozenset[Stage]] = frozenset(
+    {Stage.DIAGNOSTIC, Stage.MATCHING, Stage.RELAY_STAY, Stage.LEASE, Stage.FOLLOW_UP}
+)
+"""Stages a household is still moving through."""
+
+TERMINAL_STAGES: Final[frozenset[Stage]] = frozenset({Stage.COMPLETED, Stage.WITHDRAWN})
+"""Stages nothing leaves."""
+
+
+# Roles are plain strings here; these constants only avoid typos.
+ADMIN: Final = "admin"
+SERVICE_MANAGER: Final = "service_manager"
+PARIS_REFERENT: Final = "paris_referent"
+PARTNER_WORKER: Final = "partner_worker"
+LANDLORD: Final = "landlord"
+FUNDER: Final = "funder"
+
+KNOWN_ROLES: Final[frozenset[str]] = frozenset(
+    {ADMIN, SERVICE_MANAGER, PARIS_REFERENT, PARTNER_WORKER, LANDLORD, FUNDER}
+)
+"""Every role the API knows."""
+
+
+class WithdrawalReason(StrEnum):
+    """Why a household left the programme before completion."""
+
+    APPLICATION_DECLINED = "application_declined"
+    HOUSEHOLD_DECLINED = "household_declined"
+    EMPLOYER_DECLINED = "employer_declined"
+    RELAY_STAY_INCONCLUSIVE = "relay_stay_inconclusive"
+    NO_HOUSING_FOUND = "no_housing_found"
+    RETURNED_TO_PARIS = "returned_to_paris"
+    LOST_CONTACT = "lost_contact"
+    OTHER = "other"
+
+
+_WITHDRAWAL_REASON_VALUES: Final[frozenset[str]] = frozenset(reason.value for reason in WithdrawalReason)
+
+
+def is_valid_withdrawal_reason(reason: str | None) -> bool:
+    """True when ``reason`` is exactly one of the :class:`WithdrawalReason` values."""
+    return reason is not None and reason in _WITHDRAWAL_REASON_VALUES
+
+
+RelayStayOutcome = Literal["validated", "disagreed"]
+"""Outcome of the latest ended relay stay: both parties agreed, or one disagreed."""
+
+
+# ----------------------------------------------------------------------------------------------------
+# Facts, guards, moves, decisions
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HouseholdFacts:
+    """Everything the guards need, precomputed by the service from the database and the request.
+
+    Every field defaults to "nothing recorded", so a service only sets what it knows.
+    """
+
+    adult_count: int = 0
+    """Number of adult members recorded in the household's composition."""
+    adults_with_rome_profile: int = 0
+    """Number of adult members whose professional profile has at least one ROME code."""
+    consent_recorded: bool = False
+    """The household's consent to data processing is recorded (date and scope)."""
+    relay_stay_booked: bool = False
+    """A non-cancelled relay stay of 3 to 5 days (inclusive) in a relay apartment exists for the household."""
+    placements_with_employer_meeting: int = 0
+    """Number of placements in which the employer agreed to meet (neither declined nor cancelled)."""
+    relay_stay_outcome: RelayStayOutcome | None = None
+    """Latest ended relay stay: "validated" (both parties agree), "disagreed" (one does not), or None."""
+    relay_stay_disagreement_reason_recorded: bool = False
+    """The latest relay stay's outcome records why a party disagreed."""
+    hired_placement_with_contract: bool = False
+    """A placement is hired, with its contract type and start date recorded."""
+    allocation_lease_signed: bool = False
+    """A housing unit is allocated to the household, with lease signed date and move-in date recorded."""
+    closure_date_and_note: bool = False
+    """A closure date and a closure note ("entered droit commun") are recorded."""
+    reason: str | None = None
+    """The request's own reason code (withdrawal: a :class:`WithdrawalReason` value)."""
+    note: str | None = None
+    """The request's own free-text note (withdrawal: mandatory, non-blank)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """An unmet condition: a stable snake_case ``code`` for programs and a human ``message``."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """A condition a move requires; ``predicate`` returns True when the condition holds."""
+
+    code: str
+    message: str
+    predicate: Callable[[HouseholdFacts], bool]
+
+    @property
+    def condition(self) -> Condition:
+        """The :class:`Condition` reported when this guard does not hold."""
+        return Condition(self.code, self.message)
+
+    def holds(self, facts: HouseholdFacts) -> bool:
+        """True when the guard is satisfied by ``facts``."""
+        return bool(self.predicate(facts))
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One allowed edge of the pipeline: who may take it and what must be true."""
+
+    allowed_roles: frozenset[str]
+    guards: tuple[Guard, ...]
+
+
+RULE_OK: Final = "ok"
+RULE_TRANSITION_NOT_ALLOWED: Final = "transition_not_allowed"
+RULE_ROLE_NOT_PERMITTED: Final = "role_not_permitted"
+RULE_GUARD_FAILED: Final = "guard_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Answer of :func:`evaluate`.
+
+    ``rule`` is "ok" when allowed, else "transition_not_allowed", "role_not_permitted" or "guard_failed";
+    ``unmet`` lists every unmet condition (only ever non-empty with "guard_failed").
+    """
+
+    allowed: bool
+    rule: str
+    unmet: tuple[Condition, ...] = ()
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The codes of the unmet conditions, in table order."""
+        return tuple(condition.code for condition in self.unmet)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Guards
+# ----------------------------------------------------------------------------------------------------
+
+
+def _is_blank(text: str | None) -> bool:
+    return text is None or not text.strip()
+
+
+GUARD_ADULT_MEMBER: Final = Guard(
+    "no_adult_member",
+    "The household's composition must include at least one adult.",
+    lambda facts: facts.adult_count >= 1,
+)
+GUARD_PROFESSIONAL_PROFILE: Final = Guard(
+    "no_professional_profile",
+    "At least one adult must have a professional profile with a ROME code.",
+    lambda facts: facts.adults_with_rome_profile >= 1,
+)
+GUARD_CONSENT: Final = Guard(
+    "consent_missing",
+    "The household's consent to data processing must be recorded.",
+    lambda facts: facts.consent_recorded,
+)
+GUARD_RELAY_STAY_BOOKED: Final = Guard(
+    "relay_stay_not_booked",
+    "A relay stay of 3 to 5 days in a relay apartment must be booked for the household.",
+    lambda facts: facts.relay_stay_booked,
+)
+GUARD_EMPLOYER_MEETING: Final = Guard(
+    "no_placement_with_employer_meeting",
+    "At least one placement must have an employer who agreed to meet the household (not declined/cancelled).",
+    lambda facts: facts.placements_with_employer_meeting >= 1,
+)
+GUARD_RELAY_STAY_VALIDATED: Final = Guard(
+    "relay_stay_not_validated",
+    "The relay stay must have ended with both the family and the employer agreeing.",
+    lambda facts: facts.relay_stay_outcome == "validated",
+)
+GUARD_RELAY_STAY_DISAGREED: Final = Guard(
+    "relay_stay_not_disagreed",
+    "Going back to matching requires a relay stay that ended with one party disagreeing.",
+    lambda facts: facts.relay_stay_outcome == "disagreed",
+)
+GUARD_DISAGREEMENT_REASON: Final = Guard(
+    "disagreement_reason_missing",
+    "The reason why a party disagreed at the end of the relay stay must be recorded.",
+    lambda facts: facts.relay_stay_disagreement_reason_recorded,
+)
+GUARD_SIGNED_CONTRACT: Final = Guard(
+    "no_signed_contract",
+    "A placement must be hired, with its contract type and start date recorded.",
+    lambda facts: facts.hired_placement_with_contract,
+)
+GUARD_LEASE_SIGNED: Final = Guard(
+    "no_lease_signed",
+    "A housing unit must be allocated to the household, with lease signed and move-in dates recorded.",
+    lambda facts: facts.allocation_lease_signed,
+)
+GUARD_CLOSURE: Final = Guard(
+    "closure_missing",
+    "A closure date and a closure note (entered droit commun) must be recorded.",
+    lambda facts: facts.closure_date_and_note,
+)
+GUARD_WITHDRAWAL_REASON_PRESENT: Final = Guard(
+    "withdrawal_reason_missing",
+    "A withdrawal reason code is required.",
+    lambda facts: not _is_blank(facts.reason),
+)
+GUARD_WITHDRAWAL_REASON_VALID: Final = Guard(
+    "withdrawal_reason_invalid",
+    "The withdrawal reason must be one of: " + ", ".join(reason.value for reason in WithdrawalReason) + ".",
+    # A missing reason is reported by withdrawal_reason_missing only.
+    lambda facts: _is_blank(facts.reason) or is_valid_withdrawal_reason(facts.reason),
+)
+GUARD_WITHDRAWAL_NOTE: Final = Guard(
+    "withdrawal_note_missing",
+    "A note explaining the withdrawal is required.",
+    lambda facts: not _is_blank(facts.note),
+)
+
+_WITHDRAWAL_GUARDS: Final[tuple[Guard, ...]] = (
+    GUARD_WITHDRAWAL_REASON_PRESENT,
+    GUARD_WITHDRAWAL_REASON_VALID,
+    GUARD_WITHDRAWAL_NOTE,
+)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The table
+# ----------------------------------------------------------------------------------------------------
+
+_MANAGERS: Final[frozenset[str]] = frozenset({ADMIN, SERVICE_MANAGER})
+_MANAGERS_AND_PARIS: Final[frozenset[str]] = _MANAGERS | {PARIS_REFERENT, PARTNER_WORKER}
+
+TRANSITIONS: Final[Mapping[tuple[Stage, Stage], Move]] = MappingProxyType(
+    {
+        (Stage.DIAGNOSTIC, Stage.MATCHING): Move(
+            _MANAGERS, (GUARD_ADULT_MEMBER, GUARD_PROFESSIONAL_PROFILE, GUARD_CONSENT)
+        ),
+        (Stage.MATCHING, Stage.RELAY_STAY): Move(
+            _MANAGERS, (GUARD_RELAY_STAY_BOOKED, GUARD_EMPLOYER_MEETING)
+        ),
+        (Stage.RELAY_STAY, Stage.LEASE): Move(_MANAGERS, (GUARD_RELAY_STAY_VALIDATED,)),
+        (Stage.RELAY_STAY, Stage.MATCHING): Move(
+            _MANAGERS, (GUARD_RELAY_STAY_DISAGREED, GUARD_DISAGREEMENT_REASON)
+        ),
+        (Stage.LEASE, Stage.FOLLOW_UP): Move(_MANAGERS, (GUARD_SIGNED_CONTRACT, GUARD_LEASE_SIGNED)),
+        (Stage.FOLLOW_UP, Stage.COMPLETED): Move(_MANAGERS, (GUARD_CLOSURE,)),
+        (Stage.DIAGNOSTIC, Stage.WITHDRAWN): Move(_MANAGERS_AND_PARIS, _WITHDRAWAL_GUARDS),
+        (Stage.MATCHING, Stage.WITHDRAWN): Move(_MANAGERS, _WITHDRAWAL_GUARDS),
+        (Stage.RELAY_STAY, Stage.WITHDRAWN): Move(_MANAGERS, _WITHDRAWAL_GUARDS),
+        (Stage.LEASE, Stage.WITHDRAWN): Move(_MANAGERS, _WITHDRAWAL_GUARDS),
+        (Stage.FOLLOW_UP, Stage.WITHDRAWN): Move(_MANAGERS, _WITHDRAWAL_GUARDS),
+    }
+)
+"""Every allowed move, keyed by (from, to). A pair absent from the table is never allowed."""
+
+CONDITION_CODES: Final[frozenset[str]] = frozenset(
+    guard.code for move in TRANSITIONS.values() for guard in move.guards
+)
+"""Every condition code a :class:`Decision` may report."""
+
+
+def allowed_targets(current: Stage) -> tuple[Stage, ...]:
+    """Stages reachable from ``current`` in one move (whatever the role and facts), in path order."""
+    return tuple(target for target in Stage if (current, target) in TRANSITIONS)
+
+
+def permitted_targets(current: Stage, role: str) -> tuple[Stage, ...]:
+    """Stages ``role`` may move a household to from ``current`` (guards not checked), in path order."""
+    return tuple(
+        target for target in allowed_targets(current) if role in TRANSITIONS[current, target].allowed_roles
+    )
+
+
+def evaluate(current: Stage, target: Stage, role: str, facts: HouseholdFacts) -> Decision:
+    """Decide whether ``role`` may move a household from ``current`` to ``target`` given ``facts``.
+
+    Checks, in order: the move exists in :data:`TRANSITIONS` (else "transition_not_allowed"), the role may
+    take it (else "role_not_permitted", with no condition listed), then every guard (else "guard_failed",
+    listing every unmet condition in table order).
+    """
+    move = TRANSITIONS.get((current, target))
+    if move is None:
+        return Decision(allowed=False, rule=RULE_TRANSITION_NOT_ALLOWED)
+    if role not in move.allowed_roles:
+        return Decision(allowed=False, rule=RULE_ROLE_NOT_PERMITTED)
+    unmet = tuple(guard.condition for guard in move.guards if not guard.holds(facts))
+    if unmet:
+        return Decision(allowed=False, rule=RULE_GUARD_FAILED, unmet=unmet)
+    return Decision(allowed=True, rule=RULE_OK)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Placements (mise en relation)
+# ----------------------------------------------------------------------------------------------------
+
+
+class PlacementStatus(StrEnum):
+    """Status of a placement: a job opening proposed to one adult of a household."""
+
+    PROPOSED = "proposed"
+    INTERVIEW = "interview"
+    OFFERED = "offered"
+    HIRED = "hired"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+
+
+OPEN_PLACEMENT_STATUSES: Final[frozenset[PlacementStatus]] = frozenset(
+    {PlacementStatus.PROPOSED, PlacementStatus.INTERVIEW, PlacementStatus.OFFERED}
+)
+"""Placements still in progress (released when a household withdraws)."""
+
+TERMINAL_PLACEMENT_STATUSES: Final[frozenset[PlacementStatus]] = frozenset(
+    {PlacementStatus.HIRED, PlacementStatus.DECLINED, PlacementStatus.CANCELLED}
+)
+"""Placement statuses nothing leaves."""
+
+PLACEMENT_TRANSITIONS: Final[Mapping[PlacementStatus, frozenset[PlacementStatus]]] = MappingProxyType(
+    {
+        PlacementStatus.PROPOSED: frozenset(
+            {PlacementStatus.INTERVIEW, PlacementStatus.DECLINED, PlacementStatus.CANCELLED}
+        ),
+        PlacementStatus.INTERVIEW: frozenset(
+            {PlacementStatus.OFFERED, PlacementStatus.DECLINED, PlacementStatus.CANCELLED}
+        ),
+        PlacementStatus.OFFERED: frozenset(
+            {PlacementStatus.HIRED, PlacementStatus.DECLINED, PlacementStatus.CANCELLED}
+        ),
+        PlacementStatus.HIRED: frozenset(),
+        PlacementStatus.DECLINED: frozenset(),
+        PlacementStatus.CANCELLED: frozenset(),
+    }
+)
+"""Allowed placement status moves: proposed → interview → offered → hired; open → declined | cancelled."""
+
+
+def placement_move_allowed(current: PlacementStatus, target: PlacementStatus) -> bool:
+    """True when a placement may move from ``current`` to ``target``; staying in one status is not a move."""
+    return target in PLACEMENT_TRANSITIONS.get(current, frozenset())
+
+
+def placement_targets(current: PlacementStatus) -> tuple[PlacementStatus, ...]:
+    """Statuses reachable from ``current`` in one move, in declaration order."""
+    return tuple(target for target in PlacementStatus if placement_move_allowed(current, target))
