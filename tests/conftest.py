@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +29,7 @@ PRESERVED_TABLES = {"alembic_version", "rome_codes"}
 
 
 @pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
+def database_url() -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         server = embedded.start(ROOT / ".data" / "test-pg")
@@ -51,7 +51,7 @@ def database_url() -> Iterator[str]:
 
         asyncio.run(_reset())
     migrations.upgrade(url)
-    yield url
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -76,9 +76,7 @@ def sessionmaker(app) -> async_sessionmaker[AsyncSession]:  # type: ignore[no-un
 
 async def truncate_all(maker: async_sessionmaker[AsyncSession]) -> None:
     async with maker() as session:
-        names = (
-            await session.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
-        ).scalars()
+        names = (await session.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))).scalars()
         tables = [f'"{n}"' for n in names if n not in PRESERVED_TABLES]
         if tables:
             await session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))

@@ -18,7 +18,11 @@ from toit_emploi_api.core.database import make_engine, make_sessionmaker
 from toit_emploi_api.core.errors import install_error_handlers
 from toit_emploi_api.core.health import router as health_router
 from toit_emploi_api.core.logging import configure_logging
-from toit_emploi_api.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, UrlSafetyMiddleware
+from toit_emploi_api.core.middleware import (
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    UrlSafetyMiddleware,
+)
 from toit_emploi_api.core.migrations import head_revision
 from toit_emploi_api.core.settings import Settings, get_settings
 from toit_emploi_api.domain_routers import DOMAIN_ROUTERS
@@ -39,7 +43,10 @@ TAGS = [
     {"name": "employers", "description": "Employers in the Cantal and their job openings."},
     {"name": "reference", "description": "Reference data (ROME codes)."},
     {"name": "housing", "description": "Housing units and Polygone's vacancy sync."},
-    {"name": "pipeline", "description": "Stage transitions, placements, relay stays, allocations, follow-up."},
+    {
+        "name": "pipeline",
+        "description": "Stage transitions, placements, relay stays, allocations, follow-up.",
+    },
     {"name": "reports", "description": "Aggregated figures for funders."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]

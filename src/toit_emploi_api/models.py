@@ -2,5 +2,8 @@
 
 from toit_emploi_api.accounts import models as accounts_models
 from toit_emploi_api.core.models import Base
+from toit_emploi_api.employers import models as employers_models
+from toit_emploi_api.households import models as households_models
+from toit_emploi_api.housing import models as housing_models
 
-__all__ = ["Base", "accounts_models"]
+__all__ = ["Base", "accounts_models", "employers_models", "households_models", "housing_models"]

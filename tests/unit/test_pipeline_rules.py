@@ -110,14 +110,10 @@ BREAKERS: dict[str, Callable[[HouseholdFacts], HouseholdFacts]] = {
     "no_professional_profile": lambda f: dataclasses.replace(f, adults_with_rome_profile=0),
     "consent_missing": lambda f: dataclasses.replace(f, consent_recorded=False),
     "relay_stay_not_booked": lambda f: dataclasses.replace(f, relay_stay_booked=False),
-    "no_placement_with_employer_meeting": lambda f: dataclasses.replace(
-        f, placements_with_employer_meeting=0
-    ),
+    "no_placement_with_employer_meeting": lambda f: dataclasses.replace(f, placements_with_employer_meeting=0),
     "relay_stay_not_validated": lambda f: dataclasses.replace(f, relay_stay_outcome=None),
     "relay_stay_not_disagreed": lambda f: dataclasses.replace(f, relay_stay_outcome="validated"),
-    "disagreement_reason_missing": lambda f: dataclasses.replace(
-        f, relay_stay_disagreement_reason_recorded=False
-    ),
+    "disagreement_reason_missing": lambda f: dataclasses.replace(f, relay_stay_disagreement_reason_recorded=False),
     "no_signed_contract": lambda f: dataclasses.replace(f, hired_placement_with_contract=False),
     "no_lease_signed": lambda f: dataclasses.replace(f, allocation_lease_signed=False),
     "closure_missing": lambda f: dataclasses.replace(f, closure_date_and_note=False),
@@ -446,21 +442,13 @@ def test_relay_stay_outcome_decides_between_lease_and_matching() -> None:
     disagreed = satisfied_facts((S.RELAY_STAY, S.MATCHING))
     no_outcome = dataclasses.replace(validated, relay_stay_outcome=None)
     assert evaluate(S.RELAY_STAY, S.LEASE, "service_manager", validated).allowed
-    assert evaluate(S.RELAY_STAY, S.LEASE, "service_manager", disagreed).codes == (
-        "relay_stay_not_validated",
-    )
+    assert evaluate(S.RELAY_STAY, S.LEASE, "service_manager", disagreed).codes == ("relay_stay_not_validated",)
     assert evaluate(S.RELAY_STAY, S.MATCHING, "service_manager", disagreed).allowed
-    assert evaluate(S.RELAY_STAY, S.MATCHING, "service_manager", validated).codes == (
-        "relay_stay_not_disagreed",
-    )
-    assert evaluate(S.RELAY_STAY, S.MATCHING, "service_manager", no_outcome).codes == (
-        "relay_stay_not_disagreed",
-    )
+    assert evaluate(S.RELAY_STAY, S.MATCHING, "service_manager", validated).codes == ("relay_stay_not_disagreed",)
+    assert evaluate(S.RELAY_STAY, S.MATCHING, "service_manager", no_outcome).codes == ("relay_stay_not_disagreed",)
 
 
-@pytest.mark.parametrize(
-    ("adults", "profiles", "ok"), [(0, 0, False), (1, 0, False), (1, 1, True), (3, 2, True)]
-)
+@pytest.mark.parametrize(("adults", "profiles", "ok"), [(0, 0, False), (1, 0, False), (1, 1, True), (3, 2, True)])
 def test_diagnostic_to_matching_counts(adults: int, profiles: int, ok: bool) -> None:
     facts = HouseholdFacts(adult_count=adults, adults_with_rome_profile=profiles, consent_recorded=True)
     assert evaluate(S.DIAGNOSTIC, S.MATCHING, "service_manager", facts).allowed is ok
@@ -511,9 +499,7 @@ def test_allowed_targets(current: Stage, targets: tuple[Stage, ...]) -> None:
 
 @pytest.mark.parametrize(("current", "role"), list(itertools.product(Stage, ALL_ROLES)), ids=_id)
 def test_permitted_targets(current: Stage, role: str) -> None:
-    expected = tuple(
-        t for t in Stage if (current, t) in EXPECTED_ROLES and role in EXPECTED_ROLES[current, t]
-    )
+    expected = tuple(t for t in Stage if (current, t) in EXPECTED_ROLES and role in EXPECTED_ROLES[current, t])
     assert permitted_targets(current, role) == expected
 
 
@@ -559,9 +545,7 @@ def test_open_and_terminal_placement_statuses() -> None:
     assert frozenset(PlacementStatus) == OPEN_PLACEMENT_STATUSES | TERMINAL_PLACEMENT_STATUSES
 
 
-@pytest.mark.parametrize(
-    ("current", "target"), list(itertools.product(PlacementStatus, PlacementStatus)), ids=_id
-)
+@pytest.mark.parametrize(("current", "target"), list(itertools.product(PlacementStatus, PlacementStatus)), ids=_id)
 def test_placement_move_matrix(current: PlacementStatus, target: PlacementStatus) -> None:
     assert placement_move_allowed(current, target) is ((current, target) in EXPECTED_PLACEMENT_MOVES)
 

@@ -210,9 +210,7 @@ def test_postcode_valid(value: str) -> None:
     assert is_valid_postcode(value)
 
 
-@pytest.mark.parametrize(
-    "value", ["1500", "150000", "15 000", "1500A", "", "15000\n", "1500\x00", "１５０００"]
-)
+@pytest.mark.parametrize("value", ["1500", "150000", "15 000", "1500A", "", "15000\n", "1500\x00", "１５０００"])
 def test_postcode_invalid(value: str) -> None:
     assert not is_valid_postcode(value)
 

@@ -12,13 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from toit_emploi_api.accounts.models import ApiClient, Organisation, User
 from toit_emploi_api.accounts.roles import Role
 
-
 M = TypeVar("M", Organisation, User, ApiClient)
 
 
-async def list_page(
-    session: AsyncSession, model: type[M], limit: int, offset: int
-) -> tuple[Sequence[M], int]:
+async def list_page(session: AsyncSession, model: type[M], limit: int, offset: int) -> tuple[Sequence[M], int]:
     total = (await session.execute(select(func.count()).select_from(model))).scalar_one()
     rows = (
         await session.execute(select(model).order_by(model.created_at, model.id).limit(limit).offset(offset))
@@ -26,10 +23,7 @@ async def list_page(
     return rows.all(), total
 
 
-async def get(
-    session: AsyncSession, model: type[Organisation] | type[User] | type[ApiClient], obj_id: uuid.UUID, *,
-    for_update: bool = False,
-) -> Organisation | User | ApiClient | None:
+async def get(session: AsyncSession, model: type[M], obj_id: uuid.UUID, *, for_update: bool = False) -> M | None:
     stmt = select(model).where(model.id == obj_id)
     if for_update:
         stmt = stmt.with_for_update()

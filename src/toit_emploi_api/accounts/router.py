@@ -160,7 +160,10 @@ async def create_api_client(
 
 
 @router.get(
-    "/api-clients/{api_client_id}", operation_id="api_clients_get", response_model=ApiClientOut, responses=_READ
+    "/api-clients/{api_client_id}",
+    operation_id="api_clients_get",
+    response_model=ApiClientOut,
+    responses=_READ,
 )
 async def get_api_client(
     _: AdminDep, session: SessionDep, api_client_id: uuid.UUID, response: Response

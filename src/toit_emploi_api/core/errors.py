@@ -215,7 +215,11 @@ async def _on_integrity(request: Request, exc: Exception) -> JSONResponse:
 async def _on_data_error(request: Request, exc: Exception) -> JSONResponse:
     logger.warning("database rejected a value", extra={"error_class": type(exc).__name__})
     return problem_response(
-        422, "validation-error", "Invalid request", "A value was rejected as invalid.", instance=_instance(request)
+        422,
+        "validation-error",
+        "Invalid request",
+        "A value was rejected as invalid.",
+        instance=_instance(request),
     )
 
 

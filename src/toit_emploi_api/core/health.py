@@ -39,7 +39,7 @@ async def readyz(request: Request) -> JSONResponse:
     try:
         async with request.app.state.engine.connect() as conn:
             current = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one_or_none()
-    except Exception:  # noqa: BLE001 - any failure to reach the database means "not ready"
+    except Exception:
         return problem_response(
             503, "not-ready", "Service unavailable", "The database is not reachable.", instance="/readyz"
         )

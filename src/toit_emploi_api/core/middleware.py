@@ -27,7 +27,10 @@ async def _send_problem(send: Send, status: int, slug: str, title: str, detail: 
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
@@ -90,7 +93,11 @@ class UrlSafetyMiddleware:
             query = scope.get("query_string", b"")
             if b"\x00" in unquote_to_bytes(raw_path) or b"\x00" in unquote_to_bytes(query.replace(b"+", b" ")):
                 await _send_problem(
-                    send, 422, "validation-error", "Invalid request", "URL must not contain NUL characters.",
+                    send,
+                    422,
+                    "validation-error",
+                    "Invalid request",
+                    "URL must not contain NUL characters.",
                     scope["path"],
                 )
                 return

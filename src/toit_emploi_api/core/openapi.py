@@ -32,7 +32,7 @@ def _route_index(app: FastAPI) -> dict[tuple[str, str], APIRoute]:
     index: dict[tuple[str, str], APIRoute] = {}
     for route in app.routes:
         if isinstance(route, APIRoute):
-            for method in route.methods:
+            for method in route.methods or ():
                 index[(route.path, method.lower())] = route
     return index
 

@@ -17,7 +17,9 @@ class Settings(BaseSettings):
     environment: Literal["local", "test", "production"] = "local"
     # DATABASE_URL is read without prefix too (the usual convention for hosting platforms).
     database_url: str | None = Field(
-        default=None, validation_alias="DATABASE_URL", description="postgresql:// or postgresql+asyncpg:// URL"
+        default=None,
+        validation_alias="DATABASE_URL",
+        description="postgresql:// or postgresql+asyncpg:// URL",
     )
     data_dir: str = ".data"
     jwt_secret: str = DEFAULT_SECRET
@@ -40,7 +42,9 @@ class Settings(BaseSettings):
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production":
             if self.jwt_secret == DEFAULT_SECRET or len(self.jwt_secret) < 32:
-                raise ValueError("TOIT_EMPLOI_JWT_SECRET must be set to a secret of at least 32 characters in production")
+                raise ValueError(
+                    "TOIT_EMPLOI_JWT_SECRET must be set to a secret of at least 32 characters in production"
+                )
             if not self.database_url:
                 raise ValueError("DATABASE_URL must be set in production")
         return self

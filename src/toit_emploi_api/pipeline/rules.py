@@ -319,13 +319,9 @@ TRANSITIONS: Final[Mapping[tuple[Stage, Stage], Move]] = MappingProxyType(
         (Stage.DIAGNOSTIC, Stage.MATCHING): Move(
             _MANAGERS, (GUARD_ADULT_MEMBER, GUARD_PROFESSIONAL_PROFILE, GUARD_CONSENT)
         ),
-        (Stage.MATCHING, Stage.RELAY_STAY): Move(
-            _MANAGERS, (GUARD_RELAY_STAY_BOOKED, GUARD_EMPLOYER_MEETING)
-        ),
+        (Stage.MATCHING, Stage.RELAY_STAY): Move(_MANAGERS, (GUARD_RELAY_STAY_BOOKED, GUARD_EMPLOYER_MEETING)),
         (Stage.RELAY_STAY, Stage.LEASE): Move(_MANAGERS, (GUARD_RELAY_STAY_VALIDATED,)),
-        (Stage.RELAY_STAY, Stage.MATCHING): Move(
-            _MANAGERS, (GUARD_RELAY_STAY_DISAGREED, GUARD_DISAGREEMENT_REASON)
-        ),
+        (Stage.RELAY_STAY, Stage.MATCHING): Move(_MANAGERS, (GUARD_RELAY_STAY_DISAGREED, GUARD_DISAGREEMENT_REASON)),
         (Stage.LEASE, Stage.FOLLOW_UP): Move(_MANAGERS, (GUARD_SIGNED_CONTRACT, GUARD_LEASE_SIGNED)),
         (Stage.FOLLOW_UP, Stage.COMPLETED): Move(_MANAGERS, (GUARD_CLOSURE,)),
         (Stage.DIAGNOSTIC, Stage.WITHDRAWN): Move(_MANAGERS_AND_PARIS, _WITHDRAWAL_GUARDS),
@@ -337,9 +333,7 @@ TRANSITIONS: Final[Mapping[tuple[Stage, Stage], Move]] = MappingProxyType(
 )
 """Every allowed move, keyed by (from, to). A pair absent from the table is never allowed."""
 
-CONDITION_CODES: Final[frozenset[str]] = frozenset(
-    guard.code for move in TRANSITIONS.values() for guard in move.guards
-)
+CONDITION_CODES: Final[frozenset[str]] = frozenset(guard.code for move in TRANSITIONS.values() for guard in move.guards)
 """Every condition code a :class:`Decision` may report."""
 
 
@@ -350,9 +344,7 @@ def allowed_targets(current: Stage) -> tuple[Stage, ...]:
 
 def permitted_targets(current: Stage, role: str) -> tuple[Stage, ...]:
     """Stages ``role`` may move a household to from ``current`` (guards not checked), in path order."""
-    return tuple(
-        target for target in allowed_targets(current) if role in TRANSITIONS[current, target].allowed_roles
-    )
+    return tuple(target for target in allowed_targets(current) if role in TRANSITIONS[current, target].allowed_roles)
 
 
 def evaluate(current: Stage, target: Stage, role: str, facts: HouseholdFacts) -> Decision:

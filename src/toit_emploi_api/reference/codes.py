@@ -118,8 +118,7 @@ def check_siret(value: str) -> str:
     if value.startswith(LA_POSTE_SIREN):
         if not _la_poste_valid(value):
             raise ValueError(
-                "SIRET checksum is invalid "
-                "(La Poste establishments: the sum of the digits must be a multiple of 5)"
+                "SIRET checksum is invalid (La Poste establishments: the sum of the digits must be a multiple of 5)"
             )
     elif not _luhn_valid(value):
         raise ValueError("SIRET checksum (Luhn) is invalid")
@@ -151,9 +150,7 @@ def check_insee_commune(value: str) -> str:
     if _CORSICA_COMMUNE.fullmatch(value):
         return value
     if not _DIGITS_5.fullmatch(value):
-        raise ValueError(
-            "INSEE commune code must be 5 characters: 5 digits, or 2A/2B followed by 3 digits (Corsica)"
-        )
+        raise ValueError("INSEE commune code must be 5 characters: 5 digits, or 2A/2B followed by 3 digits (Corsica)")
     if value.startswith("20"):
         raise ValueError("INSEE commune code 20xxx is obsolete: Corsican communes use 2A or 2B (e.g. 2A004)")
     if value.startswith("00"):

@@ -1,0 +1,208 @@
+"""The `toit-emploi` command: serve, migrate, create-organisation, create-user, create-client, openapi."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from toit_emploi_api.core.settings import Settings
+
+T = TypeVar("T")
+EMBEDDED_DATABASE = "toit_emploi"
+
+
+def _database_url(settings: Settings) -> str:
+    """DATABASE_URL when set; otherwise the embedded server under the data dir (started on demand)."""
+    if settings.database_url:
+        return settings.database_url
+    from toit_emploi_api.core import embedded
+
+    server = embedded.start(Path(settings.data_dir) / "pg")
+    url = embedded.ensure_database(server, EMBEDDED_DATABASE)
+    os.environ["DATABASE_URL"] = url  # uvicorn workers and Alembic read the same
+    print(f"Embedded PostgreSQL running, data in {Path(settings.data_dir).resolve() / 'pg'}", file=sys.stderr)
+    return url
+
+
+def _settings_with_db() -> Settings:
+    settings = Settings()
+    url = _database_url(settings)
+    return settings.model_copy(update={"database_url": url})
+
+
+def _run_db(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    from toit_emploi_api.core.database import make_engine, make_sessionmaker
+
+    async def main() -> T:
+        engine = make_engine(settings)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    from toit_emploi_api.core import migrations
+
+    settings = _settings_with_db()
+    assert settings.database_url
+    migrations.upgrade(settings.database_url)
+    print("Database migrated to head.")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from toit_emploi_api.core import migrations
+    from toit_emploi_api.core.bootstrap import ensure_first_admin
+
+    settings = _settings_with_db()
+    assert settings.database_url
+    migrations.upgrade(settings.database_url)
+    created = _run_db(settings, lambda s: ensure_first_admin(s, settings))
+    if created is not None:
+        email, password = created
+        print("\n  First admin created:", email, file=sys.stderr)
+        if password:
+            print("  Generated password (shown once, store it now):", password, "\n", file=sys.stderr)
+    print(
+        f"\n  API on http://{args.host}:{args.port}  -  docs at http://{args.host}:{args.port}/docs\n",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        "toit_emploi_api.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        log_level=settings.log_level.lower(),
+    )
+    return 0
+
+
+def cmd_create_organisation(args: argparse.Namespace) -> int:
+    from toit_emploi_api.accounts import service
+    from toit_emploi_api.accounts.roles import OrganisationKind
+    from toit_emploi_api.accounts.schemas import OrganisationCreate
+
+    settings = _settings_with_db()
+    data = OrganisationCreate(name=args.name, kind=OrganisationKind(args.kind))
+    org = _run_db(settings, lambda s: service.create_organisation(s, data))
+    print(json.dumps({"id": str(org.id), "name": org.name, "kind": org.kind.value}))
+    return 0
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    from toit_emploi_api.accounts import service
+    from toit_emploi_api.accounts.roles import Role
+    from toit_emploi_api.accounts.schemas import UserCreate
+
+    settings = _settings_with_db()
+    password = args.password or os.environ.get("TOIT_EMPLOI_NEW_USER_PASSWORD") or getpass.getpass("Password: ")
+    data = UserCreate(
+        email=args.email,
+        full_name=args.full_name,
+        role=Role(args.role),
+        organisation_id=args.organisation_id,
+        password=password,
+    )
+    user = _run_db(settings, lambda s: service.create_user(s, data))
+    print(json.dumps({"id": str(user.id), "email": user.email, "role": user.role.value}))
+    return 0
+
+
+def cmd_create_client(args: argparse.Namespace) -> int:
+    from toit_emploi_api.accounts import service
+    from toit_emploi_api.accounts.roles import Role
+    from toit_emploi_api.accounts.schemas import ApiClientCreate
+
+    settings = _settings_with_db()
+    data = ApiClientCreate(name=args.name, role=Role(args.role), organisation_id=args.organisation_id)
+    client, secret = _run_db(settings, lambda s: service.create_api_client(s, data))
+    print(json.dumps({"id": str(client.id), "client_id": client.client_id, "client_secret": secret}))
+    return 0
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from toit_emploi_api.core.openapi_document import render_openapi
+
+    settings = Settings(DATABASE_URL="postgresql://unused@localhost/unused")
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_openapi(settings), encoding="utf-8")
+    print(f"Wrote {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="toit-emploi", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="migrate, create the first admin if none, and serve the API")
+    p.add_argument("--host", default=os.environ.get("TOIT_EMPLOI_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("TOIT_EMPLOI_PORT", "8000")))
+    p.add_argument("--workers", type=int, default=1)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("create-organisation", help="create an organisation")
+    p.add_argument("--name", required=True)
+    p.add_argument("--kind", required=True, choices=["operator", "referral_partner", "landlord", "funder"])
+    p.set_defaults(func=cmd_create_organisation)
+
+    roles = ["admin", "service_manager", "paris_referent", "partner_worker", "landlord", "funder"]
+    p = sub.add_parser("create-user", help="create a user (password prompted unless --password)")
+    p.add_argument("--email", required=True)
+    p.add_argument("--full-name", required=True)
+    p.add_argument("--role", required=True, choices=roles)
+    p.add_argument("--organisation-id", required=True)
+    p.add_argument("--password")
+    p.set_defaults(func=cmd_create_user)
+
+    p = sub.add_parser("create-client", help="create an API client; prints its secret once")
+    p.add_argument("--name", required=True)
+    p.add_argument("--role", required=True, choices=roles)
+    p.add_argument("--organisation-id", required=True)
+    p.set_defaults(func=cmd_create_client)
+
+    p = sub.add_parser("openapi", help="write the OpenAPI document")
+    p.add_argument("--output", default="openapi/openapi.json")
+    p.set_defaults(func=cmd_openapi)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the CLI reports problems in one line, e.g. a validation error
+        from pydantic import ValidationError
+
+        from toit_emploi_api.core.errors import ProblemError
+
+        if isinstance(exc, ProblemError | ValidationError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

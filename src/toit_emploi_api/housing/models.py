@@ -1,0 +1,81 @@
+"""Housing units (Polygone's and other landlords'), including relay apartments."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from toit_emploi_api.core.enums import pg_enum
+from toit_emploi_api.core.models import Base, Timestamps, UUIDPrimaryKey, Versioned
+
+
+class UnitStatus(StrEnum):
+    VACANT = "vacant"
+    RESERVED = "reserved"
+    LET = "let"
+    UNAVAILABLE = "unavailable"
+
+
+class DpeClass(StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+    E = "E"
+    F = "F"
+    G = "G"
+
+
+class HousingUnit(UUIDPrimaryKey, Timestamps, Versioned, Base):
+    __tablename__ = "housing_units"
+
+    landlord_organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
+    landlord_reference: Mapped[str] = mapped_column(String(64))
+    street_number: Mapped[str | None] = mapped_column(String(10))  # NUMVOIE
+    street_type: Mapped[str | None] = mapped_column(String(20))  # TYPVOIE
+    street_name: Mapped[str | None] = mapped_column(String(200))  # NOMVOIE
+    postcode: Mapped[str] = mapped_column(String(5))  # CODEPOSTAL
+    commune_insee: Mapped[str] = mapped_column(String(5))  # DEPCOM
+    latitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
+    longitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
+    rooms: Mapped[int] = mapped_column(Integer)  # NBPIECE, living room included
+    living_area_m2: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))  # SURFHAB
+    floor: Mapped[int | None] = mapped_column(Integer)  # ETAGE
+    elevator: Mapped[bool | None] = mapped_column(Boolean)
+    rent: Mapped[Decimal] = mapped_column(Numeric(8, 2))  # LOYERPRINC, euros
+    charges: Mapped[Decimal] = mapped_column(Numeric(8, 2), server_default=text("0"))
+    dpe_class: Mapped[DpeClass | None] = mapped_column(pg_enum(DpeClass, "dpe_class"))  # DPEENERGIE
+    construction_year: Mapped[int | None] = mapped_column(Integer)  # CONSTRUCT
+    available_from: Mapped[date | None] = mapped_column(Date)
+    step_free_access: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    status: Mapped[UnitStatus] = mapped_column(
+        pg_enum(UnitStatus, "unit_status"), server_default=UnitStatus.VACANT.value
+    )
+    is_relay: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    last_synced_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("landlord_organisation_id", "landlord_reference"),
+        Index("ix_housing_units_status", "status"),
+        Index("ix_housing_units_commune_insee", "commune_insee"),
+        CheckConstraint("rooms BETWEEN 1 AND 10", name="rooms_range"),
+        CheckConstraint("rent >= 0 AND charges >= 0", name="money_non_negative"),
+        CheckConstraint("living_area_m2 IS NULL OR living_area_m2 > 0", name="area_positive"),
+        CheckConstraint("construction_year IS NULL OR construction_year BETWEEN 1500 AND 2100", name="year_range"),
+    )
