@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -278,9 +279,33 @@ def upgrade() -> None:
         unique=False,
         postgresql_using="gin",
     )
+    op.create_table(
+        "audit_events",
+        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("actor_kind", sa.String(length=10), nullable=False),
+        sa.Column("actor_id", sa.Uuid(), nullable=True),
+        sa.Column("actor_role", sa.String(length=30), nullable=True),
+        sa.Column("actor_organisation_id", sa.Uuid(), nullable=True),
+        sa.Column("action", sa.String(length=60), nullable=False),
+        sa.Column("entity_type", sa.String(length=40), nullable=False),
+        sa.Column("entity_id", sa.Uuid(), nullable=True),
+        sa.Column("household_id", sa.Uuid(), nullable=True),
+        sa.Column("details", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["household_id"],
+            ["households.id"],
+            name=op.f("fk_audit_events_household_id_households"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
+    )
+    op.create_index("ix_audit_events_entity", "audit_events", ["entity_type", "entity_id"], unique=False)
+    op.create_index("ix_audit_events_household_id_at", "audit_events", ["household_id", "at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_table("audit_events")
     op.drop_index("ix_household_members_rome_codes", table_name="household_members", postgresql_using="gin")
     op.drop_index("ix_household_members_identity", table_name="household_members")
     op.drop_index("ix_household_members_household_id", table_name="household_members")

@@ -1,9 +1,10 @@
 """Imports every domain's tables so that Alembic and the tests see the whole schema."""
 
 from toit_emploi_api.accounts import models as accounts_models
+from toit_emploi_api.audit import models as audit_models
 from toit_emploi_api.core.models import Base
 from toit_emploi_api.employers import models as employers_models
 from toit_emploi_api.households import models as households_models
 from toit_emploi_api.housing import models as housing_models
 
-__all__ = ["Base", "accounts_models", "employers_models", "households_models", "housing_models"]
+__all__ = ["Base", "accounts_models", "audit_models", "employers_models", "households_models", "housing_models"]

@@ -1,0 +1,5 @@
+"""HTTP endpoints of the pipeline domain (to be filled in by its issue)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1")
