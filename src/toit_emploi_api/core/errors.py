@@ -14,8 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from toit_emploi_api.core.request_context import current_request_id
-
 logger = logging.getLogger("toit_emploi_api.errors")
 
 PROBLEM_JSON = "application/problem+json"
@@ -223,24 +221,12 @@ async def _on_data_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unhandled error", extra={"error_class": type(exc).__name__})
-    return problem_response(
-        500,
-        "internal-error",
-        "Internal server error",
-        f"An unexpected error occurred. Quote request id {current_request_id()} to the support team.",
-        instance=_instance(request),
-    )
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(IntegrityError, _on_integrity)
     app.add_exception_handler(DataError, _on_data_error)
-    app.add_exception_handler(Exception, _on_unexpected)
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -12,10 +12,11 @@ from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from toit_emploi_api.core.errors import PROBLEM_JSON, PayloadTooLargeError, problem_type
+from toit_emploi_api.core.errors import PROBLEM_JSON, problem_type
 from toit_emploi_api.core.request_context import _request_id
 
 access_log = logging.getLogger("toit_emploi_api.access")
+error_log = logging.getLogger("toit_emploi_api.errors")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -54,9 +55,12 @@ class RequestContextMiddleware:
         token = _request_id.set(request_id)
         started = time.perf_counter()
         status_holder = {"status": 500}
+        response_started = False
 
         async def send_with_id(message: Message) -> None:
+            nonlocal response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status_holder["status"] = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
@@ -65,6 +69,18 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # The last line of defence: log with the request id (no request data), answer a bare 500 problem.
+            error_log.exception("unhandled error", extra={"error_class": type(exc).__name__})
+            if not response_started:
+                await _send_problem(
+                    send_with_id,
+                    500,
+                    "internal-error",
+                    "Internal server error",
+                    f"An unexpected error occurred. Quote request id {request_id} to the support team.",
+                    scope["path"],
+                )
         finally:
             access_log.info(
                 "%s %s %s",
@@ -127,16 +143,32 @@ class BodySizeLimitMiddleware:
             if too_big:
                 await _send_problem(send, 413, "payload-too-large", "Payload too large", detail, scope["path"])
                 return
+        # Read the body here (the app would read it whole anyway), so an oversized stream is refused before
+        # the app sees it; then replay it.
+        chunks: list[bytes] = []
         received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        more = True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    # Raised inside the app's body read: rendered as 413 problem+json by the error handlers.
-                    raise PayloadTooLargeError(detail)
-            return message
+            if message["type"] != "http.request":
+                if message["type"] == "http.disconnect":
+                    return
+                continue
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > limit:
+                await _send_problem(send, 413, "payload-too-large", "Payload too large", detail, scope["path"])
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
 
-        await self.app(scope, limited_receive, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)

@@ -42,4 +42,6 @@ class Versioned:
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
-        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+        # eager_defaults: server-made values (updated_at = now()) come back with RETURNING, so a response can be
+        # built after flush without a hidden lazy load.
+        return {"version_id_col": cls.__table__.c.version, "eager_defaults": True}  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 
 from toit_emploi_api.auth.policy import route_policy
 from toit_emploi_api.core.errors import PROBLEM_JSON, FieldError, Problem
+from toit_emploi_api.core.routes import dependency_calls, iter_api_routes
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _PHRASES = {
@@ -30,21 +31,10 @@ _PHRASES = {
 
 def _route_index(app: FastAPI) -> dict[tuple[str, str], APIRoute]:
     index: dict[tuple[str, str], APIRoute] = {}
-    for route in app.routes:
-        if isinstance(route, APIRoute):
-            for method in route.methods or ():
-                index[(route.path, method.lower())] = route
+    for route in iter_api_routes(app):
+        for method in route.methods or ():
+            index[(route.path, method.lower())] = route
     return index
-
-
-def _dependency_calls(route: APIRoute) -> list[Any]:
-    calls: list[Any] = []
-    stack = list(route.dependant.dependencies)
-    while stack:
-        dep = stack.pop()
-        calls.append(dep.call)
-        stack.extend(dep.dependencies)
-    return calls
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
@@ -65,7 +55,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             route = routes.get((path, method))
-            policy = route_policy(_dependency_calls(route)) if route else None
+            policy = route_policy(dependency_calls(route)) if route else None
             responses: dict[str, Any] = operation.setdefault("responses", {})
             statuses = {int(s) for s in responses if s.isdigit() and int(s) >= 400}
             statuses |= {422, 500}
