@@ -1,0 +1,112 @@
+"""Health probes, offline docs, CORS, settings safety and the committed OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from httpx import ASGITransport, AsyncClient
+from pydantic import ValidationError
+
+from tests.conftest import ROOT
+from toit_emploi_api.core.openapi_document import render_openapi
+from toit_emploi_api.core.settings import DEFAULT_SECRET, Settings
+from toit_emploi_api.main import create_app
+
+OPENAPI_FILE = ROOT / "openapi" / "openapi.json"
+
+
+async def test_readyz_is_503_when_the_database_is_unreachable(settings: Settings) -> None:
+    broken = settings.model_copy(update={"database_url": "postgresql://nobody@127.0.0.1:1/none"})
+    app = create_app(broken)
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as c:
+        r = await c.get("/readyz")
+        assert (await c.get("/healthz")).status_code == 200
+    assert r.status_code == 503
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_readyz_is_503_when_migrations_are_not_at_head(settings: Settings) -> None:
+    app = create_app(settings)
+    app.state.migration_head = "9999_future"
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as c:
+        r = await c.get("/readyz")
+    assert r.status_code == 503
+    assert "not at head" in r.json()["detail"]
+
+
+async def test_docs_are_served_without_internet(client: AsyncClient) -> None:
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    assert "cdn" not in page.text.lower()
+    assert "/static-offline-docs/swagger-ui-bundle.js" in page.text
+    js = await client.get("/static-offline-docs/swagger-ui-bundle.js")
+    assert js.status_code == 200
+    assert len(js.content) > 100_000
+    redoc = await client.get("/redoc")
+    assert "/static-offline-docs/redoc.standalone.js" in redoc.text
+
+
+async def test_cors_allows_configured_origins_only(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"cors_origins": ["https://app.toit-emploi.example"]}))
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as c:
+        ok = await c.options(
+            "/api/v1/me",
+            headers={"Origin": "https://app.toit-emploi.example", "Access-Control-Request-Method": "GET"},
+        )
+        bad = await c.options(
+            "/api/v1/me", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}
+        )
+    assert ok.headers["access-control-allow-origin"] == "https://app.toit-emploi.example"
+    assert "access-control-allow-origin" not in bad.headers
+
+
+def test_production_refuses_the_default_secret() -> None:
+    with pytest.raises(ValidationError, match="JWT_SECRET"):
+        Settings(environment="production", DATABASE_URL="postgresql://db/x", jwt_secret=DEFAULT_SECRET)
+
+
+def test_production_refuses_to_start_without_database_url() -> None:
+    with pytest.raises(ValidationError, match="DATABASE_URL"):
+        Settings(environment="production", DATABASE_URL=None, jwt_secret="s" * 40)
+
+
+def test_settings_come_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOIT_EMPLOI_ACCESS_TOKEN_MINUTES", "5")
+    monkeypatch.setenv("TOIT_EMPLOI_CORS_ORIGINS", '["https://a.example"]')
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db:5432/toit")
+    s = Settings()
+    assert s.access_token_minutes == 5
+    assert s.cors_origins == ["https://a.example"]
+    assert s.async_database_url == "postgresql+asyncpg://u:p@db:5432/toit"
+
+
+def test_committed_openapi_matches_the_app(settings: Settings) -> None:
+    expected = render_openapi(settings)
+    committed = OPENAPI_FILE.read_text(encoding="utf-8") if OPENAPI_FILE.exists() else ""
+    assert committed == expected, "openapi/openapi.json is stale: run `make openapi` (toit-emploi openapi) and commit"
+
+
+def test_openapi_operations_are_documented(settings: Settings) -> None:
+    doc = json.loads(render_openapi(settings))
+    seen: set[str] = set()
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            where = f"{method.upper()} {path}"
+            assert op.get("operationId"), where
+            assert op["operationId"] not in seen, f"duplicate operation id {op['operationId']}"
+            seen.add(op["operationId"])
+            assert op.get("tags"), f"{where} has no tag"
+            for status in ("422", "500"):
+                assert status in op["responses"], f"{where} does not document {status}"
+            for status, response in op["responses"].items():
+                if int(status) >= 400:
+                    assert "application/problem+json" in response["content"], f"{where} {status}"
+            if op.get("security") != []:
+                assert {"401", "403"} <= set(op["responses"]), where
+    assert "Problem" in doc["components"]["schemas"]
+
+
+def test_openapi_file_path_is_the_documented_one() -> None:
+    assert Path("openapi/openapi.json") == OPENAPI_FILE.relative_to(ROOT)
