@@ -96,7 +96,8 @@ def test_bootstrap_generates_a_password_when_none_is_configured(cli_db: str) -> 
     created = _run_db(settings, lambda s: ensure_first_admin(s, settings))
     assert created is not None
     email, password = created
-    assert password and len(password) >= 16
+    assert password
+    assert len(password) >= 16
     stored = _sql(cli_db, f"SELECT password_hash FROM users WHERE email = '{email}'")[0][0]
     assert str(stored).startswith("$argon2id$")
     assert _verify(str(stored), password)
