@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -64,8 +65,6 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from toit_emploi_api.core import migrations
     from toit_emploi_api.core.bootstrap import ensure_first_admin
 
@@ -82,16 +81,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"\n  API on http://{args.host}:{args.port}  -  docs at http://{args.host}:{args.port}/docs\n",
         file=sys.stderr,
     )
-    uvicorn.run(
-        "toit_emploi_api.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        proxy_headers=True,
-        log_level=settings.log_level.lower(),
-    )
-    return 0
+    # uvicorn runs as a child process: Ctrl-C reaches both; the child shuts down gracefully, then this process
+    # exits and the embedded server is stopped by its exit hook.
+    command = [
+        sys.executable, "-m", "uvicorn", "--factory", "toit_emploi_api.main:create_app",
+        "--host", args.host, "--port", str(args.port), "--workers", str(args.workers),
+        "--proxy-headers", "--no-access-log", "--log-level", settings.log_level.lower(),
+    ]  # fmt: skip
+    child = subprocess.Popen(command)  # noqa: S603 - fixed command, our own interpreter
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        return child.wait()
 
 
 def cmd_create_organisation(args: argparse.Namespace) -> int:
