@@ -1,0 +1,97 @@
+"""Plumbing users rely on without seeing it: all-or-nothing requests, schema conventions, JSON logs."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+from fastapi import Depends
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from toit_emploi_api.accounts.models import Organisation
+from toit_emploi_api.accounts.roles import OrganisationKind
+from toit_emploi_api.auth.policy import public_route
+from toit_emploi_api.core.database import SessionDep
+from toit_emploi_api.core.errors import ConflictError
+from toit_emploi_api.core.logging import configure_logging
+from toit_emploi_api.core.request_context import set_request_id
+from toit_emploi_api.core.settings import Settings
+from toit_emploi_api.main import create_app
+
+# Tables whose key is not a surrogate UUID `id`, on purpose.
+NATURAL_KEY_TABLES = {"alembic_version", "login_throttle", "rome_codes", "idempotency_keys"}
+
+
+async def test_a_failing_request_writes_nothing(settings: Settings, db: AsyncSession) -> None:
+    app = create_app(settings)
+
+    @app.post("/half-done", dependencies=[Depends(public_route)])
+    async def half_done(session: SessionDep) -> None:
+        session.add(Organisation(name="Written then refused", kind=OrganisationKind.FUNDER, active=True))
+        await session.flush()  # the row exists inside the transaction...
+        raise ConflictError("refused after the write")  # ...and must not survive
+
+    @app.post("/done", dependencies=[Depends(public_route)], status_code=201)
+    async def done(session: SessionDep) -> None:
+        session.add(Organisation(name="Written and kept", kind=OrganisationKind.FUNDER, active=True))
+
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as c:
+        assert (await c.post("/half-done")).status_code == 409
+        assert (await c.post("/done")).status_code == 201
+    names = (await db.execute(text("SELECT name FROM organisations"))).scalars().all()
+    assert names == ["Written and kept"]
+
+
+async def test_schema_uses_uuid_keys_and_timezone_aware_timestamps(db: AsyncSession) -> None:
+    columns = (
+        await db.execute(
+            text(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = 'public'"
+            )
+        )
+    ).all()
+    naive = [f"{t}.{c}" for t, c, d in columns if d == "timestamp without time zone"]
+    assert naive == []
+    tables = {t for t, _, _ in columns} - NATURAL_KEY_TABLES
+    id_types = {t: d for t, c, d in columns if c == "id"}
+    assert {t: id_types.get(t) for t in tables if id_types.get(t) != "uuid"} == {}
+
+
+async def test_constraints_follow_the_naming_convention(db: AsyncSession) -> None:
+    rows = (
+        await db.execute(
+            text(
+                "SELECT conname, contype FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
+                "WHERE n.nspname = 'public'"
+            )
+        )
+    ).all()
+    prefixes = {"p": "pk_", "f": "fk_", "u": "uq_", "c": "ck_", "x": "ex_"}
+    wrong = [name for name, kind in rows if kind in prefixes and not name.startswith(prefixes[kind])]
+    assert [w for w in wrong if w != "alembic_version_pkc"] == []
+
+
+def test_production_logs_are_json_lines_with_the_request_id(settings: Settings) -> None:
+    configure_logging(settings.model_copy(update={"log_json": True, "log_level": "INFO"}))
+    stream = io.StringIO()
+    logger = logging.getLogger("toit_emploi_api")
+    handler = logger.handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(stream)
+    token = set_request_id("req-json-1")
+    try:
+        logging.getLogger("toit_emploi_api.access").info("GET /healthz 200", extra={"status": 200})
+    finally:
+        from toit_emploi_api.core.request_context import _request_id
+
+        _request_id.reset(token)  # type: ignore[arg-type]
+        configure_logging(settings)
+    line = json.loads(stream.getvalue().strip().splitlines()[-1])
+    assert line["message"] == "GET /healthz 200"
+    assert line["request_id"] == "req-json-1"
+    assert line["level"] == "INFO"
+    assert line["status"] == 200
