@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.reference.models import RomeCodeEntry
@@ -30,7 +30,8 @@ def _search(q: str | None) -> list[ColumnElement[bool]]:
     stripped = q.strip()
     if _CODE_PREFIX.fullmatch(stripped):
         conditions.append(RomeCodeEntry.code.startswith(stripped.upper(), autoescape=True))
-    return [or_(*conditions)] if conditions else []
+    # Only punctuation ("-", "'"): nothing to look for, so nothing matches.
+    return [or_(*conditions)] if conditions else [false()]
 
 
 async def list_rome_codes(
