@@ -37,6 +37,8 @@ class Employer(UUIDPrimaryKey, Timestamps, Versioned, Base):
     legal_name: Mapped[str] = mapped_column(String(200))
     trade_name: Mapped[str | None] = mapped_column(String(200))
     sector: Mapped[str | None] = mapped_column(String(100))
+    # fold(sector): the sector filter ignores case and accents.
+    sector_folded: Mapped[str | None] = mapped_column(String(100))
     address: Mapped[str | None] = mapped_column(String(300))
     postcode: Mapped[str | None] = mapped_column(String(5))
     commune_insee: Mapped[str] = mapped_column(String(5))
@@ -50,7 +52,11 @@ class Employer(UUIDPrimaryKey, Timestamps, Versioned, Base):
 
     job_openings: Mapped[list[JobOpening]] = relationship(back_populates="employer", lazy="raise")
 
-    __table_args__ = (Index("ix_employers_commune_insee", "commune_insee"),)
+    __table_args__ = (
+        Index("ix_employers_commune_insee", "commune_insee"),
+        Index("ix_employers_sector_folded", "sector_folded"),
+        Index("ix_employers_created_at", "created_at"),
+    )
 
 
 class JobOpening(UUIDPrimaryKey, Timestamps, Versioned, Base):
@@ -77,6 +83,7 @@ class JobOpening(UUIDPrimaryKey, Timestamps, Versioned, Base):
         Index("ix_job_openings_employer_id", "employer_id"),
         Index("ix_job_openings_rome_code", "rome_code"),
         Index("ix_job_openings_status", "status"),
+        Index("ix_job_openings_created_at", "created_at"),
         CheckConstraint("open_positions >= 1", name="open_positions_positive"),
         CheckConstraint("hires_count >= 0 AND hires_count <= open_positions", name="hires_within_positions"),
         CheckConstraint("monthly_gross_wage IS NULL OR monthly_gross_wage >= 0", name="wage_non_negative"),

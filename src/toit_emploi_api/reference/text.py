@@ -10,6 +10,7 @@ alias         length      use
 ============  ==========  ==========================================================================
 ``Name``      1..100      person and organisation names; single line (no tab or line break)
 ``ShortText`` 0..200      titles, short labels, addresses, reasons; tab and line feed allowed
+``Title``     1..200      job titles, legal names of companies; single line
 ``LongText``  0..2000     descriptions, needs/constraints; tab and line feed allowed
 ``NoteText``  0..4000     follow-up notes, closure notes; tab and line feed allowed
 ============  ==========  ==========================================================================
@@ -35,10 +36,12 @@ __all__ = [
     "NAME_MAX",
     "NOTE_TEXT_MAX",
     "SHORT_TEXT_MAX",
+    "TITLE_MAX",
     "LongText",
     "Name",
     "NoteText",
     "ShortText",
+    "Title",
     "bounded_text",
     "fold",
     "reject_control_characters",
@@ -170,3 +173,13 @@ NoteText = Annotated[
     AfterValidator(_check_multiline),
 ]
 """A note: at most 4000 characters, stripped, no control characters except line feed and tab."""
+
+TITLE_MAX: Final = 200
+
+Title = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=TITLE_MAX),
+    BeforeValidator(_prepare_text),
+    AfterValidator(_check_single_line),
+]
+"""A title or legal name: 1..200 characters, surrounding whitespace stripped, single line, no control characters."""

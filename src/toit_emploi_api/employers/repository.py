@@ -1,0 +1,147 @@
+"""All SQL for employers and job openings."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Select, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager
+
+from toit_emploi_api.employers.models import ContractType, Employer, JobOpening, JobOpeningStatus
+
+
+@dataclass(frozen=True)
+class EmployerFilters:
+    active: bool | None = None
+    commune_insee: str | None = None
+    sector_folded: str | None = None
+
+
+@dataclass(frozen=True)
+class JobOpeningFilters:
+    status: JobOpeningStatus | None = None
+    rome: str | None = None  # an exact code (5 characters) or a prefix ("F17")
+    sector_folded: str | None = None
+    commune_insee: str | None = None
+    contract_type: ContractType | None = None
+    employer_id: uuid.UUID | None = None
+    only_open: bool = False  # partner workers see open openings only
+
+
+# --- employers ---------------------------------------------------------------------------------------------
+async def get_employer(
+    session: AsyncSession, employer_id: uuid.UUID, *, for_update: bool = False, for_share: bool = False
+) -> Employer | None:
+    stmt = select(Employer).where(Employer.id == employer_id).execution_options(populate_existing=True)
+    if for_update:
+        stmt = stmt.with_for_update()
+    elif for_share:
+        stmt = stmt.with_for_update(read=True)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def siret_taken(session: AsyncSession, siret: str, exclude: uuid.UUID | None = None) -> bool:
+    stmt = select(Employer.id).where(Employer.siret == siret)
+    if exclude is not None:
+        stmt = stmt.where(Employer.id != exclude)
+    return (await session.execute(stmt)).first() is not None
+
+
+def _employer_where(f: EmployerFilters) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if f.active is not None:
+        where.append(Employer.active.is_(f.active))
+    if f.commune_insee is not None:
+        where.append(Employer.commune_insee == f.commune_insee)
+    if f.sector_folded is not None:
+        where.append(Employer.sector_folded == f.sector_folded)
+    return where
+
+
+async def list_employers(
+    session: AsyncSession, filters: EmployerFilters, limit: int, offset: int
+) -> tuple[Sequence[Employer], int]:
+    """One page ordered by legal name, and the total: two statements whatever the page size."""
+    where = _employer_where(filters)
+    total = (await session.execute(select(func.count()).select_from(Employer).where(*where))).scalar_one()
+    stmt = select(Employer).where(*where).order_by(Employer.legal_name, Employer.id).limit(limit).offset(offset)
+    return (await session.execute(stmt)).scalars().all(), total
+
+
+async def open_job_openings(session: AsyncSession, employer_id: uuid.UUID) -> list[tuple[uuid.UUID, str]]:
+    stmt = (
+        select(JobOpening.id, JobOpening.title)
+        .where(JobOpening.employer_id == employer_id, JobOpening.status == JobOpeningStatus.OPEN)
+        .order_by(JobOpening.created_at, JobOpening.id)
+    )
+    return [(row.id, row.title) for row in await session.execute(stmt)]
+
+
+# --- job openings ------------------------------------------------------------------------------------------
+def _with_employer() -> Select[JobOpening]:
+    return select(JobOpening).join(JobOpening.employer).options(contains_eager(JobOpening.employer))
+
+
+async def get_job_opening(
+    session: AsyncSession, job_opening_id: uuid.UUID, *, for_update: bool = False
+) -> JobOpening | None:
+    """The opening with its employer loaded (one statement); ``for_update`` locks the opening row only."""
+    stmt = _with_employer().where(JobOpening.id == job_opening_id).execution_options(populate_existing=True)
+    if for_update:
+        stmt = stmt.with_for_update(of=JobOpening)
+    return (await session.execute(stmt)).unique().scalar_one_or_none()
+
+
+def _job_opening_where(f: JobOpeningFilters) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if f.only_open:
+        where.append(JobOpening.status == JobOpeningStatus.OPEN)
+    if f.status is not None:
+        where.append(JobOpening.status == f.status)
+    if f.rome is not None:
+        if len(f.rome) == 5:
+            where.append(JobOpening.rome_code == f.rome)
+        else:
+            where.append(JobOpening.rome_code.startswith(f.rome, autoescape=True))
+    if f.contract_type is not None:
+        where.append(JobOpening.contract_type == f.contract_type)
+    if f.employer_id is not None:
+        where.append(JobOpening.employer_id == f.employer_id)
+    if f.commune_insee is not None:
+        where.append(Employer.commune_insee == f.commune_insee)
+    if f.sector_folded is not None:
+        where.append(Employer.sector_folded == f.sector_folded)
+    return where
+
+
+async def list_job_openings(
+    session: AsyncSession, filters: JobOpeningFilters, limit: int, offset: int
+) -> tuple[Sequence[JobOpening], int]:
+    """One page (oldest first) with each opening's employer, and the total: two statements whatever the page size."""
+    where = _job_opening_where(filters)
+    count = select(func.count()).select_from(JobOpening).join(JobOpening.employer).where(*where)
+    total = (await session.execute(count)).scalar_one()
+    stmt = _with_employer().where(*where).order_by(JobOpening.created_at, JobOpening.id).limit(limit).offset(offset)
+    return (await session.execute(stmt)).unique().scalars().all(), total
+
+
+async def placements_refer_to(session: AsyncSession, job_opening_id: uuid.UUID) -> bool:
+    """True when a placement refers to this job opening.
+
+    The ``placements`` table belongs to the pipeline domain and arrives in a later revision: until it exists,
+    no placement can refer to anything. The table is looked up with ``to_regclass`` first, because a query
+    naming a missing table would fail (and abort the transaction) at planning time.
+    """
+    table = (await session.execute(text("SELECT to_regclass('public.placements') IS NOT NULL"))).scalar_one()
+    if not table:
+        return False
+    stmt = text("SELECT EXISTS (SELECT 1 FROM placements WHERE job_opening_id = :id)")
+    return bool((await session.execute(stmt, {"id": job_opening_id})).scalar_one())
+
+
+async def delete_job_opening(session: AsyncSession, opening: JobOpening) -> None:
+    await session.delete(opening)
+    await session.flush()

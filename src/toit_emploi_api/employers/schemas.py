@@ -1,0 +1,305 @@
+"""Request and response bodies for employers and job openings.
+
+Decimals (latitude/longitude, hours per week, wages) are accepted as JSON numbers or strings and returned as
+JSON strings, so that no value ever goes through a binary float: the monthly gross wage is always written with
+exactly two decimals (``"1834.56"``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar
+
+from pydantic import ConfigDict, Field, PlainSerializer, WithJsonSchema, computed_field, model_validator
+
+from toit_emploi_api.core.schemas import InputModel, OutputModel
+from toit_emploi_api.employers.models import ContractType, JobOpeningStatus
+from toit_emploi_api.reference.codes import InseeCommuneCode, PostCode, RomeCode, Siret, rome_label
+from toit_emploi_api.reference.text import LongText, Name, NoteText, ShortText, Title
+
+# --- field types -------------------------------------------------------------------------------------------
+Latitude = Annotated[
+    Decimal,
+    Field(ge=-90, le=90, max_digits=8, decimal_places=6, description="WGS84 latitude, -90..90, up to 6 decimals."),
+]
+Longitude = Annotated[
+    Decimal,
+    Field(ge=-180, le=180, max_digits=9, decimal_places=6, description="WGS84 longitude, -180..180, up to 6 decimals."),
+]
+Phone = Annotated[
+    str,
+    Field(
+        min_length=6,
+        max_length=30,
+        pattern=r"^\+?[0-9][0-9 .()\-]{4,28}$",
+        description="Phone number: digits, spaces, dots, dashes, parentheses, optional leading +.",
+        examples=["04 71 00 00 00"],
+    ),
+]
+ContactEmail = Annotated[
+    str,
+    Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", examples=["rh@example.fr"]),
+]
+HoursPerWeek = Annotated[
+    Decimal,
+    Field(gt=0, le=48, max_digits=3, decimal_places=1, description="Weekly hours, > 0 and ≤ 48, one decimal."),
+]
+MonthlyWage = Annotated[
+    Decimal,
+    Field(
+        ge=0,
+        le=100000,
+        max_digits=8,
+        decimal_places=2,
+        description="Monthly gross wage in euros with at most 2 decimals (0..100000). "
+        'Send a JSON string (`"1834.56"`) or number; never rounded, more decimals are refused.',
+        examples=["1834.56"],
+    ),
+]
+Positions = Annotated[int, Field(ge=1, le=1000, description="Number of people wanted, 1..1000.")]
+StartDate = Annotated[date, Field(ge=date(2014, 1, 1), le=date(2100, 12, 31), description="2014-01-01..2100-12-31.")]
+
+
+def _money_text(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+MoneyOut = Annotated[
+    Decimal,
+    PlainSerializer(_money_text, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^[0-9]+\.[0-9]{2}$", "examples": ["1834.56"], "description": "Euros."},
+        mode="serialization",
+    ),
+]
+
+
+def _refuse_null(data: Any, fields: tuple[str, ...]) -> Any:
+    if isinstance(data, dict):
+        nulls = [f for f in fields if f in data and data[f] is None]
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null (leave the field out to keep its value)")
+    return data
+
+
+# --- employers ---------------------------------------------------------------------------------------------
+class EmployerCreate(InputModel):
+    siret: Siret
+    legal_name: Title = Field(examples=["Menuiserie du Cantal SARL"])
+    trade_name: Title | None = None
+    sector: Name | None = Field(default=None, examples=["Bâtiment"], description="Free text, 1..100 characters.")
+    address: ShortText | None = None
+    postcode: PostCode | None = None
+    commune_insee: InseeCommuneCode
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+    contact_name: Name | None = None
+    contact_phone: Phone | None = None
+    contact_email: ContactEmail | None = None
+    notes: NoteText | None = None
+    active: bool = True
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "siret": "775 684 970 00244",
+                    "legal_name": "Menuiserie du Cantal SARL",
+                    "sector": "Bâtiment",
+                    "address": "12 avenue de la République",
+                    "postcode": "15000",
+                    "commune_insee": "15014",
+                    "latitude": "44.926400",
+                    "longitude": "2.444000",
+                    "contact_name": "Claire Martin",
+                    "contact_phone": "04 71 00 00 00",
+                    "contact_email": "rh@menuiserie-cantal.example",
+                }
+            ]
+        }
+    )
+
+    @model_validator(mode="after")
+    def _coordinates_pair(self) -> EmployerCreate:
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("latitude and longitude go together: give both or neither")
+        return self
+
+
+class EmployerUpdate(InputModel):
+    """Only the fields present change; `null` clears an optional field."""
+
+    NON_NULLABLE: ClassVar[tuple[str, ...]] = ("siret", "legal_name", "commune_insee", "active")
+
+    siret: Siret | None = None
+    legal_name: Title | None = None
+    trade_name: Title | None = None
+    sector: Name | None = None
+    address: ShortText | None = None
+    postcode: PostCode | None = None
+    commune_insee: InseeCommuneCode | None = None
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+    contact_name: Name | None = None
+    contact_phone: Phone | None = None
+    contact_email: ContactEmail | None = None
+    notes: NoteText | None = None
+    active: bool | None = Field(
+        default=None, description="false deactivates the employer; refused (409) while it has open job openings."
+    )
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"contact_phone": "04 71 11 22 33"}, {"active": False}]})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null_for_required(cls, data: Any) -> Any:
+        return _refuse_null(data, cls.NON_NULLABLE)
+
+
+class EmployerPublicOut(OutputModel):
+    """What partner workers see of an employer: no contact details, no address, no notes."""
+
+    model_config = ConfigDict(from_attributes=True, extra="forbid")
+
+    id: uuid.UUID
+    legal_name: str
+    trade_name: str | None
+    sector: str | None
+    commune_insee: str
+
+
+class EmployerSummaryOut(OutputModel):
+    """The employer block of a job opening, for the programme's staff."""
+
+    id: uuid.UUID
+    legal_name: str
+    trade_name: str | None
+    sector: str | None
+    commune_insee: str
+    contact_name: str | None
+    contact_phone: str | None
+    contact_email: str | None
+    active: bool
+
+
+class EmployerOut(OutputModel):
+    id: uuid.UUID
+    siret: str
+    legal_name: str
+    trade_name: str | None
+    sector: str | None
+    address: str | None
+    postcode: str | None
+    commune_insee: str
+    latitude: Decimal | None
+    longitude: Decimal | None
+    contact_name: str | None
+    contact_phone: str | None
+    contact_email: str | None
+    notes: str | None
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class OpenJobOpeningRef(OutputModel):
+    """Listed in the 409 answer when deactivating an employer that still has open job openings."""
+
+    id: uuid.UUID
+    title: str
+
+
+# --- job openings ------------------------------------------------------------------------------------------
+class JobOpeningCreate(InputModel):
+    """A new job opening is always `open`."""
+
+    rome_code: RomeCode
+    title: Title = Field(examples=["Maçon qualifié"])
+    contract_type: ContractType
+    hours_per_week: HoursPerWeek | None = None
+    monthly_gross_wage: MonthlyWage | None = None
+    open_positions: Positions = 1
+    start_date: StartDate | None = None
+    description: LongText | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "rome_code": "F1703",
+                    "title": "Maçon qualifié",
+                    "contract_type": "cdi",
+                    "hours_per_week": "35",
+                    "monthly_gross_wage": "1950.00",
+                    "open_positions": 2,
+                    "start_date": "2027-01-04",
+                    "description": "Chantiers de rénovation autour d'Aurillac.",
+                }
+            ]
+        }
+    )
+
+
+class JobOpeningUpdate(InputModel):
+    """Only the fields present change; `null` clears an optional field.
+
+    Status moves through the API: open → closed, closed → open, filled → closed, and filled → open when the
+    opening then has more positions than hires. Only the pipeline sets `filled` (when hires reach the positions).
+    """
+
+    NON_NULLABLE: ClassVar[tuple[str, ...]] = ("rome_code", "title", "contract_type", "open_positions", "status")
+
+    rome_code: RomeCode | None = None
+    title: Title | None = None
+    contract_type: ContractType | None = None
+    hours_per_week: HoursPerWeek | None = None
+    monthly_gross_wage: MonthlyWage | None = None
+    open_positions: Positions | None = Field(default=None, description="1..1000, never below `hires_count` (409).")
+    start_date: StartDate | None = None
+    description: LongText | None = None
+    status: JobOpeningStatus | None = Field(default=None, description="`open` or `closed`; `filled` is refused (409).")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "closed"}, {"open_positions": 3}]})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null_for_required(cls, data: Any) -> Any:
+        return _refuse_null(data, cls.NON_NULLABLE)
+
+
+class _JobOpeningFields(OutputModel):
+    id: uuid.UUID
+    rome_code: str
+    title: str
+    contract_type: ContractType
+    hours_per_week: Decimal | None
+    monthly_gross_wage: MoneyOut | None
+    open_positions: int
+    start_date: date | None
+    description: str | None
+    status: JobOpeningStatus
+
+    @computed_field(description="Label of the ROME code when the API knows it, else null.")  # type: ignore[prop-decorator]
+    @property
+    def rome_label(self) -> str | None:
+        return rome_label(self.rome_code)
+
+
+class JobOpeningOut(_JobOpeningFields):
+    """A job opening as the programme's staff see it."""
+
+    employer_id: uuid.UUID
+    employer: EmployerSummaryOut
+    hires_count: int = Field(description="Hires recorded by the pipeline; never above open_positions.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class JobOpeningPublicOut(_JobOpeningFields):
+    """A job opening as partner workers see it (open ones only): the employer without contact details."""
+
+    model_config = ConfigDict(from_attributes=True, extra="forbid")
+
+    employer: EmployerPublicOut

@@ -1,0 +1,226 @@
+"""Rules for employers and job openings. Flushes only; the request session commits."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from toit_emploi_api.audit import service as audit
+from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.core.errors import ConflictError, FieldError, NotFoundError, ValidationProblemError
+from toit_emploi_api.employers import repository
+from toit_emploi_api.employers.models import Employer, JobOpening, JobOpeningStatus
+from toit_emploi_api.employers.schemas import EmployerCreate, EmployerUpdate, JobOpeningCreate, JobOpeningUpdate
+from toit_emploi_api.reference.text import fold
+
+_SIRET_CONSTRAINT = "uq_employers_siret"
+_HIRES_CONSTRAINT = "ck_job_openings_hires_within_positions"
+
+
+def _constraint(exc: IntegrityError) -> str | None:
+    orig = exc.orig
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        name = getattr(candidate, "constraint_name", None)
+        if isinstance(name, str):
+            return name
+    return None
+
+
+def _siret_taken() -> ConflictError:
+    return ConflictError(
+        "An employer with this SIRET already exists.", slug="siret-taken", title="SIRET already registered"
+    )
+
+
+def _positions_below_hires(opening: JobOpening, requested: int) -> ConflictError:
+    return ConflictError(
+        f"open_positions cannot be lower than the {opening.hires_count} hire(s) already recorded on this job opening.",
+        slug="positions-below-hires",
+        extra={"hires_count": opening.hires_count, "requested_open_positions": requested},
+    )
+
+
+async def _flush(session: AsyncSession, opening: JobOpening | None = None, requested: int = 0) -> None:
+    """Flush, turning the constraint violations that a concurrent write can still cause into clear 409s."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        name = _constraint(exc)
+        if name == _SIRET_CONSTRAINT:
+            raise _siret_taken() from None
+        if name == _HIRES_CONSTRAINT and opening is not None:
+            raise _positions_below_hires(opening, requested) from None
+        raise
+
+
+# --- employers ---------------------------------------------------------------------------------------------
+async def get_employer_or_404(
+    session: AsyncSession, employer_id: uuid.UUID, *, for_update: bool = False, for_share: bool = False
+) -> Employer:
+    employer = await repository.get_employer(session, employer_id, for_update=for_update, for_share=for_share)
+    if employer is None:
+        raise NotFoundError("No employer with this id.")
+    return employer
+
+
+async def create_employer(session: AsyncSession, principal: Principal, data: EmployerCreate) -> Employer:
+    if await repository.siret_taken(session, data.siret):
+        raise _siret_taken()
+    values = data.model_dump()
+    employer = Employer(**values, sector_folded=fold(data.sector) if data.sector else None)
+    session.add(employer)
+    await _flush(session)
+    await audit.record(
+        session, principal, "employer.create", "employer", employer.id, details={"fields": sorted(values)}
+    )
+    await session.refresh(employer)
+    return employer
+
+
+async def update_employer(
+    session: AsyncSession, principal: Principal, employer: Employer, data: EmployerUpdate
+) -> Employer:
+    """``employer`` must have been loaded FOR UPDATE (and its If-Match checked) by the caller."""
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if getattr(employer, k) != v}
+    latitude = changes.get("latitude", employer.latitude)
+    longitude = changes.get("longitude", employer.longitude)
+    if (latitude is None) != (longitude is None):
+        raise ValidationProblemError(
+            "latitude and longitude go together: give both or neither.",
+            errors=[FieldError(field="latitude" if "latitude" in changes else "longitude", message="needs its pair")],
+        )
+    if "siret" in changes and await repository.siret_taken(session, changes["siret"], exclude=employer.id):
+        raise _siret_taken()
+    if changes.get("active") is False:
+        still_open = await repository.open_job_openings(session, employer.id)
+        if still_open:
+            raise ConflictError(
+                f"This employer still has {len(still_open)} open job opening(s); close them before deactivating it.",
+                slug="employer-has-open-job-openings",
+                extra={"open_job_openings": [{"id": str(i), "title": t} for i, t in still_open]},
+            )
+    if not changes:
+        return employer
+    for key, value in changes.items():
+        setattr(employer, key, value)
+    if "sector" in changes:
+        employer.sector_folded = fold(changes["sector"]) if changes["sector"] else None
+    await _flush(session)
+    await audit.record(
+        session, principal, "employer.update", "employer", employer.id, details={"fields": sorted(changes)}
+    )
+    await session.refresh(employer)
+    return employer
+
+
+# --- job openings ------------------------------------------------------------------------------------------
+def _employer_inactive() -> ConflictError:
+    return ConflictError(
+        "This employer is deactivated: reactivate it before opening positions.", slug="employer-inactive"
+    )
+
+
+async def get_job_opening_or_404(
+    session: AsyncSession, job_opening_id: uuid.UUID, *, for_update: bool = False, only_open: bool = False
+) -> JobOpening:
+    opening = await repository.get_job_opening(session, job_opening_id, for_update=for_update)
+    if opening is None or (only_open and opening.status is not JobOpeningStatus.OPEN):
+        raise NotFoundError("No job opening with this id.")
+    return opening
+
+
+async def create_job_opening(
+    session: AsyncSession, principal: Principal, employer_id: uuid.UUID, data: JobOpeningCreate
+) -> JobOpening:
+    # FOR SHARE: a concurrent deactivation (FOR UPDATE) waits for us, then sees this opening.
+    employer = await get_employer_or_404(session, employer_id, for_share=True)
+    if not employer.active:
+        raise _employer_inactive()
+    values = data.model_dump()
+    opening = JobOpening(**values, employer_id=employer.id, status=JobOpeningStatus.OPEN, hires_count=0)
+    session.add(opening)
+    await _flush(session)
+    await audit.record(
+        session,
+        principal,
+        "job_opening.create",
+        "job_opening",
+        opening.id,
+        details={"fields": sorted(values), "employer_id": str(employer.id)},
+    )
+    return await get_job_opening_or_404(session, opening.id)
+
+
+def _next_status(opening: JobOpening, requested: JobOpeningStatus, positions: int) -> JobOpeningStatus:
+    current = opening.status
+    if requested is current:
+        return current
+    if requested is JobOpeningStatus.FILLED:
+        raise ConflictError(
+            "Only the pipeline marks a job opening as filled, when its hires reach its open positions.",
+            slug="job-opening-status-not-allowed",
+            extra={"from": current.value, "to": requested.value},
+        )
+    if requested is JobOpeningStatus.OPEN and positions <= opening.hires_count:
+        raise ConflictError(
+            "Every position of this job opening is already filled; raise open_positions to reopen it.",
+            slug="job-opening-status-not-allowed",
+            extra={"from": current.value, "to": requested.value, "hires_count": opening.hires_count},
+        )
+    return requested
+
+
+async def update_job_opening(
+    session: AsyncSession, principal: Principal, opening: JobOpening, data: JobOpeningUpdate
+) -> JobOpening:
+    """``opening`` must have been loaded FOR UPDATE (and its If-Match checked) by the caller."""
+    changes: dict[str, Any] = {k: v for k, v in data.model_dump(exclude_unset=True).items() if getattr(opening, k) != v}
+    positions: int = changes.get("open_positions", opening.open_positions)
+    if positions < opening.hires_count:
+        raise _positions_below_hires(opening, positions)
+    status = _next_status(opening, changes.get("status", opening.status), positions)
+    if status is JobOpeningStatus.OPEN and positions == opening.hires_count:
+        # Lowering the positions to the hires already made fills the opening, as the pipeline would.
+        status = JobOpeningStatus.FILLED
+    if status is not opening.status:
+        changes["status"] = status
+    else:
+        changes.pop("status", None)
+    if changes.get("status") is JobOpeningStatus.OPEN:
+        employer = await get_employer_or_404(session, opening.employer_id, for_share=True)
+        if not employer.active:
+            raise _employer_inactive()
+    if not changes:
+        return opening
+    previous = opening.status
+    for key, value in changes.items():
+        setattr(opening, key, value)
+    await _flush(session, opening, positions)
+    details: dict[str, Any] = {"fields": sorted(changes)}
+    if "status" in changes:
+        details["status"] = {"from": previous.value, "to": opening.status.value}
+    await audit.record(session, principal, "job_opening.update", "job_opening", opening.id, details=details)
+    return await get_job_opening_or_404(session, opening.id)
+
+
+async def delete_job_opening(session: AsyncSession, principal: Principal, opening: JobOpening) -> None:
+    """``opening`` must have been loaded FOR UPDATE by the caller (the pipeline hires under the same lock)."""
+    if opening.hires_count > 0 or await repository.placements_refer_to(session, opening.id):
+        raise ConflictError(
+            "Placements refer to this job opening, so it cannot be deleted (the history of the households "
+            "depends on it). Close it instead: PATCH its status to `closed`.",
+            slug="job-opening-in-use",
+            extra={"hires_count": opening.hires_count},
+        )
+    await audit.record(
+        session,
+        principal,
+        "job_opening.delete",
+        "job_opening",
+        opening.id,
+        details={"employer_id": str(opening.employer_id)},
+    )
+    await repository.delete_job_opening(session, opening)

@@ -1,0 +1,122 @@
+"""Helpers for the employers and job openings tests: payloads, creation through the API, statement counting."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from httpx import AsyncClient
+from sqlalchemy import event
+
+from tests.conftest import Actor
+
+# Luhn-valid SIRETs (the first is Aurore's own). Generated ones come from `make_siret`.
+AURORE_SIRET = "77568497000244"
+_counter = itertools.count(1)
+
+
+def luhn_complete(prefix13: str) -> str:
+    """Append the digit that makes ``prefix13`` a Luhn-valid 14-digit number."""
+    for last in "0123456789":
+        candidate = prefix13 + last
+        total = 0
+        for index, char in enumerate(reversed(candidate)):
+            digit = int(char)
+            if index % 2 == 1:
+                digit *= 2
+                if digit > 9:
+                    digit -= 9
+            total += digit
+        if total % 10 == 0:
+            return candidate
+    raise AssertionError("unreachable")
+
+
+def make_siret() -> str:
+    return luhn_complete(f"4{next(_counter):012d}")
+
+
+def employer_payload(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "siret": make_siret(),
+        "legal_name": "Menuiserie du Cantal SARL",
+        "trade_name": "Menuiserie Cantal",
+        "sector": "Bâtiment",
+        "address": "12 avenue de la République",
+        "postcode": "15000",
+        "commune_insee": "15014",
+        "latitude": "44.926400",
+        "longitude": "2.444000",
+        "contact_name": "Claire Martin",
+        "contact_phone": "04 71 00 00 00",
+        "contact_email": "rh@menuiserie-cantal.example",
+        "notes": "Recrute toute l'année.",
+    }
+    body.update(overrides)
+    return body
+
+
+def opening_payload(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "rome_code": "F1703",
+        "title": "Maçon qualifié",
+        "contract_type": "cdi",
+        "hours_per_week": "35",
+        "monthly_gross_wage": "1950.00",
+        "open_positions": 2,
+        "start_date": "2027-01-04",
+        "description": "Chantiers de rénovation autour d'Aurillac.",
+    }
+    body.update(overrides)
+    return body
+
+
+async def create_employer(client: AsyncClient, actor: Actor, **overrides: Any) -> dict[str, Any]:
+    r = await client.post("/api/v1/employers", json=employer_payload(**overrides), headers=actor.headers)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def create_opening(client: AsyncClient, actor: Actor, employer_id: str, **overrides: Any) -> dict[str, Any]:
+    r = await client.post(
+        f"/api/v1/employers/{employer_id}/job-openings", json=opening_payload(**overrides), headers=actor.headers
+    )
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def if_match(actor: Actor, etag: str) -> dict[str, str]:
+    return {**actor.headers, "If-Match": etag}
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_statements(app):  # type: ignore[no-untyped-def]
+    """``with count_statements() as counter:`` records every SQL statement the app's engine runs."""
+    engine = app.state.engine.sync_engine
+
+    @contextmanager
+    def _count() -> Iterator[StatementCounter]:
+        counter = StatementCounter()
+
+        def on_execute(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+            counter.statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", on_execute)
+        try:
+            yield counter
+        finally:
+            event.remove(engine, "before_cursor_execute", on_execute)
+
+    return _count
