@@ -6,5 +6,14 @@ from toit_emploi_api.core.models import Base
 from toit_emploi_api.employers import models as employers_models
 from toit_emploi_api.households import models as households_models
 from toit_emploi_api.housing import models as housing_models
+from toit_emploi_api.pipeline import models as pipeline_models
 
-__all__ = ["Base", "accounts_models", "audit_models", "employers_models", "households_models", "housing_models"]
+__all__ = [
+    "Base",
+    "accounts_models",
+    "audit_models",
+    "employers_models",
+    "households_models",
+    "housing_models",
+    "pipeline_models",
+]
