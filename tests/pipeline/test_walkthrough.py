@@ -106,6 +106,13 @@ async def test_full_walk_from_diagnostic_to_completed(
         assert action in actions
     assert actions.count("household.transition") == 5
 
+    r = await client.get(f"/api/v1/households/{h.id}/pipeline-events?limit=200", headers=sm.headers)
+    assert r.status_code == 200
+    events = r.json()["items"]
+    assert [e["action"] for e in events] == actions
+    assert all(e["by"]["id"] == str(sm.id) for e in events)
+    assert "Both happy." not in r.text
+
     r = await client.get(f"/api/v1/households/{h.id}/follow-up-entries", headers=sm.headers)
     assert r.json()["total"] == 2
     assert r.json()["items"][0]["author"]["id"] == str(sm.id)
@@ -215,7 +222,7 @@ async def test_partner_worker_scope(
     assert r.status_code == 201, r.text
 
     # Pipeline records are not theirs to read.
-    for path in ("placements", "relay-stays", "allocation", "follow-up-entries"):
+    for path in ("placements", "relay-stays", "allocation", "follow-up-entries", "pipeline-events"):
         assert (await client.get(f"/api/v1/households/{h.id}/{path}", headers=partner.headers)).status_code == 403
 
 

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, case, exists, func, literal, select, update
+from sqlalchemy import and_, case, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from toit_emploi_api.audit.models import AuditEvent
 from toit_emploi_api.employers.models import JobOpening, JobOpeningStatus
 from toit_emploi_api.households.models import Household, Member, MemberRole
 from toit_emploi_api.housing.models import HousingUnit, UnitStatus
@@ -292,5 +293,23 @@ async def list_follow_up(
         .order_by(FollowUpEntry.entry_date.desc(), FollowUpEntry.created_at.desc())
         .limit(limit)
         .offset(offset)
+    )
+    return rows.scalars().all(), total
+
+
+# --- pipeline events (from the audit trail) ----------------------------------------------------------------------
+PIPELINE_ACTION_PREFIXES = ("household.transition", "placement.", "relay_stay.", "allocation.", "follow_up_entry.")
+
+
+async def list_events(
+    session: AsyncSession, household_id: uuid.UUID, limit: int, offset: int
+) -> tuple[Sequence[AuditEvent], int]:
+    where = and_(
+        AuditEvent.household_id == household_id,
+        or_(*(AuditEvent.action.startswith(prefix) for prefix in PIPELINE_ACTION_PREFIXES)),
+    )
+    total = (await session.execute(select(func.count()).select_from(AuditEvent).where(where))).scalar_one()
+    rows = await session.execute(
+        select(AuditEvent).where(where).order_by(AuditEvent.at, AuditEvent.id).limit(limit).offset(offset)
     )
     return rows.scalars().all(), total

@@ -35,6 +35,7 @@ from toit_emploi_api.pipeline.schemas import (
     AllocationOut,
     FollowUpEntryCreate,
     FollowUpEntryOut,
+    PipelineEventOut,
     PlacementCreate,
     PlacementOut,
     PlacementUpdate,
@@ -124,6 +125,31 @@ async def transitions_list(principal: HistoryReaderDep, session: SessionDep, hou
     return JSONResponse(
         jsonable_encoder(out.model_dump(mode="json", exclude=exclude)), headers={"ETag": etag_for(household.version)}
     )
+
+
+@router.get(
+    "/households/{household_id}/pipeline-events",
+    operation_id="pipeline_events_list",
+    summary="Every pipeline write and move for the household (who, when, what), oldest first",
+    response_model=Page[PipelineEventOut],
+    responses=_READ,
+)
+async def pipeline_events_list(
+    principal: ReaderDep, session: SessionDep, household_id: uuid.UUID, page: PageDep
+) -> Page[PipelineEventOut]:
+    rows, total = await service.events(session, principal, household_id, page.limit, page.offset)
+    items = [
+        PipelineEventOut(
+            at=e.at,
+            action=e.action,
+            entity_type=e.entity_type,
+            entity_id=e.entity_id,
+            by=ActorOut(kind=e.actor_kind, id=e.actor_id, role=e.actor_role),
+            details=e.details,
+        )
+        for e in rows
+    ]
+    return Page(items=items, total=total, **vars(page))
 
 
 # --- placements --------------------------------------------------------------------------------------------------

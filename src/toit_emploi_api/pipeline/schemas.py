@@ -96,6 +96,17 @@ class StageHistoryOut(HouseholdStageOut):
     items: list[TransitionOut] = Field(description="Every move, oldest first (`note` omitted for partner workers).")
 
 
+class PipelineEventOut(OutputModel):
+    at: datetime
+    action: str = Field(
+        description="e.g. household.transition, placement.update, relay_stay.outcome, allocation.reserve."
+    )
+    entity_type: str
+    entity_id: uuid.UUID | None
+    by: ActorOut
+    details: dict[str, object] | None = Field(description="Codes and field names only, never personal data.")
+
+
 # --- placements ------------------------------------------------------------------------------------------------
 class PlacementCreate(InputModel):
     member_id: uuid.UUID = Field(description="An adult member of the household.")

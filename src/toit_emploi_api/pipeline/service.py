@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.audit import service as audit
+from toit_emploi_api.audit.models import AuditEvent
 from toit_emploi_api.auth.policy import Principal
 from toit_emploi_api.core.errors import ConflictError, FieldError, ForbiddenError, ValidationProblemError
 from toit_emploi_api.core.etag import require_if_match
@@ -146,3 +147,10 @@ async def history(
 ) -> tuple[Household, Sequence[StageTransition]]:
     household = await household_for(session, principal, household_id)
     return household, await repository.history(session, household.id)
+
+
+async def events(
+    session: AsyncSession, principal: Principal, household_id: uuid.UUID, limit: int, offset: int
+) -> tuple[Sequence[AuditEvent], int]:
+    household = await household_for(session, principal, household_id)
+    return await repository.list_events(session, household.id, limit, offset)
