@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from httpx import AsyncClient
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from tests.conftest import Actor
 from tests.pipeline.conftest import Arrange, book_stay, record_outcome
 from toit_emploi_api.housing.models import HousingUnit, UnitStatus
-from toit_emploi_api.pipeline.access import today
+from toit_emploi_api.pipeline.access import constraint_name, today
 from toit_emploi_api.pipeline.allocations import bedrooms, required_bedrooms
 from toit_emploi_api.pipeline.models import AllocationStatus, HousingAllocation, RelayStay, RelayStayStatus
 from toit_emploi_api.pipeline.rules import Stage
@@ -221,3 +223,33 @@ async def test_twenty_simultaneous_reservations_of_one_unit(
         )
     ).scalar_one()
     assert active == 1
+
+
+async def test_partial_unique_indexes_are_the_backstop(arrange: Arrange, db) -> None:  # type: ignore[no-untyped-def]
+    """Even bypassing the service, a unit cannot have two active allocations (nor a household)."""
+    a = await arrange.household(stage=Stage.LEASE)
+    b = await arrange.household(stage=Stage.LEASE)
+    unit = await arrange.unit()
+    db.add(HousingAllocation(household_id=a.id, unit_id=unit, status=AllocationStatus.RESERVED))
+    await db.commit()
+    db.add(
+        HousingAllocation(
+            household_id=b.id,
+            unit_id=unit,
+            status=AllocationStatus.LEASE_SIGNED,
+            lease_signed_date=today(),
+            move_in_date=today(),
+        )
+    )
+    with pytest.raises(IntegrityError) as caught:
+        await db.commit()
+    assert constraint_name(caught.value) == "uq_housing_allocations_unit_active"
+    await db.rollback()
+    db.add(HousingAllocation(household_id=a.id, unit_id=await arrange.unit(), status=AllocationStatus.RESERVED))
+    with pytest.raises(IntegrityError) as caught:
+        await db.commit()
+    assert constraint_name(caught.value) == "uq_housing_allocations_household_active"
+    await db.rollback()
+    # A cancelled allocation does not count.
+    db.add(HousingAllocation(household_id=b.id, unit_id=unit, status=AllocationStatus.CANCELLED))
+    await db.commit()
