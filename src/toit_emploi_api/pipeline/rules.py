@@ -142,7 +142,8 @@ class HouseholdFacts:
     consent_recorded: bool = False
     """The household's consent to data processing is recorded (date and scope)."""
     relay_stay_booked: bool = False
-    """A non-cancelled relay stay of 3 to 5 days (inclusive) in a relay apartment exists for the household."""
+    """A relay stay of 3 to 5 days (inclusive) in a relay apartment is booked for the household (not cancelled,
+    outcome not yet recorded: a stay that already ended does not count for a new attempt)."""
     placements_with_employer_meeting: int = 0
     """Number of placements in which the employer agreed to meet (neither declined nor cancelled)."""
     relay_stay_outcome: RelayStayOutcome | None = None

@@ -1,0 +1,66 @@
+"""Shared helpers of the pipeline services: clock, household access, stage checks, constraint names."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from toit_emploi_api.accounts.roles import Role
+from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.core.errors import ConflictError, NotFoundError
+from toit_emploi_api.households.models import Household
+from toit_emploi_api.pipeline import repository
+from toit_emploi_api.pipeline.rules import Stage
+
+PROGRAMME_TZ = ZoneInfo("Europe/Paris")
+
+
+def today() -> date:
+    """Today's date in the programme's time zone (France)."""
+    return datetime.now(PROGRAMME_TZ).date()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def can_see(principal: Principal, household: Household) -> bool:
+    """Partner workers only see their own organisation's households (others: 404)."""
+    if principal.role is Role.PARTNER_WORKER:
+        return household.referring_organisation_id == principal.organisation_id
+    return True
+
+
+async def household_for(
+    session: AsyncSession, principal: Principal, household_id: uuid.UUID, *, for_update: bool = False
+) -> Household:
+    """The household, locked FOR UPDATE when asked; 404 when missing or outside the caller's organisation."""
+    household = await repository.get_household(session, household_id, for_update=for_update)
+    if household is None or not can_see(principal, household):
+        raise NotFoundError("No household with this id.")
+    return household
+
+
+def require_stage(household: Household, allowed: Iterable[Stage], what: str) -> None:
+    allowed_stages = [stage for stage in Stage if stage in set(allowed)]
+    if household.stage not in allowed_stages:
+        raise ConflictError(
+            f"{what} only while the household is in: {', '.join(allowed_stages)}; it is in {household.stage.value}.",
+            slug="wrong-stage",
+            extra={"stage": household.stage.value, "allowed_stages": [s.value for s in allowed_stages]},
+        )
+
+
+def constraint_name(exc: IntegrityError) -> str | None:
+    """The name of the violated constraint or index (asyncpg reports it on the original error)."""
+    orig = exc.orig
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        name = getattr(candidate, "constraint_name", None)
+        if isinstance(name, str):
+            return name
+    return None

@@ -1,0 +1,170 @@
+"""Housing allocation: reserve a vacant unit big enough, record the lease, or cancel."""
+
+from __future__ import annotations
+
+import math
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from toit_emploi_api.audit import service as audit
+from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.core.errors import ConflictError, FieldError, NotFoundError, ValidationProblemError
+from toit_emploi_api.core.etag import require_if_match
+from toit_emploi_api.households.models import Household
+from toit_emploi_api.housing.models import HousingUnit, UnitStatus
+from toit_emploi_api.pipeline import repository
+from toit_emploi_api.pipeline.access import constraint_name, household_for, require_stage, utcnow
+from toit_emploi_api.pipeline.models import (
+    ALLOCATION_HOUSEHOLD_ACTIVE_INDEX,
+    ALLOCATION_UNIT_ACTIVE_INDEX,
+    AllocationStatus,
+    HousingAllocation,
+)
+from toit_emploi_api.pipeline.rules import Stage
+from toit_emploi_api.pipeline.schemas import AllocationCancel, AllocationCreate, AllocationLease
+
+ALLOCATION_STAGES = (Stage.RELAY_STAY, Stage.LEASE)
+
+
+def required_bedrooms(children: int) -> int:
+    """One bedroom for the adults, one per two children."""
+    return 1 + math.ceil(children / 2)
+
+
+def bedrooms(rooms: int) -> int:
+    """French room count includes the living room: a T3 has 2 bedrooms."""
+    return rooms - 1
+
+
+def _unit_unavailable() -> ConflictError:
+    return ConflictError("The housing unit is not vacant.", slug="unit-not-available")
+
+
+def _household_allocated() -> ConflictError:
+    return ConflictError(
+        "The household already has an active allocation; cancel it first.", slug="household-already-allocated"
+    )
+
+
+async def reserve(
+    session: AsyncSession, principal: Principal, household_id: uuid.UUID, body: AllocationCreate
+) -> HousingAllocation:
+    household = await household_for(session, principal, household_id, for_update=True)
+    require_stage(household, ALLOCATION_STAGES, "A housing unit can be reserved")
+    if await repository.active_allocation(session, household.id) is not None:
+        raise _household_allocated()
+    unit = await repository.get(session, HousingUnit, body.unit_id, for_update=True)
+    if unit is None:
+        raise ValidationProblemError(
+            "unit_id: unknown housing unit", errors=[FieldError(field="unit_id", message="unknown housing unit")]
+        )
+    if unit.is_relay:
+        raise ConflictError("A relay apartment cannot be allocated to a household.", slug="unit-is-relay-apartment")
+    if unit.status is not UnitStatus.VACANT:
+        raise _unit_unavailable()
+    needed = required_bedrooms(await repository.count_children(session, household.id))
+    if bedrooms(unit.rooms) < needed and not body.override_reason:
+        raise ConflictError(
+            f"The unit has {bedrooms(unit.rooms)} bedroom(s); the household needs {needed}. "
+            "Give an override_reason to reserve it anyway.",
+            slug="unit-too-small",
+            extra={"bedrooms": bedrooms(unit.rooms), "required_bedrooms": needed},
+        )
+    allocation = HousingAllocation(
+        household_id=household.id,
+        unit_id=unit.id,
+        status=AllocationStatus.RESERVED,
+        override_reason=body.override_reason,
+    )
+    session.add(allocation)
+    unit.status = UnitStatus.RESERVED
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # backstop: the partial unique indexes
+        name = constraint_name(exc)
+        if name == ALLOCATION_UNIT_ACTIVE_INDEX:
+            raise _unit_unavailable() from None
+        if name == ALLOCATION_HOUSEHOLD_ACTIVE_INDEX:
+            raise _household_allocated() from None
+        raise
+    await session.refresh(allocation)
+    details: dict[str, object] = {"unit_id": str(unit.id), "override": body.override_reason is not None}
+    await audit.record(
+        session,
+        principal,
+        "allocation.reserve",
+        "housing_allocation",
+        allocation.id,
+        household_id=household.id,
+        details=details,
+    )
+    return allocation
+
+
+async def current(session: AsyncSession, principal: Principal, household_id: uuid.UUID) -> HousingAllocation:
+    household = await household_for(session, principal, household_id)
+    allocation = await repository.active_allocation(session, household.id)
+    if allocation is None:
+        raise NotFoundError("The household has no active housing allocation.")
+    return allocation
+
+
+async def _locked(
+    session: AsyncSession, principal: Principal, household_id: uuid.UUID, if_match: str | None
+) -> tuple[Household, HousingAllocation, HousingUnit]:
+    household = await household_for(session, principal, household_id, for_update=True)
+    allocation = await repository.active_allocation(session, household.id, for_update=True)
+    if allocation is None:
+        raise NotFoundError("The household has no active housing allocation.")
+    require_if_match(if_match, allocation.version)
+    if allocation.status is not AllocationStatus.RESERVED:
+        raise ConflictError(
+            f"The allocation is {allocation.status.value}; only a reserved allocation can change.",
+            slug="allocation-not-reserved",
+        )
+    unit = await repository.get(session, HousingUnit, allocation.unit_id, for_update=True)
+    assert unit is not None  # referenced by the allocation
+    return household, allocation, unit
+
+
+async def sign_lease(
+    session: AsyncSession, principal: Principal, household_id: uuid.UUID, body: AllocationLease, if_match: str | None
+) -> HousingAllocation:
+    household, allocation, unit = await _locked(session, principal, household_id, if_match)
+    require_stage(household, (Stage.LEASE,), "The lease can be recorded")
+    allocation.status = AllocationStatus.LEASE_SIGNED
+    allocation.lease_signed_date = body.lease_signed_date
+    allocation.move_in_date = body.move_in_date
+    unit.status = UnitStatus.LET
+    await session.flush()
+    await session.refresh(allocation)
+    await audit.record(
+        session, principal, "allocation.lease_signed", "housing_allocation", allocation.id, household_id=household.id
+    )
+    return allocation
+
+
+async def cancel(
+    session: AsyncSession, principal: Principal, household_id: uuid.UUID, body: AllocationCancel, if_match: str | None
+) -> HousingAllocation:
+    household, allocation, unit = await _locked(session, principal, household_id, if_match)
+    require_stage(household, ALLOCATION_STAGES, "A reservation can be cancelled")
+    now = utcnow()
+    allocation.status = AllocationStatus.CANCELLED
+    allocation.cancelled_at = now
+    if unit.status is UnitStatus.RESERVED:
+        unit.status = UnitStatus.VACANT
+    await session.flush()
+    await session.refresh(allocation)
+    await audit.record(
+        session,
+        principal,
+        "allocation.cancel",
+        "housing_allocation",
+        allocation.id,
+        household_id=household.id,
+        details={"unit_id": str(unit.id)},
+    )
+    return allocation

@@ -1,0 +1,58 @@
+"""Follow-up entries: the global support given while the household is in follow_up."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from toit_emploi_api.audit import service as audit
+from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.core.errors import FieldError, ValidationProblemError
+from toit_emploi_api.pipeline import repository
+from toit_emploi_api.pipeline.access import household_for, require_stage, today
+from toit_emploi_api.pipeline.models import FollowUpEntry
+from toit_emploi_api.pipeline.rules import Stage
+from toit_emploi_api.pipeline.schemas import FollowUpEntryCreate
+
+
+async def create(
+    session: AsyncSession, principal: Principal, household_id: uuid.UUID, body: FollowUpEntryCreate
+) -> FollowUpEntry:
+    if body.entry_date > today():
+        raise ValidationProblemError(
+            "entry_date: must not be in the future",
+            errors=[FieldError(field="entry_date", message="must not be in the future")],
+        )
+    household = await household_for(session, principal, household_id, for_update=True)
+    require_stage(household, (Stage.FOLLOW_UP,), "Follow-up entries can be written")
+    entry = FollowUpEntry(
+        household_id=household.id,
+        entry_date=body.entry_date,
+        domain=body.domain,
+        note=body.note,
+        author_kind=principal.kind,
+        author_id=principal.id,
+        author_role=principal.role.value,
+    )
+    session.add(entry)
+    await session.flush()
+    await session.refresh(entry)
+    await audit.record(
+        session,
+        principal,
+        "follow_up_entry.create",
+        "follow_up_entry",
+        entry.id,
+        household_id=household.id,
+        details={"domain": body.domain.value},
+    )
+    return entry
+
+
+async def list_for(
+    session: AsyncSession, principal: Principal, household_id: uuid.UUID, limit: int, offset: int
+) -> tuple[Sequence[FollowUpEntry], int]:
+    household = await household_for(session, principal, household_id)
+    return await repository.list_follow_up(session, household.id, limit, offset)

@@ -1,0 +1,150 @@
+"""Relay stays: 3 to 5 days in a relay apartment, never overlapping another stay there, and their outcome."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from toit_emploi_api.audit import service as audit
+from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.core.errors import ConflictError, FieldError, NotFoundError, ValidationProblemError
+from toit_emploi_api.core.etag import require_if_match
+from toit_emploi_api.households.models import Household
+from toit_emploi_api.housing.models import HousingUnit
+from toit_emploi_api.pipeline import repository
+from toit_emploi_api.pipeline.access import constraint_name, household_for, require_stage, today, utcnow
+from toit_emploi_api.pipeline.models import RELAY_STAY_OVERLAP_CONSTRAINT, RelayStay, RelayStayStatus
+from toit_emploi_api.pipeline.rules import Stage
+from toit_emploi_api.pipeline.schemas import RelayStayCreate, RelayStayOutcomeIn
+
+RELAY_STAGES = (Stage.MATCHING, Stage.RELAY_STAY)
+
+
+async def create(
+    session: AsyncSession, principal: Principal, household_id: uuid.UUID, body: RelayStayCreate
+) -> RelayStay:
+    household = await household_for(session, principal, household_id, for_update=True)
+    require_stage(household, RELAY_STAGES, "Relay stays can be booked")
+    unit = await repository.get(session, HousingUnit, body.unit_id)
+    if unit is None:
+        raise ValidationProblemError(
+            "unit_id: unknown housing unit", errors=[FieldError(field="unit_id", message="unknown housing unit")]
+        )
+    if not unit.is_relay:
+        raise ConflictError("This housing unit is not a relay apartment.", slug="not-a-relay-apartment")
+    if await repository.has_booked_stay(session, household.id):
+        raise ConflictError(
+            "The household already has a booked relay stay; cancel it or record its outcome first.",
+            slug="relay-stay-already-booked",
+        )
+    stay = RelayStay(
+        household_id=household.id,
+        unit_id=unit.id,
+        start_date=body.start_date,
+        end_date=body.end_date,
+        status=RelayStayStatus.BOOKED,
+    )
+    session.add(stay)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if constraint_name(exc) == RELAY_STAY_OVERLAP_CONSTRAINT:
+            raise ConflictError(
+                "The relay apartment is already booked for some of these dates.", slug="relay-stay-overlap"
+            ) from None
+        raise
+    await session.refresh(stay)
+    await audit.record(
+        session,
+        principal,
+        "relay_stay.create",
+        "relay_stay",
+        stay.id,
+        household_id=household.id,
+        details={"unit_id": str(unit.id)},
+    )
+    return stay
+
+
+async def get(session: AsyncSession, principal: Principal, relay_stay_id: uuid.UUID) -> RelayStay:
+    stay = await repository.get(session, RelayStay, relay_stay_id)
+    if stay is None:
+        raise NotFoundError("No relay stay with this id.")
+    await household_for(session, principal, stay.household_id)
+    return stay
+
+
+async def list_for(
+    session: AsyncSession, principal: Principal, household_id: uuid.UUID, limit: int, offset: int
+) -> tuple[Sequence[RelayStay], int]:
+    household = await household_for(session, principal, household_id)
+    return await repository.list_relay_stays(session, household.id, limit, offset)
+
+
+async def _locked(
+    session: AsyncSession, principal: Principal, relay_stay_id: uuid.UUID, if_match: str | None
+) -> tuple[Household, RelayStay]:
+    found = await repository.get(session, RelayStay, relay_stay_id)
+    if found is None:
+        raise NotFoundError("No relay stay with this id.")
+    household = await household_for(session, principal, found.household_id, for_update=True)
+    stay = await repository.get(session, RelayStay, relay_stay_id, for_update=True)
+    assert stay is not None  # deleted only with its household, which is locked
+    require_if_match(if_match, stay.version)
+    require_stage(household, RELAY_STAGES, "Relay stays can be changed")
+    return household, stay
+
+
+async def record_outcome(
+    session: AsyncSession,
+    principal: Principal,
+    relay_stay_id: uuid.UUID,
+    body: RelayStayOutcomeIn,
+    if_match: str | None,
+) -> RelayStay:
+    household, stay = await _locked(session, principal, relay_stay_id, if_match)
+    if stay.status is RelayStayStatus.CANCELLED:
+        raise ConflictError("This relay stay was cancelled.", slug="relay-stay-cancelled")
+    if stay.end_date > today():
+        raise ConflictError(
+            "The outcome is recorded at the end of the stay (on or after its end date).",
+            slug="relay-stay-not-ended",
+            extra={"end_date": stay.end_date.isoformat()},
+        )
+    stay.status = RelayStayStatus.ENDED
+    stay.family_agrees = body.family_agrees
+    stay.employer_agrees = body.employer_agrees
+    stay.outcome_note = body.note
+    stay.outcome_recorded_at = utcnow()
+    await session.flush()
+    await session.refresh(stay)
+    await audit.record(
+        session,
+        principal,
+        "relay_stay.outcome",
+        "relay_stay",
+        stay.id,
+        household_id=household.id,
+        details={"family_agrees": body.family_agrees, "employer_agrees": body.employer_agrees},
+    )
+    return stay
+
+
+async def cancel(
+    session: AsyncSession, principal: Principal, relay_stay_id: uuid.UUID, if_match: str | None
+) -> RelayStay:
+    household, stay = await _locked(session, principal, relay_stay_id, if_match)
+    if stay.status is not RelayStayStatus.BOOKED:
+        raise ConflictError(
+            f"Only a booked relay stay can be cancelled; this one is {stay.status.value}.",
+            slug="relay-stay-not-booked",
+        )
+    stay.status = RelayStayStatus.CANCELLED
+    stay.cancelled_at = utcnow()
+    await session.flush()
+    await session.refresh(stay)
+    await audit.record(session, principal, "relay_stay.cancel", "relay_stay", stay.id, household_id=household.id)
+    return stay

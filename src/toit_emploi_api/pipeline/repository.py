@@ -1,0 +1,315 @@
+"""All SQL of the pipeline domain."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import and_, case, exists, func, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from toit_emploi_api.audit.models import AuditEvent
+from toit_emploi_api.employers.models import JobOpening, JobOpeningStatus
+from toit_emploi_api.households.models import Household, Member, MemberRole
+from toit_emploi_api.housing.models import HousingUnit, UnitStatus
+from toit_emploi_api.pipeline.models import (
+    AllocationStatus,
+    FollowUpEntry,
+    HousingAllocation,
+    Placement,
+    RelayStay,
+    RelayStayStatus,
+    StageTransition,
+)
+from toit_emploi_api.pipeline.rules import OPEN_PLACEMENT_STATUSES, PlacementStatus
+
+M = TypeVar("M", Placement, RelayStay, HousingAllocation, HousingUnit, JobOpening, Member)
+
+ACTIVE_ALLOCATION = (AllocationStatus.RESERVED, AllocationStatus.LEASE_SIGNED)
+MEETING_STATUSES = (PlacementStatus.INTERVIEW, PlacementStatus.OFFERED, PlacementStatus.HIRED)
+
+
+def adult_cutoff(today: date) -> date:
+    """Members born on or before this date are 18 or older today."""
+    try:
+        return today.replace(year=today.year - 18)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year - 18, day=28)
+
+
+def _is_adult(today: date) -> Any:
+    return and_(Member.role != MemberRole.CHILD, Member.birth_date <= adult_cutoff(today))
+
+
+async def get_household(
+    session: AsyncSession, household_id: uuid.UUID, *, for_update: bool = False
+) -> Household | None:
+    stmt = select(Household).where(Household.id == household_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get(session: AsyncSession, model: type[M], obj_id: uuid.UUID, *, for_update: bool = False) -> M | None:
+    stmt = select(model).where(model.id == obj_id)
+    if for_update:
+        # Re-read the row under the lock, even when the session already holds it.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+# --- facts for the guards ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FactsRow:
+    adult_count: int
+    adults_with_rome_profile: int
+    placements_with_employer_meeting: int
+    hired_with_contract: int
+    relay_stay_booked: bool
+    lease_signed: bool
+    latest_stay_status: RelayStayStatus | None
+    latest_family_agrees: bool | None
+    latest_employer_agrees: bool | None
+    latest_outcome_note: str | None
+
+
+async def facts(session: AsyncSession, household_id: uuid.UUID, today: date) -> FactsRow:
+    """Two statements: the counts and flags, then the latest non-cancelled relay stay."""
+    members = select(func.count()).where(Member.household_id == household_id, _is_adult(today))
+    placements = select(func.count()).where(Placement.household_id == household_id)
+    counts = (
+        await session.execute(
+            select(
+                members.scalar_subquery(),
+                members.where(func.cardinality(Member.rome_codes) > 0).scalar_subquery(),
+                placements.where(Placement.status.in_(MEETING_STATUSES)).scalar_subquery(),
+                placements.where(
+                    Placement.status == PlacementStatus.HIRED,
+                    Placement.contract_type.is_not(None),
+                    Placement.start_date.is_not(None),
+                ).scalar_subquery(),
+                exists()
+                .where(
+                    RelayStay.household_id == household_id,
+                    RelayStay.status == RelayStayStatus.BOOKED,
+                    HousingUnit.id == RelayStay.unit_id,
+                    HousingUnit.is_relay.is_(True),
+                )
+                .select_from(RelayStay, HousingUnit),
+                exists().where(
+                    HousingAllocation.household_id == household_id,
+                    HousingAllocation.status == AllocationStatus.LEASE_SIGNED,
+                    HousingAllocation.lease_signed_date.is_not(None),
+                    HousingAllocation.move_in_date.is_not(None),
+                ),
+            )
+        )
+    ).one()
+    latest = (
+        await session.execute(
+            select(RelayStay.status, RelayStay.family_agrees, RelayStay.employer_agrees, RelayStay.outcome_note)
+            .where(RelayStay.household_id == household_id, RelayStay.status != RelayStayStatus.CANCELLED)
+            .order_by(RelayStay.start_date.desc(), RelayStay.created_at.desc())
+            .limit(1)
+        )
+    ).one_or_none()
+    return FactsRow(
+        adult_count=counts[0],
+        adults_with_rome_profile=counts[1],
+        placements_with_employer_meeting=counts[2],
+        hired_with_contract=counts[3],
+        relay_stay_booked=bool(counts[4]),
+        lease_signed=bool(counts[5]),
+        latest_stay_status=latest[0] if latest else None,
+        latest_family_agrees=latest[1] if latest else None,
+        latest_employer_agrees=latest[2] if latest else None,
+        latest_outcome_note=latest[3] if latest else None,
+    )
+
+
+# --- stage transitions -------------------------------------------------------------------------------------------
+async def history(session: AsyncSession, household_id: uuid.UUID) -> Sequence[StageTransition]:
+    stmt = (
+        select(StageTransition)
+        .where(StageTransition.household_id == household_id)
+        .order_by(StageTransition.at, StageTransition.id)
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+@dataclass(frozen=True)
+class Released:
+    allocations: int
+    relay_stays: int
+    placements: int
+
+
+async def release_for_withdrawal(
+    session: AsyncSession, household_id: uuid.UUID, today: date, now: datetime
+) -> Released:
+    """Cancel the reserved allocation (unit back to vacant), future relay stays and open placements."""
+    unit_ids = (
+        (
+            await session.execute(
+                update(HousingAllocation)
+                .where(
+                    HousingAllocation.household_id == household_id,
+                    HousingAllocation.status == AllocationStatus.RESERVED,
+                )
+                .values(
+                    status=AllocationStatus.CANCELLED,
+                    cancelled_at=now,
+                    updated_at=now,
+                    version=HousingAllocation.version + 1,
+                )
+                .returning(HousingAllocation.unit_id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if unit_ids:
+        await free_units(session, list(unit_ids), now)
+    stays = await session.execute(
+        update(RelayStay)
+        .where(
+            RelayStay.household_id == household_id,
+            RelayStay.status == RelayStayStatus.BOOKED,
+            RelayStay.end_date >= today,
+        )
+        .values(status=RelayStayStatus.CANCELLED, cancelled_at=now, updated_at=now, version=RelayStay.version + 1)
+        .returning(RelayStay.id)
+    )
+    placements = await session.execute(
+        update(Placement)
+        .where(Placement.household_id == household_id, Placement.status.in_(OPEN_PLACEMENT_STATUSES))
+        .values(
+            status=PlacementStatus.CANCELLED,
+            reason="household_withdrawn",
+            updated_at=now,
+            version=Placement.version + 1,
+        )
+        .returning(Placement.id)
+    )
+    return Released(
+        allocations=len(unit_ids), relay_stays=len(stays.scalars().all()), placements=len(placements.scalars().all())
+    )
+
+
+async def free_units(session: AsyncSession, unit_ids: list[uuid.UUID], now: datetime) -> None:
+    """Reserved units back to vacant (a unit changed meanwhile by its landlord is left alone)."""
+    await session.execute(
+        update(HousingUnit)
+        .where(HousingUnit.id.in_(unit_ids), HousingUnit.status == UnitStatus.RESERVED)
+        .values(status=UnitStatus.VACANT, updated_at=now, version=HousingUnit.version + 1)
+    )
+
+
+# --- placements --------------------------------------------------------------------------------------------------
+async def list_placements(
+    session: AsyncSession, household_id: uuid.UUID, limit: int, offset: int
+) -> tuple[Sequence[Placement], int]:
+    where = Placement.household_id == household_id
+    total = (await session.execute(select(func.count()).select_from(Placement).where(where))).scalar_one()
+    rows = await session.execute(
+        select(Placement).where(where).order_by(Placement.created_at, Placement.id).limit(limit).offset(offset)
+    )
+    return rows.scalars().all(), total
+
+
+async def take_position(session: AsyncSession, job_opening_id: uuid.UUID) -> bool:
+    """Atomically count one more hire, marking the opening filled with its last position; False when full."""
+    stmt = (
+        update(JobOpening)
+        .where(
+            JobOpening.id == job_opening_id,
+            JobOpening.hires_count < JobOpening.open_positions,
+            JobOpening.status != JobOpeningStatus.CLOSED,
+        )
+        .values(
+            hires_count=JobOpening.hires_count + 1,
+            status=case(
+                (
+                    JobOpening.hires_count + 1 >= JobOpening.open_positions,
+                    literal(JobOpeningStatus.FILLED, JobOpening.status.type),
+                ),
+                else_=JobOpening.status,
+            ),
+            version=JobOpening.version + 1,
+            updated_at=func.now(),
+        )
+        .returning(JobOpening.id)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+# --- relay stays -------------------------------------------------------------------------------------------------
+async def list_relay_stays(
+    session: AsyncSession, household_id: uuid.UUID, limit: int, offset: int
+) -> tuple[Sequence[RelayStay], int]:
+    where = RelayStay.household_id == household_id
+    total = (await session.execute(select(func.count()).select_from(RelayStay).where(where))).scalar_one()
+    rows = await session.execute(
+        select(RelayStay).where(where).order_by(RelayStay.start_date, RelayStay.id).limit(limit).offset(offset)
+    )
+    return rows.scalars().all(), total
+
+
+async def has_booked_stay(session: AsyncSession, household_id: uuid.UUID) -> bool:
+    stmt = select(exists().where(RelayStay.household_id == household_id, RelayStay.status == RelayStayStatus.BOOKED))
+    return bool((await session.execute(stmt)).scalar_one())
+
+
+# --- allocations -------------------------------------------------------------------------------------------------
+async def active_allocation(
+    session: AsyncSession, household_id: uuid.UUID, *, for_update: bool = False
+) -> HousingAllocation | None:
+    stmt = select(HousingAllocation).where(
+        HousingAllocation.household_id == household_id, HousingAllocation.status.in_(ACTIVE_ALLOCATION)
+    )
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def count_children(session: AsyncSession, household_id: uuid.UUID) -> int:
+    stmt = select(func.count()).where(Member.household_id == household_id, Member.role == MemberRole.CHILD)
+    return (await session.execute(stmt)).scalar_one()
+
+
+# --- follow-up ---------------------------------------------------------------------------------------------------
+async def list_follow_up(
+    session: AsyncSession, household_id: uuid.UUID, limit: int, offset: int
+) -> tuple[Sequence[FollowUpEntry], int]:
+    where = FollowUpEntry.household_id == household_id
+    total = (await session.execute(select(func.count()).select_from(FollowUpEntry).where(where))).scalar_one()
+    rows = await session.execute(
+        select(FollowUpEntry)
+        .where(where)
+        .order_by(FollowUpEntry.entry_date.desc(), FollowUpEntry.created_at.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return rows.scalars().all(), total
+
+
+# --- pipeline events (from the audit trail) ----------------------------------------------------------------------
+PIPELINE_ACTION_PREFIXES = ("household.transition", "placement.", "relay_stay.", "allocation.", "follow_up_entry.")
+
+
+async def list_events(
+    session: AsyncSession, household_id: uuid.UUID, limit: int, offset: int
+) -> tuple[Sequence[AuditEvent], int]:
+    where = and_(
+        AuditEvent.household_id == household_id,
+        or_(*(AuditEvent.action.startswith(prefix) for prefix in PIPELINE_ACTION_PREFIXES)),
+    )
+    total = (await session.execute(select(func.count()).select_from(AuditEvent).where(where))).scalar_one()
+    rows = await session.execute(
+        select(AuditEvent).where(where).order_by(AuditEvent.at, AuditEvent.id).limit(limit).offset(offset)
+    )
+    return rows.scalars().all(), total

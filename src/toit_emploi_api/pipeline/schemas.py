@@ -1,0 +1,285 @@
+"""Request and response bodies of the pipeline: stage moves and the steps' own records."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from toit_emploi_api.core.schemas import InputModel, OutputModel
+from toit_emploi_api.employers.models import ContractType
+from toit_emploi_api.pipeline.models import AllocationStatus, FollowUpDomain, PlacementParty, RelayStayStatus
+from toit_emploi_api.pipeline.rules import PlacementStatus, Stage
+from toit_emploi_api.reference.text import NoteText, ShortText
+
+ReasonCode = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="A snake_case reason code; for a withdrawal one of the withdrawal reasons.",
+        examples=["household_declined"],
+    ),
+]
+
+
+# --- stage transitions ---------------------------------------------------------------------------------------
+class TransitionCreate(InputModel):
+    to: Stage = Field(description="The stage to move the household to.")
+    reason: ReasonCode | None = Field(
+        default=None,
+        description="Withdrawal: required, one of application_declined, household_declined, employer_declined, "
+        "relay_stay_inconclusive, no_housing_found, returned_to_paris, lost_contact, other. Optional otherwise.",
+    )
+    note: NoteText | None = Field(
+        default=None,
+        description="Why. Required for a withdrawal; for `completed` it is the closure note (entered droit commun).",
+    )
+    closure_date: date | None = Field(
+        default=None, description="Only for `completed`: the date the household entered droit commun (not future)."
+    )
+
+
+TRANSITION_EXAMPLES = {
+    "retain": {"summary": "Retain an application", "value": {"to": "matching"}},
+    "withdraw": {
+        "summary": "Withdraw",
+        "value": {"to": "withdrawn", "reason": "household_declined", "note": "The family prefers to stay in Paris."},
+    },
+    "complete": {
+        "summary": "Close the follow-up",
+        "value": {"to": "completed", "closure_date": "2026-11-20", "note": "Entered droit commun."},
+    },
+}
+
+
+class ActorOut(OutputModel):
+    kind: str = Field(description="user, client or system.")
+    id: uuid.UUID | None
+    role: str | None
+
+
+class TransitionBriefOut(OutputModel):
+    id: uuid.UUID
+    from_stage: Stage
+    to_stage: Stage
+    at: datetime
+    by: ActorOut
+    reason: str | None
+
+
+class TransitionOut(TransitionBriefOut):
+    note: str | None = Field(description="Not shown to partner workers.")
+
+
+class HouseholdStageOut(OutputModel):
+    household_id: uuid.UUID
+    stage: Stage
+    stage_entered_at: datetime
+    days_in_stage: int = Field(ge=0, description="Whole days since the household entered its current stage.")
+    closure_date: date | None = None
+    withdrawal_reason: str | None = None
+
+
+class TransitionResultOut(HouseholdStageOut):
+    transition: TransitionOut
+    released: dict[str, int] = Field(
+        default_factory=dict,
+        description="Withdrawal only: how many allocations, relay stays and placements were released.",
+    )
+
+
+class StageHistoryOut(HouseholdStageOut):
+    items: list[TransitionOut] = Field(description="Every move, oldest first (`note` omitted for partner workers).")
+
+
+class PipelineEventOut(OutputModel):
+    at: datetime
+    action: str = Field(
+        description="e.g. household.transition, placement.update, relay_stay.outcome, allocation.reserve."
+    )
+    entity_type: str
+    entity_id: uuid.UUID | None
+    by: ActorOut
+    details: dict[str, object] | None = Field(description="Codes and field names only, never personal data.")
+
+
+# --- placements ------------------------------------------------------------------------------------------------
+class PlacementCreate(InputModel):
+    member_id: uuid.UUID = Field(description="An adult member of the household.")
+    job_opening_id: uuid.UUID
+    note: NoteText | None = None
+
+
+PLACEMENT_CREATE_EXAMPLES = {
+    "propose": {
+        "summary": "Propose a job opening to an adult",
+        "value": {"member_id": "6f1c1f0e-3a9b-4a7e-9a38-0d2f4f0b8a11", "job_opening_id": "0b7e..."},
+    }
+}
+
+
+class PlacementUpdate(InputModel):
+    status: PlacementStatus | None = Field(
+        default=None, description="proposed → interview → offered → hired; open → declined | cancelled."
+    )
+    declined_by: PlacementParty | None = Field(default=None, description="Required when declining.")
+    reason: ShortText | None = Field(default=None, description="Why it was declined or cancelled.")
+    contract_type: ContractType | None = Field(default=None, description="Required when hired.")
+    start_date: date | None = Field(default=None, description="Contract start date, required when hired.")
+    note: NoteText | None = None
+
+
+PLACEMENT_UPDATE_EXAMPLES = {
+    "interview": {"summary": "The employer agreed to meet", "value": {"status": "interview"}},
+    "hire": {
+        "summary": "Hired",
+        "value": {"status": "hired", "contract_type": "cdi", "start_date": "2027-01-04"},
+    },
+    "decline": {
+        "summary": "Declined by the employer",
+        "value": {"status": "declined", "declined_by": "employer", "reason": "Position filled internally"},
+    },
+}
+
+
+class PlacementOut(OutputModel):
+    id: uuid.UUID
+    household_id: uuid.UUID
+    member_id: uuid.UUID
+    job_opening_id: uuid.UUID
+    status: PlacementStatus
+    declined_by: PlacementParty | None
+    reason: str | None
+    contract_type: ContractType | None
+    start_date: date | None
+    note: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- relay stays -----------------------------------------------------------------------------------------------
+class RelayStayCreate(InputModel):
+    unit_id: uuid.UUID = Field(description="A relay apartment (a housing unit with the relay flag).")
+    start_date: date
+    end_date: date = Field(description="3 to 5 days inclusive: end_date - start_date is 2, 3 or 4 days.")
+
+    @model_validator(mode="after")
+    def _three_to_five_days(self) -> RelayStayCreate:
+        if not 2 <= (self.end_date - self.start_date).days <= 4:
+            raise ValueError("a relay stay lasts 3 to 5 days inclusive (end_date - start_date between 2 and 4)")
+        return self
+
+
+RELAY_STAY_EXAMPLES = {
+    "book": {
+        "summary": "Book 4 days",
+        "value": {"unit_id": "9d3c...", "start_date": "2026-12-07", "end_date": "2026-12-10"},
+    }
+}
+
+
+class RelayStayOutcomeIn(InputModel):
+    family_agrees: bool
+    employer_agrees: bool
+    note: NoteText | None = Field(default=None, description="Required to go back to matching when a party disagrees.")
+
+
+OUTCOME_EXAMPLES = {
+    "validated": {"summary": "Both agree", "value": {"family_agrees": True, "employer_agrees": True}},
+    "disagreed": {
+        "summary": "The family disagrees",
+        "value": {"family_agrees": False, "employer_agrees": True, "note": "Too far from the children's school."},
+    },
+}
+
+
+class RelayStayOut(OutputModel):
+    id: uuid.UUID
+    household_id: uuid.UUID
+    unit_id: uuid.UUID
+    start_date: date
+    end_date: date
+    status: RelayStayStatus
+    family_agrees: bool | None
+    employer_agrees: bool | None
+    outcome_note: str | None
+    outcome_recorded_at: datetime | None
+    cancelled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- housing allocation ----------------------------------------------------------------------------------------
+class AllocationCreate(InputModel):
+    unit_id: uuid.UUID = Field(description="A vacant housing unit that is not a relay apartment.")
+    override_reason: ShortText | None = Field(
+        default=None, description="Needed to reserve a unit with fewer bedrooms than 1 + ceil(children / 2)."
+    )
+
+
+ALLOCATION_CREATE_EXAMPLES = {"reserve": {"summary": "Reserve a T4", "value": {"unit_id": "2a4f..."}}}
+
+
+class AllocationLease(InputModel):
+    lease_signed_date: date
+    move_in_date: date
+
+    @model_validator(mode="after")
+    def _move_in_after_signing(self) -> AllocationLease:
+        if self.move_in_date < self.lease_signed_date:
+            raise ValueError("move_in_date cannot be before lease_signed_date")
+        return self
+
+
+ALLOCATION_LEASE_EXAMPLES = {
+    "lease": {"summary": "Lease signed", "value": {"lease_signed_date": "2027-01-02", "move_in_date": "2027-01-03"}}
+}
+
+
+class AllocationCancel(InputModel):
+    reason: ShortText | None = None
+
+
+class AllocationOut(OutputModel):
+    id: uuid.UUID
+    household_id: uuid.UUID
+    unit_id: uuid.UUID
+    status: AllocationStatus
+    override_reason: str | None
+    lease_signed_date: date | None
+    move_in_date: date | None
+    cancelled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- follow-up -------------------------------------------------------------------------------------------------
+FollowUpNote = Annotated[NoteText, Field(min_length=1)]
+
+
+class FollowUpEntryCreate(InputModel):
+    entry_date: date = Field(description="When the support happened (not in the future).")
+    domain: FollowUpDomain
+    note: FollowUpNote
+
+
+FOLLOW_UP_EXAMPLES = {
+    "schooling": {
+        "summary": "Schooling",
+        "value": {"entry_date": "2027-02-01", "domain": "schooling", "note": "Both children enrolled."},
+    }
+}
+
+
+class FollowUpEntryOut(OutputModel):
+    id: uuid.UUID
+    household_id: uuid.UUID
+    entry_date: date
+    domain: FollowUpDomain
+    note: str
+    author: ActorOut
+    created_at: datetime

@@ -1,0 +1,156 @@
+"""Stage moves of a household: facts from the database, the pure rules, then the move under a row lock."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from toit_emploi_api.audit import service as audit
+from toit_emploi_api.audit.models import AuditEvent
+from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.core.errors import ConflictError, FieldError, ForbiddenError, ValidationProblemError
+from toit_emploi_api.core.etag import require_if_match
+from toit_emploi_api.households.models import Household
+from toit_emploi_api.pipeline import repository, rules
+from toit_emploi_api.pipeline.access import household_for, today, utcnow
+from toit_emploi_api.pipeline.models import RelayStayStatus, StageTransition
+from toit_emploi_api.pipeline.rules import Decision, HouseholdFacts, Stage
+from toit_emploi_api.pipeline.schemas import TransitionCreate
+
+_MESSAGES = {
+    rules.RULE_TRANSITION_NOT_ALLOWED: "A household cannot move from {frm} to {to}.",
+    rules.RULE_ROLE_NOT_PERMITTED: "Your role may not move a household from {frm} to {to}.",
+    rules.RULE_GUARD_FAILED: "The household cannot move from {frm} to {to} yet: {codes}.",
+}
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    household: Household
+    transition: StageTransition
+    released: dict[str, int]
+
+
+def _facts(household: Household, row: repository.FactsRow, body: TransitionCreate) -> HouseholdFacts:
+    outcome: rules.RelayStayOutcome | None = None
+    if row.latest_stay_status is RelayStayStatus.ENDED:
+        outcome = "validated" if row.latest_family_agrees and row.latest_employer_agrees else "disagreed"
+    closure_date = body.closure_date or household.closure_date
+    closure_note = body.note if body.to is Stage.COMPLETED and body.note else household.closure_note
+    return HouseholdFacts(
+        adult_count=row.adult_count,
+        adults_with_rome_profile=row.adults_with_rome_profile,
+        consent_recorded=household.consent_date is not None,
+        relay_stay_booked=row.relay_stay_booked,
+        placements_with_employer_meeting=row.placements_with_employer_meeting,
+        relay_stay_outcome=outcome,
+        relay_stay_disagreement_reason_recorded=bool(row.latest_outcome_note and row.latest_outcome_note.strip()),
+        hired_placement_with_contract=row.hired_with_contract > 0,
+        allocation_lease_signed=row.lease_signed,
+        closure_date_and_note=closure_date is not None and bool(closure_note and closure_note.strip()),
+        reason=body.reason,
+        note=body.note,
+    )
+
+
+def _refuse(decision: Decision, frm: Stage, to: Stage) -> None:
+    detail = _MESSAGES[decision.rule].format(frm=frm.value, to=to.value, codes=", ".join(decision.codes))
+    extra = {
+        "from": frm.value,
+        "to": to.value,
+        "unmet": [{"code": c.code, "message": c.message} for c in decision.unmet],
+    }
+    if decision.rule == rules.RULE_ROLE_NOT_PERMITTED:
+        raise ForbiddenError(detail, slug=decision.rule, extra=extra)
+    raise ConflictError(detail, slug=decision.rule, title="Transition refused", extra=extra)
+
+
+def _validate_body(body: TransitionCreate) -> None:
+    if body.closure_date is not None and body.to is not Stage.COMPLETED:
+        raise ValidationProblemError(
+            "closure_date is only accepted with a move to completed.",
+            errors=[FieldError(field="closure_date", message="only for to=completed")],
+        )
+    if body.closure_date is not None and body.closure_date > today():
+        raise ValidationProblemError(
+            "The closure date cannot be in the future.",
+            errors=[FieldError(field="closure_date", message="must not be in the future")],
+        )
+
+
+async def transition(
+    session: AsyncSession,
+    principal: Principal,
+    household_id: uuid.UUID,
+    body: TransitionCreate,
+    if_match: str | None,
+) -> TransitionResult:
+    """Move the household in this transaction; the household row stays locked until commit."""
+    _validate_body(body)
+    household = await household_for(session, principal, household_id, for_update=True)
+    require_if_match(if_match, household.version)
+    frm = household.stage
+    row = await repository.facts(session, household.id, today())
+    decision = rules.evaluate(frm, body.to, principal.role.value, _facts(household, row, body))
+    if not decision.allowed:
+        _refuse(decision, frm, body.to)
+    now = utcnow()
+    released: dict[str, int] = {}
+    household.stage = body.to
+    household.stage_entered_at = now
+    if body.to is Stage.WITHDRAWN:
+        household.withdrawal_reason = body.reason
+        counts = await repository.release_for_withdrawal(session, household.id, today(), now)
+        released = {
+            "allocations": counts.allocations,
+            "relay_stays": counts.relay_stays,
+            "placements": counts.placements,
+        }
+    if body.to is Stage.COMPLETED:
+        household.closure_date = body.closure_date or household.closure_date
+        household.closure_note = body.note or household.closure_note
+    move = StageTransition(
+        household_id=household.id,
+        from_stage=frm,
+        to_stage=body.to,
+        at=now,
+        actor_kind=principal.kind,
+        actor_id=principal.id,
+        actor_role=principal.role.value,
+        reason=body.reason,
+        note=body.note,
+    )
+    session.add(move)
+    await session.flush()
+    details: dict[str, object] = {"from": frm.value, "to": body.to.value}
+    if body.reason:
+        details["reason"] = body.reason
+    if released:
+        details["released"] = released
+    await audit.record(
+        session,
+        principal,
+        "household.transition",
+        "household",
+        household.id,
+        household_id=household.id,
+        details=details,
+    )
+    return TransitionResult(household=household, transition=move, released=released)
+
+
+async def history(
+    session: AsyncSession, principal: Principal, household_id: uuid.UUID
+) -> tuple[Household, Sequence[StageTransition]]:
+    household = await household_for(session, principal, household_id)
+    return household, await repository.history(session, household.id)
+
+
+async def events(
+    session: AsyncSession, principal: Principal, household_id: uuid.UUID, limit: int, offset: int
+) -> tuple[Sequence[AuditEvent], int]:
+    household = await household_for(session, principal, household_id)
+    return await repository.list_events(session, household.id, limit, offset)

@@ -1,0 +1,162 @@
+"""Placements over HTTP: proposal rules, status moves, hires never above open positions (concurrently)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from httpx import AsyncClient
+from sqlalchemy import func, select
+
+from tests.conftest import Actor
+from tests.pipeline.conftest import Arrange, patch_placement
+from toit_emploi_api.employers.models import JobOpening, JobOpeningStatus
+from toit_emploi_api.households.models import MemberRole
+from toit_emploi_api.pipeline.access import today
+from toit_emploi_api.pipeline.models import Placement
+from toit_emploi_api.pipeline.rules import PlacementStatus, Stage
+
+URL = "/api/v1/households/{}/placements"
+
+
+async def test_propose_and_walk_to_hired(client: AsyncClient, arrange: Arrange, service_manager: Actor, db) -> None:  # type: ignore[no-untyped-def]
+    h = await arrange.household(stage=Stage.MATCHING)
+    opening = await arrange.opening(positions=1)
+    r = await client.post(
+        URL.format(h.id),
+        json={"member_id": str(h.adults[1]), "job_opening_id": str(opening)},
+        headers=service_manager.headers,
+    )
+    assert r.status_code == 201, r.text
+    pid = r.json()["id"]
+    assert r.json()["status"] == "proposed"
+    assert r.headers["Location"] == f"/api/v1/placements/{pid}"
+
+    # Same member, same opening, still open: refused.
+    r = await client.post(
+        URL.format(h.id),
+        json={"member_id": str(h.adults[1]), "job_opening_id": str(opening)},
+        headers=service_manager.headers,
+    )
+    assert r.status_code == 409
+    assert r.json()["type"] == "urn:toit-emploi:problem:placement-already-open"
+
+    # Skipping interview/offered is refused.
+    r = await patch_placement(
+        client, service_manager, pid, status="hired", contract_type="cdi", start_date="2027-01-04"
+    )
+    assert r.status_code == 409
+    assert r.json()["type"] == "urn:toit-emploi:problem:placement-move-not-allowed"
+    assert r.json()["allowed"] == ["interview", "declined", "cancelled"]
+
+    assert (await patch_placement(client, service_manager, pid, status="interview")).status_code == 200
+    assert (await patch_placement(client, service_manager, pid, status="offered")).status_code == 200
+    r = await patch_placement(client, service_manager, pid, status="hired")
+    assert r.status_code == 422
+    r = await patch_placement(
+        client, service_manager, pid, status="hired", contract_type="cdi", start_date="2027-01-04"
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "hired"
+    assert r.json()["contract_type"] == "cdi"
+    opening_row = await arrange.fetch(JobOpening, opening)
+    assert opening_row.hires_count == 1
+    assert opening_row.status is JobOpeningStatus.FILLED
+
+    # Terminal; and a filled opening takes no new proposal.
+    r = await patch_placement(client, service_manager, pid, status="cancelled")
+    assert r.status_code == 409
+    r = await client.post(
+        URL.format(h.id),
+        json={"member_id": str(h.adults[0]), "job_opening_id": str(opening)},
+        headers=service_manager.headers,
+    )
+    assert r.status_code == 409
+    assert r.json()["type"] == "urn:toit-emploi:problem:job-opening-not-open"
+
+    r = await client.get(URL.format(h.id), headers=service_manager.headers)
+    assert r.json()["total"] == 1
+
+
+async def test_decline_needs_party_and_reason(client: AsyncClient, arrange: Arrange, service_manager: Actor) -> None:
+    h = await arrange.household(stage=Stage.MATCHING)
+    pid = await arrange.placement(h, await arrange.opening(), PlacementStatus.INTERVIEW)
+    r = await patch_placement(client, service_manager, pid, status="declined")
+    assert r.status_code == 422
+    r = await patch_placement(client, service_manager, pid, status="declined", declined_by="employer")
+    assert r.status_code == 422
+    r = await patch_placement(
+        client, service_manager, pid, status="declined", declined_by="employer", reason="Filled internally"
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["declined_by"] == "employer"
+
+
+async def test_placement_update_requires_if_match(
+    client: AsyncClient, arrange: Arrange, service_manager: Actor
+) -> None:
+    h = await arrange.household(stage=Stage.MATCHING)
+    pid = await arrange.placement(h, await arrange.opening(), PlacementStatus.PROPOSED)
+    r = await client.patch(f"/api/v1/placements/{pid}", json={"status": "interview"}, headers=service_manager.headers)
+    assert r.status_code == 428
+
+
+async def test_member_must_be_an_adult_of_the_household(
+    client: AsyncClient, arrange: Arrange, service_manager: Actor
+) -> None:
+    h = await arrange.household(stage=Stage.MATCHING)
+    other = await arrange.household(stage=Stage.MATCHING)
+    opening = await arrange.opening()
+    minor = await arrange.member(h.id, MemberRole.OTHER_RELATIVE, today() - timedelta(days=365 * 16))
+    for member in (h.children[0], other.adults[0], minor):
+        r = await client.post(
+            URL.format(h.id),
+            json={"member_id": str(member), "job_opening_id": str(opening)},
+            headers=service_manager.headers,
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == "member_id"
+
+
+async def test_placements_only_in_matching_relay_stay_or_lease(
+    client: AsyncClient, arrange: Arrange, service_manager: Actor
+) -> None:
+    opening = await arrange.opening()
+    for stage in (Stage.DIAGNOSTIC, Stage.FOLLOW_UP, Stage.WITHDRAWN):
+        h = await arrange.household(stage=stage)
+        r = await client.post(
+            URL.format(h.id),
+            json={"member_id": str(h.adults[0]), "job_opening_id": str(opening)},
+            headers=service_manager.headers,
+        )
+        assert r.status_code == 409
+        assert r.json()["type"] == "urn:toit-emploi:problem:wrong-stage"
+        assert r.json()["allowed_stages"] == ["matching", "relay_stay", "lease"]
+
+
+async def test_two_positions_ten_simultaneous_hires(
+    client: AsyncClient, arrange: Arrange, service_manager: Actor, db
+) -> None:  # type: ignore[no-untyped-def]
+    opening = await arrange.opening(positions=2)
+    placements = []
+    for _ in range(10):
+        h = await arrange.household(stage=Stage.MATCHING, adults=1, children=0)
+        placements.append(await arrange.placement(h, opening, PlacementStatus.OFFERED))
+    body = {"status": "hired", "contract_type": "cdd", "start_date": "2027-01-04"}
+    responses = await asyncio.gather(
+        *(
+            client.patch(f"/api/v1/placements/{pid}", json=body, headers={**service_manager.headers, "If-Match": '"1"'})
+            for pid in placements
+        )
+    )
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200, 200] + [409] * 8, codes
+    assert {r.json()["type"] for r in responses if r.status_code == 409} == {"urn:toit-emploi:problem:job-opening-full"}
+    row = await arrange.fetch(JobOpening, opening)
+    assert (row.hires_count, row.status) == (2, JobOpeningStatus.FILLED)
+    hired = (
+        await db.execute(
+            select(func.count()).where(Placement.job_opening_id == opening, Placement.status == PlacementStatus.HIRED)
+        )
+    ).scalar_one()
+    assert hired == 2
