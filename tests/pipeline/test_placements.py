@@ -160,3 +160,34 @@ async def test_two_positions_ten_simultaneous_hires(
         )
     ).scalar_one()
     assert hired == 2
+
+
+async def test_an_opening_referred_to_by_a_placement_cannot_be_deleted_but_can_be_closed(
+    client: AsyncClient, arrange: Arrange, service_manager: Actor
+) -> None:
+    h = await arrange.household(stage=Stage.MATCHING)
+    opening = await arrange.opening(positions=1)
+    unused = await arrange.opening(positions=1)
+    r = await client.post(
+        URL.format(h.id),
+        json={"member_id": str(h.adults[0]), "job_opening_id": str(opening)},
+        headers=service_manager.headers,
+    )
+    assert r.status_code == 201, r.text
+    placement_id = r.json()["id"]
+    assert (await patch_placement(client, service_manager, placement_id, status="cancelled")).status_code == 200
+
+    r = await client.delete(f"/api/v1/job-openings/{opening}", headers=service_manager.headers)
+    assert r.status_code == 409
+    assert r.json()["type"] == "urn:toit-emploi:problem:job-opening-in-use"
+    got = await client.get(f"/api/v1/job-openings/{opening}", headers=service_manager.headers)
+    assert got.status_code == 200
+    closed = await client.patch(
+        f"/api/v1/job-openings/{opening}",
+        json={"status": "closed"},
+        headers={**service_manager.headers, "If-Match": got.headers["etag"]},
+    )
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["status"] == "closed"
+    # An opening nobody was proposed for can still be deleted.
+    assert (await client.delete(f"/api/v1/job-openings/{unused}", headers=service_manager.headers)).status_code == 204
