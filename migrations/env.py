@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -35,10 +35,22 @@ def _run(connection: Connection) -> None:
         context.run_migrations()
 
 
+# Several containers may start at once: one migrates, the others wait on this session-level advisory lock,
+# held on a separate connection so it does not interfere with the migrations' own transactions.
+MIGRATION_LOCK = 0x7465_0000
+
+
 async def _run_async() -> None:
     engine = create_async_engine(_url(), poolclass=pool.NullPool)
-    async with engine.connect() as connection:
-        await connection.run_sync(_run)
+    async with engine.connect() as lock_connection:
+        await lock_connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
+        await lock_connection.commit()
+        try:
+            async with engine.connect() as connection:
+                await connection.run_sync(_run)
+        finally:
+            await lock_connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
+            await lock_connection.commit()
     await engine.dispose()
 
 

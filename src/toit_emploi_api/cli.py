@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -89,10 +90,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "--proxy-headers", "--no-access-log", "--log-level", settings.log_level.lower(),
     ]  # fmt: skip
     child = subprocess.Popen(command)  # noqa: S603 - fixed command, our own interpreter
-    try:
-        return child.wait()
-    except KeyboardInterrupt:
-        return child.wait()
+
+    def stop_child(signum: int, _frame: object) -> None:
+        # SIGTERM is graceful for uvicorn, and harmless if a terminal's Ctrl-C already reached it.
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop_child)
+    signal.signal(signal.SIGINT, stop_child)
+    return child.wait()
 
 
 def cmd_create_organisation(args: argparse.Namespace) -> int:
@@ -141,7 +147,7 @@ def cmd_create_client(args: argparse.Namespace) -> int:
 def cmd_openapi(args: argparse.Namespace) -> int:
     from toit_emploi_api.core.openapi_document import render_openapi
 
-    settings = Settings(DATABASE_URL="postgresql://unused@localhost/unused")
+    settings = Settings(environment="test", DATABASE_URL="postgresql://unused@localhost/unused")
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_openapi(settings), encoding="utf-8")

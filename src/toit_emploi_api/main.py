@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,7 +25,7 @@ from toit_emploi_api.core.middleware import (
     UrlSafetyMiddleware,
 )
 from toit_emploi_api.core.migrations import head_revision
-from toit_emploi_api.core.settings import Settings, get_settings
+from toit_emploi_api.core.settings import DEFAULT_SECRET, Settings, get_settings
 from toit_emploi_api.domain_routers import DOMAIN_ROUTERS
 
 DESCRIPTION = """
@@ -35,6 +36,8 @@ services (*droit commun*).
 Authenticate with `POST /api/v1/auth/token` (OAuth2 password grant for people, client_credentials for partner
 systems) and send `Authorization: Bearer <token>`. Every error is RFC 9457 `application/problem+json`.
 """
+
+SYNC_PATH = "/api/v1/housing-units/sync"  # the one route allowed a larger body (Polygone's snapshots)
 
 TAGS = [
     {"name": "auth", "description": "Tokens and the current caller."},
@@ -88,11 +91,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
 
     def limit_for(path: str) -> int:
-        return settings.max_sync_body_bytes if path.endswith("/housing-units/sync") else settings.max_body_bytes
+        return settings.max_sync_body_bytes if path == SYNC_PATH else settings.max_body_bytes
 
     # Outermost last: the request id wraps everything, including the 413/422 answers of the guards.
     app.add_middleware(BodySizeLimitMiddleware, limit_for=limit_for)
     app.add_middleware(UrlSafetyMiddleware)
+    app.add_middleware(RequestContextMiddleware)
+    # CORS outermost, so that even the last-resort 500 reaches a browser frontend with its headers.
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -101,6 +106,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-ID"],
             expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
         )
-    app.add_middleware(RequestContextMiddleware)
     openapi_hooks.install(app)
+    if settings.jwt_secret == DEFAULT_SECRET and settings.environment != "test":
+        logging.getLogger("toit_emploi_api").warning(
+            "Using the default JWT secret: fine on your machine, never elsewhere (set TOIT_EMPLOI_JWT_SECRET)."
+        )
     return app

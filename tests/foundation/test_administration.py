@@ -206,3 +206,80 @@ async def test_deactivated_api_client_cannot_get_a_token(client: AsyncClient, ad
         },
     )
     assert token.status_code == 401
+
+
+async def test_passwords_keep_their_spaces(client: AsyncClient, admin: Actor) -> None:
+    org = (await _org(client, admin)).json()
+    phrase = "  correct horse battery  "
+    r = await client.post(
+        "/api/v1/users",
+        json={
+            "email": "spaces@charonne.example",
+            "full_name": "Spaces",
+            "role": "partner_worker",
+            "organisation_id": org["id"],
+            "password": phrase,
+        },
+        headers=admin.headers,
+    )
+    assert r.status_code == 201, r.text
+    ok = await client.post(
+        "/api/v1/auth/token", data={"grant_type": "password", "username": "spaces@charonne.example", "password": phrase}
+    )
+    assert ok.status_code == 200, ok.text
+
+
+async def test_api_clients_cannot_be_admins(client: AsyncClient, admin: Actor) -> None:
+    r = await client.post(
+        "/api/v1/api-clients",
+        json={"name": "Robot admin", "role": "admin", "organisation_id": str(admin.organisation_id)},
+        headers=admin.headers,
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "role"
+
+
+async def test_the_last_admins_cannot_be_locked_out(client: AsyncClient, admin: Actor, actors: object) -> None:
+    # Deactivating the organisation that holds the only admin: refused.
+    current = await client.get(f"/api/v1/organisations/{admin.organisation_id}", headers=admin.headers)
+    r = await client.patch(
+        f"/api/v1/organisations/{admin.organisation_id}",
+        json={"active": False},
+        headers={**admin.headers, "If-Match": current.headers["etag"]},
+    )
+    assert r.status_code == 409
+    assert r.json()["type"] == "urn:toit-emploi:problem:last-admin"
+    assert (await client.get("/api/v1/me", headers=admin.headers)).status_code == 200
+
+
+async def test_an_admin_can_demote_another_admin_but_not_the_last(client: AsyncClient, admin: Actor, actors) -> None:  # type: ignore[no-untyped-def]
+    from toit_emploi_api.accounts.roles import Role
+
+    other = await actors.user(Role.ADMIN)
+    current = await client.get(f"/api/v1/users/{other.id}", headers=admin.headers)
+    r = await client.patch(
+        f"/api/v1/users/{other.id}",
+        json={"role": "service_manager"},
+        headers={**admin.headers, "If-Match": current.headers["etag"]},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["role"] == "service_manager"
+
+
+async def test_weak_etags_do_not_satisfy_if_match(client: AsyncClient, admin: Actor) -> None:
+    org = (await _org(client, admin)).json()
+    r = await client.patch(
+        f"/api/v1/organisations/{org['id']}", json={"name": "Charonne"}, headers={**admin.headers, "If-Match": 'W/"1"'}
+    )
+    assert r.status_code == 412
+
+
+async def test_role_null_on_oneself_is_not_a_self_lockout(client: AsyncClient, admin: Actor) -> None:
+    current = await client.get(f"/api/v1/users/{admin.id}", headers=admin.headers)
+    r = await client.patch(
+        f"/api/v1/users/{admin.id}",
+        json={"role": None, "full_name": "Renamed Admin"},
+        headers={**admin.headers, "If-Match": current.headers["etag"]},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["role"] == "admin"

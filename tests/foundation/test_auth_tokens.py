@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from httpx import AsyncClient
+from httpx import ASGITransport, AsyncClient
 from jose import jwt
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -74,20 +75,50 @@ async def test_repeated_failures_lock_the_account_for_a_while(
     assert r.json()["error"] == "invalid_grant"
     assert "try again later" in r.json()["detail"]
     assert int(r.headers["retry-after"]) > 0
-    # The counter lives in PostgreSQL (shared by every worker).
-    locked_until = (
-        await db.execute(
-            text("SELECT locked_until FROM login_throttle WHERE identifier = :i"), {"i": f"user:{admin.email}"}
-        )
-    ).scalar_one()
-    assert locked_until > datetime.now(UTC)
-    # Once the lock has passed, the right password works again and the counter is cleared.
+    # The counters live in PostgreSQL (shared by every worker), keyed by hashes: no email address stored.
+    rows = (await db.execute(text("SELECT identifier, locked_until FROM login_throttle"))).all()
+    assert any(locked is not None and locked > datetime.now(UTC) for _, locked in rows)
+    assert all(admin.email not in identifier for identifier, _ in rows)
+    # Once the lock has passed, the right password works again.
     await db.execute(text("UPDATE login_throttle SET locked_until = now() - interval '1 second'"))
     await db.commit()
     r = await _login(client, admin.email)
     assert r.status_code == 200, r.text
-    left = (await db.execute(text("SELECT count(*) FROM login_throttle"))).scalar_one()
-    assert left == 0
+
+
+async def test_a_burst_of_parallel_guesses_is_counted_one_by_one(
+    client: AsyncClient, admin: Actor, settings: Settings
+) -> None:
+    """Parallel attempts cannot all slip past the check before any failure is counted."""
+    guesses = [_login(client, admin.email, f"wrong guess {i:04d}") for i in range(4 * settings.login_max_failures)]
+    answers = await asyncio.gather(*guesses)
+    checked = [r for r in answers if r.json()["detail"] == "Invalid email or password."]  # type: ignore[attr-defined]
+    assert len(checked) == settings.login_max_failures
+    r = await _login(client, admin.email)
+    assert "try again later" in r.json()["detail"]  # type: ignore[attr-defined]
+
+
+async def test_a_lock_from_one_address_does_not_lock_the_user_out_elsewhere(
+    app: object, client: AsyncClient, admin: Actor, settings: Settings
+) -> None:
+    for _ in range(settings.login_max_failures):
+        await _login(client, admin.email, "wrong password 123")
+    assert "try again later" in (await _login(client, admin.email)).json()["detail"]  # type: ignore[attr-defined]
+    elsewhere = ASGITransport(app=app, client=("203.0.113.7", 5000))  # type: ignore[arg-type]
+    async with AsyncClient(transport=elsewhere, base_url="http://testserver") as other:
+        r = await _login(other, admin.email)
+    assert r.status_code == 200, r.text  # type: ignore[attr-defined]
+
+
+async def test_guessing_from_many_addresses_locks_the_account(
+    app: object, client: AsyncClient, admin: Actor, settings: Settings
+) -> None:
+    for i in range(4 * settings.login_max_failures):
+        transport = ASGITransport(app=app, client=(f"198.51.100.{i}", 5000))  # type: ignore[arg-type]
+        async with AsyncClient(transport=transport, base_url="http://testserver") as c:
+            await _login(c, admin.email, "wrong password 123")
+    r = await _login(client, admin.email)
+    assert "try again later" in r.json()["detail"]  # type: ignore[attr-defined]
 
 
 async def test_unknown_accounts_are_throttled_too(client: AsyncClient, settings: Settings) -> None:
@@ -154,6 +185,25 @@ async def test_nul_bytes_in_credentials_are_refused_cleanly(client: AsyncClient)
     r = await client.post(TOKEN, data={"grant_type": "password", "username": "a\x00b@x.fr", "password": "x"})
     assert r.status_code == 400
     assert r.json()["error"] == "invalid_request"
+    basic = base64.b64encode(b"a\x00b:secret").decode()
+    r = await client.post(TOKEN, data={"grant_type": "client_credentials"}, headers={"Authorization": f"Basic {basic}"})
+    assert r.status_code == 400
+    assert r.json()["error"] == "invalid_request"
+
+
+async def test_hostile_token_requests_never_500(client: AsyncClient) -> None:
+    cases = [
+        ({"grant_type": "client_credentials"}, {"Authorization": "Basic \u00e9\u00e9".encode("latin-1")}),
+        ({"grant_type": "client_credentials"}, {"Authorization": "Basic !!!not-base64"}),
+        ({"grant_type": "password", "username": "u" * 255, "password": "x"}, {}),
+        ({"grant_type": "password", "username": "u" * 5000, "password": "x"}, {}),
+        ({"grant_type": "client_credentials", "client_id": "c" * 250, "client_secret": "s"}, {}),
+        ({"grant_type": "password", "username": "a@b.fr", "password": "p" * 5000}, {}),
+    ]
+    for data, headers in cases:
+        r = await client.post(TOKEN, data=data, headers=headers)
+        assert r.status_code in (400, 401, 422), (data, headers, r.status_code, r.text)
+        assert r.headers["content-type"].startswith(PROBLEM)
 
 
 # --- JWT validation: every way a token can be wrong is a 401 ----------------------------------------------

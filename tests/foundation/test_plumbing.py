@@ -6,6 +6,7 @@ import io
 import json
 import logging
 
+import pytest
 from fastapi import Depends
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
@@ -20,6 +21,9 @@ from toit_emploi_api.core.logging import configure_logging
 from toit_emploi_api.core.request_context import set_request_id
 from toit_emploi_api.core.settings import Settings
 from toit_emploi_api.main import create_app
+
+# A personal value built at run time, so that it appears in no source line a traceback might quote.
+SECRET_NAME = "".join(["Secret ", "Person ", "Name "])
 
 # Tables whose key is not a surrogate UUID `id`, on purpose.
 NATURAL_KEY_TABLES = {"alembic_version", "login_throttle", "rome_codes", "idempotency_keys"}
@@ -95,3 +99,50 @@ def test_production_logs_are_json_lines_with_the_request_id(settings: Settings) 
     assert line["request_id"] == "req-json-1"
     assert line["level"] == "INFO"
     assert line["status"] == 200
+
+
+async def test_database_value_errors_are_422_and_never_log_parameters(
+    settings: Settings, db: AsyncSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A value PostgreSQL refuses (here: too long for its column) that slipped past validation is a 422, and
+    nothing logged quotes the value."""
+    app = create_app(settings)
+
+    @app.post("/too-long", dependencies=[Depends(public_route)])
+    async def too_long(session: SessionDep) -> None:
+        await session.execute(
+            text("INSERT INTO organisations (id, name, kind, version) VALUES (gen_random_uuid(), :n, 'funder', 1)"),
+            {"n": SECRET_NAME * 30},
+        )
+
+    @app.post("/broken-sql", dependencies=[Depends(public_route)])
+    async def broken_sql(session: SessionDep) -> None:
+        await session.execute(text("SELECT * FROM no_such_table WHERE name = :n"), {"n": SECRET_NAME})
+
+    logger = logging.getLogger("toit_emploi_api")
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="toit_emploi_api"):
+            async with AsyncClient(
+                transport=ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t"
+            ) as c:
+                r = await c.post("/too-long")
+                r500 = await c.post("/broken-sql")
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r500.status_code == 500
+    assert "Secret Person" not in r500.text
+    assert "Secret Person" not in caplog.text
+    assert any(rec.name == "toit_emploi_api.errors" for rec in caplog.records)
+
+
+async def test_unparseable_bodies_are_422(client: AsyncClient, admin: object) -> None:
+    r = await client.post(
+        "/api/v1/organisations",
+        content=b'{"name": "\xff\xfe", "kind": "funder"}',
+        headers={**admin.headers, "Content-Type": "application/json"},  # type: ignore[attr-defined]
+    )
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")

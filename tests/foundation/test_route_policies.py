@@ -27,9 +27,20 @@ def _concrete(path: str) -> str:
     return re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
 
 
-def test_every_route_declares_a_policy(app: FastAPI) -> None:
+def test_every_route_declares_exactly_one_policy(app: FastAPI) -> None:
     missing = [f"{sorted(r.methods)} {r.path}" for r in _api_routes(app) if route_policy(dependency_calls(r)) is None]
     assert missing == [], f"routes without authorize(...) or public_route: {missing}"
+    for route in _api_routes(app):
+        policies = {getattr(c, "__toit_policy__", None) for c in dependency_calls(route)} - {None}
+        assert len(policies) == 1, f"{route.path} declares {len(policies)} different policies"
+
+
+def test_the_route_walk_sees_every_documented_operation(app: FastAPI) -> None:
+    """Guards the tests above against walking a partial route list (FastAPI changes how routers are mounted)."""
+    operations = sum(len(ops) for ops in app.openapi()["paths"].values())
+    walked = sum(len(r.methods or ()) for r in _api_routes(app) if r.include_in_schema)
+    assert walked == operations
+    assert walked > 20
 
 
 def test_the_policy_check_itself_detects_a_bare_route() -> None:

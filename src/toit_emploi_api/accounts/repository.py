@@ -13,6 +13,7 @@ from toit_emploi_api.accounts.models import ApiClient, Organisation, User
 from toit_emploi_api.accounts.roles import Role
 
 M = TypeVar("M", Organisation, User, ApiClient)
+ADMIN_CHANGES_LOCK = 0x7465_0001  # advisory lock key for changes to admins
 
 
 async def list_page(session: AsyncSession, model: type[M], limit: int, offset: int) -> tuple[Sequence[M], int]:
@@ -45,6 +46,23 @@ async def organisation_name_taken(session: AsyncSession, name: str, exclude: uui
     return (await session.execute(stmt)).first() is not None
 
 
-async def count_admins(session: AsyncSession) -> int:
-    stmt = select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.active.is_(True))
+async def count_admins(
+    session: AsyncSession, *, excluding_user: uuid.UUID | None = None, excluding_organisation: uuid.UUID | None = None
+) -> int:
+    """Active admins in active organisations (the ones who can still manage accounts)."""
+    stmt = (
+        select(func.count())
+        .select_from(User)
+        .join(Organisation, Organisation.id == User.organisation_id)
+        .where(User.role == Role.ADMIN, User.active.is_(True), Organisation.active.is_(True))
+    )
+    if excluding_user is not None:
+        stmt = stmt.where(User.id != excluding_user)
+    if excluding_organisation is not None:
+        stmt = stmt.where(Organisation.id != excluding_organisation)
     return (await session.execute(stmt)).scalar_one()
+
+
+async def lock_admins(session: AsyncSession) -> None:
+    """Serialise changes that could remove the last admin (a transaction-level advisory lock)."""
+    await session.execute(select(func.pg_advisory_xact_lock(ADMIN_CHANGES_LOCK)))

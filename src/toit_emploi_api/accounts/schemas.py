@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, StringConstraints
 
 from toit_emploi_api.accounts.roles import OrganisationKind, Role
 from toit_emploi_api.core.schemas import InputModel, OutputModel
@@ -23,7 +23,11 @@ Email = Annotated[
     Field(min_length=3, max_length=254, pattern=_EMAIL_PATTERN, examples=["chef.service@aurore.example"]),
     AfterValidator(_lower),
 ]
-Password = Annotated[str, Field(min_length=12, max_length=128, description="12 to 128 characters.")]
+Password = Annotated[
+    str,
+    StringConstraints(strip_whitespace=False),  # spaces are part of a passphrase
+    Field(min_length=12, max_length=128, description="12 to 128 characters; spaces are kept."),
+]
 OrgName = Annotated[str, Field(min_length=1, max_length=200, examples=["Association Charonne"])]
 PersonName = Annotated[str, Field(min_length=1, max_length=200, examples=["Claire Martin"])]
 

@@ -52,6 +52,13 @@ async def create_organisation(session: AsyncSession, data: OrganisationCreate) -
 
 
 async def update_organisation(session: AsyncSession, org: Organisation, data: OrganisationUpdate) -> Organisation:
+    if data.active is False and org.active:
+        await repository.lock_admins(session)
+        if await repository.count_admins(session, excluding_organisation=org.id) == 0:
+            raise ConflictError(
+                "This organisation holds the last active admins; deactivating it would lock everyone out.",
+                slug="last-admin",
+            )
     if data.name is not None and await repository.organisation_name_taken(session, data.name, exclude=org.id):
         raise ConflictError("An organisation with this name already exists.", slug="organisation-name-taken")
     for key, value in data.model_dump(exclude_unset=True).items():
@@ -84,8 +91,13 @@ async def update_user(session: AsyncSession, user: User, data: UserUpdate, *, ac
     if changes.get("role") is not None:
         org = await _organisation(session, user.organisation_id, "organisation_id")
         _check_role_fits(changes["role"], org)
-    if user.id == acting_user_id and (changes.get("active") is False or changes.get("role", Role.ADMIN) != Role.ADMIN):
+    new_role = changes.get("role") or Role.ADMIN
+    if user.id == acting_user_id and (changes.get("active") is False or new_role != Role.ADMIN):
         raise ConflictError("You cannot deactivate yourself or remove your own admin role.", slug="self-lockout")
+    if user.role == Role.ADMIN and (changes.get("active") is False or new_role != Role.ADMIN):
+        await repository.lock_admins(session)  # two admins demoting each other cannot both succeed
+        if await repository.count_admins(session, excluding_user=user.id) == 0:
+            raise ConflictError("This is the last active admin.", slug="last-admin")
     if changes.get("password"):
         user.password_hash = await hash_secret_async(changes.pop("password"))
     changes.pop("password", None)
@@ -96,7 +108,16 @@ async def update_user(session: AsyncSession, user: User, data: UserUpdate, *, ac
     return user
 
 
+def _no_admin_clients(role: Role | None) -> None:
+    if role == Role.ADMIN:
+        raise ValidationProblemError(
+            "API clients cannot be admins: account management is for named people.",
+            errors=[FieldError(field="role", message="admin is not allowed for API clients")],
+        )
+
+
 async def create_api_client(session: AsyncSession, data: ApiClientCreate) -> tuple[ApiClient, str]:
+    _no_admin_clients(data.role)
     org = await _organisation(session, data.organisation_id, "organisation_id")
     _check_role_fits(data.role, org)
     secret = generate_secret()
@@ -115,6 +136,7 @@ async def create_api_client(session: AsyncSession, data: ApiClientCreate) -> tup
 
 async def update_api_client(session: AsyncSession, client: ApiClient, data: ApiClientUpdate) -> ApiClient:
     changes = data.model_dump(exclude_unset=True)
+    _no_admin_clients(changes.get("role"))
     if changes.get("role") is not None:
         org = await _organisation(session, client.organisation_id, "organisation_id")
         _check_role_fits(changes["role"], org)

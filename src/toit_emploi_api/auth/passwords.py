@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -19,8 +19,20 @@ def hash_secret(secret: str) -> str:
     return _hasher.hash(secret)
 
 
+# Each Argon2 run takes 64 MiB; cap how many run at once per process so a burst of sign-ins cannot exhaust memory.
+_MAX_CONCURRENT_HASHES = 4
+_limiter: CapacityLimiter | None = None
+
+
+def _hash_limiter() -> CapacityLimiter:
+    global _limiter
+    if _limiter is None:
+        _limiter = CapacityLimiter(_MAX_CONCURRENT_HASHES)
+    return _limiter
+
+
 async def hash_secret_async(secret: str) -> str:
-    return await to_thread.run_sync(_hasher.hash, secret)
+    return await to_thread.run_sync(_hasher.hash, secret, limiter=_hash_limiter())
 
 
 def _verify(stored_hash: str | None, candidate: str) -> bool:
@@ -32,7 +44,7 @@ def _verify(stored_hash: str | None, candidate: str) -> bool:
 
 async def verify_secret(stored_hash: str | None, candidate: str) -> bool:
     """True when `candidate` matches. With `stored_hash=None`, spends the same time and returns False."""
-    return await to_thread.run_sync(_verify, stored_hash, candidate)
+    return await to_thread.run_sync(_verify, stored_hash, candidate, limiter=_hash_limiter())
 
 
 def generate_secret() -> str:

@@ -52,7 +52,7 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # ValueError covers non-ASCII input and UnicodeDecodeError
         return None
     client_id, sep, secret = decoded.partition(":")
     return (client_id, secret) if sep else None
@@ -78,20 +78,24 @@ async def issue_token(
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> JSONResponse:
     settings = request.app.state.settings
-    values = [grant_type, username, password, client_id, client_secret, scope]
+    address = request.client.host if request.client else None
+    basic = _basic_credentials(authorization)
+    values = [grant_type, username, password, client_id, client_secret, scope, *(basic or ())]
     if any(v is not None and "\x00" in v for v in values):
         return _oauth_error(request, 400, "invalid_request", "Parameters must not contain NUL characters.")
     if grant_type == "password":
         if not username or not password:
             return _oauth_error(request, 400, "invalid_request", "username and password are required.")
-        result = await service.password_grant(session, settings, username, password)
+        if len(username) > 254:
+            return _oauth_error(request, 400, "invalid_grant", "Invalid email or password.")
+        result = await service.password_grant(session, settings, username, password, address)
     elif grant_type == "client_credentials":
-        creds = _basic_credentials(authorization) or (
-            (client_id, client_secret) if client_id and client_secret else None
-        )
+        creds = basic or ((client_id, client_secret) if client_id and client_secret else None)
         if creds is None:
             return _oauth_error(request, 401, "invalid_client", "client_id and client_secret are required.")
-        result = await service.client_credentials_grant(session, settings, creds[0], creds[1])
+        if len(creds[0]) > 64 or len(creds[1]) > 256:
+            return _oauth_error(request, 401, "invalid_client", "Client authentication failed.")
+        result = await service.client_credentials_grant(session, settings, creds[0], creds[1], address)
     elif not grant_type:
         return _oauth_error(request, 400, "invalid_request", "grant_type is required.")
     else:

@@ -34,11 +34,15 @@ async def _org_active(session: AsyncSession, organisation: Organisation | None) 
     return organisation is not None and organisation.active
 
 
+def _lockout(settings: Settings) -> timedelta:
+    return timedelta(minutes=settings.login_lockout_minutes)
+
+
 async def password_grant(
-    session: AsyncSession, settings: Settings, username: str, password: str
+    session: AsyncSession, settings: Settings, username: str, password: str, client_address: str | None
 ) -> TokenGranted | TokenRefused:
-    identifier = "user:" + username.strip().lower()
-    wait = await throttle.locked_for(session, identifier)
+    keys = throttle.keys_for("user:" + username.strip().lower(), client_address)
+    wait = await throttle.lock_and_check(session, keys)
     if wait:
         return TokenRefused(400, "invalid_grant", "Too many failed attempts; try again later.", wait)
     user = await repository.user_by_email(session, username.strip())
@@ -46,30 +50,23 @@ async def password_grant(
     org = await session.get(Organisation, user.organisation_id) if user else None
     if not ok or user is None or not user.active or not await _org_active(session, org):
         wait = await throttle.record_failure(
-            session,
-            identifier,
-            max_failures=settings.login_max_failures,
-            lockout=timedelta(minutes=settings.login_lockout_minutes),
+            session, keys, max_failures=settings.login_max_failures, lockout=_lockout(settings)
         )
         return TokenRefused(400, "invalid_grant", "Invalid email or password.", wait)
-    await throttle.clear(session, identifier)
+    await throttle.clear(session, keys)
     # A plain UPDATE: signing in is not an edit, so the user's version (ETag) stays the same.
     await session.execute(update(User).where(User.id == user.id).values(last_login_at=datetime.now(UTC)))
     token, expires_in = issue_access_token(
-        settings,
-        subject_kind="user",
-        subject_id=user.id,
-        role=user.role.value,
-        organisation_id=user.organisation_id,
+        settings, subject_kind="user", subject_id=user.id, role=user.role.value, organisation_id=user.organisation_id
     )
     return TokenGranted(token, expires_in)
 
 
 async def client_credentials_grant(
-    session: AsyncSession, settings: Settings, client_id: str, client_secret: str
+    session: AsyncSession, settings: Settings, client_id: str, client_secret: str, client_address: str | None
 ) -> TokenGranted | TokenRefused:
-    identifier = "client:" + client_id
-    wait = await throttle.locked_for(session, identifier)
+    keys = throttle.keys_for("client:" + client_id, client_address)
+    wait = await throttle.lock_and_check(session, keys)
     if wait:
         return TokenRefused(401, "invalid_client", "Too many failed attempts; try again later.", wait)
     client = await repository.client_by_client_id(session, client_id)
@@ -77,13 +74,10 @@ async def client_credentials_grant(
     org = await session.get(Organisation, client.organisation_id) if client else None
     if not ok or client is None or not client.active or not await _org_active(session, org):
         wait = await throttle.record_failure(
-            session,
-            identifier,
-            max_failures=settings.login_max_failures,
-            lockout=timedelta(minutes=settings.login_lockout_minutes),
+            session, keys, max_failures=settings.login_max_failures, lockout=_lockout(settings)
         )
         return TokenRefused(401, "invalid_client", "Client authentication failed.", wait)
-    await throttle.clear(session, identifier)
+    await throttle.clear(session, keys)
     await session.execute(update(ApiClient).where(ApiClient.id == client.id).values(last_used_at=datetime.now(UTC)))
     token, expires_in = issue_access_token(
         settings,

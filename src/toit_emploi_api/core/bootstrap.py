@@ -30,6 +30,11 @@ async def ensure_first_admin(session: AsyncSession, settings: Settings) -> tuple
         session.add(org)
         await session.flush()
     email = (settings.bootstrap_admin_email or DEFAULT_ADMIN_EMAIL).strip().lower()
+    if await repository.user_by_email(session, email) is not None:
+        raise RuntimeError(
+            f"There is no active admin, but {email} already exists (deactivated, or not an admin). Set "
+            "TOIT_EMPLOI_BOOTSTRAP_ADMIN_EMAIL to a new address to create a fresh admin."
+        )
     generated = None if settings.bootstrap_admin_password else generate_password()
     password = settings.bootstrap_admin_password or generated
     assert password is not None

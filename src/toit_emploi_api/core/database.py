@@ -15,6 +15,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
     return create_async_engine(
         settings.async_database_url,
         pool_pre_ping=True,
+        hide_parameters=True,  # SQL parameters are personal data: never in exception messages or logs
         pool_size=10,
         max_overflow=20,
         connect_args={"server_settings": {"application_name": "toit-emploi-api"}},

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger("toit_emploi_api.errors")
@@ -192,6 +192,11 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
         status, phrase.lower().replace(" ", "-")
     )
     detail = exc.detail if isinstance(exc.detail, str) else phrase
+    if status == 400 and detail == "There was an error parsing the body":
+        return problem_response(
+            422, "validation-error", "Invalid request", "The request body could not be parsed.",
+            instance=_instance(request),
+        )  # fmt: skip
     return problem_response(
         status, slug, phrase, detail, instance=_instance(request), headers=getattr(exc, "headers", None)
     )
@@ -210,15 +215,28 @@ async def _on_integrity(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _on_data_error(request: Request, exc: Exception) -> JSONResponse:
-    logger.warning("database rejected a value", extra={"error_class": type(exc).__name__})
-    return problem_response(
-        422,
-        "validation-error",
-        "Invalid request",
-        "A value was rejected as invalid.",
-        instance=_instance(request),
-    )
+def _sqlstate(exc: BaseException) -> str:
+    """The PostgreSQL SQLSTATE behind a SQLAlchemy error (asyncpg keeps it on the driver exception)."""
+    orig = getattr(exc, "orig", None)
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(code, str):
+            return code
+    return ""
+
+
+async def _on_dbapi_error(request: Request, exc: Exception) -> JSONResponse:
+    """Safety net for database refusals a service did not translate. Class 22 (data exception: too long, out of
+    range, NUL) is the client's value: 422. Class 23 (integrity): 409. Anything else stays a real 500."""
+    state = _sqlstate(exc)
+    if state.startswith("22") or isinstance(exc, DataError):
+        logger.warning("database rejected a value", extra={"sqlstate": state})
+        return problem_response(
+            422, "validation-error", "Invalid request", "A value was rejected as invalid.", instance=_instance(request)
+        )
+    if state.startswith("23"):
+        return await _on_integrity(request, exc)
+    raise exc
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -226,7 +244,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(IntegrityError, _on_integrity)
-    app.add_exception_handler(DataError, _on_data_error)
+    app.add_exception_handler(DBAPIError, _on_dbapi_error)
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

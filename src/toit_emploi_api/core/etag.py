@@ -33,7 +33,8 @@ def require_if_match(if_match: str | None, current_version: int) -> None:
         raise PreconditionRequiredError(
             "This update requires an If-Match header carrying the ETag from your last read."
         )
-    candidates = {c.strip().removeprefix("W/") for c in if_match.split(",")}
+    # If-Match uses the strong comparison (RFC 9110 §13.1.1): weak tags never match; "*" means "any version".
+    candidates = {c.strip() for c in if_match.split(",")}
     if "*" in candidates or etag_for(current_version) in candidates:
         return
     raise PreconditionFailedError(
