@@ -266,12 +266,13 @@ async def test_an_admin_can_demote_another_admin_but_not_the_last(client: AsyncC
     assert r.json()["role"] == "service_manager"
 
 
-async def test_weak_etags_do_not_satisfy_if_match(client: AsyncClient, admin: Actor) -> None:
+async def test_weakened_etags_from_compressing_proxies_still_match(client: AsyncClient, admin: Actor) -> None:
     org = (await _org(client, admin)).json()
-    r = await client.patch(
-        f"/api/v1/organisations/{org['id']}", json={"name": "Charonne"}, headers={**admin.headers, "If-Match": 'W/"1"'}
-    )
-    assert r.status_code == 412
+    url = f"/api/v1/organisations/{org['id']}"
+    stale = await client.patch(url, json={"name": "Charonne"}, headers={**admin.headers, "If-Match": 'W/"7"'})
+    assert stale.status_code == 412
+    r = await client.patch(url, json={"name": "Charonne"}, headers={**admin.headers, "If-Match": 'W/"1"'})
+    assert r.status_code == 200
 
 
 async def test_role_null_on_oneself_is_not_a_self_lockout(client: AsyncClient, admin: Actor) -> None:

@@ -33,8 +33,10 @@ def require_if_match(if_match: str | None, current_version: int) -> None:
         raise PreconditionRequiredError(
             "This update requires an If-Match header carrying the ETag from your last read."
         )
-    # If-Match uses the strong comparison (RFC 9110 §13.1.1): weak tags never match; "*" means "any version".
-    candidates = {c.strip() for c in if_match.split(",")}
+    # Our ETags are exact row versions. A W/ prefix is accepted because proxies that compress responses (nginx
+    # gzip) turn strong ETags into weak ones; refusing them would make every update through such a proxy a 412.
+    # "*" means "whatever the current version".
+    candidates = {c.strip().removeprefix("W/") for c in if_match.split(",")}
     if "*" in candidates or etag_for(current_version) in candidates:
         return
     raise PreconditionFailedError(
