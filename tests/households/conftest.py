@@ -86,3 +86,43 @@ async def set_stage(maker: async_sessionmaker[AsyncSession], household_id: str |
 @pytest.fixture
 def maker(sessionmaker: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
     return sessionmaker
+
+
+async def insert_household(
+    maker: async_sessionmaker[AsyncSession],
+    organisation_id: uuid.UUID,
+    *,
+    created_by: uuid.UUID | None = None,
+    stage: str = "diagnostic",
+    members: int = 1,
+) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    """Arrange a household straight in the database (any organisation, any stage), with adult members."""
+    household_id = uuid.uuid4()
+    member_ids = [uuid.uuid4() for _ in range(members)]
+    async with maker() as session:
+        number = (await session.execute(text("SELECT nextval('household_reference_seq')"))).scalar_one()
+        await session.execute(
+            text(
+                "INSERT INTO households (id, reference, referring_organisation_id, created_by_organisation_id,"
+                " housing_situation, stage, manager_notes, closure_note, version)"
+                " VALUES (:i, :r, :o, :c, 'shelter', :s, 'secret manager note', 'secret closure note', 1)"
+            ),
+            {
+                "i": household_id,
+                "r": f"TE-2026-{number:04d}",
+                "o": organisation_id,
+                "c": created_by or organisation_id,
+                "s": stage,
+            },
+        )
+        for index, member_id in enumerate(member_ids):
+            await session.execute(
+                text(
+                    "INSERT INTO household_members (id, household_id, first_name, last_name, first_name_folded,"
+                    " last_name_folded, birth_date, role, version)"
+                    " VALUES (:i, :h, :f, 'Martin', :f, 'martin', '1980-01-01', 'head', 1)"
+                ),
+                {"i": member_id, "h": household_id, "f": f"adult{index}"},
+            )
+        await session.commit()
+    return household_id, member_ids

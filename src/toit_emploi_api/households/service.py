@@ -80,7 +80,9 @@ def check_writable(principal: Principal, household: Household) -> None:
 
 
 def _touch(household: Household) -> None:
-    """Force an UPDATE of the household row, so its version (and ETag) changes with its members."""
+    """Force an UPDATE of the household row, so its version (and ETag) changes with its members.
+
+    Also used on the household's own updates: a Python value keeps `updated_at` readable after the flush."""
     household.updated_at = clock.now()
 
 
@@ -291,6 +293,8 @@ async def update_household(
     changed = sorted(name for name, value in changes.items() if getattr(household, name) != value)
     for name in changed:
         setattr(household, name, changes[name])
+    if changed:
+        _touch(household)
     await session.flush()
     await audit.record(
         session,
@@ -380,6 +384,7 @@ async def update_member(
     if "last_name" in changed:
         member.last_name_folded = fold(member.last_name)
     if changed:
+        member.updated_at = clock.now()  # set here, not by the server default: readable without a reload
         _touch(household)
     await session.flush()
     await audit.record(
