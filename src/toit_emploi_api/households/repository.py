@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, not_, select
+from sqlalchemy import ColumnElement, Select, String, and_, delete, exists, func, not_, select, type_coerce
+from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
@@ -57,7 +58,7 @@ def _conditions(filters: HouseholdFilters, scope_organisation_id: uuid.UUID | No
             exists().where(
                 Member.household_id == Household.id,
                 Member.role != MemberRole.CHILD,
-                Member.rome_codes.contains([filters.rome_code]),
+                type_coerce(Member.rome_codes, PG_ARRAY(String())).contains([filters.rome_code]),  # @> (GIN index)
             )
         )
     if filters.created_since is not None:
