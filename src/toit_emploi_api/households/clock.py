@@ -20,7 +20,3 @@ def today() -> date:
 def age_on(birth_date: date, on: date) -> int:
     """Completed years on `on` (someone born on 29 February has a birthday on 1 March in other years)."""
     return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
-
-
-def paris_date(moment: datetime) -> date:
-    return moment.astimezone(PARIS).date()

@@ -225,7 +225,7 @@ class HouseholdOut(OutputModel):
     consent_scope: str | None
     stage: Stage = Field(description="Read-only here; moved by the pipeline.")
     stage_entered_at: datetime
-    days_in_stage: int = Field(description="Whole days since the household entered its stage (Europe/Paris dates).")
+    days_in_stage: int = Field(description="Whole days (24-hour periods) since the household entered its stage.")
     last_contact_date: date | None
     closure_date: date | None
     withdrawal_reason: str | None

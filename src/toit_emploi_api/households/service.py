@@ -123,7 +123,7 @@ def household_out(principal: Principal, household: Household, *, staff_view: boo
         "consent_scope": household.consent_scope,
         "stage": household.stage,
         "stage_entered_at": household.stage_entered_at,
-        "days_in_stage": max(0, (clock.today() - clock.paris_date(household.stage_entered_at)).days),
+        "days_in_stage": max(0, (clock.now() - household.stage_entered_at).days),
         "last_contact_date": household.last_contact_date,
         "closure_date": household.closure_date,
         "withdrawal_reason": household.withdrawal_reason,
