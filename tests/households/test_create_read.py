@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from httpx import AsyncClient
 
-from tests.conftest import Actor, Actors
+from tests.conftest import Actors
 from tests.households.conftest import BASE, family_body
 from toit_emploi_api.accounts.roles import Role
 from toit_emploi_api.households.clock import today

@@ -27,8 +27,8 @@ OK = {
     "members_update": 200,
     "members_remove": 204,
 }
-NOT_FOUND = {op: 404 for op in OPERATIONS} | {"list": 200}  # the list answers 200 without the household
-FORBIDDEN = {op: 403 for op in OPERATIONS}
+NOT_FOUND = dict.fromkeys(OPERATIONS, 404) | {"list": 200}  # the list answers 200 without the household
+FORBIDDEN = dict.fromkeys(OPERATIONS, 403)
 
 # role -> ownership -> operation -> expected status
 EXPECTED: dict[Role, dict[str, dict[str, int]]] = {
