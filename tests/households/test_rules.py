@@ -221,6 +221,7 @@ async def test_referring_organisation(client: AsyncClient, actors: Actors) -> No
     assert chosen.json()["created_by_organisation_id"] == str(manager.organisation_id)
     default = await client.post(BASE, json={"housing_situation": "shelter"}, headers=manager.headers)
     assert default.json()["referring_organisation_id"] == str(manager.organisation_id)
+    assert default.json()["manager_notes"] is None  # the staff view carries the field even when empty
     for bad in (landlord, "00000000-0000-0000-0000-000000000001"):
         r = await client.post(
             BASE, json={"housing_situation": "shelter", "referring_organisation_id": str(bad)}, headers=manager.headers
