@@ -126,4 +126,13 @@ class Member(UUIDPrimaryKey, Timestamps, Versioned, Base):
         Index("ix_household_members_identity", "last_name_folded", "first_name_folded", "birth_date"),
         Index("ix_household_members_rome_codes", "rome_codes", postgresql_using="gin"),
         CheckConstraint("years_of_experience IS NULL OR years_of_experience BETWEEN 0 AND 60", name="experience_range"),
+        # Defence in depth for the API rule: children carry no professional profile, adults no schooling level.
+        CheckConstraint("role = 'child' OR schooling_level IS NULL", name="schooling_children_only"),
+        CheckConstraint(
+            "role <> 'child' OR (cardinality(rome_codes) = 0 AND years_of_experience IS NULL"
+            " AND driving_licence IS NULL AND french_level IS NULL AND qualifications IS NULL"
+            " AND right_to_work_expiry IS NULL)",
+            name="profile_adults_only",
+        ),
+        CheckConstraint("cardinality(rome_codes) <= 10", name="rome_codes_max"),
     )

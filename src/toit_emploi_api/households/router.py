@@ -1,5 +1,294 @@
-"""HTTP endpoints of the households domain (to be filled in by its issue)."""
+"""HTTP endpoints of households and their members (the diagnostic file)."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter(prefix="/api/v1")
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+
+from toit_emploi_api.accounts.roles import Role
+from toit_emploi_api.audit import service as audit
+from toit_emploi_api.auth.policy import Principal, authorize
+from toit_emploi_api.core import idempotency
+from toit_emploi_api.core.database import SessionDep
+from toit_emploi_api.core.errors import error_responses
+from toit_emploi_api.core.etag import IfMatchHeader, require_if_match, set_etag
+from toit_emploi_api.core.pagination import Page, PageDep
+from toit_emploi_api.households import repository, service
+from toit_emploi_api.households.schemas import (
+    DuplicatePair,
+    HouseholdCreate,
+    HouseholdOut,
+    HouseholdSort,
+    HouseholdUpdate,
+    HouseholdView,
+    MemberCreate,
+    MemberOut,
+    MemberUpdate,
+)
+from toit_emploi_api.pipeline.rules import Stage
+from toit_emploi_api.reference.codes import RomeCode
+from toit_emploi_api.reference.text import fold
+
+router = APIRouter(prefix="/api/v1", tags=["households"])
+
+# Funders and landlords have no household access at all (403); partner workers are scoped to their organisation.
+HouseholdUserDep = Annotated[
+    Principal, Depends(authorize(Role.PARTNER_WORKER, Role.PARIS_REFERENT, Role.SERVICE_MANAGER))
+]
+ManagerDep = Annotated[Principal, Depends(authorize(Role.SERVICE_MANAGER))]
+_READ = error_responses(404)
+_CREATE = error_responses(404, 409)
+_WRITE = error_responses(404, 409, 412, 428)
+_DELETE = error_responses(404, 409, 412)
+
+
+def _filters(
+    stage: Annotated[list[Stage] | None, Query(max_length=7, description="One or more stages.")] = None,
+    referring_organisation_id: uuid.UUID | None = None,
+    has_children: Annotated[bool | None, Query(description="true: with children; false: without.")] = None,
+    rome_code: Annotated[RomeCode | None, Query(description="An adult of the household has this ROME code.")] = None,
+    created_since: Annotated[date | None, Query(description="Created on or after this Paris date.")] = None,
+    created_before: Annotated[date | None, Query(description="Created strictly before this Paris date.")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            description="Search members' first and last names, ignoring case and accents (partial words match).",
+        ),
+    ] = None,
+) -> repository.HouseholdFilters:
+    return repository.HouseholdFilters(
+        stages=tuple(stage or ()),
+        referring_organisation_id=referring_organisation_id,
+        has_children=has_children,
+        rome_code=rome_code,
+        created_since=created_since,
+        created_before=created_before,
+        name_tokens=tuple(fold(q).split()) if q else (),
+    )
+
+
+FiltersDep = Annotated[repository.HouseholdFilters, Depends(_filters)]
+
+
+# --- households --------------------------------------------------------------------------------------------
+@router.get(
+    "/households",
+    summary="List households (a partner worker sees its organisation's only)",
+    response_model=Page[HouseholdOut],
+)
+async def households_list(
+    principal: HouseholdUserDep,
+    session: SessionDep,
+    page: PageDep,
+    filters: FiltersDep,
+    sort: Annotated[HouseholdSort, Query(description="Sort key; `-` for descending.")] = HouseholdSort.CREATED_AT_DESC,
+) -> Page[HouseholdOut]:
+    rows, total = await repository.list_households(
+        session, filters, sort, page.limit, page.offset, scope_organisation_id=service.scope_of(principal)
+    )
+    items = [service.household_out(principal, h, staff_view=False) for h in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post(
+    "/households",
+    summary="Create a household in diagnostic, optionally with its members (Idempotency-Key supported)",
+    status_code=status.HTTP_201_CREATED,
+    response_model=HouseholdView,
+    responses=_CREATE,
+)
+async def households_create(
+    principal: HouseholdUserDep,
+    session: SessionDep,
+    body: HouseholdCreate,
+    request: Request,
+    response: Response,
+    idempotency_key: idempotency.IdempotencyKeyHeader = None,
+) -> HouseholdOut | JSONResponse:
+    claim = None
+    if idempotency_key is not None:
+        ttl = request.app.state.settings.idempotency_ttl_hours
+        claim = await idempotency.claim(session, principal, idempotency_key, request, ttl_hours=ttl)
+        if claim.replay is not None:
+            return claim.replay
+    household = await service.create_household(session, principal, body)
+    out = service.household_out(principal, household)
+    set_etag(response, household.version)
+    response.headers["Location"] = f"/api/v1/households/{household.id}"
+    if claim is not None:
+        headers = {"ETag": response.headers["ETag"], "Location": response.headers["Location"]}
+        await claim.store(session, status=status.HTTP_201_CREATED, body=out.model_dump(mode="json"), headers=headers)
+    return out
+
+
+# Declared before /households/{household_id} so that the path parameter does not capture it.
+@router.get(
+    "/households/possible-duplicates",
+    summary="Pairs of active households sharing a member (same names, ignoring case and accents, and birth date)",
+    response_model=Page[DuplicatePair],
+)
+async def households_possible_duplicates(
+    principal: ManagerDep, session: SessionDep, page: PageDep
+) -> Page[DuplicatePair]:
+    pairs, total = await repository.possible_duplicates(session, page.limit, page.offset)
+    await audit.record(
+        session, principal, "household.possible_duplicates", "household", None, details={"pairs": len(pairs)}
+    )
+    items = [DuplicatePair.model_validate(p) for p in pairs]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get(
+    "/households/{household_id}",
+    summary="Read one household with its members (recorded in the audit trail)",
+    response_model=HouseholdView,
+    responses=_READ,
+)
+async def households_get(
+    principal: HouseholdUserDep, session: SessionDep, household_id: uuid.UUID, response: Response
+) -> HouseholdOut:
+    household = await service.get_visible(session, principal, household_id)
+    await audit.record(session, principal, "household.read", "household", household.id, household_id=household.id)
+    set_etag(response, household.version)
+    return service.household_out(principal, household)
+
+
+@router.patch(
+    "/households/{household_id}",
+    summary="Change a household (If-Match required; partner workers and the Paris referent: diagnostic only)",
+    response_model=HouseholdView,
+    responses=_WRITE,
+)
+async def households_update(
+    principal: HouseholdUserDep,
+    session: SessionDep,
+    household_id: uuid.UUID,
+    body: HouseholdUpdate,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> HouseholdOut:
+    household = await service.get_visible(session, principal, household_id, for_update=True)
+    service.check_writable(principal, household)
+    require_if_match(if_match, household.version)
+    household = await service.update_household(session, principal, household, body)
+    set_etag(response, household.version)
+    return service.household_out(principal, household)
+
+
+@router.delete(
+    "/households/{household_id}",
+    summary="Delete a household still in diagnostic (its creating organisation, or an admin)",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=_DELETE,
+)
+async def households_delete(
+    principal: HouseholdUserDep, session: SessionDep, household_id: uuid.UUID, if_match: IfMatchHeader = None
+) -> Response:
+    household = await service.get_visible(session, principal, household_id, for_update=True)
+    if if_match is not None:
+        require_if_match(if_match, household.version)
+    await service.delete_household(session, principal, household)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# --- members -----------------------------------------------------------------------------------------------
+@router.get(
+    "/households/{household_id}/members",
+    summary="List a household's members",
+    response_model=Page[MemberOut],
+    responses=_READ,
+)
+async def household_members_list(
+    principal: HouseholdUserDep, session: SessionDep, household_id: uuid.UUID, page: PageDep
+) -> Page[MemberOut]:
+    household = await service.get_visible(session, principal, household_id)
+    await audit.record(session, principal, "member.list", "household", household.id, household_id=household.id)
+    members = list(household.members)
+    items = [service.member_out(m) for m in members[page.offset : page.offset + page.limit]]
+    return Page(items=items, total=len(members), limit=page.limit, offset=page.offset)
+
+
+@router.post(
+    "/households/{household_id}/members",
+    summary="Add a member (changes the household's ETag)",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MemberOut,
+    responses=_CREATE,
+)
+async def household_members_create(
+    principal: HouseholdUserDep, session: SessionDep, household_id: uuid.UUID, body: MemberCreate, response: Response
+) -> MemberOut:
+    household = await service.get_visible(session, principal, household_id, for_update=True)
+    service.check_writable(principal, household)
+    member = await service.add_member(session, principal, household, body)
+    set_etag(response, member.version)
+    response.headers["Location"] = f"/api/v1/households/{household.id}/members/{member.id}"
+    return service.member_out(member)
+
+
+@router.get(
+    "/households/{household_id}/members/{member_id}",
+    summary="Read one member (its ETag is the member's own)",
+    response_model=MemberOut,
+    responses=_READ,
+)
+async def household_members_get(
+    principal: HouseholdUserDep, session: SessionDep, household_id: uuid.UUID, member_id: uuid.UUID, response: Response
+) -> MemberOut:
+    household = await service.get_visible(session, principal, household_id)
+    member = service.find_member(household, member_id)
+    await audit.record(session, principal, "member.read", "member", member.id, household_id=household.id)
+    set_etag(response, member.version)
+    return service.member_out(member)
+
+
+@router.patch(
+    "/households/{household_id}/members/{member_id}",
+    summary="Change a member (If-Match with the member's ETag; changes the household's ETag too)",
+    response_model=MemberOut,
+    responses=_WRITE,
+)
+async def household_members_update(
+    principal: HouseholdUserDep,
+    session: SessionDep,
+    household_id: uuid.UUID,
+    member_id: uuid.UUID,
+    body: MemberUpdate,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> MemberOut:
+    household = await service.get_visible(session, principal, household_id, for_update=True)
+    member = service.find_member(household, member_id)
+    service.check_writable(principal, household)
+    require_if_match(if_match, member.version)
+    member = await service.update_member(session, principal, household, member, body)
+    set_etag(response, member.version)
+    return service.member_out(member)
+
+
+@router.delete(
+    "/households/{household_id}/members/{member_id}",
+    summary="Remove a member (changes the household's ETag)",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=_DELETE,
+)
+async def household_members_delete(
+    principal: HouseholdUserDep,
+    session: SessionDep,
+    household_id: uuid.UUID,
+    member_id: uuid.UUID,
+    if_match: IfMatchHeader = None,
+) -> Response:
+    household = await service.get_visible(session, principal, household_id, for_update=True)
+    member = service.find_member(household, member_id)
+    service.check_writable(principal, household)
+    if if_match is not None:
+        require_if_match(if_match, member.version)
+    await service.remove_member(session, principal, household, member)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

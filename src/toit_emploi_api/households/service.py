@@ -1,0 +1,414 @@
+"""Rules of households and members: scoping, who may write when, member validation. Flushes only."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from toit_emploi_api.accounts.roles import OrganisationKind, Role
+from toit_emploi_api.audit import service as audit
+from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.core.errors import (
+    ConflictError,
+    FieldError,
+    ForbiddenError,
+    NotFoundError,
+    ValidationProblemError,
+)
+from toit_emploi_api.households import clock, repository
+from toit_emploi_api.households.models import Household, Member, MemberRole
+from toit_emploi_api.households.schemas import (
+    MAX_MEMBERS,
+    PROFILE_FIELDS,
+    HouseholdCreate,
+    HouseholdOut,
+    HouseholdStaffOut,
+    HouseholdUpdate,
+    MemberCreate,
+    MemberOut,
+    MemberUpdate,
+)
+from toit_emploi_api.pipeline.rules import TERMINAL_STAGES, Stage
+from toit_emploi_api.reference.text import fold
+
+# Roles that see every household (the others allowed on the routes see their organisation's only).
+SEE_ALL_ROLES = frozenset({Role.ADMIN, Role.SERVICE_MANAGER, Role.PARIS_REFERENT})
+# Roles that may write a household only while it is in diagnostic.
+DIAGNOSTIC_ONLY_WRITERS = frozenset({Role.PARTNER_WORKER, Role.PARIS_REFERENT})
+# Roles that may write the service manager's notes and choose or change the referring organisation.
+MANAGER_ROLES = frozenset({Role.ADMIN, Role.SERVICE_MANAGER})
+REFERRING_KINDS = frozenset({OrganisationKind.REFERRAL_PARTNER.value, OrganisationKind.OPERATOR.value})
+_NOT_NULL_MEMBER_FIELDS = ("first_name", "last_name", "birth_date", "role")
+_TEXT_FIELDS = ("needs_constraints", "consent_scope", "manager_notes", "qualifications")
+
+
+# --- scoping -----------------------------------------------------------------------------------------------
+def scope_of(principal: Principal) -> uuid.UUID | None:
+    """None when the caller sees every household, else the only referring organisation it may see."""
+    return None if principal.role in SEE_ALL_ROLES else principal.organisation_id
+
+
+async def get_visible(
+    session: AsyncSession, principal: Principal, household_id: uuid.UUID, *, for_update: bool = False
+) -> Household:
+    household = await repository.get_household(
+        session, household_id, scope_organisation_id=scope_of(principal), for_update=for_update
+    )
+    if household is None:
+        raise NotFoundError("No household with this id.")
+    return household
+
+
+def check_writable(principal: Principal, household: Household) -> None:
+    """409 when the household is closed, or has left diagnostic for a partner worker or the Paris referent."""
+    if household.stage in TERMINAL_STAGES or household.anonymised_at is not None:
+        raise ConflictError(
+            f"The household is {household.stage.value}: its file can no longer be changed.",
+            slug="household-closed",
+            extra={"stage": household.stage.value},
+        )
+    if principal.role in DIAGNOSTIC_ONLY_WRITERS and household.stage is not Stage.DIAGNOSTIC:
+        raise ConflictError(
+            "The household has left the diagnostic stage: only the service manager may change it now.",
+            slug="household-not-in-diagnostic",
+            extra={"stage": household.stage.value},
+        )
+
+
+def _touch(household: Household) -> None:
+    """Force an UPDATE of the household row, so its version (and ETag) changes with its members.
+
+    Also used on the household's own updates: a Python value keeps `updated_at` readable after the flush."""
+    household.updated_at = clock.now()
+
+
+# --- output ------------------------------------------------------------------------------------------------
+def member_out(member: Member) -> MemberOut:
+    return MemberOut(
+        id=member.id,
+        household_id=member.household_id,
+        first_name=member.first_name,
+        last_name=member.last_name,
+        birth_date=member.birth_date,
+        role=member.role,
+        is_adult=member.role is not MemberRole.CHILD,
+        rome_codes=list(member.rome_codes or []),
+        years_of_experience=member.years_of_experience,
+        driving_licence=member.driving_licence,
+        french_level=member.french_level,
+        qualifications=member.qualifications,
+        right_to_work_expiry=member.right_to_work_expiry,
+        schooling_level=member.schooling_level,
+        created_at=member.created_at,
+        updated_at=member.updated_at,
+    )
+
+
+def household_out(principal: Principal, household: Household, *, staff_view: bool = True) -> HouseholdOut:
+    """The partner-safe view for partner workers (and in lists); the staff view with notes otherwise."""
+    members = list(household.members)
+    children = sum(1 for m in members if m.role is MemberRole.CHILD)
+    fields: dict[str, Any] = {
+        "id": household.id,
+        "reference": household.reference,
+        "referring_organisation_id": household.referring_organisation_id,
+        "created_by_organisation_id": household.created_by_organisation_id,
+        "housing_situation": household.housing_situation,
+        "needs_constraints": household.needs_constraints,
+        "consent_date": household.consent_date,
+        "consent_scope": household.consent_scope,
+        "stage": household.stage,
+        "stage_entered_at": household.stage_entered_at,
+        "days_in_stage": max(0, (clock.now() - household.stage_entered_at).days),
+        "last_contact_date": household.last_contact_date,
+        "closure_date": household.closure_date,
+        "withdrawal_reason": household.withdrawal_reason,
+        "adult_count": len(members) - children,
+        "children_count": children,
+        "members": [member_out(m) for m in members],
+        "created_at": household.created_at,
+        "updated_at": household.updated_at,
+    }
+    if staff_view and principal.role is not Role.PARTNER_WORKER:
+        return HouseholdStaffOut(**fields, manager_notes=household.manager_notes, closure_note=household.closure_note)
+    return HouseholdOut(**fields)
+
+
+# --- member validation -------------------------------------------------------------------------------------
+def _member_errors(prefix: str, state: Mapping[str, Any], *, check_age: bool) -> list[FieldError]:
+    """Errors of a member's resulting state: age against role, profile only for adults, schooling for children."""
+    errors: list[FieldError] = []
+    is_child = state["role"] is MemberRole.CHILD
+    if check_age:
+        age = clock.age_on(state["birth_date"], clock.today())
+        if is_child and age >= clock.ADULT_AGE:
+            errors.append(
+                FieldError(field=prefix + "birth_date", message="a child must be under 18 today; use an adult role")
+            )
+        if not is_child and age < clock.ADULT_AGE:
+            errors.append(
+                FieldError(
+                    field=prefix + "birth_date",
+                    message=f"an adult ({state['role'].value}) must be 18 or older today; use role child",
+                )
+            )
+    if is_child:
+        for name in PROFILE_FIELDS:
+            if state.get(name) not in (None, []):
+                errors.append(
+                    FieldError(field=prefix + name, message="only adults carry a professional profile; not a child")
+                )
+    elif state.get("schooling_level") is not None:
+        errors.append(FieldError(field=prefix + "schooling_level", message="only children carry a schooling level"))
+    return errors
+
+
+def _member_state(data: MemberCreate) -> dict[str, Any]:
+    state = data.model_dump()
+    state["rome_codes"] = state["rome_codes"] or []
+    for name in _TEXT_FIELDS:
+        if name in state:
+            state[name] = state[name] or None
+    return state
+
+
+def _new_member(state: Mapping[str, Any]) -> Member:
+    return Member(
+        **state,
+        first_name_folded=fold(state["first_name"]),
+        last_name_folded=fold(state["last_name"]),
+    )
+
+
+def _raise_if(errors: list[FieldError]) -> None:
+    if errors:
+        raise ValidationProblemError("; ".join(f"{e.field}: {e.message}" for e in errors[:5]), errors=errors)
+
+
+# --- households --------------------------------------------------------------------------------------------
+async def _check_referring_organisation(session: AsyncSession, organisation_id: uuid.UUID) -> None:
+    found = await repository.organisation_kind(session, organisation_id)
+    if found is None or not found[1]:
+        message = "unknown or inactive organisation"
+    elif found[0] not in REFERRING_KINDS:
+        message = "must be a referring partner or the operator (Aurore), not a " + found[0]
+    else:
+        return
+    _raise_if([FieldError(field="referring_organisation_id", message=message)])
+
+
+def _check_manager_fields(principal: Principal, sent: Mapping[str, Any], *, creating: bool) -> None:
+    if principal.role in MANAGER_ROLES:
+        return
+    errors = []
+    if sent.get("manager_notes") is not None or (not creating and "manager_notes" in sent):
+        errors.append(FieldError(field="manager_notes", message="only the service manager or an admin may write it"))
+    if not creating and "referring_organisation_id" in sent:
+        errors.append(
+            FieldError(field="referring_organisation_id", message="only the service manager or an admin may change it")
+        )
+    _raise_if(errors)
+
+
+def _check_consent(consent_date: date | None, consent_scope: str | None) -> None:
+    if (consent_date is None) != (consent_scope is None):
+        missing = "consent_scope" if consent_scope is None else "consent_date"
+        _raise_if([FieldError(field=missing, message="consent needs both a date and a scope (or neither)")])
+
+
+async def create_household(session: AsyncSession, principal: Principal, data: HouseholdCreate) -> Household:
+    _check_manager_fields(principal, data.model_dump(exclude_unset=True), creating=True)
+    referring = data.referring_organisation_id or principal.organisation_id
+    if principal.role is Role.PARTNER_WORKER and referring != principal.organisation_id:
+        _raise_if(
+            [
+                FieldError(
+                    field="referring_organisation_id",
+                    message="a partner worker refers households for its own organisation only",
+                )
+            ]
+        )
+    if referring != principal.organisation_id or principal.organisation_kind.value not in REFERRING_KINDS:
+        await _check_referring_organisation(session, referring)
+
+    states = [_member_state(m) for m in data.members]
+    errors: list[FieldError] = []
+    for index, state in enumerate(states):
+        errors += _member_errors(f"members.{index}.", state, check_age=True)
+    _raise_if(errors)
+    needs = data.needs_constraints or None
+    scope = data.consent_scope or None
+    _check_consent(data.consent_date, scope)
+
+    number = await repository.next_reference_number(session)
+    household = Household(
+        reference=f"TE-{clock.today().year}-{number:04d}",
+        referring_organisation_id=referring,
+        created_by_organisation_id=principal.organisation_id,
+        created_by_user_id=principal.id if principal.kind == "user" else None,
+        housing_situation=data.housing_situation,
+        needs_constraints=needs,
+        consent_date=data.consent_date,
+        consent_scope=scope,
+        last_contact_date=data.last_contact_date,
+        manager_notes=data.manager_notes or None,
+        stage=Stage.DIAGNOSTIC,
+        members=[_new_member(state) for state in states],
+    )
+    session.add(household)
+    await session.flush()
+    await audit.record(
+        session,
+        principal,
+        "household.create",
+        "household",
+        household.id,
+        household_id=household.id,
+        details={"fields": sorted(data.model_dump(exclude_unset=True, exclude={"members"})), "members": len(states)},
+    )
+    return household
+
+
+async def update_household(
+    session: AsyncSession, principal: Principal, household: Household, data: HouseholdUpdate
+) -> Household:
+    changes = data.model_dump(exclude_unset=True)
+    _check_manager_fields(principal, changes, creating=False)
+    if "housing_situation" in changes and changes["housing_situation"] is None:
+        _raise_if([FieldError(field="housing_situation", message="must not be null")])
+    if "referring_organisation_id" in changes:
+        if changes["referring_organisation_id"] is None:
+            _raise_if([FieldError(field="referring_organisation_id", message="must not be null")])
+        await _check_referring_organisation(session, changes["referring_organisation_id"])
+    for name in _TEXT_FIELDS:
+        if name in changes:
+            changes[name] = changes[name] or None
+    _check_consent(
+        changes.get("consent_date", household.consent_date), changes.get("consent_scope", household.consent_scope)
+    )
+    changed = sorted(name for name, value in changes.items() if getattr(household, name) != value)
+    for name in changed:
+        setattr(household, name, changes[name])
+    if changed:
+        _touch(household)
+    await session.flush()
+    await audit.record(
+        session,
+        principal,
+        "household.update",
+        "household",
+        household.id,
+        household_id=household.id,
+        details={"fields": changed},
+    )
+    return household
+
+
+async def delete_household(session: AsyncSession, principal: Principal, household: Household) -> None:
+    if not principal.is_admin and household.created_by_organisation_id != principal.organisation_id:
+        raise ForbiddenError("Only the organisation that created the household, or an admin, may delete it.")
+    if household.stage is not Stage.DIAGNOSTIC:
+        raise ConflictError(
+            "Only a household still in diagnostic can be deleted; withdraw it through the pipeline instead.",
+            slug="household-not-in-diagnostic",
+            extra={"stage": household.stage.value},
+        )
+    await audit.record(
+        session,
+        principal,
+        "household.delete",
+        "household",
+        household.id,
+        details={"reference": household.reference, "members": len(household.members)},
+    )
+    await session.flush()
+    await repository.delete_household(session, household.id)
+
+
+# --- members -----------------------------------------------------------------------------------------------
+def find_member(household: Household, member_id: uuid.UUID) -> Member:
+    for member in household.members:
+        if member.id == member_id:
+            return member
+    raise NotFoundError("No member with this id in this household.")
+
+
+async def add_member(session: AsyncSession, principal: Principal, household: Household, data: MemberCreate) -> Member:
+    if len(household.members) >= MAX_MEMBERS:
+        raise ConflictError(f"A household has at most {MAX_MEMBERS} members.", slug="household-members-limit")
+    state = _member_state(data)
+    _raise_if(_member_errors("", state, check_age=True))
+    member = _new_member(state)
+    household.members.append(member)
+    _touch(household)
+    await session.flush()
+    await audit.record(
+        session,
+        principal,
+        "member.create",
+        "member",
+        member.id,
+        household_id=household.id,
+        details={"role": member.role.value},
+    )
+    return member
+
+
+async def update_member(
+    session: AsyncSession, principal: Principal, household: Household, member: Member, data: MemberUpdate
+) -> Member:
+    changes = data.model_dump(exclude_unset=True)
+    _raise_if(
+        [
+            FieldError(field=name, message="must not be null")
+            for name in _NOT_NULL_MEMBER_FIELDS
+            if name in changes and changes[name] is None
+        ]
+    )
+    if "rome_codes" in changes:
+        changes["rome_codes"] = changes["rome_codes"] or []
+    for name in _TEXT_FIELDS:
+        if name in changes:
+            changes[name] = changes[name] or None
+    state = {name: getattr(member, name) for name in MemberCreate.model_fields} | changes
+    _raise_if(_member_errors("", state, check_age="role" in changes or "birth_date" in changes))
+    changed = sorted(name for name, value in changes.items() if getattr(member, name) != value)
+    for name in changed:
+        setattr(member, name, changes[name])
+    if "first_name" in changed:
+        member.first_name_folded = fold(member.first_name)
+    if "last_name" in changed:
+        member.last_name_folded = fold(member.last_name)
+    if changed:
+        member.updated_at = clock.now()  # set here, not by the server default: readable without a reload
+        _touch(household)
+    await session.flush()
+    await audit.record(
+        session,
+        principal,
+        "member.update",
+        "member",
+        member.id,
+        household_id=household.id,
+        details={"fields": changed},
+    )
+    return member
+
+
+async def remove_member(session: AsyncSession, principal: Principal, household: Household, member: Member) -> None:
+    household.members.remove(member)  # delete-orphan: the row is deleted at flush
+    _touch(household)
+    await session.flush()
+    await audit.record(
+        session,
+        principal,
+        "member.delete",
+        "member",
+        member.id,
+        household_id=household.id,
+        details={"role": member.role.value},
+    )

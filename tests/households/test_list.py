@@ -1,0 +1,166 @@
+"""Listing households: pagination, filters, sort, accent-insensitive search, fixed SQL cost."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from httpx import AsyncClient
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.conftest import Actor, Actors
+from tests.households.conftest import BASE, adult, child, create_household, set_stage
+from toit_emploi_api.accounts.roles import OrganisationKind, Role
+
+
+async def _list(client: AsyncClient, actor: Actor, **params: Any) -> dict[str, Any]:
+    r = await client.get(BASE, params=params, headers=actor.headers)
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def _refs(page: dict[str, Any]) -> list[str]:
+    return [item["reference"] for item in page["items"]]
+
+
+async def test_pagination_shape_and_bounds(client: AsyncClient, service_manager: Actor) -> None:
+    for _ in range(3):
+        await create_household(client, service_manager)
+    page = await _list(client, service_manager, limit=2, offset=1)
+    assert set(page) == {"items", "total", "limit", "offset"}
+    assert (page["total"], page["limit"], page["offset"], len(page["items"])) == (3, 2, 1, 2)
+    assert (await _list(client, service_manager))["limit"] == 50
+    for bad in ({"limit": 0}, {"limit": 201}, {"offset": -1}):
+        r = await client.get(BASE, params=bad, headers=service_manager.headers)
+        assert r.status_code == 422, bad
+        assert r.json()["errors"][0]["field"] == f"query.{next(iter(bad))}"
+
+
+async def test_list_items_hide_manager_notes_and_partner_sees_own_only(client: AsyncClient, actors: Actors) -> None:
+    manager = await actors.user(Role.SERVICE_MANAGER)
+    partner = await actors.user(Role.PARTNER_WORKER)
+    other = await actors.user(Role.PARTNER_WORKER, await actors.organisation(OrganisationKind.REFERRAL_PARTNER))
+    mine = await create_household(client, partner)
+    await create_household(client, other)
+    await create_household(client, manager, manager_notes="Employer X met the family.")
+    assert _refs(await _list(client, partner)) == [mine["reference"]]
+    assert (await _list(client, partner))["total"] == 1
+    everything = await _list(client, manager)
+    assert everything["total"] == 3
+    assert all("manager_notes" not in item for item in everything["items"])
+
+
+async def test_filters(client: AsyncClient, actors: Actors, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    manager = await actors.user(Role.SERVICE_MANAGER)
+    org_a = await actors.organisation(OrganisationKind.REFERRAL_PARTNER)
+    with_children = await create_household(
+        client, manager, referring_organisation_id=str(org_a), members=[adult(rome_codes=["G1602"]), child()]
+    )
+    no_children = await create_household(client, manager, members=[adult(rome_codes=["F1703", "K2204"])])
+    matching = await create_household(client, manager, members=[adult(rome_codes=["K2204"])])
+    await set_stage(sessionmaker, matching["id"], "matching")
+
+    assert _refs(await _list(client, manager, has_children="true")) == [with_children["reference"]]
+    assert set(_refs(await _list(client, manager, has_children="false"))) == {
+        no_children["reference"],
+        matching["reference"],
+    }
+    assert _refs(await _list(client, manager, referring_organisation_id=str(org_a))) == [with_children["reference"]]
+    assert set(_refs(await _list(client, manager, rome_code="k2204"))) == {
+        no_children["reference"],
+        matching["reference"],
+    }
+    assert _refs(await _list(client, manager, rome_code="G1602")) == [with_children["reference"]]
+    assert _refs(await _list(client, manager, stage="matching")) == [matching["reference"]]
+    assert len(_refs(await _list(client, manager, stage=["matching", "diagnostic"]))) == 3
+    bad = await client.get(BASE, params={"rome_code": "Z9"}, headers=manager.headers)
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "query.rome_code"
+    assert (await client.get(BASE, params={"stage": "nowhere"}, headers=manager.headers)).status_code == 422
+
+
+async def test_created_since_and_before(
+    client: AsyncClient, service_manager: Actor, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    old = await create_household(client, service_manager)
+    new = await create_household(client, service_manager)
+    async with sessionmaker() as session:
+        await session.execute(
+            text("UPDATE households SET created_at = '2026-03-10 12:00+01' WHERE id = :i"), {"i": old["id"]}
+        )
+        await session.commit()
+    assert _refs(await _list(client, service_manager, created_before="2026-03-11")) == [old["reference"]]
+    assert _refs(await _list(client, service_manager, created_before="2026-03-10")) == []
+    assert _refs(await _list(client, service_manager, created_since="2026-03-11")) == [new["reference"]]
+    assert len(_refs(await _list(client, service_manager, created_since="2026-03-10"))) == 2
+
+
+async def test_sort(client: AsyncClient, service_manager: Actor) -> None:
+    refs = [(await create_household(client, service_manager))["reference"] for _ in range(3)]
+    assert _refs(await _list(client, service_manager)) == refs[::-1]  # newest first by default
+    assert _refs(await _list(client, service_manager, sort="created_at")) == refs
+    assert _refs(await _list(client, service_manager, sort="reference")) == sorted(refs)
+    assert _refs(await _list(client, service_manager, sort="-reference")) == sorted(refs, reverse=True)
+    assert (await client.get(BASE, params={"sort": "name"}, headers=service_manager.headers)).status_code == 422
+
+
+async def test_search_ignores_case_and_accents(client: AsyncClient, service_manager: Actor) -> None:
+    benoit = await create_household(client, service_manager, members=[adult("Benoît", "Lefèvre")])
+    elodie = await create_household(client, service_manager, members=[adult("ÉLODIE", "N'Diaye")])
+    await create_household(client, service_manager, members=[adult("Paul", "Martin")])
+
+    assert _refs(await _list(client, service_manager, q="benoit")) == [benoit["reference"]]
+    assert _refs(await _list(client, service_manager, q="BENOÎT")) == [benoit["reference"]]
+    assert _refs(await _list(client, service_manager, q="lefev")) == [benoit["reference"]]  # partial
+    assert _refs(await _list(client, service_manager, q="elodie ndi")) == []  # N'Diaye folds to "n diaye"
+    assert _refs(await _list(client, service_manager, q="élodie n diaye")) == [elodie["reference"]]
+    assert _refs(await _list(client, service_manager, q="Lefèvre Benoît")) == [benoit["reference"]]
+    assert _refs(await _list(client, service_manager, q="benoit martin")) == []  # words of the same member
+
+
+async def test_search_treats_like_wildcards_literally(client: AsyncClient, service_manager: Actor) -> None:
+    await create_household(client, service_manager, members=[adult("Anna", "Smith")])
+    assert _refs(await _list(client, service_manager, q="%")) == []
+    assert _refs(await _list(client, service_manager, q="a%a")) == []
+    assert len(_refs(await _list(client, service_manager, q="ann"))) == 1
+    too_long = await client.get(BASE, params={"q": "x" * 101}, headers=service_manager.headers)
+    assert too_long.status_code == 422
+
+
+@contextmanager
+def _count_statements(app: Any) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+
+
+async def test_list_costs_the_same_few_statements_for_5_or_50(
+    client: AsyncClient, app: Any, actors: Actors, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    manager = await actors.user(Role.SERVICE_MANAGER)
+    partner = await actors.user(Role.PARTNER_WORKER)
+    from tests.households.conftest import insert_household
+
+    for _ in range(60):
+        await insert_household(sessionmaker, partner.organisation_id, members=3)
+
+    counts = []
+    for actor in (manager, partner):
+        for limit in (5, 50):
+            with _count_statements(app) as statements:
+                page = await _list(client, actor, limit=limit, q="adult", has_children="false")
+            assert len(page["items"]) == limit
+            assert all(len(item["members"]) == 3 for item in page["items"])
+            counts.append(len(statements))
+    assert len(set(counts)) == 1, counts
+    assert counts[0] <= 4, counts  # caller lookup, count, page, members (one selectin query)

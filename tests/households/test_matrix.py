@@ -1,0 +1,103 @@
+"""Cross-organisation matrix: each role × own/foreign household × each operation, with the expected status.
+
+"Own" = the household's referring (and creating) organisation is the caller's; "foreign" = a referral partner's
+household of another organisation. Everything is in diagnostic, so only scoping and roles decide.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from httpx import AsyncClient, Response
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.conftest import Actors
+from tests.households.conftest import BASE, adult, insert_household
+from toit_emploi_api.accounts.roles import OrganisationKind, Role
+
+OPERATIONS = ["list", "read", "update", "delete", "members_list", "members_add", "members_update", "members_remove"]
+OK = {
+    "list": 200,
+    "read": 200,
+    "update": 200,
+    "delete": 204,
+    "members_list": 200,
+    "members_add": 201,
+    "members_update": 200,
+    "members_remove": 204,
+}
+NOT_FOUND = dict.fromkeys(OPERATIONS, 404) | {"list": 200}  # the list answers 200 without the household
+FORBIDDEN = dict.fromkeys(OPERATIONS, 403)
+
+# role -> ownership -> operation -> expected status
+EXPECTED: dict[Role, dict[str, dict[str, int]]] = {
+    Role.ADMIN: {"own": OK, "foreign": OK},
+    Role.SERVICE_MANAGER: {"own": OK, "foreign": OK | {"delete": 403}},  # delete: creating organisation only
+    Role.PARIS_REFERENT: {"own": OK, "foreign": OK | {"delete": 403}},
+    Role.PARTNER_WORKER: {"own": OK, "foreign": NOT_FOUND},
+    Role.FUNDER: {"own": FORBIDDEN, "foreign": FORBIDDEN},
+    Role.LANDLORD: {"own": FORBIDDEN, "foreign": FORBIDDEN},
+}
+
+CASES = [
+    pytest.param(role, ownership, op, EXPECTED[role][ownership][op], id=f"{role.value}-{ownership}-{op}")
+    for role in EXPECTED
+    for ownership in ("own", "foreign")
+    for op in OPERATIONS
+]
+
+
+async def _call(client: AsyncClient, op: str, headers: dict[str, str], hid: Any, mid: Any) -> Response:
+    url = f"{BASE}/{hid}"
+    match op:
+        case "list":
+            return await client.get(BASE, headers=headers)
+        case "read":
+            return await client.get(url, headers=headers)
+        case "update":
+            return await client.patch(
+                url, json={"last_contact_date": "2026-11-20"}, headers=headers | {"If-Match": '"1"'}
+            )
+        case "delete":
+            return await client.delete(url, headers=headers)
+        case "members_list":
+            return await client.get(f"{url}/members", headers=headers)
+        case "members_add":
+            return await client.post(f"{url}/members", json=adult("Paul", "Durand"), headers=headers)
+        case "members_update":
+            return await client.patch(
+                f"{url}/members/{mid}", json={"driving_licence": True}, headers=headers | {"If-Match": '"1"'}
+            )
+        case "members_remove":
+            return await client.delete(f"{url}/members/{mid}", headers=headers)
+    raise AssertionError(op)
+
+
+@pytest.mark.parametrize(("role", "ownership", "op", "expected"), CASES)
+async def test_matrix(
+    client: AsyncClient,
+    actors: Actors,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    role: Role,
+    ownership: str,
+    op: str,
+    expected: int,
+) -> None:
+    actor = await actors.user(role)
+    other_partner = await actors.organisation(OrganisationKind.REFERRAL_PARTNER)
+    owner = actor.organisation_id if ownership == "own" else other_partner
+    household_id, (member_id,) = await insert_household(sessionmaker, owner)
+
+    r = await _call(client, op, actor.headers, household_id, member_id)
+
+    assert r.status_code == expected, r.text
+    if expected >= 400:
+        assert r.headers["content-type"].startswith("application/problem+json")
+    if op == "list" and expected == 200:
+        listed = {item["id"] for item in r.json()["items"]}
+        visible = not (role is Role.PARTNER_WORKER and ownership == "foreign")
+        assert (str(household_id) in listed) is visible
+    if expected == 404:
+        # Nothing tells whether the household exists: same answer as for a random id.
+        assert r.json()["type"] == "urn:toit-emploi:problem:not-found"
