@@ -27,10 +27,9 @@ from toit_emploi_api.housing.schemas import (
     HousingUnitUpdate,
     SyncMode,
     SyncReport,
-    SyncUnitDoc,
     UnitSort,
 )
-from toit_emploi_api.housing.sync_input import MAX_UNITS, REQUIRED_CSV_HEADERS
+from toit_emploi_api.housing.sync_input import MAX_UNITS, REQUIRED_CSV_HEADERS, UNIT_JSON_SCHEMA
 from toit_emploi_api.reference.codes import INSEE_COMMUNE_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["housing"])
@@ -149,7 +148,7 @@ _SYNC_BODY_SCHEMA = {
     "additionalProperties": False,
     "properties": {
         "mode": {"type": "string", "enum": ["snapshot", "delta"], "default": "snapshot"},
-        "units": {"type": "array", "maxItems": MAX_UNITS, "items": SyncUnitDoc.model_json_schema()},
+        "units": {"type": "array", "maxItems": MAX_UNITS, "items": UNIT_JSON_SCHEMA},
     },
 }
 

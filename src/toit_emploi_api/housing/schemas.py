@@ -221,30 +221,6 @@ UnitSort = Literal["rent", "-rent", "rooms", "-rooms", "available_from", "-avail
 # ---------------------------------------------------------------------------------------------------- sync
 
 
-class SyncUnitDoc(InputModel):
-    """One unit of a JSON sync (documentation of the format; rows are validated by the sync parser)."""
-
-    landlord_reference: str = Field(min_length=1, max_length=rules.REFERENCE_MAX, description="CSV: REFLOG")
-    commune_insee: str = Field(min_length=5, max_length=5, description="CSV: DEPCOM (INSEE code, 2A/2B for Corsica)")
-    postcode: str = Field(pattern="^[0-9]{5}$", description="CSV: CODEPOSTAL")
-    street_number: str | None = Field(default=None, max_length=rules.STREET_NUMBER_MAX, description="CSV: NUMVOIE")
-    street_type: str | None = Field(default=None, max_length=rules.STREET_TYPE_MAX, description="CSV: TYPVOIE")
-    street_name: str | None = Field(default=None, max_length=rules.STREET_NAME_MAX, description="CSV: NOMVOIE")
-    floor: int | None = Field(default=None, ge=rules.FLOOR_MIN, le=rules.FLOOR_MAX, description="CSV: ETAGE (RDC = 0)")
-    rooms: int = Field(ge=rules.ROOMS_MIN, le=rules.ROOMS_MAX, description="CSV: NBPIECE")
-    living_area_m2: Decimal | None = Field(default=None, gt=0, le=rules.AREA_MAX, description="CSV: SURFHAB")
-    rent: Decimal = Field(ge=0, le=rules.MONEY_MAX, decimal_places=2, description="CSV: LOYERPRINC")
-    charges: Decimal = Field(default=Decimal(0), ge=0, le=rules.MONEY_MAX, decimal_places=2, description="CSV: CHARGES")
-    dpe_class: Literal["A", "B", "C", "D", "E", "F", "G"] | None = Field(default=None, description="CSV: DPEENERGIE")
-    construction_year: int | None = Field(default=None, ge=rules.YEAR_MIN, le=rules.YEAR_MAX, description="CONSTRUCT")
-    available_from: date | None = Field(default=None, description="CSV: DISPONIBLE (YYYY-MM-DD or DD/MM/YYYY)")
-    is_relay: bool = Field(default=False, description="CSV: RELAIS (1/0, oui/non, true/false)")
-    elevator: bool | None = Field(default=None, description="CSV: ASCENSEUR (optional column)")
-    step_free_access: bool = Field(default=False, description="CSV: ACCESSIBLE (optional column)")
-    latitude: Decimal | None = Field(default=None, ge=-90, le=90, description="CSV: LATITUDE (optional column)")
-    longitude: Decimal | None = Field(default=None, ge=-180, le=180, description="CSV: LONGITUDE (optional column)")
-
-
 SyncMode = Literal["snapshot", "delta"]
 
 

@@ -31,7 +31,7 @@ _ARRAY_TYPES: Final[Mapping[str, str]] = {
     "street_name": "text",
     "floor": "integer",
     "rooms": "integer",
-    "living_area_m2": "numeric",
+    "living_area_m2": "numeric",  # numeric columns are sent as text[] (cheaper to encode), cast back here
     "rent": "numeric",
     "charges": "numeric",
     "dpe_class": "text",
@@ -126,7 +126,15 @@ def lock_key(landlord_organisation_id: uuid.UUID) -> int:
 
 
 async def lock_landlord(session: AsyncSession, landlord_organisation_id: uuid.UUID) -> None:
-    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(landlord_organisation_id)})
+    """Serialise this landlord's syncs; for this transaction only, give the join room in memory and plan each
+    statement for its actual array sizes (a cached generic plan would guess 10 rows per ``unnest``)."""
+    await session.execute(
+        text(
+            "SELECT set_config('work_mem', '32MB', true), set_config('plan_cache_mode', 'force_custom_plan', true),"
+            " pg_advisory_xact_lock(:key)"
+        ),
+        {"key": lock_key(landlord_organisation_id)},
+    )
 
 
 async def upsert(
