@@ -25,6 +25,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_constraint("ck_housing_units_reference_not_blank", "housing_units", type_="check")
-    op.drop_constraint("ck_housing_units_coordinates_range", "housing_units", type_="check")
-    op.drop_constraint("ck_housing_units_floor_range", "housing_units", type_="check")
+    op.drop_constraint(op.f("ck_housing_units_reference_not_blank"), "housing_units", type_="check")
+    op.drop_constraint(op.f("ck_housing_units_coordinates_range"), "housing_units", type_="check")
+    op.drop_constraint(op.f("ck_housing_units_floor_range"), "housing_units", type_="check")

@@ -141,6 +141,7 @@ async def update_unit(
     for key, value in changes.items():
         setattr(unit, key, value)
     await session.flush()
+    await session.refresh(unit, ["updated_at"])  # set by the database on UPDATE
     await audit.record(
         session, principal, "housing_unit.update", "housing_unit", unit.id, details={"fields": sorted(changes)}
     )

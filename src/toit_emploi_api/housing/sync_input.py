@@ -32,7 +32,7 @@ MAX_REPORTED_ERRORS: Final = 1_000
 # One line, no control character (NUL included).
 _SINGLE_LINE: Final = r"^[^\x00-\x1f\x7f-\x9f]*$"
 # Same set as reference.codes.check_insee_commune: not department 00, not the obsolete 20xxx, 2A/2B for Corsica.
-_INSEE: Final = r"^(?:0[1-9][0-9]{3}|1[0-9]{4}|2[1-9][0-9]{3}|[3-9][0-9]{4}|2[AB][0-9]{3})$"
+_INSEE: Final = r"^(?:0[1-9][0-9]{3}|1[0-9]{4}|2[1-9][0-9]{3}|[3-9][0-9]{4}|2[ABab][0-9]{3})$"
 
 
 Reference = Annotated[
