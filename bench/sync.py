@@ -254,7 +254,8 @@ async def main(args: argparse.Namespace, url: str) -> None:
             await bench.post(
                 warm_headers, json.dumps({"units": make_units(50, 1, "W")}).encode(), "application/json", "snapshot"
             )
-        print(f"PostgreSQL: {url.rsplit('@', 1)[-1].split('?')[0]}   CPUs: {os.cpu_count()}")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"PostgreSQL: {url.rsplit('@', 1)[-1].split('?')[0]}   CPUs: {os.cpu_count()}   load average: {load}")
         await bench.run("Polygone", make_units(args.small, 1, "POL"), args.batch, "snapshot", "json")
         await bench.run("Polygone CSV", make_units(args.small, 2, "PCSV"), args.batch, "snapshot", "csv")
         await bench.run("Large landlord", make_units(args.large, 3, "BIG"), args.batch, "delta", "json")
