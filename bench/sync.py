@@ -1,0 +1,270 @@
+"""Benchmark of Polygone's vacancy sync (`make bench`; not part of the test suite).
+
+How it runs: the app is used IN PROCESS (``create_app`` + httpx ``ASGITransport``), so the times printed are
+server-side: from the request entering the ASGI app to the response leaving it (JSON parsing, validation, SQL,
+commit, serialisation), without any network. The ``Server-Timing`` header of each answer splits out ``parse``
+(body decoding and row validation) and ``sql`` (advisory lock + upsert + snapshot update); the app also logs both.
+
+Database: ``DATABASE_URL`` if set (a PostgreSQL URL; the database ``toit_emploi_bench`` is NOT created: the URL's
+database is used and its ``housing_units``/``organisations`` rows for the bench landlords are added), otherwise the
+embedded PostgreSQL under ``.data/bench-pg`` with a fresh ``toit_emploi_bench`` database, migrated to head.
+
+Scenarios (realistic Cantal units: communes, rooms, areas, rents, DPE, years):
+* 2,000 units, one landlord, ``snapshot`` mode, one request (Polygone's real size), JSON; then the same as CSV;
+* 100,000 units, one landlord, ``delta`` mode, in 5 requests of 20,000 (a snapshot is one request, so a stock
+  larger than 20,000 units is pushed in delta batches).
+For each: a first sync (all created), an identical re-sync (must write 0 rows: checked in the database with
+``updated_at``), and a sync where 5% of the units changed (rent).
+
+    .venv/bin/python bench/sync.py [--small 2000] [--large 100000] [--batch 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import json
+import os
+import random
+import sys
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from toit_emploi_api.accounts.roles import Role  # noqa: E402
+from toit_emploi_api.auth.tokens import issue_access_token  # noqa: E402
+from toit_emploi_api.core import embedded, migrations  # noqa: E402
+from toit_emploi_api.core.settings import Settings  # noqa: E402
+from toit_emploi_api.housing.sync_input import CSV_HEADERS  # noqa: E402
+from toit_emploi_api.main import create_app  # noqa: E402
+
+SYNC = "/api/v1/housing-units/sync"
+# (INSEE code, postcode, weight): Aurillac and communes around it, Saint-Flour, Mauriac.
+COMMUNES = [
+    ("15014", "15000", 60),
+    ("15012", "15130", 8),
+    ("15187", "15100", 12),
+    ("15120", "15200", 6),
+    ("15267", "15130", 5),
+    ("15025", "15130", 4),
+    ("15138", "15000", 5),
+]
+STREETS = [
+    ("RUE", "des Carmes"),
+    ("AV", "de la République"),
+    ("BD", "du Pont Rouge"),
+    ("RUE", "Victor Hugo"),
+    ("IMP", "des Tilleuls"),
+    ("RTE", "de Vic"),
+    ("PL", "du Square"),
+    ("RUE", "de Belbex"),
+]
+
+
+def make_units(count: int, seed: int, prefix: str) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    codes = [c for c, _, w in COMMUNES for _ in range(w)]
+    post = {c: p for c, p, _ in COMMUNES}
+    today = date(2026, 11, 23)
+    units = []
+    for i in range(count):
+        rooms = rng.choices([1, 2, 3, 4, 5, 6], weights=[10, 25, 32, 22, 8, 3])[0]
+        area = round(14 + rooms * rng.uniform(14, 20), 2)
+        commune = rng.choice(codes)
+        street_type, street_name = rng.choice(STREETS)
+        available = today + timedelta(days=rng.randint(-30, 120)) if rng.random() < 0.8 else None
+        units.append(
+            {
+                "landlord_reference": f"{prefix}-{i:06d}",
+                "commune_insee": commune,
+                "postcode": post[commune],
+                "street_number": str(rng.randint(1, 120)),
+                "street_type": street_type,
+                "street_name": street_name,
+                "floor": rng.randint(0, 8),
+                "rooms": rooms,
+                "living_area_m2": f"{area:.2f}",
+                "rent": f"{area * rng.uniform(5.4, 7.2):.2f}",
+                "charges": f"{rng.uniform(30, 140):.2f}",
+                "dpe_class": rng.choice("ABCDDDEEEFG"),
+                "construction_year": rng.randint(1950, 2022),
+                "available_from": available.isoformat() if available else None,
+                "is_relay": rng.random() < 0.005,
+            }
+        )
+    return units
+
+
+def changed(units: list[dict[str, Any]], share: float, seed: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    out = []
+    for u in units:
+        if rng.random() < share:
+            u = {**u, "rent": f"{float(u['rent']) + rng.randint(1, 30):.2f}"}
+        out.append(u)
+    return out
+
+
+def as_csv(units: list[dict[str, Any]]) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_HEADERS[:15])
+    keys = [
+        "landlord_reference",
+        "commune_insee",
+        "postcode",
+        "street_number",
+        "street_type",
+        "street_name",
+        "floor",
+        "rooms",
+        "living_area_m2",
+        "rent",
+        "charges",
+        "dpe_class",
+        "construction_year",
+        "available_from",
+        "is_relay",
+    ]
+    for u in units:
+        writer.writerow(["" if u[k] is None else (int(u[k]) if isinstance(u[k], bool) else u[k]) for k in keys])
+    return buf.getvalue().encode()
+
+
+class Bench:
+    def __init__(self, client: AsyncClient, app: Any, settings: Settings) -> None:
+        self.client = client
+        self.app = app
+        self.settings = settings
+
+    async def landlord(self, name: str) -> tuple[uuid.UUID, dict[str, str]]:
+        org, user = uuid.uuid4(), uuid.uuid4()
+        async with self.app.state.sessionmaker() as s:
+            await s.execute(
+                text(
+                    "INSERT INTO organisations (id, name, kind, active, version) VALUES (:i, :n, 'landlord', true, 1)"
+                ),
+                {"i": org, "n": f"{name} {org.hex[:6]}"},
+            )
+            await s.execute(
+                text(
+                    "INSERT INTO users (id, email, full_name, role, organisation_id, password_hash, active, version)"
+                    " VALUES (:i, :e, 'Bench landlord', 'landlord', :o, 'x', true, 1)"
+                ),
+                {"i": user, "e": f"bench.{user.hex[:8]}@example.org", "o": org},
+            )
+            await s.commit()
+        token, _ = issue_access_token(
+            self.settings, subject_kind="user", subject_id=user, role=Role.LANDLORD.value, organisation_id=org
+        )
+        return org, {"Authorization": f"Bearer {token}"}
+
+    async def db_now(self) -> Any:
+        async with self.app.state.sessionmaker() as s:
+            return (await s.execute(text("SELECT clock_timestamp()"))).scalar_one()
+
+    async def rows_written_since(self, org: uuid.UUID, since: Any) -> int:
+        async with self.app.state.sessionmaker() as s:
+            return int(
+                (
+                    await s.execute(
+                        text(
+                            "SELECT count(*) FROM housing_units"
+                            " WHERE landlord_organisation_id = :o AND updated_at >= :t"
+                        ),
+                        {"o": org, "t": since},
+                    )
+                ).scalar_one()
+            )
+
+    async def post(
+        self, headers: dict[str, str], body: bytes, content_type: str, mode: str
+    ) -> tuple[float, dict[str, Any], dict[str, float]]:
+        started = time.perf_counter()
+        r = await self.client.post(
+            SYNC, content=body, headers={**headers, "Content-Type": content_type}, params={"mode": mode}
+        )
+        elapsed = (time.perf_counter() - started) * 1000
+        if r.status_code != 200:
+            raise SystemExit(f"sync failed: {r.status_code} {r.text[:500]}")
+        timing = {}
+        for part in r.headers.get("server-timing", "").split(","):
+            name, _, dur = part.strip().partition(";dur=")
+            if dur:
+                timing[name] = float(dur)
+        return elapsed, r.json(), timing
+
+    async def run(self, label: str, units: list[dict[str, Any]], batch: int, mode: str, fmt: str) -> None:
+        org, headers = await self.landlord(label)
+        print(f"\n## {label}: {len(units):,} units, {mode}, {fmt}, {(len(units) + batch - 1) // batch} request(s)")
+        variants = [("first sync", units), ("identical re-sync", units), ("5% changed", changed(units, 0.05, 7))]
+        for name, payload in variants:
+            since = await self.db_now()
+            total = parse = sql = 0.0
+            counts = {"created": 0, "updated": 0, "unchanged": 0, "conflicts": 0}
+            for start in range(0, len(payload), batch):
+                chunk = payload[start : start + batch]
+                if fmt == "json":
+                    body, ctype = json.dumps({"mode": mode, "units": chunk}).encode(), "application/json"
+                else:
+                    body, ctype = as_csv(chunk), "text/csv"
+                elapsed, report, timing = await self.post(headers, body, ctype, mode)
+                total += elapsed
+                parse += timing.get("parse", 0)
+                sql += timing.get("sql", 0)
+                for key in ("created", "updated", "unchanged"):
+                    counts[key] += report[key]
+                counts["conflicts"] += len(report["conflicts"])
+            written = await self.rows_written_since(org, since)
+            print(
+                f"{name:<18} {total:9.1f} ms   (parse {parse:7.1f} ms, sql {sql:7.1f} ms)   "
+                f"created {counts['created']:>6}  updated {counts['updated']:>6}  unchanged {counts['unchanged']:>6}"
+                f"   rows written {written}"
+            )
+
+
+def prepare_database() -> str:
+    """The database URL, migrated to head (alembic runs its own event loop: call this before asyncio.run)."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        server = embedded.start(ROOT / ".data" / "bench-pg")
+        url = embedded.ensure_database(server, "toit_emploi_bench", recreate=True)
+    migrations.upgrade(url)
+    return url
+
+
+async def main(args: argparse.Namespace, url: str) -> None:
+    settings = Settings(environment="test", DATABASE_URL=url, jwt_secret="bench-" + "x" * 40, log_level="WARNING")
+    app = create_app(settings)
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://bench", timeout=120) as client:
+        bench = Bench(client, app, settings)
+        # Warm up the connection pool and the prepared statements, as on a running server.
+        _, warm_headers = await bench.landlord("warm-up")
+        for _ in range(3):
+            await bench.post(
+                warm_headers, json.dumps({"units": make_units(50, 1, "W")}).encode(), "application/json", "snapshot"
+            )
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"PostgreSQL: {url.rsplit('@', 1)[-1].split('?')[0]}   CPUs: {os.cpu_count()}   load average: {load}")
+        await bench.run("Polygone", make_units(args.small, 1, "POL"), args.batch, "snapshot", "json")
+        await bench.run("Polygone CSV", make_units(args.small, 2, "PCSV"), args.batch, "snapshot", "csv")
+        await bench.run("Large landlord", make_units(args.large, 3, "BIG"), args.batch, "delta", "json")
+    await app.state.engine.dispose()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--small", type=int, default=2_000)
+    parser.add_argument("--large", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=20_000)
+    asyncio.run(main(parser.parse_args(), prepare_database()))

@@ -1,0 +1,252 @@
+"""Request and response bodies of housing units and of the vacancy sync."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
+
+from toit_emploi_api.core.schemas import InputModel, OutputModel
+from toit_emploi_api.housing import rules
+from toit_emploi_api.housing.models import DpeClass, UnitStatus
+from toit_emploi_api.reference.codes import InseeCommuneCode, PostCode
+from toit_emploi_api.reference.text import reject_control_characters
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _single_line(value: str) -> str:
+    return reject_control_characters(value, allow="")
+
+
+LandlordReference = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=rules.REFERENCE_MAX),
+    BeforeValidator(_strip),
+    AfterValidator(_single_line),
+    Field(description="The landlord's own reference of the unit (unique per landlord).", examples=["AUR-0142"]),
+]
+StreetNumber = Annotated[
+    str,
+    StringConstraints(max_length=rules.STREET_NUMBER_MAX),
+    BeforeValidator(_strip),
+    AfterValidator(_single_line),
+    Field(description="NUMVOIE, e.g. `12` or `12 bis`.", examples=["12"]),
+]
+StreetType = Annotated[
+    str,
+    StringConstraints(max_length=rules.STREET_TYPE_MAX),
+    BeforeValidator(_strip),
+    AfterValidator(_single_line),
+    Field(description="TYPVOIE, e.g. `RUE`, `AV`, `BD`.", examples=["RUE"]),
+]
+StreetName = Annotated[
+    str,
+    StringConstraints(max_length=rules.STREET_NAME_MAX),
+    BeforeValidator(_strip),
+    AfterValidator(_single_line),
+    Field(description="NOMVOIE.", examples=["des Carmes"]),
+]
+Rooms = Annotated[
+    int,
+    Field(ge=rules.ROOMS_MIN, le=rules.ROOMS_MAX, description="NBPIECE, living room included (T3 = 3).", examples=[3]),
+]
+Floor = Annotated[int, Field(ge=rules.FLOOR_MIN, le=rules.FLOOR_MAX, description="ETAGE (0 = ground floor).")]
+Area = Annotated[
+    Decimal,
+    Field(gt=0, le=rules.AREA_MAX, max_digits=6, decimal_places=2, description="SURFHAB, m².", examples=["64.50"]),
+]
+Money = Annotated[
+    Decimal,
+    Field(
+        ge=0, le=rules.MONEY_MAX, max_digits=8, decimal_places=2, description="Euros per month.", examples=["412.30"]
+    ),
+]
+Year = Annotated[int, Field(ge=rules.YEAR_MIN, le=rules.YEAR_MAX, description="CONSTRUCT.", examples=[1974])]
+Latitude = Annotated[Decimal, Field(ge=-90, le=90, max_digits=9, decimal_places=6, examples=["44.926300"])]
+Longitude = Annotated[Decimal, Field(ge=-180, le=180, max_digits=9, decimal_places=6, examples=["2.439900"])]
+ManualStatus = Annotated[
+    UnitStatus,
+    Field(description="Only `vacant` or `unavailable`: `reserved` and `let` are set by housing allocations."),
+]
+
+
+def _manual_status(value: UnitStatus | None) -> UnitStatus | None:
+    if value is not None and value in rules.PIPELINE_STATUSES:
+        raise ValueError("reserved and let are set by housing allocations only; use vacant or unavailable")
+    return value
+
+
+_UNIT_EXAMPLE: dict[str, Any] = {
+    "landlord_reference": "AUR-0142",
+    "street_number": "12",
+    "street_type": "RUE",
+    "street_name": "des Carmes",
+    "postcode": "15000",
+    "commune_insee": "15014",
+    "rooms": 3,
+    "living_area_m2": "64.50",
+    "floor": 2,
+    "elevator": False,
+    "rent": "412.30",
+    "charges": "85.00",
+    "dpe_class": "D",
+    "construction_year": 1974,
+    "available_from": "2026-12-01",
+    "step_free_access": False,
+    "is_relay": False,
+}
+
+
+class HousingUnitCreate(InputModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_UNIT_EXAMPLE]})
+
+    landlord_organisation_id: uuid.UUID | None = Field(
+        default=None,
+        description="Required for the service manager and admin; a landlord may omit it (its own organisation).",
+    )
+    landlord_reference: LandlordReference
+    street_number: StreetNumber | None = None
+    street_type: StreetType | None = None
+    street_name: StreetName | None = None
+    postcode: PostCode
+    commune_insee: InseeCommuneCode
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+    rooms: Rooms
+    living_area_m2: Area | None = None
+    floor: Floor | None = None
+    elevator: bool | None = None
+    rent: Money
+    charges: Money = Decimal("0.00")
+    dpe_class: DpeClass | None = None
+    construction_year: Year | None = None
+    available_from: date | None = None
+    step_free_access: bool = False
+    status: ManualStatus = UnitStatus.VACANT
+    is_relay: bool = False
+
+    _status = field_validator("status")(_manual_status)
+
+
+# Fields that may not be set to null by a PATCH.
+NOT_NULLABLE = frozenset(
+    {
+        "landlord_reference",
+        "postcode",
+        "commune_insee",
+        "rooms",
+        "rent",
+        "charges",
+        "step_free_access",
+        "status",
+        "is_relay",
+    }
+)
+
+
+class HousingUnitUpdate(InputModel):
+    """Partial update: only the fields sent are changed; `null` clears an optional fact."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"rent": "420.00", "available_from": "2027-01-15"}]})
+
+    landlord_reference: LandlordReference | None = None
+    street_number: StreetNumber | None = None
+    street_type: StreetType | None = None
+    street_name: StreetName | None = None
+    postcode: PostCode | None = None
+    commune_insee: InseeCommuneCode | None = None
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+    rooms: Rooms | None = None
+    living_area_m2: Area | None = None
+    floor: Floor | None = None
+    elevator: bool | None = None
+    rent: Money | None = None
+    charges: Money | None = None
+    dpe_class: DpeClass | None = None
+    construction_year: Year | None = None
+    available_from: date | None = None
+    step_free_access: bool | None = None
+    status: ManualStatus | None = None
+    is_relay: bool | None = None
+
+    _status = field_validator("status")(_manual_status)
+
+
+class HousingUnitPublicOut(OutputModel):
+    """What Paris referents and partner workers see of a vacant unit: no landlord internals."""
+
+    id: uuid.UUID
+    street_number: str | None
+    street_type: str | None
+    street_name: str | None
+    postcode: str
+    commune_insee: str
+    latitude: Decimal | None
+    longitude: Decimal | None
+    rooms: int
+    living_area_m2: Decimal | None
+    floor: int | None
+    elevator: bool | None
+    rent: Decimal
+    charges: Decimal
+    dpe_class: DpeClass | None
+    construction_year: int | None
+    available_from: date | None
+    step_free_access: bool
+    status: UnitStatus
+    is_relay: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class HousingUnitOut(HousingUnitPublicOut):
+    """The whole unit, for its landlord, the service manager and admins."""
+
+    landlord_organisation_id: uuid.UUID
+    landlord_reference: str
+    last_synced_at: datetime | None = Field(description="Last time a sync created or changed this unit.")
+    version: int
+
+
+UnitSort = Literal["rent", "-rent", "rooms", "-rooms", "available_from", "-available_from"]
+
+
+# ---------------------------------------------------------------------------------------------------- sync
+
+
+SyncMode = Literal["snapshot", "delta"]
+
+
+class SyncConflict(OutputModel):
+    landlord_reference: str = Field(max_length=rules.REFERENCE_MAX)
+    status: UnitStatus = Field(description="`reserved` or `let`: the unit is held by the programme.")
+    fields: list[str] = Field(description="The facts that differ from the stored unit (left unchanged).")
+    reason: str = Field(max_length=300)
+
+
+class SyncRowError(OutputModel):
+    row: int = Field(ge=1, description="1-based: position in `units`, or data line after the CSV header.")
+    landlord_reference: str | None = Field(description="The row's reference when it could be read.")
+    field: str = Field(description="JSON key or CSV header (`row` for a malformed line, `unit` for a non-object).")
+    message: str
+
+
+class SyncReport(OutputModel):
+    mode: SyncMode
+    partial: bool = Field(description="True when `?partial=true`: valid rows were written, invalid ones skipped.")
+    received: int = Field(ge=0, description="Units in the request.")
+    created: int = Field(ge=0)
+    updated: int = Field(ge=0, description="Existing units whose facts changed (or that were unavailable again).")
+    unchanged: int = Field(ge=0, description="Valid units identical to the stored ones: not rewritten.")
+    no_longer_vacant: int = Field(ge=0, description="Snapshot: vacant units absent from it, now `unavailable`.")
+    conflicts: list[SyncConflict] = Field(description="Reserved/let units whose incoming facts differ: untouched.")
+    invalid_rows: int = Field(ge=0)
+    errors: list[SyncRowError] = Field(description="Row-level errors (at most 1,000 listed).")
+    errors_truncated: bool = False

@@ -1,0 +1,166 @@
+"""Rules of housing units: who sees and writes which unit, statuses owned by the pipeline. Flushes only."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from toit_emploi_api.accounts.roles import OrganisationKind, Role
+from toit_emploi_api.audit import service as audit
+from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.core.errors import (
+    ConflictError,
+    FieldError,
+    NotFoundError,
+    ValidationProblemError,
+)
+from toit_emploi_api.housing import repository, rules
+from toit_emploi_api.housing.models import HousingUnit, UnitStatus
+from toit_emploi_api.housing.repository import UnitFilters
+from toit_emploi_api.housing.schemas import NOT_NULLABLE, HousingUnitCreate, HousingUnitUpdate
+
+# Roles that read vacant units only, without landlord internals.
+PUBLIC_READERS = frozenset({Role.PARIS_REFERENT, Role.PARTNER_WORKER})
+
+
+def sees_full_unit(principal: Principal) -> bool:
+    return principal.role not in PUBLIC_READERS
+
+
+def _scope(principal: Principal) -> tuple[uuid.UUID | None, bool]:
+    """(only this landlord organisation, only vacant units) for the caller."""
+    if principal.role is Role.LANDLORD:
+        return principal.organisation_id, False
+    if principal.role in PUBLIC_READERS:
+        return None, True
+    return None, False
+
+
+def _visible(principal: Principal, unit: HousingUnit) -> bool:
+    only_org, only_vacant = _scope(principal)
+    if only_org is not None and unit.landlord_organisation_id != only_org:
+        return False
+    return not (only_vacant and unit.status is not UnitStatus.VACANT)
+
+
+async def list_units(
+    session: AsyncSession, principal: Principal, filters: UnitFilters, sort: str | None, limit: int, offset: int
+) -> tuple[Sequence[HousingUnit], int]:
+    only_org, only_vacant = _scope(principal)
+    return await repository.list_page(
+        session, filters, sort, limit, offset, only_organisation=only_org, only_vacant=only_vacant
+    )
+
+
+async def get_visible(
+    session: AsyncSession, principal: Principal, unit_id: uuid.UUID, *, for_update: bool = False
+) -> HousingUnit:
+    unit = await repository.get(session, unit_id, for_update=for_update)
+    if unit is None or not _visible(principal, unit):
+        raise NotFoundError("No housing unit with this id.")
+    return unit
+
+
+async def resolve_landlord(
+    session: AsyncSession, principal: Principal, requested: uuid.UUID | None, field: str
+) -> uuid.UUID:
+    """The landlord organisation a write acts for: a landlord's own; admin/service manager must name one."""
+    if principal.role is Role.LANDLORD:
+        if requested is not None and requested != principal.organisation_id:
+            raise ValidationProblemError(
+                "A landlord acts for its own organisation only.",
+                errors=[FieldError(field=field, message="must be your own organisation, or omitted")],
+            )
+        return principal.organisation_id
+    if requested is None:
+        raise ValidationProblemError(
+            "Say which landlord organisation this is for.",
+            errors=[FieldError(field=field, message="required for your role")],
+        )
+    if await repository.organisation_kind(session, requested) is not OrganisationKind.LANDLORD:
+        raise ValidationProblemError(
+            "The organisation does not exist or is not a landlord.",
+            errors=[FieldError(field=field, message="must be an existing landlord organisation")],
+        )
+    return requested
+
+
+def _reference_taken() -> ConflictError:
+    return ConflictError("This landlord already has a unit with this reference.", slug="landlord-reference-taken")
+
+
+async def create_unit(session: AsyncSession, principal: Principal, data: HousingUnitCreate) -> HousingUnit:
+    org_id = await resolve_landlord(session, principal, data.landlord_organisation_id, "landlord_organisation_id")
+    if await repository.reference_taken(session, org_id, data.landlord_reference):
+        raise _reference_taken()
+    unit = HousingUnit(landlord_organisation_id=org_id, **data.model_dump(exclude={"landlord_organisation_id"}))
+    session.add(unit)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise _reference_taken() from None
+    await audit.record(
+        session, principal, "housing_unit.create", "housing_unit", unit.id, details={"status": unit.status.value}
+    )
+    return unit
+
+
+async def update_unit(
+    session: AsyncSession, principal: Principal, unit: HousingUnit, data: HousingUnitUpdate
+) -> HousingUnit:
+    changes = data.model_dump(exclude_unset=True)
+    nulls = sorted(k for k, v in changes.items() if v is None and k in NOT_NULLABLE)
+    if nulls:
+        raise ValidationProblemError(
+            "These fields cannot be cleared.",
+            errors=[FieldError(field=k, message="may not be null") for k in nulls],
+        )
+    changes = {k: v for k, v in changes.items() if getattr(unit, k) != v}
+    if unit.status in rules.PIPELINE_STATUSES:
+        if "status" in changes:
+            raise ConflictError(
+                f"The unit is {unit.status.value}: its status is managed by its housing allocation.",
+                slug="unit-held-by-programme",
+            )
+        if changes and principal.role is Role.LANDLORD:
+            raise ConflictError(
+                f"The unit is {unit.status.value} by the programme: ask the service manager to change its facts.",
+                slug="unit-held-by-programme",
+            )
+    ref = changes.get("landlord_reference")
+    if ref is not None and await repository.reference_taken(
+        session, unit.landlord_organisation_id, ref, exclude=unit.id
+    ):
+        raise _reference_taken()
+    if not changes:
+        return unit
+    for key, value in changes.items():
+        setattr(unit, key, value)
+    await session.flush()
+    await session.refresh(unit, ["updated_at"])  # set by the database on UPDATE
+    await audit.record(
+        session, principal, "housing_unit.update", "housing_unit", unit.id, details={"fields": sorted(changes)}
+    )
+    return unit
+
+
+async def delete_unit(session: AsyncSession, principal: Principal, unit: HousingUnit) -> None:
+    if unit.status not in rules.MANUAL_STATUSES:
+        raise ConflictError(
+            f"The unit is {unit.status.value}: a unit that was allocated cannot be deleted; mark it unavailable.",
+            slug="unit-allocated",
+        )
+    try:
+        async with session.begin_nested():
+            await repository.delete_unit(session, unit.id)
+    except IntegrityError:
+        # Rows of other tables (e.g. allocations, relay stays) refer to it.
+        raise ConflictError(
+            "The unit has a history in the programme and cannot be deleted; mark it unavailable.",
+            slug="unit-allocated",
+        ) from None
+    await audit.record(session, principal, "housing_unit.delete", "housing_unit", unit.id)

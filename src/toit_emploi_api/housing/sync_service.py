@@ -1,0 +1,155 @@
+"""Polygone's vacancy sync: parse, validate, then a few set-based statements in the request's transaction."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from toit_emploi_api.audit import service as audit
+from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.core.errors import FieldError, PayloadTooLargeError, ProblemError, ValidationProblemError
+from toit_emploi_api.housing import sync_repository
+from toit_emploi_api.housing.models import UnitStatus
+from toit_emploi_api.housing.schemas import SyncConflict, SyncReport, SyncRowError
+from toit_emploi_api.housing.sync_input import (
+    MAX_REPORTED_ERRORS,
+    MAX_UNITS,
+    ParsedSync,
+    SyncInputError,
+    decode_csv,
+    parse_csv,
+    parse_json,
+)
+
+logger = logging.getLogger("toit_emploi_api.housing.sync")
+
+
+class UnsupportedMediaTypeError(ProblemError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+@dataclass
+class SyncTimings:
+    parse_ms: float = 0.0
+    sql_ms: float = 0.0
+
+
+def parse_body(body: bytes, content_type: str, query_mode: str | None) -> ParsedSync:
+    media_type, _, params = content_type.partition(";")
+    media_type = media_type.strip().lower()
+    charset = None
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            charset = value.strip().strip('"')
+    try:
+        if media_type == "application/json" or media_type.endswith("+json"):
+            return parse_json(body, query_mode)
+        if media_type in ("text/csv", "application/csv"):
+            return parse_csv(decode_csv(body, charset), query_mode or "snapshot")
+    except SyncInputError as exc:
+        if exc.too_large:
+            raise PayloadTooLargeError(
+                exc.message, slug="sync-too-many-units", extra={"max_units": MAX_UNITS}
+            ) from None
+        raise ValidationProblemError(
+            exc.message, slug="sync-unreadable", errors=[FieldError(field=exc.field, message=exc.message)]
+        ) from None
+    raise UnsupportedMediaTypeError("Send the units as application/json or text/csv.")
+
+
+def _conflict_reason(status: str, fields: list[str]) -> str:
+    return (
+        f"The unit is {status} by the programme; the sync's values for {', '.join(fields)} were not applied. "
+        "Contact the service manager."
+    )
+
+
+def _row_errors(parsed: ParsedSync) -> list[SyncRowError]:
+    return [
+        SyncRowError(row=e.row, landlord_reference=e.landlord_reference, field=e.field, message=e.message)
+        for e in parsed.errors
+    ]
+
+
+async def run_sync(
+    session: AsyncSession,
+    principal: Principal,
+    landlord_organisation_id: uuid.UUID,
+    parsed: ParsedSync,
+    *,
+    partial: bool,
+    timings: SyncTimings,
+) -> SyncReport:
+    """Write the valid rows (all of them, or none when any row is invalid and `partial` is false)."""
+    errors = _row_errors(parsed)
+    truncated = parsed.invalid_rows > 0 and len(parsed.errors) >= MAX_REPORTED_ERRORS
+    if parsed.invalid_rows and not partial:
+        raise ValidationProblemError(
+            f"{parsed.invalid_rows} of {parsed.received} rows are invalid: nothing was written. "
+            "Fix them, or send ?partial=true to write the valid rows only.",
+            slug="sync-invalid-rows",
+            extra={
+                "invalid_rows": parsed.invalid_rows,
+                "row_errors": [e.model_dump() for e in errors],
+                "errors_truncated": truncated,
+            },
+        )
+    started = time.perf_counter()
+    await sync_repository.lock_landlord(session, landlord_organisation_id)
+    outcome = await sync_repository.upsert(session, landlord_organisation_id, parsed.columns)
+    no_longer_vacant = 0
+    if parsed.mode == "snapshot":
+        # Units listed in the file, even on an invalid row, are not "absent" from the snapshot.
+        present = sorted(parsed.seen_references)
+        no_longer_vacant = await sync_repository.mark_absent_unavailable(session, landlord_organisation_id, present)
+    timings.sql_ms = (time.perf_counter() - started) * 1000
+    conflicts = [
+        SyncConflict(
+            landlord_reference=c.landlord_reference,
+            status=UnitStatus(c.status),
+            fields=c.fields,
+            reason=_conflict_reason(c.status, c.fields),
+        )
+        for c in outcome.conflicts
+    ]
+    report = SyncReport(
+        mode=parsed.mode,
+        partial=partial,
+        received=parsed.received,
+        created=outcome.created,
+        updated=outcome.updated,
+        unchanged=parsed.valid_rows - outcome.created - outcome.updated - len(conflicts),
+        no_longer_vacant=no_longer_vacant,
+        conflicts=conflicts,
+        invalid_rows=parsed.invalid_rows,
+        errors=errors,
+        errors_truncated=truncated,
+    )
+    counts = {
+        "mode": report.mode,
+        "partial": partial,
+        "received": report.received,
+        "created": report.created,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "no_longer_vacant": report.no_longer_vacant,
+        "conflicts": len(conflicts),
+        "invalid_rows": report.invalid_rows,
+    }
+    await audit.record(
+        session, principal, "housing_unit.sync", "organisation", landlord_organisation_id, details=counts
+    )
+    logger.info(
+        "housing sync",
+        extra={
+            **{f"sync_{k}": v for k, v in counts.items()},
+            "parse_ms": round(timings.parse_ms, 1),
+            "sql_ms": round(timings.sql_ms, 1),
+        },
+    )
+    return report

@@ -1,0 +1,431 @@
+"""Polygone's vacancy sync: JSON and CSV, snapshot and delta, idempotency, conflicts, errors, isolation."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from httpx import AsyncClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.conftest import Actor, Actors
+from tests.housing.conftest import (
+    CSV_HEADER,
+    SYNC_URL,
+    Landlord,
+    csv_line,
+    set_status,
+    snapshot_rows,
+    sync_csv,
+    sync_json,
+    unit,
+)
+from toit_emploi_api.accounts.roles import OrganisationKind, Role
+
+EXAMPLE_CSV = Path(__file__).parent / "data" / "polygone-sync.csv"
+Maker = async_sessionmaker[AsyncSession]
+
+
+def counts(body: dict) -> tuple[int, int, int, int]:
+    return body["created"], body["updated"], body["unchanged"], body["no_longer_vacant"]
+
+
+# ------------------------------------------------------------------------------------------ JSON / CSV
+
+
+async def test_json_snapshot_creates_units_with_their_facts(client: AsyncClient, polygone: Landlord) -> None:
+    r = await sync_json(client, polygone, [unit("A-1"), unit("A-2", rooms=4, rent="498.10", is_relay=True)])
+    assert r.status_code == 200, r.text
+    assert counts(r.json()) == (2, 0, 0, 0)
+    assert r.json()["conflicts"] == []
+    assert r.json()["errors"] == []
+    listed = await client.get("/api/v1/housing-units", headers=polygone.headers, params={"sort": "rooms"})
+    items = listed.json()["items"]
+    assert [(u["landlord_reference"], u["rooms"], u["rent"], u["is_relay"], u["status"]) for u in items] == [
+        ("A-1", 3, "412.30", False, "vacant"),
+        ("A-2", 4, "498.10", True, "vacant"),
+    ]
+    assert items[0]["last_synced_at"] is not None
+    assert items[0]["landlord_organisation_id"] == str(polygone.organisation_id)
+
+
+async def test_example_csv_file_syncs(client: AsyncClient, polygone: Landlord, sessionmaker: Maker) -> None:
+    r = await sync_csv(client, polygone, EXAMPLE_CSV.read_text(encoding="utf-8"))
+    assert r.status_code == 200, r.text
+    assert counts(r.json()) == (5, 0, 0, 0)
+    got = await client.get("/api/v1/housing-units", headers=polygone.headers, params={"commune_insee": "15187"})
+    unit_ = got.json()["items"][0]
+    assert (unit_["landlord_reference"], unit_["elevator"], unit_["step_free_access"], unit_["dpe_class"]) == (
+        "STF-0012",
+        True,
+        True,
+        "B",
+    )
+    # The same file again writes nothing.
+    again = await sync_csv(client, polygone, EXAMPLE_CSV.read_text(encoding="utf-8"))
+    assert counts(again.json()) == (0, 0, 5, 0)
+
+
+async def test_csv_semicolons_and_decimal_commas(client: AsyncClient, polygone: Landlord) -> None:
+    body = CSV_HEADER.replace(",", ";") + "\nB-1;15014;15000;12;RUE;des Carmes;2;3;64,5;412,3;85;D;1974;;1\n"
+    r = await sync_csv(client, polygone, body)
+    assert r.status_code == 200, r.text
+    item = (await client.get("/api/v1/housing-units", headers=polygone.headers)).json()["items"][0]
+    assert (item["rent"], item["living_area_m2"], item["is_relay"], item["available_from"]) == (
+        "412.30",
+        "64.50",
+        True,
+        None,
+    )
+
+
+async def test_csv_windows_1252_when_declared(client: AsyncClient, polygone: Landlord) -> None:
+    body = CSV_HEADER + "\n" + csv_line("C-1").replace("des Carmes", "de la République") + "\n"
+    headers = {**polygone.headers, "Content-Type": "text/csv; charset=windows-1252"}
+    r = await client.post(SYNC_URL, content=body.encode("cp1252"), headers=headers)
+    assert r.status_code == 200, r.text
+    item = (await client.get("/api/v1/housing-units", headers=polygone.headers)).json()["items"][0]
+    assert item["street_name"] == "de la République"
+
+
+async def test_csv_snapshot_and_delta_modes(client: AsyncClient, polygone: Landlord) -> None:
+    first = CSV_HEADER + "\n" + "\n".join(csv_line(f"D-{i}") for i in range(3)) + "\n"
+    assert counts((await sync_csv(client, polygone, first)).json()) == (3, 0, 0, 0)
+    delta = CSV_HEADER + "\n" + csv_line("D-9") + "\n"
+    r = await sync_csv(client, polygone, delta, mode="delta")
+    assert r.json()["mode"] == "delta"
+    assert counts(r.json()) == (1, 0, 0, 0)  # delta: the others stay vacant
+    r = await sync_csv(client, polygone, delta)  # snapshot by default: the three others are gone
+    assert counts(r.json()) == (0, 0, 1, 3)
+    statuses = {
+        u["landlord_reference"]: u["status"]
+        for u in (await client.get("/api/v1/housing-units", headers=polygone.headers)).json()["items"]
+    }
+    assert statuses == {"D-0": "unavailable", "D-1": "unavailable", "D-2": "unavailable", "D-9": "vacant"}
+
+
+async def test_json_delta_updates_only_what_changed(
+    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+) -> None:
+    await sync_json(client, polygone, [unit("E-1"), unit("E-2"), unit("E-3")])
+    before = await snapshot_rows(sessionmaker, polygone.organisation_id)
+    r = await sync_json(client, polygone, [unit("E-2", rent="420.00")], mode="delta")
+    assert counts(r.json()) == (0, 1, 0, 0)
+    after = await snapshot_rows(sessionmaker, polygone.organisation_id)
+    assert str(after["E-2"]["rent"]) == "420.00"
+    assert after["E-2"]["version"] == before["E-2"]["version"] + 1
+    assert after["E-2"]["updated_at"] > before["E-2"]["updated_at"]
+    assert after["E-2"]["last_synced_at"] > before["E-2"]["last_synced_at"]
+    assert after["E-1"] == before["E-1"]
+    assert after["E-3"] == before["E-3"]
+
+
+async def test_snapshot_revives_an_unavailable_unit_it_lists(client: AsyncClient, polygone: Landlord) -> None:
+    await sync_json(client, polygone, [unit("F-1"), unit("F-2")])
+    await sync_json(client, polygone, [unit("F-1")])  # F-2 absent: unavailable
+    r = await sync_json(client, polygone, [unit("F-1"), unit("F-2")])
+    assert counts(r.json()) == (0, 1, 1, 0)
+    statuses = [
+        u["status"] for u in (await client.get("/api/v1/housing-units", headers=polygone.headers)).json()["items"]
+    ]
+    assert statuses == ["vacant", "vacant"]
+
+
+# ------------------------------------------------------------------------------------------ idempotency
+
+
+async def test_identical_resync_writes_nothing(client: AsyncClient, polygone: Landlord, sessionmaker: Maker) -> None:
+    units = [unit(f"G-{i}", rent=f"{400 + i}.50", latitude=44.9263123, longitude="2.4399") for i in range(25)]
+    assert counts((await sync_json(client, polygone, units)).json()) == (25, 0, 0, 0)
+    before = await snapshot_rows(sessionmaker, polygone.organisation_id)
+    r = await sync_json(client, polygone, units)
+    assert counts(r.json()) == (0, 0, 25, 0)
+    after = await snapshot_rows(sessionmaker, polygone.organisation_id)
+    # Same version, updated_at, last_synced_at, and the same physical row version (xmin): nothing was written.
+    assert after == before
+    csv_units = CSV_HEADER + "\n" + "\n".join(csv_line(f"G-{i}", rent=f"{400 + i}.50") for i in range(25))
+    r = await sync_csv(client, polygone, csv_units + "\n")
+    # The CSV has no LATITUDE/LONGITUDE columns: the coordinates are cleared (a row is the whole unit).
+    assert counts(r.json()) == (0, 25, 0, 0)
+    again = await sync_csv(client, polygone, csv_units + "\n")
+    assert counts(again.json()) == (0, 0, 25, 0)
+
+
+# ------------------------------------------------------------------------------------------ conflicts
+
+
+async def test_reserved_and_let_units_are_never_overwritten(
+    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+) -> None:
+    await sync_json(client, polygone, [unit("H-1"), unit("H-2"), unit("H-3"), unit("H-4")])
+    await set_status(sessionmaker, polygone.organisation_id, "H-1", "reserved")
+    await set_status(sessionmaker, polygone.organisation_id, "H-2", "let")
+    await set_status(sessionmaker, polygone.organisation_id, "H-3", "reserved")
+    before = await snapshot_rows(sessionmaker, polygone.organisation_id)
+    r = await sync_json(
+        client,
+        polygone,
+        [unit("H-1", rent="999.00"), unit("H-2", rooms=5, dpe_class="A"), unit("H-3")],  # H-4 absent
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert counts(body) == (0, 0, 1, 1)  # H-3 identical: unchanged; H-4 vacant and absent: unavailable
+    assert [(c["landlord_reference"], c["status"], c["fields"]) for c in body["conflicts"]] == [
+        ("H-1", "reserved", ["rent"]),
+        ("H-2", "let", ["rooms", "dpe_class"]),
+    ]
+    assert "reserved" in body["conflicts"][0]["reason"]
+    after = await snapshot_rows(sessionmaker, polygone.organisation_id)
+    for ref in ("H-1", "H-2", "H-3"):
+        assert after[ref] == before[ref]
+    assert after["H-4"]["status"] == "unavailable"
+
+
+async def test_snapshot_leaves_reserved_units_absent_from_it(
+    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+) -> None:
+    await sync_json(client, polygone, [unit("I-1"), unit("I-2")])
+    await set_status(sessionmaker, polygone.organisation_id, "I-2", "reserved")
+    r = await sync_json(client, polygone, [unit("I-1")])
+    assert r.json()["no_longer_vacant"] == 0
+    assert (await snapshot_rows(sessionmaker, polygone.organisation_id))["I-2"]["status"] == "reserved"
+
+
+# ------------------------------------------------------------------------------------------ errors
+
+
+async def test_all_or_nothing_writes_nothing_when_a_row_is_invalid(
+    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+) -> None:
+    await sync_json(client, polygone, [unit("J-1")])
+    r = await sync_json(client, polygone, [unit("J-1", rent="500.00"), unit("J-2"), unit("J-3", rent="-1")])
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")
+    problem = r.json()
+    assert problem["type"] == "urn:toit-emploi:problem:sync-invalid-rows"
+    assert problem["invalid_rows"] == 1
+    assert [(e["row"], e["landlord_reference"], e["field"]) for e in problem["row_errors"]] == [(3, "J-3", "rent")]
+    rows = await snapshot_rows(sessionmaker, polygone.organisation_id)
+    assert set(rows) == {"J-1"}
+    assert str(rows["J-1"]["rent"]) == "412.30"
+    async with sessionmaker() as s:
+        audits = (
+            await s.execute(text("SELECT count(*) FROM audit_events WHERE action = 'housing_unit.sync'"))
+        ).scalar()
+    assert audits == 1  # the first sync only: the rejected one left no trace
+
+
+async def test_partial_writes_valid_rows_and_reports_the_others(
+    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+) -> None:
+    await sync_json(client, polygone, [unit("K-1"), unit("K-2"), unit("K-3")])
+    r = await sync_json(
+        client,
+        polygone,
+        [unit("K-1", rent="500.00"), unit("K-2", rooms=0), unit("K-4")],  # K-3 absent, K-2 invalid but listed
+        partial="true",
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["partial"] is True
+    assert counts(body) == (1, 1, 0, 1)
+    assert body["invalid_rows"] == 1
+    assert [(e["row"], e["landlord_reference"], e["field"]) for e in body["errors"]] == [(2, "K-2", "rooms")]
+    rows = await snapshot_rows(sessionmaker, polygone.organisation_id)
+    assert {k: v["status"] for k, v in rows.items()} == {
+        "K-1": "vacant",
+        "K-2": "vacant",  # invalid row: left as it was, not "absent"
+        "K-3": "unavailable",
+        "K-4": "vacant",
+    }
+    assert str(rows["K-1"]["rent"]) == "500.00"
+
+
+async def test_row_errors_name_row_field_and_reason(client: AsyncClient, polygone: Landlord) -> None:
+    units = [
+        unit("L-1", commune_insee="20004"),  # obsolete Corsican code
+        unit("L-2", rent="-12.00"),
+        unit("L-3", rooms=0),
+        unit("L-4", dpe_class="H"),
+        unit("L-5"),
+        unit("L-5", rent="500"),
+        unit("L-6", colour="blue"),
+        unit("L-7", street_name="x" * 201),
+        unit("L-8", street_name="12\x00"),
+        unit("L-9", rent="412.301"),
+        {"commune_insee": "15014"},
+        "not an object",
+        unit("L-10"),
+    ]
+    r = await sync_json(client, polygone, units, partial="true")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    found = {(e["row"], e["field"]) for e in body["errors"]}
+    assert {
+        (1, "commune_insee"),
+        (2, "rent"),
+        (3, "rooms"),
+        (4, "dpe_class"),
+        (5, "landlord_reference"),
+        (6, "landlord_reference"),
+        (7, "colour"),
+        (8, "street_name"),
+        (9, "street_name"),
+        (10, "rent"),
+        (11, "landlord_reference"),
+        (11, "postcode"),
+        (12, "unit"),
+    } <= found
+    assert (13, "landlord_reference") not in found
+    messages = {(e["row"], e["field"]): e["message"] for e in body["errors"]}
+    assert "INSEE" in messages[(1, "commune_insee")]
+    assert messages[(5, "landlord_reference")] == "duplicate reference in this sync (rows 5, 6)"
+    assert messages[(7, "colour")] == "unknown field"
+    assert body["invalid_rows"] == 12
+    assert body["created"] == 1
+
+
+async def test_csv_row_errors_use_csv_headers(client: AsyncClient, polygone: Landlord) -> None:
+    body = (
+        CSV_HEADER
+        + "\n"
+        + "\n".join(
+            [
+                csv_line("M-1", depcom="1501"),
+                csv_line("M-2", rent="-3"),
+                csv_line("M-3", rooms="0"),
+                csv_line("M-4", dpe="Z"),
+                csv_line("M-5"),
+                csv_line("M-5"),
+                "M-6,15014,15000",
+                csv_line("M-7"),
+            ]
+        )
+        + "\n"
+    )
+    r = await sync_csv(client, polygone, body)
+    assert r.status_code == 422
+    errors = {(e["row"], e["field"]) for e in r.json()["row_errors"]}
+    assert errors == {
+        (1, "DEPCOM"),
+        (2, "LOYERPRINC"),
+        (3, "NBPIECE"),
+        (4, "DPEENERGIE"),
+        (5, "REFLOG"),
+        (6, "REFLOG"),
+        (7, "row"),
+    }
+    assert (await client.get("/api/v1/housing-units", headers=polygone.headers)).json()["total"] == 0
+
+
+async def test_wrong_or_missing_csv_header_is_rejected_whole(client: AsyncClient, polygone: Landlord) -> None:
+    missing = CSV_HEADER.replace(",LOYERPRINC", "") + "\n"
+    r = await sync_csv(client, polygone, missing, partial="true")
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "header"
+    assert "LOYERPRINC" in r.json()["detail"]
+    wrong = CSV_HEADER.replace("NBPIECE", "PIECES") + "\n" + csv_line("N-1") + "\n"
+    r = await sync_csv(client, polygone, wrong)
+    assert r.status_code == 422
+    assert "PIECES" in r.json()["detail"]
+    assert (await sync_csv(client, polygone, "")).status_code == 422
+
+
+async def test_unreadable_bodies(client: AsyncClient, polygone: Landlord) -> None:
+    h = {**polygone.headers, "Content-Type": "application/json"}
+    assert (await client.post(SYNC_URL, content=b"{not json", headers=h)).status_code == 422
+    r = await client.post(SYNC_URL, json={"mode": "full", "units": []}, headers=polygone.headers)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "mode"
+    r = await client.post(SYNC_URL, json={"units": [], "extra": 1}, headers=polygone.headers)
+    assert r.status_code == 422
+    r = await client.post(
+        SYNC_URL, json={"mode": "delta", "units": []}, headers=polygone.headers, params={"mode": "snapshot"}
+    )
+    assert r.status_code == 422
+    r = await client.post(
+        SYNC_URL, content=b"<units/>", headers={**polygone.headers, "Content-Type": "application/xml"}
+    )
+    assert r.status_code == 415
+
+
+async def test_more_than_20000_units_is_413(client: AsyncClient, polygone: Landlord) -> None:
+    r = await sync_json(client, polygone, [unit(f"O-{i}") for i in range(20_001)])
+    assert r.status_code == 413
+    assert r.json()["type"] == "urn:toit-emploi:problem:sync-too-many-units"
+    body = CSV_HEADER + "\n" + "\n".join(csv_line(f"O-{i}") for i in range(20_001)) + "\n"
+    assert (await sync_csv(client, polygone, body)).status_code == 413
+
+
+# ------------------------------------------------------------------------------------------ who
+
+
+async def test_a_landlord_sync_never_touches_another_landlords_units(
+    client: AsyncClient, polygone: Landlord, other_landlord: Landlord, sessionmaker: Maker
+) -> None:
+    await sync_json(client, other_landlord, [unit("SAME-1"), unit("OTHER-2")])
+    before = await snapshot_rows(sessionmaker, other_landlord.organisation_id)
+    # Same reference, different facts, and a snapshot that does not list OTHER-2.
+    r = await sync_json(client, polygone, [unit("SAME-1", rent="999.00")])
+    assert counts(r.json()) == (1, 0, 0, 0)
+    assert await snapshot_rows(sessionmaker, other_landlord.organisation_id) == before
+    # A landlord cannot aim its sync at another organisation.
+    r = await sync_json(client, polygone, [unit("X")], landlord_organisation_id=str(other_landlord.organisation_id))
+    assert r.status_code == 422
+    assert await snapshot_rows(sessionmaker, other_landlord.organisation_id) == before
+
+
+async def test_admin_syncs_for_a_named_landlord(
+    client: AsyncClient, admin: Actor, polygone: Landlord, actors: Actors
+) -> None:
+    r = await sync_json(client, admin, [unit("P-1")])
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "landlord_organisation_id"
+    operator = await actors.default_organisation(OrganisationKind.OPERATOR)
+    r = await sync_json(client, admin, [unit("P-1")], landlord_organisation_id=str(operator))
+    assert r.status_code == 422  # not a landlord
+    r = await sync_json(client, admin, [unit("P-1")], landlord_organisation_id=str(polygone.organisation_id))
+    assert r.status_code == 200
+    assert r.json()["created"] == 1
+    listed = await client.get("/api/v1/housing-units", headers=polygone.headers)
+    assert [u["landlord_reference"] for u in listed.json()["items"]] == ["P-1"]
+
+
+async def test_only_landlords_and_admins_sync(client: AsyncClient, actors: Actors) -> None:
+    for role in (Role.SERVICE_MANAGER, Role.PARIS_REFERENT, Role.PARTNER_WORKER, Role.FUNDER):
+        who = await actors.user(role)
+        assert (await sync_json(client, who, [unit("Q-1")])).status_code == 403, role
+    assert (await client.post(SYNC_URL, json={"units": []})).status_code == 401
+
+
+async def test_one_audit_event_per_sync_with_counts_only(
+    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+) -> None:
+    await sync_json(client, polygone, [unit("R-1"), unit("R-2")])
+    async with sessionmaker() as s:
+        rows = (
+            await s.execute(
+                text("SELECT action, entity_id, details FROM audit_events WHERE action LIKE 'housing_unit.%'")
+            )
+        ).all()
+    assert len(rows) == 1
+    action, entity_id, details = rows[0]
+    assert (action, entity_id) == ("housing_unit.sync", polygone.organisation_id)
+    assert details["created"] == 2
+    assert details["mode"] == "snapshot"
+    assert "R-1" not in str(details)
+
+
+async def test_parallel_syncs_of_one_landlord_serialise(
+    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+) -> None:
+    units = [unit(f"S-{i}") for i in range(200)]
+    results = await asyncio.gather(*(sync_json(client, polygone, units) for _ in range(3)))
+    assert [r.status_code for r in results] == [200, 200, 200]
+    created = sorted(r.json()["created"] for r in results)
+    assert created == [0, 0, 200]  # one created them all; the others found them unchanged
+    assert sorted(r.json()["unchanged"] for r in results) == [0, 200, 200]
+    rows = await snapshot_rows(sessionmaker, polygone.organisation_id)
+    assert len(rows) == 200
+    assert {r["version"] for r in rows.values()} == {1}
