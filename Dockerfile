@@ -26,4 +26,4 @@ HEALTHCHECK --interval=30s --timeout=3s --start-period=30s --retries=3 \
     CMD python -c "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"
 # Migrate (alembic upgrade head), then serve the app factory. WEB_CONCURRENCY sets the number of workers;
 # FORWARDED_ALLOW_IPS (read by uvicorn) names the proxies trusted for X-Forwarded-For (default 127.0.0.1).
-CMD ["sh", "-c", "toit-emploi migrate && exec uvicorn --factory toit_emploi_api.main:create_app --host 0.0.0.0 --port 8000 --proxy-headers --no-access-log --workers ${WEB_CONCURRENCY:-2}"]
+CMD ["sh", "-c", "toit-emploi migrate --bootstrap-admin && exec uvicorn --factory toit_emploi_api.main:create_app --host 0.0.0.0 --port 8000 --proxy-headers --no-access-log --workers ${WEB_CONCURRENCY:-2}"]

@@ -55,13 +55,21 @@ def _run_db(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
-def cmd_migrate(_: argparse.Namespace) -> int:
+def cmd_migrate(args: argparse.Namespace) -> int:
     from toit_emploi_api.core import migrations
+    from toit_emploi_api.core.bootstrap import ensure_first_admin
 
     settings = _settings_with_db()
     assert settings.database_url
     migrations.upgrade(settings.database_url)
     print("Database migrated to head.")
+    if args.bootstrap_admin:
+        if not settings.bootstrap_admin_password:
+            print("No first admin created: set TOIT_EMPLOI_BOOTSTRAP_ADMIN_PASSWORD (and _EMAIL).", file=sys.stderr)
+            return 0
+        created = _run_db(settings, lambda s: ensure_first_admin(s, settings))
+        if created is not None:
+            print(f"First admin created: {created[0]}")
     return 0
 
 
@@ -166,6 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+    p.add_argument(
+        "--bootstrap-admin",
+        action="store_true",
+        help="then create the first admin if there is none (needs TOIT_EMPLOI_BOOTSTRAP_ADMIN_PASSWORD)",
+    )
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("create-organisation", help="create an organisation")

@@ -101,3 +101,17 @@ def test_bootstrap_generates_a_password_when_none_is_configured(cli_db: str) -> 
     stored = _sql(cli_db, f"SELECT password_hash FROM users WHERE email = '{email}'")[0][0]
     assert str(stored).startswith("$argon2id$")
     assert _verify(str(stored), password)
+
+
+def test_migrate_can_create_the_first_admin_from_the_environment(
+    cli_db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["migrate", "--bootstrap-admin"]) == 0
+    assert "No first admin created" in capsys.readouterr().err
+    assert _sql(cli_db, "SELECT count(*) FROM users")[0][0] == 0
+    monkeypatch.setenv("TOIT_EMPLOI_BOOTSTRAP_ADMIN_EMAIL", "ops@aurore.example")
+    monkeypatch.setenv("TOIT_EMPLOI_BOOTSTRAP_ADMIN_PASSWORD", "a password from the orchestrator")
+    assert main(["migrate", "--bootstrap-admin"]) == 0
+    assert "First admin created: ops@aurore.example" in capsys.readouterr().out
+    assert main(["migrate", "--bootstrap-admin"]) == 0  # a second start changes nothing
+    assert _sql(cli_db, "SELECT count(*) FROM users WHERE role = 'admin'")[0][0] == 1
