@@ -50,7 +50,6 @@ TAGS = [
         "name": "pipeline",
         "description": "Stage transitions, placements, relay stays, allocations, follow-up.",
     },
-    {"name": "reports", "description": "Aggregated figures for funders."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
