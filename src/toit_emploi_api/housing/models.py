@@ -69,6 +69,9 @@ class HousingUnit(UUIDPrimaryKey, Timestamps, Versioned, Base):
     )
     is_relay: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     last_synced_at: Mapped[datetime | None]
+    # Set by a landlord's snapshot that no longer lists a unit the programme holds (reserved/let): when the
+    # programme releases the unit it becomes `unavailable`, not `vacant`, since the landlord withdrew it.
+    held_absent_since: Mapped[datetime | None]
 
     __table_args__ = (
         UniqueConstraint("landlord_organisation_id", "landlord_reference"),
