@@ -429,3 +429,19 @@ async def test_parallel_syncs_of_one_landlord_serialise(
     rows = await snapshot_rows(sessionmaker, polygone.organisation_id)
     assert len(rows) == 200
     assert {r["version"] for r in rows.values()} == {1}
+
+
+# ------------------------------------------------------------------------------------------ review fixes
+
+
+async def test_deeply_nested_json_is_unreadable_not_500(client: AsyncClient, polygone: Landlord) -> None:
+    h = {**polygone.headers, "Content-Type": "application/json"}
+    for depth in (5000, 150):  # beyond any parser's recursion limit, and below pydantic's but an invalid row
+        body = b'{"units": [' + b"[" * depth + b"]" * depth + b"]}"
+        r = await client.post(SYNC_URL, content=body, headers=h)
+        assert r.status_code == 422, (depth, r.text[:300])
+        assert r.headers["content-type"].startswith("application/problem+json")
+    body = b'{"units": [' + b"[" * 5000 + b"]" * 5000 + b"]}"
+    r = await client.post(SYNC_URL, content=body, headers=h, params={"partial": "true"})
+    assert r.status_code == 422
+    assert r.json()["type"] == "urn:toit-emploi:problem:sync-unreadable"

@@ -278,10 +278,14 @@ def _mode(body_mode: str | None, query_mode: str | None) -> str:
 
 def _parse_json_slowly(body: bytes, query_mode: str | None, exc: ValidationError) -> ParsedSync:
     """Some row (or the document) is invalid: find which, and validate the others."""
+    invalid_json = [e for e in exc.errors(include_url=False, include_input=False) if e.get("type") == "json_invalid"]
+    if invalid_json:
+        # pydantic-core's parser already refused it (syntax, or nesting deeper than its recursion limit): no re-parse.
+        raise SyncInputError(f"The body is not valid JSON: {str(invalid_json[0].get('msg', ''))[:200]}") from None
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise SyncInputError("The body is not valid JSON.") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise SyncInputError("The body is not valid JSON (or nested too deeply).") from None
     if not isinstance(document, dict):
         raise SyncInputError('The body must be an object {"mode": ..., "units": [...]}.')
     unknown = sorted(str(k)[:64] for k in set(document) - {"mode", "units"})
