@@ -445,3 +445,39 @@ async def test_deeply_nested_json_is_unreadable_not_500(client: AsyncClient, pol
     r = await client.post(SYNC_URL, content=body, headers=h, params={"partial": "true"})
     assert r.status_code == 422
     assert r.json()["type"] == "urn:toit-emploi:problem:sync-unreadable"
+
+
+async def test_sync_racing_a_reservation_reports_the_conflict(
+    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+) -> None:
+    await sync_json(client, polygone, [unit("RACE-1"), unit("RACE-2")])
+    # Connection A: the pipeline reserving RACE-1, not committed yet.
+    async with sessionmaker() as a:
+        await a.execute(
+            text(
+                "SELECT id FROM housing_units WHERE landlord_organisation_id = :o AND landlord_reference = 'RACE-1'"
+                " FOR UPDATE"
+            ),
+            {"o": polygone.organisation_id},
+        )
+        await a.execute(
+            text(
+                "UPDATE housing_units SET status = 'reserved', version = version + 1"
+                " WHERE landlord_organisation_id = :o AND landlord_reference = 'RACE-1'"
+            ),
+            {"o": polygone.organisation_id},
+        )
+        # Connection B (the request's own): a snapshot changing RACE-1's rent.
+        sync = asyncio.create_task(sync_json(client, polygone, [unit("RACE-1", rent="999.00"), unit("RACE-2")]))
+        await asyncio.sleep(1.0)
+        assert not sync.done()  # the sync waits for the reservation
+        await a.commit()
+    r = await sync
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert counts(body) == (0, 0, 1, 0)
+    assert [(c["landlord_reference"], c["status"], c["fields"]) for c in body["conflicts"]] == [
+        ("RACE-1", "reserved", ["rent"])
+    ]
+    rows = await snapshot_rows(sessionmaker, polygone.organisation_id)
+    assert (rows["RACE-1"]["status"], str(rows["RACE-1"]["rent"])) == ("reserved", "412.30")

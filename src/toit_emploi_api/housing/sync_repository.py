@@ -1,12 +1,13 @@
 """Set-based SQL of the vacancy sync: a few statements whatever the number of units, never a loop of ORM objects.
 
 1. ``pg_advisory_xact_lock``: two syncs of one landlord run one after the other (released at commit/rollback).
-2. One statement: ``unnest`` the column arrays, compare with the stored units, and
+2. ``SELECT … ORDER BY id FOR UPDATE`` of the rows the sync may touch (after any concurrent reservation commits).
+3. One statement: ``unnest`` the column arrays, compare with the stored units, and
    ``INSERT … ON CONFLICT (landlord_organisation_id, landlord_reference) DO UPDATE … WHERE (facts) IS DISTINCT FROM
    (incoming facts) AND status NOT IN ('reserved', 'let')`` for the new or changed rows only, counting created vs
    updated with ``xmax = 0``; the same statement lists the conflicts (reserved/let units whose facts differ).
    Unchanged rows are neither written nor locked: version, updated_at and last_synced_at stay as they were.
-3. Snapshot only: one ``UPDATE`` making this landlord's vacant units absent from the snapshot ``unavailable``.
+4. Snapshot only: one ``UPDATE`` making this landlord's vacant units absent from the snapshot ``unavailable``.
 """
 
 from __future__ import annotations
@@ -97,6 +98,21 @@ FROM compared c JOIN housing_units h ON h.id = c.unit_id
 WHERE c.current_status IN {_HELD} AND c.facts_differ
 """  # noqa: S608
 
+# Locks, in one consistent order (id), every row of this landlord the sync may compare, write or mark: the rows it
+# lists, and for a snapshot all of the landlord's rows (absent ones may be marked). Waits for a concurrent holder
+# (an allocation reserving a unit holds it FOR UPDATE; a relay stay being booked holds FOR KEY SHARE through its
+# foreign key, which FOR UPDATE also waits for) and, until the sync commits, makes them wait. The upsert that
+# follows is a new statement, hence a new snapshot: what it compares (status, relay stays) is the committed truth.
+LOCK_ROWS_SQL: Final = """
+SELECT count(*) FROM (
+    SELECT 1 FROM housing_units AS u
+    WHERE u.landlord_organisation_id = CAST(:org AS uuid)
+      AND (CAST(:whole AS boolean) OR u.landlord_reference = ANY(CAST(:references AS text[])))
+    ORDER BY u.id
+    FOR UPDATE
+) AS locked
+"""
+
 MARK_ABSENT_SQL: Final = """
 UPDATE housing_units AS u
 SET status = 'unavailable', version = u.version + 1, updated_at = now(), last_synced_at = now()
@@ -135,6 +151,14 @@ async def lock_landlord(session: AsyncSession, landlord_organisation_id: uuid.UU
         ),
         {"key": lock_key(landlord_organisation_id)},
     )
+
+
+async def lock_rows(
+    session: AsyncSession, landlord_organisation_id: uuid.UUID, references: Sequence[str], *, whole_landlord: bool
+) -> None:
+    """Lock the rows the sync may touch (see ``LOCK_ROWS_SQL``); call it after ``lock_landlord``, before ``upsert``."""
+    params = {"org": landlord_organisation_id, "whole": whole_landlord, "references": list(references)}
+    await session.execute(text(LOCK_ROWS_SQL), params)
 
 
 async def upsert(

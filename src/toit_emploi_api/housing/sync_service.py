@@ -101,6 +101,12 @@ async def run_sync(
         )
     started = time.perf_counter()
     await sync_repository.lock_landlord(session, landlord_organisation_id)
+    await sync_repository.lock_rows(
+        session,
+        landlord_organisation_id,
+        parsed.columns["landlord_reference"],
+        whole_landlord=parsed.mode == "snapshot",
+    )
     outcome = await sync_repository.upsert(session, landlord_organisation_id, parsed.columns)
     no_longer_vacant = 0
     if parsed.mode == "snapshot":
