@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date, timedelta
 from pathlib import Path
 
 from httpx import AsyncClient
@@ -13,13 +14,16 @@ from tests.conftest import Actor, Actors
 from tests.housing.conftest import (
     CSV_HEADER,
     SYNC_URL,
+    UNITS_URL,
     Landlord,
+    book_relay_stay,
     csv_line,
     set_status,
     snapshot_rows,
     sync_csv,
     sync_json,
     unit,
+    unit_id,
 )
 from toit_emploi_api.accounts.roles import OrganisationKind, Role
 
@@ -481,3 +485,97 @@ async def test_sync_racing_a_reservation_reports_the_conflict(
     ]
     rows = await snapshot_rows(sessionmaker, polygone.organisation_id)
     assert (rows["RACE-1"]["status"], str(rows["RACE-1"]["rent"])) == ("reserved", "412.30")
+
+
+async def test_relay_apartment_with_a_booked_stay_is_held(
+    client: AsyncClient, polygone: Landlord, actors: Actors, sessionmaker: Maker
+) -> None:
+    units = [unit("REL-1", is_relay=True), unit("REL-2", is_relay=True), unit("REL-3", is_relay=True), unit("V-1")]
+    await sync_json(client, polygone, units)
+    partner = await actors.organisation(OrganisationKind.REFERRAL_PARTNER, "Samu social")
+    today = date.today()
+    # REL-1: a stay booked from today; REL-2: a stay that ended yesterday; REL-3: a cancelled stay.
+    await book_relay_stay(sessionmaker, partner, await unit_id(sessionmaker, polygone.organisation_id, "REL-1"), today)
+    past = today - timedelta(days=3)
+    await book_relay_stay(sessionmaker, partner, await unit_id(sessionmaker, polygone.organisation_id, "REL-2"), past)
+    cancelled = await unit_id(sessionmaker, polygone.organisation_id, "REL-3")
+    await book_relay_stay(sessionmaker, partner, cancelled, today, status="cancelled")
+    before = await snapshot_rows(sessionmaker, polygone.organisation_id)
+
+    # A delta turning the relay flag off: refused for REL-1 only.
+    r = await sync_json(
+        client,
+        polygone,
+        [unit("REL-1", is_relay=False, rent="450.00"), unit("REL-2", is_relay=False), unit("REL-3", is_relay=False)],
+        mode="delta",
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert counts(body) == (0, 2, 0, 0)
+    assert [(c["landlord_reference"], c["code"], c["status"], c["fields"]) for c in body["conflicts"]] == [
+        ("REL-1", "relay_stay_booked", "vacant", ["rent", "is_relay"])
+    ]
+    after = await snapshot_rows(sessionmaker, polygone.organisation_id)
+    assert after["REL-1"] == before["REL-1"]
+    # A rent change alone is applied: only the relay flag and the status are held.
+    r = await sync_json(client, polygone, [unit("REL-1", is_relay=True, rent="450.00")], mode="delta")
+    assert (counts(r.json()), r.json()["conflicts"]) == ((0, 1, 0, 0), [])
+
+    # An empty-of-REL-1 snapshot does not make it unavailable: reported instead.
+    r = await sync_json(client, polygone, [unit("V-1")])
+    body = r.json()
+    assert counts(body) == (0, 0, 1, 2)  # REL-2 and REL-3 (vacant, no current stay) become unavailable
+    assert [(c["landlord_reference"], c["code"], c["status"]) for c in body["conflicts"]] == [
+        ("REL-1", "relay_stay_booked", "vacant")
+    ]
+    statuses = {k: v["status"] for k, v in (await snapshot_rows(sessionmaker, polygone.organisation_id)).items()}
+    assert statuses == {"REL-1": "vacant", "REL-2": "unavailable", "REL-3": "unavailable", "V-1": "vacant"}
+
+
+async def test_snapshot_marks_held_units_it_omits_and_a_later_sync_clears_the_mark(
+    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+) -> None:
+    await sync_json(client, polygone, [unit("HA-1"), unit("HA-2"), unit("HA-3")])
+    await set_status(sessionmaker, polygone.organisation_id, "HA-1", "reserved")
+    await set_status(sessionmaker, polygone.organisation_id, "HA-2", "let")
+
+    async def marks() -> dict[str, object]:
+        async with sessionmaker() as s:
+            rows = await s.execute(
+                text(
+                    "SELECT landlord_reference, held_absent_since FROM housing_units WHERE landlord_organisation_id = :o"
+                ),
+                {"o": polygone.organisation_id},
+            )
+            return dict(rows.all())
+
+    before = await snapshot_rows(sessionmaker, polygone.organisation_id)
+    r = await sync_json(client, polygone, [unit("HA-3")])
+    body = r.json()
+    assert counts(body) == (0, 0, 1, 0)
+    assert [(c["landlord_reference"], c["code"], c["status"]) for c in body["conflicts"]] == [
+        ("HA-1", "held_unit_absent_from_snapshot", "reserved"),
+        ("HA-2", "held_unit_absent_from_snapshot", "let"),
+    ]
+    first = await marks()
+    assert first["HA-1"] is not None
+    assert first["HA-2"] is not None
+    assert first["HA-3"] is None
+    after = await snapshot_rows(sessionmaker, polygone.organisation_id)
+    for ref in ("HA-1", "HA-2"):  # status, version and updated_at kept: bookkeeping only
+        assert {k: v for k, v in after[ref].items() if k != "xmin"} == {
+            k: v for k, v in before[ref].items() if k != "xmin"
+        }
+    # The same snapshot again: still reported, the first date kept, nothing rewritten.
+    again = await sync_json(client, polygone, [unit("HA-3")])
+    assert len(again.json()["conflicts"]) == 2
+    assert await marks() == first
+    assert await snapshot_rows(sessionmaker, polygone.organisation_id) == after
+    # Shown to the landlord on the unit.
+    got = await client.get(UNITS_URL, headers=polygone.headers, params={"status": "reserved"})
+    assert got.json()["items"][0]["held_absent_since"] is not None
+    # A delta listing HA-1 again (identical) clears its mark; HA-2 (facts differ) is a conflict and is cleared too.
+    r = await sync_json(client, polygone, [unit("HA-1"), unit("HA-2", rent="500.00")], mode="delta")
+    assert counts(r.json()) == (0, 0, 1, 0)
+    assert [(c["landlord_reference"], c["code"]) for c in r.json()["conflicts"]] == [("HA-2", "unit_held_by_programme")]
+    assert await marks() == {"HA-1": None, "HA-2": None, "HA-3": None}
