@@ -543,7 +543,8 @@ async def test_snapshot_marks_held_units_it_omits_and_a_later_sync_clears_the_ma
         async with sessionmaker() as s:
             rows = await s.execute(
                 text(
-                    "SELECT landlord_reference, held_absent_since FROM housing_units WHERE landlord_organisation_id = :o"
+                    "SELECT landlord_reference, held_absent_since FROM housing_units"
+                    " WHERE landlord_organisation_id = :o"
                 ),
                 {"o": polygone.organisation_id},
             )
