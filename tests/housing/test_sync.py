@@ -580,3 +580,26 @@ async def test_snapshot_marks_held_units_it_omits_and_a_later_sync_clears_the_ma
     assert counts(r.json()) == (0, 0, 1, 0)
     assert [(c["landlord_reference"], c["code"]) for c in r.json()["conflicts"]] == [("HA-2", "unit_held_by_programme")]
     assert await marks() == {"HA-1": None, "HA-2": None, "HA-3": None}
+
+
+async def test_decimals_in_exponent_notation_never_abort_the_sync(
+    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+) -> None:
+    units = [
+        unit("EXP-1", rent="0E+100000000", charges="1E+2", latitude="4.49263E+1"),  # valid: 0, 100 and 44.9263
+        unit("EXP-2", rent="1E+100000000"),  # too large
+        unit("EXP-3", living_area_m2="6.45E+1"),
+    ]
+    r = await sync_json(client, polygone, units, partial="true")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert counts(body) == (2, 0, 0, 0)
+    assert [(e["row"], e["field"]) for e in body["errors"]] == [(2, "rent")]
+    rows = await client.get(UNITS_URL, headers=polygone.headers, params={"sort": "rent"})
+    got = {
+        u["landlord_reference"]: (u["rent"], u["charges"], u["latitude"], u["living_area_m2"])
+        for u in rows.json()["items"]
+    }
+    assert got == {"EXP-1": ("0.00", "100.00", "44.926300", "64.50"), "EXP-3": ("412.30", "85.00", None, "64.50")}
+    again = await sync_json(client, polygone, units, partial="true")
+    assert counts(again.json()) == (0, 0, 2, 0)

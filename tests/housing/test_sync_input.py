@@ -32,7 +32,7 @@ def test_columns_are_ready_for_unnest() -> None:
     assert cols["landlord_reference"] == ["A-1"]
     assert cols["commune_insee"] == ["2A004"]
     assert cols["rooms"] == [3]
-    assert cols["rent"] == ["412.3"]
+    assert cols["rent"] == ["412.30"]
     assert cols["charges"] == ["0.00"]
     assert cols["street_name"] == [None]
     assert cols["latitude"] == ["41.923457"]

@@ -49,7 +49,7 @@ StreetName = Annotated[
 ]
 Insee = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=_INSEE)]
 Postcode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{5}$")]
-Money = Annotated[Decimal, Field(ge=0, le=rules.MONEY_MAX, decimal_places=2)]
+Money = Annotated[Decimal, Field(ge=0, le=rules.MONEY_MAX, max_digits=8, decimal_places=2)]
 
 
 class SyncUnit(TypedDict):
@@ -65,7 +65,9 @@ class SyncUnit(TypedDict):
     street_name: NotRequired[StreetName | None]
     floor: NotRequired[Annotated[int, Field(ge=rules.FLOOR_MIN, le=rules.FLOOR_MAX)] | None]
     rooms: Annotated[int, Field(ge=rules.ROOMS_MIN, le=rules.ROOMS_MAX)]
-    living_area_m2: NotRequired[Annotated[Decimal, Field(gt=0, le=rules.AREA_MAX, decimal_places=2)] | None]
+    living_area_m2: NotRequired[
+        Annotated[Decimal, Field(gt=0, le=rules.AREA_MAX, max_digits=6, decimal_places=2)] | None
+    ]
     rent: Money
     charges: NotRequired[Money | None]
     dpe_class: NotRequired[Literal["A", "B", "C", "D", "E", "F", "G"] | None]
@@ -126,6 +128,7 @@ _JSON_NAME: Final[Mapping[str, str]] = {f.csv_name: f.json_name for f in SYNC_FI
 _TEXT_COLUMNS: Final = ("street_number", "street_type", "street_name")
 _DECIMAL_COLUMNS: Final = frozenset({"living_area_m2", "rent", "charges", "latitude", "longitude"})
 _COORDINATE: Final = Decimal("0.000001")
+_CENT: Final = Decimal("0.01")
 
 _MESSAGES: Final[Mapping[tuple[str, str], str]] = {
     ("commune_insee", "string_pattern_mismatch"): "must be an INSEE commune code: 5 digits, or 2A/2B and 3 digits",
@@ -197,9 +200,12 @@ def _columns(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
         columns[c] = [bool(v) for v in columns[c]]
     for c in ("latitude", "longitude"):  # GPS figures often carry more than the 6 decimals stored
         columns[c] = [None if v is None else v.quantize(_COORDINATE) for v in columns[c]]
+    for c in ("living_area_m2", "rent", "charges"):  # '0E+100000000' is a valid 0: never send such text to PostgreSQL
+        columns[c] = [None if v is None else v.quantize(_CENT) for v in columns[c]]
     # Decimals travel as text (cast back to numeric by PostgreSQL): about 2.5x cheaper to encode than numeric[].
+    # Every one is quantized above, so its text is plain positional notation ('412.30', never an exponent).
     for c in _DECIMAL_COLUMNS:
-        columns[c] = [None if v is None else str(v) for v in columns[c]]
+        columns[c] = [None if v is None else format(v, "f") for v in columns[c]]
     return columns
 
 
