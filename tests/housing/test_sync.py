@@ -603,3 +603,21 @@ async def test_decimals_in_exponent_notation_never_abort_the_sync(
     assert got == {"EXP-1": ("0.00", "100.00", "44.926300", "64.50"), "EXP-3": ("412.30", "85.00", None, "64.50")}
     again = await sync_json(client, polygone, units, partial="true")
     assert counts(again.json()) == (0, 0, 2, 0)
+
+
+async def test_an_empty_snapshot_needs_allow_empty(
+    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+) -> None:
+    await sync_json(client, polygone, [unit("EMP-1"), unit("EMP-2")])
+    before = await snapshot_rows(sessionmaker, polygone.organisation_id)
+    r = await sync_json(client, polygone, [])
+    assert r.status_code == 422
+    assert r.json()["type"] == "urn:toit-emploi:problem:sync-empty-snapshot"
+    r = await sync_csv(client, polygone, CSV_HEADER + "\n", partial="true")
+    assert r.status_code == 422
+    assert r.json()["type"] == "urn:toit-emploi:problem:sync-empty-snapshot"
+    assert await snapshot_rows(sessionmaker, polygone.organisation_id) == before
+    assert (await sync_json(client, polygone, [], mode="delta")).json()["received"] == 0  # a delta may be empty
+    r = await sync_json(client, polygone, [], allow_empty="true")
+    assert r.status_code == 200, r.text
+    assert counts(r.json()) == (0, 0, 0, 2)

@@ -104,8 +104,16 @@ async def run_sync(
     *,
     partial: bool,
     timings: SyncTimings,
+    allow_empty: bool = False,
 ) -> SyncReport:
     """Write the valid rows (all of them, or none when any row is invalid and `partial` is false)."""
+    if parsed.mode == "snapshot" and parsed.received == 0 and not allow_empty:
+        raise ValidationProblemError(
+            "An empty snapshot would make every vacant unit of the landlord unavailable: nothing was written. "
+            "Send ?allow_empty=true if that is really meant.",
+            slug="sync-empty-snapshot",
+            errors=[FieldError(field="units", message="a snapshot needs at least one unit, or ?allow_empty=true")],
+        )
     errors = _row_errors(parsed)
     truncated = parsed.invalid_rows > 0 and len(parsed.errors) >= MAX_REPORTED_ERRORS
     if parsed.invalid_rows and not partial:
