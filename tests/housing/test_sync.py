@@ -621,3 +621,61 @@ async def test_an_empty_snapshot_needs_allow_empty(
     r = await sync_json(client, polygone, [], allow_empty="true")
     assert r.status_code == 200, r.text
     assert counts(r.json()) == (0, 0, 0, 2)
+
+
+async def test_json_numbers_and_booleans_are_strict_references_are_clean_dates_are_sane(
+    client: AsyncClient, polygone: Landlord
+) -> None:
+    in_six_years = (date.today() + timedelta(days=6 * 366)).isoformat()
+    units = [
+        unit("ST-1", rooms=True),
+        unit("ST-2", rooms="3"),
+        unit("ST-3", is_relay=1),
+        unit("ST-4", floor=2.5),
+        unit("ST\u200b5"),
+        unit("ST\u202e6"),
+        unit("=HYPERLINK(1)"),
+        unit("+33"),
+        unit("-7"),
+        unit("@SUM"),
+        unit("ST-11", available_from="0001-01-01"),
+        unit("ST-12", available_from=in_six_years),
+        unit("ST-13", available_from="1990-01-01", rooms=4, is_relay=True),
+    ]
+    r = await sync_json(client, polygone, units, partial="true")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [(e["row"], e["field"]) for e in body["errors"]] == [
+        (1, "rooms"),
+        (2, "rooms"),
+        (3, "is_relay"),
+        (4, "floor"),
+        (5, "landlord_reference"),
+        (6, "landlord_reference"),
+        (7, "landlord_reference"),
+        (8, "landlord_reference"),
+        (9, "landlord_reference"),
+        (10, "landlord_reference"),
+        (11, "available_from"),
+        (12, "available_from"),
+    ]
+    assert body["created"] == 1
+    assert "1990-01-01" in body["errors"][10]["message"]
+    # The CSV keeps its text cells: "1" is a fine boolean and "3" a fine number there; the date bound is the same.
+    csv_body = CSV_HEADER + "\n" + csv_line("CS-1") + "\n" + csv_line("CS-2").replace("2026-12-01", "1989-12-31")
+    r = await sync_csv(client, polygone, csv_body + "\n", partial="true", mode="delta")
+    assert [(e["row"], e["field"]) for e in r.json()["errors"]] == [(2, "DISPONIBLE")]
+    assert r.json()["created"] == 1
+    # The same reference rule on the unit endpoints.
+    r = await client.post(UNITS_URL, json=unit("=cmd|' /C calc'!A0"), headers=polygone.headers)
+    assert r.status_code == 422
+
+
+async def test_csv_charset_names_are_normalised(client: AsyncClient, polygone: Landlord) -> None:
+    body = ("\ufeff" + CSV_HEADER + "\n" + csv_line("BOM-1") + "\n").encode("utf-8")
+    for charset in ("utf_8", "UTF8", "utf-8"):
+        headers = {**polygone.headers, "Content-Type": f"text/csv; charset={charset}"}
+        r = await client.post(SYNC_URL, content=body, headers=headers)
+        assert r.status_code == 200, (charset, r.text)
+    headers = {**polygone.headers, "Content-Type": "text/csv; charset=klingon"}
+    assert (await client.post(SYNC_URL, content=body, headers=headers)).status_code == 422

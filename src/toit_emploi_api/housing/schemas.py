@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
@@ -24,11 +25,21 @@ def _single_line(value: str) -> str:
     return reject_control_characters(value, allow="")
 
 
+_REFERENCE = re.compile(rules.REFERENCE_PATTERN)
+
+
+def _reference(value: str) -> str:
+    if not _REFERENCE.match(value):
+        raise ValueError(rules.REFERENCE_RULE)
+    return value
+
+
 LandlordReference = Annotated[
     str,
     StringConstraints(min_length=1, max_length=rules.REFERENCE_MAX),
     BeforeValidator(_strip),
     AfterValidator(_single_line),
+    AfterValidator(_reference),
     Field(description="The landlord's own reference of the unit (unique per landlord).", examples=["AUR-0142"]),
 ]
 StreetNumber = Annotated[
