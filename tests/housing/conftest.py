@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -113,3 +114,41 @@ async def snapshot_rows(maker: async_sessionmaker[AsyncSession], org: uuid.UUID)
 
 def money(value: str) -> Decimal:
     return Decimal(value)
+
+
+async def unit_id(maker: async_sessionmaker[AsyncSession], org: uuid.UUID, ref: str) -> uuid.UUID:
+    async with maker() as session:
+        found = await session.execute(
+            text("SELECT id FROM housing_units WHERE landlord_organisation_id = :o AND landlord_reference = :r"),
+            {"o": org, "r": ref},
+        )
+        return uuid.UUID(str(found.scalar_one()))
+
+
+async def book_relay_stay(
+    maker: async_sessionmaker[AsyncSession],
+    referring_org: uuid.UUID,
+    unit: uuid.UUID,
+    start: date,
+    *,
+    status: str = "booked",
+) -> None:
+    """What the pipeline does when it books a relay stay (3 days), straight in the database, with its household."""
+    household = uuid.uuid4()
+    async with maker() as session:
+        number = (await session.execute(text("SELECT nextval('household_reference_seq')"))).scalar_one()
+        await session.execute(
+            text(
+                "INSERT INTO households (id, reference, referring_organisation_id, created_by_organisation_id,"
+                " housing_situation, stage, version) VALUES (:i, :r, :o, :o, 'shelter', 'matching', 1)"
+            ),
+            {"i": household, "r": f"TE-2026-{number:04d}", "o": referring_org},
+        )
+        await session.execute(
+            text(
+                "INSERT INTO relay_stays (id, household_id, unit_id, start_date, end_date, status, version)"
+                " VALUES (gen_random_uuid(), :h, :u, :s, :e, CAST(:st AS relay_stay_status), 1)"
+            ),
+            {"h": household, "u": unit, "s": start, "e": start + timedelta(days=2), "st": status},
+        )
+        await session.commit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date, timedelta
 from pathlib import Path
 
 from httpx import AsyncClient
@@ -13,13 +14,16 @@ from tests.conftest import Actor, Actors
 from tests.housing.conftest import (
     CSV_HEADER,
     SYNC_URL,
+    UNITS_URL,
     Landlord,
+    book_relay_stay,
     csv_line,
     set_status,
     snapshot_rows,
     sync_csv,
     sync_json,
     unit,
+    unit_id,
 )
 from toit_emploi_api.accounts.roles import OrganisationKind, Role
 
@@ -429,3 +433,249 @@ async def test_parallel_syncs_of_one_landlord_serialise(
     rows = await snapshot_rows(sessionmaker, polygone.organisation_id)
     assert len(rows) == 200
     assert {r["version"] for r in rows.values()} == {1}
+
+
+# ------------------------------------------------------------------------------------------ review fixes
+
+
+async def test_deeply_nested_json_is_unreadable_not_500(client: AsyncClient, polygone: Landlord) -> None:
+    h = {**polygone.headers, "Content-Type": "application/json"}
+    for depth in (5000, 150):  # beyond any parser's recursion limit, and below pydantic's but an invalid row
+        body = b'{"units": [' + b"[" * depth + b"]" * depth + b"]}"
+        r = await client.post(SYNC_URL, content=body, headers=h)
+        assert r.status_code == 422, (depth, r.text[:300])
+        assert r.headers["content-type"].startswith("application/problem+json")
+    body = b'{"units": [' + b"[" * 5000 + b"]" * 5000 + b"]}"
+    r = await client.post(SYNC_URL, content=body, headers=h, params={"partial": "true"})
+    assert r.status_code == 422
+    assert r.json()["type"] == "urn:toit-emploi:problem:sync-unreadable"
+
+
+async def test_sync_racing_a_reservation_reports_the_conflict(
+    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+) -> None:
+    await sync_json(client, polygone, [unit("RACE-1"), unit("RACE-2")])
+    # Connection A: the pipeline reserving RACE-1, not committed yet.
+    async with sessionmaker() as a:
+        await a.execute(
+            text(
+                "SELECT id FROM housing_units WHERE landlord_organisation_id = :o AND landlord_reference = 'RACE-1'"
+                " FOR UPDATE"
+            ),
+            {"o": polygone.organisation_id},
+        )
+        await a.execute(
+            text(
+                "UPDATE housing_units SET status = 'reserved', version = version + 1"
+                " WHERE landlord_organisation_id = :o AND landlord_reference = 'RACE-1'"
+            ),
+            {"o": polygone.organisation_id},
+        )
+        # Connection B (the request's own): a snapshot changing RACE-1's rent.
+        sync = asyncio.create_task(sync_json(client, polygone, [unit("RACE-1", rent="999.00"), unit("RACE-2")]))
+        await asyncio.sleep(1.0)
+        assert not sync.done()  # the sync waits for the reservation
+        await a.commit()
+    r = await sync
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert counts(body) == (0, 0, 1, 0)
+    assert [(c["landlord_reference"], c["status"], c["fields"]) for c in body["conflicts"]] == [
+        ("RACE-1", "reserved", ["rent"])
+    ]
+    rows = await snapshot_rows(sessionmaker, polygone.organisation_id)
+    assert (rows["RACE-1"]["status"], str(rows["RACE-1"]["rent"])) == ("reserved", "412.30")
+
+
+async def test_relay_apartment_with_a_booked_stay_is_held(
+    client: AsyncClient, polygone: Landlord, actors: Actors, sessionmaker: Maker
+) -> None:
+    units = [unit("REL-1", is_relay=True), unit("REL-2", is_relay=True), unit("REL-3", is_relay=True), unit("V-1")]
+    await sync_json(client, polygone, units)
+    partner = await actors.organisation(OrganisationKind.REFERRAL_PARTNER, "Samu social")
+    today = date.today()
+    # REL-1: a stay booked from today; REL-2: a stay that ended yesterday; REL-3: a cancelled stay.
+    await book_relay_stay(sessionmaker, partner, await unit_id(sessionmaker, polygone.organisation_id, "REL-1"), today)
+    past = today - timedelta(days=3)
+    await book_relay_stay(sessionmaker, partner, await unit_id(sessionmaker, polygone.organisation_id, "REL-2"), past)
+    cancelled = await unit_id(sessionmaker, polygone.organisation_id, "REL-3")
+    await book_relay_stay(sessionmaker, partner, cancelled, today, status="cancelled")
+    before = await snapshot_rows(sessionmaker, polygone.organisation_id)
+
+    # A delta turning the relay flag off: refused for REL-1 only.
+    r = await sync_json(
+        client,
+        polygone,
+        [unit("REL-1", is_relay=False, rent="450.00"), unit("REL-2", is_relay=False), unit("REL-3", is_relay=False)],
+        mode="delta",
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert counts(body) == (0, 2, 0, 0)
+    assert [(c["landlord_reference"], c["code"], c["status"], c["fields"]) for c in body["conflicts"]] == [
+        ("REL-1", "relay_stay_booked", "vacant", ["rent", "is_relay"])
+    ]
+    after = await snapshot_rows(sessionmaker, polygone.organisation_id)
+    assert after["REL-1"] == before["REL-1"]
+    # A rent change alone is applied: only the relay flag and the status are held.
+    r = await sync_json(client, polygone, [unit("REL-1", is_relay=True, rent="450.00")], mode="delta")
+    assert (counts(r.json()), r.json()["conflicts"]) == ((0, 1, 0, 0), [])
+
+    # An empty-of-REL-1 snapshot does not make it unavailable: reported instead.
+    r = await sync_json(client, polygone, [unit("V-1")])
+    body = r.json()
+    assert counts(body) == (0, 0, 1, 2)  # REL-2 and REL-3 (vacant, no current stay) become unavailable
+    assert [(c["landlord_reference"], c["code"], c["status"]) for c in body["conflicts"]] == [
+        ("REL-1", "relay_stay_booked", "vacant")
+    ]
+    statuses = {k: v["status"] for k, v in (await snapshot_rows(sessionmaker, polygone.organisation_id)).items()}
+    assert statuses == {"REL-1": "vacant", "REL-2": "unavailable", "REL-3": "unavailable", "V-1": "vacant"}
+
+
+async def test_snapshot_marks_held_units_it_omits_and_a_later_sync_clears_the_mark(
+    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+) -> None:
+    await sync_json(client, polygone, [unit("HA-1"), unit("HA-2"), unit("HA-3")])
+    await set_status(sessionmaker, polygone.organisation_id, "HA-1", "reserved")
+    await set_status(sessionmaker, polygone.organisation_id, "HA-2", "let")
+
+    async def marks() -> dict[str, object]:
+        async with sessionmaker() as s:
+            rows = await s.execute(
+                text(
+                    "SELECT landlord_reference, held_absent_since FROM housing_units"
+                    " WHERE landlord_organisation_id = :o"
+                ),
+                {"o": polygone.organisation_id},
+            )
+            return dict(rows.all())
+
+    before = await snapshot_rows(sessionmaker, polygone.organisation_id)
+    r = await sync_json(client, polygone, [unit("HA-3")])
+    body = r.json()
+    assert counts(body) == (0, 0, 1, 0)
+    assert [(c["landlord_reference"], c["code"], c["status"]) for c in body["conflicts"]] == [
+        ("HA-1", "held_unit_absent_from_snapshot", "reserved"),
+        ("HA-2", "held_unit_absent_from_snapshot", "let"),
+    ]
+    first = await marks()
+    assert first["HA-1"] is not None
+    assert first["HA-2"] is not None
+    assert first["HA-3"] is None
+    after = await snapshot_rows(sessionmaker, polygone.organisation_id)
+    for ref in ("HA-1", "HA-2"):  # status, version and updated_at kept: bookkeeping only
+        assert {k: v for k, v in after[ref].items() if k != "xmin"} == {
+            k: v for k, v in before[ref].items() if k != "xmin"
+        }
+    # The same snapshot again: still reported, the first date kept, nothing rewritten.
+    again = await sync_json(client, polygone, [unit("HA-3")])
+    assert len(again.json()["conflicts"]) == 2
+    assert await marks() == first
+    assert await snapshot_rows(sessionmaker, polygone.organisation_id) == after
+    # Shown to the landlord on the unit.
+    got = await client.get(UNITS_URL, headers=polygone.headers, params={"status": "reserved"})
+    assert got.json()["items"][0]["held_absent_since"] is not None
+    # A delta listing HA-1 again (identical) clears its mark; HA-2 (facts differ) is a conflict and is cleared too.
+    r = await sync_json(client, polygone, [unit("HA-1"), unit("HA-2", rent="500.00")], mode="delta")
+    assert counts(r.json()) == (0, 0, 1, 0)
+    assert [(c["landlord_reference"], c["code"]) for c in r.json()["conflicts"]] == [("HA-2", "unit_held_by_programme")]
+    assert await marks() == {"HA-1": None, "HA-2": None, "HA-3": None}
+
+
+async def test_decimals_in_exponent_notation_never_abort_the_sync(
+    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+) -> None:
+    units = [
+        unit("EXP-1", rent="0E+100000000", charges="1E+2", latitude="4.49263E+1"),  # valid: 0, 100 and 44.9263
+        unit("EXP-2", rent="1E+100000000"),  # too large
+        unit("EXP-3", living_area_m2="6.45E+1"),
+    ]
+    r = await sync_json(client, polygone, units, partial="true")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert counts(body) == (2, 0, 0, 0)
+    assert [(e["row"], e["field"]) for e in body["errors"]] == [(2, "rent")]
+    rows = await client.get(UNITS_URL, headers=polygone.headers, params={"sort": "rent"})
+    got = {
+        u["landlord_reference"]: (u["rent"], u["charges"], u["latitude"], u["living_area_m2"])
+        for u in rows.json()["items"]
+    }
+    assert got == {"EXP-1": ("0.00", "100.00", "44.926300", "64.50"), "EXP-3": ("412.30", "85.00", None, "64.50")}
+    again = await sync_json(client, polygone, units, partial="true")
+    assert counts(again.json()) == (0, 0, 2, 0)
+
+
+async def test_an_empty_snapshot_needs_allow_empty(
+    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+) -> None:
+    await sync_json(client, polygone, [unit("EMP-1"), unit("EMP-2")])
+    before = await snapshot_rows(sessionmaker, polygone.organisation_id)
+    r = await sync_json(client, polygone, [])
+    assert r.status_code == 422
+    assert r.json()["type"] == "urn:toit-emploi:problem:sync-empty-snapshot"
+    r = await sync_csv(client, polygone, CSV_HEADER + "\n", partial="true")
+    assert r.status_code == 422
+    assert r.json()["type"] == "urn:toit-emploi:problem:sync-empty-snapshot"
+    assert await snapshot_rows(sessionmaker, polygone.organisation_id) == before
+    assert (await sync_json(client, polygone, [], mode="delta")).json()["received"] == 0  # a delta may be empty
+    r = await sync_json(client, polygone, [], allow_empty="true")
+    assert r.status_code == 200, r.text
+    assert counts(r.json()) == (0, 0, 0, 2)
+
+
+async def test_json_numbers_and_booleans_are_strict_references_are_clean_dates_are_sane(
+    client: AsyncClient, polygone: Landlord
+) -> None:
+    in_six_years = (date.today() + timedelta(days=6 * 366)).isoformat()
+    units = [
+        unit("ST-1", rooms=True),
+        unit("ST-2", rooms="3"),
+        unit("ST-3", is_relay=1),
+        unit("ST-4", floor=2.5),
+        unit("ST\u200b5"),
+        unit("ST\u202e6"),
+        unit("=HYPERLINK(1)"),
+        unit("+33"),
+        unit("-7"),
+        unit("@SUM"),
+        unit("ST-11", available_from="0001-01-01"),
+        unit("ST-12", available_from=in_six_years),
+        unit("ST-13", available_from="1990-01-01", rooms=4, is_relay=True),
+    ]
+    r = await sync_json(client, polygone, units, partial="true")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [(e["row"], e["field"]) for e in body["errors"]] == [
+        (1, "rooms"),
+        (2, "rooms"),
+        (3, "is_relay"),
+        (4, "floor"),
+        (5, "landlord_reference"),
+        (6, "landlord_reference"),
+        (7, "landlord_reference"),
+        (8, "landlord_reference"),
+        (9, "landlord_reference"),
+        (10, "landlord_reference"),
+        (11, "available_from"),
+        (12, "available_from"),
+    ]
+    assert body["created"] == 1
+    assert "1990-01-01" in body["errors"][10]["message"]
+    # The CSV keeps its text cells: "1" is a fine boolean and "3" a fine number there; the date bound is the same.
+    csv_body = CSV_HEADER + "\n" + csv_line("CS-1") + "\n" + csv_line("CS-2").replace("2026-12-01", "1989-12-31")
+    r = await sync_csv(client, polygone, csv_body + "\n", partial="true", mode="delta")
+    assert [(e["row"], e["field"]) for e in r.json()["errors"]] == [(2, "DISPONIBLE")]
+    assert r.json()["created"] == 1
+    # The same reference rule on the unit endpoints.
+    r = await client.post(UNITS_URL, json=unit("=cmd|' /C calc'!A0"), headers=polygone.headers)
+    assert r.status_code == 422
+
+
+async def test_csv_charset_names_are_normalised(client: AsyncClient, polygone: Landlord) -> None:
+    body = ("\ufeff" + CSV_HEADER + "\n" + csv_line("BOM-1") + "\n").encode("utf-8")
+    for charset in ("utf_8", "UTF8", "utf-8"):
+        headers = {**polygone.headers, "Content-Type": f"text/csv; charset={charset}"}
+        r = await client.post(SYNC_URL, content=body, headers=headers)
+        assert r.status_code == 200, (charset, r.text)
+    headers = {**polygone.headers, "Content-Type": "text/csv; charset=klingon"}
+    assert (await client.post(SYNC_URL, content=body, headers=headers)).status_code == 422

@@ -24,7 +24,7 @@ def test_csv_and_json_carry_the_same_fields() -> None:
 
 def test_columns_are_ready_for_unnest() -> None:
     body = b'{"units": [{"landlord_reference": " A-1 ", "commune_insee": "2a004", "postcode": "20000",'
-    body += b' "rooms": "3", "rent": 412.3, "street_name": "", "latitude": 41.92345678}]}'
+    body += b' "rooms": 3, "rent": 412.3, "street_name": "", "latitude": 41.92345678}]}'
     parsed = sync_input.parse_json(body, None)
     assert parsed.mode == "snapshot"
     assert parsed.errors == []
@@ -32,7 +32,7 @@ def test_columns_are_ready_for_unnest() -> None:
     assert cols["landlord_reference"] == ["A-1"]
     assert cols["commune_insee"] == ["2A004"]
     assert cols["rooms"] == [3]
-    assert cols["rent"] == ["412.3"]
+    assert cols["rent"] == ["412.30"]
     assert cols["charges"] == ["0.00"]
     assert cols["street_name"] == [None]
     assert cols["latitude"] == ["41.923457"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -10,7 +12,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import Actor, Actors
-from tests.housing.conftest import UNITS_URL, Landlord, set_status, sync_json, unit
+from tests.housing.conftest import UNITS_URL, Landlord, book_relay_stay, set_status, sync_json, unit
 from toit_emploi_api.accounts.roles import OrganisationKind, Role
 
 Maker = async_sessionmaker[AsyncSession]
@@ -385,3 +387,24 @@ async def test_delete_vacant_or_unavailable_unit(client: AsyncClient, polygone: 
 async def test_unknown_unit_is_404(client: AsyncClient, service_manager: Actor) -> None:
     r = await client.get(f"{UNITS_URL}/00000000-0000-0000-0000-000000000000", headers=service_manager.headers)
     assert r.status_code == 404
+
+
+async def test_patch_of_relay_flag_or_status_with_a_booked_stay_is_409(
+    client: AsyncClient, polygone: Landlord, service_manager: Actor, actors: Actors, sessionmaker: Maker
+) -> None:
+    created = await client.post(UNITS_URL, json=unit("RELAY-1", is_relay=True), headers=polygone.headers)
+    assert created.status_code == 201, created.text
+    url = f"{UNITS_URL}/{created.json()['id']}"
+    partner = await actors.organisation(OrganisationKind.REFERRAL_PARTNER, "Charonne")
+    await book_relay_stay(sessionmaker, partner, uuid.UUID(created.json()["id"]), date.today() + timedelta(days=10))
+    for who in (polygone, service_manager):
+        for change in ({"is_relay": False}, {"status": "unavailable"}, {"is_relay": False, "rent": "1.00"}):
+            r = await client.patch(url, json=change, headers={**who.headers, "If-Match": '"1"'})
+            assert r.status_code == 409, (change, r.text)
+            assert r.json()["type"] == "urn:toit-emploi:problem:unit-has-booked-relay-stay"
+    # Other facts may change; sending the current relay flag is no change.
+    r = await client.patch(
+        url, json={"rent": "430.00", "is_relay": True}, headers={**polygone.headers, "If-Match": '"1"'}
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["rent"], r.json()["is_relay"], r.json()["status"]) == ("430.00", True, "vacant")

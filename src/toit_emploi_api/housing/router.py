@@ -159,7 +159,8 @@ _SYNC_BODY_SCHEMA = {
     description=(
         "Creates or updates the landlord's units in a few set-based statements. Unchanged units are not rewritten. "
         "A unit `reserved` or `let` by the programme is never overwritten: it is listed in `conflicts`. "
-        "`snapshot`: this landlord's vacant units absent from the body become `unavailable`. All-or-nothing unless "
+        "`snapshot`: this landlord's vacant units absent from the body become `unavailable` (an empty snapshot needs "
+        "`?allow_empty=true`, else 422 `sync-empty-snapshot`). All-or-nothing unless "
         f"`?partial=true`. At most {MAX_UNITS} units per request (more: 413). CSV: comma or semicolon separated, "
         "UTF-8 (or declare `charset=windows-1252`); headers documented in the README."
     ),
@@ -184,6 +185,10 @@ async def housing_units_sync(
         SyncMode | None, Query(description="CSV: snapshot (default) or delta. JSON: optional, must match `mode`.")
     ] = None,
     partial: Annotated[bool, Query(description="Write the valid rows and report the invalid ones.")] = False,
+    allow_empty: Annotated[
+        bool,
+        Query(description="Accept a snapshot with no unit (it makes all the landlord's vacant units unavailable)."),
+    ] = False,
     landlord_organisation_id: Annotated[
         uuid.UUID | None, Query(description="Admin only: the landlord organisation the sync is for.")
     ] = None,
@@ -194,7 +199,9 @@ async def housing_units_sync(
     body = await request.body()
     parsed = await run_in_threadpool(sync_service.parse_body, body, request.headers.get("content-type", ""), mode)
     timings.parse_ms = (time.perf_counter() - started) * 1000
-    report = await sync_service.run_sync(session, principal, org_id, parsed, partial=partial, timings=timings)
+    report = await sync_service.run_sync(
+        session, principal, org_id, parsed, partial=partial, timings=timings, allow_empty=allow_empty
+    )
     response.headers["Server-Timing"] = f"parse;dur={timings.parse_ms:.1f}, sql;dur={timings.sql_ms:.1f}"
     return report
 

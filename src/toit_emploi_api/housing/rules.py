@@ -8,6 +8,13 @@ from typing import Final
 from toit_emploi_api.housing.models import DpeClass, UnitStatus
 
 REFERENCE_MAX: Final = 64
+# One line; no control, zero-width or bidirectional formatting character (U+200B–U+200F, U+2028–U+202E, U+2060–U+2069,
+# U+FEFF, U+061C); not starting with = + - @ (a spreadsheet would run it as a formula: CSV injection).
+_INVISIBLE: Final = "\\x00-\\x1f\\x7f-\\x9f\\u061c\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2069\\ufeff"
+REFERENCE_PATTERN: Final = f"^[^{_INVISIBLE}=+\\-@][^{_INVISIBLE}]*$"
+REFERENCE_RULE: Final = (
+    "must be one line without control, zero-width or bidirectional characters, and not start with = + - @"
+)
 STREET_NUMBER_MAX: Final = 10
 STREET_TYPE_MAX: Final = 20
 STREET_NAME_MAX: Final = 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
@@ -24,11 +25,21 @@ def _single_line(value: str) -> str:
     return reject_control_characters(value, allow="")
 
 
+_REFERENCE = re.compile(rules.REFERENCE_PATTERN)
+
+
+def _reference(value: str) -> str:
+    if not _REFERENCE.match(value):
+        raise ValueError(rules.REFERENCE_RULE)
+    return value
+
+
 LandlordReference = Annotated[
     str,
     StringConstraints(min_length=1, max_length=rules.REFERENCE_MAX),
     BeforeValidator(_strip),
     AfterValidator(_single_line),
+    AfterValidator(_reference),
     Field(description="The landlord's own reference of the unit (unique per landlord).", examples=["AUR-0142"]),
 ]
 StreetNumber = Annotated[
@@ -212,6 +223,10 @@ class HousingUnitOut(HousingUnitPublicOut):
     landlord_organisation_id: uuid.UUID
     landlord_reference: str
     last_synced_at: datetime | None = Field(description="Last time a sync created or changed this unit.")
+    held_absent_since: datetime | None = Field(
+        description="Set when a snapshot omitted this reserved/let unit (cleared when a sync lists it again); when "
+        "the programme releases it, it becomes `unavailable`. Bookkeeping: does not change `version`/`updated_at`."
+    )
     version: int
 
 
@@ -226,9 +241,14 @@ SyncMode = Literal["snapshot", "delta"]
 
 class SyncConflict(OutputModel):
     landlord_reference: str = Field(max_length=rules.REFERENCE_MAX)
-    status: UnitStatus = Field(description="`reserved` or `let`: the unit is held by the programme.")
+    status: UnitStatus = Field(description="The unit's current status (kept).")
+    code: Literal["unit_held_by_programme", "relay_stay_booked", "held_unit_absent_from_snapshot"] = Field(
+        description="`unit_held_by_programme`: reserved/let and the facts differ; `relay_stay_booked`: a relay "
+        "apartment with a booked stay whose relay flag or status would change (or that a snapshot omits); "
+        "`held_unit_absent_from_snapshot`: a reserved/let unit a snapshot omits (it gets `held_absent_since`)."
+    )
     fields: list[str] = Field(description="The facts that differ from the stored unit (left unchanged).")
-    reason: str = Field(max_length=300)
+    reason: str = Field(max_length=300, description="The same, in words.")
 
 
 class SyncRowError(OutputModel):
@@ -246,7 +266,9 @@ class SyncReport(OutputModel):
     updated: int = Field(ge=0, description="Existing units whose facts changed (or that were unavailable again).")
     unchanged: int = Field(ge=0, description="Valid units identical to the stored ones: not rewritten.")
     no_longer_vacant: int = Field(ge=0, description="Snapshot: vacant units absent from it, now `unavailable`.")
-    conflicts: list[SyncConflict] = Field(description="Reserved/let units whose incoming facts differ: untouched.")
+    conflicts: list[SyncConflict] = Field(
+        description="Units held by the programme that the sync did not change as asked (see `code`): left as they are."
+    )
     invalid_rows: int = Field(ge=0)
     errors: list[SyncRowError] = Field(description="Row-level errors (at most 1,000 listed).")
     errors_truncated: bool = False

@@ -131,6 +131,14 @@ async def update_unit(
                 f"The unit is {unit.status.value} by the programme: ask the service manager to change its facts.",
                 slug="unit-held-by-programme",
             )
+    held = sorted(k for k in ("is_relay", "status") if k in changes)
+    if held and await repository.has_booked_relay_stay(session, unit.id):
+        raise ConflictError(
+            f"The unit is a relay apartment with a booked stay: its {' and '.join(held)} cannot change until the "
+            "stay ends or is cancelled.",
+            slug="unit-has-booked-relay-stay",
+            extra={"fields": held},
+        )
     ref = changes.get("landlord_reference")
     if ref is not None and await repository.reference_taken(
         session, unit.landlord_organisation_id, ref, exclude=unit.id

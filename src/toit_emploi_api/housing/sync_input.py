@@ -11,6 +11,7 @@ Rows are numbered from 1 in the order of the request (JSON: position in ``units`
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -36,7 +37,10 @@ _INSEE: Final = r"^(?:0[1-9][0-9]{3}|1[0-9]{4}|2[1-9][0-9]{3}|[3-9][0-9]{4}|2[AB
 
 
 Reference = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=rules.REFERENCE_MAX, pattern=_SINGLE_LINE)
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=rules.REFERENCE_MAX, pattern=rules.REFERENCE_PATTERN
+    ),
 ]
 StreetNumber = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=rules.STREET_NUMBER_MAX, pattern=_SINGLE_LINE)
@@ -49,7 +53,7 @@ StreetName = Annotated[
 ]
 Insee = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=_INSEE)]
 Postcode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{5}$")]
-Money = Annotated[Decimal, Field(ge=0, le=rules.MONEY_MAX, decimal_places=2)]
+Money = Annotated[Decimal, Field(ge=0, le=rules.MONEY_MAX, max_digits=8, decimal_places=2)]
 
 
 class SyncUnit(TypedDict):
@@ -65,7 +69,9 @@ class SyncUnit(TypedDict):
     street_name: NotRequired[StreetName | None]
     floor: NotRequired[Annotated[int, Field(ge=rules.FLOOR_MIN, le=rules.FLOOR_MAX)] | None]
     rooms: Annotated[int, Field(ge=rules.ROOMS_MIN, le=rules.ROOMS_MAX)]
-    living_area_m2: NotRequired[Annotated[Decimal, Field(gt=0, le=rules.AREA_MAX, decimal_places=2)] | None]
+    living_area_m2: NotRequired[
+        Annotated[Decimal, Field(gt=0, le=rules.AREA_MAX, max_digits=6, decimal_places=2)] | None
+    ]
     rent: Money
     charges: NotRequired[Money | None]
     dpe_class: NotRequired[Literal["A", "B", "C", "D", "E", "F", "G"] | None]
@@ -126,10 +132,13 @@ _JSON_NAME: Final[Mapping[str, str]] = {f.csv_name: f.json_name for f in SYNC_FI
 _TEXT_COLUMNS: Final = ("street_number", "street_type", "street_name")
 _DECIMAL_COLUMNS: Final = frozenset({"living_area_m2", "rent", "charges", "latitude", "longitude"})
 _COORDINATE: Final = Decimal("0.000001")
+_CENT: Final = Decimal("0.01")
+AVAILABLE_FROM_MIN: Final = date(1990, 1, 1)
 
 _MESSAGES: Final[Mapping[tuple[str, str], str]] = {
     ("commune_insee", "string_pattern_mismatch"): "must be an INSEE commune code: 5 digits, or 2A/2B and 3 digits",
     ("postcode", "string_pattern_mismatch"): "must be 5 digits",
+    ("landlord_reference", "string_pattern_mismatch"): rules.REFERENCE_RULE,
 }
 
 
@@ -197,9 +206,12 @@ def _columns(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
         columns[c] = [bool(v) for v in columns[c]]
     for c in ("latitude", "longitude"):  # GPS figures often carry more than the 6 decimals stored
         columns[c] = [None if v is None else v.quantize(_COORDINATE) for v in columns[c]]
+    for c in ("living_area_m2", "rent", "charges"):  # '0E+100000000' is a valid 0: never send such text to PostgreSQL
+        columns[c] = [None if v is None else v.quantize(_CENT) for v in columns[c]]
     # Decimals travel as text (cast back to numeric by PostgreSQL): about 2.5x cheaper to encode than numeric[].
+    # Every one is quantized above, so its text is plain positional notation ('412.30', never an exponent).
     for c in _DECIMAL_COLUMNS:
-        columns[c] = [None if v is None else str(v) for v in columns[c]]
+        columns[c] = [None if v is None else format(v, "f") for v in columns[c]]
     return columns
 
 
@@ -209,6 +221,7 @@ def _finish(
     row_errors: dict[int, list[tuple[str, str]]],
     validated: Sequence[Mapping[str, Any]] | None,
     csv_names: bool,
+    json_rows: bool = False,
 ) -> ParsedSync:
     """Turn validation results into columns and row errors; duplicates of a reference make every copy invalid.
 
@@ -230,18 +243,51 @@ def _finish(
                 message = f"duplicate reference in this sync (rows {where})"
                 row_errors.setdefault(index, []).append(("landlord_reference", message))
     result.seen_references = set(counts)
+    if validated is None or duplicates:
+        kept = [i for i in range(len(raw_rows)) if i not in row_errors]
+        validated = (_validate_json_rows if json_rows else UNITS.validate_python)([raw_rows[i] for i in kept])
+    else:
+        kept = list(range(len(raw_rows)))
+    late = _date_errors(kept, validated)
+    if late:
+        row_errors.update(late)
+        validated = [row for i, row in zip(kept, validated, strict=True) if i not in late]
     for index in sorted(row_errors):
         result.invalid_rows += 1
         for column, message in row_errors[index]:
             if len(result.errors) < MAX_REPORTED_ERRORS:
                 name = _CSV_NAME.get(column, column) if csv_names else column
                 result.errors.append(RowError(index + 1, references[index], name, message))
-    if validated is None or duplicates:
-        keep = [r for i, r in enumerate(raw_rows) if i not in row_errors]
-        validated = UNITS.validate_python(keep) if keep else []
     if validated:
         result.columns = _columns(validated)
     return result
+
+
+def available_from_bounds(today: date | None = None) -> tuple[date, date]:
+    """[1990-01-01, today + 5 years]: outside it, an availability date is a typing error."""
+    today = today or date.today()
+    try:
+        upper = today.replace(year=today.year + 5)
+    except ValueError:  # 29 February
+        upper = today.replace(year=today.year + 5, day=28)
+    return AVAILABLE_FROM_MIN, upper
+
+
+def _date_errors(kept: Sequence[int], validated: Sequence[Mapping[str, Any]]) -> dict[int, list[tuple[str, str]]]:
+    low, high = available_from_bounds()
+    found: dict[int, list[tuple[str, str]]] = {}
+    for index, row in zip(kept, validated, strict=True):
+        value = row.get("available_from")
+        if value is not None and not low <= value <= high:
+            found[index] = [("available_from", f"must be between {low.isoformat()} and {high.isoformat()}")]
+    return found
+
+
+def _validate_json_rows(rows: list[Any]) -> list[Any]:
+    """JSON rows (already parsed by ``json.loads``) validated as JSON, strictly: ``rooms: true`` is no 1."""
+    if not rows:
+        return []
+    return UNITS.validate_json(json.dumps(rows), strict=True)
 
 
 def _collect(exc: ValidationError, prefix: int) -> dict[int, list[tuple[str, str]]]:
@@ -262,12 +308,13 @@ def _collect(exc: ValidationError, prefix: int) -> dict[int, list[tuple[str, str
 
 def parse_json(body: bytes, query_mode: str | None) -> ParsedSync:
     try:
-        document = DOCUMENT.validate_json(body)
+        # Strict: JSON integers and booleans must be JSON numbers and booleans (no "3", no true for 1).
+        document = DOCUMENT.validate_json(body, strict=True)
     except ValidationError as exc:
         return _parse_json_slowly(body, query_mode, exc)
     mode = _mode(document.get("mode"), query_mode)
     units = document["units"]
-    return _finish(ParsedSync(mode=mode), units, {}, units, csv_names=False)
+    return _finish(ParsedSync(mode=mode), units, {}, units, csv_names=False, json_rows=True)
 
 
 def _mode(body_mode: str | None, query_mode: str | None) -> str:
@@ -278,10 +325,14 @@ def _mode(body_mode: str | None, query_mode: str | None) -> str:
 
 def _parse_json_slowly(body: bytes, query_mode: str | None, exc: ValidationError) -> ParsedSync:
     """Some row (or the document) is invalid: find which, and validate the others."""
+    invalid_json = [e for e in exc.errors(include_url=False, include_input=False) if e.get("type") == "json_invalid"]
+    if invalid_json:
+        # pydantic-core's parser already refused it (syntax, or nesting deeper than its recursion limit): no re-parse.
+        raise SyncInputError(f"The body is not valid JSON: {str(invalid_json[0].get('msg', ''))[:200]}") from None
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise SyncInputError("The body is not valid JSON.") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise SyncInputError("The body is not valid JSON (or nested too deeply).") from None
     if not isinstance(document, dict):
         raise SyncInputError('The body must be an object {"mode": ..., "units": [...]}.')
     unknown = sorted(str(k)[:64] for k in set(document) - {"mode", "units"})
@@ -295,17 +346,19 @@ def _parse_json_slowly(body: bytes, query_mode: str | None, exc: ValidationError
         raise SyncInputError("units must be a list of unit objects", field="units")
     if len(units) > MAX_UNITS:
         raise SyncInputError(f"at most {MAX_UNITS} units per request (got {len(units)})", field="units", too_large=True)
-    return _finish(ParsedSync(mode=_mode(mode, query_mode)), units, _collect(exc, 1), None, csv_names=False)
+    return _finish(
+        ParsedSync(mode=_mode(mode, query_mode)), units, _collect(exc, 1), None, csv_names=False, json_rows=True
+    )
 
 
 # ------------------------------------------------------------------------------------------------- CSV
 
 
 def decode_csv(body: bytes, charset: str | None) -> str:
-    encoding = (charset or "utf-8").lower()
-    if encoding in ("utf-8", "utf8"):
-        encoding = "utf-8-sig"
     try:
+        encoding = codecs.lookup(charset or "utf-8").name  # utf_8, UTF8, utf-8 … are one codec
+        if encoding == "utf-8":
+            encoding = "utf-8-sig"  # a byte-order mark is dropped
         return body.decode(encoding)
     except (LookupError, UnicodeDecodeError):
         raise SyncInputError(

@@ -1,12 +1,16 @@
 """Set-based SQL of the vacancy sync: a few statements whatever the number of units, never a loop of ORM objects.
 
 1. ``pg_advisory_xact_lock``: two syncs of one landlord run one after the other (released at commit/rollback).
-2. One statement: ``unnest`` the column arrays, compare with the stored units, and
+2. ``SELECT … ORDER BY id FOR UPDATE`` of the rows the sync may touch (after any concurrent reservation commits).
+3. One statement: ``unnest`` the column arrays, compare with the stored units, and
    ``INSERT … ON CONFLICT (landlord_organisation_id, landlord_reference) DO UPDATE … WHERE (facts) IS DISTINCT FROM
    (incoming facts) AND status NOT IN ('reserved', 'let')`` for the new or changed rows only, counting created vs
-   updated with ``xmax = 0``; the same statement lists the conflicts (reserved/let units whose facts differ).
-   Unchanged rows are neither written nor locked: version, updated_at and last_synced_at stay as they were.
-3. Snapshot only: one ``UPDATE`` making this landlord's vacant units absent from the snapshot ``unavailable``.
+   updated with ``xmax = 0``; the same statement lists the conflicts: reserved/let units whose facts differ, and relay
+   apartments with a booked stay whose `is_relay` or status would change (those are left as they are).
+   Unchanged rows are not written: version, updated_at and last_synced_at stay as they were.
+4. One ``UPDATE`` clearing ``held_absent_since`` on the listed units that carry it (usually none).
+5. Snapshot only: one statement making this landlord's vacant units absent from the snapshot ``unavailable`` (not a
+   relay apartment with a booked stay), marking absent reserved/let units ``held_absent_since``, and listing both.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,18 +61,34 @@ _UNNEST_ARGS = ", ".join(f"CAST(:{c} AS {t}[])" for c, t in _ARRAY_TYPES.items()
 _INCOMING_COLUMNS = ", ".join(f"CAST(t.{c} AS dpe_class) AS {c}" if c == "dpe_class" else f"t.{c}" for c in COLUMNS)
 _DIFF_FIELDS = ", ".join(f"CASE WHEN h.{c} IS DISTINCT FROM c.{c} THEN '{c}' END" for c in _FACTS)
 
+# Relay apartments with a stay that is booked and not over yet: their `is_relay` and `status` are held by the
+# programme (table relay_stays of the pipeline, read here only).
+_RELAY_HELD: Final = "SELECT DISTINCT unit_id FROM relay_stays WHERE status = 'booked' AND end_date >= current_date"
+
 # Built from the constant column table above, never from input: only bound parameters carry values.
+# action: create | update | same | held (reserved/let, facts differ) | relay (booked relay stay, is_relay or status
+# would change).
 UPSERT_SQL: Final = f"""
 WITH incoming AS (
     SELECT {_INCOMING_COLUMNS}
     FROM unnest({_UNNEST_ARGS}) AS t({", ".join(COLUMNS)})
 ),
+relay_held AS ({_RELAY_HELD}),
 compared AS (
     SELECT i.*, u.id AS unit_id, u.status AS current_status,
-           {_row("u", _FACTS)} IS DISTINCT FROM {_row("i", _FACTS)} AS facts_differ
+           CASE
+               WHEN u.id IS NULL THEN 'create'
+               WHEN u.status IN {_HELD} THEN
+                   CASE WHEN {_row("u", _FACTS)} IS DISTINCT FROM {_row("i", _FACTS)} THEN 'held' ELSE 'same' END
+               WHEN r.unit_id IS NOT NULL AND (u.is_relay IS DISTINCT FROM i.is_relay OR u.status <> 'vacant')
+                   THEN 'relay'
+               WHEN {_row("u", _FACTS)} IS DISTINCT FROM {_row("i", _FACTS)} OR u.status <> 'vacant' THEN 'update'
+               ELSE 'same'
+           END AS action
     FROM incoming i
     LEFT JOIN housing_units u
            ON u.landlord_organisation_id = CAST(:org AS uuid) AND u.landlord_reference = i.landlord_reference
+    LEFT JOIN relay_held r ON r.unit_id = u.id
 ),
 written AS (
     INSERT INTO housing_units AS u (
@@ -78,38 +98,93 @@ written AS (
     SELECT gen_random_uuid(), CAST(:org AS uuid), {", ".join(COLUMNS)},
            'vacant', 1, now(), now(), now()
     FROM compared
-    WHERE unit_id IS NULL
-       OR (current_status NOT IN {_HELD} AND (facts_differ OR current_status <> 'vacant'))
+    WHERE action IN ('create', 'update')
     ON CONFLICT (landlord_organisation_id, landlord_reference) DO UPDATE SET
         {", ".join(f"{c} = EXCLUDED.{c}" for c in _FACTS)},
-        status = 'vacant', version = u.version + 1, updated_at = now(), last_synced_at = now()
+        status = 'vacant', held_absent_since = NULL,
+        version = u.version + 1, updated_at = now(), last_synced_at = now()
     WHERE u.status NOT IN {_HELD}
       AND ({_row("u", _FACTS)} IS DISTINCT FROM {_row("EXCLUDED", _FACTS)} OR u.status <> 'vacant')
     RETURNING (u.xmax = 0) AS created
 )
-SELECT NULL AS landlord_reference, NULL AS status, NULL AS fields,
+SELECT NULL AS landlord_reference, NULL AS status, NULL AS action, NULL AS fields,
        (SELECT count(*) FROM written WHERE created) AS created,
        (SELECT count(*) FROM written WHERE NOT created) AS updated
 UNION ALL
-SELECT c.landlord_reference, CAST(c.current_status AS text),
-       array_remove(ARRAY[{_DIFF_FIELDS}], NULL), NULL, NULL
+SELECT c.landlord_reference, CAST(c.current_status AS text), c.action,
+       array_remove(
+           ARRAY[{_DIFF_FIELDS}, CASE WHEN c.action = 'relay' AND h.status <> 'vacant' THEN 'status' END], NULL
+       ),
+       NULL, NULL
 FROM compared c JOIN housing_units h ON h.id = c.unit_id
-WHERE c.current_status IN {_HELD} AND c.facts_differ
+WHERE c.action IN ('held', 'relay')
 """  # noqa: S608
 
-MARK_ABSENT_SQL: Final = """
-UPDATE housing_units AS u
-SET status = 'unavailable', version = u.version + 1, updated_at = now(), last_synced_at = now()
-WHERE u.landlord_organisation_id = CAST(:org AS uuid)
-  AND u.status = 'vacant'
-  AND NOT EXISTS (SELECT 1 FROM unnest(CAST(:references AS text[])) AS r(ref) WHERE r.ref = u.landlord_reference)
+# Locks, in one consistent order (id), every row of this landlord the sync may compare, write or mark: the rows it
+# lists, and for a snapshot all of the landlord's rows (absent ones may be marked). Waits for a concurrent holder
+# (an allocation reserving a unit holds it FOR UPDATE; a relay stay being booked holds FOR KEY SHARE through its
+# foreign key, which FOR UPDATE also waits for) and, until the sync commits, makes them wait. The upsert that
+# follows is a new statement, hence a new snapshot: what it compares (status, relay stays) is the committed truth.
+LOCK_ROWS_SQL: Final = """
+SELECT count(*) FROM (
+    SELECT 1 FROM housing_units AS u
+    WHERE u.landlord_organisation_id = CAST(:org AS uuid)
+      AND (CAST(:whole AS boolean) OR u.landlord_reference = ANY(CAST(:references AS text[])))
+    ORDER BY u.id
+    FOR UPDATE
+) AS locked
 """
+
+# A listed unit is no longer "absent": clear the mark (bookkeeping only: version and updated_at stay).
+CLEAR_ABSENT_SQL: Final = """
+UPDATE housing_units AS u SET held_absent_since = NULL
+WHERE u.landlord_organisation_id = CAST(:org AS uuid)
+  AND u.held_absent_since IS NOT NULL
+  AND u.landlord_reference = ANY(CAST(:references AS text[]))
+"""
+
+# Snapshot: this landlord's units absent from it. Vacant ones become unavailable, except relay apartments with a booked
+# stay (left vacant, reported); reserved/let ones keep their status and get held_absent_since (once: bookkeeping only,
+# version and updated_at stay), reported every time.
+MARK_ABSENT_SQL: Final = f"""
+WITH absent AS (
+    SELECT u.id, u.landlord_reference, u.status, u.held_absent_since, r.unit_id IS NOT NULL AS relay_held
+    FROM housing_units AS u
+    LEFT JOIN ({_RELAY_HELD}) AS r ON r.unit_id = u.id
+    WHERE u.landlord_organisation_id = CAST(:org AS uuid)
+      AND u.status IN ('vacant', 'reserved', 'let')
+      AND NOT EXISTS (SELECT 1 FROM unnest(CAST(:references AS text[])) AS p(ref) WHERE p.ref = u.landlord_reference)
+),
+unavailable AS (
+    UPDATE housing_units AS u
+    SET status = 'unavailable', version = u.version + 1, updated_at = now(), last_synced_at = now()
+    FROM absent a
+    WHERE u.id = a.id AND a.status = 'vacant' AND NOT a.relay_held
+    RETURNING u.id
+),
+marked AS (
+    UPDATE housing_units AS u SET held_absent_since = now()
+    FROM absent a
+    WHERE u.id = a.id AND a.status IN {_HELD} AND a.held_absent_since IS NULL
+    RETURNING u.id
+)
+SELECT NULL AS landlord_reference, NULL AS status, NULL AS relay_held,
+       (SELECT count(*) FROM unavailable) AS made_unavailable
+UNION ALL
+SELECT landlord_reference, CAST(status AS text), relay_held, NULL
+FROM absent
+WHERE status IN {_HELD} OR relay_held
+"""  # noqa: S608
+
+
+ConflictCode = Literal["unit_held_by_programme", "relay_stay_booked", "held_unit_absent_from_snapshot"]
 
 
 @dataclass(frozen=True)
 class Conflict:
     landlord_reference: str
     status: str
+    code: ConflictCode
     fields: list[str]
 
 
@@ -117,7 +192,13 @@ class Conflict:
 class UpsertOutcome:
     created: int
     updated: int
-    conflicts: list[Conflict]
+    conflicts: list[Conflict]  # listed units left as they were
+
+
+@dataclass(frozen=True)
+class AbsentOutcome:
+    made_unavailable: int
+    conflicts: list[Conflict]  # absent units the programme holds (reserved/let, or a booked relay apartment)
 
 
 def lock_key(landlord_organisation_id: uuid.UUID) -> int:
@@ -137,6 +218,14 @@ async def lock_landlord(session: AsyncSession, landlord_organisation_id: uuid.UU
     )
 
 
+async def lock_rows(
+    session: AsyncSession, landlord_organisation_id: uuid.UUID, references: Sequence[str], *, whole_landlord: bool
+) -> None:
+    """Lock the rows the sync may touch (see ``LOCK_ROWS_SQL``); call it after ``lock_landlord``, before ``upsert``."""
+    params = {"org": landlord_organisation_id, "whole": whole_landlord, "references": list(references)}
+    await session.execute(text(LOCK_ROWS_SQL), params)
+
+
 async def upsert(
     session: AsyncSession, landlord_organisation_id: uuid.UUID, columns: Mapping[str, list[Any]]
 ) -> UpsertOutcome:
@@ -144,19 +233,36 @@ async def upsert(
     rows = (await session.execute(text(UPSERT_SQL), params)).all()
     created = updated = 0
     conflicts: list[Conflict] = []
-    for reference, status, fields, n_created, n_updated in rows:
+    for reference, status, action, fields, n_created, n_updated in rows:
         if reference is None:
             created, updated = int(n_created), int(n_updated)
         else:
-            conflicts.append(Conflict(reference, status, list(fields)))
+            code: ConflictCode = "relay_stay_booked" if action == "relay" else "unit_held_by_programme"
+            conflicts.append(Conflict(reference, status, code, list(fields)))
     conflicts.sort(key=lambda c: c.landlord_reference)
     return UpsertOutcome(created, updated, conflicts)
 
 
-async def mark_absent_unavailable(
-    session: AsyncSession, landlord_organisation_id: uuid.UUID, present_references: Sequence[str]
-) -> int:
-    result = await session.execute(
-        text(MARK_ABSENT_SQL), {"org": landlord_organisation_id, "references": list(present_references)}
+async def clear_absent_marks(
+    session: AsyncSession, landlord_organisation_id: uuid.UUID, listed_references: Sequence[str]
+) -> None:
+    await session.execute(
+        text(CLEAR_ABSENT_SQL), {"org": landlord_organisation_id, "references": list(listed_references)}
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def mark_absent(
+    session: AsyncSession, landlord_organisation_id: uuid.UUID, present_references: Sequence[str]
+) -> AbsentOutcome:
+    params = {"org": landlord_organisation_id, "references": list(present_references)}
+    rows = (await session.execute(text(MARK_ABSENT_SQL), params)).all()
+    made_unavailable = 0
+    conflicts: list[Conflict] = []
+    for reference, status, relay_held, count in rows:
+        if reference is None:
+            made_unavailable = int(count)
+        else:
+            code: ConflictCode = "relay_stay_booked" if relay_held else "held_unit_absent_from_snapshot"
+            conflicts.append(Conflict(reference, status, code, []))
+    conflicts.sort(key=lambda c: c.landlord_reference)
+    return AbsentOutcome(made_unavailable, conflicts)

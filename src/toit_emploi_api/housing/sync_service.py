@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -62,10 +64,28 @@ def parse_body(body: bytes, content_type: str, query_mode: str | None) -> Parsed
     raise UnsupportedMediaTypeError("Send the units as application/json or text/csv.")
 
 
-def _conflict_reason(status: str, fields: list[str]) -> str:
-    return (
-        f"The unit is {status} by the programme; the sync's values for {', '.join(fields)} were not applied. "
-        "Contact the service manager."
+_REASONS: Final[Mapping[str, str]] = {
+    "unit_held_by_programme": "The unit is {status} by the programme; the sync's values for {fields} were not applied."
+    " Contact the service manager.",
+    "relay_stay_booked": "The unit is a relay apartment with a booked stay: its relay flag and status are kept and"
+    " the sync's values for {fields} were not applied. Contact the service manager.",
+    "held_unit_absent_from_snapshot": "The unit is {status} by the programme and absent from this snapshot: it keeps"
+    " its status; when the programme releases it, it becomes unavailable.",
+}
+
+
+def _conflict(c: sync_repository.Conflict) -> SyncConflict:
+    fields = ", ".join(c.fields) or "no field"
+    if c.code == "relay_stay_booked" and not c.fields:
+        reason = "The unit is a relay apartment with a booked stay and absent from this snapshot: it stays vacant."
+    else:
+        reason = _REASONS[c.code].format(status=c.status, fields=fields)
+    return SyncConflict(
+        landlord_reference=c.landlord_reference,
+        status=UnitStatus(c.status),
+        code=c.code,
+        fields=c.fields,
+        reason=reason,
     )
 
 
@@ -84,8 +104,16 @@ async def run_sync(
     *,
     partial: bool,
     timings: SyncTimings,
+    allow_empty: bool = False,
 ) -> SyncReport:
     """Write the valid rows (all of them, or none when any row is invalid and `partial` is false)."""
+    if parsed.mode == "snapshot" and parsed.received == 0 and not allow_empty:
+        raise ValidationProblemError(
+            "An empty snapshot would make every vacant unit of the landlord unavailable: nothing was written. "
+            "Send ?allow_empty=true if that is really meant.",
+            slug="sync-empty-snapshot",
+            errors=[FieldError(field="units", message="a snapshot needs at least one unit, or ?allow_empty=true")],
+        )
     errors = _row_errors(parsed)
     truncated = parsed.invalid_rows > 0 and len(parsed.errors) >= MAX_REPORTED_ERRORS
     if parsed.invalid_rows and not partial:
@@ -101,30 +129,29 @@ async def run_sync(
         )
     started = time.perf_counter()
     await sync_repository.lock_landlord(session, landlord_organisation_id)
+    await sync_repository.lock_rows(
+        session,
+        landlord_organisation_id,
+        parsed.columns["landlord_reference"],
+        whole_landlord=parsed.mode == "snapshot",
+    )
     outcome = await sync_repository.upsert(session, landlord_organisation_id, parsed.columns)
-    no_longer_vacant = 0
+    # Units listed in the body, even on an invalid row, are not "absent" from it.
+    listed = sorted(parsed.seen_references)
+    await sync_repository.clear_absent_marks(session, landlord_organisation_id, listed)
+    absent = sync_repository.AbsentOutcome(0, [])
     if parsed.mode == "snapshot":
-        # Units listed in the file, even on an invalid row, are not "absent" from the snapshot.
-        present = sorted(parsed.seen_references)
-        no_longer_vacant = await sync_repository.mark_absent_unavailable(session, landlord_organisation_id, present)
+        absent = await sync_repository.mark_absent(session, landlord_organisation_id, listed)
     timings.sql_ms = (time.perf_counter() - started) * 1000
-    conflicts = [
-        SyncConflict(
-            landlord_reference=c.landlord_reference,
-            status=UnitStatus(c.status),
-            fields=c.fields,
-            reason=_conflict_reason(c.status, c.fields),
-        )
-        for c in outcome.conflicts
-    ]
+    conflicts = [_conflict(c) for c in outcome.conflicts + absent.conflicts]
     report = SyncReport(
         mode=parsed.mode,
         partial=partial,
         received=parsed.received,
         created=outcome.created,
         updated=outcome.updated,
-        unchanged=parsed.valid_rows - outcome.created - outcome.updated - len(conflicts),
-        no_longer_vacant=no_longer_vacant,
+        unchanged=parsed.valid_rows - outcome.created - outcome.updated - len(outcome.conflicts),
+        no_longer_vacant=absent.made_unavailable,
         conflicts=conflicts,
         invalid_rows=parsed.invalid_rows,
         errors=errors,
