@@ -33,6 +33,19 @@ class HouseholdFilters:
     created_before: date | None = None
     name_tokens: tuple[str, ...] = ()
 
+    def used(self) -> list[str]:
+        """Names of the query parameters that filter (for the audit trail: names only, never their values)."""
+        names = {
+            "stage": bool(self.stages),
+            "referring_organisation_id": self.referring_organisation_id is not None,
+            "has_children": self.has_children is not None,
+            "rome_code": self.rome_code is not None,
+            "created_since": self.created_since is not None,
+            "created_before": self.created_before is not None,
+            "q": bool(self.name_tokens),
+        }
+        return [name for name, on in names.items() if on]
+
 
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

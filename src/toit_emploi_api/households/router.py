@@ -21,8 +21,10 @@ from toit_emploi_api.households import repository, service
 from toit_emploi_api.households.schemas import (
     DuplicatePair,
     HouseholdCreate,
+    HouseholdListItem,
     HouseholdOut,
     HouseholdSort,
+    HouseholdStatusOut,
     HouseholdUpdate,
     HouseholdView,
     MemberCreate,
@@ -41,6 +43,7 @@ HouseholdUserDep = Annotated[
 ]
 ManagerDep = Annotated[Principal, Depends(authorize(Role.SERVICE_MANAGER))]
 _READ = error_responses(404)
+_MEMBERS_READ = error_responses(403, 404)
 _CREATE = error_responses(404, 409)
 _WRITE = error_responses(404, 409, 412, 428)
 _DELETE = error_responses(404, 409, 412)
@@ -79,8 +82,8 @@ FiltersDep = Annotated[repository.HouseholdFilters, Depends(_filters)]
 # --- households --------------------------------------------------------------------------------------------
 @router.get(
     "/households",
-    summary="List households (a partner worker sees its organisation's only)",
-    response_model=Page[HouseholdOut],
+    summary="List households (a partner worker sees its organisation's only, after diagnostic as a status view)",
+    response_model=Page[HouseholdListItem],
 )
 async def households_list(
     principal: HouseholdUserDep,
@@ -88,11 +91,20 @@ async def households_list(
     page: PageDep,
     filters: FiltersDep,
     sort: Annotated[HouseholdSort, Query(description="Sort key; `-` for descending.")] = HouseholdSort.CREATED_AT_DESC,
-) -> Page[HouseholdOut]:
+) -> Page[HouseholdListItem]:
     rows, total = await repository.list_households(
         session, filters, sort, page.limit, page.offset, scope_organisation_id=service.scope_of(principal)
     )
-    items = [service.household_out(principal, h, staff_view=False) for h in rows]
+    items: list[HouseholdListItem] = [service.household_out(principal, h, staff_view=False) for h in rows]
+    # Names and birth dates of the members went out: one event per call, with the households shown.
+    await audit.record(
+        session,
+        principal,
+        "household.list",
+        "household",
+        None,
+        details={"household_ids": [str(h.id) for h in rows], "filters": filters.used()},
+    )
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
@@ -110,7 +122,7 @@ async def households_create(
     request: Request,
     response: Response,
     idempotency_key: idempotency.IdempotencyKeyHeader = None,
-) -> HouseholdOut | JSONResponse:
+) -> HouseholdOut | HouseholdStatusOut | JSONResponse:
     claim = None
     if idempotency_key is not None:
         ttl = request.app.state.settings.idempotency_ttl_hours
@@ -138,7 +150,12 @@ async def households_possible_duplicates(
 ) -> Page[DuplicatePair]:
     pairs, total = await repository.possible_duplicates(session, page.limit, page.offset)
     await audit.record(
-        session, principal, "household.possible_duplicates", "household", None, details={"pairs": len(pairs)}
+        session,
+        principal,
+        "household.possible_duplicates",
+        "household",
+        None,
+        details={"pairs": [[str(p["first"]["id"]), str(p["second"]["id"])] for p in pairs]},
     )
     items = [DuplicatePair.model_validate(p) for p in pairs]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
@@ -152,7 +169,7 @@ async def households_possible_duplicates(
 )
 async def households_get(
     principal: HouseholdUserDep, session: SessionDep, household_id: uuid.UUID, response: Response
-) -> HouseholdOut:
+) -> HouseholdOut | HouseholdStatusOut:
     household = await service.get_visible(session, principal, household_id)
     await audit.record(session, principal, "household.read", "household", household.id, household_id=household.id)
     set_etag(response, household.version)
@@ -172,7 +189,7 @@ async def households_update(
     body: HouseholdUpdate,
     response: Response,
     if_match: IfMatchHeader = None,
-) -> HouseholdOut:
+) -> HouseholdOut | HouseholdStatusOut:
     household = await service.get_visible(session, principal, household_id, for_update=True)
     service.check_writable(principal, household)
     require_if_match(if_match, household.version)
@@ -200,14 +217,15 @@ async def households_delete(
 # --- members -----------------------------------------------------------------------------------------------
 @router.get(
     "/households/{household_id}/members",
-    summary="List a household's members",
+    summary="List a household's members (403 for its partner worker once it has left diagnostic)",
     response_model=Page[MemberOut],
-    responses=_READ,
+    responses=_MEMBERS_READ,
 )
 async def household_members_list(
     principal: HouseholdUserDep, session: SessionDep, household_id: uuid.UUID, page: PageDep
 ) -> Page[MemberOut]:
     household = await service.get_visible(session, principal, household_id)
+    service.check_members_readable(principal, household)
     await audit.record(session, principal, "member.list", "household", household.id, household_id=household.id)
     members = list(household.members)
     items = [service.member_out(m) for m in members[page.offset : page.offset + page.limit]]
@@ -234,14 +252,15 @@ async def household_members_create(
 
 @router.get(
     "/households/{household_id}/members/{member_id}",
-    summary="Read one member (its ETag is the member's own)",
+    summary="Read one member (its ETag is the member's own; 403 for the partner worker after diagnostic)",
     response_model=MemberOut,
-    responses=_READ,
+    responses=_MEMBERS_READ,
 )
 async def household_members_get(
     principal: HouseholdUserDep, session: SessionDep, household_id: uuid.UUID, member_id: uuid.UUID, response: Response
 ) -> MemberOut:
     household = await service.get_visible(session, principal, household_id)
+    service.check_members_readable(principal, household)
     member = service.find_member(household, member_id)
     await audit.record(session, principal, "member.read", "member", member.id, household_id=household.id)
     set_etag(response, member.version)

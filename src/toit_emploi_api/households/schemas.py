@@ -243,7 +243,28 @@ class HouseholdStaffOut(HouseholdOut):
     closure_note: str | None
 
 
-HouseholdView = HouseholdStaffOut | HouseholdOut
+class HouseholdStatusOut(OutputModel):
+    """What a partner worker reads of its household once it has left diagnostic: its stage and dates only.
+
+    No members, needs, consent, housing situation, closure or withdrawal details."""
+
+    model_config = ConfigDict(from_attributes=True, extra="forbid")
+
+    id: uuid.UUID
+    reference: str = Field(examples=["TE-2026-0042"])
+    referring_organisation_id: uuid.UUID
+    stage: Stage
+    stage_entered_at: datetime
+    days_in_stage: int = Field(description="Whole days (24-hour periods) since the household entered its stage.")
+    last_contact_date: date | None
+    adult_count: int
+    children_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+HouseholdView = HouseholdStaffOut | HouseholdOut | HouseholdStatusOut
+HouseholdListItem = HouseholdOut | HouseholdStatusOut
 
 
 class HouseholdSort(StrEnum):

@@ -27,6 +27,7 @@ from toit_emploi_api.households.schemas import (
     HouseholdCreate,
     HouseholdOut,
     HouseholdStaffOut,
+    HouseholdStatusOut,
     HouseholdUpdate,
     MemberCreate,
     MemberOut,
@@ -87,6 +88,10 @@ def _touch(household: Household) -> None:
 
 
 # --- output ------------------------------------------------------------------------------------------------
+def _days_in_stage(household: Household) -> int:
+    return max(0, (clock.now() - household.stage_entered_at).days)
+
+
 def member_out(member: Member) -> MemberOut:
     return MemberOut(
         id=member.id,
@@ -108,10 +113,42 @@ def member_out(member: Member) -> MemberOut:
     )
 
 
-def household_out(principal: Principal, household: Household, *, staff_view: bool = True) -> HouseholdOut:
-    """The partner-safe view for partner workers (and in lists); the staff view with notes otherwise."""
+def sees_status_only(principal: Principal, household: Household) -> bool:
+    """A partner worker reads only the stage and dates of its household once it has left diagnostic."""
+    return principal.role is Role.PARTNER_WORKER and household.stage is not Stage.DIAGNOSTIC
+
+
+def check_members_readable(principal: Principal, household: Household) -> None:
+    """403 for a partner worker reading the members of its household after diagnostic (it knows the household)."""
+    if sees_status_only(principal, household):
+        raise ForbiddenError(
+            "The household has left the diagnostic stage: its partner organisation reads its stage and dates only.",
+            slug="household-status-only",
+            extra={"stage": household.stage.value},
+        )
+
+
+def household_out(
+    principal: Principal, household: Household, *, staff_view: bool = True
+) -> HouseholdOut | HouseholdStatusOut:
+    """The status view for partner workers after diagnostic; the partner-safe view for partner workers (and in
+    lists); the staff view with notes otherwise."""
     members = list(household.members)
     children = sum(1 for m in members if m.role is MemberRole.CHILD)
+    if sees_status_only(principal, household):
+        return HouseholdStatusOut(
+            id=household.id,
+            reference=household.reference,
+            referring_organisation_id=household.referring_organisation_id,
+            stage=household.stage,
+            stage_entered_at=household.stage_entered_at,
+            days_in_stage=_days_in_stage(household),
+            last_contact_date=household.last_contact_date,
+            adult_count=len(members) - children,
+            children_count=children,
+            created_at=household.created_at,
+            updated_at=household.updated_at,
+        )
     fields: dict[str, Any] = {
         "id": household.id,
         "reference": household.reference,
@@ -123,7 +160,7 @@ def household_out(principal: Principal, household: Household, *, staff_view: boo
         "consent_scope": household.consent_scope,
         "stage": household.stage,
         "stage_entered_at": household.stage_entered_at,
-        "days_in_stage": max(0, (clock.now() - household.stage_entered_at).days),
+        "days_in_stage": _days_in_stage(household),
         "last_contact_date": household.last_contact_date,
         "closure_date": household.closure_date,
         "withdrawal_reason": household.withdrawal_reason,
