@@ -18,6 +18,7 @@ from toit_emploi_api.accounts.models import Organisation
 from toit_emploi_api.households.clock import PARIS
 from toit_emploi_api.households.models import Household, Member, MemberRole, household_reference_seq
 from toit_emploi_api.households.schemas import HouseholdSort
+from toit_emploi_api.pipeline.models import Placement
 from toit_emploi_api.pipeline.rules import ACTIVE_STAGES, Stage
 
 
@@ -140,6 +141,12 @@ async def get_household(
 async def delete_household(session: AsyncSession, household_id: uuid.UUID) -> None:
     # Members go with it (ON DELETE CASCADE); audit events keep their entity id (household_id SET NULL).
     await session.execute(delete(Household).where(Household.id == household_id))
+
+
+async def placement_ids_of(session: AsyncSession, member_id: uuid.UUID) -> list[uuid.UUID]:
+    """Ids of the placements (any status) proposed to this member, oldest first (read from the pipeline)."""
+    stmt = select(Placement.id).where(Placement.member_id == member_id).order_by(Placement.created_at, Placement.id)
+    return list((await session.execute(stmt)).scalars().all())
 
 
 async def next_reference_number(session: AsyncSession) -> int:
