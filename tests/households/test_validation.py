@@ -110,3 +110,29 @@ async def test_today_is_allowed_and_text_is_stripped(client: AsyncClient, servic
     assert r.status_code == 201, r.text
     assert r.json()["needs_constraints"] == "Needs a ground floor.\nNear a school."
     assert (r.json()["adult_count"], r.json()["children_count"]) == (0, 0)
+
+
+async def test_text_bounds_are_the_documented_ones(client: AsyncClient, service_manager: Actor) -> None:
+    """consent_scope up to 500, needs and qualifications up to 1000 characters, errors counted in characters."""
+    body = {
+        "housing_situation": "shelter",
+        "consent_date": "2026-01-01",
+        "consent_scope": "s" * 500,
+        "needs_constraints": "n" * 1000,
+        "members": [adult(qualifications="q" * 1000)],
+    }
+    r = await client.post(BASE, json=body, headers=service_manager.headers)
+    assert r.status_code == 201, r.text
+    assert len(r.json()["consent_scope"]) == 500
+    r = await client.post(BASE, json=body | {"consent_scope": "s" * 300}, headers=service_manager.headers)
+    assert r.status_code == 201, r.text
+
+    too_long = body | {"consent_scope": "s" * 501, "needs_constraints": "n" * 1001}
+    too_long["members"] = [adult(qualifications="q" * 1001)]
+    r = await client.post(BASE, json=too_long, headers=service_manager.headers)
+    assert r.status_code == 422
+    messages = {e["field"]: e["message"] for e in r.json()["errors"]}
+    assert "500 characters" in messages["consent_scope"]
+    assert "1000 characters" in messages["needs_constraints"]
+    assert "1000 characters" in messages["members.0.qualifications"]
+    assert not any("items" in m for m in messages.values())

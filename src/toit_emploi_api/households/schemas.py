@@ -7,14 +7,14 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field
 
 from toit_emploi_api.core.schemas import InputModel, OutputModel
 from toit_emploi_api.households.clock import today
 from toit_emploi_api.households.models import FrenchLevel, HousingSituation, MemberRole, SchoolingLevel
 from toit_emploi_api.pipeline.rules import Stage
 from toit_emploi_api.reference.codes import RomeCode
-from toit_emploi_api.reference.text import LongText, Name, NoteText, ShortText
+from toit_emploi_api.reference.text import BriefText, MediumText, Name, NoteText
 
 MAX_MEMBERS = 20
 MAX_ROME_CODES = 10
@@ -48,9 +48,11 @@ RomeCodes = Annotated[
     AfterValidator(_dedupe),
 ]
 Experience = Annotated[int, Field(ge=0, le=60, description="Years of professional experience, 0-60.")]
-NeedsText = Annotated[LongText, StringConstraints(max_length=1000)]
-ConsentScope = Annotated[ShortText, StringConstraints(max_length=500)]
-Qualifications = Annotated[LongText, StringConstraints(max_length=1000)]
+# The base types carry their own bounds (adding StringConstraints on top of them does not raise their limit and
+# reports the wrong unit): 1000, 500 and 1000 characters, matching the columns.
+NeedsText = MediumText
+ConsentScope = BriefText
+Qualifications = MediumText
 
 # Fields of the adults' professional profile; children carry only the schooling level.
 PROFILE_FIELDS = (

@@ -10,6 +10,8 @@ alias         length      use
 ============  ==========  ==========================================================================
 ``Name``      1..100      person and organisation names; single line (no tab or line break)
 ``ShortText`` 0..200      titles, short labels, addresses, reasons; tab and line feed allowed
+``BriefText`` 0..500      a paragraph: consent scope; tab and line feed allowed
+``MediumText`` 0..1000    needs/constraints, qualifications; tab and line feed allowed
 ``Title``     1..200      job titles, legal names of companies; single line
 ``LongText``  0..2000     descriptions, needs/constraints; tab and line feed allowed
 ``NoteText``  0..4000     follow-up notes, closure notes; tab and line feed allowed
@@ -32,12 +34,16 @@ from typing import Annotated, Any, Final
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
 __all__ = [
+    "BRIEF_TEXT_MAX",
     "LONG_TEXT_MAX",
+    "MEDIUM_TEXT_MAX",
     "NAME_MAX",
     "NOTE_TEXT_MAX",
     "SHORT_TEXT_MAX",
     "TITLE_MAX",
+    "BriefText",
     "LongText",
+    "MediumText",
     "Name",
     "NoteText",
     "ShortText",
@@ -49,6 +55,8 @@ __all__ = [
 ]
 
 SHORT_TEXT_MAX: Final = 200
+BRIEF_TEXT_MAX: Final = 500
+MEDIUM_TEXT_MAX: Final = 1000
 NAME_MAX: Final = 100
 LONG_TEXT_MAX: Final = 2000
 NOTE_TEXT_MAX: Final = 4000
@@ -157,6 +165,22 @@ ShortText = Annotated[
     AfterValidator(_check_multiline),
 ]
 """Short free text: at most 200 characters, stripped, no control characters except line feed and tab."""
+
+BriefText = Annotated[
+    str,
+    StringConstraints(max_length=BRIEF_TEXT_MAX),
+    BeforeValidator(_prepare_text),
+    AfterValidator(_check_multiline),
+]
+"""A paragraph: at most 500 characters, stripped, no control characters except line feed and tab."""
+
+MediumText = Annotated[
+    str,
+    StringConstraints(max_length=MEDIUM_TEXT_MAX),
+    BeforeValidator(_prepare_text),
+    AfterValidator(_check_multiline),
+]
+"""Medium free text: at most 1000 characters, stripped, no control characters except line feed and tab."""
 
 LongText = Annotated[
     str,
