@@ -136,3 +136,16 @@ async def test_text_bounds_are_the_documented_ones(client: AsyncClient, service_
     assert "1000 characters" in messages["needs_constraints"]
     assert "1000 characters" in messages["members.0.qualifications"]
     assert not any("items" in m for m in messages.values())
+
+
+async def test_names_that_fold_longer_still_fit(client: AsyncClient, service_manager: Actor) -> None:
+    """Folding lengthens "ß" to "ss": a 100-character name is kept and found; one folding past 400 is a field error."""
+    long_name = "ß" * 100
+    r = await client.post(BASE, json=_with(adult(long_name, long_name)), headers=service_manager.headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["members"][1]["first_name"] == long_name
+    found = await client.get(BASE, params={"q": "SS" * 25 + "ß" * 50}, headers=service_manager.headers)
+    assert [item["id"] for item in found.json()["items"]] == [r.json()["id"]]
+
+    huge = "\ufdfa" * 100  # one character folds to 18
+    assert "members.1.last_name" in await _fields(client, service_manager, _with(adult("Ali", huge)))

@@ -17,7 +17,7 @@ from pydantic import ConfigDict, Field, PlainSerializer, WithJsonSchema, compute
 from toit_emploi_api.core.schemas import InputModel, OutputModel
 from toit_emploi_api.employers.models import ContractType, JobOpeningStatus
 from toit_emploi_api.reference.codes import InseeCommuneCode, PostCode, RomeCode, Siret, rome_label
-from toit_emploi_api.reference.text import LongText, Name, NoteText, ShortText, Title
+from toit_emploi_api.reference.text import FoldableName, LongText, Name, NoteText, ShortText, Title
 
 # --- field types -------------------------------------------------------------------------------------------
 Latitude = Annotated[
@@ -89,7 +89,9 @@ class EmployerCreate(InputModel):
     siret: Siret
     legal_name: Title = Field(examples=["Menuiserie du Cantal SARL"])
     trade_name: Title | None = None
-    sector: Name | None = Field(default=None, examples=["Bâtiment"], description="Free text, 1..100 characters.")
+    sector: FoldableName | None = Field(
+        default=None, examples=["Bâtiment"], description="Free text, 1..100 characters."
+    )
     address: ShortText | None = None
     postcode: PostCode | None = None
     commune_insee: InseeCommuneCode
@@ -136,7 +138,7 @@ class EmployerUpdate(InputModel):
     siret: Siret | None = None
     legal_name: Title | None = None
     trade_name: Title | None = None
-    sector: Name | None = None
+    sector: FoldableName | None = None
     address: ShortText | None = None
     postcode: PostCode | None = None
     commune_insee: InseeCommuneCode | None = None

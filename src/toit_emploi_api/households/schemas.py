@@ -14,7 +14,7 @@ from toit_emploi_api.households.clock import today
 from toit_emploi_api.households.models import FrenchLevel, HousingSituation, MemberRole, SchoolingLevel
 from toit_emploi_api.pipeline.rules import Stage
 from toit_emploi_api.reference.codes import RomeCode
-from toit_emploi_api.reference.text import BriefText, MediumText, Name, NoteText
+from toit_emploi_api.reference.text import BriefText, FoldableName, MediumText, NoteText
 
 MAX_MEMBERS = 20
 MAX_ROME_CODES = 10
@@ -53,6 +53,7 @@ Experience = Annotated[int, Field(ge=0, le=60, description="Years of professiona
 NeedsText = MediumText
 ConsentScope = BriefText
 Qualifications = MediumText
+MemberName = FoldableName
 
 # Fields of the adults' professional profile; children carry only the schooling level.
 PROFILE_FIELDS = (
@@ -92,8 +93,8 @@ class MemberCreate(InputModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [_ADULT_EXAMPLE, _CHILD_EXAMPLE]})
 
-    first_name: Name
-    last_name: Name
+    first_name: MemberName
+    last_name: MemberName
     birth_date: PastDate
     role: MemberRole
     rome_codes: RomeCodes | None = None
@@ -110,8 +111,8 @@ class MemberUpdate(InputModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"rome_codes": ["G1602"], "french_level": "b1"}]})
 
-    first_name: Name | None = None
-    last_name: Name | None = None
+    first_name: MemberName | None = None
+    last_name: MemberName | None = None
     birth_date: PastDate | None = None
     role: MemberRole | None = None
     rome_codes: RomeCodes | None = None

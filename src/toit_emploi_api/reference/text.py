@@ -35,6 +35,7 @@ from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
 __all__ = [
     "BRIEF_TEXT_MAX",
+    "FOLDED_MAX",
     "LONG_TEXT_MAX",
     "MEDIUM_TEXT_MAX",
     "NAME_MAX",
@@ -42,6 +43,7 @@ __all__ = [
     "SHORT_TEXT_MAX",
     "TITLE_MAX",
     "BriefText",
+    "FoldableName",
     "LongText",
     "MediumText",
     "Name",
@@ -55,6 +57,8 @@ __all__ = [
 ]
 
 SHORT_TEXT_MAX: Final = 200
+# Longest folded form kept in a `*_folded` column: folding can lengthen text ("ß" → "ss", "ﷺ" → 18 characters).
+FOLDED_MAX: Final = 400
 BRIEF_TEXT_MAX: Final = 500
 MEDIUM_TEXT_MAX: Final = 1000
 NAME_MAX: Final = 100
@@ -157,6 +161,17 @@ Name = Annotated[
     AfterValidator(_check_single_line),
 ]
 """A name: 1..100 characters, surrounding whitespace stripped, single line, no control characters."""
+
+
+def check_foldable(value: str) -> str:
+    """Refuse text whose folded form (kept for search) would exceed ``FOLDED_MAX`` characters."""
+    if len(fold(value)) > FOLDED_MAX:
+        raise ValueError(f"too long once normalised for search (more than {FOLDED_MAX} characters)")
+    return value
+
+
+FoldableName = Annotated[Name, AfterValidator(check_foldable)]
+"""A ``Name`` also stored folded (search, duplicates): its folded form fits ``FOLDED_MAX`` characters."""
 
 ShortText = Annotated[
     str,
