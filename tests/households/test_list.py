@@ -164,3 +164,14 @@ async def test_list_costs_the_same_few_statements_for_5_or_50(
             counts.append(len(statements))
     assert len(set(counts)) == 1, counts
     assert counts[0] <= 5, counts  # caller lookup, count, page, members (one selectin query), audit event
+
+
+async def test_created_dates_are_bounded(client: AsyncClient, service_manager: Actor) -> None:
+    """Dates before the programme (2014) or after 2100 are a 422 naming the parameter, not a database error."""
+    for name in ("created_since", "created_before"):
+        for value in ("0001-01-01", "2013-12-31", "2101-01-01", "9999-12-31"):
+            r = await client.get(BASE, params={name: value}, headers=service_manager.headers)
+            assert r.status_code == 422, (name, value, r.text)
+            assert r.json()["errors"][0]["field"] == f"query.{name}"
+        for value in ("2014-01-01", "2100-12-31"):
+            assert (await client.get(BASE, params={name: value}, headers=service_manager.headers)).status_code == 200

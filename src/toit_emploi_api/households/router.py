@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse
+from pydantic import Field
 
 from toit_emploi_api.accounts.roles import Role
 from toit_emploi_api.audit import service as audit
@@ -37,6 +38,9 @@ from toit_emploi_api.reference.text import fold
 
 router = APIRouter(prefix="/api/v1", tags=["households"])
 
+# The programme started in 2014: dates outside these bounds are a 422 naming the parameter.
+QueryDate = Annotated[date, Field(ge=date(2014, 1, 1), le=date(2100, 12, 31))]
+
 # Funders and landlords have no household access at all (403); partner workers are scoped to their organisation.
 HouseholdUserDep = Annotated[
     Principal, Depends(authorize(Role.PARTNER_WORKER, Role.PARIS_REFERENT, Role.SERVICE_MANAGER))
@@ -54,8 +58,12 @@ def _filters(
     referring_organisation_id: uuid.UUID | None = None,
     has_children: Annotated[bool | None, Query(description="true: with children; false: without.")] = None,
     rome_code: Annotated[RomeCode | None, Query(description="An adult of the household has this ROME code.")] = None,
-    created_since: Annotated[date | None, Query(description="Created on or after this Paris date.")] = None,
-    created_before: Annotated[date | None, Query(description="Created strictly before this Paris date.")] = None,
+    created_since: Annotated[
+        QueryDate | None, Query(description="Created on or after this Paris date (2014-01-01..2100-12-31).")
+    ] = None,
+    created_before: Annotated[
+        QueryDate | None, Query(description="Created strictly before this Paris date (2014-01-01..2100-12-31).")
+    ] = None,
     q: Annotated[
         str | None,
         Query(
