@@ -125,6 +125,11 @@ async def test_search_treats_like_wildcards_literally(client: AsyncClient, servi
     assert _refs(await _list(client, service_manager, q="%")) == []
     assert _refs(await _list(client, service_manager, q="a%a")) == []
     assert len(_refs(await _list(client, service_manager, q="ann"))) == 1
+    # "_", "-", "'" and spaces fold to nothing (they separate words in names): such a search matches no name,
+    # it does not list everything.
+    for nothing in ("_", "-", "__", "' -", " "):
+        page = await _list(client, service_manager, q=nothing)
+        assert (page["items"], page["total"]) == ([], 0), nothing
     too_long = await client.get(BASE, params={"q": "x" * 101}, headers=service_manager.headers)
     assert too_long.status_code == 422
 

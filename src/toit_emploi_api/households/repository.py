@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, delete, exists, func, not_, select, type_coerce
+from sqlalchemy import ColumnElement, Select, String, and_, delete, exists, false, func, not_, select, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +33,8 @@ class HouseholdFilters:
     created_since: date | None = None
     created_before: date | None = None
     name_tokens: tuple[str, ...] = ()
+    # A search (`q`) that folds to no word at all ("_", "-", "'"): it matches no name, so nothing is listed.
+    name_matches_nothing: bool = False
 
     def used(self) -> list[str]:
         """Names of the query parameters that filter (for the audit trail: names only, never their values)."""
@@ -43,7 +45,7 @@ class HouseholdFilters:
             "rome_code": self.rome_code is not None,
             "created_since": self.created_since is not None,
             "created_before": self.created_before is not None,
-            "q": bool(self.name_tokens),
+            "q": bool(self.name_tokens) or self.name_matches_nothing,
         }
         return [name for name, on in names.items() if on]
 
@@ -79,6 +81,8 @@ def _conditions(filters: HouseholdFilters, scope_organisation_id: uuid.UUID | No
         conds.append(Household.created_at >= _paris_midnight(filters.created_since))
     if filters.created_before is not None:
         conds.append(Household.created_at < _paris_midnight(filters.created_before))
+    if filters.name_matches_nothing:
+        conds.append(false())
     if filters.name_tokens:
         # Every token must appear in the same member's folded "first last" name.
         full_name = Member.first_name_folded + " " + Member.last_name_folded

@@ -69,10 +69,13 @@ def _filters(
         Query(
             min_length=1,
             max_length=100,
-            description="Search members' first and last names, ignoring case and accents (partial words match).",
+            description="Search members' first and last names, ignoring case, accents, hyphens and apostrophes "
+            "(partial words match; `%` is literal). A search with no letter or digit left once folded "
+            "(e.g. `_`, `-`) matches nothing.",
         ),
     ] = None,
 ) -> repository.HouseholdFilters:
+    tokens = tuple(fold(q).split()) if q else ()
     return repository.HouseholdFilters(
         stages=tuple(stage or ()),
         referring_organisation_id=referring_organisation_id,
@@ -80,7 +83,8 @@ def _filters(
         rome_code=rome_code,
         created_since=created_since,
         created_before=created_before,
-        name_tokens=tuple(fold(q).split()) if q else (),
+        name_tokens=tokens,
+        name_matches_nothing=q is not None and not tokens,
     )
 
 
