@@ -48,7 +48,10 @@ def _with(member: dict[str, Any]) -> dict[str, Any]:
         (adult(first_name="x" * 101), "members.1.first_name"),
         (adult(first_name=""), "members.1.first_name"),
         (adult(last_name="Jean\nPierre"), "members.1.last_name"),
-        (adult(first_name="A\x00"), "members"),  # NUL is refused by the shared InputModel at the outer field
+        (adult(first_name="A\x00"), "members"),
+        (adult(first_name="-"), "members.1.first_name"),  # only punctuation: folds to nothing
+        (adult(last_name="' _ -"), "members.1.last_name"),
+        (adult(last_name="1234"), "members.1.last_name"),  # NUL is refused by the shared InputModel at the outer field
         (adult(role="cousin"), "members.1.role"),
         (adult(nickname="Ben"), "members.1.nickname"),
     ],
@@ -149,3 +152,16 @@ async def test_names_that_fold_longer_still_fit(client: AsyncClient, service_man
 
     huge = "\ufdfa" * 100  # one character folds to 18
     assert "members.1.last_name" in await _fields(client, service_manager, _with(adult("Ali", huge)))
+
+
+async def test_names_in_any_script_are_accepted_but_a_patch_needs_a_letter_too(
+    client: AsyncClient, service_manager: Actor
+) -> None:
+    body = _with(adult("Nguyễn", "Ōta", rome_codes=None))
+    body["members"].append(adult("محمد", "李", role="partner", rome_codes=None))
+    r = await client.post(BASE, json=body, headers=service_manager.headers)
+    assert r.status_code == 201, r.text
+    url = f"{BASE}/{r.json()['id']}/members/{r.json()['members'][1]['id']}"
+    r = await client.patch(url, json={"first_name": "..."}, headers=service_manager.headers | {"If-Match": '"1"'})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "first_name"

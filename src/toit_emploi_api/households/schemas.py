@@ -14,7 +14,7 @@ from toit_emploi_api.households.clock import today
 from toit_emploi_api.households.models import FrenchLevel, HousingSituation, MemberRole, SchoolingLevel
 from toit_emploi_api.pipeline.rules import Stage
 from toit_emploi_api.reference.codes import RomeCode
-from toit_emploi_api.reference.text import BriefText, FoldableName, MediumText, NoteText
+from toit_emploi_api.reference.text import BriefText, MediumText, NoteText, PersonName
 
 MAX_MEMBERS = 20
 MAX_ROME_CODES = 10
@@ -53,7 +53,7 @@ Experience = Annotated[int, Field(ge=0, le=60, description="Years of professiona
 NeedsText = MediumText
 ConsentScope = BriefText
 Qualifications = MediumText
-MemberName = FoldableName
+MemberName = PersonName  # 1-100 characters, one line, at least one letter
 
 # Fields of the adults' professional profile; children carry only the schooling level.
 PROFILE_FIELDS = (

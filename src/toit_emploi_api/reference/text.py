@@ -48,6 +48,7 @@ __all__ = [
     "MediumText",
     "Name",
     "NoteText",
+    "PersonName",
     "ShortText",
     "Title",
     "bounded_text",
@@ -172,6 +173,17 @@ def check_foldable(value: str) -> str:
 
 FoldableName = Annotated[Name, AfterValidator(check_foldable)]
 """A ``Name`` also stored folded (search, duplicates): its folded form fits ``FOLDED_MAX`` characters."""
+
+
+def require_letter(value: str) -> str:
+    """Refuse text without any letter (only punctuation, digits or symbols): it would fold to nothing."""
+    if not any(unicodedata.category(ch).startswith("L") for ch in value):
+        raise ValueError("must contain at least one letter")
+    return value
+
+
+PersonName = Annotated[FoldableName, AfterValidator(require_letter)]
+"""A person's first or last name: a ``FoldableName`` with at least one letter (any script)."""
 
 ShortText = Annotated[
     str,
