@@ -15,8 +15,8 @@ from toit_emploi_api.audit import service as audit
 from toit_emploi_api.auth.policy import Principal, authorize
 from toit_emploi_api.core import idempotency
 from toit_emploi_api.core.database import SessionDep
-from toit_emploi_api.core.errors import error_responses
-from toit_emploi_api.core.etag import IfMatchHeader, require_if_match, set_etag
+from toit_emploi_api.core.errors import NotFoundError, error_responses
+from toit_emploi_api.core.etag import IfMatchHeader, etag_for, require_if_match, set_etag
 from toit_emploi_api.core.pagination import Page, PageDep
 from toit_emploi_api.households import repository, service
 from toit_emploi_api.households.schemas import (
@@ -140,7 +140,7 @@ async def households_create(
         ttl = request.app.state.settings.idempotency_ttl_hours
         claim = await idempotency.claim(session, principal, idempotency_key, request, ttl_hours=ttl)
         if claim.replay is not None:
-            return claim.replay
+            return await _replay_create(session, principal, claim)
     household = await service.create_household(session, principal, body)
     out = service.household_out(principal, household)
     set_etag(response, household.version)
@@ -149,6 +149,29 @@ async def households_create(
         headers = {"ETag": response.headers["ETag"], "Location": response.headers["Location"]}
         await claim.store(session, status=status.HTTP_201_CREATED, body=out.model_dump(mode="json"), headers=headers)
     return out
+
+
+async def _replay_create(session: SessionDep, principal: Principal, claim: idempotency.Claim) -> JSONResponse:
+    """A retried creation: the first response's status and headers, with the household as the caller may see it
+    now (it may have changed stage, been moved to another organisation or deleted since: then 404)."""
+    stored = claim.stored_body if isinstance(claim.stored_body, dict) else {}
+    household = await repository.get_household(
+        session, uuid.UUID(str(stored.get("id"))), scope_organisation_id=service.scope_of(principal)
+    )
+    if household is None:
+        raise NotFoundError("The household created with this Idempotency-Key no longer exists or is not visible.")
+    await audit.record(
+        session,
+        principal,
+        "household.read",
+        "household",
+        household.id,
+        household_id=household.id,
+        details={"idempotent_replay": True},
+    )
+    out = service.household_out(principal, household)
+    headers = claim.stored_headers | {"ETag": etag_for(household.version), idempotency.REPLAYED_HEADER: "true"}
+    return JSONResponse(content=out.model_dump(mode="json"), status_code=claim.stored_status or 201, headers=headers)
 
 
 # Declared before /households/{household_id} so that the path parameter does not capture it.
