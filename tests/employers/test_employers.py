@@ -355,3 +355,17 @@ async def test_decimal_coordinates_are_stored_exactly(
     assert row is not None
     assert (row.latitude, row.longitude) == (Decimal("44.926412"), Decimal("-2.123456"))
     assert (created["latitude"], created["longitude"]) == ("44.926412", "-2.123456")
+
+
+async def test_a_sector_that_folds_longer_still_fits(client: AsyncClient, service_manager: Actor) -> None:
+    r = await client.post("/api/v1/employers", json=employer_payload(sector="ß" * 100), headers=service_manager.headers)
+    assert r.status_code == 201, r.text
+    found = await client.get(
+        "/api/v1/employers", params={"sector": "\u1e9e" * 50 + "ß" * 50}, headers=service_manager.headers
+    )
+    assert [e["id"] for e in found.json()["items"]] == [r.json()["id"]]
+    r = await client.post(
+        "/api/v1/employers", json=employer_payload(sector="\ufdfa" * 100), headers=service_manager.headers
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "sector"

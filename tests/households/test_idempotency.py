@@ -7,10 +7,10 @@ import uuid
 
 from httpx import AsyncClient
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import Actor, Actors
-from tests.households.conftest import BASE, family_body
+from tests.households.conftest import BASE, family_body, set_stage
 from toit_emploi_api.accounts.roles import OrganisationKind, Role
 from toit_emploi_api.core.idempotency import request_fingerprint
 from toit_emploi_api.households.models import Household, Member
@@ -167,3 +167,47 @@ async def test_stored_row_holds_identity_fingerprint_and_response(
     assert len(row.request_fingerprint) == 64
     assert row.request_fingerprint == request_fingerprint("POST", BASE, r.request.content)
     assert uuid.UUID(r.json()["id"])
+
+
+async def test_replay_shows_the_household_as_the_caller_may_see_it_now(
+    client: AsyncClient, actors: Actors, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The replay keeps the first status and Location but re-renders the household for the caller as of now."""
+    partner = await actors.user(Role.PARTNER_WORKER)
+    manager = await actors.user(Role.SERVICE_MANAGER)
+    headers = partner.headers | {"Idempotency-Key": "then-matching"}
+    first = await client.post(BASE, json=family_body(), headers=headers)
+    assert first.status_code == 201
+    await set_stage(sessionmaker, first.json()["id"], "matching")
+
+    replay = await client.post(BASE, json=family_body(), headers=headers)
+    assert replay.status_code == 201
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.headers["Location"] == first.headers["Location"]
+    assert replay.headers["ETag"] == '"2"'  # the current version, matching the body
+    assert replay.json()["stage"] == "matching"
+    assert "members" not in replay.json()  # the partner's status view after diagnostic
+    assert "Traoré" not in replay.text
+
+    # Moved to another organisation: no longer visible to the partner, the replay is a 404 like a read.
+    other = await actors.organisation(OrganisationKind.REFERRAL_PARTNER)
+    tag = (await client.get(first.headers["Location"], headers=manager.headers)).headers["ETag"]
+    r = await client.patch(
+        first.headers["Location"],
+        json={"referring_organisation_id": str(other)},
+        headers=manager.headers | {"If-Match": tag},
+    )
+    assert r.status_code == 200, r.text
+    gone = await client.post(BASE, json=family_body(), headers=headers)
+    assert gone.status_code == 404
+    assert gone.json()["type"] == "urn:toit-emploi:problem:not-found"
+
+
+async def test_replay_after_deletion_is_404(client: AsyncClient, actors: Actors, db: AsyncSession) -> None:
+    partner = await actors.user(Role.PARTNER_WORKER)
+    headers = partner.headers | {"Idempotency-Key": "then-deleted"}
+    first = await client.post(BASE, json=family_body(), headers=headers)
+    assert (await client.delete(first.headers["Location"], headers=partner.headers)).status_code == 204
+    r = await client.post(BASE, json=family_body(), headers=headers)
+    assert r.status_code == 404
+    assert await _households(db) == 0

@@ -125,6 +125,11 @@ async def test_search_treats_like_wildcards_literally(client: AsyncClient, servi
     assert _refs(await _list(client, service_manager, q="%")) == []
     assert _refs(await _list(client, service_manager, q="a%a")) == []
     assert len(_refs(await _list(client, service_manager, q="ann"))) == 1
+    # "_", "-", "'" and spaces fold to nothing (they separate words in names): such a search matches no name,
+    # it does not list everything.
+    for nothing in ("_", "-", "__", "' -", " "):
+        page = await _list(client, service_manager, q=nothing)
+        assert (page["items"], page["total"]) == ([], 0), nothing
     too_long = await client.get(BASE, params={"q": "x" * 101}, headers=service_manager.headers)
     assert too_long.status_code == 422
 
@@ -163,4 +168,15 @@ async def test_list_costs_the_same_few_statements_for_5_or_50(
             assert all(len(item["members"]) == 3 for item in page["items"])
             counts.append(len(statements))
     assert len(set(counts)) == 1, counts
-    assert counts[0] <= 4, counts  # caller lookup, count, page, members (one selectin query)
+    assert counts[0] <= 5, counts  # caller lookup, count, page, members (one selectin query), audit event
+
+
+async def test_created_dates_are_bounded(client: AsyncClient, service_manager: Actor) -> None:
+    """Dates before the programme (2014) or after 2100 are a 422 naming the parameter, not a database error."""
+    for name in ("created_since", "created_before"):
+        for value in ("0001-01-01", "2013-12-31", "2101-01-01", "9999-12-31"):
+            r = await client.get(BASE, params={name: value}, headers=service_manager.headers)
+            assert r.status_code == 422, (name, value, r.text)
+            assert r.json()["errors"][0]["field"] == f"query.{name}"
+        for value in ("2014-01-01", "2100-12-31"):
+            assert (await client.get(BASE, params={name: value}, headers=service_manager.headers)).status_code == 200

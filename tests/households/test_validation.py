@@ -48,7 +48,10 @@ def _with(member: dict[str, Any]) -> dict[str, Any]:
         (adult(first_name="x" * 101), "members.1.first_name"),
         (adult(first_name=""), "members.1.first_name"),
         (adult(last_name="Jean\nPierre"), "members.1.last_name"),
-        (adult(first_name="A\x00"), "members"),  # NUL is refused by the shared InputModel at the outer field
+        (adult(first_name="A\x00"), "members"),
+        (adult(first_name="-"), "members.1.first_name"),  # only punctuation: folds to nothing
+        (adult(last_name="' _ -"), "members.1.last_name"),
+        (adult(last_name="1234"), "members.1.last_name"),  # NUL is refused by the shared InputModel at the outer field
         (adult(role="cousin"), "members.1.role"),
         (adult(nickname="Ben"), "members.1.nickname"),
     ],
@@ -110,3 +113,55 @@ async def test_today_is_allowed_and_text_is_stripped(client: AsyncClient, servic
     assert r.status_code == 201, r.text
     assert r.json()["needs_constraints"] == "Needs a ground floor.\nNear a school."
     assert (r.json()["adult_count"], r.json()["children_count"]) == (0, 0)
+
+
+async def test_text_bounds_are_the_documented_ones(client: AsyncClient, service_manager: Actor) -> None:
+    """consent_scope up to 500, needs and qualifications up to 1000 characters, errors counted in characters."""
+    body = {
+        "housing_situation": "shelter",
+        "consent_date": "2026-01-01",
+        "consent_scope": "s" * 500,
+        "needs_constraints": "n" * 1000,
+        "members": [adult(qualifications="q" * 1000)],
+    }
+    r = await client.post(BASE, json=body, headers=service_manager.headers)
+    assert r.status_code == 201, r.text
+    assert len(r.json()["consent_scope"]) == 500
+    r = await client.post(BASE, json=body | {"consent_scope": "s" * 300}, headers=service_manager.headers)
+    assert r.status_code == 201, r.text
+
+    too_long = body | {"consent_scope": "s" * 501, "needs_constraints": "n" * 1001}
+    too_long["members"] = [adult(qualifications="q" * 1001)]
+    r = await client.post(BASE, json=too_long, headers=service_manager.headers)
+    assert r.status_code == 422
+    messages = {e["field"]: e["message"] for e in r.json()["errors"]}
+    assert "500 characters" in messages["consent_scope"]
+    assert "1000 characters" in messages["needs_constraints"]
+    assert "1000 characters" in messages["members.0.qualifications"]
+    assert not any("items" in m for m in messages.values())
+
+
+async def test_names_that_fold_longer_still_fit(client: AsyncClient, service_manager: Actor) -> None:
+    """Folding lengthens "ß" to "ss": a 100-character name is kept and found; one folding past 400 is a field error."""
+    long_name = "ß" * 100
+    r = await client.post(BASE, json=_with(adult(long_name, long_name)), headers=service_manager.headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["members"][1]["first_name"] == long_name
+    found = await client.get(BASE, params={"q": "SS" * 25 + "ß" * 50}, headers=service_manager.headers)
+    assert [item["id"] for item in found.json()["items"]] == [r.json()["id"]]
+
+    huge = "\ufdfa" * 100  # one character folds to 18
+    assert "members.1.last_name" in await _fields(client, service_manager, _with(adult("Ali", huge)))
+
+
+async def test_names_in_any_script_are_accepted_but_a_patch_needs_a_letter_too(
+    client: AsyncClient, service_manager: Actor
+) -> None:
+    body = _with(adult("Nguyễn", "Ōta", rome_codes=None))
+    body["members"].append(adult("محمد", "李", role="partner", rome_codes=None))
+    r = await client.post(BASE, json=body, headers=service_manager.headers)
+    assert r.status_code == 201, r.text
+    url = f"{BASE}/{r.json()['id']}/members/{r.json()['members'][1]['id']}"
+    r = await client.patch(url, json={"first_name": "..."}, headers=service_manager.headers | {"If-Match": '"1"'})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "first_name"

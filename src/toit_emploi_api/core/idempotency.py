@@ -5,6 +5,7 @@ Usage in a route (see ``households/router.py``)::
     claim = await idempotency.claim(session, principal, key, request, ttl_hours=settings.idempotency_ttl_hours)
     if claim.replay is not None:
         return claim.replay                      # the first response, with ``Idempotent-Replayed: true``
+                                                 # (or re-render claim.stored_body for the current caller)
     ... do the work, build ``body`` ...
     await claim.store(session, status=201, body=body, headers={"Location": ...})
 
@@ -26,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Protocol
 
@@ -98,6 +99,11 @@ class Claim:
     principal_id: uuid.UUID
     key: str
     replay: JSONResponse | None = None
+    # The stored first response, for endpoints that re-render it for the current caller instead of replaying
+    # `replay` as is (see households/router.py). Set together with `replay`.
+    stored_status: int | None = None
+    stored_body: Any = None
+    stored_headers: dict[str, str] = field(default_factory=dict)
 
     async def store(
         self, session: AsyncSession, *, status: int, body: Any, headers: dict[str, str] | None = None
@@ -189,7 +195,9 @@ async def claim(
             "A request with this Idempotency-Key is still being processed; retry shortly.",
             slug="idempotency-key-in-progress",
         )
-    headers = dict(row.response_headers or {})
-    headers[REPLAYED_HEADER] = "true"
+    result.stored_status = row.response_status
+    result.stored_body = row.response_body
+    result.stored_headers = dict(row.response_headers or {})
+    headers = result.stored_headers | {REPLAYED_HEADER: "true"}
     result.replay = JSONResponse(content=row.response_body, status_code=row.response_status, headers=headers)
     return result

@@ -38,7 +38,7 @@ class Employer(UUIDPrimaryKey, Timestamps, Versioned, Base):
     trade_name: Mapped[str | None] = mapped_column(String(200))
     sector: Mapped[str | None] = mapped_column(String(100))
     # fold(sector): the sector filter ignores case and accents.
-    sector_folded: Mapped[str | None] = mapped_column(String(100))
+    sector_folded: Mapped[str | None] = mapped_column(String(400))  # folding can lengthen text: FOLDED_MAX
     address: Mapped[str | None] = mapped_column(String(300))
     postcode: Mapped[str | None] = mapped_column(String(5))
     commune_insee: Mapped[str] = mapped_column(String(5))

@@ -12,12 +12,21 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 
-from pydantic import ConfigDict, Field, PlainSerializer, WithJsonSchema, computed_field, model_validator
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictInt,
+    WithJsonSchema,
+    computed_field,
+    model_validator,
+)
 
 from toit_emploi_api.core.schemas import InputModel, OutputModel
 from toit_emploi_api.employers.models import ContractType, JobOpeningStatus
 from toit_emploi_api.reference.codes import InseeCommuneCode, PostCode, RomeCode, Siret, rome_label
-from toit_emploi_api.reference.text import LongText, Name, NoteText, ShortText, Title
+from toit_emploi_api.reference.text import FoldableName, LongText, Name, NoteText, ShortText, Title
 
 # --- field types -------------------------------------------------------------------------------------------
 Latitude = Annotated[
@@ -42,23 +51,52 @@ ContactEmail = Annotated[
     str,
     Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", examples=["rh@example.fr"]),
 ]
+
+
+def _no_boolean(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
+
+
+def _no_json_float(value: Any) -> Any:
+    """Money never goes through a binary float: a JSON string ("1834.56") or a whole JSON number only."""
+    if isinstance(value, bool):
+        raise ValueError("must be an amount, not true/false")
+    if isinstance(value, float):
+        raise ValueError('send euros with cents as a JSON string ("1834.56") or a whole number (1834), not 1834.56')
+    return value
+
+
 HoursPerWeek = Annotated[
     Decimal,
-    Field(gt=0, le=48, max_digits=3, decimal_places=1, description="Weekly hours, > 0 and ≤ 48, one decimal."),
+    BeforeValidator(_no_boolean),
+    Field(
+        gt=0,
+        le=48,
+        max_digits=3,
+        decimal_places=1,
+        description='Weekly hours, > 0 and ≤ 48, one decimal; a JSON number or string (`35`, `17.5`, `"17.5"`).',
+    ),
 ]
 MonthlyWage = Annotated[
     Decimal,
+    BeforeValidator(_no_json_float),
     Field(
         ge=0,
         le=100000,
         max_digits=8,
         decimal_places=2,
         description="Monthly gross wage in euros with at most 2 decimals (0..100000). "
-        'Send a JSON string (`"1834.56"`) or number; never rounded, more decimals are refused.',
+        'Send a JSON string (`"1834.56"`) or a whole JSON number (`1834`); JSON numbers with a fraction '
+        "(`1834.56`) are refused (binary floats), as are more than 2 decimals (never rounded).",
         examples=["1834.56"],
     ),
 ]
-Positions = Annotated[int, Field(ge=1, le=1000, description="Number of people wanted, 1..1000.")]
+Positions = Annotated[
+    StrictInt,
+    Field(ge=1, le=1000, description="Number of people wanted, 1..1000: a JSON integer (not a string, nor true)."),
+]
 StartDate = Annotated[date, Field(ge=date(2014, 1, 1), le=date(2100, 12, 31), description="2014-01-01..2100-12-31.")]
 
 
@@ -89,7 +127,9 @@ class EmployerCreate(InputModel):
     siret: Siret
     legal_name: Title = Field(examples=["Menuiserie du Cantal SARL"])
     trade_name: Title | None = None
-    sector: Name | None = Field(default=None, examples=["Bâtiment"], description="Free text, 1..100 characters.")
+    sector: FoldableName | None = Field(
+        default=None, examples=["Bâtiment"], description="Free text, 1..100 characters."
+    )
     address: ShortText | None = None
     postcode: PostCode | None = None
     commune_insee: InseeCommuneCode
@@ -136,7 +176,7 @@ class EmployerUpdate(InputModel):
     siret: Siret | None = None
     legal_name: Title | None = None
     trade_name: Title | None = None
-    sector: Name | None = None
+    sector: FoldableName | None = None
     address: ShortText | None = None
     postcode: PostCode | None = None
     commune_insee: InseeCommuneCode | None = None

@@ -105,8 +105,9 @@ class Member(UUIDPrimaryKey, Timestamps, Versioned, Base):
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     # Case- and accent-folded names (reference.text.fold), for search and duplicate detection.
-    first_name_folded: Mapped[str] = mapped_column(String(100))
-    last_name_folded: Mapped[str] = mapped_column(String(100))
+    # Wider than the names: folding can lengthen them ("ß" → "ss"); bounded by reference.text.FOLDED_MAX.
+    first_name_folded: Mapped[str] = mapped_column(String(400))
+    last_name_folded: Mapped[str] = mapped_column(String(400))
     birth_date: Mapped[date] = mapped_column(Date)
     role: Mapped[MemberRole] = mapped_column(pg_enum(MemberRole, "member_role"))
     # Adults: professional profile.

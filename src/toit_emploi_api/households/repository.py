@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, delete, exists, func, not_, select, type_coerce
+from sqlalchemy import ColumnElement, Select, String, and_, delete, exists, false, func, not_, select, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +18,7 @@ from toit_emploi_api.accounts.models import Organisation
 from toit_emploi_api.households.clock import PARIS
 from toit_emploi_api.households.models import Household, Member, MemberRole, household_reference_seq
 from toit_emploi_api.households.schemas import HouseholdSort
+from toit_emploi_api.pipeline.models import Placement
 from toit_emploi_api.pipeline.rules import ACTIVE_STAGES, Stage
 
 
@@ -32,6 +33,21 @@ class HouseholdFilters:
     created_since: date | None = None
     created_before: date | None = None
     name_tokens: tuple[str, ...] = ()
+    # A search (`q`) that folds to no word at all ("_", "-", "'"): it matches no name, so nothing is listed.
+    name_matches_nothing: bool = False
+
+    def used(self) -> list[str]:
+        """Names of the query parameters that filter (for the audit trail: names only, never their values)."""
+        names = {
+            "stage": bool(self.stages),
+            "referring_organisation_id": self.referring_organisation_id is not None,
+            "has_children": self.has_children is not None,
+            "rome_code": self.rome_code is not None,
+            "created_since": self.created_since is not None,
+            "created_before": self.created_before is not None,
+            "q": bool(self.name_tokens) or self.name_matches_nothing,
+        }
+        return [name for name, on in names.items() if on]
 
 
 def _like_escape(text: str) -> str:
@@ -65,6 +81,8 @@ def _conditions(filters: HouseholdFilters, scope_organisation_id: uuid.UUID | No
         conds.append(Household.created_at >= _paris_midnight(filters.created_since))
     if filters.created_before is not None:
         conds.append(Household.created_at < _paris_midnight(filters.created_before))
+    if filters.name_matches_nothing:
+        conds.append(false())
     if filters.name_tokens:
         # Every token must appear in the same member's folded "first last" name.
         full_name = Member.first_name_folded + " " + Member.last_name_folded
@@ -127,6 +145,12 @@ async def get_household(
 async def delete_household(session: AsyncSession, household_id: uuid.UUID) -> None:
     # Members go with it (ON DELETE CASCADE); audit events keep their entity id (household_id SET NULL).
     await session.execute(delete(Household).where(Household.id == household_id))
+
+
+async def placement_ids_of(session: AsyncSession, member_id: uuid.UUID) -> list[uuid.UUID]:
+    """Ids of the placements (any status) proposed to this member, oldest first (read from the pipeline)."""
+    stmt = select(Placement.id).where(Placement.member_id == member_id).order_by(Placement.created_at, Placement.id)
+    return list((await session.execute(stmt)).scalars().all())
 
 
 async def next_reference_number(session: AsyncSession) -> int:

@@ -8,21 +8,24 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse
+from pydantic import Field
 
 from toit_emploi_api.accounts.roles import Role
 from toit_emploi_api.audit import service as audit
 from toit_emploi_api.auth.policy import Principal, authorize
 from toit_emploi_api.core import idempotency
 from toit_emploi_api.core.database import SessionDep
-from toit_emploi_api.core.errors import error_responses
-from toit_emploi_api.core.etag import IfMatchHeader, require_if_match, set_etag
+from toit_emploi_api.core.errors import NotFoundError, error_responses
+from toit_emploi_api.core.etag import IfMatchHeader, etag_for, require_if_match, set_etag
 from toit_emploi_api.core.pagination import Page, PageDep
 from toit_emploi_api.households import repository, service
 from toit_emploi_api.households.schemas import (
     DuplicatePair,
     HouseholdCreate,
+    HouseholdListItem,
     HouseholdOut,
     HouseholdSort,
+    HouseholdStatusOut,
     HouseholdUpdate,
     HouseholdView,
     MemberCreate,
@@ -35,12 +38,16 @@ from toit_emploi_api.reference.text import fold
 
 router = APIRouter(prefix="/api/v1", tags=["households"])
 
+# The programme started in 2014: dates outside these bounds are a 422 naming the parameter.
+QueryDate = Annotated[date, Field(ge=date(2014, 1, 1), le=date(2100, 12, 31))]
+
 # Funders and landlords have no household access at all (403); partner workers are scoped to their organisation.
 HouseholdUserDep = Annotated[
     Principal, Depends(authorize(Role.PARTNER_WORKER, Role.PARIS_REFERENT, Role.SERVICE_MANAGER))
 ]
 ManagerDep = Annotated[Principal, Depends(authorize(Role.SERVICE_MANAGER))]
 _READ = error_responses(404)
+_MEMBERS_READ = error_responses(403, 404)
 _CREATE = error_responses(404, 409)
 _WRITE = error_responses(404, 409, 412, 428)
 _DELETE = error_responses(404, 409, 412)
@@ -51,17 +58,24 @@ def _filters(
     referring_organisation_id: uuid.UUID | None = None,
     has_children: Annotated[bool | None, Query(description="true: with children; false: without.")] = None,
     rome_code: Annotated[RomeCode | None, Query(description="An adult of the household has this ROME code.")] = None,
-    created_since: Annotated[date | None, Query(description="Created on or after this Paris date.")] = None,
-    created_before: Annotated[date | None, Query(description="Created strictly before this Paris date.")] = None,
+    created_since: Annotated[
+        QueryDate | None, Query(description="Created on or after this Paris date (2014-01-01..2100-12-31).")
+    ] = None,
+    created_before: Annotated[
+        QueryDate | None, Query(description="Created strictly before this Paris date (2014-01-01..2100-12-31).")
+    ] = None,
     q: Annotated[
         str | None,
         Query(
             min_length=1,
             max_length=100,
-            description="Search members' first and last names, ignoring case and accents (partial words match).",
+            description="Search members' first and last names, ignoring case, accents, hyphens and apostrophes "
+            "(partial words match; `%` is literal). A search with no letter or digit left once folded "
+            "(e.g. `_`, `-`) matches nothing.",
         ),
     ] = None,
 ) -> repository.HouseholdFilters:
+    tokens = tuple(fold(q).split()) if q else ()
     return repository.HouseholdFilters(
         stages=tuple(stage or ()),
         referring_organisation_id=referring_organisation_id,
@@ -69,7 +83,8 @@ def _filters(
         rome_code=rome_code,
         created_since=created_since,
         created_before=created_before,
-        name_tokens=tuple(fold(q).split()) if q else (),
+        name_tokens=tokens,
+        name_matches_nothing=q is not None and not tokens,
     )
 
 
@@ -79,8 +94,8 @@ FiltersDep = Annotated[repository.HouseholdFilters, Depends(_filters)]
 # --- households --------------------------------------------------------------------------------------------
 @router.get(
     "/households",
-    summary="List households (a partner worker sees its organisation's only)",
-    response_model=Page[HouseholdOut],
+    summary="List households (a partner worker sees its organisation's only, after diagnostic as a status view)",
+    response_model=Page[HouseholdListItem],
 )
 async def households_list(
     principal: HouseholdUserDep,
@@ -88,11 +103,20 @@ async def households_list(
     page: PageDep,
     filters: FiltersDep,
     sort: Annotated[HouseholdSort, Query(description="Sort key; `-` for descending.")] = HouseholdSort.CREATED_AT_DESC,
-) -> Page[HouseholdOut]:
+) -> Page[HouseholdListItem]:
     rows, total = await repository.list_households(
         session, filters, sort, page.limit, page.offset, scope_organisation_id=service.scope_of(principal)
     )
-    items = [service.household_out(principal, h, staff_view=False) for h in rows]
+    items: list[HouseholdListItem] = [service.household_out(principal, h, staff_view=False) for h in rows]
+    # Names and birth dates of the members went out: one event per call, with the households shown.
+    await audit.record(
+        session,
+        principal,
+        "household.list",
+        "household",
+        None,
+        details={"household_ids": [str(h.id) for h in rows], "filters": filters.used()},
+    )
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
@@ -110,13 +134,13 @@ async def households_create(
     request: Request,
     response: Response,
     idempotency_key: idempotency.IdempotencyKeyHeader = None,
-) -> HouseholdOut | JSONResponse:
+) -> HouseholdOut | HouseholdStatusOut | JSONResponse:
     claim = None
     if idempotency_key is not None:
         ttl = request.app.state.settings.idempotency_ttl_hours
         claim = await idempotency.claim(session, principal, idempotency_key, request, ttl_hours=ttl)
         if claim.replay is not None:
-            return claim.replay
+            return await _replay_create(session, principal, claim)
     household = await service.create_household(session, principal, body)
     out = service.household_out(principal, household)
     set_etag(response, household.version)
@@ -125,6 +149,29 @@ async def households_create(
         headers = {"ETag": response.headers["ETag"], "Location": response.headers["Location"]}
         await claim.store(session, status=status.HTTP_201_CREATED, body=out.model_dump(mode="json"), headers=headers)
     return out
+
+
+async def _replay_create(session: SessionDep, principal: Principal, claim: idempotency.Claim) -> JSONResponse:
+    """A retried creation: the first response's status and headers, with the household as the caller may see it
+    now (it may have changed stage, been moved to another organisation or deleted since: then 404)."""
+    stored = claim.stored_body if isinstance(claim.stored_body, dict) else {}
+    household = await repository.get_household(
+        session, uuid.UUID(str(stored.get("id"))), scope_organisation_id=service.scope_of(principal)
+    )
+    if household is None:
+        raise NotFoundError("The household created with this Idempotency-Key no longer exists or is not visible.")
+    await audit.record(
+        session,
+        principal,
+        "household.read",
+        "household",
+        household.id,
+        household_id=household.id,
+        details={"idempotent_replay": True},
+    )
+    out = service.household_out(principal, household)
+    headers = claim.stored_headers | {"ETag": etag_for(household.version), idempotency.REPLAYED_HEADER: "true"}
+    return JSONResponse(content=out.model_dump(mode="json"), status_code=claim.stored_status or 201, headers=headers)
 
 
 # Declared before /households/{household_id} so that the path parameter does not capture it.
@@ -138,7 +185,12 @@ async def households_possible_duplicates(
 ) -> Page[DuplicatePair]:
     pairs, total = await repository.possible_duplicates(session, page.limit, page.offset)
     await audit.record(
-        session, principal, "household.possible_duplicates", "household", None, details={"pairs": len(pairs)}
+        session,
+        principal,
+        "household.possible_duplicates",
+        "household",
+        None,
+        details={"pairs": [[str(p["first"]["id"]), str(p["second"]["id"])] for p in pairs]},
     )
     items = [DuplicatePair.model_validate(p) for p in pairs]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
@@ -152,7 +204,7 @@ async def households_possible_duplicates(
 )
 async def households_get(
     principal: HouseholdUserDep, session: SessionDep, household_id: uuid.UUID, response: Response
-) -> HouseholdOut:
+) -> HouseholdOut | HouseholdStatusOut:
     household = await service.get_visible(session, principal, household_id)
     await audit.record(session, principal, "household.read", "household", household.id, household_id=household.id)
     set_etag(response, household.version)
@@ -172,7 +224,7 @@ async def households_update(
     body: HouseholdUpdate,
     response: Response,
     if_match: IfMatchHeader = None,
-) -> HouseholdOut:
+) -> HouseholdOut | HouseholdStatusOut:
     household = await service.get_visible(session, principal, household_id, for_update=True)
     service.check_writable(principal, household)
     require_if_match(if_match, household.version)
@@ -200,14 +252,15 @@ async def households_delete(
 # --- members -----------------------------------------------------------------------------------------------
 @router.get(
     "/households/{household_id}/members",
-    summary="List a household's members",
+    summary="List a household's members (403 for its partner worker once it has left diagnostic)",
     response_model=Page[MemberOut],
-    responses=_READ,
+    responses=_MEMBERS_READ,
 )
 async def household_members_list(
     principal: HouseholdUserDep, session: SessionDep, household_id: uuid.UUID, page: PageDep
 ) -> Page[MemberOut]:
     household = await service.get_visible(session, principal, household_id)
+    service.check_members_readable(principal, household)
     await audit.record(session, principal, "member.list", "household", household.id, household_id=household.id)
     members = list(household.members)
     items = [service.member_out(m) for m in members[page.offset : page.offset + page.limit]]
@@ -234,14 +287,15 @@ async def household_members_create(
 
 @router.get(
     "/households/{household_id}/members/{member_id}",
-    summary="Read one member (its ETag is the member's own)",
+    summary="Read one member (its ETag is the member's own; 403 for the partner worker after diagnostic)",
     response_model=MemberOut,
-    responses=_READ,
+    responses=_MEMBERS_READ,
 )
 async def household_members_get(
     principal: HouseholdUserDep, session: SessionDep, household_id: uuid.UUID, member_id: uuid.UUID, response: Response
 ) -> MemberOut:
     household = await service.get_visible(session, principal, household_id)
+    service.check_members_readable(principal, household)
     member = service.find_member(household, member_id)
     await audit.record(session, principal, "member.read", "member", member.id, household_id=household.id)
     set_etag(response, member.version)

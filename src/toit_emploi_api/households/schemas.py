@@ -7,14 +7,14 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field
 
 from toit_emploi_api.core.schemas import InputModel, OutputModel
 from toit_emploi_api.households.clock import today
 from toit_emploi_api.households.models import FrenchLevel, HousingSituation, MemberRole, SchoolingLevel
 from toit_emploi_api.pipeline.rules import Stage
 from toit_emploi_api.reference.codes import RomeCode
-from toit_emploi_api.reference.text import LongText, Name, NoteText, ShortText
+from toit_emploi_api.reference.text import BriefText, MediumText, NoteText, PersonName
 
 MAX_MEMBERS = 20
 MAX_ROME_CODES = 10
@@ -48,9 +48,12 @@ RomeCodes = Annotated[
     AfterValidator(_dedupe),
 ]
 Experience = Annotated[int, Field(ge=0, le=60, description="Years of professional experience, 0-60.")]
-NeedsText = Annotated[LongText, StringConstraints(max_length=1000)]
-ConsentScope = Annotated[ShortText, StringConstraints(max_length=500)]
-Qualifications = Annotated[LongText, StringConstraints(max_length=1000)]
+# The base types carry their own bounds (adding StringConstraints on top of them does not raise their limit and
+# reports the wrong unit): 1000, 500 and 1000 characters, matching the columns.
+NeedsText = MediumText
+ConsentScope = BriefText
+Qualifications = MediumText
+MemberName = PersonName  # 1-100 characters, one line, at least one letter
 
 # Fields of the adults' professional profile; children carry only the schooling level.
 PROFILE_FIELDS = (
@@ -90,8 +93,8 @@ class MemberCreate(InputModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [_ADULT_EXAMPLE, _CHILD_EXAMPLE]})
 
-    first_name: Name
-    last_name: Name
+    first_name: MemberName
+    last_name: MemberName
     birth_date: PastDate
     role: MemberRole
     rome_codes: RomeCodes | None = None
@@ -108,8 +111,8 @@ class MemberUpdate(InputModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"rome_codes": ["G1602"], "french_level": "b1"}]})
 
-    first_name: Name | None = None
-    last_name: Name | None = None
+    first_name: MemberName | None = None
+    last_name: MemberName | None = None
     birth_date: PastDate | None = None
     role: MemberRole | None = None
     rome_codes: RomeCodes | None = None
@@ -243,7 +246,28 @@ class HouseholdStaffOut(HouseholdOut):
     closure_note: str | None
 
 
-HouseholdView = HouseholdStaffOut | HouseholdOut
+class HouseholdStatusOut(OutputModel):
+    """What a partner worker reads of its household once it has left diagnostic: its stage and dates only.
+
+    No members, needs, consent, housing situation, closure or withdrawal details."""
+
+    model_config = ConfigDict(from_attributes=True, extra="forbid")
+
+    id: uuid.UUID
+    reference: str = Field(examples=["TE-2026-0042"])
+    referring_organisation_id: uuid.UUID
+    stage: Stage
+    stage_entered_at: datetime
+    days_in_stage: int = Field(description="Whole days (24-hour periods) since the household entered its stage.")
+    last_contact_date: date | None
+    adult_count: int
+    children_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+HouseholdView = HouseholdStaffOut | HouseholdOut | HouseholdStatusOut
+HouseholdListItem = HouseholdOut | HouseholdStatusOut
 
 
 class HouseholdSort(StrEnum):

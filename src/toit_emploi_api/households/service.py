@@ -27,6 +27,7 @@ from toit_emploi_api.households.schemas import (
     HouseholdCreate,
     HouseholdOut,
     HouseholdStaffOut,
+    HouseholdStatusOut,
     HouseholdUpdate,
     MemberCreate,
     MemberOut,
@@ -87,6 +88,10 @@ def _touch(household: Household) -> None:
 
 
 # --- output ------------------------------------------------------------------------------------------------
+def _days_in_stage(household: Household) -> int:
+    return max(0, (clock.now() - household.stage_entered_at).days)
+
+
 def member_out(member: Member) -> MemberOut:
     return MemberOut(
         id=member.id,
@@ -108,10 +113,42 @@ def member_out(member: Member) -> MemberOut:
     )
 
 
-def household_out(principal: Principal, household: Household, *, staff_view: bool = True) -> HouseholdOut:
-    """The partner-safe view for partner workers (and in lists); the staff view with notes otherwise."""
+def sees_status_only(principal: Principal, household: Household) -> bool:
+    """A partner worker reads only the stage and dates of its household once it has left diagnostic."""
+    return principal.role is Role.PARTNER_WORKER and household.stage is not Stage.DIAGNOSTIC
+
+
+def check_members_readable(principal: Principal, household: Household) -> None:
+    """403 for a partner worker reading the members of its household after diagnostic (it knows the household)."""
+    if sees_status_only(principal, household):
+        raise ForbiddenError(
+            "The household has left the diagnostic stage: its partner organisation reads its stage and dates only.",
+            slug="household-status-only",
+            extra={"stage": household.stage.value},
+        )
+
+
+def household_out(
+    principal: Principal, household: Household, *, staff_view: bool = True
+) -> HouseholdOut | HouseholdStatusOut:
+    """The status view for partner workers after diagnostic; the partner-safe view for partner workers (and in
+    lists); the staff view with notes otherwise."""
     members = list(household.members)
     children = sum(1 for m in members if m.role is MemberRole.CHILD)
+    if sees_status_only(principal, household):
+        return HouseholdStatusOut(
+            id=household.id,
+            reference=household.reference,
+            referring_organisation_id=household.referring_organisation_id,
+            stage=household.stage,
+            stage_entered_at=household.stage_entered_at,
+            days_in_stage=_days_in_stage(household),
+            last_contact_date=household.last_contact_date,
+            adult_count=len(members) - children,
+            children_count=children,
+            created_at=household.created_at,
+            updated_at=household.updated_at,
+        )
     fields: dict[str, Any] = {
         "id": household.id,
         "reference": household.reference,
@@ -123,7 +160,7 @@ def household_out(principal: Principal, household: Household, *, staff_view: boo
         "consent_scope": household.consent_scope,
         "stage": household.stage,
         "stage_entered_at": household.stage_entered_at,
-        "days_in_stage": max(0, (clock.now() - household.stage_entered_at).days),
+        "days_in_stage": _days_in_stage(household),
         "last_contact_date": household.last_contact_date,
         "closure_date": household.closure_date,
         "withdrawal_reason": household.withdrawal_reason,
@@ -337,6 +374,40 @@ def find_member(household: Household, member_id: uuid.UUID) -> Member:
     raise NotFoundError("No member with this id in this household.")
 
 
+async def _check_no_placements(session: AsyncSession, member: Member, action: str) -> None:
+    """409 when the pipeline proposed job openings to this member: its identity is part of those records."""
+    placement_ids = await repository.placement_ids_of(session, member.id)
+    if placement_ids:
+        raise ConflictError(
+            f"This member has placements (job proposals) in the pipeline: cannot {action}. "
+            "Cancel or decline them through the pipeline first, or leave the member as is.",
+            slug="member-has-placements",
+            extra={"placement_ids": [str(p) for p in placement_ids]},
+        )
+
+
+def _is_profiled_adult(role: MemberRole, rome_codes: list[str] | None) -> bool:
+    return role is not MemberRole.CHILD and bool(rome_codes)
+
+
+def _check_keeps_a_profiled_adult(household: Household, member: Member, after: Mapping[str, Any] | None) -> None:
+    """Once the household has left diagnostic, it keeps at least one adult with a professional profile.
+
+    `after` is the member's resulting state, None when the member is removed."""
+    if household.stage is Stage.DIAGNOSTIC or not _is_profiled_adult(member.role, member.rome_codes):
+        return
+    if after is not None and _is_profiled_adult(after["role"], after["rome_codes"]):
+        return
+    others = [m for m in household.members if m.id != member.id and _is_profiled_adult(m.role, m.rome_codes)]
+    if not others:
+        raise ConflictError(
+            "This is the household's last adult with a professional profile (ROME codes), which the programme "
+            f"needs since the household left diagnostic (stage {household.stage.value}).",
+            slug="last-profiled-adult",
+            extra={"stage": household.stage.value, "member_id": str(member.id)},
+        )
+
+
 async def add_member(session: AsyncSession, principal: Principal, household: Household, data: MemberCreate) -> Member:
     if len(household.members) >= MAX_MEMBERS:
         raise ConflictError(f"A household has at most {MAX_MEMBERS} members.", slug="household-members-limit")
@@ -377,6 +448,9 @@ async def update_member(
     state = {name: getattr(member, name) for name in MemberCreate.model_fields} | changes
     _raise_if(_member_errors("", state, check_age="role" in changes or "birth_date" in changes))
     changed = sorted(name for name, value in changes.items() if getattr(member, name) != value)
+    if "role" in changed or "birth_date" in changed:
+        await _check_no_placements(session, member, "change its role or birth date")
+    _check_keeps_a_profiled_adult(household, member, state)
     for name in changed:
         setattr(member, name, changes[name])
     if "first_name" in changed:
@@ -400,6 +474,8 @@ async def update_member(
 
 
 async def remove_member(session: AsyncSession, principal: Principal, household: Household, member: Member) -> None:
+    await _check_no_placements(session, member, "remove it")
+    _check_keeps_a_profiled_adult(household, member, None)
     household.members.remove(member)  # delete-orphan: the row is deleted at flush
     _touch(household)
     await session.flush()

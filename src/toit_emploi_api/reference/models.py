@@ -16,6 +16,6 @@ class RomeCodeEntry(Base):
     code: Mapped[str] = mapped_column(String(5), primary_key=True)
     label: Mapped[str] = mapped_column(String(200))
     # fold(label): lower case, no accents; searched with LIKE.
-    label_folded: Mapped[str] = mapped_column(String(200))
+    label_folded: Mapped[str] = mapped_column(String(400))  # folding can lengthen text
 
     __table_args__ = (CheckConstraint("code ~ '^[A-N][0-9]{4}$'", name="code_format"),)

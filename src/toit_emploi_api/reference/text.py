@@ -10,6 +10,8 @@ alias         length      use
 ============  ==========  ==========================================================================
 ``Name``      1..100      person and organisation names; single line (no tab or line break)
 ``ShortText`` 0..200      titles, short labels, addresses, reasons; tab and line feed allowed
+``BriefText`` 0..500      a paragraph: consent scope; tab and line feed allowed
+``MediumText`` 0..1000    needs/constraints, qualifications; tab and line feed allowed
 ``Title``     1..200      job titles, legal names of companies; single line
 ``LongText``  0..2000     descriptions, needs/constraints; tab and line feed allowed
 ``NoteText``  0..4000     follow-up notes, closure notes; tab and line feed allowed
@@ -32,14 +34,21 @@ from typing import Annotated, Any, Final
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
 __all__ = [
+    "BRIEF_TEXT_MAX",
+    "FOLDED_MAX",
     "LONG_TEXT_MAX",
+    "MEDIUM_TEXT_MAX",
     "NAME_MAX",
     "NOTE_TEXT_MAX",
     "SHORT_TEXT_MAX",
     "TITLE_MAX",
+    "BriefText",
+    "FoldableName",
     "LongText",
+    "MediumText",
     "Name",
     "NoteText",
+    "PersonName",
     "ShortText",
     "Title",
     "bounded_text",
@@ -49,6 +58,10 @@ __all__ = [
 ]
 
 SHORT_TEXT_MAX: Final = 200
+# Longest folded form kept in a `*_folded` column: folding can lengthen text ("ß" → "ss", "ﷺ" → 18 characters).
+FOLDED_MAX: Final = 400
+BRIEF_TEXT_MAX: Final = 500
+MEDIUM_TEXT_MAX: Final = 1000
 NAME_MAX: Final = 100
 LONG_TEXT_MAX: Final = 2000
 NOTE_TEXT_MAX: Final = 4000
@@ -150,6 +163,28 @@ Name = Annotated[
 ]
 """A name: 1..100 characters, surrounding whitespace stripped, single line, no control characters."""
 
+
+def check_foldable(value: str) -> str:
+    """Refuse text whose folded form (kept for search) would exceed ``FOLDED_MAX`` characters."""
+    if len(fold(value)) > FOLDED_MAX:
+        raise ValueError(f"too long once normalised for search (more than {FOLDED_MAX} characters)")
+    return value
+
+
+FoldableName = Annotated[Name, AfterValidator(check_foldable)]
+"""A ``Name`` also stored folded (search, duplicates): its folded form fits ``FOLDED_MAX`` characters."""
+
+
+def require_letter(value: str) -> str:
+    """Refuse text without any letter (only punctuation, digits or symbols): it would fold to nothing."""
+    if not any(unicodedata.category(ch).startswith("L") for ch in value):
+        raise ValueError("must contain at least one letter")
+    return value
+
+
+PersonName = Annotated[FoldableName, AfterValidator(require_letter)]
+"""A person's first or last name: a ``FoldableName`` with at least one letter (any script)."""
+
 ShortText = Annotated[
     str,
     StringConstraints(max_length=SHORT_TEXT_MAX),
@@ -157,6 +192,22 @@ ShortText = Annotated[
     AfterValidator(_check_multiline),
 ]
 """Short free text: at most 200 characters, stripped, no control characters except line feed and tab."""
+
+BriefText = Annotated[
+    str,
+    StringConstraints(max_length=BRIEF_TEXT_MAX),
+    BeforeValidator(_prepare_text),
+    AfterValidator(_check_multiline),
+]
+"""A paragraph: at most 500 characters, stripped, no control characters except line feed and tab."""
+
+MediumText = Annotated[
+    str,
+    StringConstraints(max_length=MEDIUM_TEXT_MAX),
+    BeforeValidator(_prepare_text),
+    AfterValidator(_check_multiline),
+]
+"""Medium free text: at most 1000 characters, stripped, no control characters except line feed and tab."""
 
 LongText = Annotated[
     str,

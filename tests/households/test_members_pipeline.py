@@ -1,0 +1,117 @@
+"""Member edits that would break the pipeline's records: members with placements, the last profiled adult."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from httpx import AsyncClient, Response
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.conftest import Actor
+from tests.households.conftest import BASE, adult, child, create_household, set_stage
+from toit_emploi_api.employers.models import ContractType, Employer, JobOpening
+from toit_emploi_api.households.models import Member
+from toit_emploi_api.pipeline.models import Placement
+from toit_emploi_api.pipeline.rules import PlacementStatus
+
+HAS_PLACEMENTS = "urn:toit-emploi:problem:member-has-placements"
+LAST_PROFILED = "urn:toit-emploi:problem:last-profiled-adult"
+
+
+async def _placement(db: AsyncSession, household: dict[str, Any], member_id: str, status: PlacementStatus) -> str:
+    """What the pipeline records when it proposes a job opening to an adult."""
+    employer = Employer(siret="77568497000244", legal_name="Aurore", commune_insee="15014")
+    db.add(employer)
+    await db.flush()
+    opening = JobOpening(
+        employer_id=employer.id, rome_code="F1703", title="Maçon", contract_type=ContractType.CDI, open_positions=1
+    )
+    db.add(opening)
+    await db.flush()
+    placement = Placement(
+        household_id=uuid.UUID(household["id"]),
+        member_id=uuid.UUID(member_id),
+        job_opening_id=opening.id,
+        status=status,
+        declined_by="household" if status is PlacementStatus.DECLINED else None,
+    )
+    db.add(placement)
+    await db.commit()
+    return str(placement.id)
+
+
+async def _patch_member(client: AsyncClient, actor: Actor, url: str, body: dict[str, Any]) -> Response:
+    tag = (await client.get(url, headers=actor.headers)).headers["ETag"]
+    return await client.patch(url, json=body, headers=actor.headers | {"If-Match": tag})
+
+
+@pytest.mark.parametrize("status", [PlacementStatus.PROPOSED, PlacementStatus.DECLINED])
+async def test_a_member_with_placements_keeps_its_identity_and_stays(
+    client: AsyncClient,
+    service_manager: Actor,
+    db: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    status: PlacementStatus,
+) -> None:
+    h = await create_household(
+        client, service_manager, members=[adult(), adult("Mariam", role="partner", rome_codes=["K1304"])]
+    )
+    member_id = h["members"][0]["id"]
+    await set_stage(sessionmaker, h["id"], "matching")
+    placement_id = await _placement(db, h, member_id, status)
+    url = f"{BASE}/{h['id']}/members/{member_id}"
+
+    for body in (
+        {"role": "child", "rome_codes": None, "schooling_level": "lycee", "birth_date": "2010-01-01"},
+        {"birth_date": "1980-01-01"},
+        {"role": "other_relative"},
+    ):
+        r = await _patch_member(client, service_manager, url, body)
+        assert r.status_code == 409, (body, r.text)
+        assert r.json()["type"] == HAS_PLACEMENTS
+        assert r.json()["placement_ids"] == [placement_id]
+    r = await client.delete(url, headers=service_manager.headers)
+    assert r.status_code == 409, r.text
+    assert (r.json()["type"], r.json()["placement_ids"]) == (HAS_PLACEMENTS, [placement_id])
+    assert (await db.execute(select(func.count()).select_from(Member))).scalar_one() == 2
+
+    # Other fields of that member may still change.
+    r = await _patch_member(client, service_manager, url, {"driving_licence": True, "french_level": "b1"})
+    assert r.status_code == 200, r.text
+
+
+async def test_the_last_profiled_adult_stays_once_out_of_diagnostic(
+    client: AsyncClient, service_manager: Actor, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    h = await create_household(
+        client,
+        service_manager,
+        members=[adult(), adult("Mariam", role="partner", rome_codes=None), child()],
+    )
+    head, partner, kid = (m["id"] for m in h["members"])
+    head_url = f"{BASE}/{h['id']}/members/{head}"
+
+    # In diagnostic the file is still being built: anything goes (here: clear then restore the profile).
+    assert (await _patch_member(client, service_manager, head_url, {"rome_codes": None})).status_code == 200
+    assert (await _patch_member(client, service_manager, head_url, {"rome_codes": ["F1703"]})).status_code == 200
+
+    await set_stage(sessionmaker, h["id"], "matching")
+    young = {"role": "child", "rome_codes": None, "birth_date": "2010-01-01", "schooling_level": "lycee"}
+    for body in (young, {"rome_codes": None}, {"rome_codes": []}):
+        r = await _patch_member(client, service_manager, head_url, body)
+        assert r.status_code == 409, (body, r.text)
+        assert r.json()["type"] == LAST_PROFILED
+        assert r.json()["member_id"] == head
+    r = await client.delete(head_url, headers=service_manager.headers)
+    assert (r.status_code, r.json()["type"]) == (409, LAST_PROFILED)
+
+    # Members without a profile go freely; once another adult has a profile, the first one may go too.
+    assert (await client.delete(f"{BASE}/{h['id']}/members/{kid}", headers=service_manager.headers)).status_code == 204
+    partner_url = f"{BASE}/{h['id']}/members/{partner}"
+    assert (await _patch_member(client, service_manager, partner_url, {"rome_codes": ["K1304"]})).status_code == 200
+    assert (await client.delete(head_url, headers=service_manager.headers)).status_code == 204
+    r = await client.delete(partner_url, headers=service_manager.headers)
+    assert (r.status_code, r.json()["type"]) == (409, LAST_PROFILED)
