@@ -75,7 +75,7 @@ async def test_overlap_refused_and_cancelled_stay_frees_dates(
 
 
 async def test_outcome_only_at_the_end(client: AsyncClient, arrange: Arrange, service_manager: Actor) -> None:
-    h = await arrange.household(stage=Stage.MATCHING)
+    h = await arrange.household(stage=Stage.RELAY_STAY)
     relay = await arrange.unit(relay=True)
     stay = (await book_stay(client, service_manager, h.id, relay, today() + timedelta(days=1))).json()["id"]
     r = await record_outcome(client, service_manager, stay, family_agrees=True, employer_agrees=True)

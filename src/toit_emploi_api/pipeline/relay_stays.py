@@ -15,17 +15,27 @@ from toit_emploi_api.core.etag import require_if_match
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.pipeline import repository
-from toit_emploi_api.pipeline.access import constraint_name, household_for, require_stage, today, utcnow
+from toit_emploi_api.pipeline.access import (
+    booking_window,
+    check_dates,
+    constraint_name,
+    household_for,
+    require_stage,
+    today,
+    utcnow,
+)
 from toit_emploi_api.pipeline.models import RELAY_STAY_OVERLAP_CONSTRAINT, RelayStay, RelayStayStatus
 from toit_emploi_api.pipeline.rules import Stage
 from toit_emploi_api.pipeline.schemas import RelayStayCreate, RelayStayOutcomeIn
 
 RELAY_STAGES = (Stage.MATCHING, Stage.RELAY_STAY)
+OUTCOME_STAGES = (Stage.RELAY_STAY,)
 
 
 async def create(
     session: AsyncSession, principal: Principal, household_id: uuid.UUID, body: RelayStayCreate
 ) -> RelayStay:
+    check_dates(booking_window("start_date", body.start_date))
     household = await household_for(session, principal, household_id, for_update=True)
     require_stage(household, RELAY_STAGES, "Relay stays can be booked")
     unit = await repository.get(session, HousingUnit, body.unit_id)
@@ -85,7 +95,12 @@ async def list_for(
 
 
 async def _locked(
-    session: AsyncSession, principal: Principal, relay_stay_id: uuid.UUID, if_match: str | None
+    session: AsyncSession,
+    principal: Principal,
+    relay_stay_id: uuid.UUID,
+    if_match: str | None,
+    stages: tuple[Stage, ...],
+    what: str,
 ) -> tuple[Household, RelayStay]:
     found = await repository.get(session, RelayStay, relay_stay_id)
     if found is None:
@@ -94,7 +109,7 @@ async def _locked(
     stay = await repository.get(session, RelayStay, relay_stay_id, for_update=True)
     assert stay is not None  # deleted only with its household, which is locked
     require_if_match(if_match, stay.version)
-    require_stage(household, RELAY_STAGES, "Relay stays can be changed")
+    require_stage(household, stages, what)
     return household, stay
 
 
@@ -105,7 +120,11 @@ async def record_outcome(
     body: RelayStayOutcomeIn,
     if_match: str | None,
 ) -> RelayStay:
-    household, stay = await _locked(session, principal, relay_stay_id, if_match)
+    # Stays may be booked (even after the fact) in matching, but an outcome only counts in relay_stay: it can
+    # neither be recorded before the household is there nor rewritten after it left.
+    household, stay = await _locked(
+        session, principal, relay_stay_id, if_match, OUTCOME_STAGES, "A relay stay's outcome can be recorded"
+    )
     if stay.status is RelayStayStatus.CANCELLED:
         raise ConflictError("This relay stay was cancelled.", slug="relay-stay-cancelled")
     if stay.end_date > today():
@@ -136,7 +155,9 @@ async def record_outcome(
 async def cancel(
     session: AsyncSession, principal: Principal, relay_stay_id: uuid.UUID, if_match: str | None
 ) -> RelayStay:
-    household, stay = await _locked(session, principal, relay_stay_id, if_match)
+    household, stay = await _locked(
+        session, principal, relay_stay_id, if_match, RELAY_STAGES, "Relay stays can be cancelled"
+    )
     if stay.status is not RelayStayStatus.BOOKED:
         raise ConflictError(
             f"Only a booked relay stay can be cancelled; this one is {stay.status.value}.",

@@ -69,6 +69,7 @@ class FactsRow:
     placements_with_employer_meeting: int
     hired_with_contract: int
     relay_stay_booked: bool
+    relay_stay_still_booked: bool
     lease_signed: bool
     latest_stay_status: RelayStayStatus | None
     latest_family_agrees: bool | None
@@ -76,8 +77,10 @@ class FactsRow:
     latest_outcome_note: str | None
 
 
-async def facts(session: AsyncSession, household_id: uuid.UUID, today: date) -> FactsRow:
-    """Two statements: the counts and flags, then the latest non-cancelled relay stay."""
+async def facts(session: AsyncSession, household_id: uuid.UUID, today: date, outcomes_since: datetime) -> FactsRow:
+    """Two statements: the counts and flags, then the relay stay whose outcome was recorded last, at or after
+    ``outcomes_since`` (when the household entered its current stage: an outcome of an earlier relay_stay stage
+    does not decide this one)."""
     members = select(func.count()).where(Member.household_id == household_id, _is_adult(today))
     placements = select(func.count()).where(Placement.household_id == household_id)
     counts = (
@@ -99,6 +102,7 @@ async def facts(session: AsyncSession, household_id: uuid.UUID, today: date) -> 
                     HousingUnit.is_relay.is_(True),
                 )
                 .select_from(RelayStay, HousingUnit),
+                exists().where(RelayStay.household_id == household_id, RelayStay.status == RelayStayStatus.BOOKED),
                 exists().where(
                     HousingAllocation.household_id == household_id,
                     HousingAllocation.status == AllocationStatus.LEASE_SIGNED,
@@ -111,8 +115,12 @@ async def facts(session: AsyncSession, household_id: uuid.UUID, today: date) -> 
     latest = (
         await session.execute(
             select(RelayStay.status, RelayStay.family_agrees, RelayStay.employer_agrees, RelayStay.outcome_note)
-            .where(RelayStay.household_id == household_id, RelayStay.status != RelayStayStatus.CANCELLED)
-            .order_by(RelayStay.start_date.desc(), RelayStay.created_at.desc())
+            .where(
+                RelayStay.household_id == household_id,
+                RelayStay.status == RelayStayStatus.ENDED,
+                RelayStay.outcome_recorded_at >= outcomes_since,
+            )
+            .order_by(RelayStay.outcome_recorded_at.desc(), RelayStay.created_at.desc())
             .limit(1)
         )
     ).one_or_none()
@@ -122,7 +130,8 @@ async def facts(session: AsyncSession, household_id: uuid.UUID, today: date) -> 
         placements_with_employer_meeting=counts[2],
         hired_with_contract=counts[3],
         relay_stay_booked=bool(counts[4]),
-        lease_signed=bool(counts[5]),
+        relay_stay_still_booked=bool(counts[5]),
+        lease_signed=bool(counts[6]),
         latest_stay_status=latest[0] if latest else None,
         latest_family_agrees=latest[1] if latest else None,
         latest_employer_agrees=latest[2] if latest else None,

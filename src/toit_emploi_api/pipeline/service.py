@@ -48,6 +48,7 @@ def _facts(household: Household, row: repository.FactsRow, body: TransitionCreat
         placements_with_employer_meeting=row.placements_with_employer_meeting,
         relay_stay_outcome=outcome,
         relay_stay_disagreement_reason_recorded=bool(row.latest_outcome_note and row.latest_outcome_note.strip()),
+        relay_stay_still_booked=row.relay_stay_still_booked,
         hired_placement_with_contract=row.hired_with_contract > 0,
         allocation_lease_signed=row.lease_signed,
         closure_date_and_note=closure_date is not None and bool(closure_note and closure_note.strip()),
@@ -93,7 +94,7 @@ async def transition(
     household = await household_for(session, principal, household_id, for_update=True)
     require_if_match(if_match, household.version)
     frm = household.stage
-    row = await repository.facts(session, household.id, today())
+    row = await repository.facts(session, household.id, today(), household.stage_entered_at)
     decision = rules.evaluate(frm, body.to, principal.role.value, _facts(household, row, body))
     if not decision.allowed:
         _refuse(decision, frm, body.to)
