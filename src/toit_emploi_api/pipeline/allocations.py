@@ -155,7 +155,8 @@ async def cancel(
     allocation.status = AllocationStatus.CANCELLED
     allocation.cancelled_at = now
     if unit.status is UnitStatus.RESERVED:
-        unit.status = UnitStatus.VACANT
+        unit.status = repository.released_status(unit)
+        unit.held_absent_since = None
     await session.flush()
     await session.refresh(allocation)
     await audit.record(

@@ -159,7 +159,7 @@ class Released:
 async def release_for_withdrawal(
     session: AsyncSession, household_id: uuid.UUID, today: date, now: datetime
 ) -> Released:
-    """Cancel the reserved allocation (unit back to vacant), future relay stays and open placements."""
+    """Cancel the reserved allocation (unit released), future relay stays and open placements."""
     unit_ids = (
         (
             await session.execute(
@@ -208,12 +208,31 @@ async def release_for_withdrawal(
     )
 
 
+def released_status(unit: HousingUnit) -> UnitStatus:
+    """What a unit the programme stops holding becomes: `unavailable` when the landlord's last snapshot no longer
+    listed it (``held_absent_since`` set), else `vacant`."""
+    return UnitStatus.UNAVAILABLE if unit.held_absent_since is not None else UnitStatus.VACANT
+
+
 async def free_units(session: AsyncSession, unit_ids: list[uuid.UUID], now: datetime) -> None:
-    """Reserved units back to vacant (a unit changed meanwhile by its landlord is left alone)."""
+    """Reserved units released: `unavailable` if the landlord's last snapshot dropped them, else `vacant` (a unit
+    changed meanwhile by its landlord is left alone)."""
     await session.execute(
         update(HousingUnit)
         .where(HousingUnit.id.in_(unit_ids), HousingUnit.status == UnitStatus.RESERVED)
-        .values(status=UnitStatus.VACANT, updated_at=now, version=HousingUnit.version + 1)
+        .values(
+            status=case(
+                (
+                    HousingUnit.held_absent_since.is_not(None),
+                    literal(UnitStatus.UNAVAILABLE, HousingUnit.status.type),
+                ),
+                else_=literal(UnitStatus.VACANT, HousingUnit.status.type),
+            ),
+            held_absent_since=None,
+            updated_at=now,
+            version=HousingUnit.version + 1,
+        )
+        .execution_options(synchronize_session="fetch")
     )
 
 
