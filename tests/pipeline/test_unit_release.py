@@ -14,9 +14,10 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import Actor
-from tests.pipeline.conftest import Arrange, HouseholdRef, move
+from tests.pipeline.conftest import Arrange, HouseholdRef, book_stay, move, record_outcome
 from toit_emploi_api.housing.models import HousingUnit, UnitStatus
-from toit_emploi_api.pipeline.rules import Stage
+from toit_emploi_api.pipeline.access import today
+from toit_emploi_api.pipeline.rules import PlacementStatus, Stage
 
 ALLOC = "/api/v1/households/{}/allocation"
 
@@ -68,3 +69,33 @@ async def test_withdrawal(
     assert row.status is (UnitStatus.UNAVAILABLE if dropped else UnitStatus.VACANT)
     assert row.held_absent_since is None
     assert (await client.get(ALLOC.format(h.id), headers=service_manager.headers)).status_code == 404
+
+
+@pytest.mark.parametrize("dropped", [True, False], ids=["dropped-by-landlord", "still-listed"])
+async def test_step_back_to_matching_releases_the_reserved_unit(
+    client: AsyncClient, arrange: Arrange, service_manager: Actor, db: AsyncSession, dropped: bool
+) -> None:
+    h = await arrange.household(stage=Stage.MATCHING)
+    await arrange.placement(h, await arrange.opening(), PlacementStatus.INTERVIEW)
+    relay = await arrange.unit(relay=True)
+    stay = (await book_stay(client, service_manager, h.id, relay, today() - timedelta(days=6))).json()["id"]
+    assert (await move(client, service_manager, h.id, "relay_stay")).status_code == 201
+    unit = await arrange.unit(rooms=4)
+    r = await client.post(ALLOC.format(h.id), json={"unit_id": str(unit)}, headers=service_manager.headers)
+    assert r.status_code == 201, r.text
+    if dropped:
+        await _dropped_by_landlord(db, unit)
+    r = await record_outcome(client, service_manager, stay, family_agrees=True, employer_agrees=False, note="No.")
+    assert r.status_code == 200, r.text
+
+    r = await move(client, service_manager, h.id, "matching", reason="relay_stay_inconclusive")
+    assert r.status_code == 201, r.text
+    assert r.json()["released"] == {"allocations": 1}
+    row = await arrange.fetch(HousingUnit, unit)
+    assert row.status is (UnitStatus.UNAVAILABLE if dropped else UnitStatus.VACANT)
+    assert row.held_absent_since is None
+    assert (await client.get(ALLOC.format(h.id), headers=service_manager.headers)).status_code == 404
+    if not dropped:  # the unit can be reserved again, by another household
+        other = await arrange.household(stage=Stage.LEASE)
+        r = await client.post(ALLOC.format(other.id), json={"unit_id": str(unit)}, headers=service_manager.headers)
+        assert r.status_code == 201, r.text

@@ -156,10 +156,8 @@ class Released:
     placements: int
 
 
-async def release_for_withdrawal(
-    session: AsyncSession, household_id: uuid.UUID, today: date, now: datetime
-) -> Released:
-    """Cancel the reserved allocation (unit released), future relay stays and open placements."""
+async def release_reserved_allocation(session: AsyncSession, household_id: uuid.UUID, now: datetime) -> int:
+    """Cancel the household's reserved allocation (a signed lease stays) and release its unit; how many."""
     unit_ids = (
         (
             await session.execute(
@@ -182,6 +180,14 @@ async def release_for_withdrawal(
     )
     if unit_ids:
         await free_units(session, list(unit_ids), now)
+    return len(unit_ids)
+
+
+async def release_for_withdrawal(
+    session: AsyncSession, household_id: uuid.UUID, today: date, now: datetime
+) -> Released:
+    """Cancel the reserved allocation (unit released), future relay stays and open placements."""
+    allocations = await release_reserved_allocation(session, household_id, now)
     stays = await session.execute(
         update(RelayStay)
         .where(
@@ -204,7 +210,7 @@ async def release_for_withdrawal(
         .returning(Placement.id)
     )
     return Released(
-        allocations=len(unit_ids), relay_stays=len(stays.scalars().all()), placements=len(placements.scalars().all())
+        allocations=allocations, relay_stays=len(stays.scalars().all()), placements=len(placements.scalars().all())
     )
 
 

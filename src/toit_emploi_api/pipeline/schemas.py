@@ -88,7 +88,8 @@ class TransitionResultOut(HouseholdStageOut):
     transition: TransitionOut
     released: dict[str, int] = Field(
         default_factory=dict,
-        description="Withdrawal only: how many allocations, relay stays and placements were released.",
+        description="Withdrawal: how many allocations, relay stays and placements were released; step back "
+        "relay_stay → matching: how many reserved allocations were released. Empty for other moves.",
     )
 
 

@@ -110,6 +110,9 @@ async def transition(
             "relay_stays": counts.relay_stays,
             "placements": counts.placements,
         }
+    if frm is Stage.RELAY_STAY and body.to is Stage.MATCHING:
+        # Back to looking for another employer: the unit reserved for this project is no longer held.
+        released = {"allocations": await repository.release_reserved_allocation(session, household.id, now)}
     if body.to is Stage.COMPLETED:
         household.closure_date = body.closure_date or household.closure_date
         household.closure_note = body.note or household.closure_note
