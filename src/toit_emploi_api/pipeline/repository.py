@@ -183,17 +183,15 @@ async def release_reserved_allocation(session: AsyncSession, household_id: uuid.
     return len(unit_ids)
 
 
-async def release_for_withdrawal(
-    session: AsyncSession, household_id: uuid.UUID, today: date, now: datetime
-) -> Released:
-    """Cancel the reserved allocation (unit released), future relay stays and open placements."""
+async def release_for_withdrawal(session: AsyncSession, household_id: uuid.UUID, now: datetime) -> Released:
+    """Cancel the reserved allocation (unit released), every relay stay still booked (whatever its dates: a
+    past-dated stay without outcome would otherwise stay booked forever) and the open placements."""
     allocations = await release_reserved_allocation(session, household_id, now)
     stays = await session.execute(
         update(RelayStay)
         .where(
             RelayStay.household_id == household_id,
             RelayStay.status == RelayStayStatus.BOOKED,
-            RelayStay.end_date >= today,
         )
         .values(status=RelayStayStatus.CANCELLED, cancelled_at=now, updated_at=now, version=RelayStay.version + 1)
         .returning(RelayStay.id)

@@ -104,7 +104,7 @@ async def transition(
     household.stage_entered_at = now
     if body.to is Stage.WITHDRAWN:
         household.withdrawal_reason = body.reason
-        counts = await repository.release_for_withdrawal(session, household.id, today(), now)
+        counts = await repository.release_for_withdrawal(session, household.id, now)
         released = {
             "allocations": counts.allocations,
             "relay_stays": counts.relay_stays,
