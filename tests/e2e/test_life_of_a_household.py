@@ -508,7 +508,7 @@ async def test_service_manager_withdraws_from_each_later_stage_and_releases(api:
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# Product bugs found while writing these tests: expected behaviour, marked xfail(strict=True)
+# Product bugs found while writing these tests (fixed in the pipeline review fixes)
 # ------------------------------------------------------------------------------------------------------------------
 async def test_outcome_cannot_be_rewritten_after_the_step_back(api: Api, world: World) -> None:
     sm = world.manager
@@ -529,11 +529,6 @@ async def test_outcome_cannot_be_rewritten_after_the_step_back(api: Api, world: 
     assert (await api.get(sm, f"/relay-stays/{stay}")).json()["employer_agrees"] is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Relay stays ignore the housing unit's status: after Polygone's snapshot made its relay apartment "
-    "`unavailable`, POST /households/{id}/relay-stays still books it (201).",
-)
 async def test_no_stay_in_a_relay_apartment_the_landlord_made_unavailable(api: Api, world: World) -> None:
     sm = world.manager
     fam = await api.family(world.partner)

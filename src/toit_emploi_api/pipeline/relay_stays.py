@@ -13,7 +13,7 @@ from toit_emploi_api.auth.policy import Principal
 from toit_emploi_api.core.errors import ConflictError, FieldError, NotFoundError, ValidationProblemError
 from toit_emploi_api.core.etag import require_if_match
 from toit_emploi_api.households.models import Household
-from toit_emploi_api.housing.models import HousingUnit
+from toit_emploi_api.housing.models import HousingUnit, UnitStatus
 from toit_emploi_api.pipeline import repository
 from toit_emploi_api.pipeline.access import (
     booking_window,
@@ -38,13 +38,20 @@ async def create(
     check_dates(booking_window("start_date", body.start_date))
     household = await household_for(session, principal, household_id, for_update=True)
     require_stage(household, RELAY_STAGES, "Relay stays can be booked")
-    unit = await repository.get(session, HousingUnit, body.unit_id)
+    # Locked so that the landlord's sync cannot take the apartment away while it is being booked.
+    unit = await repository.get(session, HousingUnit, body.unit_id, for_update=True)
     if unit is None:
         raise ValidationProblemError(
             "unit_id: unknown housing unit", errors=[FieldError(field="unit_id", message="unknown housing unit")]
         )
     if not unit.is_relay:
         raise ConflictError("This housing unit is not a relay apartment.", slug="not-a-relay-apartment")
+    if unit.status is not UnitStatus.VACANT:
+        raise ConflictError(
+            f"This relay apartment is {unit.status.value}: it cannot be booked.",
+            slug="relay-apartment-unavailable",
+            extra={"unit_status": unit.status.value},
+        )
     if await repository.has_booked_stay(session, household.id):
         raise ConflictError(
             "The household already has a booked relay stay; cancel it or record its outcome first.",
