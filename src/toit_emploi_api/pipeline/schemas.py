@@ -127,11 +127,21 @@ class PlacementUpdate(InputModel):
     status: PlacementStatus | None = Field(
         default=None, description="proposed → interview → offered → hired; open → declined | cancelled."
     )
-    declined_by: PlacementParty | None = Field(default=None, description="Required when declining.")
-    reason: ShortText | None = Field(default=None, description="Why it was declined or cancelled.")
-    contract_type: ContractType | None = Field(default=None, description="Required when hired.")
-    start_date: date | None = Field(default=None, description="Contract start date, required when hired.")
-    note: NoteText | None = None
+    declined_by: PlacementParty | None = Field(
+        default=None, description="Required with status=declined, refused otherwise."
+    )
+    reason: ShortText | None = Field(
+        default=None, description="Why it was declined (required) or cancelled (optional); refused with other moves."
+    )
+    contract_type: ContractType | None = Field(
+        default=None, description="Required with status=hired, refused otherwise."
+    )
+    start_date: date | None = Field(
+        default=None,
+        description="Contract start date: required with status=hired (between 2014-01-01 and two years from today), "
+        "refused otherwise.",
+    )
+    note: NoteText | None = Field(default=None, description="The only field a closed placement still accepts.")
 
 
 PLACEMENT_UPDATE_EXAMPLES = {
