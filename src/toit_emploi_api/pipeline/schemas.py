@@ -93,8 +93,21 @@ class TransitionResultOut(HouseholdStageOut):
     )
 
 
+class TransitionHistoryItemOut(OutputModel):
+    id: uuid.UUID
+    from_stage: Stage
+    to_stage: Stage
+    at: datetime
+    by: ActorOut | None = Field(default=None, description="Who moved the household. Omitted for partner workers.")
+    reason: str | None = Field(default=None, description="Omitted for partner workers.")
+    note: str | None = Field(default=None, description="Omitted for partner workers.")
+
+
 class StageHistoryOut(HouseholdStageOut):
-    items: list[TransitionOut] = Field(description="Every move, oldest first (`note` omitted for partner workers).")
+    items: list[TransitionHistoryItemOut] = Field(
+        description="Every move, oldest first. Partner workers get only `id`, `from_stage`, `to_stage` and `at` (and "
+        "no `withdrawal_reason` on the household)."
+    )
 
 
 class PipelineEventOut(OutputModel):
