@@ -15,7 +15,7 @@ from toit_emploi_api.core.errors import ConflictError, FieldError, ForbiddenErro
 from toit_emploi_api.core.etag import require_if_match
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.pipeline import repository, rules
-from toit_emploi_api.pipeline.access import household_for, today, utcnow
+from toit_emploi_api.pipeline.access import PROGRAMME_START, check_dates, household_for, today, utcnow
 from toit_emploi_api.pipeline.models import RelayStayStatus, StageTransition
 from toit_emploi_api.pipeline.rules import Decision, HouseholdFacts, Stage
 from toit_emploi_api.pipeline.schemas import TransitionCreate
@@ -75,11 +75,7 @@ def _validate_body(body: TransitionCreate) -> None:
             "closure_date is only accepted with a move to completed.",
             errors=[FieldError(field="closure_date", message="only for to=completed")],
         )
-    if body.closure_date is not None and body.closure_date > today():
-        raise ValidationProblemError(
-            "The closure date cannot be in the future.",
-            errors=[FieldError(field="closure_date", message="must not be in the future")],
-        )
+    check_dates(("closure_date", body.closure_date, PROGRAMME_START, today()))
 
 
 async def transition(
