@@ -1,10 +1,12 @@
-"""pipeline_fixes: placeholder revision (filled in by its own change).
+"""pipeline_fixes: a placement names who declined it only when it is declined.
 
 Revision ID: 0008
 Revises: 0007
 """
 
 from collections.abc import Sequence
+
+from alembic import op
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -13,8 +15,13 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    # Rows written before the fix could carry declined_by on a placement that is not declined: drop that value
+    # (the placement's status is the fact; the stray party was accepted by mistake).
+    op.execute("UPDATE placements SET declined_by = NULL WHERE declined_by IS NOT NULL AND status <> 'declined'")
+    op.create_check_constraint(
+        op.f("ck_placements_declined_by_only_when_declined"), "placements", "declined_by IS NULL OR status = 'declined'"
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_constraint(op.f("ck_placements_declined_by_only_when_declined"), "placements", type_="check")

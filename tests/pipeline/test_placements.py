@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from httpx import AsyncClient
 from sqlalchemy import func, select
 
@@ -191,3 +192,100 @@ async def test_an_opening_referred_to_by_a_placement_cannot_be_deleted_but_can_b
     assert closed.json()["status"] == "closed"
     # An opening nobody was proposed for can still be deleted.
     assert (await client.delete(f"/api/v1/job-openings/{unused}", headers=service_manager.headers)).status_code == 204
+
+
+async def _placement_at(
+    client: AsyncClient, arrange: Arrange, manager: Actor, status: PlacementStatus
+) -> tuple[object, object]:
+    h = await arrange.household(stage=Stage.MATCHING)
+    opening = await arrange.opening(positions=3)
+    pid = await arrange.placement(h, opening, PlacementStatus.OFFERED)
+    if status is PlacementStatus.HIRED:
+        body = {"status": "hired", "contract_type": "cdi", "start_date": today().isoformat()}
+    elif status is PlacementStatus.DECLINED:
+        body = {"status": "declined", "declined_by": "household", "reason": "Too far"}
+    else:
+        body = {"status": status.value}
+    r = await patch_placement(client, manager, pid, **body)
+    assert r.status_code == 200, r.text
+    return pid, opening
+
+
+@pytest.mark.parametrize("status", [PlacementStatus.HIRED, PlacementStatus.DECLINED, PlacementStatus.CANCELLED])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"declined_by": "employer"},
+        {"reason": "Changed my mind"},
+        {"contract_type": "cdd"},
+        {"start_date": "2027-03-01"},
+        {"contract_type": None},
+        {"status": "interview"},
+    ],
+    ids=lambda c: next(iter(c)),
+)
+async def test_a_closed_placement_only_accepts_a_note(
+    client: AsyncClient, arrange: Arrange, service_manager: Actor, status: PlacementStatus, change: dict[str, object]
+) -> None:
+    pid, _ = await _placement_at(client, arrange, service_manager, status)
+    before = (await client.get(f"/api/v1/placements/{pid}", headers=service_manager.headers)).json()
+    r = await patch_placement(client, service_manager, pid, **change)
+    assert r.status_code == 409, r.text
+    assert r.json()["type"] == "urn:toit-emploi:problem:placement-closed"
+    assert r.json()["fields"] == sorted(change)
+    after = (await client.get(f"/api/v1/placements/{pid}", headers=service_manager.headers)).json()
+    assert after == before
+    # A note (alone, or with the unchanged status) is still accepted.
+    r = await patch_placement(client, service_manager, pid, status=status.value, note="Contract copy received.")
+    assert r.status_code == 200, r.text
+    assert r.json()["note"] == "Contract copy received."
+    assert r.json()["status"] == status.value
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({"contract_type": "cdi"}, ["contract_type"]),
+        ({"start_date": "2027-03-01"}, ["start_date"]),
+        ({"status": "interview", "contract_type": "cdi", "start_date": "2027-03-01"}, ["contract_type", "start_date"]),
+        ({"declined_by": "employer"}, ["declined_by"]),
+        ({"status": "cancelled", "declined_by": "employer"}, ["declined_by"]),
+        ({"reason": "Why not"}, ["reason"]),
+        ({"status": "interview", "reason": "Why not"}, ["reason"]),
+    ],
+)
+async def test_fields_only_with_their_move(
+    client: AsyncClient, arrange: Arrange, service_manager: Actor, body: dict[str, object], fields: list[str]
+) -> None:
+    h = await arrange.household(stage=Stage.MATCHING)
+    pid = await arrange.placement(h, await arrange.opening(), PlacementStatus.PROPOSED)
+    r = await patch_placement(client, service_manager, pid, **body)
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == fields
+    r = await client.get(f"/api/v1/placements/{pid}", headers=service_manager.headers)
+    assert (r.json()["status"], r.json()["contract_type"], r.json()["declined_by"], r.json()["reason"]) == (
+        "proposed",
+        None,
+        None,
+        None,
+    )
+    # A cancellation may carry a reason.
+    r = await patch_placement(client, service_manager, pid, status="cancelled", reason="Opening withdrawn")
+    assert r.status_code == 200, r.text
+    assert r.json()["reason"] == "Opening withdrawn"
+
+
+async def test_declined_by_only_on_a_declined_placement_in_the_database(arrange: Arrange, db) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy.exc import IntegrityError
+
+    from toit_emploi_api.pipeline.access import constraint_name
+    from toit_emploi_api.pipeline.models import PlacementParty
+
+    h = await arrange.household(stage=Stage.MATCHING)
+    pid = await arrange.placement(h, await arrange.opening(), PlacementStatus.CANCELLED)
+    placement = await arrange.fetch(Placement, pid)
+    placement.declined_by = PlacementParty.EMPLOYER
+    with pytest.raises(IntegrityError) as caught:
+        await db.commit()
+    assert constraint_name(caught.value) == "ck_placements_declined_by_only_when_declined"
+    await db.rollback()

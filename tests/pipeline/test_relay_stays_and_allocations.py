@@ -75,7 +75,7 @@ async def test_overlap_refused_and_cancelled_stay_frees_dates(
 
 
 async def test_outcome_only_at_the_end(client: AsyncClient, arrange: Arrange, service_manager: Actor) -> None:
-    h = await arrange.household(stage=Stage.MATCHING)
+    h = await arrange.household(stage=Stage.RELAY_STAY)
     relay = await arrange.unit(relay=True)
     stay = (await book_stay(client, service_manager, h.id, relay, today() + timedelta(days=1))).json()["id"]
     r = await record_outcome(client, service_manager, stay, family_agrees=True, employer_agrees=True)
@@ -253,3 +253,17 @@ async def test_partial_unique_indexes_are_the_backstop(arrange: Arrange, db) -> 
     # A cancelled allocation does not count.
     db.add(HousingAllocation(household_id=b.id, unit_id=unit, status=AllocationStatus.CANCELLED))
     await db.commit()
+
+
+@pytest.mark.parametrize("unit_status", [UnitStatus.UNAVAILABLE, UnitStatus.RESERVED, UnitStatus.LET])
+async def test_a_relay_apartment_that_is_not_vacant_cannot_be_booked(
+    client: AsyncClient, arrange: Arrange, service_manager: Actor, unit_status: UnitStatus
+) -> None:
+    h = await arrange.household(stage=Stage.MATCHING)
+    relay = await arrange.unit(relay=True, status=unit_status)
+    r = await book_stay(client, service_manager, h.id, relay, today() + timedelta(days=7))
+    assert r.status_code == 409
+    assert r.json()["type"] == "urn:toit-emploi:problem:relay-apartment-unavailable"
+    assert r.json()["unit_status"] == unit_status.value
+    r = await client.get(f"/api/v1/households/{h.id}/relay-stays", headers=service_manager.headers)
+    assert r.json()["total"] == 0

@@ -106,7 +106,7 @@ async def test_relay_stay_to_lease_guard(client: AsyncClient, arrange: Arrange, 
 
     r = await move(client, service_manager, h.id, "lease")
     assert r.status_code == 409
-    assert problem_codes(r) == ["relay_stay_not_validated"]
+    assert problem_codes(r) == ["relay_stay_not_validated", "relay_stay_still_booked"]
 
     await record_outcome(client, service_manager, stay, family_agrees=True, employer_agrees=False, note="x")
     r = await move(client, service_manager, h.id, "lease")
@@ -125,7 +125,7 @@ async def test_relay_stay_back_to_matching(client: AsyncClient, arrange: Arrange
     assert (await move(client, service_manager, h.id, "relay_stay")).status_code == 201
 
     r = await move(client, service_manager, h.id, "matching")
-    assert problem_codes(r) == ["relay_stay_not_disagreed", "disagreement_reason_missing"]
+    assert problem_codes(r) == ["relay_stay_not_disagreed", "disagreement_reason_missing", "relay_stay_still_booked"]
 
     await record_outcome(client, service_manager, stay, family_agrees=False, employer_agrees=True)
     r = await move(client, service_manager, h.id, "matching")
@@ -144,8 +144,25 @@ async def test_relay_stay_back_to_matching(client: AsyncClient, arrange: Arrange
     r = await book_stay(client, service_manager, h.id, relay, today() + timedelta(days=10))
     assert r.status_code == 201
     assert (await move(client, service_manager, h.id, "relay_stay")).status_code == 201
-    # The new stay has no outcome yet: neither forward nor back.
-    assert problem_codes(await move(client, service_manager, h.id, "lease")) == ["relay_stay_not_validated"]
+    # The new stay has no outcome yet: neither forward nor back (the first stay's disagreement decided the first
+    # relay_stay stage, not this one).
+    assert problem_codes(await move(client, service_manager, h.id, "lease")) == [
+        "relay_stay_not_validated",
+        "relay_stay_still_booked",
+    ]
+    assert problem_codes(await move(client, service_manager, h.id, "matching")) == [
+        "relay_stay_not_disagreed",
+        "disagreement_reason_missing",
+        "relay_stay_still_booked",
+    ]
+    # Cancelling the new stay does not bring the old outcome back.
+    stay2 = r.json()["id"]
+    r = await client.post(f"/api/v1/relay-stays/{stay2}/cancel", headers={**service_manager.headers, "If-Match": '"1"'})
+    assert r.status_code == 200, r.text
+    assert problem_codes(await move(client, service_manager, h.id, "matching")) == [
+        "relay_stay_not_disagreed",
+        "disagreement_reason_missing",
+    ]
 
 
 async def test_lease_to_follow_up_guards(client: AsyncClient, arrange: Arrange, service_manager: Actor) -> None:

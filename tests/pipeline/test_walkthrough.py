@@ -200,6 +200,29 @@ async def test_partner_worker_scope(
     assert "note" not in r.json()["items"][0]
     assert "Secret manager note" not in r.text
 
+    # After diagnostic the partner follows where its family is, not who moved it nor why.
+    gone = await arrange.household(org=own_org)
+    assert (await move(client, service_manager, gone.id, "matching")).status_code == 201
+    r = await move(client, service_manager, gone.id, "withdrawn", reason="lost_contact", note="No answer since May.")
+    assert r.status_code == 201, r.text
+    r = await client.get(f"/api/v1/households/{gone.id}/transitions", headers=partner.headers)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["stage"] == "withdrawn"
+    assert "withdrawal_reason" not in body
+    assert [set(item) for item in body["items"]] == [{"id", "from_stage", "to_stage", "at"}] * 2
+    assert [(i["from_stage"], i["to_stage"]) for i in body["items"]] == [
+        ("diagnostic", "matching"),
+        ("matching", "withdrawn"),
+    ]
+    assert "lost_contact" not in r.text
+    assert str(service_manager.id) not in r.text
+    # Staff still see everything.
+    staff = (await client.get(f"/api/v1/households/{gone.id}/transitions", headers=service_manager.headers)).json()
+    assert staff["withdrawal_reason"] == "lost_contact"
+    assert staff["items"][1]["by"]["id"] == str(service_manager.id)
+    assert staff["items"][1]["reason"] == "lost_contact"
+
     # Another organisation's household does not exist for them.
     assert (
         await client.get(f"/api/v1/households/{foreign.id}/transitions", headers=partner.headers)

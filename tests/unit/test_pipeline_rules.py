@@ -46,8 +46,8 @@ WITHDRAWAL_CODES = ("withdrawal_reason_missing", "withdrawal_reason_invalid", "w
 EXPECTED_GUARDS: dict[tuple[Stage, Stage], tuple[str, ...]] = {
     (S.DIAGNOSTIC, S.MATCHING): ("no_adult_member", "no_professional_profile", "consent_missing"),
     (S.MATCHING, S.RELAY_STAY): ("relay_stay_not_booked", "no_placement_with_employer_meeting"),
-    (S.RELAY_STAY, S.LEASE): ("relay_stay_not_validated",),
-    (S.RELAY_STAY, S.MATCHING): ("relay_stay_not_disagreed", "disagreement_reason_missing"),
+    (S.RELAY_STAY, S.LEASE): ("relay_stay_not_validated", "relay_stay_still_booked"),
+    (S.RELAY_STAY, S.MATCHING): ("relay_stay_not_disagreed", "disagreement_reason_missing", "relay_stay_still_booked"),
     (S.LEASE, S.FOLLOW_UP): ("no_signed_contract", "no_lease_signed"),
     (S.FOLLOW_UP, S.COMPLETED): ("closure_missing",),
     (S.DIAGNOSTIC, S.WITHDRAWN): WITHDRAWAL_CODES,
@@ -74,6 +74,7 @@ ALL_CODES = (
     "relay_stay_not_validated",
     "relay_stay_not_disagreed",
     "disagreement_reason_missing",
+    "relay_stay_still_booked",
     "no_signed_contract",
     "no_lease_signed",
     "closure_missing",
@@ -114,6 +115,7 @@ BREAKERS: dict[str, Callable[[HouseholdFacts], HouseholdFacts]] = {
     "relay_stay_not_validated": lambda f: dataclasses.replace(f, relay_stay_outcome=None),
     "relay_stay_not_disagreed": lambda f: dataclasses.replace(f, relay_stay_outcome="validated"),
     "disagreement_reason_missing": lambda f: dataclasses.replace(f, relay_stay_disagreement_reason_recorded=False),
+    "relay_stay_still_booked": lambda f: dataclasses.replace(f, relay_stay_still_booked=True),
     "no_signed_contract": lambda f: dataclasses.replace(f, hired_placement_with_contract=False),
     "no_lease_signed": lambda f: dataclasses.replace(f, allocation_lease_signed=False),
     "closure_missing": lambda f: dataclasses.replace(f, closure_date_and_note=False),
@@ -257,8 +259,10 @@ def test_allowed_move_lists_every_unmet_guard(move: tuple[Stage, Stage]) -> None
     decision = evaluate(move[0], move[1], "admin", HouseholdFacts())
     assert decision.allowed is False
     assert decision.rule == "guard_failed"
-    # With nothing recorded the reason is missing, so "invalid" is not reported on top of it.
-    expected = tuple(code for code in EXPECTED_GUARDS[move] if code != "withdrawal_reason_invalid")
+    # With nothing recorded the reason is missing, so "invalid" is not reported on top of it, and no stay is
+    # pending, so "relay_stay_still_booked" holds.
+    holding = {"withdrawal_reason_invalid", "relay_stay_still_booked"}
+    expected = tuple(code for code in EXPECTED_GUARDS[move] if code not in holding)
     assert decision.codes == expected
 
 
@@ -446,6 +450,17 @@ def test_relay_stay_outcome_decides_between_lease_and_matching() -> None:
     assert evaluate(S.RELAY_STAY, S.MATCHING, "service_manager", disagreed).allowed
     assert evaluate(S.RELAY_STAY, S.MATCHING, "service_manager", validated).codes == ("relay_stay_not_disagreed",)
     assert evaluate(S.RELAY_STAY, S.MATCHING, "service_manager", no_outcome).codes == ("relay_stay_not_disagreed",)
+
+
+def test_a_pending_stay_blocks_both_ends_of_the_relay_stay_stage() -> None:
+    """An older recorded outcome cannot end the relay stay stage while another stay is still booked."""
+    validated = dataclasses.replace(satisfied_facts(), relay_stay_still_booked=True)
+    disagreed = dataclasses.replace(satisfied_facts((S.RELAY_STAY, S.MATCHING)), relay_stay_still_booked=True)
+    assert evaluate(S.RELAY_STAY, S.LEASE, "service_manager", validated).codes == ("relay_stay_still_booked",)
+    assert evaluate(S.RELAY_STAY, S.MATCHING, "service_manager", disagreed).codes == ("relay_stay_still_booked",)
+    # A booked stay is what matching → relay_stay needs: the new condition does not apply there.
+    facts = HouseholdFacts(relay_stay_booked=True, relay_stay_still_booked=True, placements_with_employer_meeting=1)
+    assert evaluate(S.MATCHING, S.RELAY_STAY, "service_manager", facts).allowed
 
 
 @pytest.mark.parametrize(("adults", "profiles", "ok"), [(0, 0, False), (1, 0, False), (1, 1, True), (3, 2, True)])

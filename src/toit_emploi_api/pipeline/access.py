@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.accounts.roles import Role
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.core.errors import ConflictError, NotFoundError
+from toit_emploi_api.core.errors import ConflictError, FieldError, NotFoundError, ValidationProblemError
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.pipeline import repository
 from toit_emploi_api.pipeline.rules import Stage
@@ -27,6 +27,41 @@ def today() -> date:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+PROGRAMME_START = date(2014, 1, 1)
+"""The programme was launched in 2014: no pipeline date is earlier."""
+
+
+def years_later(day: date, years: int) -> date:
+    """The same calendar day ``years`` later (29 February → 28 February)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def check_dates(*checks: tuple[str, date | None, date, date]) -> None:
+    """Each ``(field, value, earliest, latest)`` must have ``earliest <= value <= latest`` (None is not checked);
+    otherwise a 422 naming every field out of bounds."""
+    errors = [
+        FieldError(field=field, message=f"must be between {earliest.isoformat()} and {latest.isoformat()}")
+        for field, value, earliest, latest in checks
+        if value is not None and not earliest <= value <= latest
+    ]
+    if errors:
+        raise ValidationProblemError("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+
+
+def sane_date(field: str, value: date | None) -> tuple[str, date | None, date, date]:
+    """The usual bounds of a pipeline date: from the programme's start (2014-01-01) to two years from today."""
+    return (field, value, PROGRAMME_START, years_later(today(), 2))
+
+
+def booking_window(field: str, value: date) -> tuple[str, date | None, date, date]:
+    """A relay stay may be recorded up to 365 days after the fact and booked up to two years ahead."""
+    now = today()
+    return (field, value, now - timedelta(days=365), years_later(now, 2))
 
 
 def can_see(principal: Principal, household: Household) -> bool:

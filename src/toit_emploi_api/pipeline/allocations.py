@@ -15,7 +15,14 @@ from toit_emploi_api.core.etag import require_if_match
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.housing.models import HousingUnit, UnitStatus
 from toit_emploi_api.pipeline import repository
-from toit_emploi_api.pipeline.access import constraint_name, household_for, require_stage, utcnow
+from toit_emploi_api.pipeline.access import (
+    check_dates,
+    constraint_name,
+    household_for,
+    require_stage,
+    sane_date,
+    utcnow,
+)
 from toit_emploi_api.pipeline.models import (
     ALLOCATION_HOUSEHOLD_ACTIVE_INDEX,
     ALLOCATION_UNIT_ACTIVE_INDEX,
@@ -132,6 +139,7 @@ async def _locked(
 async def sign_lease(
     session: AsyncSession, principal: Principal, household_id: uuid.UUID, body: AllocationLease, if_match: str | None
 ) -> HousingAllocation:
+    check_dates(sane_date("lease_signed_date", body.lease_signed_date), sane_date("move_in_date", body.move_in_date))
     household, allocation, unit = await _locked(session, principal, household_id, if_match)
     require_stage(household, (Stage.LEASE,), "The lease can be recorded")
     allocation.status = AllocationStatus.LEASE_SIGNED
@@ -155,7 +163,8 @@ async def cancel(
     allocation.status = AllocationStatus.CANCELLED
     allocation.cancelled_at = now
     if unit.status is UnitStatus.RESERVED:
-        unit.status = UnitStatus.VACANT
+        unit.status = repository.released_status(unit)
+        unit.held_absent_since = None
     await session.flush()
     await session.refresh(allocation)
     await audit.record(

@@ -9,9 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.audit import service as audit
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.core.errors import FieldError, ValidationProblemError
 from toit_emploi_api.pipeline import repository
-from toit_emploi_api.pipeline.access import household_for, require_stage, today
+from toit_emploi_api.pipeline.access import PROGRAMME_START, check_dates, household_for, require_stage, today
 from toit_emploi_api.pipeline.models import FollowUpEntry
 from toit_emploi_api.pipeline.rules import Stage
 from toit_emploi_api.pipeline.schemas import FollowUpEntryCreate
@@ -20,11 +19,7 @@ from toit_emploi_api.pipeline.schemas import FollowUpEntryCreate
 async def create(
     session: AsyncSession, principal: Principal, household_id: uuid.UUID, body: FollowUpEntryCreate
 ) -> FollowUpEntry:
-    if body.entry_date > today():
-        raise ValidationProblemError(
-            "entry_date: must not be in the future",
-            errors=[FieldError(field="entry_date", message="must not be in the future")],
-        )
+    check_dates(("entry_date", body.entry_date, PROGRAMME_START, today()))
     household = await household_for(session, principal, household_id, for_update=True)
     require_stage(household, (Stage.FOLLOW_UP,), "Follow-up entries can be written")
     entry = FollowUpEntry(

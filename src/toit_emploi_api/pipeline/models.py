@@ -101,6 +101,7 @@ class Placement(UUIDPrimaryKey, Timestamps, Versioned, Base):
             "status <> 'hired' OR (contract_type IS NOT NULL AND start_date IS NOT NULL)", name="hired_has_contract"
         ),
         CheckConstraint("status <> 'declined' OR declined_by IS NOT NULL", name="declined_has_party"),
+        CheckConstraint("declined_by IS NULL OR status = 'declined'", name="declined_by_only_when_declined"),
     )
 
 

@@ -15,9 +15,22 @@ from toit_emploi_api.core.etag import require_if_match
 from toit_emploi_api.employers.models import JobOpening, JobOpeningStatus
 from toit_emploi_api.households.models import Member, MemberRole
 from toit_emploi_api.pipeline import repository
-from toit_emploi_api.pipeline.access import constraint_name, household_for, require_stage, today
+from toit_emploi_api.pipeline.access import (
+    check_dates,
+    constraint_name,
+    household_for,
+    require_stage,
+    sane_date,
+    today,
+)
 from toit_emploi_api.pipeline.models import PLACEMENT_OPEN_INDEX, Placement
-from toit_emploi_api.pipeline.rules import PlacementStatus, Stage, placement_move_allowed, placement_targets
+from toit_emploi_api.pipeline.rules import (
+    TERMINAL_PLACEMENT_STATUSES,
+    PlacementStatus,
+    Stage,
+    placement_move_allowed,
+    placement_targets,
+)
 from toit_emploi_api.pipeline.schemas import PlacementCreate, PlacementUpdate
 
 PLACEMENT_STAGES = (Stage.MATCHING, Stage.RELAY_STAY, Stage.LEASE)
@@ -93,27 +106,63 @@ async def list_for(
     return await repository.list_placements(session, household.id, limit, offset)
 
 
+# Fields that only make sense with one move of the placement, and the statuses they come with.
+_FIELDS_OF_MOVE: dict[str, tuple[PlacementStatus, ...]] = {
+    "contract_type": (PlacementStatus.HIRED,),
+    "start_date": (PlacementStatus.HIRED,),
+    "declined_by": (PlacementStatus.DECLINED,),
+    "reason": (PlacementStatus.DECLINED, PlacementStatus.CANCELLED),
+}
+
+
 def _check_move(placement: Placement, body: PlacementUpdate) -> PlacementStatus | None:
+    """The status to move to (None: no move), after checking the body fits the move.
+
+    A closed placement (hired, declined, cancelled) only accepts a new note (409 ``placement-closed``); an open
+    one accepts ``contract_type``/``start_date`` only when hired, ``declined_by`` only when declined and
+    ``reason`` only when declined or cancelled (422 on the field otherwise).
+    """
+    changes = set(body.model_dump(exclude_unset=True))
     target = body.status
-    if target is None or target is placement.status:
+    if target is placement.status:
+        changes.discard("status")
+        target = None
+    if placement.status in TERMINAL_PLACEMENT_STATUSES:
+        refused = sorted(changes - {"note"})
+        if refused:
+            raise ConflictError(
+                f"This placement is {placement.status.value}: only its note can change.",
+                slug="placement-closed",
+                extra={"status": placement.status.value, "fields": refused},
+            )
         return None
-    if not placement_move_allowed(placement.status, target):
+    if target is not None and not placement_move_allowed(placement.status, target):
         allowed = [s.value for s in placement_targets(placement.status)]
         raise ConflictError(
             f"A placement cannot move from {placement.status.value} to {target.value}.",
             slug="placement-move-not-allowed",
             extra={"from": placement.status.value, "to": target.value, "allowed": allowed},
         )
+    errors = [
+        FieldError(field=field, message="only with status " + " or ".join(s.value for s in statuses))
+        for field, statuses in _FIELDS_OF_MOVE.items()
+        if field in changes and target not in statuses
+    ]
     if target is PlacementStatus.HIRED:
-        if body.contract_type is None:
-            raise _invalid("contract_type", "required when hired")
-        if body.start_date is None:
-            raise _invalid("start_date", "required when hired")
+        errors += [
+            FieldError(field=field, message="required when hired")
+            for field in ("contract_type", "start_date")
+            if getattr(body, field) is None
+        ]
+        if body.start_date is not None:
+            check_dates(sane_date("start_date", body.start_date))
     if target is PlacementStatus.DECLINED:
         if body.declined_by is None:
-            raise _invalid("declined_by", "required when declined")
+            errors.append(FieldError(field="declined_by", message="required when declined"))
         if not body.reason:
-            raise _invalid("reason", "required when declined")
+            errors.append(FieldError(field="reason", message="required when declined"))
+    if errors:
+        raise ValidationProblemError("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
     return target
 
 

@@ -13,28 +13,45 @@ from toit_emploi_api.auth.policy import Principal
 from toit_emploi_api.core.errors import ConflictError, FieldError, NotFoundError, ValidationProblemError
 from toit_emploi_api.core.etag import require_if_match
 from toit_emploi_api.households.models import Household
-from toit_emploi_api.housing.models import HousingUnit
+from toit_emploi_api.housing.models import HousingUnit, UnitStatus
 from toit_emploi_api.pipeline import repository
-from toit_emploi_api.pipeline.access import constraint_name, household_for, require_stage, today, utcnow
+from toit_emploi_api.pipeline.access import (
+    booking_window,
+    check_dates,
+    constraint_name,
+    household_for,
+    require_stage,
+    today,
+    utcnow,
+)
 from toit_emploi_api.pipeline.models import RELAY_STAY_OVERLAP_CONSTRAINT, RelayStay, RelayStayStatus
 from toit_emploi_api.pipeline.rules import Stage
 from toit_emploi_api.pipeline.schemas import RelayStayCreate, RelayStayOutcomeIn
 
 RELAY_STAGES = (Stage.MATCHING, Stage.RELAY_STAY)
+OUTCOME_STAGES = (Stage.RELAY_STAY,)
 
 
 async def create(
     session: AsyncSession, principal: Principal, household_id: uuid.UUID, body: RelayStayCreate
 ) -> RelayStay:
+    check_dates(booking_window("start_date", body.start_date))
     household = await household_for(session, principal, household_id, for_update=True)
     require_stage(household, RELAY_STAGES, "Relay stays can be booked")
-    unit = await repository.get(session, HousingUnit, body.unit_id)
+    # Locked so that the landlord's sync cannot take the apartment away while it is being booked.
+    unit = await repository.get(session, HousingUnit, body.unit_id, for_update=True)
     if unit is None:
         raise ValidationProblemError(
             "unit_id: unknown housing unit", errors=[FieldError(field="unit_id", message="unknown housing unit")]
         )
     if not unit.is_relay:
         raise ConflictError("This housing unit is not a relay apartment.", slug="not-a-relay-apartment")
+    if unit.status is not UnitStatus.VACANT:
+        raise ConflictError(
+            f"This relay apartment is {unit.status.value}: it cannot be booked.",
+            slug="relay-apartment-unavailable",
+            extra={"unit_status": unit.status.value},
+        )
     if await repository.has_booked_stay(session, household.id):
         raise ConflictError(
             "The household already has a booked relay stay; cancel it or record its outcome first.",
@@ -85,7 +102,12 @@ async def list_for(
 
 
 async def _locked(
-    session: AsyncSession, principal: Principal, relay_stay_id: uuid.UUID, if_match: str | None
+    session: AsyncSession,
+    principal: Principal,
+    relay_stay_id: uuid.UUID,
+    if_match: str | None,
+    stages: tuple[Stage, ...],
+    what: str,
 ) -> tuple[Household, RelayStay]:
     found = await repository.get(session, RelayStay, relay_stay_id)
     if found is None:
@@ -94,7 +116,7 @@ async def _locked(
     stay = await repository.get(session, RelayStay, relay_stay_id, for_update=True)
     assert stay is not None  # deleted only with its household, which is locked
     require_if_match(if_match, stay.version)
-    require_stage(household, RELAY_STAGES, "Relay stays can be changed")
+    require_stage(household, stages, what)
     return household, stay
 
 
@@ -105,7 +127,11 @@ async def record_outcome(
     body: RelayStayOutcomeIn,
     if_match: str | None,
 ) -> RelayStay:
-    household, stay = await _locked(session, principal, relay_stay_id, if_match)
+    # Stays may be booked (even after the fact) in matching, but an outcome only counts in relay_stay: it can
+    # neither be recorded before the household is there nor rewritten after it left.
+    household, stay = await _locked(
+        session, principal, relay_stay_id, if_match, OUTCOME_STAGES, "A relay stay's outcome can be recorded"
+    )
     if stay.status is RelayStayStatus.CANCELLED:
         raise ConflictError("This relay stay was cancelled.", slug="relay-stay-cancelled")
     if stay.end_date > today():
@@ -136,7 +162,9 @@ async def record_outcome(
 async def cancel(
     session: AsyncSession, principal: Principal, relay_stay_id: uuid.UUID, if_match: str | None
 ) -> RelayStay:
-    household, stay = await _locked(session, principal, relay_stay_id, if_match)
+    household, stay = await _locked(
+        session, principal, relay_stay_id, if_match, RELAY_STAGES, "Relay stays can be cancelled"
+    )
     if stay.status is not RelayStayStatus.BOOKED:
         raise ConflictError(
             f"Only a booked relay stay can be cancelled; this one is {stay.status.value}.",

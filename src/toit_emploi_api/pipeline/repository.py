@@ -69,6 +69,7 @@ class FactsRow:
     placements_with_employer_meeting: int
     hired_with_contract: int
     relay_stay_booked: bool
+    relay_stay_still_booked: bool
     lease_signed: bool
     latest_stay_status: RelayStayStatus | None
     latest_family_agrees: bool | None
@@ -76,8 +77,10 @@ class FactsRow:
     latest_outcome_note: str | None
 
 
-async def facts(session: AsyncSession, household_id: uuid.UUID, today: date) -> FactsRow:
-    """Two statements: the counts and flags, then the latest non-cancelled relay stay."""
+async def facts(session: AsyncSession, household_id: uuid.UUID, today: date, outcomes_since: datetime) -> FactsRow:
+    """Two statements: the counts and flags, then the relay stay whose outcome was recorded last, at or after
+    ``outcomes_since`` (when the household entered its current stage: an outcome of an earlier relay_stay stage
+    does not decide this one)."""
     members = select(func.count()).where(Member.household_id == household_id, _is_adult(today))
     placements = select(func.count()).where(Placement.household_id == household_id)
     counts = (
@@ -99,6 +102,7 @@ async def facts(session: AsyncSession, household_id: uuid.UUID, today: date) -> 
                     HousingUnit.is_relay.is_(True),
                 )
                 .select_from(RelayStay, HousingUnit),
+                exists().where(RelayStay.household_id == household_id, RelayStay.status == RelayStayStatus.BOOKED),
                 exists().where(
                     HousingAllocation.household_id == household_id,
                     HousingAllocation.status == AllocationStatus.LEASE_SIGNED,
@@ -111,8 +115,12 @@ async def facts(session: AsyncSession, household_id: uuid.UUID, today: date) -> 
     latest = (
         await session.execute(
             select(RelayStay.status, RelayStay.family_agrees, RelayStay.employer_agrees, RelayStay.outcome_note)
-            .where(RelayStay.household_id == household_id, RelayStay.status != RelayStayStatus.CANCELLED)
-            .order_by(RelayStay.start_date.desc(), RelayStay.created_at.desc())
+            .where(
+                RelayStay.household_id == household_id,
+                RelayStay.status == RelayStayStatus.ENDED,
+                RelayStay.outcome_recorded_at >= outcomes_since,
+            )
+            .order_by(RelayStay.outcome_recorded_at.desc(), RelayStay.created_at.desc())
             .limit(1)
         )
     ).one_or_none()
@@ -122,7 +130,8 @@ async def facts(session: AsyncSession, household_id: uuid.UUID, today: date) -> 
         placements_with_employer_meeting=counts[2],
         hired_with_contract=counts[3],
         relay_stay_booked=bool(counts[4]),
-        lease_signed=bool(counts[5]),
+        relay_stay_still_booked=bool(counts[5]),
+        lease_signed=bool(counts[6]),
         latest_stay_status=latest[0] if latest else None,
         latest_family_agrees=latest[1] if latest else None,
         latest_employer_agrees=latest[2] if latest else None,
@@ -147,10 +156,8 @@ class Released:
     placements: int
 
 
-async def release_for_withdrawal(
-    session: AsyncSession, household_id: uuid.UUID, today: date, now: datetime
-) -> Released:
-    """Cancel the reserved allocation (unit back to vacant), future relay stays and open placements."""
+async def release_reserved_allocation(session: AsyncSession, household_id: uuid.UUID, now: datetime) -> int:
+    """Cancel the household's reserved allocation (a signed lease stays) and release its unit; how many."""
     unit_ids = (
         (
             await session.execute(
@@ -173,12 +180,18 @@ async def release_for_withdrawal(
     )
     if unit_ids:
         await free_units(session, list(unit_ids), now)
+    return len(unit_ids)
+
+
+async def release_for_withdrawal(session: AsyncSession, household_id: uuid.UUID, now: datetime) -> Released:
+    """Cancel the reserved allocation (unit released), every relay stay still booked (whatever its dates: a
+    past-dated stay without outcome would otherwise stay booked forever) and the open placements."""
+    allocations = await release_reserved_allocation(session, household_id, now)
     stays = await session.execute(
         update(RelayStay)
         .where(
             RelayStay.household_id == household_id,
             RelayStay.status == RelayStayStatus.BOOKED,
-            RelayStay.end_date >= today,
         )
         .values(status=RelayStayStatus.CANCELLED, cancelled_at=now, updated_at=now, version=RelayStay.version + 1)
         .returning(RelayStay.id)
@@ -195,16 +208,35 @@ async def release_for_withdrawal(
         .returning(Placement.id)
     )
     return Released(
-        allocations=len(unit_ids), relay_stays=len(stays.scalars().all()), placements=len(placements.scalars().all())
+        allocations=allocations, relay_stays=len(stays.scalars().all()), placements=len(placements.scalars().all())
     )
 
 
+def released_status(unit: HousingUnit) -> UnitStatus:
+    """What a unit the programme stops holding becomes: `unavailable` when the landlord's last snapshot no longer
+    listed it (``held_absent_since`` set), else `vacant`."""
+    return UnitStatus.UNAVAILABLE if unit.held_absent_since is not None else UnitStatus.VACANT
+
+
 async def free_units(session: AsyncSession, unit_ids: list[uuid.UUID], now: datetime) -> None:
-    """Reserved units back to vacant (a unit changed meanwhile by its landlord is left alone)."""
+    """Reserved units released: `unavailable` if the landlord's last snapshot dropped them, else `vacant` (a unit
+    changed meanwhile by its landlord is left alone)."""
     await session.execute(
         update(HousingUnit)
         .where(HousingUnit.id.in_(unit_ids), HousingUnit.status == UnitStatus.RESERVED)
-        .values(status=UnitStatus.VACANT, updated_at=now, version=HousingUnit.version + 1)
+        .values(
+            status=case(
+                (
+                    HousingUnit.held_absent_since.is_not(None),
+                    literal(UnitStatus.UNAVAILABLE, HousingUnit.status.type),
+                ),
+                else_=literal(UnitStatus.VACANT, HousingUnit.status.type),
+            ),
+            held_absent_since=None,
+            updated_at=now,
+            version=HousingUnit.version + 1,
+        )
+        .execution_options(synchronize_session="fetch")
     )
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Body, Depends, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from pydantic.main import IncEx
 
 from toit_emploi_api.accounts.roles import Role
 from toit_emploi_api.auth.policy import Principal, authorize
@@ -114,14 +115,19 @@ async def transitions_create(
 @router.get(
     "/households/{household_id}/transitions",
     operation_id="transitions_list",
-    summary="The household's current stage and every move (notes hidden from partner workers)",
+    summary="The household's current stage and every move (partner workers: from, to and when only)",
     response_model=StageHistoryOut,
     responses=_READ,
 )
 async def transitions_list(principal: HistoryReaderDep, session: SessionDep, household_id: uuid.UUID) -> Response:
     household, moves = await service.history(session, principal, household_id)
-    out = StageHistoryOut.model_validate({**_stage_out(household), "items": [_transition_out(m) for m in moves]})
-    exclude = {"items": {"__all__": {"note"}}} if principal.role is Role.PARTNER_WORKER else None
+    out = StageHistoryOut.model_validate(
+        {**_stage_out(household), "items": [_transition_out(m).model_dump() for m in moves]}
+    )
+    # A referring partner follows where its family is, not who moved it nor why (reasons, notes, staff ids).
+    exclude: IncEx | None = None
+    if principal.role is Role.PARTNER_WORKER:
+        exclude = cast("IncEx", {"withdrawal_reason": True, "items": {"__all__": {"by", "reason", "note"}}})
     return JSONResponse(
         jsonable_encoder(out.model_dump(mode="json", exclude=exclude)), headers={"ETag": etag_for(household.version)}
     )

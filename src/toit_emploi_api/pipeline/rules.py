@@ -147,9 +147,13 @@ class HouseholdFacts:
     placements_with_employer_meeting: int = 0
     """Number of placements in which the employer agreed to meet (neither declined nor cancelled)."""
     relay_stay_outcome: RelayStayOutcome | None = None
-    """Latest ended relay stay: "validated" (both parties agree), "disagreed" (one does not), or None."""
+    """The outcome recorded last during the current relay_stay stage: "validated" (both parties agree),
+    "disagreed" (one does not), or None."""
     relay_stay_disagreement_reason_recorded: bool = False
-    """The latest relay stay's outcome records why a party disagreed."""
+    """The most recently recorded relay stay outcome records why a party disagreed."""
+    relay_stay_still_booked: bool = False
+    """A relay stay of the household is still booked (neither ended with an outcome nor cancelled): an older
+    outcome cannot decide the end of the relay stay stage while a stay is pending."""
     hired_placement_with_contract: bool = False
     """A placement is hired, with its contract type and start date recorded."""
     allocation_lease_signed: bool = False
@@ -269,6 +273,11 @@ GUARD_DISAGREEMENT_REASON: Final = Guard(
     "The reason why a party disagreed at the end of the relay stay must be recorded.",
     lambda facts: facts.relay_stay_disagreement_reason_recorded,
 )
+GUARD_NO_PENDING_STAY: Final = Guard(
+    "relay_stay_still_booked",
+    "No relay stay of the household may still be booked: record its outcome or cancel it first.",
+    lambda facts: not facts.relay_stay_still_booked,
+)
 GUARD_SIGNED_CONTRACT: Final = Guard(
     "no_signed_contract",
     "A placement must be hired, with its contract type and start date recorded.",
@@ -321,8 +330,10 @@ TRANSITIONS: Final[Mapping[tuple[Stage, Stage], Move]] = MappingProxyType(
             _MANAGERS, (GUARD_ADULT_MEMBER, GUARD_PROFESSIONAL_PROFILE, GUARD_CONSENT)
         ),
         (Stage.MATCHING, Stage.RELAY_STAY): Move(_MANAGERS, (GUARD_RELAY_STAY_BOOKED, GUARD_EMPLOYER_MEETING)),
-        (Stage.RELAY_STAY, Stage.LEASE): Move(_MANAGERS, (GUARD_RELAY_STAY_VALIDATED,)),
-        (Stage.RELAY_STAY, Stage.MATCHING): Move(_MANAGERS, (GUARD_RELAY_STAY_DISAGREED, GUARD_DISAGREEMENT_REASON)),
+        (Stage.RELAY_STAY, Stage.LEASE): Move(_MANAGERS, (GUARD_RELAY_STAY_VALIDATED, GUARD_NO_PENDING_STAY)),
+        (Stage.RELAY_STAY, Stage.MATCHING): Move(
+            _MANAGERS, (GUARD_RELAY_STAY_DISAGREED, GUARD_DISAGREEMENT_REASON, GUARD_NO_PENDING_STAY)
+        ),
         (Stage.LEASE, Stage.FOLLOW_UP): Move(_MANAGERS, (GUARD_SIGNED_CONTRACT, GUARD_LEASE_SIGNED)),
         (Stage.FOLLOW_UP, Stage.COMPLETED): Move(_MANAGERS, (GUARD_CLOSURE,)),
         (Stage.DIAGNOSTIC, Stage.WITHDRAWN): Move(_MANAGERS_AND_PARIS, _WITHDRAWAL_GUARDS),

@@ -88,12 +88,26 @@ class TransitionResultOut(HouseholdStageOut):
     transition: TransitionOut
     released: dict[str, int] = Field(
         default_factory=dict,
-        description="Withdrawal only: how many allocations, relay stays and placements were released.",
+        description="Withdrawal: how many allocations, relay stays and placements were released; step back "
+        "relay_stay → matching: how many reserved allocations were released. Empty for other moves.",
     )
 
 
+class TransitionHistoryItemOut(OutputModel):
+    id: uuid.UUID
+    from_stage: Stage
+    to_stage: Stage
+    at: datetime
+    by: ActorOut | None = Field(default=None, description="Who moved the household. Omitted for partner workers.")
+    reason: str | None = Field(default=None, description="Omitted for partner workers.")
+    note: str | None = Field(default=None, description="Omitted for partner workers.")
+
+
 class StageHistoryOut(HouseholdStageOut):
-    items: list[TransitionOut] = Field(description="Every move, oldest first (`note` omitted for partner workers).")
+    items: list[TransitionHistoryItemOut] = Field(
+        description="Every move, oldest first. Partner workers get only `id`, `from_stage`, `to_stage` and `at` (and "
+        "no `withdrawal_reason` on the household)."
+    )
 
 
 class PipelineEventOut(OutputModel):
@@ -126,11 +140,21 @@ class PlacementUpdate(InputModel):
     status: PlacementStatus | None = Field(
         default=None, description="proposed → interview → offered → hired; open → declined | cancelled."
     )
-    declined_by: PlacementParty | None = Field(default=None, description="Required when declining.")
-    reason: ShortText | None = Field(default=None, description="Why it was declined or cancelled.")
-    contract_type: ContractType | None = Field(default=None, description="Required when hired.")
-    start_date: date | None = Field(default=None, description="Contract start date, required when hired.")
-    note: NoteText | None = None
+    declined_by: PlacementParty | None = Field(
+        default=None, description="Required with status=declined, refused otherwise."
+    )
+    reason: ShortText | None = Field(
+        default=None, description="Why it was declined (required) or cancelled (optional); refused with other moves."
+    )
+    contract_type: ContractType | None = Field(
+        default=None, description="Required with status=hired, refused otherwise."
+    )
+    start_date: date | None = Field(
+        default=None,
+        description="Contract start date: required with status=hired (between 2014-01-01 and two years from today), "
+        "refused otherwise.",
+    )
+    note: NoteText | None = Field(default=None, description="The only field a closed placement still accepts.")
 
 
 PLACEMENT_UPDATE_EXAMPLES = {

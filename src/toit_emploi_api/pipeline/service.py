@@ -15,7 +15,7 @@ from toit_emploi_api.core.errors import ConflictError, FieldError, ForbiddenErro
 from toit_emploi_api.core.etag import require_if_match
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.pipeline import repository, rules
-from toit_emploi_api.pipeline.access import household_for, today, utcnow
+from toit_emploi_api.pipeline.access import PROGRAMME_START, check_dates, household_for, today, utcnow
 from toit_emploi_api.pipeline.models import RelayStayStatus, StageTransition
 from toit_emploi_api.pipeline.rules import Decision, HouseholdFacts, Stage
 from toit_emploi_api.pipeline.schemas import TransitionCreate
@@ -48,6 +48,7 @@ def _facts(household: Household, row: repository.FactsRow, body: TransitionCreat
         placements_with_employer_meeting=row.placements_with_employer_meeting,
         relay_stay_outcome=outcome,
         relay_stay_disagreement_reason_recorded=bool(row.latest_outcome_note and row.latest_outcome_note.strip()),
+        relay_stay_still_booked=row.relay_stay_still_booked,
         hired_placement_with_contract=row.hired_with_contract > 0,
         allocation_lease_signed=row.lease_signed,
         closure_date_and_note=closure_date is not None and bool(closure_note and closure_note.strip()),
@@ -74,11 +75,7 @@ def _validate_body(body: TransitionCreate) -> None:
             "closure_date is only accepted with a move to completed.",
             errors=[FieldError(field="closure_date", message="only for to=completed")],
         )
-    if body.closure_date is not None and body.closure_date > today():
-        raise ValidationProblemError(
-            "The closure date cannot be in the future.",
-            errors=[FieldError(field="closure_date", message="must not be in the future")],
-        )
+    check_dates(("closure_date", body.closure_date, PROGRAMME_START, today()))
 
 
 async def transition(
@@ -93,7 +90,7 @@ async def transition(
     household = await household_for(session, principal, household_id, for_update=True)
     require_if_match(if_match, household.version)
     frm = household.stage
-    row = await repository.facts(session, household.id, today())
+    row = await repository.facts(session, household.id, today(), household.stage_entered_at)
     decision = rules.evaluate(frm, body.to, principal.role.value, _facts(household, row, body))
     if not decision.allowed:
         _refuse(decision, frm, body.to)
@@ -103,12 +100,15 @@ async def transition(
     household.stage_entered_at = now
     if body.to is Stage.WITHDRAWN:
         household.withdrawal_reason = body.reason
-        counts = await repository.release_for_withdrawal(session, household.id, today(), now)
+        counts = await repository.release_for_withdrawal(session, household.id, now)
         released = {
             "allocations": counts.allocations,
             "relay_stays": counts.relay_stays,
             "placements": counts.placements,
         }
+    if frm is Stage.RELAY_STAY and body.to is Stage.MATCHING:
+        # Back to looking for another employer: the unit reserved for this project is no longer held.
+        released = {"allocations": await repository.release_reserved_allocation(session, household.id, now)}
     if body.to is Stage.COMPLETED:
         household.closure_date = body.closure_date or household.closure_date
         household.closure_note = body.note or household.closure_note
