@@ -536,7 +536,10 @@ async def test_no_stay_in_a_relay_apartment_the_landlord_made_unavailable(api: A
     relay = await api.relay_apartment(sm, world.landlord_org)
     await api.move(sm, fam.id, "matching")
     # Polygone's full snapshot no longer lists the relay apartment: it is no longer vacant.
-    r = await api.post(world.landlord, "/housing-units/sync", {"mode": "snapshot", "units": []}, expect=200)
+    # An empty snapshot must be confirmed with allow_empty=true (a truncated export would take everything offline).
+    r = await api.post(
+        world.landlord, "/housing-units/sync?allow_empty=true", {"mode": "snapshot", "units": []}, expect=200
+    )
     assert r.json()["no_longer_vacant"] == 1
     assert (await api.unit(sm, relay))["status"] == "unavailable"
 
