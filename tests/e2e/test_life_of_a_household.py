@@ -544,3 +544,46 @@ async def test_no_stay_in_a_relay_apartment_the_landlord_made_unavailable(api: A
     assert (await api.unit(sm, relay))["status"] == "unavailable"
 
     await api.book(sm, fam.id, relay, 5, 8, expect=409)
+
+
+async def test_a_unit_the_landlord_dropped_while_reserved_is_not_offered_again_when_released(
+    api: Api, world: World
+) -> None:
+    """Polygone's snapshot stops listing a unit the programme has reserved: the sync reports it and leaves it
+    reserved; when the programme cancels the reservation the unit becomes unavailable, not vacant."""
+    sm = world.manager
+    fam = await api.family(world.partner)
+    h = fam.id
+    _, opening = await api.employer_with_opening(sm)
+    relay = await api.relay_apartment(sm, world.landlord_org)
+    kept, dropped = await api.synced_units(world.landlord, sm, world.landlord_org, rooms=[4, 3])
+    await api.move(sm, h, "matching")
+    placement = await api.propose(sm, h, fam.adults[0], opening)
+    await api.placement(sm, placement, status="interview")
+    await api.book(sm, h, relay, -1, 2)
+    await api.move(sm, h, "relay_stay")
+    reserved = await api.post(sm, f"/households/{h}/allocation", {"unit_id": dropped})
+    assert (await api.unit(sm, dropped))["status"] == "reserved"
+
+    kept_unit = await api.unit(sm, kept)
+    snapshot = {
+        "mode": "snapshot",
+        "units": [
+            {
+                k: kept_unit[k]
+                for k in (
+                    "landlord_reference", "commune_insee", "postcode", "street_number", "street_type",
+                    "street_name", "rooms", "living_area_m2", "rent", "charges", "dpe_class", "construction_year",
+                    "is_relay",
+                )
+            }
+        ],
+    }  # fmt: skip
+    r = await api.post(world.landlord, "/housing-units/sync", snapshot, expect=200)
+    conflicts = {c["code"] for c in r.json()["conflicts"]}
+    assert "held_unit_absent_from_snapshot" in conflicts, r.text
+    assert (await api.unit(sm, dropped))["status"] == "reserved"  # never silently overwritten
+
+    await api.post(sm, f"/households/{h}/allocation/cancel", {}, expect=200, if_match=reserved.headers["ETag"])
+    assert (await api.unit(sm, dropped))["status"] == "unavailable"
+    assert (await api.unit(sm, kept))["status"] == "vacant"
