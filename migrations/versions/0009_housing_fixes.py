@@ -1,4 +1,4 @@
-"""housing_fixes: placeholder revision (filled in by its own change).
+"""housing_fixes: no schema change was needed (kept so the revision chain stays as released).
 
 Revision ID: 0009
 Revises: 0008
