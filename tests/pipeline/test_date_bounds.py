@@ -10,7 +10,7 @@ from httpx import AsyncClient
 
 from tests.conftest import Actor
 from tests.pipeline.conftest import Arrange, move, patch_placement
-from toit_emploi_api.pipeline.access import today
+from toit_emploi_api.core.clock import today
 from toit_emploi_api.pipeline.rules import PlacementStatus, Stage
 
 TOO_EARLY = date(2013, 12, 31)

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from tests.conftest import Actor
 from tests.pipeline.conftest import Arrange, patch_placement
+from toit_emploi_api.core.clock import today
 from toit_emploi_api.employers.models import JobOpening, JobOpeningStatus
 from toit_emploi_api.households.models import MemberRole
-from toit_emploi_api.pipeline.access import today
 from toit_emploi_api.pipeline.models import Placement
 from toit_emploi_api.pipeline.rules import PlacementStatus, Stage
 

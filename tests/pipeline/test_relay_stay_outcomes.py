@@ -8,7 +8,7 @@ from httpx import AsyncClient
 
 from tests.conftest import Actor
 from tests.pipeline.conftest import Arrange, book_stay, move, patch_placement, problem_codes, record_outcome
-from toit_emploi_api.pipeline.access import today
+from toit_emploi_api.core.clock import today
 from toit_emploi_api.pipeline.rules import PlacementStatus, Stage
 
 

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from tests.conftest import Actor
 from tests.pipeline.conftest import Arrange, book_stay, etag, move, problem_codes, record_outcome
 from toit_emploi_api.audit.models import AuditEvent
+from toit_emploi_api.core.clock import today
 from toit_emploi_api.households.models import Household
-from toit_emploi_api.pipeline.access import today
 from toit_emploi_api.pipeline.models import StageTransition
 from toit_emploi_api.pipeline.rules import PlacementStatus, Stage
 

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import Actor
 from tests.pipeline.conftest import Arrange, HouseholdRef, book_stay, move, patch_placement, record_outcome
+from toit_emploi_api.core.clock import today
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.housing.models import HousingUnit, UnitStatus
-from toit_emploi_api.pipeline.access import today
 from toit_emploi_api.pipeline.rules import PlacementStatus, Stage
 
 ALLOC = "/api/v1/households/{}/allocation"

@@ -12,8 +12,8 @@ from tests.conftest import Actor, Actors
 from tests.pipeline.conftest import Arrange, book_stay, move, patch_placement, record_outcome
 from toit_emploi_api.accounts.roles import OrganisationKind, Role
 from toit_emploi_api.audit.models import AuditEvent
+from toit_emploi_api.core.clock import today
 from toit_emploi_api.housing.models import HousingUnit, UnitStatus
-from toit_emploi_api.pipeline.access import today
 from toit_emploi_api.pipeline.models import (
     AllocationStatus,
     HousingAllocation,

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
-PARIS = ZoneInfo("Europe/Paris")
+from toit_emploi_api.core.clock import PROGRAMME_TZ as PARIS
+from toit_emploi_api.core.clock import days_since, now, today
+
+__all__ = ["ADULT_AGE", "PARIS", "age_on", "days_since", "now", "today"]
+
 ADULT_AGE = 18
-
-
-def now() -> datetime:
-    return datetime.now(PARIS)
-
-
-def today() -> date:
-    return now().date()
 
 
 def age_on(birth_date: date, on: date) -> int:

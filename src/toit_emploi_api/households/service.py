@@ -89,7 +89,7 @@ def _touch(household: Household) -> None:
 
 # --- output ------------------------------------------------------------------------------------------------
 def _days_in_stage(household: Household) -> int:
-    return max(0, (clock.now() - household.stage_entered_at).days)
+    return clock.days_since(household.stage_entered_at)
 
 
 def member_out(member: Member) -> MemberOut:

@@ -25,6 +25,7 @@ from typing import Annotated, Any, Final, Literal, NotRequired
 from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
+from toit_emploi_api.core import clock
 from toit_emploi_api.housing import rules
 
 MAX_UNITS: Final = 20_000
@@ -265,7 +266,7 @@ def _finish(
 
 def available_from_bounds(today: date | None = None) -> tuple[date, date]:
     """[1990-01-01, today + 5 years]: outside it, an availability date is a typing error."""
-    today = today or date.today()
+    today = today or clock.today()
     try:
         upper = today.replace(year=today.year + 5)
     except ValueError:  # 29 February

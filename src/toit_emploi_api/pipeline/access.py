@@ -4,30 +4,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.accounts.roles import Role
 from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.core.clock import today
 from toit_emploi_api.core.errors import ConflictError, FieldError, NotFoundError, ValidationProblemError
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.pipeline import repository
 from toit_emploi_api.pipeline.rules import Stage
-
-PROGRAMME_TZ = ZoneInfo("Europe/Paris")
-
-
-def today() -> date:
-    """Today's date in the programme's time zone (France)."""
-    return datetime.now(PROGRAMME_TZ).date()
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
 
 PROGRAMME_START = date(2014, 1, 1)
 """The programme was launched in 2014: no pipeline date is earlier."""

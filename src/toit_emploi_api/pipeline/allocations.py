@@ -10,19 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.audit import service as audit
 from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.core.clock import utcnow
 from toit_emploi_api.core.errors import ConflictError, FieldError, NotFoundError, ValidationProblemError
 from toit_emploi_api.core.etag import require_if_match
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.housing.models import HousingUnit, UnitStatus
 from toit_emploi_api.pipeline import repository
-from toit_emploi_api.pipeline.access import (
-    check_dates,
-    constraint_name,
-    household_for,
-    require_stage,
-    sane_date,
-    utcnow,
-)
+from toit_emploi_api.pipeline.access import check_dates, constraint_name, household_for, require_stage, sane_date
 from toit_emploi_api.pipeline.models import (
     ALLOCATION_HOUSEHOLD_ACTIVE_INDEX,
     ALLOCATION_UNIT_ACTIVE_INDEX,

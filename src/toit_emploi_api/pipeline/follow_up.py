@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.audit import service as audit
 from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.core.clock import today
 from toit_emploi_api.pipeline import repository
-from toit_emploi_api.pipeline.access import PROGRAMME_START, check_dates, household_for, require_stage, today
+from toit_emploi_api.pipeline.access import PROGRAMME_START, check_dates, household_for, require_stage
 from toit_emploi_api.pipeline.models import FollowUpEntry
 from toit_emploi_api.pipeline.rules import Stage
 from toit_emploi_api.pipeline.schemas import FollowUpEntryCreate

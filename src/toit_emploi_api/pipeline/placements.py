@@ -10,19 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.audit import service as audit
 from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.core.clock import today
 from toit_emploi_api.core.errors import ConflictError, FieldError, NotFoundError, ValidationProblemError
 from toit_emploi_api.core.etag import require_if_match
 from toit_emploi_api.employers.models import JobOpening, JobOpeningStatus
 from toit_emploi_api.households.models import Member, MemberRole
 from toit_emploi_api.pipeline import repository
-from toit_emploi_api.pipeline.access import (
-    check_dates,
-    constraint_name,
-    household_for,
-    require_stage,
-    sane_date,
-    today,
-)
+from toit_emploi_api.pipeline.access import check_dates, constraint_name, household_for, require_stage, sane_date
 from toit_emploi_api.pipeline.models import PLACEMENT_OPEN_INDEX, Placement
 from toit_emploi_api.pipeline.rules import (
     TERMINAL_PLACEMENT_STATUSES,

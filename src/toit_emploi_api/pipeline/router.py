@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Body, Depends, Response, status
@@ -13,6 +12,7 @@ from pydantic.main import IncEx
 
 from toit_emploi_api.accounts.roles import Role
 from toit_emploi_api.auth.policy import Principal, authorize
+from toit_emploi_api.core.clock import days_since
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import error_responses
 from toit_emploi_api.core.etag import IfMatchHeader, etag_for, set_etag
@@ -66,7 +66,7 @@ def _stage_out(household: Household) -> dict[str, object]:
         "household_id": household.id,
         "stage": household.stage,
         "stage_entered_at": household.stage_entered_at,
-        "days_in_stage": max(0, (datetime.now(UTC) - household.stage_entered_at).days),
+        "days_in_stage": days_since(household.stage_entered_at),
         "closure_date": household.closure_date,
         "withdrawal_reason": household.withdrawal_reason,
     }

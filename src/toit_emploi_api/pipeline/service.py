@@ -11,11 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from toit_emploi_api.audit import service as audit
 from toit_emploi_api.audit.models import AuditEvent
 from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.core.clock import today, utcnow
 from toit_emploi_api.core.errors import ConflictError, FieldError, ForbiddenError, ValidationProblemError
 from toit_emploi_api.core.etag import require_if_match
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.pipeline import repository, rules
-from toit_emploi_api.pipeline.access import PROGRAMME_START, check_dates, household_for, today, utcnow
+from toit_emploi_api.pipeline.access import PROGRAMME_START, check_dates, household_for
 from toit_emploi_api.pipeline.models import RelayStayStatus, StageTransition
 from toit_emploi_api.pipeline.rules import Decision, HouseholdFacts, Stage
 from toit_emploi_api.pipeline.schemas import TransitionCreate
