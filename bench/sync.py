@@ -43,12 +43,12 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from toit_emploi_api.accounts.roles import Role  # noqa: E402
 from toit_emploi_api.auth.tokens import issue_access_token  # noqa: E402
 from toit_emploi_api.core import embedded, migrations  # noqa: E402
 from toit_emploi_api.core.settings import Settings  # noqa: E402
 from toit_emploi_api.housing.sync_input import CSV_HEADERS  # noqa: E402
 from toit_emploi_api.main import create_app  # noqa: E402
+from toit_emploi_api.vocab.roles import Role  # noqa: E402
 
 SYNC = "/api/v1/housing-units/sync"
 # (INSEE code, postcode, weight): Aurillac and communes around it, Saint-Flour, Mauriac.

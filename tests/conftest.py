@@ -14,12 +14,12 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from toit_emploi_api.accounts.roles import ROLE_ORGANISATION_KIND, OrganisationKind, Role
-from toit_emploi_api.auth.passwords import hash_secret
+from toit_emploi_api.accounts.passwords import hash_secret
 from toit_emploi_api.auth.tokens import issue_access_token
 from toit_emploi_api.core import embedded, migrations
 from toit_emploi_api.core.settings import Settings
 from toit_emploi_api.main import create_app
+from toit_emploi_api.vocab.roles import ROLE_ORGANISATION_KIND, OrganisationKind, Role
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_PASSWORD = "correct horse battery staple"

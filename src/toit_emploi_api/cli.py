@@ -56,8 +56,8 @@ def _run_db(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from toit_emploi_api.accounts.bootstrap import ensure_first_admin
     from toit_emploi_api.core import migrations
-    from toit_emploi_api.core.bootstrap import ensure_first_admin
 
     settings = _settings_with_db()
     assert settings.database_url
@@ -74,8 +74,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from toit_emploi_api.accounts.bootstrap import ensure_first_admin
     from toit_emploi_api.core import migrations
-    from toit_emploi_api.core.bootstrap import ensure_first_admin
 
     settings = _settings_with_db()
     assert settings.database_url
@@ -111,8 +111,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_create_organisation(args: argparse.Namespace) -> int:
     from toit_emploi_api.accounts import service
-    from toit_emploi_api.accounts.roles import OrganisationKind
     from toit_emploi_api.accounts.schemas import OrganisationCreate
+    from toit_emploi_api.vocab.roles import OrganisationKind
 
     settings = _settings_with_db()
     data = OrganisationCreate(name=args.name, kind=OrganisationKind(args.kind))
@@ -123,8 +123,8 @@ def cmd_create_organisation(args: argparse.Namespace) -> int:
 
 def cmd_create_user(args: argparse.Namespace) -> int:
     from toit_emploi_api.accounts import service
-    from toit_emploi_api.accounts.roles import Role
     from toit_emploi_api.accounts.schemas import UserCreate
+    from toit_emploi_api.vocab.roles import Role
 
     settings = _settings_with_db()
     password = args.password or os.environ.get("TOIT_EMPLOI_NEW_USER_PASSWORD") or getpass.getpass("Password: ")
@@ -142,8 +142,8 @@ def cmd_create_user(args: argparse.Namespace) -> int:
 
 def cmd_create_client(args: argparse.Namespace) -> int:
     from toit_emploi_api.accounts import service
-    from toit_emploi_api.accounts.roles import Role
     from toit_emploi_api.accounts.schemas import ApiClientCreate
+    from toit_emploi_api.vocab.roles import Role
 
     settings = _settings_with_db()
     data = ApiClientCreate(name=args.name, role=Role(args.role), organisation_id=args.organisation_id)
@@ -153,7 +153,7 @@ def cmd_create_client(args: argparse.Namespace) -> int:
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
-    from toit_emploi_api.core.openapi_document import render_openapi
+    from toit_emploi_api.openapi_document import render_openapi
 
     settings = Settings(environment="test", DATABASE_URL="postgresql://unused@localhost/unused")
     out = Path(args.output)

@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
 from toit_emploi_api import __version__
-from toit_emploi_api.accounts.router import router as accounts_router
+from toit_emploi_api.administration.router import router as accounts_router
 from toit_emploi_api.auth.router import router as auth_router
 from toit_emploi_api.core import openapi as openapi_hooks
 from toit_emploi_api.core.database import make_engine, make_sessionmaker
@@ -26,7 +26,11 @@ from toit_emploi_api.core.middleware import (
 )
 from toit_emploi_api.core.migrations import head_revision
 from toit_emploi_api.core.settings import DEFAULT_SECRET, Settings, get_settings
-from toit_emploi_api.domain_routers import DOMAIN_ROUTERS
+from toit_emploi_api.employers.router import router as employers_router
+from toit_emploi_api.households.router import router as households_router
+from toit_emploi_api.housing.router import router as housing_router
+from toit_emploi_api.pipeline.router import router as pipeline_router
+from toit_emploi_api.catalogue.router import router as reference_router
 
 DESCRIPTION = """
 The JSON API behind **Un toit, un emploi** (Aurore and Polygone): it follows precarious families from the Paris
@@ -83,10 +87,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.migration_head = head_revision()
 
     install_error_handlers(app)
-    app.include_router(health_router)
-    app.include_router(auth_router)
-    app.include_router(accounts_router)
-    for router in DOMAIN_ROUTERS:
+    # Every router, in documentation order.
+    for router in (
+        health_router,
+        auth_router,
+        accounts_router,
+        households_router,
+        employers_router,
+        reference_router,
+        housing_router,
+        pipeline_router,
+    ):
         app.include_router(router)
 
     def limit_for(path: str) -> int:

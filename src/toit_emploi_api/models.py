@@ -1,7 +1,7 @@
 """Imports every domain's tables so that Alembic and the tests see the whole schema."""
 
 from toit_emploi_api.accounts import models as accounts_models
-from toit_emploi_api.audit import models as audit_models
+from toit_emploi_api.core import audit as audit_models
 from toit_emploi_api.core import idempotency_models  # noqa: F401 - registers the idempotency_keys table
 from toit_emploi_api.core.models import Base
 from toit_emploi_api.employers import models as employers_models

@@ -20,7 +20,7 @@ from tests.employers.conftest import (
     employer_payload,
     if_match,
 )
-from toit_emploi_api.audit.models import AuditEvent
+from toit_emploi_api.core.audit import AuditEvent
 from toit_emploi_api.employers.models import Employer
 
 URL = "/api/v1/employers"

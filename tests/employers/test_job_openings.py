@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import Actor
 from tests.employers.conftest import create_employer, create_opening, if_match, opening_payload
-from toit_emploi_api.audit.models import AuditEvent
-from toit_emploi_api.employers.models import JobOpening, JobOpeningStatus
+from toit_emploi_api.core.audit import AuditEvent
+from toit_emploi_api.employers.models import JobOpening
+from toit_emploi_api.vocab.statuses import JobOpeningStatus
 
 OPENINGS = "/api/v1/job-openings"
 

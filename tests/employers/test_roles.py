@@ -9,7 +9,7 @@ from httpx import AsyncClient
 
 from tests.conftest import Actor, Actors
 from tests.employers.conftest import create_employer, create_opening, employer_payload, if_match, opening_payload
-from toit_emploi_api.accounts.roles import Role
+from toit_emploi_api.vocab.roles import Role
 
 CONTACT_FIELDS = {"contact_name", "contact_phone", "contact_email", "address", "postcode", "notes", "siret"}
 

@@ -8,8 +8,8 @@ import pytest
 from httpx import AsyncClient
 
 from tests.conftest import Actor, Actors
-from toit_emploi_api.accounts.roles import Role
 from toit_emploi_api.reference.codes import load_rome_codes
+from toit_emploi_api.vocab.roles import Role
 
 URL = "/api/v1/rome-codes"
 

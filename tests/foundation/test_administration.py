@@ -253,7 +253,7 @@ async def test_the_last_admins_cannot_be_locked_out(client: AsyncClient, admin: 
 
 
 async def test_an_admin_can_demote_another_admin_but_not_the_last(client: AsyncClient, admin: Actor, actors) -> None:  # type: ignore[no-untyped-def]
-    from toit_emploi_api.accounts.roles import Role
+    from toit_emploi_api.vocab.roles import Role
 
     other = await actors.user(Role.ADMIN)
     current = await client.get(f"/api/v1/users/{other.id}", headers=admin.headers)

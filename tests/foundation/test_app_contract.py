@@ -10,9 +10,9 @@ from httpx import ASGITransport, AsyncClient
 from pydantic import ValidationError
 
 from tests.conftest import ROOT
-from toit_emploi_api.core.openapi_document import render_openapi
 from toit_emploi_api.core.settings import DEFAULT_SECRET, Settings
 from toit_emploi_api.main import create_app
+from toit_emploi_api.openapi_document import render_openapi
 
 OPENAPI_FILE = ROOT / "openapi" / "openapi.json"
 

@@ -13,9 +13,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import TEST_PASSWORD, Actor, Actors
-from toit_emploi_api.accounts.roles import Role
 from toit_emploi_api.auth.tokens import issue_access_token
 from toit_emploi_api.core.settings import Settings
+from toit_emploi_api.vocab.roles import Role
 
 TOKEN = "/api/v1/auth/token"
 PROBLEM = "application/problem+json"

@@ -70,8 +70,8 @@ def test_cli_reports_invalid_input_without_a_traceback(cli_db: str, capsys: pyte
 
 
 def test_bootstrap_creates_one_admin_with_given_credentials(cli_db: str) -> None:
+    from toit_emploi_api.accounts.bootstrap import ensure_first_admin
     from toit_emploi_api.cli import _run_db
-    from toit_emploi_api.core.bootstrap import ensure_first_admin
     from toit_emploi_api.core.settings import Settings
 
     settings = Settings(
@@ -87,9 +87,9 @@ def test_bootstrap_creates_one_admin_with_given_credentials(cli_db: str) -> None
 
 
 def test_bootstrap_generates_a_password_when_none_is_configured(cli_db: str) -> None:
-    from toit_emploi_api.auth.passwords import _verify
+    from toit_emploi_api.accounts.bootstrap import ensure_first_admin
+    from toit_emploi_api.accounts.passwords import _verify
     from toit_emploi_api.cli import _run_db
-    from toit_emploi_api.core.bootstrap import ensure_first_admin
     from toit_emploi_api.core.settings import Settings
 
     settings = Settings(DATABASE_URL=cli_db)

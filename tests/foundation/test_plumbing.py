@@ -13,14 +13,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.accounts.models import Organisation
-from toit_emploi_api.accounts.roles import OrganisationKind
-from toit_emploi_api.auth.policy import public_route
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import ConflictError
 from toit_emploi_api.core.logging import configure_logging
 from toit_emploi_api.core.request_context import set_request_id
+from toit_emploi_api.core.routes import public_route
 from toit_emploi_api.core.settings import Settings
 from toit_emploi_api.main import create_app
+from toit_emploi_api.vocab.roles import OrganisationKind
 
 # A personal value built at run time, so that it appears in no source line a traceback might quote.
 SECRET_NAME = "".join(["Secret ", "Person ", "Name "])

@@ -11,9 +11,8 @@ from fastapi.routing import APIRoute
 from httpx import AsyncClient
 
 from tests.conftest import Actors
-from toit_emploi_api.accounts.roles import Role
-from toit_emploi_api.auth.policy import route_policy
-from toit_emploi_api.core.routes import dependency_calls, iter_api_routes
+from toit_emploi_api.core.routes import dependency_calls, iter_api_routes, route_policy
+from toit_emploi_api.vocab.roles import Role
 
 # Routes that FastAPI itself adds for the docs (not part of the API).
 DOC_PATHS = {"/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"}

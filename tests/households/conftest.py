@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import Actor
-from toit_emploi_api.households.clock import today
+from toit_emploi_api.core.clock import today
 
 BASE = "/api/v1/households"
 

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import Actors
 from tests.households.conftest import BASE, adult, family_body
-from toit_emploi_api.accounts.roles import Role
+from toit_emploi_api.vocab.roles import Role
 
 
 async def test_audit_events(client: AsyncClient, actors: Actors, db: AsyncSession) -> None:

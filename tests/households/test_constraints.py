@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import Actors
 from tests.households.conftest import insert_household
-from toit_emploi_api.accounts.roles import OrganisationKind
+from toit_emploi_api.vocab.roles import OrganisationKind
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ from httpx import AsyncClient
 
 from tests.conftest import Actors
 from tests.households.conftest import BASE, family_body
-from toit_emploi_api.accounts.roles import Role
-from toit_emploi_api.households.clock import today
+from toit_emploi_api.core.clock import today
+from toit_emploi_api.vocab.roles import Role
 
 
 async def test_partner_creates_family_with_two_adults_and_three_children(client: AsyncClient, actors: Actors) -> None:

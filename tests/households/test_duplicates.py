@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import Actor, Actors
 from tests.households.conftest import BASE, adult, child, create_household, set_stage
-from toit_emploi_api.accounts.roles import OrganisationKind, Role
+from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
 URL = f"{BASE}/possible-duplicates"
 

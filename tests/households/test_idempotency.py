@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import Actor, Actors
 from tests.households.conftest import BASE, family_body, set_stage
-from toit_emploi_api.accounts.roles import OrganisationKind, Role
 from toit_emploi_api.core.idempotency import request_fingerprint
 from toit_emploi_api.households.models import Household, Member
+from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
 
 async def _households(db: AsyncSession) -> int:

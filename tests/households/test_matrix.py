@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import Actors
 from tests.households.conftest import BASE, adult, insert_household, set_stage
-from toit_emploi_api.accounts.roles import OrganisationKind, Role
+from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
 OPERATIONS = ["list", "read", "update", "delete", "members_list", "members_add", "members_update", "members_remove"]
 OK = {

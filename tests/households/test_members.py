@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import Actor, Actors
 from tests.households.conftest import BASE, adult, child, create_household, family_body, years_ago
-from toit_emploi_api.accounts.roles import Role
+from toit_emploi_api.vocab.roles import Role
 
 
 async def _etag(client: AsyncClient, actor: Actor, household_id: str) -> str:

@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import Actor
 from tests.households.conftest import BASE, adult, child, create_household, set_stage
-from toit_emploi_api.employers.models import ContractType, Employer, JobOpening
+from toit_emploi_api.employers.models import Employer, JobOpening
 from toit_emploi_api.households.models import Member
 from toit_emploi_api.pipeline.models import Placement
-from toit_emploi_api.pipeline.rules import PlacementStatus
+from toit_emploi_api.vocab.statuses import ContractType, PlacementStatus
 
 HAS_PLACEMENTS = "urn:toit-emploi:problem:member-has-placements"
 LAST_PROFILED = "urn:toit-emploi:problem:last-profiled-adult"

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import Actor, Actors
 from tests.households.conftest import BASE, adult, create_household, insert_household, set_stage
-from toit_emploi_api.accounts.roles import OrganisationKind, Role
+from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
 NOT_IN_DIAGNOSTIC = "urn:toit-emploi:problem:household-not-in-diagnostic"
 CLOSED = "urn:toit-emploi:problem:household-closed"

@@ -9,7 +9,7 @@ from httpx import AsyncClient
 
 from tests.conftest import Actor
 from tests.households.conftest import BASE, adult, child, years_ago
-from toit_emploi_api.households.clock import today
+from toit_emploi_api.core.clock import today
 
 
 async def _fields(client: AsyncClient, actor: Actor, body: dict[str, Any]) -> list[str]:

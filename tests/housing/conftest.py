@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import Actor, Actors
-from toit_emploi_api.accounts.roles import OrganisationKind, Role
+from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
 SYNC_URL = "/api/v1/housing-units/sync"
 UNITS_URL = "/api/v1/housing-units"

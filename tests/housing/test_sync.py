@@ -25,7 +25,7 @@ from tests.housing.conftest import (
     unit,
     unit_id,
 )
-from toit_emploi_api.accounts.roles import OrganisationKind, Role
+from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
 EXAMPLE_CSV = Path(__file__).parent / "data" / "polygone-sync.csv"
 Maker = async_sessionmaker[AsyncSession]

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import Actor, Actors
 from tests.housing.conftest import UNITS_URL, Landlord, book_relay_stay, set_status, sync_json, unit
-from toit_emploi_api.accounts.roles import OrganisationKind, Role
+from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
 Maker = async_sessionmaker[AsyncSession]
 INTERNALS = {"landlord_reference", "landlord_organisation_id", "last_synced_at"}

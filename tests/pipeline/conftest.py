@@ -14,13 +14,14 @@ from httpx import AsyncClient, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import Actor, Actors
-from toit_emploi_api.accounts.roles import OrganisationKind
 from toit_emploi_api.core.clock import today
-from toit_emploi_api.employers.models import ContractType, Employer, JobOpening
-from toit_emploi_api.households.models import Household, HousingSituation, Member, MemberRole
-from toit_emploi_api.housing.models import HousingUnit, UnitStatus
+from toit_emploi_api.employers.models import Employer, JobOpening
+from toit_emploi_api.households.models import Household, HousingSituation, Member
+from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.pipeline.models import Placement
-from toit_emploi_api.pipeline.rules import PlacementStatus, Stage
+from toit_emploi_api.vocab.roles import OrganisationKind
+from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.statuses import ContractType, MemberRole, PlacementStatus, UnitStatus
 
 _counter = itertools.count(1)
 

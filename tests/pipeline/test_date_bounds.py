@@ -11,7 +11,8 @@ from httpx import AsyncClient
 from tests.conftest import Actor
 from tests.pipeline.conftest import Arrange, move, patch_placement
 from toit_emploi_api.core.clock import today
-from toit_emploi_api.pipeline.rules import PlacementStatus, Stage
+from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.statuses import PlacementStatus
 
 TOO_EARLY = date(2013, 12, 31)
 

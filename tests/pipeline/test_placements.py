@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from tests.conftest import Actor
 from tests.pipeline.conftest import Arrange, patch_placement
 from toit_emploi_api.core.clock import today
-from toit_emploi_api.employers.models import JobOpening, JobOpeningStatus
-from toit_emploi_api.households.models import MemberRole
+from toit_emploi_api.employers.models import JobOpening
 from toit_emploi_api.pipeline.models import Placement
-from toit_emploi_api.pipeline.rules import PlacementStatus, Stage
+from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.statuses import JobOpeningStatus, MemberRole, PlacementStatus
 
 URL = "/api/v1/households/{}/placements"
 
@@ -279,7 +279,7 @@ async def test_declined_by_only_on_a_declined_placement_in_the_database(arrange:
     from sqlalchemy.exc import IntegrityError
 
     from toit_emploi_api.pipeline.access import constraint_name
-    from toit_emploi_api.pipeline.models import PlacementParty
+    from toit_emploi_api.vocab.statuses import PlacementParty
 
     h = await arrange.household(stage=Stage.MATCHING)
     pid = await arrange.placement(h, await arrange.opening(), PlacementStatus.CANCELLED)

@@ -9,7 +9,8 @@ from httpx import AsyncClient
 from tests.conftest import Actor
 from tests.pipeline.conftest import Arrange, book_stay, move, patch_placement, problem_codes, record_outcome
 from toit_emploi_api.core.clock import today
-from toit_emploi_api.pipeline.rules import PlacementStatus, Stage
+from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.statuses import PlacementStatus
 
 
 async def test_outcome_is_refused_before_relay_stay_and_after_it(

@@ -13,11 +13,12 @@ from sqlalchemy.exc import IntegrityError
 from tests.conftest import Actor
 from tests.pipeline.conftest import Arrange, book_stay, record_outcome
 from toit_emploi_api.core.clock import today
-from toit_emploi_api.housing.models import HousingUnit, UnitStatus
+from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.pipeline.access import constraint_name
 from toit_emploi_api.pipeline.allocations import bedrooms, required_bedrooms
-from toit_emploi_api.pipeline.models import AllocationStatus, HousingAllocation, RelayStay, RelayStayStatus
-from toit_emploi_api.pipeline.rules import Stage
+from toit_emploi_api.pipeline.models import HousingAllocation, RelayStay
+from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.statuses import AllocationStatus, RelayStayStatus, UnitStatus
 
 ALLOC = "/api/v1/households/{}/allocation"
 

@@ -10,11 +10,12 @@ from sqlalchemy import func, select
 
 from tests.conftest import Actor
 from tests.pipeline.conftest import Arrange, book_stay, etag, move, problem_codes, record_outcome
-from toit_emploi_api.audit.models import AuditEvent
+from toit_emploi_api.core.audit import AuditEvent
 from toit_emploi_api.core.clock import today
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.pipeline.models import StageTransition
-from toit_emploi_api.pipeline.rules import PlacementStatus, Stage
+from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.statuses import PlacementStatus
 
 URL = "/api/v1/households/{}/transitions"
 
@@ -61,7 +62,7 @@ async def test_diagnostic_to_matching_guards(client: AsyncClient, arrange: Arran
 
     # A minor recorded as "other relative" is not an adult.
     h3 = await arrange.household(adults=0, children=0)
-    from toit_emploi_api.households.models import MemberRole
+    from toit_emploi_api.vocab.statuses import MemberRole
 
     await arrange.member(h3.id, MemberRole.OTHER_RELATIVE, today() - timedelta(days=365 * 16))
     r = await move(client, service_manager, h3.id, "matching")

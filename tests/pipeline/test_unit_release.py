@@ -17,8 +17,9 @@ from tests.conftest import Actor
 from tests.pipeline.conftest import Arrange, HouseholdRef, book_stay, move, patch_placement, record_outcome
 from toit_emploi_api.core.clock import today
 from toit_emploi_api.households.models import Household
-from toit_emploi_api.housing.models import HousingUnit, UnitStatus
-from toit_emploi_api.pipeline.rules import PlacementStatus, Stage
+from toit_emploi_api.housing.models import HousingUnit
+from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.statuses import PlacementStatus, UnitStatus
 
 ALLOC = "/api/v1/households/{}/allocation"
 STAYS = "/api/v1/households/{}/relay-stays"

@@ -10,18 +10,13 @@ from sqlalchemy import select
 
 from tests.conftest import Actor, Actors
 from tests.pipeline.conftest import Arrange, book_stay, move, patch_placement, record_outcome
-from toit_emploi_api.accounts.roles import OrganisationKind, Role
-from toit_emploi_api.audit.models import AuditEvent
+from toit_emploi_api.core.audit import AuditEvent
 from toit_emploi_api.core.clock import today
-from toit_emploi_api.housing.models import HousingUnit, UnitStatus
-from toit_emploi_api.pipeline.models import (
-    AllocationStatus,
-    HousingAllocation,
-    Placement,
-    RelayStay,
-    RelayStayStatus,
-)
-from toit_emploi_api.pipeline.rules import PlacementStatus, Stage
+from toit_emploi_api.housing.models import HousingUnit
+from toit_emploi_api.pipeline.models import HousingAllocation, Placement, RelayStay
+from toit_emploi_api.vocab.roles import OrganisationKind, Role
+from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.statuses import AllocationStatus, PlacementStatus, RelayStayStatus, UnitStatus
 
 
 async def test_full_walk_from_diagnostic_to_completed(

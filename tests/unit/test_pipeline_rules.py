@@ -14,26 +14,26 @@ from collections.abc import Callable
 import pytest
 
 from toit_emploi_api.pipeline.rules import (
-    ACTIVE_STAGES,
     CONDITION_CODES,
     KNOWN_ROLES,
-    OPEN_PLACEMENT_STATUSES,
-    TERMINAL_PLACEMENT_STATUSES,
-    TERMINAL_STAGES,
     TRANSITIONS,
     Condition,
     Decision,
     HouseholdFacts,
-    PlacementStatus,
-    Stage,
-    WithdrawalReason,
     allowed_targets,
     evaluate,
-    is_valid_withdrawal_reason,
     permitted_targets,
     placement_move_allowed,
     placement_targets,
 )
+from toit_emploi_api.vocab.stages import (
+    ACTIVE_STAGES,
+    TERMINAL_STAGES,
+    Stage,
+    WithdrawalReason,
+    is_valid_withdrawal_reason,
+)
+from toit_emploi_api.vocab.statuses import OPEN_PLACEMENT_STATUSES, TERMINAL_PLACEMENT_STATUSES, PlacementStatus
 
 S = Stage
 P = PlacementStatus

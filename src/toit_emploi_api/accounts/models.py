@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, Index, Integer, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from toit_emploi_api.accounts.roles import OrganisationKind, Role
 from toit_emploi_api.core.models import Base, Timestamps, UUIDPrimaryKey, Versioned
+from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
 role_enum = Enum(Role, name="role", values_callable=lambda e: [m.value for m in e])
 organisation_kind_enum = Enum(

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.accounts.models import ApiClient, Organisation, User
-from toit_emploi_api.accounts.roles import Role
+from toit_emploi_api.vocab.roles import Role
 
 M = TypeVar("M", Organisation, User, ApiClient)
 ADMIN_CHANGES_LOCK = 0x7465_0001  # advisory lock key for changes to admins
@@ -66,3 +66,9 @@ async def count_admins(
 async def lock_admins(session: AsyncSession) -> None:
     """Serialise changes that could remove the last admin (a transaction-level advisory lock)."""
     await session.execute(select(func.pg_advisory_xact_lock(ADMIN_CHANGES_LOCK)))
+
+
+async def organisation_by_name(session: AsyncSession, name: str) -> Organisation | None:
+    """The organisation of this name, ignoring case (names are unique that way)."""
+    stmt = select(Organisation).where(func.lower(Organisation.name) == name.lower())
+    return (await session.execute(stmt)).scalar_one_or_none()

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from toit_emploi_api.accounts.roles import OrganisationKind, Role
 from toit_emploi_api.core.schemas import InputModel, OutputModel
+from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
 _EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.accounts import repository
 from toit_emploi_api.accounts.models import ApiClient, Organisation, User
-from toit_emploi_api.accounts.roles import ROLE_ORGANISATION_KIND, Role
+from toit_emploi_api.accounts.passwords import generate_secret, hash_secret_async
 from toit_emploi_api.accounts.schemas import (
     ApiClientCreate,
     ApiClientUpdate,
@@ -19,8 +19,9 @@ from toit_emploi_api.accounts.schemas import (
     UserCreate,
     UserUpdate,
 )
-from toit_emploi_api.auth.passwords import generate_secret, hash_secret_async
-from toit_emploi_api.core.errors import ConflictError, FieldError, NotFoundError, ValidationProblemError
+from toit_emploi_api.core.errors import FieldError, NotFoundError, ProblemError, ValidationProblemError
+from toit_emploi_api.vocab.problems import EMAIL_TAKEN, LAST_ADMIN, ORGANISATION_NAME_TAKEN, SELF_LOCKOUT
+from toit_emploi_api.vocab.roles import ROLE_ORGANISATION_KIND, Role
 
 
 async def _organisation(session: AsyncSession, organisation_id: uuid.UUID, field: str) -> Organisation:
@@ -44,7 +45,7 @@ def _check_role_fits(role: Role, org: Organisation) -> None:
 
 async def create_organisation(session: AsyncSession, data: OrganisationCreate) -> Organisation:
     if await repository.organisation_name_taken(session, data.name):
-        raise ConflictError("An organisation with this name already exists.", slug="organisation-name-taken")
+        raise ProblemError(ORGANISATION_NAME_TAKEN, "An organisation with this name already exists.")
     org = Organisation(name=data.name, kind=data.kind, active=True)
     session.add(org)
     await session.flush()
@@ -55,12 +56,12 @@ async def update_organisation(session: AsyncSession, org: Organisation, data: Or
     if data.active is False and org.active:
         await repository.lock_admins(session)
         if await repository.count_admins(session, excluding_organisation=org.id) == 0:
-            raise ConflictError(
+            raise ProblemError(
+                LAST_ADMIN,
                 "This organisation holds the last active admins; deactivating it would lock everyone out.",
-                slug="last-admin",
             )
     if data.name is not None and await repository.organisation_name_taken(session, data.name, exclude=org.id):
-        raise ConflictError("An organisation with this name already exists.", slug="organisation-name-taken")
+        raise ProblemError(ORGANISATION_NAME_TAKEN, "An organisation with this name already exists.")
     for key, value in data.model_dump(exclude_unset=True).items():
         if value is not None:
             setattr(org, key, value)
@@ -72,7 +73,7 @@ async def create_user(session: AsyncSession, data: UserCreate) -> User:
     org = await _organisation(session, data.organisation_id, "organisation_id")
     _check_role_fits(data.role, org)
     if await repository.user_by_email(session, data.email) is not None:
-        raise ConflictError("A user with this email already exists.", slug="email-taken")
+        raise ProblemError(EMAIL_TAKEN, "A user with this email already exists.")
     user = User(
         email=data.email.lower(),
         full_name=data.full_name,
@@ -93,11 +94,11 @@ async def update_user(session: AsyncSession, user: User, data: UserUpdate, *, ac
         _check_role_fits(changes["role"], org)
     new_role = changes.get("role") or Role.ADMIN
     if user.id == acting_user_id and (changes.get("active") is False or new_role != Role.ADMIN):
-        raise ConflictError("You cannot deactivate yourself or remove your own admin role.", slug="self-lockout")
+        raise ProblemError(SELF_LOCKOUT, "You cannot deactivate yourself or remove your own admin role.")
     if user.role == Role.ADMIN and (changes.get("active") is False or new_role != Role.ADMIN):
         await repository.lock_admins(session)  # two admins demoting each other cannot both succeed
         if await repository.count_admins(session, excluding_user=user.id) == 0:
-            raise ConflictError("This is the last active admin.", slug="last-admin")
+            raise ProblemError(LAST_ADMIN, "This is the last active admin.")
     if changes.get("password"):
         user.password_hash = await hash_secret_async(changes.pop("password"))
     changes.pop("password", None)

@@ -9,19 +9,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 
 from toit_emploi_api.accounts.models import ApiClient, Organisation, User
-from toit_emploi_api.accounts.roles import OrganisationKind, Role
 from toit_emploi_api.auth.tokens import InvalidTokenError, SubjectKind, decode_access_token
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import ForbiddenError, UnauthorizedError
-
-POLICY_ATTRIBUTE = "__toit_policy__"
+from toit_emploi_api.core.routes import POLICY_ATTRIBUTE
+from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -95,21 +94,9 @@ def authorize(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     return dependency
 
 
-async def public_route() -> None:
-    """Marks a route as deliberately open (health checks, token endpoint)."""
-
-
-setattr(public_route, POLICY_ATTRIBUTE, "public")
-
-
-def route_policy(dependency_calls: list[Any]) -> frozenset[Role] | str | None:
-    """The policy declared among a route's dependency callables (used by tests and the OpenAPI hook)."""
-    for call in dependency_calls:
-        policy = getattr(call, POLICY_ATTRIBUTE, None)
-        if policy is not None:
-            return policy  # type: ignore[no-any-return]
-    return None
-
-
 # Any authenticated caller, whatever the role.
 ALL_ROLES_POLICY = authorize(*Role)
+
+Authenticated = Annotated[Principal, Depends(_authenticate)]
+"""The caller, for loader dependencies (`households.deps`, …): the route's own `authorize(...)` checks the role;
+declare it before the loader so that a refused role is a 403, not a 404."""

@@ -14,9 +14,16 @@ from sqlalchemy import select
 from toit_emploi_api.accounts.models import ApiClient, Organisation, User
 from toit_emploi_api.accounts.schemas import MeOut, OrganisationBrief
 from toit_emploi_api.auth import service
-from toit_emploi_api.auth.policy import ALL_ROLES_POLICY, Principal, public_route
+from toit_emploi_api.auth.policy import ALL_ROLES_POLICY, Principal
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import error_responses, problem_response
+from toit_emploi_api.core.routes import public_route
+from toit_emploi_api.vocab.problems import (
+    OAUTH_INVALID_CLIENT,
+    OAUTH_INVALID_GRANT,
+    OAUTH_INVALID_REQUEST,
+    OAUTH_UNSUPPORTED_GRANT_TYPE,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -30,6 +37,14 @@ class TokenOut(BaseModel):
 _Field = Annotated[str | None, Form(max_length=256)]
 
 
+_OAUTH_PROBLEMS = {
+    "invalid_request": OAUTH_INVALID_REQUEST,
+    "invalid_grant": OAUTH_INVALID_GRANT,
+    "unsupported_grant_type": OAUTH_UNSUPPORTED_GRANT_TYPE,
+    "invalid_client": OAUTH_INVALID_CLIENT,
+}
+
+
 def _oauth_error(request: Request, status: int, error: str, description: str, retry_after: int = 0) -> JSONResponse:
     headers = {"Cache-Control": "no-store"}
     if retry_after:
@@ -37,9 +52,7 @@ def _oauth_error(request: Request, status: int, error: str, description: str, re
     if status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="toit-emploi"'
     return problem_response(
-        status,
-        "oauth-" + error.replace("_", "-"),
-        "Token request refused",
+        _OAUTH_PROBLEMS[error],
         description,
         instance=request.url.path,
         extra={"error": error, "error_description": description},

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.accounts import repository
 from toit_emploi_api.accounts.models import ApiClient, Organisation, User
+from toit_emploi_api.accounts.passwords import verify_secret
 from toit_emploi_api.auth import throttle
-from toit_emploi_api.auth.passwords import verify_secret
 from toit_emploi_api.auth.tokens import issue_access_token
 from toit_emploi_api.core.settings import Settings
 

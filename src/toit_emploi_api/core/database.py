@@ -18,7 +18,8 @@ def make_engine(settings: Settings) -> AsyncEngine:
         hide_parameters=True,  # SQL parameters are personal data: never in exception messages or logs
         pool_size=10,
         max_overflow=20,
-        connect_args={"server_settings": {"application_name": "toit-emploi-api"}},
+        # Dates the database derives (now()::date, current_date) are Paris dates, as everywhere in the programme.
+        connect_args={"server_settings": {"application_name": "toit-emploi-api", "timezone": "Europe/Paris"}},
     )
 
 

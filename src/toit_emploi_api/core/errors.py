@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,14 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from toit_emploi_api.core import problems
+from toit_emploi_api.core.problems import ProblemType
+
 logger = logging.getLogger("toit_emploi_api.errors")
 
 PROBLEM_JSON = "application/problem+json"
-PROBLEM_BASE = "urn:toit-emploi:problem:"
-
-
-def problem_type(slug: str) -> str:
-    return PROBLEM_BASE + slug
 
 
 class FieldError(BaseModel):
@@ -34,7 +32,10 @@ class Problem(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    type: str = Field(examples=["urn:toit-emploi:problem:not-found"])
+    type: str = Field(
+        examples=["urn:toit-emploi:problem:not-found"],
+        description="A declared problem type (`urn:toit-emploi:problem:<slug>`); see `x-problem-types`.",
+    )
     title: str
     status: int
     detail: str
@@ -43,88 +44,104 @@ class Problem(BaseModel):
 
 
 class ProblemError(Exception):
-    status: int = 500
-    slug: str = "internal-error"
-    title: str = "Internal server error"
+    """A typed error: its declared problem type gives the status and title; `detail` says what happened."""
 
     def __init__(
         self,
+        problem: ProblemType,
         detail: str,
         *,
-        slug: str | None = None,
-        title: str | None = None,
         errors: Sequence[FieldError] | None = None,
         extra: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
+        self.problem = problem
         self.detail = detail
-        if slug is not None:
-            self.slug = slug
-        if title is not None:
-            self.title = title
         self.errors = list(errors) if errors else None
         self.extra = dict(extra or {})
         self.headers = dict(headers or {})
 
+    @property
+    def status(self) -> int:
+        return self.problem.status
 
-class BadRequestError(ProblemError):
-    status, slug, title = 400, "bad-request", "Bad request"
+
+class _FoundationError(ProblemError):
+    """A ProblemError bound to one of the foundation's types: ``NotFoundError("No household with this id.")``."""
+
+    problem_type: ClassVar[ProblemType]
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: Sequence[FieldError] | None = None,
+        extra: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(self.problem_type, detail, errors=errors, extra=extra, headers=headers)
+
+
+class BadRequestError(_FoundationError):
+    problem_type = problems.BAD_REQUEST
+
+
+class ForbiddenError(_FoundationError):
+    problem_type = problems.FORBIDDEN
+
+
+class NotFoundError(_FoundationError):
+    problem_type = problems.NOT_FOUND
+
+
+class ConflictError(_FoundationError):
+    problem_type = problems.CONFLICT
+
+
+class PreconditionFailedError(_FoundationError):
+    problem_type = problems.PRECONDITION_FAILED
+
+
+class PayloadTooLargeError(_FoundationError):
+    problem_type = problems.PAYLOAD_TOO_LARGE
+
+
+class ValidationProblemError(_FoundationError):
+    problem_type = problems.VALIDATION_ERROR
+
+
+class PreconditionRequiredError(_FoundationError):
+    problem_type = problems.PRECONDITION_REQUIRED
+
+
+class TooManyRequestsError(_FoundationError):
+    problem_type = problems.TOO_MANY_REQUESTS
 
 
 class UnauthorizedError(ProblemError):
-    status, slug, title = 401, "unauthorized", "Authentication required"
-
     def __init__(self, detail: str = "A valid bearer token is required.", **kw: Any) -> None:
         kw.setdefault("headers", {"WWW-Authenticate": "Bearer"})
-        super().__init__(detail, **kw)
-
-
-class ForbiddenError(ProblemError):
-    status, slug, title = 403, "forbidden", "Forbidden"
-
-
-class NotFoundError(ProblemError):
-    status, slug, title = 404, "not-found", "Not found"
-
-
-class ConflictError(ProblemError):
-    status, slug, title = 409, "conflict", "Conflict"
-
-
-class PreconditionFailedError(ProblemError):
-    status, slug, title = 412, "precondition-failed", "Precondition failed"
-
-
-class PayloadTooLargeError(ProblemError):
-    status, slug, title = 413, "payload-too-large", "Payload too large"
-
-
-class ValidationProblemError(ProblemError):
-    status, slug, title = 422, "validation-error", "Invalid request"
-
-
-class PreconditionRequiredError(ProblemError):
-    status, slug, title = 428, "precondition-required", "Precondition required"
-
-
-class TooManyRequestsError(ProblemError):
-    status, slug, title = 429, "too-many-requests", "Too many requests"
+        super().__init__(problems.UNAUTHORIZED, detail, **kw)
 
 
 def problem_response(
-    status: int,
-    slug: str,
-    title: str,
+    problem: ProblemType,
     detail: str,
     *,
+    status: int | None = None,
     instance: str | None = None,
     errors: Sequence[FieldError] | None = None,
     extra: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
+    """A problem+json answer; `status` overrides the type's own only for HTTP_ERROR (any other status)."""
+    title = problem.title
+    if status is not None and status != problem.status:
+        title = _phrase(status)
+    status = status if status is not None else problem.status
     body: dict[str, Any] = {
-        "type": problem_type(slug),
+        "type": problem.uri,
         "title": title,
         "status": status,
         "detail": detail,
@@ -135,6 +152,13 @@ def problem_response(
     if extra:
         body.update(extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {}))
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def _field_path(loc: Sequence[int | str]) -> str:
@@ -161,9 +185,7 @@ def _instance(request: Request) -> str:
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProblemError)
     return problem_response(
-        exc.status,
-        exc.slug,
-        exc.title,
+        exc.problem,
         exc.detail,
         instance=_instance(request),
         errors=exc.errors,
@@ -176,29 +198,21 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = validation_field_errors(exc.errors())
     detail = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
-    return problem_response(
-        422, "validation-error", "Invalid request", detail, instance=_instance(request), errors=errors
-    )
+    return problem_response(problems.VALIDATION_ERROR, detail, instance=_instance(request), errors=errors)
 
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
-    try:
-        phrase = HTTPStatus(status).phrase
-    except ValueError:
-        phrase = "Error"
-    slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized", 403: "forbidden"}.get(
-        status, phrase.lower().replace(" ", "-")
-    )
+    phrase = _phrase(status)
+    problem = problems.BY_HTTP_STATUS.get(status, problems.HTTP_ERROR)
     detail = exc.detail if isinstance(exc.detail, str) else phrase
     if status == 400 and detail == "There was an error parsing the body":
         return problem_response(
-            422, "validation-error", "Invalid request", "The request body could not be parsed.",
-            instance=_instance(request),
-        )  # fmt: skip
+            problems.VALIDATION_ERROR, "The request body could not be parsed.", instance=_instance(request)
+        )
     return problem_response(
-        status, slug, phrase, detail, instance=_instance(request), headers=getattr(exc, "headers", None)
+        problem, detail, status=status, instance=_instance(request), headers=getattr(exc, "headers", None)
     )
 
 
@@ -207,9 +221,7 @@ async def _on_integrity(request: Request, exc: Exception) -> JSONResponse:
     constraint = getattr(getattr(exc, "orig", None), "constraint_name", None)
     logger.warning("unhandled integrity error", extra={"constraint": constraint})
     return problem_response(
-        409,
-        "conflict",
-        "Conflict",
+        problems.CONFLICT,
         "The request conflicts with the current state of the data.",
         instance=_instance(request),
     )
@@ -232,7 +244,7 @@ async def _on_dbapi_error(request: Request, exc: Exception) -> JSONResponse:
     if state.startswith("22") or isinstance(exc, DataError):
         logger.warning("database rejected a value", extra={"sqlstate": state})
         return problem_response(
-            422, "validation-error", "Invalid request", "A value was rejected as invalid.", instance=_instance(request)
+            problems.VALIDATION_ERROR, "A value was rejected as invalid.", instance=_instance(request)
         )
     if state.startswith("23"):
         return await _on_integrity(request, exc)
@@ -250,3 +262,19 @@ def install_error_handlers(app: FastAPI) -> None:
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries for a route's own error statuses (content is filled in as problem+json)."""
     return {status: {"description": HTTPStatus(status).phrase} for status in statuses}
+
+
+PROBLEM_TYPES_KEY = "x-problem-types"
+
+
+def problem_responses(*types: ProblemType) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the problem types a route raises itself, grouped by status.
+
+    The authentication, role, validation and body-size types every route may answer with are added by the OpenAPI
+    hook; a route names the others (404, 409 with its slugs, 412/428 through the If-Match dependency, …)."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for declared in types:
+        entry = out.setdefault(declared.status, {"description": _phrase(declared.status), PROBLEM_TYPES_KEY: []})
+        if declared.slug not in entry[PROBLEM_TYPES_KEY]:
+            entry[PROBLEM_TYPES_KEY].append(declared.slug)
+    return out

@@ -7,8 +7,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from toit_emploi_api.auth.policy import public_route
+from toit_emploi_api.core import problems
 from toit_emploi_api.core.errors import error_responses, problem_response
+from toit_emploi_api.core.routes import public_route
 
 router = APIRouter(tags=["health"], dependencies=[Depends(public_route)])
 
@@ -40,14 +41,10 @@ async def readyz(request: Request) -> JSONResponse:
         async with request.app.state.engine.connect() as conn:
             current = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one_or_none()
     except Exception:
-        return problem_response(
-            503, "not-ready", "Service unavailable", "The database is not reachable.", instance="/readyz"
-        )
+        return problem_response(problems.NOT_READY, "The database is not reachable.", instance="/readyz")
     if current != expected:
         return problem_response(
-            503,
-            "not-ready",
-            "Service unavailable",
+            problems.NOT_READY,
             f"Database migrations are not at head (found {current}, expected {expected}).",
             instance="/readyz",
         )

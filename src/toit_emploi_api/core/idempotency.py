@@ -37,8 +37,9 @@ from sqlalchemy import delete, func, null, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toit_emploi_api.core.errors import ConflictError, FieldError, ValidationProblemError
+from toit_emploi_api.core.errors import FieldError, ProblemError
 from toit_emploi_api.core.idempotency_models import IDEMPOTENCY_KEY_MAX_LENGTH, IdempotencyKey
+from toit_emploi_api.core.problems import IDEMPOTENCY_KEY_IN_PROGRESS, IDEMPOTENCY_KEY_REUSED
 
 __all__ = [
     "REPLAYED_HEADER",
@@ -185,15 +186,15 @@ async def claim(
         )
     ).scalar_one()
     if row.request_fingerprint != fingerprint:
-        raise ValidationProblemError(
+        raise ProblemError(
+            IDEMPOTENCY_KEY_REUSED,
             "This Idempotency-Key was already used for a different request; use a new key for a new request.",
-            slug="idempotency-key-reused",
             errors=[FieldError(field="Idempotency-Key", message="already used with a different request")],
         )
     if row.response_status is None:  # pragma: no cover - the first use commits its response with its claim
-        raise ConflictError(
+        raise ProblemError(
+            IDEMPOTENCY_KEY_IN_PROGRESS,
             "A request with this Idempotency-Key is still being processed; retry shortly.",
-            slug="idempotency-key-in-progress",
         )
     result.stored_status = row.response_status
     result.stored_body = row.response_body

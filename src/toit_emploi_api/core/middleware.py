@@ -12,7 +12,9 @@ from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from toit_emploi_api.core.errors import PROBLEM_JSON, problem_type
+from toit_emploi_api.core import problems
+from toit_emploi_api.core.errors import PROBLEM_JSON
+from toit_emploi_api.core.problems import ProblemType
 from toit_emploi_api.core.request_context import _request_id
 
 access_log = logging.getLogger("toit_emploi_api.access")
@@ -20,9 +22,10 @@ error_log = logging.getLogger("toit_emploi_api.errors")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-async def _send_problem(send: Send, status: int, slug: str, title: str, detail: str, path: str) -> None:
+async def _send_problem(send: Send, problem: ProblemType, detail: str, path: str) -> None:
+    status = problem.status
     body = json.dumps(
-        {"type": problem_type(slug), "title": title, "status": status, "detail": detail, "instance": path}
+        {"type": problem.uri, "title": problem.title, "status": status, "detail": detail, "instance": path}
     ).encode()
     await send(
         {
@@ -75,9 +78,7 @@ class RequestContextMiddleware:
             if not response_started:
                 await _send_problem(
                     send_with_id,
-                    500,
-                    "internal-error",
-                    "Internal server error",
+                    problems.INTERNAL_ERROR,
                     f"An unexpected error occurred. Quote request id {request_id} to the support team.",
                     scope["path"],
                 )
@@ -110,9 +111,7 @@ class UrlSafetyMiddleware:
             if b"\x00" in unquote_to_bytes(raw_path) or b"\x00" in unquote_to_bytes(query.replace(b"+", b" ")):
                 await _send_problem(
                     send,
-                    422,
-                    "validation-error",
-                    "Invalid request",
+                    problems.VALIDATION_ERROR,
                     "URL must not contain NUL characters.",
                     scope["path"],
                 )
@@ -141,7 +140,7 @@ class BodySizeLimitMiddleware:
             except ValueError:
                 too_big = False
             if too_big:
-                await _send_problem(send, 413, "payload-too-large", "Payload too large", detail, scope["path"])
+                await _send_problem(send, problems.PAYLOAD_TOO_LARGE, detail, scope["path"])
                 return
         # Read the body here (the app would read it whole anyway), so an oversized stream is refused before
         # the app sees it; then replay it.
@@ -157,7 +156,7 @@ class BodySizeLimitMiddleware:
             chunk = message.get("body", b"")
             received += len(chunk)
             if received > limit:
-                await _send_problem(send, 413, "payload-too-large", "Payload too large", detail, scope["path"])
+                await _send_problem(send, problems.PAYLOAD_TOO_LARGE, detail, scope["path"])
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)

@@ -8,9 +8,10 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
-from toit_emploi_api.auth.policy import route_policy
-from toit_emploi_api.core.errors import PROBLEM_JSON, FieldError, Problem
-from toit_emploi_api.core.routes import dependency_calls, iter_api_routes
+from toit_emploi_api.core import problems
+from toit_emploi_api.core.errors import PROBLEM_JSON, PROBLEM_TYPES_KEY, FieldError, Problem
+from toit_emploi_api.core.resources import IF_MATCH_MARK
+from toit_emploi_api.core.routes import dependency_calls, iter_api_routes, route_policy
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _PHRASES = {
@@ -55,12 +56,25 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             route = routes.get((path, method))
-            policy = route_policy(dependency_calls(route)) if route else None
+            calls = dependency_calls(route) if route else []
+            policy = route_policy(calls)
             responses: dict[str, Any] = operation.setdefault("responses", {})
             statuses = {int(s) for s in responses if s.isdigit() and int(s) >= 400}
             statuses |= {422, 500}
+            types: dict[int, list[str]] = {
+                422: [problems.VALIDATION_ERROR.slug],
+                500: [problems.INTERNAL_ERROR.slug],
+                413: [problems.PAYLOAD_TOO_LARGE.slug],
+            }
+            if any(getattr(call, IF_MATCH_MARK, False) for call in calls):
+                _require_if_match(operation)
+                statuses |= {412, 428}
+                types[412] = [problems.PRECONDITION_FAILED.slug]
+                types[428] = [problems.PRECONDITION_REQUIRED.slug]
             if policy != "public":
                 statuses |= {401, 403}
+                types[401] = [problems.UNAUTHORIZED.slug]
+                types[403] = [problems.FORBIDDEN.slug]
                 roles = sorted(str(r) for r in policy) if isinstance(policy, frozenset) else []
                 operation["x-roles"] = roles
             else:
@@ -69,11 +83,25 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 statuses.add(413)
             for status in sorted(statuses):
                 entry = responses.setdefault(str(status), {})
-                entry["description"] = entry.get("description") or _PHRASES.get(status, "Error")
-                if entry["description"] in ("Validation Error", "Unprocessable Entity"):
-                    entry["description"] = _PHRASES[422]
+                declared = [*types.get(status, []), *entry.pop(PROBLEM_TYPES_KEY, [])]
+                slugs = list(dict.fromkeys(declared))
+                phrase = _PHRASES.get(status, "Error")
+                entry["description"] = phrase
+                if slugs:
+                    entry["description"] = f"{phrase}. Problem types: " + ", ".join(f"`{s}`" for s in slugs) + "."
+                    entry[PROBLEM_TYPES_KEY] = [problems.PROBLEM_BASE + s for s in slugs]
                 entry["content"] = {PROBLEM_JSON: {"schema": _PROBLEM_REF}}
+    schema["components"][PROBLEM_TYPES_KEY] = [
+        {"type": p.uri, "title": p.title, "status": p.status} for p in problems.registered()
+    ]
     return schema
+
+
+def _require_if_match(operation: dict[str, Any]) -> None:
+    """The server answers 428 without If-Match: the document says the header is required."""
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") == "header" and parameter.get("name") == "If-Match":
+            parameter["required"] = True
 
 
 def install(app: FastAPI) -> None:

@@ -1,4 +1,7 @@
-"""Walk the app's API routes, whatever the FastAPI version (recent versions mount included routers lazily)."""
+"""Walk the app's API routes (whatever the FastAPI version), and the marks a route's policy leaves on them.
+
+Every route declares its access policy: `auth.policy.authorize(...)` marks its dependency with the allowed roles,
+`public_route` marks a deliberately open route; a test walks the app and fails on a route without either."""
 
 from __future__ import annotations
 
@@ -31,3 +34,22 @@ def dependency_calls(route: APIRoute) -> list[Any]:
         calls.append(dep.call)
         stack.extend(dep.dependencies)
     return calls
+
+
+POLICY_ATTRIBUTE = "__toit_policy__"
+
+
+async def public_route() -> None:
+    """Marks a route as deliberately open (health checks, token endpoint)."""
+
+
+setattr(public_route, POLICY_ATTRIBUTE, "public")
+
+
+def route_policy(calls: list[Any]) -> frozenset[Any] | str | None:
+    """The policy declared among a route's dependency callables: a frozenset of roles, "public", or None."""
+    for call in calls:
+        policy = getattr(call, POLICY_ATTRIBUTE, None)
+        if policy is not None:
+            return policy  # type: ignore[no-any-return]
+    return None

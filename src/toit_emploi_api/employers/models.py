@@ -5,27 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
-from enum import StrEnum
 
 from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, Numeric, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from toit_emploi_api.core.enums import pg_enum
 from toit_emploi_api.core.models import Base, Timestamps, UUIDPrimaryKey, Versioned
-
-
-class ContractType(StrEnum):
-    CDI = "cdi"
-    CDD = "cdd"
-    INTERIM = "interim"
-    APPRENTICESHIP = "apprenticeship"
-
-
-class JobOpeningStatus(StrEnum):
-    OPEN = "open"
-    FILLED = "filled"
-    CLOSED = "closed"
-
+from toit_emploi_api.vocab.statuses import ContractType, JobOpeningStatus
 
 contract_type_enum = pg_enum(ContractType, "contract_type")
 

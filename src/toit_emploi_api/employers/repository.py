@@ -10,7 +10,8 @@ from sqlalchemy import ColumnElement, Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
-from toit_emploi_api.employers.models import ContractType, Employer, JobOpening, JobOpeningStatus
+from toit_emploi_api.employers.models import Employer, JobOpening
+from toit_emploi_api.vocab.statuses import ContractType, JobOpeningStatus
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 
-from toit_emploi_api.accounts.roles import Role
 from toit_emploi_api.auth.policy import Principal, authorize
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import error_responses
-from toit_emploi_api.core.etag import IfMatchHeader, require_if_match, set_etag
-from toit_emploi_api.core.pagination import Page, PageDep
+from toit_emploi_api.core.etag import IfMatchHeader, require_if_match
+from toit_emploi_api.core.resources import Page, PageDep, with_etag
 from toit_emploi_api.employers import repository, service
-from toit_emploi_api.employers.models import ContractType, JobOpening, JobOpeningStatus
+from toit_emploi_api.employers.models import JobOpening
 from toit_emploi_api.employers.schemas import (
     EmployerCreate,
     EmployerOut,
@@ -30,6 +29,8 @@ from toit_emploi_api.employers.schemas import (
 )
 from toit_emploi_api.reference.codes import InseeCommuneCode
 from toit_emploi_api.reference.text import fold
+from toit_emploi_api.vocab.roles import Role
+from toit_emploi_api.vocab.statuses import ContractType, JobOpeningStatus
 
 router = APIRouter(prefix="/api/v1", tags=["employers"])
 
@@ -95,7 +96,7 @@ async def employers_create(
     principal: WriterDep, session: SessionDep, body: EmployerCreate, response: Response
 ) -> EmployerOut:
     employer = await service.create_employer(session, principal, body)
-    set_etag(response, employer.version)
+    with_etag(response, employer.version)
     response.headers["Location"] = f"/api/v1/employers/{employer.id}"
     return EmployerOut.model_validate(employer)
 
@@ -105,7 +106,7 @@ async def employers_get(
     _: StaffReaderDep, session: SessionDep, employer_id: uuid.UUID, response: Response
 ) -> EmployerOut:
     employer = await service.get_employer_or_404(session, employer_id)
-    set_etag(response, employer.version)
+    with_etag(response, employer.version)
     return EmployerOut.model_validate(employer)
 
 
@@ -126,7 +127,7 @@ async def employers_update(
     employer = await service.get_employer_or_404(session, employer_id, for_update=True)
     require_if_match(if_match, employer.version)
     employer = await service.update_employer(session, principal, employer, body)
-    set_etag(response, employer.version)
+    with_etag(response, employer.version)
     return EmployerOut.model_validate(employer)
 
 
@@ -161,7 +162,7 @@ async def employers_job_openings_create(
     principal: WriterDep, session: SessionDep, employer_id: uuid.UUID, body: JobOpeningCreate, response: Response
 ) -> JobOpeningOut:
     opening = await service.create_job_opening(session, principal, employer_id, body)
-    set_etag(response, opening.version)
+    with_etag(response, opening.version)
     response.headers["Location"] = f"/api/v1/job-openings/{opening.id}"
     return JobOpeningOut.model_validate(opening)
 
@@ -217,7 +218,7 @@ async def job_openings_get(
     principal: OpeningReaderDep, session: SessionDep, job_opening_id: uuid.UUID, response: Response
 ) -> JobOpeningOut | JobOpeningPublicOut:
     opening = await service.get_job_opening_or_404(session, job_opening_id, only_open=not _is_staff(principal))
-    set_etag(response, opening.version)
+    with_etag(response, opening.version)
     return _opening_out(principal, opening)
 
 
@@ -238,7 +239,7 @@ async def job_openings_update(
     opening = await service.get_job_opening_or_404(session, job_opening_id, for_update=True)
     require_if_match(if_match, opening.version)
     opening = await service.update_job_opening(session, principal, opening, body)
-    set_etag(response, opening.version)
+    with_etag(response, opening.version)
     return JobOpeningOut.model_validate(opening)
 
 

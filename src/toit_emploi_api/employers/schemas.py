@@ -23,10 +23,11 @@ from pydantic import (
     model_validator,
 )
 
+from toit_emploi_api.core.clock import CALENDAR_END, PROGRAMME_START
 from toit_emploi_api.core.schemas import InputModel, OutputModel
-from toit_emploi_api.employers.models import ContractType, JobOpeningStatus
 from toit_emploi_api.reference.codes import InseeCommuneCode, PostCode, RomeCode, Siret, rome_label
 from toit_emploi_api.reference.text import FoldableName, LongText, Name, NoteText, ShortText, Title
+from toit_emploi_api.vocab.statuses import ContractType, JobOpeningStatus
 
 # --- field types -------------------------------------------------------------------------------------------
 Latitude = Annotated[
@@ -97,7 +98,7 @@ Positions = Annotated[
     StrictInt,
     Field(ge=1, le=1000, description="Number of people wanted, 1..1000: a JSON integer (not a string, nor true)."),
 ]
-StartDate = Annotated[date, Field(ge=date(2014, 1, 1), le=date(2100, 12, 31), description="2014-01-01..2100-12-31.")]
+StartDate = Annotated[date, Field(ge=PROGRAMME_START, le=CALENDAR_END, description="2014-01-01..2100-12-31.")]
 
 
 def _money_text(value: Decimal) -> str:

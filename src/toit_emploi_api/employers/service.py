@@ -8,13 +8,23 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toit_emploi_api.audit import service as audit
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.core.errors import ConflictError, FieldError, NotFoundError, ValidationProblemError
+from toit_emploi_api.core import audit
+from toit_emploi_api.core.errors import FieldError, NotFoundError, ProblemError, ValidationProblemError
 from toit_emploi_api.employers import repository
-from toit_emploi_api.employers.models import Employer, JobOpening, JobOpeningStatus
+from toit_emploi_api.employers.models import Employer, JobOpening
 from toit_emploi_api.employers.schemas import EmployerCreate, EmployerUpdate, JobOpeningCreate, JobOpeningUpdate
 from toit_emploi_api.reference.text import fold
+from toit_emploi_api.vocab.audit import AuditAction
+from toit_emploi_api.vocab.problems import (
+    EMPLOYER_HAS_OPEN_JOB_OPENINGS,
+    EMPLOYER_INACTIVE,
+    JOB_OPENING_IN_USE,
+    JOB_OPENING_STATUS_NOT_ALLOWED,
+    POSITIONS_BELOW_HIRES,
+    SIRET_TAKEN,
+)
+from toit_emploi_api.vocab.statuses import JobOpeningStatus
 
 _SIRET_CONSTRAINT = "uq_employers_siret"
 _HIRES_CONSTRAINT = "ck_job_openings_hires_within_positions"
@@ -29,16 +39,17 @@ def _constraint(exc: IntegrityError) -> str | None:
     return None
 
 
-def _siret_taken() -> ConflictError:
-    return ConflictError(
-        "An employer with this SIRET already exists.", slug="siret-taken", title="SIRET already registered"
+def _siret_taken() -> ProblemError:
+    return ProblemError(
+        SIRET_TAKEN,
+        "An employer with this SIRET already exists.",
     )
 
 
-def _positions_below_hires(opening: JobOpening, requested: int) -> ConflictError:
-    return ConflictError(
+def _positions_below_hires(opening: JobOpening, requested: int) -> ProblemError:
+    return ProblemError(
+        POSITIONS_BELOW_HIRES,
         f"open_positions cannot be lower than the {opening.hires_count} hire(s) already recorded on this job opening.",
-        slug="positions-below-hires",
         extra={"hires_count": opening.hires_count, "requested_open_positions": requested},
     )
 
@@ -74,7 +85,7 @@ async def create_employer(session: AsyncSession, principal: Principal, data: Emp
     session.add(employer)
     await _flush(session)
     await audit.record(
-        session, principal, "employer.create", "employer", employer.id, details={"fields": sorted(values)}
+        session, principal, AuditAction.EMPLOYER_CREATE, "employer", employer.id, details={"fields": sorted(values)}
     )
     await session.refresh(employer)
     return employer
@@ -97,9 +108,9 @@ async def update_employer(
     if changes.get("active") is False:
         still_open = await repository.open_job_openings(session, employer.id)
         if still_open:
-            raise ConflictError(
+            raise ProblemError(
+                EMPLOYER_HAS_OPEN_JOB_OPENINGS,
                 f"This employer still has {len(still_open)} open job opening(s); close them before deactivating it.",
-                slug="employer-has-open-job-openings",
                 extra={"open_job_openings": [{"id": str(i), "title": t} for i, t in still_open]},
             )
     if not changes:
@@ -110,17 +121,15 @@ async def update_employer(
         employer.sector_folded = fold(changes["sector"]) if changes["sector"] else None
     await _flush(session)
     await audit.record(
-        session, principal, "employer.update", "employer", employer.id, details={"fields": sorted(changes)}
+        session, principal, AuditAction.EMPLOYER_UPDATE, "employer", employer.id, details={"fields": sorted(changes)}
     )
     await session.refresh(employer)
     return employer
 
 
 # --- job openings ------------------------------------------------------------------------------------------
-def _employer_inactive() -> ConflictError:
-    return ConflictError(
-        "This employer is deactivated: reactivate it before opening positions.", slug="employer-inactive"
-    )
+def _employer_inactive() -> ProblemError:
+    return ProblemError(EMPLOYER_INACTIVE, "This employer is deactivated: reactivate it before opening positions.")
 
 
 async def get_job_opening_or_404(
@@ -146,7 +155,7 @@ async def create_job_opening(
     await audit.record(
         session,
         principal,
-        "job_opening.create",
+        AuditAction.JOB_OPENING_CREATE,
         "job_opening",
         opening.id,
         details={"fields": sorted(values), "employer_id": str(employer.id)},
@@ -159,15 +168,15 @@ def _next_status(opening: JobOpening, requested: JobOpeningStatus, positions: in
     if requested is current:
         return current
     if requested is JobOpeningStatus.FILLED:
-        raise ConflictError(
+        raise ProblemError(
+            JOB_OPENING_STATUS_NOT_ALLOWED,
             "Only the pipeline marks a job opening as filled, when its hires reach its open positions.",
-            slug="job-opening-status-not-allowed",
             extra={"from": current.value, "to": requested.value},
         )
     if requested is JobOpeningStatus.OPEN and positions <= opening.hires_count:
-        raise ConflictError(
+        raise ProblemError(
+            JOB_OPENING_STATUS_NOT_ALLOWED,
             "Every position of this job opening is already filled; raise open_positions to reopen it.",
-            slug="job-opening-status-not-allowed",
             extra={"from": current.value, "to": requested.value, "hires_count": opening.hires_count},
         )
     return requested
@@ -202,23 +211,23 @@ async def update_job_opening(
     details: dict[str, Any] = {"fields": sorted(changes)}
     if "status" in changes:
         details["status"] = {"from": previous.value, "to": opening.status.value}
-    await audit.record(session, principal, "job_opening.update", "job_opening", opening.id, details=details)
+    await audit.record(session, principal, AuditAction.JOB_OPENING_UPDATE, "job_opening", opening.id, details=details)
     return await get_job_opening_or_404(session, opening.id)
 
 
 async def delete_job_opening(session: AsyncSession, principal: Principal, opening: JobOpening) -> None:
     """``opening`` must have been loaded FOR UPDATE by the caller (the pipeline hires under the same lock)."""
     if opening.hires_count > 0 or await repository.placements_refer_to(session, opening.id):
-        raise ConflictError(
+        raise ProblemError(
+            JOB_OPENING_IN_USE,
             "Placements refer to this job opening, so it cannot be deleted (the history of the households "
             "depends on it). Close it instead: PATCH its status to `closed`.",
-            slug="job-opening-in-use",
             extra={"hires_count": opening.hires_count},
         )
     await audit.record(
         session,
         principal,
-        "job_opening.delete",
+        AuditAction.JOB_OPENING_DELETE,
         "job_opening",
         opening.id,
         details={"employer_id": str(opening.employer_id)},

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from toit_emploi_api.core.enums import pg_enum
 from toit_emploi_api.core.models import Base, Timestamps, UUIDPrimaryKey, Versioned
-from toit_emploi_api.pipeline.rules import Stage
+from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.statuses import MemberRole
 
 household_reference_seq = Sequence("household_reference_seq", metadata=Base.metadata)
 
@@ -33,13 +34,6 @@ class HousingSituation(StrEnum):
     HOSTED_BY_RELATIVES = "hosted_by_relatives"
     STREET = "street"
     OTHER = "other"
-
-
-class MemberRole(StrEnum):
-    HEAD = "head"
-    PARTNER = "partner"
-    CHILD = "child"
-    OTHER_RELATIVE = "other_relative"
 
 
 class FrenchLevel(StrEnum):

@@ -15,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
 
 from toit_emploi_api.accounts.models import Organisation
-from toit_emploi_api.households.clock import PARIS
-from toit_emploi_api.households.models import Household, Member, MemberRole, household_reference_seq
+from toit_emploi_api.core.clock import PROGRAMME_TZ as PARIS
+from toit_emploi_api.households.models import Household, Member, household_reference_seq
 from toit_emploi_api.households.schemas import HouseholdSort
 from toit_emploi_api.pipeline.models import Placement
-from toit_emploi_api.pipeline.rules import ACTIVE_STAGES, Stage
+from toit_emploi_api.vocab.stages import ACTIVE_STAGES, Stage
+from toit_emploi_api.vocab.statuses import MemberRole
 
 
 @dataclass(frozen=True)
@@ -132,9 +133,12 @@ async def get_household(
     *,
     scope_organisation_id: uuid.UUID | None,
     for_update: bool = False,
+    with_members: bool = True,
 ) -> Household | None:
-    """The household with its members, or None when missing or outside the caller's organisation."""
-    stmt = select(Household).where(Household.id == household_id).options(selectinload(Household.members))
+    """The household (with its members), or None when missing or outside the caller's organisation."""
+    stmt = select(Household).where(Household.id == household_id)
+    if with_members:
+        stmt = stmt.options(selectinload(Household.members))
     if scope_organisation_id is not None:
         stmt = stmt.where(Household.referring_organisation_id == scope_organisation_id)
     if for_update:

@@ -10,14 +10,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from toit_emploi_api.accounts.roles import Role
-from toit_emploi_api.audit import service as audit
 from toit_emploi_api.auth.policy import Principal, authorize
-from toit_emploi_api.core import idempotency
+from toit_emploi_api.core import audit, idempotency
+from toit_emploi_api.core.clock import CALENDAR_END, PROGRAMME_START
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import NotFoundError, error_responses
-from toit_emploi_api.core.etag import IfMatchHeader, etag_for, require_if_match, set_etag
-from toit_emploi_api.core.pagination import Page, PageDep
+from toit_emploi_api.core.etag import IfMatchHeader, require_if_match
+from toit_emploi_api.core.resources import Page, PageDep, etag_for, with_etag
 from toit_emploi_api.households import repository, service
 from toit_emploi_api.households.schemas import (
     DuplicatePair,
@@ -32,14 +31,16 @@ from toit_emploi_api.households.schemas import (
     MemberOut,
     MemberUpdate,
 )
-from toit_emploi_api.pipeline.rules import Stage
 from toit_emploi_api.reference.codes import RomeCode
 from toit_emploi_api.reference.text import fold
+from toit_emploi_api.vocab.audit import AuditAction
+from toit_emploi_api.vocab.roles import Role
+from toit_emploi_api.vocab.stages import Stage
 
 router = APIRouter(prefix="/api/v1", tags=["households"])
 
 # The programme started in 2014: dates outside these bounds are a 422 naming the parameter.
-QueryDate = Annotated[date, Field(ge=date(2014, 1, 1), le=date(2100, 12, 31))]
+QueryDate = Annotated[date, Field(ge=PROGRAMME_START, le=CALENDAR_END)]
 
 # Funders and landlords have no household access at all (403); partner workers are scoped to their organisation.
 HouseholdUserDep = Annotated[
@@ -112,7 +113,7 @@ async def households_list(
     await audit.record(
         session,
         principal,
-        "household.list",
+        AuditAction.HOUSEHOLD_LIST,
         "household",
         None,
         details={"household_ids": [str(h.id) for h in rows], "filters": filters.used()},
@@ -143,7 +144,7 @@ async def households_create(
             return await _replay_create(session, principal, claim)
     household = await service.create_household(session, principal, body)
     out = service.household_out(principal, household)
-    set_etag(response, household.version)
+    with_etag(response, household.version)
     response.headers["Location"] = f"/api/v1/households/{household.id}"
     if claim is not None:
         headers = {"ETag": response.headers["ETag"], "Location": response.headers["Location"]}
@@ -163,7 +164,7 @@ async def _replay_create(session: SessionDep, principal: Principal, claim: idemp
     await audit.record(
         session,
         principal,
-        "household.read",
+        AuditAction.HOUSEHOLD_READ,
         "household",
         household.id,
         household_id=household.id,
@@ -187,7 +188,7 @@ async def households_possible_duplicates(
     await audit.record(
         session,
         principal,
-        "household.possible_duplicates",
+        AuditAction.HOUSEHOLD_POSSIBLE_DUPLICATES,
         "household",
         None,
         details={"pairs": [[str(p["first"]["id"]), str(p["second"]["id"])] for p in pairs]},
@@ -206,8 +207,10 @@ async def households_get(
     principal: HouseholdUserDep, session: SessionDep, household_id: uuid.UUID, response: Response
 ) -> HouseholdOut | HouseholdStatusOut:
     household = await service.get_visible(session, principal, household_id)
-    await audit.record(session, principal, "household.read", "household", household.id, household_id=household.id)
-    set_etag(response, household.version)
+    await audit.record(
+        session, principal, AuditAction.HOUSEHOLD_READ, "household", household.id, household_id=household.id
+    )
+    with_etag(response, household.version)
     return service.household_out(principal, household)
 
 
@@ -229,7 +232,7 @@ async def households_update(
     service.check_writable(principal, household)
     require_if_match(if_match, household.version)
     household = await service.update_household(session, principal, household, body)
-    set_etag(response, household.version)
+    with_etag(response, household.version)
     return service.household_out(principal, household)
 
 
@@ -261,7 +264,9 @@ async def household_members_list(
 ) -> Page[MemberOut]:
     household = await service.get_visible(session, principal, household_id)
     service.check_members_readable(principal, household)
-    await audit.record(session, principal, "member.list", "household", household.id, household_id=household.id)
+    await audit.record(
+        session, principal, AuditAction.MEMBER_LIST, "household", household.id, household_id=household.id
+    )
     members = list(household.members)
     items = [service.member_out(m) for m in members[page.offset : page.offset + page.limit]]
     return Page(items=items, total=len(members), limit=page.limit, offset=page.offset)
@@ -280,7 +285,7 @@ async def household_members_create(
     household = await service.get_visible(session, principal, household_id, for_update=True)
     service.check_writable(principal, household)
     member = await service.add_member(session, principal, household, body)
-    set_etag(response, member.version)
+    with_etag(response, member.version)
     response.headers["Location"] = f"/api/v1/households/{household.id}/members/{member.id}"
     return service.member_out(member)
 
@@ -297,8 +302,8 @@ async def household_members_get(
     household = await service.get_visible(session, principal, household_id)
     service.check_members_readable(principal, household)
     member = service.find_member(household, member_id)
-    await audit.record(session, principal, "member.read", "member", member.id, household_id=household.id)
-    set_etag(response, member.version)
+    await audit.record(session, principal, AuditAction.MEMBER_READ, "member", member.id, household_id=household.id)
+    with_etag(response, member.version)
     return service.member_out(member)
 
 
@@ -322,7 +327,7 @@ async def household_members_update(
     service.check_writable(principal, household)
     require_if_match(if_match, member.version)
     member = await service.update_member(session, principal, household, member, body)
-    set_etag(response, member.version)
+    with_etag(response, member.version)
     return service.member_out(member)
 
 

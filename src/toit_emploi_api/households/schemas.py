@@ -9,12 +9,13 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, ConfigDict, Field
 
+from toit_emploi_api.core.clock import today
 from toit_emploi_api.core.schemas import InputModel, OutputModel
-from toit_emploi_api.households.clock import today
-from toit_emploi_api.households.models import FrenchLevel, HousingSituation, MemberRole, SchoolingLevel
-from toit_emploi_api.pipeline.rules import Stage
+from toit_emploi_api.households.models import FrenchLevel, HousingSituation, SchoolingLevel
 from toit_emploi_api.reference.codes import RomeCode
 from toit_emploi_api.reference.text import BriefText, MediumText, NoteText, PersonName
+from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.statuses import MemberRole
 
 MAX_MEMBERS = 20
 MAX_ROME_CODES = 10

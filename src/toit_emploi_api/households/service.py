@@ -9,18 +9,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toit_emploi_api.accounts.roles import OrganisationKind, Role
-from toit_emploi_api.audit import service as audit
 from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.core import audit, clock
 from toit_emploi_api.core.errors import (
-    ConflictError,
     FieldError,
     ForbiddenError,
     NotFoundError,
+    ProblemError,
     ValidationProblemError,
 )
-from toit_emploi_api.households import clock, repository
-from toit_emploi_api.households.models import Household, Member, MemberRole
+from toit_emploi_api.households import repository
+from toit_emploi_api.households.models import Household, Member
 from toit_emploi_api.households.schemas import (
     MAX_MEMBERS,
     PROFILE_FIELDS,
@@ -33,8 +32,19 @@ from toit_emploi_api.households.schemas import (
     MemberOut,
     MemberUpdate,
 )
-from toit_emploi_api.pipeline.rules import TERMINAL_STAGES, Stage
 from toit_emploi_api.reference.text import fold
+from toit_emploi_api.vocab.audit import AuditAction
+from toit_emploi_api.vocab.problems import (
+    HOUSEHOLD_CLOSED,
+    HOUSEHOLD_MEMBERS_LIMIT,
+    HOUSEHOLD_NOT_IN_DIAGNOSTIC,
+    HOUSEHOLD_STATUS_ONLY,
+    LAST_PROFILED_ADULT,
+    MEMBER_HAS_PLACEMENTS,
+)
+from toit_emploi_api.vocab.roles import OrganisationKind, Role
+from toit_emploi_api.vocab.stages import TERMINAL_STAGES, Stage
+from toit_emploi_api.vocab.statuses import MemberRole
 
 # Roles that see every household (the others allowed on the routes see their organisation's only).
 SEE_ALL_ROLES = frozenset({Role.ADMIN, Role.SERVICE_MANAGER, Role.PARIS_REFERENT})
@@ -67,15 +77,15 @@ async def get_visible(
 def check_writable(principal: Principal, household: Household) -> None:
     """409 when the household is closed, or has left diagnostic for a partner worker or the Paris referent."""
     if household.stage in TERMINAL_STAGES or household.anonymised_at is not None:
-        raise ConflictError(
+        raise ProblemError(
+            HOUSEHOLD_CLOSED,
             f"The household is {household.stage.value}: its file can no longer be changed.",
-            slug="household-closed",
             extra={"stage": household.stage.value},
         )
     if principal.role in DIAGNOSTIC_ONLY_WRITERS and household.stage is not Stage.DIAGNOSTIC:
-        raise ConflictError(
+        raise ProblemError(
+            HOUSEHOLD_NOT_IN_DIAGNOSTIC,
             "The household has left the diagnostic stage: only the service manager may change it now.",
-            slug="household-not-in-diagnostic",
             extra={"stage": household.stage.value},
         )
 
@@ -121,9 +131,9 @@ def sees_status_only(principal: Principal, household: Household) -> bool:
 def check_members_readable(principal: Principal, household: Household) -> None:
     """403 for a partner worker reading the members of its household after diagnostic (it knows the household)."""
     if sees_status_only(principal, household):
-        raise ForbiddenError(
+        raise ProblemError(
+            HOUSEHOLD_STATUS_ONLY,
             "The household has left the diagnostic stage: its partner organisation reads its stage and dates only.",
-            slug="household-status-only",
             extra={"stage": household.stage.value},
         )
 
@@ -301,7 +311,7 @@ async def create_household(session: AsyncSession, principal: Principal, data: Ho
     await audit.record(
         session,
         principal,
-        "household.create",
+        AuditAction.HOUSEHOLD_CREATE,
         "household",
         household.id,
         household_id=household.id,
@@ -336,7 +346,7 @@ async def update_household(
     await audit.record(
         session,
         principal,
-        "household.update",
+        AuditAction.HOUSEHOLD_UPDATE,
         "household",
         household.id,
         household_id=household.id,
@@ -349,15 +359,15 @@ async def delete_household(session: AsyncSession, principal: Principal, househol
     if not principal.is_admin and household.created_by_organisation_id != principal.organisation_id:
         raise ForbiddenError("Only the organisation that created the household, or an admin, may delete it.")
     if household.stage is not Stage.DIAGNOSTIC:
-        raise ConflictError(
+        raise ProblemError(
+            HOUSEHOLD_NOT_IN_DIAGNOSTIC,
             "Only a household still in diagnostic can be deleted; withdraw it through the pipeline instead.",
-            slug="household-not-in-diagnostic",
             extra={"stage": household.stage.value},
         )
     await audit.record(
         session,
         principal,
-        "household.delete",
+        AuditAction.HOUSEHOLD_DELETE,
         "household",
         household.id,
         details={"reference": household.reference, "members": len(household.members)},
@@ -378,10 +388,10 @@ async def _check_no_placements(session: AsyncSession, member: Member, action: st
     """409 when the pipeline proposed job openings to this member: its identity is part of those records."""
     placement_ids = await repository.placement_ids_of(session, member.id)
     if placement_ids:
-        raise ConflictError(
+        raise ProblemError(
+            MEMBER_HAS_PLACEMENTS,
             f"This member has placements (job proposals) in the pipeline: cannot {action}. "
             "Cancel or decline them through the pipeline first, or leave the member as is.",
-            slug="member-has-placements",
             extra={"placement_ids": [str(p) for p in placement_ids]},
         )
 
@@ -400,17 +410,17 @@ def _check_keeps_a_profiled_adult(household: Household, member: Member, after: M
         return
     others = [m for m in household.members if m.id != member.id and _is_profiled_adult(m.role, m.rome_codes)]
     if not others:
-        raise ConflictError(
+        raise ProblemError(
+            LAST_PROFILED_ADULT,
             "This is the household's last adult with a professional profile (ROME codes), which the programme "
             f"needs since the household left diagnostic (stage {household.stage.value}).",
-            slug="last-profiled-adult",
             extra={"stage": household.stage.value, "member_id": str(member.id)},
         )
 
 
 async def add_member(session: AsyncSession, principal: Principal, household: Household, data: MemberCreate) -> Member:
     if len(household.members) >= MAX_MEMBERS:
-        raise ConflictError(f"A household has at most {MAX_MEMBERS} members.", slug="household-members-limit")
+        raise ProblemError(HOUSEHOLD_MEMBERS_LIMIT, f"A household has at most {MAX_MEMBERS} members.")
     state = _member_state(data)
     _raise_if(_member_errors("", state, check_age=True))
     member = _new_member(state)
@@ -420,7 +430,7 @@ async def add_member(session: AsyncSession, principal: Principal, household: Hou
     await audit.record(
         session,
         principal,
-        "member.create",
+        AuditAction.MEMBER_CREATE,
         "member",
         member.id,
         household_id=household.id,
@@ -464,7 +474,7 @@ async def update_member(
     await audit.record(
         session,
         principal,
-        "member.update",
+        AuditAction.MEMBER_UPDATE,
         "member",
         member.id,
         household_id=household.id,
@@ -482,7 +492,7 @@ async def remove_member(session: AsyncSession, principal: Principal, household: 
     await audit.record(
         session,
         principal,
-        "member.delete",
+        AuditAction.MEMBER_DELETE,
         "member",
         member.id,
         household_id=household.id,

@@ -23,13 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from toit_emploi_api.core.enums import pg_enum
 from toit_emploi_api.core.models import Base, Timestamps, UUIDPrimaryKey, Versioned
-
-
-class UnitStatus(StrEnum):
-    VACANT = "vacant"
-    RESERVED = "reserved"
-    LET = "let"
-    UNAVAILABLE = "unavailable"
+from toit_emploi_api.vocab.statuses import UnitStatus
 
 
 class DpeClass(StrEnum):
@@ -72,6 +66,9 @@ class HousingUnit(UUIDPrimaryKey, Timestamps, Versioned, Base):
     # Set by a landlord's snapshot that no longer lists a unit the programme holds (reserved/let): when the
     # programme releases the unit it becomes `unavailable`, not `vacant`, since the landlord withdrew it.
     held_absent_since: Mapped[datetime | None]
+    # Relay apartments: the last day of a stay booked in it (set by the pipeline through housing's service); the
+    # unit is held by the programme (relay flag and status kept) while this date is today or later.
+    relay_held_until: Mapped[date | None] = mapped_column(Date)
 
     __table_args__ = (
         UniqueConstraint("landlord_organisation_id", "landlord_reference"),

@@ -13,9 +13,10 @@ from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.accounts.models import Organisation
-from toit_emploi_api.accounts.roles import OrganisationKind
-from toit_emploi_api.housing.models import HousingUnit, UnitStatus
-from toit_emploi_api.pipeline.models import RelayStay, RelayStayStatus
+from toit_emploi_api.housing.models import HousingUnit
+from toit_emploi_api.pipeline.models import RelayStay
+from toit_emploi_api.vocab.roles import OrganisationKind
+from toit_emploi_api.vocab.statuses import RelayStayStatus, UnitStatus
 
 
 @dataclass(frozen=True)

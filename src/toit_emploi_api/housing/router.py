@@ -11,14 +11,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 
-from toit_emploi_api.accounts.roles import Role
 from toit_emploi_api.auth.policy import Principal, authorize
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import error_responses
-from toit_emploi_api.core.etag import IfMatchHeader, require_if_match, set_etag
-from toit_emploi_api.core.pagination import Page, PageDep
+from toit_emploi_api.core.etag import IfMatchHeader, require_if_match
+from toit_emploi_api.core.resources import Page, PageDep, with_etag
 from toit_emploi_api.housing import service, sync_service
-from toit_emploi_api.housing.models import HousingUnit, UnitStatus
+from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.housing.repository import UnitFilters
 from toit_emploi_api.housing.schemas import (
     HousingUnitCreate,
@@ -31,6 +30,8 @@ from toit_emploi_api.housing.schemas import (
 )
 from toit_emploi_api.housing.sync_input import MAX_UNITS, REQUIRED_CSV_HEADERS, UNIT_JSON_SCHEMA
 from toit_emploi_api.reference.codes import INSEE_COMMUNE_PATTERN
+from toit_emploi_api.vocab.roles import Role
+from toit_emploi_api.vocab.statuses import UnitStatus
 
 router = APIRouter(prefix="/api/v1", tags=["housing"])
 
@@ -110,7 +111,7 @@ async def housing_units_create(
     principal: WriterDep, session: SessionDep, body: HousingUnitCreate, response: Response
 ) -> HousingUnitOut:
     unit = await service.create_unit(session, principal, body)
-    set_etag(response, unit.version)
+    with_etag(response, unit.version)
     response.headers["Location"] = f"/api/v1/housing-units/{unit.id}"
     return HousingUnitOut.model_validate(unit)
 
@@ -216,7 +217,7 @@ async def housing_units_get(
     principal: ReaderDep, session: SessionDep, unit_id: uuid.UUID, response: Response
 ) -> HousingUnitOut | HousingUnitPublicOut:
     unit = await service.get_visible(session, principal, unit_id)
-    set_etag(response, unit.version)
+    with_etag(response, unit.version)
     return _out(principal, unit)
 
 
@@ -237,7 +238,7 @@ async def housing_units_update(
     unit = await service.get_visible(session, principal, unit_id, for_update=True)
     require_if_match(if_match, unit.version)
     unit = await service.update_unit(session, principal, unit, body)
-    set_etag(response, unit.version)
+    with_etag(response, unit.version)
     return HousingUnitOut.model_validate(unit)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Final
 
-from toit_emploi_api.housing.models import DpeClass, UnitStatus
+from toit_emploi_api.housing.models import DpeClass
+from toit_emploi_api.vocab.statuses import UnitStatus
 
 REFERENCE_MAX: Final = 64
 # One line; no control, zero-width or bidirectional formatting character (U+200B–U+200F, U+2028–U+202E, U+2060–U+2069,

@@ -12,9 +12,10 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringC
 
 from toit_emploi_api.core.schemas import InputModel, OutputModel
 from toit_emploi_api.housing import rules
-from toit_emploi_api.housing.models import DpeClass, UnitStatus
+from toit_emploi_api.housing.models import DpeClass
 from toit_emploi_api.reference.codes import InseeCommuneCode, PostCode
 from toit_emploi_api.reference.text import reject_control_characters
+from toit_emploi_api.vocab.statuses import UnitStatus
 
 
 def _strip(value: Any) -> Any:

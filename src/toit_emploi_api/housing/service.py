@@ -8,19 +8,27 @@ from collections.abc import Sequence
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toit_emploi_api.accounts.roles import OrganisationKind, Role
-from toit_emploi_api.audit import service as audit
 from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.core import audit
 from toit_emploi_api.core.errors import (
-    ConflictError,
     FieldError,
     NotFoundError,
+    ProblemError,
     ValidationProblemError,
 )
 from toit_emploi_api.housing import repository, rules
-from toit_emploi_api.housing.models import HousingUnit, UnitStatus
+from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.housing.repository import UnitFilters
 from toit_emploi_api.housing.schemas import NOT_NULLABLE, HousingUnitCreate, HousingUnitUpdate
+from toit_emploi_api.vocab.audit import AuditAction
+from toit_emploi_api.vocab.problems import (
+    LANDLORD_REFERENCE_TAKEN,
+    UNIT_ALLOCATED,
+    UNIT_HAS_BOOKED_RELAY_STAY,
+    UNIT_HELD_BY_PROGRAMME,
+)
+from toit_emploi_api.vocab.roles import OrganisationKind, Role
+from toit_emploi_api.vocab.statuses import UnitStatus
 
 # Roles that read vacant units only, without landlord internals.
 PUBLIC_READERS = frozenset({Role.PARIS_REFERENT, Role.PARTNER_WORKER})
@@ -88,8 +96,8 @@ async def resolve_landlord(
     return requested
 
 
-def _reference_taken() -> ConflictError:
-    return ConflictError("This landlord already has a unit with this reference.", slug="landlord-reference-taken")
+def _reference_taken() -> ProblemError:
+    return ProblemError(LANDLORD_REFERENCE_TAKEN, "This landlord already has a unit with this reference.")
 
 
 async def create_unit(session: AsyncSession, principal: Principal, data: HousingUnitCreate) -> HousingUnit:
@@ -104,7 +112,12 @@ async def create_unit(session: AsyncSession, principal: Principal, data: Housing
     except IntegrityError:
         raise _reference_taken() from None
     await audit.record(
-        session, principal, "housing_unit.create", "housing_unit", unit.id, details={"status": unit.status.value}
+        session,
+        principal,
+        AuditAction.HOUSING_UNIT_CREATE,
+        "housing_unit",
+        unit.id,
+        details={"status": unit.status.value},
     )
     return unit
 
@@ -122,21 +135,21 @@ async def update_unit(
     changes = {k: v for k, v in changes.items() if getattr(unit, k) != v}
     if unit.status in rules.PIPELINE_STATUSES:
         if "status" in changes:
-            raise ConflictError(
+            raise ProblemError(
+                UNIT_HELD_BY_PROGRAMME,
                 f"The unit is {unit.status.value}: its status is managed by its housing allocation.",
-                slug="unit-held-by-programme",
             )
         if changes and principal.role is Role.LANDLORD:
-            raise ConflictError(
+            raise ProblemError(
+                UNIT_HELD_BY_PROGRAMME,
                 f"The unit is {unit.status.value} by the programme: ask the service manager to change its facts.",
-                slug="unit-held-by-programme",
             )
     held = sorted(k for k in ("is_relay", "status") if k in changes)
     if held and await repository.has_booked_relay_stay(session, unit.id):
-        raise ConflictError(
+        raise ProblemError(
+            UNIT_HAS_BOOKED_RELAY_STAY,
             f"The unit is a relay apartment with a booked stay: its {' and '.join(held)} cannot change until the "
             "stay ends or is cancelled.",
-            slug="unit-has-booked-relay-stay",
             extra={"fields": held},
         )
     ref = changes.get("landlord_reference")
@@ -151,24 +164,29 @@ async def update_unit(
     await session.flush()
     await session.refresh(unit, ["updated_at"])  # set by the database on UPDATE
     await audit.record(
-        session, principal, "housing_unit.update", "housing_unit", unit.id, details={"fields": sorted(changes)}
+        session,
+        principal,
+        AuditAction.HOUSING_UNIT_UPDATE,
+        "housing_unit",
+        unit.id,
+        details={"fields": sorted(changes)},
     )
     return unit
 
 
 async def delete_unit(session: AsyncSession, principal: Principal, unit: HousingUnit) -> None:
     if unit.status not in rules.MANUAL_STATUSES:
-        raise ConflictError(
+        raise ProblemError(
+            UNIT_ALLOCATED,
             f"The unit is {unit.status.value}: a unit that was allocated cannot be deleted; mark it unavailable.",
-            slug="unit-allocated",
         )
     try:
         async with session.begin_nested():
             await repository.delete_unit(session, unit.id)
     except IntegrityError:
         # Rows of other tables (e.g. allocations, relay stays) refer to it.
-        raise ConflictError(
+        raise ProblemError(
+            UNIT_ALLOCATED,
             "The unit has a history in the programme and cannot be deleted; mark it unavailable.",
-            slug="unit-allocated",
         ) from None
-    await audit.record(session, principal, "housing_unit.delete", "housing_unit", unit.id)
+    await audit.record(session, principal, AuditAction.HOUSING_UNIT_DELETE, "housing_unit", unit.id)

@@ -267,11 +267,7 @@ def _finish(
 def available_from_bounds(today: date | None = None) -> tuple[date, date]:
     """[1990-01-01, today + 5 years]: outside it, an availability date is a typing error."""
     today = today or clock.today()
-    try:
-        upper = today.replace(year=today.year + 5)
-    except ValueError:  # 29 February
-        upper = today.replace(year=today.year + 5, day=28)
-    return AVAILABLE_FROM_MIN, upper
+    return AVAILABLE_FROM_MIN, clock.years_later(today, 5)
 
 
 def _date_errors(kept: Sequence[int], validated: Sequence[Mapping[str, Any]]) -> dict[int, list[tuple[str, str]]]:

@@ -11,11 +11,11 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toit_emploi_api.audit import service as audit
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.core.errors import FieldError, PayloadTooLargeError, ProblemError, ValidationProblemError
+from toit_emploi_api.core import audit
+from toit_emploi_api.core.errors import FieldError, ProblemError
+from toit_emploi_api.core.problems import UNSUPPORTED_MEDIA_TYPE
 from toit_emploi_api.housing import sync_repository
-from toit_emploi_api.housing.models import UnitStatus
 from toit_emploi_api.housing.schemas import SyncConflict, SyncReport, SyncRowError
 from toit_emploi_api.housing.sync_input import (
     MAX_REPORTED_ERRORS,
@@ -26,12 +26,11 @@ from toit_emploi_api.housing.sync_input import (
     parse_csv,
     parse_json,
 )
+from toit_emploi_api.vocab.audit import AuditAction
+from toit_emploi_api.vocab.problems import SYNC_EMPTY_SNAPSHOT, SYNC_INVALID_ROWS, SYNC_TOO_MANY_UNITS, SYNC_UNREADABLE
+from toit_emploi_api.vocab.statuses import UnitStatus
 
 logger = logging.getLogger("toit_emploi_api.housing.sync")
-
-
-class UnsupportedMediaTypeError(ProblemError):
-    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 
 
 @dataclass
@@ -55,13 +54,11 @@ def parse_body(body: bytes, content_type: str, query_mode: str | None) -> Parsed
             return parse_csv(decode_csv(body, charset), query_mode or "snapshot")
     except SyncInputError as exc:
         if exc.too_large:
-            raise PayloadTooLargeError(
-                exc.message, slug="sync-too-many-units", extra={"max_units": MAX_UNITS}
-            ) from None
-        raise ValidationProblemError(
-            exc.message, slug="sync-unreadable", errors=[FieldError(field=exc.field, message=exc.message)]
+            raise ProblemError(SYNC_TOO_MANY_UNITS, exc.message, extra={"max_units": MAX_UNITS}) from None
+        raise ProblemError(
+            SYNC_UNREADABLE, exc.message, errors=[FieldError(field=exc.field, message=exc.message)]
         ) from None
-    raise UnsupportedMediaTypeError("Send the units as application/json or text/csv.")
+    raise ProblemError(UNSUPPORTED_MEDIA_TYPE, "Send the units as application/json or text/csv.")
 
 
 _REASONS: Final[Mapping[str, str]] = {
@@ -108,19 +105,19 @@ async def run_sync(
 ) -> SyncReport:
     """Write the valid rows (all of them, or none when any row is invalid and `partial` is false)."""
     if parsed.mode == "snapshot" and parsed.received == 0 and not allow_empty:
-        raise ValidationProblemError(
+        raise ProblemError(
+            SYNC_EMPTY_SNAPSHOT,
             "An empty snapshot would make every vacant unit of the landlord unavailable: nothing was written. "
             "Send ?allow_empty=true if that is really meant.",
-            slug="sync-empty-snapshot",
             errors=[FieldError(field="units", message="a snapshot needs at least one unit, or ?allow_empty=true")],
         )
     errors = _row_errors(parsed)
     truncated = parsed.invalid_rows > 0 and len(parsed.errors) >= MAX_REPORTED_ERRORS
     if parsed.invalid_rows and not partial:
-        raise ValidationProblemError(
+        raise ProblemError(
+            SYNC_INVALID_ROWS,
             f"{parsed.invalid_rows} of {parsed.received} rows are invalid: nothing was written. "
             "Fix them, or send ?partial=true to write the valid rows only.",
-            slug="sync-invalid-rows",
             extra={
                 "invalid_rows": parsed.invalid_rows,
                 "row_errors": [e.model_dump() for e in errors],
@@ -169,7 +166,7 @@ async def run_sync(
         "invalid_rows": report.invalid_rows,
     }
     await audit.record(
-        session, principal, "housing_unit.sync", "organisation", landlord_organisation_id, details=counts
+        session, principal, AuditAction.HOUSING_UNIT_SYNC, "organisation", landlord_organisation_id, details=counts
     )
     logger.info(
         "housing sync",

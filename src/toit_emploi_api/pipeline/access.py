@@ -9,24 +9,14 @@ from datetime import date, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toit_emploi_api.accounts.roles import Role
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.core.clock import today
-from toit_emploi_api.core.errors import ConflictError, FieldError, NotFoundError, ValidationProblemError
+from toit_emploi_api.core.clock import PROGRAMME_START, today, years_later
+from toit_emploi_api.core.errors import FieldError, NotFoundError, ProblemError, ValidationProblemError
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.pipeline import repository
-from toit_emploi_api.pipeline.rules import Stage
-
-PROGRAMME_START = date(2014, 1, 1)
-"""The programme was launched in 2014: no pipeline date is earlier."""
-
-
-def years_later(day: date, years: int) -> date:
-    """The same calendar day ``years`` later (29 February → 28 February)."""
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:
-        return day.replace(year=day.year + years, day=28)
+from toit_emploi_api.vocab.problems import WRONG_STAGE
+from toit_emploi_api.vocab.roles import Role
+from toit_emploi_api.vocab.stages import Stage
 
 
 def check_dates(*checks: tuple[str, date | None, date, date]) -> None:
@@ -72,9 +62,9 @@ async def household_for(
 def require_stage(household: Household, allowed: Iterable[Stage], what: str) -> None:
     allowed_stages = [stage for stage in Stage if stage in set(allowed)]
     if household.stage not in allowed_stages:
-        raise ConflictError(
+        raise ProblemError(
+            WRONG_STAGE,
             f"{what} only while the household is in: {', '.join(allowed_stages)}; it is in {household.stage.value}.",
-            slug="wrong-stage",
             extra={"stage": household.stage.value, "allowed_stages": [s.value for s in allowed_stages]},
         )
 

@@ -8,23 +8,31 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toit_emploi_api.audit import service as audit
 from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.core import audit
 from toit_emploi_api.core.clock import utcnow
-from toit_emploi_api.core.errors import ConflictError, FieldError, NotFoundError, ValidationProblemError
+from toit_emploi_api.core.errors import FieldError, NotFoundError, ProblemError, ValidationProblemError
 from toit_emploi_api.core.etag import require_if_match
 from toit_emploi_api.households.models import Household
-from toit_emploi_api.housing.models import HousingUnit, UnitStatus
+from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.pipeline import repository
 from toit_emploi_api.pipeline.access import check_dates, constraint_name, household_for, require_stage, sane_date
 from toit_emploi_api.pipeline.models import (
     ALLOCATION_HOUSEHOLD_ACTIVE_INDEX,
     ALLOCATION_UNIT_ACTIVE_INDEX,
-    AllocationStatus,
     HousingAllocation,
 )
-from toit_emploi_api.pipeline.rules import Stage
 from toit_emploi_api.pipeline.schemas import AllocationCancel, AllocationCreate, AllocationLease
+from toit_emploi_api.vocab.audit import AuditAction
+from toit_emploi_api.vocab.problems import (
+    ALLOCATION_NOT_RESERVED,
+    HOUSEHOLD_ALREADY_ALLOCATED,
+    UNIT_IS_RELAY_APARTMENT,
+    UNIT_NOT_AVAILABLE,
+    UNIT_TOO_SMALL,
+)
+from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.statuses import AllocationStatus, UnitStatus
 
 ALLOCATION_STAGES = (Stage.RELAY_STAY, Stage.LEASE)
 
@@ -39,14 +47,12 @@ def bedrooms(rooms: int) -> int:
     return rooms - 1
 
 
-def _unit_unavailable() -> ConflictError:
-    return ConflictError("The housing unit is not vacant.", slug="unit-not-available")
+def _unit_unavailable() -> ProblemError:
+    return ProblemError(UNIT_NOT_AVAILABLE, "The housing unit is not vacant.")
 
 
-def _household_allocated() -> ConflictError:
-    return ConflictError(
-        "The household already has an active allocation; cancel it first.", slug="household-already-allocated"
-    )
+def _household_allocated() -> ProblemError:
+    return ProblemError(HOUSEHOLD_ALREADY_ALLOCATED, "The household already has an active allocation; cancel it first.")
 
 
 async def reserve(
@@ -62,15 +68,15 @@ async def reserve(
             "unit_id: unknown housing unit", errors=[FieldError(field="unit_id", message="unknown housing unit")]
         )
     if unit.is_relay:
-        raise ConflictError("A relay apartment cannot be allocated to a household.", slug="unit-is-relay-apartment")
+        raise ProblemError(UNIT_IS_RELAY_APARTMENT, "A relay apartment cannot be allocated to a household.")
     if unit.status is not UnitStatus.VACANT:
         raise _unit_unavailable()
     needed = required_bedrooms(await repository.count_children(session, household.id))
     if bedrooms(unit.rooms) < needed and not body.override_reason:
-        raise ConflictError(
+        raise ProblemError(
+            UNIT_TOO_SMALL,
             f"The unit has {bedrooms(unit.rooms)} bedroom(s); the household needs {needed}. "
             "Give an override_reason to reserve it anyway.",
-            slug="unit-too-small",
             extra={"bedrooms": bedrooms(unit.rooms), "required_bedrooms": needed},
         )
     allocation = HousingAllocation(
@@ -95,7 +101,7 @@ async def reserve(
     await audit.record(
         session,
         principal,
-        "allocation.reserve",
+        AuditAction.ALLOCATION_RESERVE,
         "housing_allocation",
         allocation.id,
         household_id=household.id,
@@ -121,9 +127,9 @@ async def _locked(
         raise NotFoundError("The household has no active housing allocation.")
     require_if_match(if_match, allocation.version)
     if allocation.status is not AllocationStatus.RESERVED:
-        raise ConflictError(
+        raise ProblemError(
+            ALLOCATION_NOT_RESERVED,
             f"The allocation is {allocation.status.value}; only a reserved allocation can change.",
-            slug="allocation-not-reserved",
         )
     unit = await repository.get(session, HousingUnit, allocation.unit_id, for_update=True)
     assert unit is not None  # referenced by the allocation
@@ -143,7 +149,12 @@ async def sign_lease(
     await session.flush()
     await session.refresh(allocation)
     await audit.record(
-        session, principal, "allocation.lease_signed", "housing_allocation", allocation.id, household_id=household.id
+        session,
+        principal,
+        AuditAction.ALLOCATION_LEASE_SIGNED,
+        "housing_allocation",
+        allocation.id,
+        household_id=household.id,
     )
     return allocation
 
@@ -164,7 +175,7 @@ async def cancel(
     await audit.record(
         session,
         principal,
-        "allocation.cancel",
+        AuditAction.ALLOCATION_CANCEL,
         "housing_allocation",
         allocation.id,
         household_id=household.id,

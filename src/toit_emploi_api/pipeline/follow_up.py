@@ -7,14 +7,15 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toit_emploi_api.audit import service as audit
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.core.clock import today
+from toit_emploi_api.core import audit
+from toit_emploi_api.core.clock import PROGRAMME_START, today
 from toit_emploi_api.pipeline import repository
-from toit_emploi_api.pipeline.access import PROGRAMME_START, check_dates, household_for, require_stage
+from toit_emploi_api.pipeline.access import check_dates, household_for, require_stage
 from toit_emploi_api.pipeline.models import FollowUpEntry
-from toit_emploi_api.pipeline.rules import Stage
 from toit_emploi_api.pipeline.schemas import FollowUpEntryCreate
+from toit_emploi_api.vocab.audit import AuditAction
+from toit_emploi_api.vocab.stages import Stage
 
 
 async def create(
@@ -38,7 +39,7 @@ async def create(
     await audit.record(
         session,
         principal,
-        "follow_up_entry.create",
+        AuditAction.FOLLOW_UP_ENTRY_CREATE,
         "follow_up_entry",
         entry.id,
         household_id=household.id,

@@ -12,27 +12,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from toit_emploi_api.core.enums import pg_enum
 from toit_emploi_api.core.models import Base, Timestamps, UUIDPrimaryKey, Versioned
-from toit_emploi_api.employers.models import ContractType, contract_type_enum
+from toit_emploi_api.employers.models import contract_type_enum
 from toit_emploi_api.households.models import stage_enum
-from toit_emploi_api.pipeline.rules import PlacementStatus, Stage
-
-
-class PlacementParty(StrEnum):
-    HOUSEHOLD = "household"
-    EMPLOYER = "employer"
-
-
-class RelayStayStatus(StrEnum):
-    BOOKED = "booked"
-    ENDED = "ended"
-    CANCELLED = "cancelled"
-
-
-class AllocationStatus(StrEnum):
-    RESERVED = "reserved"
-    LEASE_SIGNED = "lease_signed"
-    ENDED = "ended"
-    CANCELLED = "cancelled"
+from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.statuses import (
+    AllocationStatus,
+    ContractType,
+    PlacementParty,
+    PlacementStatus,
+    RelayStayStatus,
+)
 
 
 class FollowUpDomain(StrEnum):

@@ -8,24 +8,29 @@ from collections.abc import Sequence
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toit_emploi_api.audit import service as audit
 from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.core import audit
 from toit_emploi_api.core.clock import today
-from toit_emploi_api.core.errors import ConflictError, FieldError, NotFoundError, ValidationProblemError
+from toit_emploi_api.core.errors import FieldError, NotFoundError, ProblemError, ValidationProblemError
 from toit_emploi_api.core.etag import require_if_match
-from toit_emploi_api.employers.models import JobOpening, JobOpeningStatus
-from toit_emploi_api.households.models import Member, MemberRole
+from toit_emploi_api.employers.models import JobOpening
+from toit_emploi_api.households.models import Member
 from toit_emploi_api.pipeline import repository
 from toit_emploi_api.pipeline.access import check_dates, constraint_name, household_for, require_stage, sane_date
 from toit_emploi_api.pipeline.models import PLACEMENT_OPEN_INDEX, Placement
-from toit_emploi_api.pipeline.rules import (
-    TERMINAL_PLACEMENT_STATUSES,
-    PlacementStatus,
-    Stage,
-    placement_move_allowed,
-    placement_targets,
-)
+from toit_emploi_api.pipeline.rules import placement_move_allowed, placement_targets
 from toit_emploi_api.pipeline.schemas import PlacementCreate, PlacementUpdate
+from toit_emploi_api.vocab.audit import AuditAction
+from toit_emploi_api.vocab.problems import (
+    JOB_OPENING_CLOSED,
+    JOB_OPENING_FULL,
+    JOB_OPENING_NOT_OPEN,
+    PLACEMENT_ALREADY_OPEN,
+    PLACEMENT_CLOSED,
+    PLACEMENT_MOVE_NOT_ALLOWED,
+)
+from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.statuses import TERMINAL_PLACEMENT_STATUSES, JobOpeningStatus, MemberRole, PlacementStatus
 
 PLACEMENT_STAGES = (Stage.MATCHING, Stage.RELAY_STAY, Stage.LEASE)
 
@@ -51,9 +56,9 @@ async def create(
     if opening is None:
         raise _invalid("job_opening_id", "unknown job opening")
     if opening.status is not JobOpeningStatus.OPEN:
-        raise ConflictError(
+        raise ProblemError(
+            JOB_OPENING_NOT_OPEN,
             f"The job opening is {opening.status.value}.",
-            slug="job-opening-not-open",
             extra={"job_opening_status": opening.status.value},
         )
     placement = Placement(
@@ -68,15 +73,13 @@ async def create(
         await session.flush()
     except IntegrityError as exc:
         if constraint_name(exc) == PLACEMENT_OPEN_INDEX:
-            raise ConflictError(
-                "This job opening is already proposed to this member.", slug="placement-already-open"
-            ) from None
+            raise ProblemError(PLACEMENT_ALREADY_OPEN, "This job opening is already proposed to this member.") from None
         raise
     await session.refresh(placement)
     await audit.record(
         session,
         principal,
-        "placement.create",
+        AuditAction.PLACEMENT_CREATE,
         "placement",
         placement.id,
         household_id=household.id,
@@ -124,17 +127,17 @@ def _check_move(placement: Placement, body: PlacementUpdate) -> PlacementStatus 
     if placement.status in TERMINAL_PLACEMENT_STATUSES:
         refused = sorted(changes - {"note"})
         if refused:
-            raise ConflictError(
+            raise ProblemError(
+                PLACEMENT_CLOSED,
                 f"This placement is {placement.status.value}: only its note can change.",
-                slug="placement-closed",
                 extra={"status": placement.status.value, "fields": refused},
             )
         return None
     if target is not None and not placement_move_allowed(placement.status, target):
         allowed = [s.value for s in placement_targets(placement.status)]
-        raise ConflictError(
+        raise ProblemError(
+            PLACEMENT_MOVE_NOT_ALLOWED,
             f"A placement cannot move from {placement.status.value} to {target.value}.",
-            slug="placement-move-not-allowed",
             extra={"from": placement.status.value, "to": target.value, "allowed": allowed},
         )
     errors = [
@@ -166,10 +169,10 @@ async def _hire(session: AsyncSession, job_opening_id: uuid.UUID) -> None:
         return
     opening = await repository.get(session, JobOpening, job_opening_id)
     if opening is not None and opening.status is JobOpeningStatus.CLOSED:
-        raise ConflictError("The job opening is closed.", slug="job-opening-closed")
-    raise ConflictError(
+        raise ProblemError(JOB_OPENING_CLOSED, "The job opening is closed.")
+    raise ProblemError(
+        JOB_OPENING_FULL,
         "The job opening already has as many hires as open positions.",
-        slug="job-opening-full",
         extra={"open_positions": opening.open_positions if opening else None},
     )
 
@@ -204,6 +207,12 @@ async def update(
     if target is not None:
         details["status"] = target.value
     await audit.record(
-        session, principal, "placement.update", "placement", placement.id, household_id=household.id, details=details
+        session,
+        principal,
+        AuditAction.PLACEMENT_UPDATE,
+        "placement",
+        placement.id,
+        household_id=household.id,
+        details=details,
     )
     return placement

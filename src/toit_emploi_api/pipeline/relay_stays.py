@@ -8,18 +8,29 @@ from collections.abc import Sequence
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toit_emploi_api.audit import service as audit
 from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.core import audit
 from toit_emploi_api.core.clock import today, utcnow
-from toit_emploi_api.core.errors import ConflictError, FieldError, NotFoundError, ValidationProblemError
+from toit_emploi_api.core.errors import FieldError, NotFoundError, ProblemError, ValidationProblemError
 from toit_emploi_api.core.etag import require_if_match
 from toit_emploi_api.households.models import Household
-from toit_emploi_api.housing.models import HousingUnit, UnitStatus
+from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.pipeline import repository
 from toit_emploi_api.pipeline.access import booking_window, check_dates, constraint_name, household_for, require_stage
-from toit_emploi_api.pipeline.models import RELAY_STAY_OVERLAP_CONSTRAINT, RelayStay, RelayStayStatus
-from toit_emploi_api.pipeline.rules import Stage
+from toit_emploi_api.pipeline.models import RELAY_STAY_OVERLAP_CONSTRAINT, RelayStay
 from toit_emploi_api.pipeline.schemas import RelayStayCreate, RelayStayOutcomeIn
+from toit_emploi_api.vocab.audit import AuditAction
+from toit_emploi_api.vocab.problems import (
+    NOT_A_RELAY_APARTMENT,
+    RELAY_APARTMENT_UNAVAILABLE,
+    RELAY_STAY_ALREADY_BOOKED,
+    RELAY_STAY_CANCELLED,
+    RELAY_STAY_NOT_BOOKED,
+    RELAY_STAY_NOT_ENDED,
+    RELAY_STAY_OVERLAP,
+)
+from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.statuses import RelayStayStatus, UnitStatus
 
 RELAY_STAGES = (Stage.MATCHING, Stage.RELAY_STAY)
 OUTCOME_STAGES = (Stage.RELAY_STAY,)
@@ -38,17 +49,17 @@ async def create(
             "unit_id: unknown housing unit", errors=[FieldError(field="unit_id", message="unknown housing unit")]
         )
     if not unit.is_relay:
-        raise ConflictError("This housing unit is not a relay apartment.", slug="not-a-relay-apartment")
+        raise ProblemError(NOT_A_RELAY_APARTMENT, "This housing unit is not a relay apartment.")
     if unit.status is not UnitStatus.VACANT:
-        raise ConflictError(
+        raise ProblemError(
+            RELAY_APARTMENT_UNAVAILABLE,
             f"This relay apartment is {unit.status.value}: it cannot be booked.",
-            slug="relay-apartment-unavailable",
             extra={"unit_status": unit.status.value},
         )
     if await repository.has_booked_stay(session, household.id):
-        raise ConflictError(
+        raise ProblemError(
+            RELAY_STAY_ALREADY_BOOKED,
             "The household already has a booked relay stay; cancel it or record its outcome first.",
-            slug="relay-stay-already-booked",
         )
     stay = RelayStay(
         household_id=household.id,
@@ -62,15 +73,15 @@ async def create(
         await session.flush()
     except IntegrityError as exc:
         if constraint_name(exc) == RELAY_STAY_OVERLAP_CONSTRAINT:
-            raise ConflictError(
-                "The relay apartment is already booked for some of these dates.", slug="relay-stay-overlap"
+            raise ProblemError(
+                RELAY_STAY_OVERLAP, "The relay apartment is already booked for some of these dates."
             ) from None
         raise
     await session.refresh(stay)
     await audit.record(
         session,
         principal,
-        "relay_stay.create",
+        AuditAction.RELAY_STAY_CREATE,
         "relay_stay",
         stay.id,
         household_id=household.id,
@@ -126,11 +137,11 @@ async def record_outcome(
         session, principal, relay_stay_id, if_match, OUTCOME_STAGES, "A relay stay's outcome can be recorded"
     )
     if stay.status is RelayStayStatus.CANCELLED:
-        raise ConflictError("This relay stay was cancelled.", slug="relay-stay-cancelled")
+        raise ProblemError(RELAY_STAY_CANCELLED, "This relay stay was cancelled.")
     if stay.end_date > today():
-        raise ConflictError(
+        raise ProblemError(
+            RELAY_STAY_NOT_ENDED,
             "The outcome is recorded at the end of the stay (on or after its end date).",
-            slug="relay-stay-not-ended",
             extra={"end_date": stay.end_date.isoformat()},
         )
     stay.status = RelayStayStatus.ENDED
@@ -143,7 +154,7 @@ async def record_outcome(
     await audit.record(
         session,
         principal,
-        "relay_stay.outcome",
+        AuditAction.RELAY_STAY_OUTCOME,
         "relay_stay",
         stay.id,
         household_id=household.id,
@@ -159,13 +170,15 @@ async def cancel(
         session, principal, relay_stay_id, if_match, RELAY_STAGES, "Relay stays can be cancelled"
     )
     if stay.status is not RelayStayStatus.BOOKED:
-        raise ConflictError(
+        raise ProblemError(
+            RELAY_STAY_NOT_BOOKED,
             f"Only a booked relay stay can be cancelled; this one is {stay.status.value}.",
-            slug="relay-stay-not-booked",
         )
     stay.status = RelayStayStatus.CANCELLED
     stay.cancelled_at = utcnow()
     await session.flush()
     await session.refresh(stay)
-    await audit.record(session, principal, "relay_stay.cancel", "relay_stay", stay.id, household_id=household.id)
+    await audit.record(
+        session, principal, AuditAction.RELAY_STAY_CANCEL, "relay_stay", stay.id, household_id=household.id
+    )
     return stay

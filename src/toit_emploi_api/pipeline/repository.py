@@ -11,33 +11,31 @@ from typing import Any, TypeVar
 from sqlalchemy import and_, case, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toit_emploi_api.audit.models import AuditEvent
-from toit_emploi_api.employers.models import JobOpening, JobOpeningStatus
-from toit_emploi_api.households.models import Household, Member, MemberRole
-from toit_emploi_api.housing.models import HousingUnit, UnitStatus
-from toit_emploi_api.pipeline.models import (
+from toit_emploi_api.core.audit import AuditEvent
+from toit_emploi_api.core.clock import ADULT_AGE, years_later
+from toit_emploi_api.employers.models import JobOpening
+from toit_emploi_api.households.models import Household, Member
+from toit_emploi_api.housing.models import HousingUnit
+from toit_emploi_api.pipeline.models import FollowUpEntry, HousingAllocation, Placement, RelayStay, StageTransition
+from toit_emploi_api.vocab.statuses import (
+    ACTIVE_ALLOCATION_STATUSES,
+    OPEN_PLACEMENT_STATUSES,
     AllocationStatus,
-    FollowUpEntry,
-    HousingAllocation,
-    Placement,
-    RelayStay,
+    JobOpeningStatus,
+    MemberRole,
+    PlacementStatus,
     RelayStayStatus,
-    StageTransition,
+    UnitStatus,
 )
-from toit_emploi_api.pipeline.rules import OPEN_PLACEMENT_STATUSES, PlacementStatus
 
 M = TypeVar("M", Placement, RelayStay, HousingAllocation, HousingUnit, JobOpening, Member)
 
-ACTIVE_ALLOCATION = (AllocationStatus.RESERVED, AllocationStatus.LEASE_SIGNED)
 MEETING_STATUSES = (PlacementStatus.INTERVIEW, PlacementStatus.OFFERED, PlacementStatus.HIRED)
 
 
 def adult_cutoff(today: date) -> date:
     """Members born on or before this date are 18 or older today."""
-    try:
-        return today.replace(year=today.year - 18)
-    except ValueError:  # 29 February
-        return today.replace(year=today.year - 18, day=28)
+    return years_later(today, -ADULT_AGE)
 
 
 def _is_adult(today: date) -> Any:
@@ -301,7 +299,7 @@ async def active_allocation(
     session: AsyncSession, household_id: uuid.UUID, *, for_update: bool = False
 ) -> HousingAllocation | None:
     stmt = select(HousingAllocation).where(
-        HousingAllocation.household_id == household_id, HousingAllocation.status.in_(ACTIVE_ALLOCATION)
+        HousingAllocation.household_id == household_id, HousingAllocation.status.in_(ACTIVE_ALLOCATION_STATUSES)
     )
     if for_update:
         stmt = stmt.with_for_update()

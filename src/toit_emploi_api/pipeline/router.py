@@ -10,13 +10,12 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic.main import IncEx
 
-from toit_emploi_api.accounts.roles import Role
 from toit_emploi_api.auth.policy import Principal, authorize
 from toit_emploi_api.core.clock import days_since
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import error_responses
-from toit_emploi_api.core.etag import IfMatchHeader, etag_for, set_etag
-from toit_emploi_api.core.pagination import Page, PageDep
+from toit_emploi_api.core.etag import IfMatchHeader
+from toit_emploi_api.core.resources import Page, PageDep, etag_for, with_etag
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.pipeline import allocations, follow_up, placements, relay_stays, service
 from toit_emploi_api.pipeline.models import FollowUpEntry, StageTransition
@@ -48,6 +47,7 @@ from toit_emploi_api.pipeline.schemas import (
     TransitionOut,
     TransitionResultOut,
 )
+from toit_emploi_api.vocab.roles import Role
 
 router = APIRouter(prefix="/api/v1", tags=["pipeline"])
 
@@ -102,7 +102,7 @@ async def transitions_create(
     if_match: IfMatchHeader = None,
 ) -> TransitionResultOut:
     result = await service.transition(session, principal, household_id, body, if_match)
-    set_etag(response, result.household.version)
+    with_etag(response, result.household.version)
     return TransitionResultOut.model_validate(
         {
             **_stage_out(result.household),
@@ -189,7 +189,7 @@ async def placements_create(
     response: Response,
 ) -> PlacementOut:
     placement = await placements.create(session, principal, household_id, body)
-    set_etag(response, placement.version)
+    with_etag(response, placement.version)
     response.headers["Location"] = f"/api/v1/placements/{placement.id}"
     return PlacementOut.model_validate(placement)
 
@@ -205,7 +205,7 @@ async def placements_get(
     principal: ReaderDep, session: SessionDep, placement_id: uuid.UUID, response: Response
 ) -> PlacementOut:
     placement = await placements.get(session, principal, placement_id)
-    set_etag(response, placement.version)
+    with_etag(response, placement.version)
     return PlacementOut.model_validate(placement)
 
 
@@ -225,7 +225,7 @@ async def placements_update(
     if_match: IfMatchHeader = None,
 ) -> PlacementOut:
     placement = await placements.update(session, principal, placement_id, body, if_match)
-    set_etag(response, placement.version)
+    with_etag(response, placement.version)
     return PlacementOut.model_validate(placement)
 
 
@@ -260,7 +260,7 @@ async def relay_stays_create(
     response: Response,
 ) -> RelayStayOut:
     stay = await relay_stays.create(session, principal, household_id, body)
-    set_etag(response, stay.version)
+    with_etag(response, stay.version)
     response.headers["Location"] = f"/api/v1/relay-stays/{stay.id}"
     return RelayStayOut.model_validate(stay)
 
@@ -276,7 +276,7 @@ async def relay_stays_get(
     principal: ReaderDep, session: SessionDep, relay_stay_id: uuid.UUID, response: Response
 ) -> RelayStayOut:
     stay = await relay_stays.get(session, principal, relay_stay_id)
-    set_etag(response, stay.version)
+    with_etag(response, stay.version)
     return RelayStayOut.model_validate(stay)
 
 
@@ -296,7 +296,7 @@ async def relay_stays_record_outcome(
     if_match: IfMatchHeader = None,
 ) -> RelayStayOut:
     stay = await relay_stays.record_outcome(session, principal, relay_stay_id, body, if_match)
-    set_etag(response, stay.version)
+    with_etag(response, stay.version)
     return RelayStayOut.model_validate(stay)
 
 
@@ -315,7 +315,7 @@ async def relay_stays_cancel(
     if_match: IfMatchHeader = None,
 ) -> RelayStayOut:
     stay = await relay_stays.cancel(session, principal, relay_stay_id, if_match)
-    set_etag(response, stay.version)
+    with_etag(response, stay.version)
     return RelayStayOut.model_validate(stay)
 
 
@@ -331,7 +331,7 @@ async def allocations_get(
     principal: ReaderDep, session: SessionDep, household_id: uuid.UUID, response: Response
 ) -> AllocationOut:
     allocation = await allocations.current(session, principal, household_id)
-    set_etag(response, allocation.version)
+    with_etag(response, allocation.version)
     return AllocationOut.model_validate(allocation)
 
 
@@ -351,7 +351,7 @@ async def allocations_reserve(
     response: Response,
 ) -> AllocationOut:
     allocation = await allocations.reserve(session, principal, household_id, body)
-    set_etag(response, allocation.version)
+    with_etag(response, allocation.version)
     response.headers["Location"] = f"/api/v1/households/{household_id}/allocation"
     return AllocationOut.model_validate(allocation)
 
@@ -372,7 +372,7 @@ async def allocations_sign_lease(
     if_match: IfMatchHeader = None,
 ) -> AllocationOut:
     allocation = await allocations.sign_lease(session, principal, household_id, body, if_match)
-    set_etag(response, allocation.version)
+    with_etag(response, allocation.version)
     return AllocationOut.model_validate(allocation)
 
 
@@ -392,7 +392,7 @@ async def allocations_cancel(
     if_match: IfMatchHeader = None,
 ) -> AllocationOut:
     allocation = await allocations.cancel(session, principal, household_id, body or AllocationCancel(), if_match)
-    set_etag(response, allocation.version)
+    with_etag(response, allocation.version)
     return AllocationOut.model_validate(allocation)
 
 

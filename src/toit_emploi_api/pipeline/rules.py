@@ -17,18 +17,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from types import MappingProxyType
 from typing import Final, Literal
 
+from toit_emploi_api.vocab.stages import (
+    Stage,
+    WithdrawalReason,
+    is_valid_withdrawal_reason,
+)
+from toit_emploi_api.vocab.statuses import PlacementStatus
+
 __all__ = [
-    "ACTIVE_STAGES",
     "ADMIN",
     "CONDITION_CODES",
     "FUNDER",
     "KNOWN_ROLES",
     "LANDLORD",
-    "OPEN_PLACEMENT_STATUSES",
     "PARIS_REFERENT",
     "PARTNER_WORKER",
     "PLACEMENT_TRANSITIONS",
@@ -37,21 +41,15 @@ __all__ = [
     "RULE_ROLE_NOT_PERMITTED",
     "RULE_TRANSITION_NOT_ALLOWED",
     "SERVICE_MANAGER",
-    "TERMINAL_PLACEMENT_STATUSES",
-    "TERMINAL_STAGES",
     "TRANSITIONS",
     "Condition",
     "Decision",
     "Guard",
     "HouseholdFacts",
     "Move",
-    "PlacementStatus",
     "RelayStayOutcome",
-    "Stage",
-    "WithdrawalReason",
     "allowed_targets",
     "evaluate",
-    "is_valid_withdrawal_reason",
     "permitted_targets",
     "placement_move_allowed",
     "placement_targets",
@@ -61,27 +59,6 @@ __all__ = [
 # ----------------------------------------------------------------------------------------------------
 # Stages, roles, reasons
 # ----------------------------------------------------------------------------------------------------
-
-
-class Stage(StrEnum):
-    """Stage of a household in the programme, in path order."""
-
-    DIAGNOSTIC = "diagnostic"
-    MATCHING = "matching"
-    RELAY_STAY = "relay_stay"
-    LEASE = "lease"
-    FOLLOW_UP = "follow_up"
-    COMPLETED = "completed"
-    WITHDRAWN = "withdrawn"
-
-
-ACTIVE_STAGES: Final[frozenset[Stage]] = frozenset(
-    {Stage.DIAGNOSTIC, Stage.MATCHING, Stage.RELAY_STAY, Stage.LEASE, Stage.FOLLOW_UP}
-)
-"""Stages a household is still moving through."""
-
-TERMINAL_STAGES: Final[frozenset[Stage]] = frozenset({Stage.COMPLETED, Stage.WITHDRAWN})
-"""Stages nothing leaves."""
 
 
 # Roles are plain strings here; these constants only avoid typos.
@@ -96,27 +73,6 @@ KNOWN_ROLES: Final[frozenset[str]] = frozenset(
     {ADMIN, SERVICE_MANAGER, PARIS_REFERENT, PARTNER_WORKER, LANDLORD, FUNDER}
 )
 """Every role the API knows."""
-
-
-class WithdrawalReason(StrEnum):
-    """Why a household left the programme before completion."""
-
-    APPLICATION_DECLINED = "application_declined"
-    HOUSEHOLD_DECLINED = "household_declined"
-    EMPLOYER_DECLINED = "employer_declined"
-    RELAY_STAY_INCONCLUSIVE = "relay_stay_inconclusive"
-    NO_HOUSING_FOUND = "no_housing_found"
-    RETURNED_TO_PARIS = "returned_to_paris"
-    LOST_CONTACT = "lost_contact"
-    OTHER = "other"
-
-
-_WITHDRAWAL_REASON_VALUES: Final[frozenset[str]] = frozenset(reason.value for reason in WithdrawalReason)
-
-
-def is_valid_withdrawal_reason(reason: str | None) -> bool:
-    """True when ``reason`` is exactly one of the :class:`WithdrawalReason` values."""
-    return reason is not None and reason in _WITHDRAWAL_REASON_VALUES
 
 
 RelayStayOutcome = Literal["validated", "disagreed"]
@@ -381,27 +337,6 @@ def evaluate(current: Stage, target: Stage, role: str, facts: HouseholdFacts) ->
 # Placements (mise en relation)
 # ----------------------------------------------------------------------------------------------------
 
-
-class PlacementStatus(StrEnum):
-    """Status of a placement: a job opening proposed to one adult of a household."""
-
-    PROPOSED = "proposed"
-    INTERVIEW = "interview"
-    OFFERED = "offered"
-    HIRED = "hired"
-    DECLINED = "declined"
-    CANCELLED = "cancelled"
-
-
-OPEN_PLACEMENT_STATUSES: Final[frozenset[PlacementStatus]] = frozenset(
-    {PlacementStatus.PROPOSED, PlacementStatus.INTERVIEW, PlacementStatus.OFFERED}
-)
-"""Placements still in progress (released when a household withdraws)."""
-
-TERMINAL_PLACEMENT_STATUSES: Final[frozenset[PlacementStatus]] = frozenset(
-    {PlacementStatus.HIRED, PlacementStatus.DECLINED, PlacementStatus.CANCELLED}
-)
-"""Placement statuses nothing leaves."""
 
 PLACEMENT_TRANSITIONS: Final[Mapping[PlacementStatus, frozenset[PlacementStatus]]] = MappingProxyType(
     {

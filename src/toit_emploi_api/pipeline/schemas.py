@@ -9,10 +9,16 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from toit_emploi_api.core.schemas import InputModel, OutputModel
-from toit_emploi_api.employers.models import ContractType
-from toit_emploi_api.pipeline.models import AllocationStatus, FollowUpDomain, PlacementParty, RelayStayStatus
-from toit_emploi_api.pipeline.rules import PlacementStatus, Stage
+from toit_emploi_api.pipeline.models import FollowUpDomain
 from toit_emploi_api.reference.text import NoteText, ShortText
+from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.statuses import (
+    AllocationStatus,
+    ContractType,
+    PlacementParty,
+    PlacementStatus,
+    RelayStayStatus,
+)
 
 ReasonCode = Annotated[
     str,

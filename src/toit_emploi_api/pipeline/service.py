@@ -8,23 +8,34 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toit_emploi_api.audit import service as audit
-from toit_emploi_api.audit.models import AuditEvent
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.core.clock import today, utcnow
-from toit_emploi_api.core.errors import ConflictError, FieldError, ForbiddenError, ValidationProblemError
+from toit_emploi_api.core import audit
+from toit_emploi_api.core.audit import AuditEvent
+from toit_emploi_api.core.clock import PROGRAMME_START, today, utcnow
+from toit_emploi_api.core.errors import FieldError, ProblemError, ValidationProblemError
 from toit_emploi_api.core.etag import require_if_match
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.pipeline import repository, rules
-from toit_emploi_api.pipeline.access import PROGRAMME_START, check_dates, household_for
-from toit_emploi_api.pipeline.models import RelayStayStatus, StageTransition
-from toit_emploi_api.pipeline.rules import Decision, HouseholdFacts, Stage
+from toit_emploi_api.pipeline.access import check_dates, household_for
+from toit_emploi_api.pipeline.models import StageTransition
+from toit_emploi_api.pipeline.rules import Decision, HouseholdFacts
 from toit_emploi_api.pipeline.schemas import TransitionCreate
+from toit_emploi_api.vocab.audit import AuditAction
+from toit_emploi_api.vocab.problems import GUARD_FAILED, ROLE_NOT_PERMITTED, TRANSITION_NOT_ALLOWED
+from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.statuses import RelayStayStatus
 
 _MESSAGES = {
     rules.RULE_TRANSITION_NOT_ALLOWED: "A household cannot move from {frm} to {to}.",
     rules.RULE_ROLE_NOT_PERMITTED: "Your role may not move a household from {frm} to {to}.",
     rules.RULE_GUARD_FAILED: "The household cannot move from {frm} to {to} yet: {codes}.",
+}
+
+
+_PROBLEMS = {
+    rules.RULE_TRANSITION_NOT_ALLOWED: TRANSITION_NOT_ALLOWED,
+    rules.RULE_ROLE_NOT_PERMITTED: ROLE_NOT_PERMITTED,
+    rules.RULE_GUARD_FAILED: GUARD_FAILED,
 }
 
 
@@ -65,9 +76,7 @@ def _refuse(decision: Decision, frm: Stage, to: Stage) -> None:
         "to": to.value,
         "unmet": [{"code": c.code, "message": c.message} for c in decision.unmet],
     }
-    if decision.rule == rules.RULE_ROLE_NOT_PERMITTED:
-        raise ForbiddenError(detail, slug=decision.rule, extra=extra)
-    raise ConflictError(detail, slug=decision.rule, title="Transition refused", extra=extra)
+    raise ProblemError(_PROBLEMS[decision.rule], detail, extra=extra)
 
 
 def _validate_body(body: TransitionCreate) -> None:
@@ -134,7 +143,7 @@ async def transition(
     await audit.record(
         session,
         principal,
-        "household.transition",
+        AuditAction.HOUSEHOLD_TRANSITION,
         "household",
         household.id,
         household_id=household.id,

@@ -24,8 +24,8 @@ from toit_emploi_api.accounts.schemas import (
 from toit_emploi_api.auth.policy import Principal, authorize
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import error_responses
-from toit_emploi_api.core.etag import IfMatchHeader, require_if_match, set_etag
-from toit_emploi_api.core.pagination import Page, PageDep
+from toit_emploi_api.core.etag import IfMatchHeader, require_if_match
+from toit_emploi_api.core.resources import Page, PageDep, with_etag
 
 router = APIRouter(prefix="/api/v1", tags=["administration"])
 AdminDep = Annotated[Principal, Depends(authorize())]
@@ -51,7 +51,7 @@ async def create_organisation(
     _: AdminDep, session: SessionDep, body: OrganisationCreate, response: Response
 ) -> OrganisationOut:
     org = await service.create_organisation(session, body)
-    set_etag(response, org.version)
+    with_etag(response, org.version)
     response.headers["Location"] = f"/api/v1/organisations/{org.id}"
     return OrganisationOut.model_validate(org)
 
@@ -66,7 +66,7 @@ async def get_organisation(
     _: AdminDep, session: SessionDep, organisation_id: uuid.UUID, response: Response
 ) -> OrganisationOut:
     org = await service.get_or_404(session, Organisation, organisation_id)
-    set_etag(response, org.version)
+    with_etag(response, org.version)
     return OrganisationOut.model_validate(org)
 
 
@@ -87,7 +87,7 @@ async def update_organisation(
     org = await service.get_or_404(session, Organisation, organisation_id, for_update=True)
     require_if_match(if_match, org.version)
     org = await service.update_organisation(session, org, body)
-    set_etag(response, org.version)
+    with_etag(response, org.version)
     return OrganisationOut.model_validate(org)
 
 
@@ -107,7 +107,7 @@ async def list_users(_: AdminDep, session: SessionDep, page: PageDep) -> Page[Us
 )
 async def create_user(_: AdminDep, session: SessionDep, body: UserCreate, response: Response) -> UserOut:
     user = await service.create_user(session, body)
-    set_etag(response, user.version)
+    with_etag(response, user.version)
     response.headers["Location"] = f"/api/v1/users/{user.id}"
     return UserOut.model_validate(user)
 
@@ -115,7 +115,7 @@ async def create_user(_: AdminDep, session: SessionDep, body: UserCreate, respon
 @router.get("/users/{user_id}", operation_id="users_get", response_model=UserOut, responses=_READ)
 async def get_user(_: AdminDep, session: SessionDep, user_id: uuid.UUID, response: Response) -> UserOut:
     user = await service.get_or_404(session, User, user_id)
-    set_etag(response, user.version)
+    with_etag(response, user.version)
     return UserOut.model_validate(user)
 
 
@@ -131,7 +131,7 @@ async def update_user(
     user = await service.get_or_404(session, User, user_id, for_update=True)
     require_if_match(if_match, user.version)
     user = await service.update_user(session, user, body, acting_user_id=admin.id)
-    set_etag(response, user.version)
+    with_etag(response, user.version)
     return UserOut.model_validate(user)
 
 
@@ -153,7 +153,7 @@ async def create_api_client(
     _: AdminDep, session: SessionDep, body: ApiClientCreate, response: Response
 ) -> ApiClientWithSecret:
     client, secret = await service.create_api_client(session, body)
-    set_etag(response, client.version)
+    with_etag(response, client.version)
     response.headers["Location"] = f"/api/v1/api-clients/{client.id}"
     response.headers["Cache-Control"] = "no-store"
     return ApiClientWithSecret(**ApiClientOut.model_validate(client).model_dump(), client_secret=secret)
@@ -169,7 +169,7 @@ async def get_api_client(
     _: AdminDep, session: SessionDep, api_client_id: uuid.UUID, response: Response
 ) -> ApiClientOut:
     client = await service.get_or_404(session, ApiClient, api_client_id)
-    set_etag(response, client.version)
+    with_etag(response, client.version)
     return ApiClientOut.model_validate(client)
 
 
@@ -190,7 +190,7 @@ async def update_api_client(
     client = await service.get_or_404(session, ApiClient, api_client_id, for_update=True)
     require_if_match(if_match, client.version)
     client = await service.update_api_client(session, client, body)
-    set_etag(response, client.version)
+    with_etag(response, client.version)
     return ApiClientOut.model_validate(client)
 
 
@@ -206,6 +206,6 @@ async def rotate_api_client_secret(
 ) -> ApiClientWithSecret:
     client = await service.get_or_404(session, ApiClient, api_client_id, for_update=True)
     secret = await service.rotate_api_client_secret(session, client)
-    set_etag(response, client.version)
+    with_etag(response, client.version)
     response.headers["Cache-Control"] = "no-store"
     return ApiClientWithSecret(**ApiClientOut.model_validate(client).model_dump(), client_secret=secret)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.accounts import repository
 from toit_emploi_api.accounts.models import Organisation, User
-from toit_emploi_api.accounts.roles import OrganisationKind, Role
-from toit_emploi_api.auth.passwords import generate_password, hash_secret_async
+from toit_emploi_api.accounts.passwords import generate_password, hash_secret_async
 from toit_emploi_api.core.settings import Settings
+from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
 DEFAULT_ADMIN_EMAIL = "admin@aurore.example"
 OPERATOR_NAME = "Aurore"
@@ -22,9 +21,7 @@ async def ensure_first_admin(session: AsyncSession, settings: Settings) -> tuple
     """
     if await repository.count_admins(session) > 0:
         return None
-    org = (
-        await session.execute(select(Organisation).where(func.lower(Organisation.name) == OPERATOR_NAME.lower()))
-    ).scalar_one_or_none()
+    org = await repository.organisation_by_name(session, OPERATOR_NAME)
     if org is None:
         org = Organisation(name=OPERATOR_NAME, kind=OrganisationKind.OPERATOR, active=True)
         session.add(org)

@@ -1,4 +1,4 @@
-"""Roles and organisation kinds (see DOMAIN.md "Roles")."""
+"""Roles and organisation kinds (docs/domain.md, "Roles")."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Administration endpoints: organisations, users and API clients (admin only), over the accounts service."""

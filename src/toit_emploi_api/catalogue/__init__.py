@@ -1,0 +1,1 @@
+"""Reference data over HTTP (ROME codes): read only, for every authenticated caller."""

@@ -1,0 +1,155 @@
+"""The resource kit: one way for every router to check If-Match, answer with ETag and Location, and paginate.
+
+A router stays HTTP only (parse, call one service function, shape the answer):
+
+    async def employers_update(principal: Writer, session: SessionDep, employer: LockedEmployer,
+                               body: EmployerUpdate, if_match: IfMatchDep, response: Response) -> EmployerOut:
+        if_match.check(employer.version)
+        employer = await service.update_employer(session, principal, employer, body)
+        with_etag(response, employer.version)
+        return EmployerOut.model_validate(employer)
+
+Loader dependencies (`CurrentHousehold`, `LockedEmployer`, …) live in each domain's `deps.py` and use `found`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, Header, Query, Response
+from pydantic import BaseModel
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from toit_emploi_api.core.errors import NotFoundError, PreconditionFailedError, PreconditionRequiredError
+
+T = TypeVar("T")
+R = TypeVar("R")
+O = TypeVar("O")  # noqa: E741 - the output item type
+
+IF_MATCH_MARK = "__toit_if_match__"
+"""Set on the If-Match dependency: the OpenAPI hook declares the header required and documents 412/428."""
+
+
+# --- loading ---------------------------------------------------------------------------------------------------
+def found(obj: T | None, detail: str) -> T:
+    """The object, or a 404 `not-found` with `detail` (also for another organisation's object: no leak)."""
+    if obj is None:
+        raise NotFoundError(detail)
+    return obj
+
+
+# --- ETag and If-Match -----------------------------------------------------------------------------------------
+def etag_for(version: int) -> str:
+    return f'"{version}"'
+
+
+class IfMatch:
+    """The caller's If-Match header, checked against the current row version by `check`."""
+
+    def __init__(self, raw: str | None) -> None:
+        self.raw = raw
+
+    def check(self, current_version: int) -> None:
+        """428 `precondition-required` without the header, 412 `precondition-failed` when it is stale.
+
+        Our ETags are exact row versions. `W/"n"` is accepted as `"n"` (proxies that compress responses weaken
+        strong ETags; refusing them would make every update through such a proxy a 412); `*` means "whatever the
+        current version"."""
+        if self.raw is None or not self.raw.strip():
+            raise PreconditionRequiredError(
+                "This change requires an If-Match header carrying the ETag from your last read."
+            )
+        candidates = {c.strip().removeprefix("W/") for c in self.raw.split(",")}
+        if "*" in candidates or etag_for(current_version) in candidates:
+            return
+        raise PreconditionFailedError(
+            "The resource was changed since you read it; read it again and reapply your change.",
+            extra={"current_etag": etag_for(current_version)},
+        )
+
+
+async def _if_match(
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            max_length=200,
+            description='The ETag from your last read (`"3"`; `W/"3"` and `*` accepted). '
+            "Required: 428 without it, 412 when the resource changed since.",
+        ),
+    ] = None,
+) -> IfMatch:
+    return IfMatch(if_match)
+
+
+setattr(_if_match, IF_MATCH_MARK, True)
+
+IfMatchDep = Annotated[IfMatch, Depends(_if_match)]
+"""One If-Match policy for PATCH, PUT, DELETE and the POSTs that change an existing resource."""
+
+
+def with_etag(response: Response, version: int) -> None:
+    """Answer with the resource's ETag (its row version)."""
+    response.headers["ETag"] = etag_for(version)
+
+
+def created(response: Response, version: int, location: str) -> None:
+    """A creation's answer headers: the new resource's ETag and its Location."""
+    response.headers["ETag"] = etag_for(version)
+    response.headers["Location"] = location
+
+
+# --- pagination ------------------------------------------------------------------------------------------------
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class PageParams:
+    limit: int
+    offset: int
+
+    def of(self, items: Sequence[T], total: int) -> Page[T]:
+        return Page(items=list(items), total=total, limit=self.limit, offset=self.offset)
+
+    def slice(self, items: Sequence[T]) -> Page[T]:
+        """A page of a list already in memory (e.g. a household's members)."""
+        return self.of(items[self.offset : self.offset + self.limit], len(items))
+
+
+def _page_params(
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size (1-200).")] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000, description="Rows to skip.")] = 0,
+) -> PageParams:
+    return PageParams(limit=limit, offset=offset)
+
+
+PageDep = Annotated[PageParams, Depends(_page_params)]
+
+
+@dataclass(frozen=True)
+class Slice(Generic[R]):
+    """One page of rows from `paginate`, with the total count of the unpaginated query."""
+
+    rows: Sequence[R]
+    total: int
+    page: PageParams
+
+    def to(self, out: Callable[[R], O]) -> Page[O]:
+        return self.page.of([out(row) for row in self.rows], self.total)
+
+
+async def paginate(session: AsyncSession, stmt: Select[Any], page: PageParams, *, scalars: bool = True) -> Slice[Any]:
+    """Run `stmt` for one page (its ORDER BY must be total) and count the rows of the whole query.
+
+    `scalars`: return the first column of each row (ORM entities), else the rows themselves."""
+    total = (await session.execute(select(func.count()).select_from(stmt.order_by(None).subquery()))).scalar_one()
+    result = await session.execute(stmt.limit(page.limit).offset(page.offset))
+    rows: Sequence[Any] = result.scalars().all() if scalars else result.all()
+    return Slice(rows=rows, total=total, page=page)
