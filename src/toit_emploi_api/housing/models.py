@@ -72,6 +72,7 @@ class HousingUnit(UUIDPrimaryKey, Timestamps, Versioned, Base):
     # Set by a landlord's snapshot that no longer lists a unit the programme holds (reserved/let): when the
     # programme releases the unit it becomes `unavailable`, not `vacant`, since the landlord withdrew it.
     held_absent_since: Mapped[datetime | None]
+    relay_held_until: Mapped[date | None] = mapped_column(Date)
 
     __table_args__ = (
         UniqueConstraint("landlord_organisation_id", "landlord_reference"),
