@@ -213,3 +213,36 @@ def test_rome_reference_rows_equal_the_shipped_csv(scratch_url: str) -> None:
 
     migrations.upgrade(scratch_url)
     assert asyncio.run(_rows()) == {(code, label, fold(label)) for code, label in load_rome_codes().items()}
+
+
+def test_enum_types_equal_the_models(scratch_url: str) -> None:
+    """`alembic check` does not compare the values of PostgreSQL enum types: compare them, in order."""
+    from sqlalchemy import Enum, text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from toit_emploi_api.models import Base
+
+    declared = {
+        column.type.name: list(column.type.enums)
+        for table in Base.metadata.tables.values()
+        for column in table.columns
+        if isinstance(column.type, Enum)
+    }
+
+    async def _types() -> dict[str, list[str]]:
+        engine = create_async_engine(scratch_url)
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT t.typname, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_type t"
+                        " JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace"
+                        " WHERE n.nspname = 'public' GROUP BY t.typname"
+                    )
+                )
+            ).all()
+        await engine.dispose()
+        return {name: list(labels) for name, labels in rows}
+
+    migrations.upgrade(scratch_url)
+    assert asyncio.run(_types()) == declared
