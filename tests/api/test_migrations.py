@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Set as AbstractSet
 
 import pytest
 
@@ -53,3 +54,195 @@ def test_check_fails_when_a_model_is_not_migrated(scratch_url: str) -> None:
             migrations.check(scratch_url)
     finally:
         Base.metadata.remove(table)
+
+
+# ------------------------------------------------------------------------------------ names in the database
+
+# SQLAlchemy constraint classes and the pg_constraint.contype they become.
+_CONTYPES = {"PrimaryKeyConstraint": "p", "ForeignKeyConstraint": "f", "UniqueConstraint": "u"}
+_CONTYPES |= {"CheckConstraint": "c", "ExcludeConstraint": "x"}
+# The name prefix of each kind: the naming convention's (core.models.NAMING_CONVENTION), and ex_ for exclusions.
+_PREFIXES = {"p": "pk", "f": "fk", "u": "uq", "c": "ck", "x": "ex"}
+# pg_constraint kinds that own an index of the same name.
+_INDEX_BACKED = {"p", "u", "x"}
+
+
+def _declared_names() -> tuple[set[tuple[str, str, str]], set[tuple[str, str]]]:
+    """(table, contype, name) of every constraint and (table, name) of every index the metadata declares, with the
+    naming convention applied (the names SQLAlchemy's DDL would use)."""
+    from toit_emploi_api.models import Base
+
+    constraints: set[tuple[str, str, str]] = set()
+    indexes: set[tuple[str, str]] = set()
+    for table in Base.metadata.sorted_tables:
+        for constraint in table.constraints:
+            contype = _CONTYPES[type(constraint).__name__]
+            constraints.add((table.name, contype, str(constraint.name)))
+            if contype in _INDEX_BACKED:
+                indexes.add((table.name, str(constraint.name)))
+        indexes |= {(table.name, str(index.name)) for index in table.indexes}
+    return constraints, indexes
+
+
+def _database_names(url: str) -> tuple[set[tuple[str, str, str]], set[tuple[str, str]]]:
+    """(table, contype, name) of the constraints and (table, name) of the indexes of the public schema's tables,
+    Alembic's own table aside. NOT NULL constraints (contype 'n', listed since PostgreSQL 18) are not named by
+    the models and are left out."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def _query() -> tuple[set[tuple[str, str, str]], set[tuple[str, str]]]:
+        engine = create_async_engine(url)
+        async with engine.connect() as conn:
+            constraints = (
+                await conn.execute(
+                    text(
+                        "SELECT t.relname, c.contype::text, c.conname FROM pg_constraint c"
+                        " JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace"
+                        " WHERE n.nspname = 'public' AND c.contype <> 'n' AND t.relname <> 'alembic_version'"
+                    )
+                )
+            ).all()
+            indexes = (
+                await conn.execute(
+                    text(
+                        "SELECT tablename, indexname FROM pg_indexes"
+                        " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                    )
+                )
+            ).all()
+        await engine.dispose()
+        return {(t, k, n) for t, k, n in constraints}, {(t, n) for t, n in indexes}
+
+    return asyncio.run(_query())
+
+
+def _differences(
+    label: str, database: AbstractSet[tuple[str, ...]], declared: AbstractSet[tuple[str, ...]]
+) -> list[str]:
+    return [f"{label} only in the database: {row}" for row in sorted(database - declared)] + [
+        f"{label} only in the models: {row}" for row in sorted(declared - database)
+    ]
+
+
+def test_constraint_and_index_names_equal_the_models(scratch_url: str) -> None:
+    """`alembic check` compares neither CHECK constraint names nor most renamings: compare every name, both ways."""
+    migrations.upgrade(scratch_url)
+    db_constraints, db_indexes = _database_names(scratch_url)
+    declared_constraints, declared_indexes = _declared_names()
+    problems = _differences("constraint", db_constraints, declared_constraints)
+    problems += _differences("index", db_indexes, declared_indexes)
+    assert problems == [], "names differ between the migrated database and the models:\n" + "\n".join(problems)
+    assert len(db_constraints) > 50, "the query did not see the schema"
+    assert len(db_indexes) > 40, "the query did not see the schema"
+
+
+def test_no_name_repeats_its_prefix(scratch_url: str) -> None:
+    """Each name starts with its kind and table (``ck_placements_...``) exactly once: a name given in full to a
+    convention that adds the prefix again becomes ``ck_placements_ck_placements_...`` (or a truncated hash of it)."""
+    migrations.upgrade(scratch_url)
+    db_constraints, db_indexes = _database_names(scratch_url)
+    declared_constraints, declared_indexes = _declared_names()
+    named = {(t, _PREFIXES[k], n) for t, k, n in db_constraints | declared_constraints}
+    constraint_names = {n for _, _, n in named}
+    for table, name in db_indexes | declared_indexes:
+        if name not in constraint_names:
+            named.add((table, name.split("_", 1)[0], name))
+    wrong = [f"{name} (table {table})" for table, kind, name in sorted(named) if _badly_prefixed(table, kind, name)]
+    assert {kind for _, kind, _ in named} >= {"pk", "fk", "uq", "ck", "ex", "ix"}
+    assert wrong == [], (
+        "names not made of their kind and table once, at the start (at most 63 characters):\n" + "\n".join(wrong)
+    )
+
+
+def _badly_prefixed(table: str, kind: str, name: str) -> bool:
+    prefix = f"{kind}_{table}"  # the whole name of a primary key, the start of any other name
+    rest = name[len(prefix) :]
+    return not name.startswith(prefix) or rest[:1] not in ("", "_") or f"{prefix}_" in rest or len(name) > 63
+
+
+@pytest.mark.parametrize(
+    ("table", "kind", "name", "bad"),
+    [
+        ("placements", "ck", "ck_placements_declined_has_party", False),
+        ("placements", "pk", "pk_placements", False),
+        ("placements", "ck", "ck_placements_ck_placements_declined_has_party", True),
+        # What PostgreSQL kept of a doubled name longer than 63 characters: truncated, with a hash.
+        ("housing_allocations", "ck", "ck_housing_allocations_ck_housing_allocations_lease_sig_43c8", True),
+        ("placements", "ck", "ck_relay_stays_declined_has_party", True),
+        ("placements", "ck", "ck_placementsx", True),
+        ("placements", "ix", "ix_placements_" + "x" * 50, True),
+    ],
+)
+def test_the_prefix_rule(table: str, kind: str, name: str, bad: bool) -> None:
+    assert _badly_prefixed(table, kind, name) is bad
+
+
+# ---------------------------------------------------------------------------------------- the revision files
+
+
+def test_revisions_are_date_prefixed_and_import_no_application_code() -> None:
+    """A revision is frozen: it must not change when the application's code does, so it imports none of it."""
+    import ast
+    import re
+
+    files = sorted((migrations.migrations_dir() / "versions").glob("*.py"))
+    assert files
+    for path in files:
+        assert re.fullmatch(r"20\d{6}_[a-z0-9_]+\.py", path.name), path.name
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+        imported += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+        assert [m for m in imported if m.split(".")[0] == "toit_emploi_api"] == [], path.name
+
+
+def test_rome_reference_rows_equal_the_shipped_csv(scratch_url: str) -> None:
+    """The baseline's literal rows are the CSV the API reads at run time, folded like the application folds."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from toit_emploi_api.reference.codes import load_rome_codes
+    from toit_emploi_api.reference.text import fold
+
+    async def _rows() -> set[tuple[str, str, str]]:
+        engine = create_async_engine(scratch_url)
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT code, label, label_folded FROM rome_codes"))).all()
+        await engine.dispose()
+        return {(c, label, folded) for c, label, folded in rows}
+
+    migrations.upgrade(scratch_url)
+    assert asyncio.run(_rows()) == {(code, label, fold(label)) for code, label in load_rome_codes().items()}
+
+
+def test_enum_types_equal_the_models(scratch_url: str) -> None:
+    """`alembic check` does not compare the values of PostgreSQL enum types: compare them, in order."""
+    from sqlalchemy import Enum, text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from toit_emploi_api.models import Base
+
+    declared = {
+        column.type.name: list(column.type.enums)
+        for table in Base.metadata.tables.values()
+        for column in table.columns
+        if isinstance(column.type, Enum)
+    }
+
+    async def _types() -> dict[str, list[str]]:
+        engine = create_async_engine(scratch_url)
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT t.typname, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_type t"
+                        " JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace"
+                        " WHERE n.nspname = 'public' GROUP BY t.typname"
+                    )
+                )
+            ).all()
+        await engine.dispose()
+        return {name: list(labels) for name, labels in rows}
+
+    migrations.upgrade(scratch_url)
+    assert asyncio.run(_types()) == declared
