@@ -49,9 +49,9 @@ async def test_one_family_from_diagnostic_to_droit_commun(api: Api, world: World
     r = await api.post(sm, url, {"to": "matching"}, expect=412, if_match='"999"')
     assert r.json()["current_etag"] == etag0
     r = await api.post(sm, url, {"to": "relay_stay"}, expect=409, if_match=etag0)
-    assert problem_type(r) == "transition_not_allowed"
+    assert problem_type(r) == "transition-not-allowed"
     r = await api.post(pw, url, {"to": "matching"}, expect=403, if_match=etag0)
-    assert problem_type(r) == "role_not_permitted"
+    assert problem_type(r) == "role-not-permitted"
     r = await api.post(sm, url, {"to": "matching", "note": "Retained by the service manager."}, if_match=etag0)
     body = r.json()
     assert body["stage"] == "matching"
@@ -68,12 +68,12 @@ async def test_one_family_from_diagnostic_to_droit_commun(api: Api, world: World
     r = await api.patch(pw, f"/households/{h}", {"last_contact_date": days(-1)}, expect=409, if_match=etag1)
     assert problem_type(r) == "household-not-in-diagnostic"
     r = await api.move(pw, h, "withdrawn", expect=403, reason="household_declined", note="They changed their mind.")
-    assert problem_type(r) == "role_not_permitted"
+    assert problem_type(r) == "role-not-permitted"
     await api.get(pw, f"/households/{h}/placements", expect=403)
 
     # --- matching: placements, relay stay, guards ----------------------------------------------------------
     r = await api.move(sm, h, "relay_stay", expect=409)
-    assert problem_type(r) == "guard_failed"
+    assert problem_type(r) == "guard-failed"
     assert codes(r) == ["relay_stay_not_booked", "no_placement_with_employer_meeting"]
 
     r = await api.post(
@@ -248,7 +248,7 @@ async def test_one_family_from_diagnostic_to_droit_commun(api: Api, world: World
 
     # Terminal: no move, no record.
     r = await api.move(sm, h, "withdrawn", expect=409, reason="other", note="Too late.")
-    assert problem_type(r) == "transition_not_allowed"
+    assert problem_type(r) == "transition-not-allowed"
     r = await api.post(
         sm, f"/households/{h}/follow-up-entries", {"entry_date": days(0), "domain": "other", "note": "x"}, expect=409
     )
@@ -364,7 +364,7 @@ async def test_partner_withdraws_its_own_household_in_diagnostic(api: Api, world
     withdraw = {"to": "withdrawn", "reason": "other", "note": "Not mine."}
     await api.post(world.other_partner, f"/households/{h}/transitions", withdraw, expect=404, if_match=fam.etag)
     r = await api.move(pw, h, "withdrawn", expect=409)
-    assert problem_type(r) == "guard_failed"
+    assert problem_type(r) == "guard-failed"
     assert codes(r) == ["withdrawal_reason_missing", "withdrawal_note_missing"]
     r = await api.move(pw, h, "withdrawn", expect=409, reason="bored", note="x")
     assert codes(r) == ["withdrawal_reason_invalid"]
@@ -388,7 +388,7 @@ async def test_partner_withdraws_its_own_household_in_diagnostic(api: Api, world
     r = await api.patch(pw, f"/households/{h}", {"last_contact_date": days(0)}, expect=409, if_match=tag)
     assert problem_type(r) == "household-closed"
     r = await api.move(sm, h, "matching", expect=409)
-    assert problem_type(r) == "transition_not_allowed"
+    assert problem_type(r) == "transition-not-allowed"
 
 
 async def test_referent_may_withdraw_in_diagnostic_only(api: Api, world: World) -> None:
@@ -396,7 +396,7 @@ async def test_referent_may_withdraw_in_diagnostic_only(api: Api, world: World) 
     fam = await api.family(world.partner)
     await api.move(sm, fam.id, "matching")
     r = await api.move(world.referent, fam.id, "withdrawn", expect=403, reason="other", note="Not mine to do.")
-    assert problem_type(r) == "role_not_permitted"
+    assert problem_type(r) == "role-not-permitted"
     other = await api.family(world.partner)
     r = await api.move(world.referent, other.id, "withdrawn", reason="lost_contact", note="No answer for weeks.")
     assert r.json()["transition"]["by"]["role"] == "paris_referent"
@@ -453,7 +453,7 @@ async def test_service_manager_withdraws_from_each_later_stage_and_releases(api:
 
     # Nobody but the service manager may withdraw after diagnostic; a reason and a note are required.
     r = await api.move(pw, h, "withdrawn", expect=403, reason="other", note="x")
-    assert problem_type(r) == "role_not_permitted"
+    assert problem_type(r) == "role-not-permitted"
     r = await api.move(sm, h, "withdrawn", expect=409, reason="other")
     assert codes(r) == ["withdrawal_note_missing"]
 

@@ -52,7 +52,7 @@ async def test_diagnostic_to_matching_guards(client: AsyncClient, arrange: Arran
     r = await move(client, service_manager, h.id, "matching")
     assert r.status_code == 409
     assert r.headers["content-type"].startswith("application/problem+json")
-    assert r.json()["type"] == "urn:toit-emploi:problem:guard_failed"
+    assert r.json()["type"] == "urn:toit-emploi:problem:guard-failed"
     assert problem_codes(r) == ["no_adult_member", "no_professional_profile", "consent_missing"]
     assert all(u["message"] for u in r.json()["unmet"])
 
@@ -73,7 +73,7 @@ async def test_skipping_a_stage_is_refused(client: AsyncClient, arrange: Arrange
     h = await arrange.household()
     r = await move(client, service_manager, h.id, "lease")
     assert r.status_code == 409
-    assert r.json()["type"] == "urn:toit-emploi:problem:transition_not_allowed"
+    assert r.json()["type"] == "urn:toit-emploi:problem:transition-not-allowed"
     assert r.json()["unmet"] == []
     r = await move(client, service_manager, h.id, "diagnostic")
     assert r.status_code == 409
@@ -192,7 +192,7 @@ async def test_follow_up_to_completed_guard(client: AsyncClient, arrange: Arrang
     assert household.closure_note == "Entered droit commun."
     # Terminal.
     r = await move(client, service_manager, h.id, "withdrawn", reason="other", note="x")
-    assert r.json()["type"] == "urn:toit-emploi:problem:transition_not_allowed"
+    assert r.json()["type"] == "urn:toit-emploi:problem:transition-not-allowed"
 
 
 async def test_withdrawal_guards(client: AsyncClient, arrange: Arrange, service_manager: Actor) -> None:

@@ -233,7 +233,7 @@ async def test_partner_worker_scope(
     d = await arrange.household(org=own_org)
     r = await move(client, partner, d.id, "matching")
     assert r.status_code == 403
-    assert r.json()["type"] == "urn:toit-emploi:problem:role_not_permitted"
+    assert r.json()["type"] == "urn:toit-emploi:problem:role-not-permitted"
     r = await move(client, partner, h.id, "withdrawn", reason="household_declined", note="Changed their mind.")
     assert r.status_code == 403
     r = await move(client, partner, d.id, "withdrawn", reason="household_declined", note="Changed their mind.")
