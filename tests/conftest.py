@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from toit_emploi_api.accounts.roles import ROLE_ORGANISATION_KIND, OrganisationKind, Role
-from toit_emploi_api.auth.passwords import hash_secret
+from toit_emploi_api.auth.passwords import SecretHasher
 from toit_emploi_api.auth.tokens import issue_access_token
 from toit_emploi_api.core import embedded, migrations
 from toit_emploi_api.core.settings import Settings
@@ -23,7 +23,6 @@ from toit_emploi_api.main import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_PASSWORD = "correct horse battery staple"
-_TEST_PASSWORD_HASH = hash_secret(TEST_PASSWORD)
 # Tables filled by migrations (reference data): never truncated between tests.
 PRESERVED_TABLES = {"alembic_version", "rome_codes"}
 
@@ -61,6 +60,11 @@ def settings(database_url: str) -> Settings:
         DATABASE_URL=database_url,
         jwt_secret="test-secret-" + "x" * 40,
         log_level="WARNING",
+        # Argon2's minimum cost: hashing is not what these tests are about (tests/unit/test_passwords.py checks
+        # that production keeps the strong defaults).
+        argon2_time_cost=1,
+        argon2_memory_cost=8,
+        argon2_parallelism=1,
     )
 
 
@@ -121,6 +125,7 @@ class Actors:
         self._maker = maker
         self._settings = settings
         self._orgs: dict[OrganisationKind, uuid.UUID] = {}
+        self._password_hash = SecretHasher.from_settings(settings).hash(TEST_PASSWORD)
 
     async def organisation(self, kind: OrganisationKind, name: str | None = None) -> uuid.UUID:
         org_id = uuid.uuid4()
@@ -153,7 +158,7 @@ class Actors:
                     "f": f"Test {role.value}",
                     "r": role.value,
                     "o": org_id,
-                    "h": _TEST_PASSWORD_HASH,
+                    "h": self._password_hash,
                     "a": active,
                 },
             )

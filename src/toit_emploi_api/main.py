@@ -13,6 +13,7 @@ from fastapi_offline import FastAPIOffline
 
 from toit_emploi_api import __version__
 from toit_emploi_api.accounts.router import router as accounts_router
+from toit_emploi_api.auth import passwords
 from toit_emploi_api.auth.router import router as auth_router
 from toit_emploi_api.core import openapi as openapi_hooks
 from toit_emploi_api.core.database import make_engine, make_sessionmaker
@@ -61,6 +62,7 @@ def _operation_id(route: APIRoute) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
+    passwords.configure(settings)
     engine = make_engine(settings)
 
     @asynccontextmanager
