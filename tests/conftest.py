@@ -4,9 +4,7 @@ migrated with `alembic upgrade head`, and the real app behind httpx's ASGITransp
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,16 +12,14 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from toit_emploi_api.accounts.passwords import hash_secret
-from toit_emploi_api.auth.tokens import issue_access_token
+from tests.factories import TEST_PASSWORD, Actor, Factory
 from toit_emploi_api.core import embedded, migrations
 from toit_emploi_api.core.settings import Settings
 from toit_emploi_api.main import create_app
-from toit_emploi_api.vocab.roles import ROLE_ORGANISATION_KIND, OrganisationKind, Role
+from toit_emploi_api.vocab.roles import Role
 
 ROOT = Path(__file__).resolve().parents[1]
-TEST_PASSWORD = "correct horse battery staple"
-_TEST_PASSWORD_HASH = hash_secret(TEST_PASSWORD)
+__all__ = ["TEST_PASSWORD", "Actor", "Factory"]
 # Tables filled by migrations (reference data): never truncated between tests.
 PRESERVED_TABLES = {"alembic_version", "rome_codes"}
 
@@ -61,6 +57,11 @@ def settings(database_url: str) -> Settings:
         DATABASE_URL=database_url,
         jwt_secret="test-secret-" + "x" * 40,
         log_level="WARNING",
+        # Argon2's minimum cost: hashing is not what these tests are about (tests/unit/test_passwords.py checks
+        # that production keeps the strong defaults).
+        argon2_time_cost=1,
+        argon2_memory_cost=8,
+        argon2_parallelism=1,
     )
 
 
@@ -101,79 +102,29 @@ async def db(sessionmaker: async_sessionmaker[AsyncSession], clean_db: None) -> 
         yield session
 
 
-@dataclass(frozen=True)
-class Actor:
-    id: uuid.UUID
-    role: Role
-    organisation_id: uuid.UUID
-    email: str
-    token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-class Actors:
-    """Creates organisations and users straight in the database, and signs tokens for them."""
-
-    def __init__(self, maker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
-        self._maker = maker
-        self._settings = settings
-        self._orgs: dict[OrganisationKind, uuid.UUID] = {}
-
-    async def organisation(self, kind: OrganisationKind, name: str | None = None) -> uuid.UUID:
-        org_id = uuid.uuid4()
-        async with self._maker() as session:
-            await session.execute(
-                text("INSERT INTO organisations (id, name, kind, active, version) VALUES (:i, :n, :k, true, 1)"),
-                {"i": org_id, "n": name or f"{kind.value} {org_id.hex[:8]}", "k": kind.value},
-            )
-            await session.commit()
-        return org_id
-
-    async def default_organisation(self, kind: OrganisationKind) -> uuid.UUID:
-        if kind not in self._orgs:
-            self._orgs[kind] = await self.organisation(kind)
-        return self._orgs[kind]
-
-    async def user(self, role: Role, organisation_id: uuid.UUID | None = None, *, active: bool = True) -> Actor:
-        org_id = organisation_id or await self.default_organisation(ROLE_ORGANISATION_KIND[role])
-        user_id = uuid.uuid4()
-        email = f"{role.value}.{user_id.hex[:8]}@example.org"
-        async with self._maker() as session:
-            await session.execute(
-                text(
-                    "INSERT INTO users (id, email, full_name, role, organisation_id, password_hash, active, version)"
-                    " VALUES (:i, :e, :f, :r, :o, :h, :a, 1)"
-                ),
-                {
-                    "i": user_id,
-                    "e": email,
-                    "f": f"Test {role.value}",
-                    "r": role.value,
-                    "o": org_id,
-                    "h": _TEST_PASSWORD_HASH,
-                    "a": active,
-                },
-            )
-            await session.commit()
-        token, _ = issue_access_token(
-            self._settings, subject_kind="user", subject_id=user_id, role=role.value, organisation_id=org_id
-        )
-        return Actor(user_id, role, org_id, email, token)
+@pytest.fixture
+async def factory(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, db: AsyncSession) -> Factory:
+    """The test's Factory (tests/factories.py): identities and base records straight in the database."""
+    return Factory(sessionmaker, settings, db)
 
 
 @pytest.fixture
-async def actors(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, clean_db: None) -> Actors:
-    return Actors(sessionmaker, settings)
+def actors(factory: Factory) -> Factory:
+    """Organisations, users and API clients (the same Factory as `arrange`)."""
+    return factory
 
 
 @pytest.fixture
-async def admin(actors: Actors) -> Actor:
+def arrange(factory: Factory) -> Factory:
+    """Households, employers, job openings, units, placements, relay stays (the same Factory as `actors`)."""
+    return factory
+
+
+@pytest.fixture
+async def admin(actors: Factory) -> Actor:
     return await actors.user(Role.ADMIN)
 
 
 @pytest.fixture
-async def service_manager(actors: Actors) -> Actor:
+async def service_manager(actors: Factory) -> Actor:
     return await actors.user(Role.SERVICE_MANAGER)

@@ -34,7 +34,10 @@ def _database_url(settings: Settings) -> str:
 
 
 def _settings_with_db() -> Settings:
+    from toit_emploi_api.accounts import passwords
+
     settings = Settings()
+    passwords.configure(settings)
     url = _database_url(settings)
     return settings.model_copy(update={"database_url": url})
 

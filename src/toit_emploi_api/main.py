@@ -12,8 +12,10 @@ from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
 from toit_emploi_api import __version__
+from toit_emploi_api.accounts import passwords
 from toit_emploi_api.administration.router import router as accounts_router
 from toit_emploi_api.auth.router import router as auth_router
+from toit_emploi_api.catalogue.router import router as reference_router
 from toit_emploi_api.core import openapi as openapi_hooks
 from toit_emploi_api.core.database import make_engine, make_sessionmaker
 from toit_emploi_api.core.errors import install_error_handlers
@@ -30,7 +32,6 @@ from toit_emploi_api.employers.router import router as employers_router
 from toit_emploi_api.households.router import router as households_router
 from toit_emploi_api.housing.router import router as housing_router
 from toit_emploi_api.pipeline.router import router as pipeline_router
-from toit_emploi_api.catalogue.router import router as reference_router
 
 DESCRIPTION = """
 The JSON API behind **Un toit, un emploi** (Aurore and Polygone): it follows precarious families from the Paris
@@ -65,6 +66,7 @@ def _operation_id(route: APIRoute) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
+    passwords.configure(settings)
     engine = make_engine(settings)
 
     @asynccontextmanager

@@ -1,6 +1,6 @@
 from httpx import AsyncClient
 
-from tests.conftest import Actor
+from tests.factories import Actor
 
 
 async def test_healthz(client: AsyncClient) -> None:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from httpx import AsyncClient, Response
 
-from tests.conftest import Actor
+from tests.factories import Actor, luhn_siret
 
 V1 = "/api/v1"
 PASSWORD = "a long passphrase for e2e tests"
@@ -33,21 +33,6 @@ def today() -> date:
 def days(n: int) -> str:
     """ISO date `n` days from today (Paris)."""
     return (today() + timedelta(days=n)).isoformat()
-
-
-def luhn_siret(prefix: str) -> str:
-    """A Luhn-valid SIRET from 13 digits (adds the check digit)."""
-    assert len(prefix) == 13
-    assert prefix.isdigit()
-    for check in "0123456789":
-        digits = prefix + check
-        total = 0
-        for i, ch in enumerate(reversed(digits)):
-            d = int(ch) * (2 if i % 2 else 1)
-            total += d - 9 if d > 9 else d
-        if total % 10 == 0:
-            return digits
-    raise AssertionError("unreachable")
 
 
 def codes(r: Response) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -11,32 +10,7 @@ import pytest
 from httpx import AsyncClient
 from sqlalchemy import event
 
-from tests.conftest import Actor
-
-# Luhn-valid SIRETs (the first is Aurore's own). Generated ones come from `make_siret`.
-AURORE_SIRET = "77568497000244"
-_counter = itertools.count(1)
-
-
-def luhn_complete(prefix13: str) -> str:
-    """Append the digit that makes ``prefix13`` a Luhn-valid 14-digit number."""
-    for last in "0123456789":
-        candidate = prefix13 + last
-        total = 0
-        for index, char in enumerate(reversed(candidate)):
-            digit = int(char)
-            if index % 2 == 1:
-                digit *= 2
-                if digit > 9:
-                    digit -= 9
-            total += digit
-        if total % 10 == 0:
-            return candidate
-    raise AssertionError("unreachable")
-
-
-def make_siret() -> str:
-    return luhn_complete(f"4{next(_counter):012d}")
+from tests.factories import Actor, make_siret
 
 
 def employer_payload(**overrides: Any) -> dict[str, Any]:

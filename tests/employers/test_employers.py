@@ -12,14 +12,8 @@ from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.conftest import Actor
-from tests.employers.conftest import (
-    AURORE_SIRET,
-    create_employer,
-    create_opening,
-    employer_payload,
-    if_match,
-)
+from tests.employers.conftest import create_employer, create_opening, employer_payload, if_match
+from tests.factories import AURORE_SIRET, Actor
 from toit_emploi_api.core.audit import AuditEvent
 from toit_emploi_api.employers.models import Employer
 

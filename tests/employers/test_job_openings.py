@@ -11,8 +11,8 @@ from httpx import AsyncClient
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.conftest import Actor
 from tests.employers.conftest import create_employer, create_opening, if_match, opening_payload
+from tests.factories import Actor
 from toit_emploi_api.core.audit import AuditEvent
 from toit_emploi_api.employers.models import JobOpening
 from toit_emploi_api.vocab.statuses import JobOpeningStatus

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from httpx import AsyncClient
 
-from tests.conftest import Actor, Actors
 from tests.employers.conftest import create_employer, create_opening, employer_payload, if_match, opening_payload
+from tests.factories import Actor, Factory
 from toit_emploi_api.vocab.roles import Role
 
 CONTACT_FIELDS = {"contact_name", "contact_phone", "contact_email", "address", "postcode", "notes", "siret"}
@@ -64,7 +64,7 @@ MATRIX: dict[Role, dict[str, int]] = {
 
 
 @pytest.mark.parametrize("role", list(Role))
-async def test_role_matrix(client: AsyncClient, actors: Actors, world: dict[str, Any], role: Role) -> None:
+async def test_role_matrix(client: AsyncClient, actors: Factory, world: dict[str, Any], role: Role) -> None:
     actor = await actors.user(role)
     requests = _requests(world)
     assert set(MATRIX[role]) == set(requests)
@@ -86,7 +86,7 @@ async def test_anonymous_is_401(client: AsyncClient, world: dict[str, Any]) -> N
 
 
 async def test_partner_workers_see_open_openings_without_contact_details(
-    client: AsyncClient, actors: Actors, world: dict[str, Any]
+    client: AsyncClient, actors: Factory, world: dict[str, Any]
 ) -> None:
     partner = await actors.user(Role.PARTNER_WORKER)
     r = await client.get("/api/v1/job-openings", headers=partner.headers)
@@ -124,7 +124,7 @@ async def test_partner_workers_see_open_openings_without_contact_details(
 
 
 async def test_staff_see_every_status_and_the_contact_details(
-    client: AsyncClient, actors: Actors, world: dict[str, Any]
+    client: AsyncClient, actors: Factory, world: dict[str, Any]
 ) -> None:
     referent = await actors.user(Role.PARIS_REFERENT)
     r = await client.get("/api/v1/job-openings", headers=referent.headers)

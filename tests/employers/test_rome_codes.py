@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from httpx import AsyncClient
 
-from tests.conftest import Actor, Actors
+from tests.factories import Actor, Factory
 from toit_emploi_api.reference.codes import load_rome_codes
 from toit_emploi_api.vocab.roles import Role
 
@@ -106,7 +106,7 @@ async def test_bad_queries_are_422(client: AsyncClient, service_manager: Actor) 
         (Role.FUNDER, 403),
     ],
 )
-async def test_who_may_read(client: AsyncClient, actors: Actors, role: Role, status: int) -> None:
+async def test_who_may_read(client: AsyncClient, actors: Factory, role: Role, status: int) -> None:
     actor = await actors.user(role)
     for url in (URL, f"{URL}/F1703"):
         r = await client.get(url, headers=actor.headers)

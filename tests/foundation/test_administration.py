@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from httpx import AsyncClient
 
-from tests.conftest import TEST_PASSWORD, Actor
+from tests.factories import TEST_PASSWORD, Actor
 
 PROBLEM = "application/problem+json"
 

@@ -12,7 +12,7 @@ from jose import jwt
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.conftest import TEST_PASSWORD, Actor, Actors
+from tests.factories import TEST_PASSWORD, Actor, Factory
 from toit_emploi_api.auth.tokens import issue_access_token
 from toit_emploi_api.core.settings import Settings
 from toit_emploi_api.vocab.roles import Role
@@ -128,7 +128,7 @@ async def test_unknown_accounts_are_throttled_too(client: AsyncClient, settings:
     assert "try again later" in r.json()["detail"]
 
 
-async def test_deactivated_user_cannot_sign_in(client: AsyncClient, actors: Actors) -> None:
+async def test_deactivated_user_cannot_sign_in(client: AsyncClient, actors: Factory) -> None:
     user = await actors.user(Role.SERVICE_MANAGER, active=False)
     r = await _login(client, user.email)
     assert r.status_code == 400
@@ -308,7 +308,7 @@ async def test_missing_required_claims(client: AsyncClient, admin: Actor, settin
         assert await _me_status(client, token) == 401, missing
 
 
-async def test_deactivated_user_token_stops_working(client: AsyncClient, admin: Actor, actors: Actors) -> None:
+async def test_deactivated_user_token_stops_working(client: AsyncClient, admin: Actor, actors: Factory) -> None:
     manager = await actors.user(Role.SERVICE_MANAGER)
     assert await _me_status(client, manager.token) == 200
     current = await client.get(f"/api/v1/users/{manager.id}", headers=admin.headers)
@@ -321,7 +321,7 @@ async def test_deactivated_user_token_stops_working(client: AsyncClient, admin: 
     assert await _me_status(client, manager.token) == 401
 
 
-async def test_deactivated_organisation_stops_its_tokens(client: AsyncClient, admin: Actor, actors: Actors) -> None:
+async def test_deactivated_organisation_stops_its_tokens(client: AsyncClient, admin: Actor, actors: Factory) -> None:
     worker = await actors.user(Role.PARTNER_WORKER)
     current = await client.get(f"/api/v1/organisations/{worker.organisation_id}", headers=admin.headers)
     r = await client.patch(

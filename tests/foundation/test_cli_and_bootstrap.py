@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from toit_emploi_api.accounts import passwords
 from toit_emploi_api.cli import main
-from toit_emploi_api.core.settings import to_async_url
+from toit_emploi_api.core.settings import Settings, to_async_url
 
 
 def _sql(url: str, statement: str) -> list[tuple[object, ...]]:
@@ -26,10 +28,15 @@ def _sql(url: str, statement: str) -> list[tuple[object, ...]]:
 
 
 @pytest.fixture
-def cli_db(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def cli_db(database_url: str, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("DATABASE_URL", database_url)
+    # The CLI reads its settings from the environment and configures the hasher with them: the tests' cost.
+    monkeypatch.setenv("TOIT_EMPLOI_ARGON2_TIME_COST", str(settings.argon2_time_cost))
+    monkeypatch.setenv("TOIT_EMPLOI_ARGON2_MEMORY_COST", str(settings.argon2_memory_cost))
+    monkeypatch.setenv("TOIT_EMPLOI_ARGON2_PARALLELISM", str(settings.argon2_parallelism))
     _sql(database_url, "TRUNCATE organisations, users, api_clients, login_throttle CASCADE")
-    return database_url
+    yield database_url
+    passwords.configure(settings)
 
 
 def test_cli_creates_organisation_user_and_client(cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -72,7 +79,6 @@ def test_cli_reports_invalid_input_without_a_traceback(cli_db: str, capsys: pyte
 def test_bootstrap_creates_one_admin_with_given_credentials(cli_db: str) -> None:
     from toit_emploi_api.accounts.bootstrap import ensure_first_admin
     from toit_emploi_api.cli import _run_db
-    from toit_emploi_api.core.settings import Settings
 
     settings = Settings(
         DATABASE_URL=cli_db,
@@ -90,7 +96,6 @@ def test_bootstrap_generates_a_password_when_none_is_configured(cli_db: str) -> 
     from toit_emploi_api.accounts.bootstrap import ensure_first_admin
     from toit_emploi_api.accounts.passwords import _verify
     from toit_emploi_api.cli import _run_db
-    from toit_emploi_api.core.settings import Settings
 
     settings = Settings(DATABASE_URL=cli_db)
     created = _run_db(settings, lambda s: ensure_first_admin(s, settings))

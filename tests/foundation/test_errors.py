@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
-from tests.conftest import Actor
+from tests.factories import Actor
 from toit_emploi_api.core.settings import Settings
 from toit_emploi_api.main import create_app
 

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from httpx import AsyncClient
 
-from tests.conftest import Actors
+from tests.factories import Factory
 from toit_emploi_api.core.routes import dependency_calls, iter_api_routes, route_policy
 from toit_emploi_api.vocab.roles import Role
 
@@ -73,7 +73,7 @@ async def test_every_protected_route_is_401_without_a_token(app: FastAPI, client
 
 @pytest.mark.parametrize("role", [r for r in Role if r is not Role.ADMIN])
 async def test_every_route_refuses_roles_outside_its_policy_with_403(
-    app: FastAPI, client: AsyncClient, actors: Actors, role: Role
+    app: FastAPI, client: AsyncClient, actors: Factory, role: Role
 ) -> None:
     actor = await actors.user(role)
     for route in _api_routes(app):

@@ -6,13 +6,13 @@ import uuid
 from datetime import date
 from typing import Any
 
-import pytest
 from httpx import AsyncClient
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.conftest import Actor
+from tests.factories import Actor, Factory
 from toit_emploi_api.core.clock import today
+from toit_emploi_api.households.models import HousingSituation
+from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.statuses import MemberRole
 
 BASE = "/api/v1/households"
 
@@ -73,56 +73,30 @@ async def create_household(client: AsyncClient, actor: Actor, **extra: Any) -> d
     return r.json()  # type: ignore[no-any-return]
 
 
-async def set_stage(maker: async_sessionmaker[AsyncSession], household_id: str | uuid.UUID, stage: str) -> None:
-    """What the pipeline does: move a household to another stage (straight in the database)."""
-    async with maker() as session:
-        await session.execute(
-            text("UPDATE households SET stage = :s, stage_entered_at = now(), version = version + 1 WHERE id = :i"),
-            {"s": stage, "i": uuid.UUID(str(household_id))},
-        )
-        await session.commit()
-
-
-@pytest.fixture
-def maker(sessionmaker: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
-    return sessionmaker
-
-
 async def insert_household(
-    maker: async_sessionmaker[AsyncSession],
+    factory: Factory,
     organisation_id: uuid.UUID,
     *,
     created_by: uuid.UUID | None = None,
     stage: str = "diagnostic",
     members: int = 1,
 ) -> tuple[uuid.UUID, list[uuid.UUID]]:
-    """Arrange a household straight in the database (any organisation, any stage), with adult members."""
-    household_id = uuid.uuid4()
-    member_ids = [uuid.uuid4() for _ in range(members)]
-    async with maker() as session:
-        number = (await session.execute(text("SELECT nextval('household_reference_seq')"))).scalar_one()
-        await session.execute(
-            text(
-                "INSERT INTO households (id, reference, referring_organisation_id, created_by_organisation_id,"
-                " housing_situation, stage, manager_notes, closure_note, version)"
-                " VALUES (:i, :r, :o, :c, 'shelter', :s, 'secret manager note', 'secret closure note', 1)"
-            ),
-            {
-                "i": household_id,
-                "r": f"TE-2026-{number:04d}",
-                "o": organisation_id,
-                "c": created_by or organisation_id,
-                "s": stage,
-            },
-        )
-        for index, member_id in enumerate(member_ids):
-            await session.execute(
-                text(
-                    "INSERT INTO household_members (id, household_id, first_name, last_name, first_name_folded,"
-                    " last_name_folded, birth_date, role, version)"
-                    " VALUES (:i, :h, :f, 'Martin', :f, 'martin', '1980-01-01', 'head', 1)"
-                ),
-                {"i": member_id, "h": household_id, "f": f"adult{index}"},
-            )
-        await session.commit()
-    return household_id, member_ids
+    """Arrange a household straight in the database (any organisation, any stage), with adult members (all heads,
+    named adult0, adult1, … Martin) and notes only staff may read."""
+    ref = await factory.household(
+        org=organisation_id,
+        created_by=created_by,
+        stage=Stage(stage),
+        adults=members,
+        children=0,
+        rome=False,
+        consent=False,
+        housing_situation=HousingSituation.SHELTER,
+        manager_notes="secret manager note",
+        closure_note="secret closure note",
+        adult_role=MemberRole.HEAD,
+        adult_birth=date(1980, 1, 1),
+        first_name="adult",
+        last_name="Martin",
+    )
+    return ref.id, ref.adults

@@ -6,12 +6,12 @@ from httpx import AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.conftest import Actors
+from tests.factories import Factory
 from tests.households.conftest import BASE, adult, family_body
 from toit_emploi_api.vocab.roles import Role
 
 
-async def test_audit_events(client: AsyncClient, actors: Actors, db: AsyncSession) -> None:
+async def test_audit_events(client: AsyncClient, actors: Factory, db: AsyncSession) -> None:
     partner = await actors.user(Role.PARTNER_WORKER)
     created = await client.post(BASE, json=family_body(), headers=partner.headers)
     h = created.json()
@@ -66,7 +66,7 @@ async def test_audit_events(client: AsyncClient, actors: Actors, db: AsyncSessio
 
 
 async def test_possible_duplicates_are_audited_with_the_pairs_shown(
-    client: AsyncClient, actors: Actors, db: AsyncSession
+    client: AsyncClient, actors: Factory, db: AsyncSession
 ) -> None:
     manager = await actors.user(Role.SERVICE_MANAGER)
     first = (await client.post(BASE, json=family_body(), headers=manager.headers)).json()

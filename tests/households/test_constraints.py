@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.conftest import Actors
+from tests.factories import Factory
 from tests.households.conftest import insert_household
 from toit_emploi_api.vocab.roles import OrganisationKind
 
@@ -25,10 +25,10 @@ from toit_emploi_api.vocab.roles import OrganisationKind
     ],
 )
 async def test_member_check_constraints(
-    actors: Actors, sessionmaker: async_sessionmaker[AsyncSession], assignment: str, constraint: str
+    actors: Factory, sessionmaker: async_sessionmaker[AsyncSession], assignment: str, constraint: str
 ) -> None:
     org = await actors.organisation(OrganisationKind.REFERRAL_PARTNER)
-    _, (member_id,) = await insert_household(sessionmaker, org)
+    _, (member_id,) = await insert_household(actors, org)
     async with sessionmaker() as session:
         with pytest.raises(IntegrityError) as caught:
             await session.execute(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from httpx import AsyncClient
 
-from tests.conftest import Actors
+from tests.factories import Factory
 from tests.households.conftest import BASE, family_body
 from toit_emploi_api.core.clock import today
 from toit_emploi_api.vocab.roles import Role
 
 
-async def test_partner_creates_family_with_two_adults_and_three_children(client: AsyncClient, actors: Actors) -> None:
+async def test_partner_creates_family_with_two_adults_and_three_children(client: AsyncClient, actors: Factory) -> None:
     partner = await actors.user(Role.PARTNER_WORKER)
     r = await client.post(BASE, json=family_body(), headers=partner.headers)
     assert r.status_code == 201, r.text

@@ -6,18 +6,15 @@ from typing import Any
 
 from httpx import AsyncClient
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.conftest import Actor, Actors
-from tests.households.conftest import BASE, adult, child, create_household, set_stage
+from tests.factories import Actor, Factory
+from tests.households.conftest import BASE, adult, child, create_household
 from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
 URL = f"{BASE}/possible-duplicates"
 
 
-async def test_pairs_of_active_households(
-    client: AsyncClient, actors: Actors, app: Any, sessionmaker: async_sessionmaker[AsyncSession]
-) -> None:
+async def test_pairs_of_active_households(client: AsyncClient, actors: Factory, app: Any) -> None:
     manager = await actors.user(Role.SERVICE_MANAGER)
     partner_a = await actors.user(Role.PARTNER_WORKER)
     partner_b = await actors.user(Role.PARTNER_WORKER, await actors.organisation(OrganisationKind.REFERRAL_PARTNER))
@@ -42,7 +39,7 @@ async def test_pairs_of_active_households(
     await create_household(client, partner_b, members=[adult("Benoît", "Lefèvre", birth_date="1985-06-16")])
     # Same person in a closed household: ignored.
     closed = await create_household(client, partner_b, members=[adult("Benoit", "Lefevre", birth_date=born)])
-    await set_stage(sessionmaker, closed["id"], "withdrawn")
+    await actors.set_stage(closed["id"], "withdrawn")
 
     statements: list[str] = []
 
@@ -71,7 +68,7 @@ async def test_pairs_of_active_households(
     assert all(len(m["member_ids"]) == 2 for m in shared)
 
     # Closing one of them removes the pair.
-    await set_stage(sessionmaker, b["id"], "completed")
+    await actors.set_stage(b["id"], "completed")
     assert (await client.get(URL, headers=manager.headers)).json()["total"] == 0
 
 
@@ -84,7 +81,7 @@ async def test_pagination_past_the_end_keeps_the_total(client: AsyncClient, serv
     assert (past["total"], past["items"]) == (3, [])
 
 
-async def test_only_service_manager_and_admin(client: AsyncClient, actors: Actors, admin: Actor) -> None:
+async def test_only_service_manager_and_admin(client: AsyncClient, actors: Factory, admin: Actor) -> None:
     assert (await client.get(URL, headers=admin.headers)).status_code == 200
     for role in (Role.PARTNER_WORKER, Role.PARIS_REFERENT, Role.FUNDER, Role.LANDLORD):
         actor = await actors.user(role)

@@ -7,10 +7,10 @@ import uuid
 
 from httpx import AsyncClient
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.conftest import Actor, Actors
-from tests.households.conftest import BASE, family_body, set_stage
+from tests.factories import Actor, Factory
+from tests.households.conftest import BASE, family_body
 from toit_emploi_api.core.idempotency import request_fingerprint
 from toit_emploi_api.households.models import Household, Member
 from toit_emploi_api.vocab.roles import OrganisationKind, Role
@@ -22,7 +22,7 @@ async def _households(db: AsyncSession) -> int:
 
 
 async def test_same_key_and_body_replays_first_response_without_creating(
-    client: AsyncClient, actors: Actors, db: AsyncSession
+    client: AsyncClient, actors: Factory, db: AsyncSession
 ) -> None:
     partner = await actors.user(Role.PARTNER_WORKER)
     headers = partner.headers | {"Idempotency-Key": "create-traore-1"}
@@ -40,7 +40,7 @@ async def test_same_key_and_body_replays_first_response_without_creating(
     assert (await db.execute(select(func.count()).select_from(Member))).scalar_one() == 5
 
 
-async def test_key_order_and_spacing_of_the_body_do_not_matter(client: AsyncClient, actors: Actors) -> None:
+async def test_key_order_and_spacing_of_the_body_do_not_matter(client: AsyncClient, actors: Factory) -> None:
     partner = await actors.user(Role.PARTNER_WORKER)
     headers = partner.headers | {"Idempotency-Key": "k-order", "Content-Type": "application/json"}
     first = await client.post(
@@ -54,7 +54,7 @@ async def test_key_order_and_spacing_of_the_body_do_not_matter(client: AsyncClie
     assert second.headers["Idempotent-Replayed"] == "true"
 
 
-async def test_same_key_with_another_body_is_422(client: AsyncClient, actors: Actors, db: AsyncSession) -> None:
+async def test_same_key_with_another_body_is_422(client: AsyncClient, actors: Factory, db: AsyncSession) -> None:
     partner = await actors.user(Role.PARTNER_WORKER)
     headers = partner.headers | {"Idempotency-Key": "reused"}
     assert (await client.post(BASE, json=family_body(), headers=headers)).status_code == 201
@@ -66,7 +66,7 @@ async def test_same_key_with_another_body_is_422(client: AsyncClient, actors: Ac
     assert await _households(db) == 1
 
 
-async def test_keys_belong_to_one_caller(client: AsyncClient, actors: Actors, db: AsyncSession) -> None:
+async def test_keys_belong_to_one_caller(client: AsyncClient, actors: Factory, db: AsyncSession) -> None:
     org = await actors.organisation(OrganisationKind.REFERRAL_PARTNER)
     alice = await actors.user(Role.PARTNER_WORKER, org)
     bob = await actors.user(Role.PARTNER_WORKER, org)
@@ -78,14 +78,14 @@ async def test_keys_belong_to_one_caller(client: AsyncClient, actors: Actors, db
     assert await _households(db) == 2
 
 
-async def test_without_key_each_post_creates(client: AsyncClient, actors: Actors, db: AsyncSession) -> None:
+async def test_without_key_each_post_creates(client: AsyncClient, actors: Factory, db: AsyncSession) -> None:
     partner = await actors.user(Role.PARTNER_WORKER)
     for _ in range(2):
         assert (await client.post(BASE, json=family_body(), headers=partner.headers)).status_code == 201
     assert await _households(db) == 2
 
 
-async def test_failed_request_does_not_keep_the_key(client: AsyncClient, actors: Actors, db: AsyncSession) -> None:
+async def test_failed_request_does_not_keep_the_key(client: AsyncClient, actors: Factory, db: AsyncSession) -> None:
     partner = await actors.user(Role.PARTNER_WORKER)
     headers = partner.headers | {"Idempotency-Key": "after-error"}
     bad = family_body()
@@ -96,7 +96,7 @@ async def test_failed_request_does_not_keep_the_key(client: AsyncClient, actors:
 
 
 async def test_concurrent_first_use_creates_one_household(
-    client: AsyncClient, actors: Actors, db: AsyncSession
+    client: AsyncClient, actors: Factory, db: AsyncSession
 ) -> None:
     partner = await actors.user(Role.PARTNER_WORKER)
     headers = partner.headers | {"Idempotency-Key": "race"}
@@ -108,7 +108,7 @@ async def test_concurrent_first_use_creates_one_household(
 
 
 async def test_key_is_kept_24_hours_then_purged_and_reusable(
-    client: AsyncClient, actors: Actors, db: AsyncSession
+    client: AsyncClient, actors: Factory, db: AsyncSession
 ) -> None:
     partner = await actors.user(Role.PARTNER_WORKER)
     headers = partner.headers | {"Idempotency-Key": "old"}
@@ -136,7 +136,7 @@ async def test_key_is_kept_24_hours_then_purged_and_reusable(
     assert keys == ["fresh"]
 
 
-async def test_key_bounds(client: AsyncClient, actors: Actors) -> None:
+async def test_key_bounds(client: AsyncClient, actors: Factory) -> None:
     partner = await actors.user(Role.PARTNER_WORKER)
     ok = await client.post(BASE, json=family_body(), headers=partner.headers | {"Idempotency-Key": "k" * 200})
     assert ok.status_code == 201
@@ -148,7 +148,7 @@ async def test_key_bounds(client: AsyncClient, actors: Actors) -> None:
 
 
 async def test_stored_row_holds_identity_fingerprint_and_response(
-    client: AsyncClient, actors: Actors, db: AsyncSession
+    client: AsyncClient, actors: Factory, db: AsyncSession
 ) -> None:
     partner: Actor = await actors.user(Role.PARTNER_WORKER)
     r = await client.post(BASE, json=family_body(), headers=partner.headers | {"Idempotency-Key": "row"})
@@ -169,16 +169,14 @@ async def test_stored_row_holds_identity_fingerprint_and_response(
     assert uuid.UUID(r.json()["id"])
 
 
-async def test_replay_shows_the_household_as_the_caller_may_see_it_now(
-    client: AsyncClient, actors: Actors, sessionmaker: async_sessionmaker[AsyncSession]
-) -> None:
+async def test_replay_shows_the_household_as_the_caller_may_see_it_now(client: AsyncClient, actors: Factory) -> None:
     """The replay keeps the first status and Location but re-renders the household for the caller as of now."""
     partner = await actors.user(Role.PARTNER_WORKER)
     manager = await actors.user(Role.SERVICE_MANAGER)
     headers = partner.headers | {"Idempotency-Key": "then-matching"}
     first = await client.post(BASE, json=family_body(), headers=headers)
     assert first.status_code == 201
-    await set_stage(sessionmaker, first.json()["id"], "matching")
+    await actors.set_stage(first.json()["id"], "matching")
 
     replay = await client.post(BASE, json=family_body(), headers=headers)
     assert replay.status_code == 201
@@ -203,7 +201,7 @@ async def test_replay_shows_the_household_as_the_caller_may_see_it_now(
     assert gone.json()["type"] == "urn:toit-emploi:problem:not-found"
 
 
-async def test_replay_after_deletion_is_404(client: AsyncClient, actors: Actors, db: AsyncSession) -> None:
+async def test_replay_after_deletion_is_404(client: AsyncClient, actors: Factory, db: AsyncSession) -> None:
     partner = await actors.user(Role.PARTNER_WORKER)
     headers = partner.headers | {"Idempotency-Key": "then-deleted"}
     first = await client.post(BASE, json=family_body(), headers=headers)

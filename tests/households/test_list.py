@@ -10,8 +10,8 @@ from httpx import AsyncClient
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.conftest import Actor, Actors
-from tests.households.conftest import BASE, adult, child, create_household, set_stage
+from tests.factories import Actor, Factory
+from tests.households.conftest import BASE, adult, child, create_household
 from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
 
@@ -38,7 +38,7 @@ async def test_pagination_shape_and_bounds(client: AsyncClient, service_manager:
         assert r.json()["errors"][0]["field"] == f"query.{next(iter(bad))}"
 
 
-async def test_list_items_hide_manager_notes_and_partner_sees_own_only(client: AsyncClient, actors: Actors) -> None:
+async def test_list_items_hide_manager_notes_and_partner_sees_own_only(client: AsyncClient, actors: Factory) -> None:
     manager = await actors.user(Role.SERVICE_MANAGER)
     partner = await actors.user(Role.PARTNER_WORKER)
     other = await actors.user(Role.PARTNER_WORKER, await actors.organisation(OrganisationKind.REFERRAL_PARTNER))
@@ -52,7 +52,7 @@ async def test_list_items_hide_manager_notes_and_partner_sees_own_only(client: A
     assert all("manager_notes" not in item for item in everything["items"])
 
 
-async def test_filters(client: AsyncClient, actors: Actors, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+async def test_filters(client: AsyncClient, actors: Factory) -> None:
     manager = await actors.user(Role.SERVICE_MANAGER)
     org_a = await actors.organisation(OrganisationKind.REFERRAL_PARTNER)
     with_children = await create_household(
@@ -60,7 +60,7 @@ async def test_filters(client: AsyncClient, actors: Actors, sessionmaker: async_
     )
     no_children = await create_household(client, manager, members=[adult(rome_codes=["F1703", "K2204"])])
     matching = await create_household(client, manager, members=[adult(rome_codes=["K2204"])])
-    await set_stage(sessionmaker, matching["id"], "matching")
+    await actors.set_stage(matching["id"], "matching")
 
     assert _refs(await _list(client, manager, has_children="true")) == [with_children["reference"]]
     assert set(_refs(await _list(client, manager, has_children="false"))) == {
@@ -149,15 +149,13 @@ def _count_statements(app: Any) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", listener)
 
 
-async def test_list_costs_the_same_few_statements_for_5_or_50(
-    client: AsyncClient, app: Any, actors: Actors, sessionmaker: async_sessionmaker[AsyncSession]
-) -> None:
+async def test_list_costs_the_same_few_statements_for_5_or_50(client: AsyncClient, app: Any, actors: Factory) -> None:
     manager = await actors.user(Role.SERVICE_MANAGER)
     partner = await actors.user(Role.PARTNER_WORKER)
     from tests.households.conftest import insert_household
 
     for _ in range(60):
-        await insert_household(sessionmaker, partner.organisation_id, members=3)
+        await insert_household(actors, partner.organisation_id, members=3)
 
     counts = []
     for actor in (manager, partner):

@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient, Response
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.conftest import Actors
-from tests.households.conftest import BASE, adult, insert_household, set_stage
+from tests.factories import Factory
+from tests.households.conftest import BASE, adult, insert_household
 from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
 OPERATIONS = ["list", "read", "update", "delete", "members_list", "members_add", "members_update", "members_remove"]
@@ -80,8 +79,7 @@ async def _call(
 @pytest.mark.parametrize(("role", "ownership", "op", "expected"), CASES)
 async def test_matrix(
     client: AsyncClient,
-    actors: Actors,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    actors: Factory,
     role: Role,
     ownership: str,
     op: str,
@@ -90,7 +88,7 @@ async def test_matrix(
     actor = await actors.user(role)
     other_partner = await actors.organisation(OrganisationKind.REFERRAL_PARTNER)
     owner = actor.organisation_id if ownership == "own" else other_partner
-    household_id, (member_id,) = await insert_household(sessionmaker, owner)
+    household_id, (member_id,) = await insert_household(actors, owner)
 
     r = await _call(client, op, actor.headers, household_id, member_id)
 
@@ -154,8 +152,7 @@ AFTER_CASES = [
 @pytest.mark.parametrize(("role", "stage", "op", "expected"), AFTER_CASES)
 async def test_matrix_after_diagnostic(
     client: AsyncClient,
-    actors: Actors,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    actors: Factory,
     role: Role,
     stage: str,
     op: str,
@@ -163,8 +160,8 @@ async def test_matrix_after_diagnostic(
 ) -> None:
     actor = await actors.user(role)
     # Own household (the partner's organisation refers it), with two adults so that a removal is not the last one.
-    household_id, (member_id, _) = await insert_household(sessionmaker, actor.organisation_id, members=2)
-    await set_stage(sessionmaker, household_id, stage)
+    household_id, (member_id, _) = await insert_household(actors, actor.organisation_id, members=2)
+    await actors.set_stage(household_id, stage)
     etag = '"2"'  # set_stage bumped the version
 
     r = await _call(client, op, actor.headers, household_id, member_id, etag)

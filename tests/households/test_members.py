@@ -6,7 +6,7 @@ from httpx import AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.conftest import Actor, Actors
+from tests.factories import Actor, Factory
 from tests.households.conftest import BASE, adult, child, create_household, family_body, years_ago
 from toit_emploi_api.vocab.roles import Role
 
@@ -17,7 +17,7 @@ async def _etag(client: AsyncClient, actor: Actor, household_id: str) -> str:
     return r.headers["ETag"]
 
 
-async def test_member_lifecycle_changes_the_household_etag(client: AsyncClient, actors: Actors) -> None:
+async def test_member_lifecycle_changes_the_household_etag(client: AsyncClient, actors: Factory) -> None:
     partner = await actors.user(Role.PARTNER_WORKER)
     h = await create_household(client, partner)
     url = f"{BASE}/{h['id']}/members"

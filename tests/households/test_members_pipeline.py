@@ -2,45 +2,20 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
 from httpx import AsyncClient, Response
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.conftest import Actor
-from tests.households.conftest import BASE, adult, child, create_household, set_stage
-from toit_emploi_api.employers.models import Employer, JobOpening
+from tests.factories import Actor, Factory
+from tests.households.conftest import BASE, adult, child, create_household
 from toit_emploi_api.households.models import Member
-from toit_emploi_api.pipeline.models import Placement
-from toit_emploi_api.vocab.statuses import ContractType, PlacementStatus
+from toit_emploi_api.vocab.statuses import PlacementStatus
 
 HAS_PLACEMENTS = "urn:toit-emploi:problem:member-has-placements"
 LAST_PROFILED = "urn:toit-emploi:problem:last-profiled-adult"
-
-
-async def _placement(db: AsyncSession, household: dict[str, Any], member_id: str, status: PlacementStatus) -> str:
-    """What the pipeline records when it proposes a job opening to an adult."""
-    employer = Employer(siret="77568497000244", legal_name="Aurore", commune_insee="15014")
-    db.add(employer)
-    await db.flush()
-    opening = JobOpening(
-        employer_id=employer.id, rome_code="F1703", title="Maçon", contract_type=ContractType.CDI, open_positions=1
-    )
-    db.add(opening)
-    await db.flush()
-    placement = Placement(
-        household_id=uuid.UUID(household["id"]),
-        member_id=uuid.UUID(member_id),
-        job_opening_id=opening.id,
-        status=status,
-        declined_by="household" if status is PlacementStatus.DECLINED else None,
-    )
-    db.add(placement)
-    await db.commit()
-    return str(placement.id)
 
 
 async def _patch_member(client: AsyncClient, actor: Actor, url: str, body: dict[str, Any]) -> Response:
@@ -53,15 +28,15 @@ async def test_a_member_with_placements_keeps_its_identity_and_stays(
     client: AsyncClient,
     service_manager: Actor,
     db: AsyncSession,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    factory: Factory,
     status: PlacementStatus,
 ) -> None:
     h = await create_household(
         client, service_manager, members=[adult(), adult("Mariam", role="partner", rome_codes=["K1304"])]
     )
     member_id = h["members"][0]["id"]
-    await set_stage(sessionmaker, h["id"], "matching")
-    placement_id = await _placement(db, h, member_id, status)
+    await factory.set_stage(h["id"], "matching")
+    placement_id = str(await factory.placement(h["id"], await factory.opening(), status, member=member_id))
     url = f"{BASE}/{h['id']}/members/{member_id}"
 
     for body in (
@@ -84,7 +59,7 @@ async def test_a_member_with_placements_keeps_its_identity_and_stays(
 
 
 async def test_the_last_profiled_adult_stays_once_out_of_diagnostic(
-    client: AsyncClient, service_manager: Actor, sessionmaker: async_sessionmaker[AsyncSession]
+    client: AsyncClient, service_manager: Actor, factory: Factory
 ) -> None:
     h = await create_household(
         client,
@@ -98,7 +73,7 @@ async def test_the_last_profiled_adult_stays_once_out_of_diagnostic(
     assert (await _patch_member(client, service_manager, head_url, {"rome_codes": None})).status_code == 200
     assert (await _patch_member(client, service_manager, head_url, {"rome_codes": ["F1703"]})).status_code == 200
 
-    await set_stage(sessionmaker, h["id"], "matching")
+    await factory.set_stage(h["id"], "matching")
     young = {"role": "child", "rome_codes": None, "birth_date": "2010-01-01", "schooling_level": "lycee"}
     for body in (young, {"rome_codes": None}, {"rome_codes": []}):
         r = await _patch_member(client, service_manager, head_url, body)

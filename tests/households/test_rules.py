@@ -9,8 +9,8 @@ from httpx import AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.conftest import Actor, Actors
-from tests.households.conftest import BASE, adult, create_household, insert_household, set_stage
+from tests.factories import Actor, Factory
+from tests.households.conftest import BASE, adult, create_household, insert_household
 from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
 NOT_IN_DIAGNOSTIC = "urn:toit-emploi:problem:household-not-in-diagnostic"
@@ -25,14 +25,14 @@ async def _patch(client: AsyncClient, actor: Actor, household_id: str, body: dic
 
 @pytest.mark.parametrize("stage", ["matching", "relay_stay", "lease", "follow_up"])
 async def test_after_diagnostic_only_the_service_manager_writes(
-    client: AsyncClient, actors: Actors, sessionmaker: async_sessionmaker[AsyncSession], stage: str
+    client: AsyncClient, actors: Factory, stage: str
 ) -> None:
     partner = await actors.user(Role.PARTNER_WORKER)
     referent = await actors.user(Role.PARIS_REFERENT)
     manager = await actors.user(Role.SERVICE_MANAGER)
     h = await create_household(client, partner)
     member_url = f"{BASE}/{h['id']}/members/{h['members'][0]['id']}"
-    await set_stage(sessionmaker, h["id"], stage)
+    await actors.set_stage(h["id"], stage)
 
     for actor in (partner, referent):
         etag = (await client.get(f"{BASE}/{h['id']}", headers=actor.headers)).headers["ETag"]
@@ -60,11 +60,11 @@ async def test_after_diagnostic_only_the_service_manager_writes(
 
 @pytest.mark.parametrize("stage", ["completed", "withdrawn"])
 async def test_closed_households_are_read_only_for_everyone(
-    client: AsyncClient, actors: Actors, admin: Actor, sessionmaker: async_sessionmaker[AsyncSession], stage: str
+    client: AsyncClient, actors: Factory, admin: Actor, stage: str
 ) -> None:
     manager = await actors.user(Role.SERVICE_MANAGER)
     h = await create_household(client, manager)
-    await set_stage(sessionmaker, h["id"], stage)
+    await actors.set_stage(h["id"], stage)
     for actor in (manager, admin):
         etag = (await client.get(f"{BASE}/{h['id']}", headers=actor.headers)).headers["ETag"]
         r = await client.patch(
@@ -76,9 +76,7 @@ async def test_closed_households_are_read_only_for_everyone(
         assert r.json()["type"] == CLOSED
 
 
-async def test_delete_rules(
-    client: AsyncClient, actors: Actors, admin: Actor, sessionmaker: async_sessionmaker[AsyncSession], db: AsyncSession
-) -> None:
+async def test_delete_rules(client: AsyncClient, actors: Factory, admin: Actor, db: AsyncSession) -> None:
     org = await actors.organisation(OrganisationKind.REFERRAL_PARTNER)
     creator = await actors.user(Role.PARTNER_WORKER, org)
     colleague = await actors.user(Role.PARTNER_WORKER, org)
@@ -87,7 +85,7 @@ async def test_delete_rules(
     h = await create_household(client, creator)
     r = await client.delete(f"{BASE}/{h['id']}", headers=manager.headers)
     assert r.status_code == 403  # visible to the manager, but not created by its organisation
-    await set_stage(sessionmaker, h["id"], "matching")
+    await actors.set_stage(h["id"], "matching")
     r = await client.delete(f"{BASE}/{h['id']}", headers=colleague.headers)
     assert r.status_code == 409
     assert r.json()["type"] == NOT_IN_DIAGNOSTIC
@@ -158,13 +156,11 @@ async def test_concurrent_patches_with_the_same_etag_one_wins(client: AsyncClien
     assert sorted(r.status_code for r in results) == [200, 412]
 
 
-async def test_manager_notes_are_never_shown_to_partner_workers(
-    client: AsyncClient, actors: Actors, sessionmaker: async_sessionmaker[AsyncSession]
-) -> None:
+async def test_manager_notes_are_never_shown_to_partner_workers(client: AsyncClient, actors: Factory) -> None:
     partner = await actors.user(Role.PARTNER_WORKER)
     referent = await actors.user(Role.PARIS_REFERENT)
     manager = await actors.user(Role.SERVICE_MANAGER)
-    household_id, _ = await insert_household(sessionmaker, partner.organisation_id)
+    household_id, _ = await insert_household(actors, partner.organisation_id)
     url = f"{BASE}/{household_id}"
 
     staff = (await client.get(url, headers=manager.headers)).json()
@@ -195,7 +191,7 @@ async def test_manager_notes_are_never_shown_to_partner_workers(
     assert r.json()["manager_notes"] == "Met employer."
 
 
-async def test_referring_organisation(client: AsyncClient, actors: Actors) -> None:
+async def test_referring_organisation(client: AsyncClient, actors: Factory) -> None:
     partner = await actors.user(Role.PARTNER_WORKER)
     manager = await actors.user(Role.SERVICE_MANAGER)
     other = await actors.organisation(OrganisationKind.REFERRAL_PARTNER)
@@ -253,7 +249,7 @@ async def test_days_in_stage(
 
 
 @pytest.mark.parametrize("role", [Role.FUNDER, Role.LANDLORD])
-async def test_funders_and_landlords_have_no_household_access(client: AsyncClient, actors: Actors, role: Role) -> None:
+async def test_funders_and_landlords_have_no_household_access(client: AsyncClient, actors: Factory, role: Role) -> None:
     actor = await actors.user(role)
     for method, url in [
         ("POST", BASE),

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from httpx import AsyncClient
 
-from tests.conftest import Actor
+from tests.factories import Actor
 from tests.households.conftest import BASE, adult, child, years_ago
 from toit_emploi_api.core.clock import today
 

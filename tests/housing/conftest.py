@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +12,7 @@ from httpx import AsyncClient, Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.conftest import Actor, Actors
+from tests.factories import Actor, Factory
 from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
 SYNC_URL = "/api/v1/housing-units/sync"
@@ -62,13 +61,13 @@ class Landlord:
 
 
 @pytest.fixture
-async def polygone(actors: Actors) -> Landlord:
+async def polygone(actors: Factory) -> Landlord:
     org = await actors.organisation(OrganisationKind.LANDLORD, "Polygone")
     return Landlord(org, await actors.user(Role.LANDLORD, org))
 
 
 @pytest.fixture
-async def other_landlord(actors: Actors) -> Landlord:
+async def other_landlord(actors: Factory) -> Landlord:
     org = await actors.organisation(OrganisationKind.LANDLORD, "Logisens")
     return Landlord(org, await actors.user(Role.LANDLORD, org))
 
@@ -82,19 +81,6 @@ async def sync_json(
 async def sync_csv(client: AsyncClient, who: Landlord | Actor, body: str, **params: Any) -> Response:
     headers = {**who.headers, "Content-Type": "text/csv"}
     return await client.post(SYNC_URL, content=body.encode(), headers=headers, params=params)
-
-
-async def set_status(maker: async_sessionmaker[AsyncSession], org: uuid.UUID, ref: str, status: str) -> None:
-    """What the pipeline (allocations) does: reserve or let a unit, straight in the database."""
-    async with maker() as session:
-        await session.execute(
-            text(
-                "UPDATE housing_units SET status = CAST(:s AS unit_status), version = version + 1"
-                " WHERE landlord_organisation_id = :o AND landlord_reference = :r"
-            ),
-            {"s": status, "o": org, "r": ref},
-        )
-        await session.commit()
 
 
 async def snapshot_rows(maker: async_sessionmaker[AsyncSession], org: uuid.UUID) -> dict[str, dict[str, Any]]:
@@ -114,41 +100,3 @@ async def snapshot_rows(maker: async_sessionmaker[AsyncSession], org: uuid.UUID)
 
 def money(value: str) -> Decimal:
     return Decimal(value)
-
-
-async def unit_id(maker: async_sessionmaker[AsyncSession], org: uuid.UUID, ref: str) -> uuid.UUID:
-    async with maker() as session:
-        found = await session.execute(
-            text("SELECT id FROM housing_units WHERE landlord_organisation_id = :o AND landlord_reference = :r"),
-            {"o": org, "r": ref},
-        )
-        return uuid.UUID(str(found.scalar_one()))
-
-
-async def book_relay_stay(
-    maker: async_sessionmaker[AsyncSession],
-    referring_org: uuid.UUID,
-    unit: uuid.UUID,
-    start: date,
-    *,
-    status: str = "booked",
-) -> None:
-    """What the pipeline does when it books a relay stay (3 days), straight in the database, with its household."""
-    household = uuid.uuid4()
-    async with maker() as session:
-        number = (await session.execute(text("SELECT nextval('household_reference_seq')"))).scalar_one()
-        await session.execute(
-            text(
-                "INSERT INTO households (id, reference, referring_organisation_id, created_by_organisation_id,"
-                " housing_situation, stage, version) VALUES (:i, :r, :o, :o, 'shelter', 'matching', 1)"
-            ),
-            {"i": household, "r": f"TE-2026-{number:04d}", "o": referring_org},
-        )
-        await session.execute(
-            text(
-                "INSERT INTO relay_stays (id, household_id, unit_id, start_date, end_date, status, version)"
-                " VALUES (gen_random_uuid(), :h, :u, :s, :e, CAST(:st AS relay_stay_status), 1)"
-            ),
-            {"h": household, "u": unit, "s": start, "e": start + timedelta(days=2), "st": status},
-        )
-        await session.commit()

@@ -10,25 +10,21 @@ from httpx import AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.conftest import Actor, Actors
+from tests.factories import Actor, Factory
 from tests.housing.conftest import (
     CSV_HEADER,
     SYNC_URL,
     UNITS_URL,
     Landlord,
-    book_relay_stay,
     csv_line,
-    set_status,
     snapshot_rows,
     sync_csv,
     sync_json,
     unit,
-    unit_id,
 )
 from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
 EXAMPLE_CSV = Path(__file__).parent / "data" / "polygone-sync.csv"
-Maker = async_sessionmaker[AsyncSession]
 
 
 def counts(body: dict) -> tuple[int, int, int, int]:
@@ -54,7 +50,7 @@ async def test_json_snapshot_creates_units_with_their_facts(client: AsyncClient,
     assert items[0]["landlord_organisation_id"] == str(polygone.organisation_id)
 
 
-async def test_example_csv_file_syncs(client: AsyncClient, polygone: Landlord, sessionmaker: Maker) -> None:
+async def test_example_csv_file_syncs(client: AsyncClient, polygone: Landlord) -> None:
     r = await sync_csv(client, polygone, EXAMPLE_CSV.read_text(encoding="utf-8"))
     assert r.status_code == 200, r.text
     assert counts(r.json()) == (5, 0, 0, 0)
@@ -110,7 +106,7 @@ async def test_csv_snapshot_and_delta_modes(client: AsyncClient, polygone: Landl
 
 
 async def test_json_delta_updates_only_what_changed(
-    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+    client: AsyncClient, polygone: Landlord, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     await sync_json(client, polygone, [unit("E-1"), unit("E-2"), unit("E-3")])
     before = await snapshot_rows(sessionmaker, polygone.organisation_id)
@@ -139,7 +135,9 @@ async def test_snapshot_revives_an_unavailable_unit_it_lists(client: AsyncClient
 # ------------------------------------------------------------------------------------------ idempotency
 
 
-async def test_identical_resync_writes_nothing(client: AsyncClient, polygone: Landlord, sessionmaker: Maker) -> None:
+async def test_identical_resync_writes_nothing(
+    client: AsyncClient, polygone: Landlord, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     units = [unit(f"G-{i}", rent=f"{400 + i}.50", latitude=44.9263123, longitude="2.4399") for i in range(25)]
     assert counts((await sync_json(client, polygone, units)).json()) == (25, 0, 0, 0)
     before = await snapshot_rows(sessionmaker, polygone.organisation_id)
@@ -160,12 +158,12 @@ async def test_identical_resync_writes_nothing(client: AsyncClient, polygone: La
 
 
 async def test_reserved_and_let_units_are_never_overwritten(
-    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+    factory: Factory, client: AsyncClient, polygone: Landlord, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     await sync_json(client, polygone, [unit("H-1"), unit("H-2"), unit("H-3"), unit("H-4")])
-    await set_status(sessionmaker, polygone.organisation_id, "H-1", "reserved")
-    await set_status(sessionmaker, polygone.organisation_id, "H-2", "let")
-    await set_status(sessionmaker, polygone.organisation_id, "H-3", "reserved")
+    await factory.set_unit_status(polygone.organisation_id, "H-1", "reserved")
+    await factory.set_unit_status(polygone.organisation_id, "H-2", "let")
+    await factory.set_unit_status(polygone.organisation_id, "H-3", "reserved")
     before = await snapshot_rows(sessionmaker, polygone.organisation_id)
     r = await sync_json(
         client,
@@ -187,10 +185,10 @@ async def test_reserved_and_let_units_are_never_overwritten(
 
 
 async def test_snapshot_leaves_reserved_units_absent_from_it(
-    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+    factory: Factory, client: AsyncClient, polygone: Landlord, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     await sync_json(client, polygone, [unit("I-1"), unit("I-2")])
-    await set_status(sessionmaker, polygone.organisation_id, "I-2", "reserved")
+    await factory.set_unit_status(polygone.organisation_id, "I-2", "reserved")
     r = await sync_json(client, polygone, [unit("I-1")])
     assert r.json()["no_longer_vacant"] == 0
     assert (await snapshot_rows(sessionmaker, polygone.organisation_id))["I-2"]["status"] == "reserved"
@@ -200,7 +198,7 @@ async def test_snapshot_leaves_reserved_units_absent_from_it(
 
 
 async def test_all_or_nothing_writes_nothing_when_a_row_is_invalid(
-    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+    client: AsyncClient, polygone: Landlord, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     await sync_json(client, polygone, [unit("J-1")])
     r = await sync_json(client, polygone, [unit("J-1", rent="500.00"), unit("J-2"), unit("J-3", rent="-1")])
@@ -221,7 +219,7 @@ async def test_all_or_nothing_writes_nothing_when_a_row_is_invalid(
 
 
 async def test_partial_writes_valid_rows_and_reports_the_others(
-    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+    client: AsyncClient, polygone: Landlord, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     await sync_json(client, polygone, [unit("K-1"), unit("K-2"), unit("K-3")])
     r = await sync_json(
@@ -366,7 +364,7 @@ async def test_more_than_20000_units_is_413(client: AsyncClient, polygone: Landl
 
 
 async def test_a_landlord_sync_never_touches_another_landlords_units(
-    client: AsyncClient, polygone: Landlord, other_landlord: Landlord, sessionmaker: Maker
+    client: AsyncClient, polygone: Landlord, other_landlord: Landlord, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     await sync_json(client, other_landlord, [unit("SAME-1"), unit("OTHER-2")])
     before = await snapshot_rows(sessionmaker, other_landlord.organisation_id)
@@ -381,7 +379,7 @@ async def test_a_landlord_sync_never_touches_another_landlords_units(
 
 
 async def test_admin_syncs_for_a_named_landlord(
-    client: AsyncClient, admin: Actor, polygone: Landlord, actors: Actors
+    client: AsyncClient, admin: Actor, polygone: Landlord, actors: Factory
 ) -> None:
     r = await sync_json(client, admin, [unit("P-1")])
     assert r.status_code == 422
@@ -396,7 +394,7 @@ async def test_admin_syncs_for_a_named_landlord(
     assert [u["landlord_reference"] for u in listed.json()["items"]] == ["P-1"]
 
 
-async def test_only_landlords_and_admins_sync(client: AsyncClient, actors: Actors) -> None:
+async def test_only_landlords_and_admins_sync(client: AsyncClient, actors: Factory) -> None:
     for role in (Role.SERVICE_MANAGER, Role.PARIS_REFERENT, Role.PARTNER_WORKER, Role.FUNDER):
         who = await actors.user(role)
         assert (await sync_json(client, who, [unit("Q-1")])).status_code == 403, role
@@ -404,7 +402,7 @@ async def test_only_landlords_and_admins_sync(client: AsyncClient, actors: Actor
 
 
 async def test_one_audit_event_per_sync_with_counts_only(
-    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+    client: AsyncClient, polygone: Landlord, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     await sync_json(client, polygone, [unit("R-1"), unit("R-2")])
     async with sessionmaker() as s:
@@ -422,7 +420,7 @@ async def test_one_audit_event_per_sync_with_counts_only(
 
 
 async def test_parallel_syncs_of_one_landlord_serialise(
-    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+    client: AsyncClient, polygone: Landlord, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     units = [unit(f"S-{i}") for i in range(200)]
     results = await asyncio.gather(*(sync_json(client, polygone, units) for _ in range(3)))
@@ -452,7 +450,7 @@ async def test_deeply_nested_json_is_unreadable_not_500(client: AsyncClient, pol
 
 
 async def test_sync_racing_a_reservation_reports_the_conflict(
-    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+    client: AsyncClient, polygone: Landlord, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     await sync_json(client, polygone, [unit("RACE-1"), unit("RACE-2")])
     # Connection A: the pipeline reserving RACE-1, not committed yet.
@@ -488,18 +486,18 @@ async def test_sync_racing_a_reservation_reports_the_conflict(
 
 
 async def test_relay_apartment_with_a_booked_stay_is_held(
-    client: AsyncClient, polygone: Landlord, actors: Actors, sessionmaker: Maker
+    client: AsyncClient, polygone: Landlord, actors: Factory, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     units = [unit("REL-1", is_relay=True), unit("REL-2", is_relay=True), unit("REL-3", is_relay=True), unit("V-1")]
     await sync_json(client, polygone, units)
     partner = await actors.organisation(OrganisationKind.REFERRAL_PARTNER, "Samu social")
     today = date.today()
     # REL-1: a stay booked from today; REL-2: a stay that ended yesterday; REL-3: a cancelled stay.
-    await book_relay_stay(sessionmaker, partner, await unit_id(sessionmaker, polygone.organisation_id, "REL-1"), today)
+    await actors.relay_stay(await actors.unit_id(polygone.organisation_id, "REL-1"), today, org=partner)
     past = today - timedelta(days=3)
-    await book_relay_stay(sessionmaker, partner, await unit_id(sessionmaker, polygone.organisation_id, "REL-2"), past)
-    cancelled = await unit_id(sessionmaker, polygone.organisation_id, "REL-3")
-    await book_relay_stay(sessionmaker, partner, cancelled, today, status="cancelled")
+    await actors.relay_stay(await actors.unit_id(polygone.organisation_id, "REL-2"), past, org=partner)
+    cancelled = await actors.unit_id(polygone.organisation_id, "REL-3")
+    await actors.relay_stay(cancelled, today, org=partner, status="cancelled")
     before = await snapshot_rows(sessionmaker, polygone.organisation_id)
 
     # A delta turning the relay flag off: refused for REL-1 only.
@@ -533,11 +531,11 @@ async def test_relay_apartment_with_a_booked_stay_is_held(
 
 
 async def test_snapshot_marks_held_units_it_omits_and_a_later_sync_clears_the_mark(
-    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+    factory: Factory, client: AsyncClient, polygone: Landlord, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     await sync_json(client, polygone, [unit("HA-1"), unit("HA-2"), unit("HA-3")])
-    await set_status(sessionmaker, polygone.organisation_id, "HA-1", "reserved")
-    await set_status(sessionmaker, polygone.organisation_id, "HA-2", "let")
+    await factory.set_unit_status(polygone.organisation_id, "HA-1", "reserved")
+    await factory.set_unit_status(polygone.organisation_id, "HA-2", "let")
 
     async def marks() -> dict[str, object]:
         async with sessionmaker() as s:
@@ -582,9 +580,7 @@ async def test_snapshot_marks_held_units_it_omits_and_a_later_sync_clears_the_ma
     assert await marks() == {"HA-1": None, "HA-2": None, "HA-3": None}
 
 
-async def test_decimals_in_exponent_notation_never_abort_the_sync(
-    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
-) -> None:
+async def test_decimals_in_exponent_notation_never_abort_the_sync(client: AsyncClient, polygone: Landlord) -> None:
     units = [
         unit("EXP-1", rent="0E+100000000", charges="1E+2", latitude="4.49263E+1"),  # valid: 0, 100 and 44.9263
         unit("EXP-2", rent="1E+100000000"),  # too large
@@ -606,7 +602,7 @@ async def test_decimals_in_exponent_notation_never_abort_the_sync(
 
 
 async def test_an_empty_snapshot_needs_allow_empty(
-    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+    client: AsyncClient, polygone: Landlord, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     await sync_json(client, polygone, [unit("EMP-1"), unit("EMP-2")])
     before = await snapshot_rows(sessionmaker, polygone.organisation_id)

@@ -11,11 +11,10 @@ from httpx import AsyncClient
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.conftest import Actor, Actors
-from tests.housing.conftest import UNITS_URL, Landlord, book_relay_stay, set_status, sync_json, unit
+from tests.factories import Actor, Factory
+from tests.housing.conftest import UNITS_URL, Landlord, sync_json, unit
 from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
-Maker = async_sessionmaker[AsyncSession]
 INTERNALS = {"landlord_reference", "landlord_organisation_id", "last_synced_at"}
 
 
@@ -63,7 +62,7 @@ async def test_duplicate_reference_is_409_per_landlord(
 
 
 async def test_service_manager_and_admin_must_name_a_landlord(
-    client: AsyncClient, service_manager: Actor, admin: Actor, polygone: Landlord, actors: Actors
+    client: AsyncClient, service_manager: Actor, admin: Actor, polygone: Landlord, actors: Factory
 ) -> None:
     r = await client.post(UNITS_URL, json=new_unit(), headers=service_manager.headers)
     assert r.status_code == 422
@@ -157,12 +156,12 @@ async def test_service_manager_sees_every_unit_and_filters_by_landlord(
 
 @pytest.mark.parametrize("role", [Role.PARIS_REFERENT, Role.PARTNER_WORKER])
 async def test_referents_and_partners_read_vacant_units_without_landlord_internals(
-    client: AsyncClient, polygone: Landlord, actors: Actors, sessionmaker: Maker, role: Role
+    client: AsyncClient, polygone: Landlord, actors: Factory, role: Role
 ) -> None:
     vacant = await create(client, polygone, ref="V")
     reserved = await create(client, polygone, ref="R")
     unavailable = await create(client, polygone, ref="N", status="unavailable")
-    await set_status(sessionmaker, polygone.organisation_id, "R", "reserved")
+    await actors.set_unit_status(polygone.organisation_id, "R", "reserved")
     reader = await actors.user(role)
     listed = await client.get(UNITS_URL, headers=reader.headers)
     assert listed.status_code == 200
@@ -184,7 +183,7 @@ async def test_referents_and_partners_read_vacant_units_without_landlord_interna
     assert r.status_code == 403
 
 
-async def test_funders_see_nothing(client: AsyncClient, polygone: Landlord, actors: Actors) -> None:
+async def test_funders_see_nothing(client: AsyncClient, polygone: Landlord, actors: Factory) -> None:
     u = await create(client, polygone)
     funder = await actors.user(Role.FUNDER)
     assert (await client.get(UNITS_URL, headers=funder.headers)).status_code == 403
@@ -196,7 +195,7 @@ async def test_funders_see_nothing(client: AsyncClient, polygone: Landlord, acto
 # ------------------------------------------------------------------------------------------ filters and sorts
 
 
-async def test_filters(client: AsyncClient, polygone: Landlord, sessionmaker: Maker) -> None:
+async def test_filters(client: AsyncClient, polygone: Landlord, factory: Factory) -> None:
     units = [
         unit("T1", rooms=1, rent="250.00", charges="40.00", available_from="2026-12-01"),
         unit("T3", rooms=3, rent="412.30", charges="85.00", available_from="2027-02-01", is_relay=True),
@@ -206,7 +205,7 @@ async def test_filters(client: AsyncClient, polygone: Landlord, sessionmaker: Ma
         unit("T5", rooms=5, rent="561.90", charges="110.00", available_from="2027-06-01"),
     ]
     await sync_json(client, polygone, units)
-    await set_status(sessionmaker, polygone.organisation_id, "T5", "let")
+    await factory.set_unit_status(polygone.organisation_id, "T5", "let")
 
     async def refs(**params: Any) -> list[str]:
         r = await client.get(UNITS_URL, headers=polygone.headers, params={**params, "sort": "rooms"})
@@ -283,7 +282,7 @@ async def test_list_costs_a_fixed_number_of_statements(
 
 
 async def test_patch_requires_if_match_and_bumps_the_etag(
-    client: AsyncClient, polygone: Landlord, sessionmaker: Maker
+    client: AsyncClient, polygone: Landlord, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     u = await create(client, polygone)
     url = f"{UNITS_URL}/{u['id']}"
@@ -349,10 +348,10 @@ async def test_patch_cannot_set_pipeline_statuses(
 
 @pytest.mark.parametrize("status", ["reserved", "let"])
 async def test_held_units_facts_are_the_programmes(
-    client: AsyncClient, polygone: Landlord, service_manager: Actor, sessionmaker: Maker, status: str
+    client: AsyncClient, polygone: Landlord, service_manager: Actor, factory: Factory, status: str
 ) -> None:
     u = await create(client, polygone, ref="HELD")
-    await set_status(sessionmaker, polygone.organisation_id, "HELD", status)
+    await factory.set_unit_status(polygone.organisation_id, "HELD", status)
     url = f"{UNITS_URL}/{u['id']}"
     h = {"If-Match": '"2"'}
     r = await client.patch(url, json={"rent": "430.00"}, headers={**polygone.headers, **h})
@@ -372,7 +371,9 @@ async def test_held_units_facts_are_the_programmes(
     assert r.json()["type"].endswith("unit-allocated")
 
 
-async def test_delete_vacant_or_unavailable_unit(client: AsyncClient, polygone: Landlord, sessionmaker: Maker) -> None:
+async def test_delete_vacant_or_unavailable_unit(
+    client: AsyncClient, polygone: Landlord, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     u = await create(client, polygone)
     url = f"{UNITS_URL}/{u['id']}"
     assert (await client.delete(url, headers=polygone.headers)).status_code == 428
@@ -390,13 +391,13 @@ async def test_unknown_unit_is_404(client: AsyncClient, service_manager: Actor) 
 
 
 async def test_patch_of_relay_flag_or_status_with_a_booked_stay_is_409(
-    client: AsyncClient, polygone: Landlord, service_manager: Actor, actors: Actors, sessionmaker: Maker
+    client: AsyncClient, polygone: Landlord, service_manager: Actor, actors: Factory
 ) -> None:
     created = await client.post(UNITS_URL, json=unit("RELAY-1", is_relay=True), headers=polygone.headers)
     assert created.status_code == 201, created.text
     url = f"{UNITS_URL}/{created.json()['id']}"
     partner = await actors.organisation(OrganisationKind.REFERRAL_PARTNER, "Charonne")
-    await book_relay_stay(sessionmaker, partner, uuid.UUID(created.json()["id"]), date.today() + timedelta(days=10))
+    await actors.relay_stay(uuid.UUID(created.json()["id"]), date.today() + timedelta(days=10), org=partner)
     for who in (polygone, service_manager):
         for change in ({"is_relay": False}, {"status": "unavailable"}, {"is_relay": False, "rent": "1.00"}):
             r = await client.patch(url, json=change, headers={**who.headers, "If-Match": '"1"'})

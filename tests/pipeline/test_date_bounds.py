@@ -8,8 +8,7 @@ from datetime import date, timedelta
 import pytest
 from httpx import AsyncClient
 
-from tests.conftest import Actor
-from tests.pipeline.conftest import Arrange, move, patch_placement
+from tests.factories import Actor, Factory, move, patch_placement
 from toit_emploi_api.core.clock import today
 from toit_emploi_api.vocab.stages import Stage
 from toit_emploi_api.vocab.statuses import PlacementStatus
@@ -26,7 +25,7 @@ def fields(r) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("when", ["early", "late"])
-async def test_lease_dates(client: AsyncClient, arrange: Arrange, service_manager: Actor, when: str) -> None:
+async def test_lease_dates(client: AsyncClient, arrange: Factory, service_manager: Actor, when: str) -> None:
     h = await arrange.household(stage=Stage.LEASE)
     unit = await arrange.unit(rooms=4)
     url = f"/api/v1/households/{h.id}/allocation"
@@ -43,7 +42,7 @@ async def test_lease_dates(client: AsyncClient, arrange: Arrange, service_manage
 
 
 @pytest.mark.parametrize("when", ["early", "late"])
-async def test_placement_start_date(client: AsyncClient, arrange: Arrange, service_manager: Actor, when: str) -> None:
+async def test_placement_start_date(client: AsyncClient, arrange: Factory, service_manager: Actor, when: str) -> None:
     h = await arrange.household(stage=Stage.MATCHING)
     pid = await arrange.placement(h, await arrange.opening(), PlacementStatus.OFFERED)
     bad = TOO_EARLY if when == "early" else too_late()
@@ -52,7 +51,7 @@ async def test_placement_start_date(client: AsyncClient, arrange: Arrange, servi
     assert fields(r) == ["start_date"]
 
 
-async def test_follow_up_and_closure_dates(client: AsyncClient, arrange: Arrange, service_manager: Actor) -> None:
+async def test_follow_up_and_closure_dates(client: AsyncClient, arrange: Factory, service_manager: Actor) -> None:
     h = await arrange.household(stage=Stage.FOLLOW_UP)
     url = f"/api/v1/households/{h.id}/follow-up-entries"
     for bad in (TOO_EARLY, today() + timedelta(days=1)):

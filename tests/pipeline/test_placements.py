@@ -9,8 +9,7 @@ import pytest
 from httpx import AsyncClient
 from sqlalchemy import func, select
 
-from tests.conftest import Actor
-from tests.pipeline.conftest import Arrange, patch_placement
+from tests.factories import Actor, Factory, patch_placement
 from toit_emploi_api.core.clock import today
 from toit_emploi_api.employers.models import JobOpening
 from toit_emploi_api.pipeline.models import Placement
@@ -20,7 +19,7 @@ from toit_emploi_api.vocab.statuses import JobOpeningStatus, MemberRole, Placeme
 URL = "/api/v1/households/{}/placements"
 
 
-async def test_propose_and_walk_to_hired(client: AsyncClient, arrange: Arrange, service_manager: Actor, db) -> None:  # type: ignore[no-untyped-def]
+async def test_propose_and_walk_to_hired(client: AsyncClient, arrange: Factory, service_manager: Actor, db) -> None:  # type: ignore[no-untyped-def]
     h = await arrange.household(stage=Stage.MATCHING)
     opening = await arrange.opening(positions=1)
     r = await client.post(
@@ -79,7 +78,7 @@ async def test_propose_and_walk_to_hired(client: AsyncClient, arrange: Arrange, 
     assert r.json()["total"] == 1
 
 
-async def test_decline_needs_party_and_reason(client: AsyncClient, arrange: Arrange, service_manager: Actor) -> None:
+async def test_decline_needs_party_and_reason(client: AsyncClient, arrange: Factory, service_manager: Actor) -> None:
     h = await arrange.household(stage=Stage.MATCHING)
     pid = await arrange.placement(h, await arrange.opening(), PlacementStatus.INTERVIEW)
     r = await patch_placement(client, service_manager, pid, status="declined")
@@ -94,7 +93,7 @@ async def test_decline_needs_party_and_reason(client: AsyncClient, arrange: Arra
 
 
 async def test_placement_update_requires_if_match(
-    client: AsyncClient, arrange: Arrange, service_manager: Actor
+    client: AsyncClient, arrange: Factory, service_manager: Actor
 ) -> None:
     h = await arrange.household(stage=Stage.MATCHING)
     pid = await arrange.placement(h, await arrange.opening(), PlacementStatus.PROPOSED)
@@ -103,7 +102,7 @@ async def test_placement_update_requires_if_match(
 
 
 async def test_member_must_be_an_adult_of_the_household(
-    client: AsyncClient, arrange: Arrange, service_manager: Actor
+    client: AsyncClient, arrange: Factory, service_manager: Actor
 ) -> None:
     h = await arrange.household(stage=Stage.MATCHING)
     other = await arrange.household(stage=Stage.MATCHING)
@@ -120,7 +119,7 @@ async def test_member_must_be_an_adult_of_the_household(
 
 
 async def test_placements_only_in_matching_relay_stay_or_lease(
-    client: AsyncClient, arrange: Arrange, service_manager: Actor
+    client: AsyncClient, arrange: Factory, service_manager: Actor
 ) -> None:
     opening = await arrange.opening()
     for stage in (Stage.DIAGNOSTIC, Stage.FOLLOW_UP, Stage.WITHDRAWN):
@@ -136,7 +135,7 @@ async def test_placements_only_in_matching_relay_stay_or_lease(
 
 
 async def test_two_positions_ten_simultaneous_hires(
-    client: AsyncClient, arrange: Arrange, service_manager: Actor, db
+    client: AsyncClient, arrange: Factory, service_manager: Actor, db
 ) -> None:  # type: ignore[no-untyped-def]
     opening = await arrange.opening(positions=2)
     placements = []
@@ -164,7 +163,7 @@ async def test_two_positions_ten_simultaneous_hires(
 
 
 async def test_an_opening_referred_to_by_a_placement_cannot_be_deleted_but_can_be_closed(
-    client: AsyncClient, arrange: Arrange, service_manager: Actor
+    client: AsyncClient, arrange: Factory, service_manager: Actor
 ) -> None:
     h = await arrange.household(stage=Stage.MATCHING)
     opening = await arrange.opening(positions=1)
@@ -195,7 +194,7 @@ async def test_an_opening_referred_to_by_a_placement_cannot_be_deleted_but_can_b
 
 
 async def _placement_at(
-    client: AsyncClient, arrange: Arrange, manager: Actor, status: PlacementStatus
+    client: AsyncClient, arrange: Factory, manager: Actor, status: PlacementStatus
 ) -> tuple[object, object]:
     h = await arrange.household(stage=Stage.MATCHING)
     opening = await arrange.opening(positions=3)
@@ -225,7 +224,7 @@ async def _placement_at(
     ids=lambda c: next(iter(c)),
 )
 async def test_a_closed_placement_only_accepts_a_note(
-    client: AsyncClient, arrange: Arrange, service_manager: Actor, status: PlacementStatus, change: dict[str, object]
+    client: AsyncClient, arrange: Factory, service_manager: Actor, status: PlacementStatus, change: dict[str, object]
 ) -> None:
     pid, _ = await _placement_at(client, arrange, service_manager, status)
     before = (await client.get(f"/api/v1/placements/{pid}", headers=service_manager.headers)).json()
@@ -255,7 +254,7 @@ async def test_a_closed_placement_only_accepts_a_note(
     ],
 )
 async def test_fields_only_with_their_move(
-    client: AsyncClient, arrange: Arrange, service_manager: Actor, body: dict[str, object], fields: list[str]
+    client: AsyncClient, arrange: Factory, service_manager: Actor, body: dict[str, object], fields: list[str]
 ) -> None:
     h = await arrange.household(stage=Stage.MATCHING)
     pid = await arrange.placement(h, await arrange.opening(), PlacementStatus.PROPOSED)
@@ -275,7 +274,7 @@ async def test_fields_only_with_their_move(
     assert r.json()["reason"] == "Opening withdrawn"
 
 
-async def test_declined_by_only_on_a_declined_placement_in_the_database(arrange: Arrange, db) -> None:  # type: ignore[no-untyped-def]
+async def test_declined_by_only_on_a_declined_placement_in_the_database(arrange: Factory, db) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy.exc import IntegrityError
 
     from toit_emploi_api.pipeline.access import constraint_name

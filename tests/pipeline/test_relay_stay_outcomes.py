@@ -6,15 +6,14 @@ from datetime import timedelta
 
 from httpx import AsyncClient
 
-from tests.conftest import Actor
-from tests.pipeline.conftest import Arrange, book_stay, move, patch_placement, problem_codes, record_outcome
+from tests.factories import Actor, Factory, book_stay, move, patch_placement, problem_codes, record_outcome
 from toit_emploi_api.core.clock import today
 from toit_emploi_api.vocab.stages import Stage
 from toit_emploi_api.vocab.statuses import PlacementStatus
 
 
 async def test_outcome_is_refused_before_relay_stay_and_after_it(
-    client: AsyncClient, arrange: Arrange, service_manager: Actor
+    client: AsyncClient, arrange: Factory, service_manager: Actor
 ) -> None:
     h = await arrange.household(stage=Stage.MATCHING)
     await arrange.placement(h, await arrange.opening(), PlacementStatus.INTERVIEW)
@@ -38,7 +37,7 @@ async def test_outcome_is_refused_before_relay_stay_and_after_it(
 
 
 async def test_an_old_outcome_does_not_validate_a_stay_still_booked(
-    client: AsyncClient, arrange: Arrange, service_manager: Actor
+    client: AsyncClient, arrange: Factory, service_manager: Actor
 ) -> None:
     """The review's repro: an earlier-dated stay B booked after A's outcome must not let A's outcome decide."""
     h = await arrange.household(stage=Stage.MATCHING)
@@ -66,7 +65,7 @@ async def test_an_old_outcome_does_not_validate_a_stay_still_booked(
 
 
 async def test_step_back_refused_while_a_stay_is_booked(
-    client: AsyncClient, arrange: Arrange, service_manager: Actor
+    client: AsyncClient, arrange: Factory, service_manager: Actor
 ) -> None:
     h = await arrange.household(stage=Stage.MATCHING)
     placement = await arrange.placement(h, await arrange.opening(), PlacementStatus.PROPOSED)
@@ -82,7 +81,7 @@ async def test_step_back_refused_while_a_stay_is_booked(
     assert problem_codes(r) == ["relay_stay_still_booked"]
 
 
-async def test_booking_dates_are_bounded(client: AsyncClient, arrange: Arrange, service_manager: Actor) -> None:
+async def test_booking_dates_are_bounded(client: AsyncClient, arrange: Factory, service_manager: Actor) -> None:
     h = await arrange.household(stage=Stage.MATCHING)
     relay = await arrange.unit(relay=True)
     for start in (today() - timedelta(days=366), today() + timedelta(days=366 * 2 + 1), today().replace(year=1990)):

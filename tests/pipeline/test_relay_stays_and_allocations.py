@@ -10,8 +10,7 @@ from httpx import AsyncClient
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from tests.conftest import Actor
-from tests.pipeline.conftest import Arrange, book_stay, record_outcome
+from tests.factories import Actor, Factory, book_stay, record_outcome
 from toit_emploi_api.core.clock import today
 from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.pipeline.access import constraint_name
@@ -24,7 +23,7 @@ ALLOC = "/api/v1/households/{}/allocation"
 
 
 # --- relay stays -------------------------------------------------------------------------------------------------
-async def test_relay_stay_length_and_apartment(client: AsyncClient, arrange: Arrange, service_manager: Actor) -> None:
+async def test_relay_stay_length_and_apartment(client: AsyncClient, arrange: Factory, service_manager: Actor) -> None:
     h = await arrange.household(stage=Stage.MATCHING)
     relay = await arrange.unit(relay=True)
     start = today() + timedelta(days=5)
@@ -45,7 +44,7 @@ async def test_relay_stay_length_and_apartment(client: AsyncClient, arrange: Arr
 
 
 async def test_overlap_refused_and_cancelled_stay_frees_dates(
-    client: AsyncClient, arrange: Arrange, service_manager: Actor
+    client: AsyncClient, arrange: Factory, service_manager: Actor
 ) -> None:
     a = await arrange.household(stage=Stage.MATCHING)
     b = await arrange.household(stage=Stage.MATCHING)
@@ -76,7 +75,7 @@ async def test_overlap_refused_and_cancelled_stay_frees_dates(
     assert r.status_code == 201, r.text
 
 
-async def test_outcome_only_at_the_end(client: AsyncClient, arrange: Arrange, service_manager: Actor) -> None:
+async def test_outcome_only_at_the_end(client: AsyncClient, arrange: Factory, service_manager: Actor) -> None:
     h = await arrange.household(stage=Stage.RELAY_STAY)
     relay = await arrange.unit(relay=True)
     stay = (await book_stay(client, service_manager, h.id, relay, today() + timedelta(days=1))).json()["id"]
@@ -86,7 +85,7 @@ async def test_outcome_only_at_the_end(client: AsyncClient, arrange: Arrange, se
 
 
 async def test_twenty_simultaneous_overlapping_stays(
-    client: AsyncClient, arrange: Arrange, service_manager: Actor, db
+    client: AsyncClient, arrange: Factory, service_manager: Actor, db
 ) -> None:  # type: ignore[no-untyped-def]
     relay = await arrange.unit(relay=True)
     households = [await arrange.household(stage=Stage.MATCHING, adults=1, children=0) for _ in range(20)]
@@ -116,7 +115,7 @@ def test_bedroom_rule() -> None:
     assert [required_bedrooms(c) for c in range(5)] == [1, 2, 2, 3, 3]
 
 
-async def test_reserve_sign_lease_and_cancel(client: AsyncClient, arrange: Arrange, service_manager: Actor) -> None:
+async def test_reserve_sign_lease_and_cancel(client: AsyncClient, arrange: Factory, service_manager: Actor) -> None:
     h = await arrange.household(stage=Stage.RELAY_STAY, children=2)
     relay = await arrange.unit(relay=True)
     r = await client.post(ALLOC.format(h.id), json={"unit_id": str(relay)}, headers=service_manager.headers)
@@ -150,7 +149,7 @@ async def test_reserve_sign_lease_and_cancel(client: AsyncClient, arrange: Arran
     assert r.status_code == 404
 
 
-async def test_lease_signed_makes_unit_let(client: AsyncClient, arrange: Arrange, service_manager: Actor) -> None:
+async def test_lease_signed_makes_unit_let(client: AsyncClient, arrange: Factory, service_manager: Actor) -> None:
     h = await arrange.household(stage=Stage.LEASE, children=2)
     unit = await arrange.unit(rooms=3)
     r = await client.post(ALLOC.format(h.id), json={"unit_id": str(unit)}, headers=service_manager.headers)
@@ -170,7 +169,7 @@ async def test_lease_signed_makes_unit_let(client: AsyncClient, arrange: Arrange
     assert r.json()["type"] == "urn:toit-emploi:problem:allocation-not-reserved"
 
 
-async def test_too_small_unless_override(client: AsyncClient, arrange: Arrange, service_manager: Actor) -> None:
+async def test_too_small_unless_override(client: AsyncClient, arrange: Factory, service_manager: Actor) -> None:
     h = await arrange.household(stage=Stage.RELAY_STAY, children=3)  # needs 1 + ceil(3/2) = 3 bedrooms
     t3 = await arrange.unit(rooms=3)
     r = await client.post(ALLOC.format(h.id), json={"unit_id": str(t3)}, headers=service_manager.headers)
@@ -186,7 +185,7 @@ async def test_too_small_unless_override(client: AsyncClient, arrange: Arrange, 
     assert r.json()["override_reason"] == "Family asked for this school district"
 
 
-async def test_unit_not_vacant_and_wrong_stage(client: AsyncClient, arrange: Arrange, service_manager: Actor) -> None:
+async def test_unit_not_vacant_and_wrong_stage(client: AsyncClient, arrange: Factory, service_manager: Actor) -> None:
     h = await arrange.household(stage=Stage.LEASE)
     let = await arrange.unit(status=UnitStatus.LET)
     r = await client.post(ALLOC.format(h.id), json={"unit_id": str(let)}, headers=service_manager.headers)
@@ -199,7 +198,7 @@ async def test_unit_not_vacant_and_wrong_stage(client: AsyncClient, arrange: Arr
 
 
 async def test_twenty_simultaneous_reservations_of_one_unit(
-    client: AsyncClient, arrange: Arrange, service_manager: Actor, db
+    client: AsyncClient, arrange: Factory, service_manager: Actor, db
 ) -> None:  # type: ignore[no-untyped-def]
     unit = await arrange.unit(rooms=5)
     households = [await arrange.household(stage=Stage.LEASE, adults=1, children=0) for _ in range(20)]
@@ -227,7 +226,7 @@ async def test_twenty_simultaneous_reservations_of_one_unit(
     assert active == 1
 
 
-async def test_partial_unique_indexes_are_the_backstop(arrange: Arrange, db) -> None:  # type: ignore[no-untyped-def]
+async def test_partial_unique_indexes_are_the_backstop(arrange: Factory, db) -> None:  # type: ignore[no-untyped-def]
     """Even bypassing the service, a unit cannot have two active allocations (nor a household)."""
     a = await arrange.household(stage=Stage.LEASE)
     b = await arrange.household(stage=Stage.LEASE)
@@ -259,7 +258,7 @@ async def test_partial_unique_indexes_are_the_backstop(arrange: Arrange, db) -> 
 
 @pytest.mark.parametrize("unit_status", [UnitStatus.UNAVAILABLE, UnitStatus.RESERVED, UnitStatus.LET])
 async def test_a_relay_apartment_that_is_not_vacant_cannot_be_booked(
-    client: AsyncClient, arrange: Arrange, service_manager: Actor, unit_status: UnitStatus
+    client: AsyncClient, arrange: Factory, service_manager: Actor, unit_status: UnitStatus
 ) -> None:
     h = await arrange.household(stage=Stage.MATCHING)
     relay = await arrange.unit(relay=True, status=unit_status)

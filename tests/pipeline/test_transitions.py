@@ -8,8 +8,7 @@ from datetime import timedelta
 from httpx import AsyncClient
 from sqlalchemy import func, select
 
-from tests.conftest import Actor
-from tests.pipeline.conftest import Arrange, book_stay, etag, move, problem_codes, record_outcome
+from tests.factories import Actor, Factory, book_stay, etag, move, problem_codes, record_outcome
 from toit_emploi_api.core.audit import AuditEvent
 from toit_emploi_api.core.clock import today
 from toit_emploi_api.households.models import Household
@@ -21,7 +20,7 @@ URL = "/api/v1/households/{}/transitions"
 
 
 async def test_transition_requires_if_match_and_rejects_stale(
-    client: AsyncClient, arrange: Arrange, service_manager: Actor
+    client: AsyncClient, arrange: Factory, service_manager: Actor
 ) -> None:
     h = await arrange.household()
     r = await client.post(URL.format(h.id), json={"to": "matching"}, headers=service_manager.headers)
@@ -47,7 +46,7 @@ async def test_unknown_household_is_404(client: AsyncClient, service_manager: Ac
     assert r.status_code == 404
 
 
-async def test_diagnostic_to_matching_guards(client: AsyncClient, arrange: Arrange, service_manager: Actor) -> None:
+async def test_diagnostic_to_matching_guards(client: AsyncClient, arrange: Factory, service_manager: Actor) -> None:
     h = await arrange.household(adults=0, children=1, consent=False)
     r = await move(client, service_manager, h.id, "matching")
     assert r.status_code == 409
@@ -69,7 +68,7 @@ async def test_diagnostic_to_matching_guards(client: AsyncClient, arrange: Arran
     assert "no_adult_member" in problem_codes(r)
 
 
-async def test_skipping_a_stage_is_refused(client: AsyncClient, arrange: Arrange, service_manager: Actor) -> None:
+async def test_skipping_a_stage_is_refused(client: AsyncClient, arrange: Factory, service_manager: Actor) -> None:
     h = await arrange.household()
     r = await move(client, service_manager, h.id, "lease")
     assert r.status_code == 409
@@ -79,7 +78,7 @@ async def test_skipping_a_stage_is_refused(client: AsyncClient, arrange: Arrange
     assert r.status_code == 409
 
 
-async def test_matching_to_relay_stay_guards(client: AsyncClient, arrange: Arrange, service_manager: Actor) -> None:
+async def test_matching_to_relay_stay_guards(client: AsyncClient, arrange: Factory, service_manager: Actor) -> None:
     h = await arrange.household(stage=Stage.MATCHING)
     r = await move(client, service_manager, h.id, "relay_stay")
     assert r.status_code == 409
@@ -97,7 +96,7 @@ async def test_matching_to_relay_stay_guards(client: AsyncClient, arrange: Arran
     assert r.status_code == 201, r.text
 
 
-async def test_relay_stay_to_lease_guard(client: AsyncClient, arrange: Arrange, service_manager: Actor) -> None:
+async def test_relay_stay_to_lease_guard(client: AsyncClient, arrange: Factory, service_manager: Actor) -> None:
     h = await arrange.household(stage=Stage.MATCHING)
     relay = await arrange.unit(relay=True)
     r = await book_stay(client, service_manager, h.id, relay, today() - timedelta(days=3))
@@ -118,7 +117,7 @@ async def test_relay_stay_to_lease_guard(client: AsyncClient, arrange: Arrange, 
     assert r.status_code == 201, r.text
 
 
-async def test_relay_stay_back_to_matching(client: AsyncClient, arrange: Arrange, service_manager: Actor) -> None:
+async def test_relay_stay_back_to_matching(client: AsyncClient, arrange: Factory, service_manager: Actor) -> None:
     h = await arrange.household(stage=Stage.MATCHING)
     relay = await arrange.unit(relay=True)
     stay = (await book_stay(client, service_manager, h.id, relay, today() - timedelta(days=4))).json()["id"]
@@ -166,14 +165,14 @@ async def test_relay_stay_back_to_matching(client: AsyncClient, arrange: Arrange
     ]
 
 
-async def test_lease_to_follow_up_guards(client: AsyncClient, arrange: Arrange, service_manager: Actor) -> None:
+async def test_lease_to_follow_up_guards(client: AsyncClient, arrange: Factory, service_manager: Actor) -> None:
     h = await arrange.household(stage=Stage.LEASE)
     r = await move(client, service_manager, h.id, "follow_up")
     assert r.status_code == 409
     assert problem_codes(r) == ["no_signed_contract", "no_lease_signed"]
 
 
-async def test_follow_up_to_completed_guard(client: AsyncClient, arrange: Arrange, service_manager: Actor) -> None:
+async def test_follow_up_to_completed_guard(client: AsyncClient, arrange: Factory, service_manager: Actor) -> None:
     h = await arrange.household(stage=Stage.FOLLOW_UP)
     r = await move(client, service_manager, h.id, "completed")
     assert problem_codes(r) == ["closure_missing"]
@@ -195,7 +194,7 @@ async def test_follow_up_to_completed_guard(client: AsyncClient, arrange: Arrang
     assert r.json()["type"] == "urn:toit-emploi:problem:transition-not-allowed"
 
 
-async def test_withdrawal_guards(client: AsyncClient, arrange: Arrange, service_manager: Actor) -> None:
+async def test_withdrawal_guards(client: AsyncClient, arrange: Factory, service_manager: Actor) -> None:
     h = await arrange.household()
     r = await move(client, service_manager, h.id, "withdrawn")
     assert problem_codes(r) == ["withdrawal_reason_missing", "withdrawal_note_missing"]
@@ -208,7 +207,7 @@ async def test_withdrawal_guards(client: AsyncClient, arrange: Arrange, service_
     assert r.json()["withdrawal_reason"] == "application_declined"
 
 
-async def test_history_and_stage_dates(client: AsyncClient, arrange: Arrange, service_manager: Actor, db) -> None:  # type: ignore[no-untyped-def]
+async def test_history_and_stage_dates(client: AsyncClient, arrange: Factory, service_manager: Actor, db) -> None:  # type: ignore[no-untyped-def]
     h = await arrange.household()
     r = await client.get(URL.format(h.id), headers=service_manager.headers)
     assert r.status_code == 200
@@ -243,7 +242,7 @@ async def test_history_and_stage_dates(client: AsyncClient, arrange: Arrange, se
 
 
 async def test_ten_simultaneous_identical_transitions_apply_once(
-    client: AsyncClient, arrange: Arrange, service_manager: Actor, db
+    client: AsyncClient, arrange: Factory, service_manager: Actor, db
 ) -> None:  # type: ignore[no-untyped-def]
     h = await arrange.household()
     tag = await etag(client, service_manager, h.id)
@@ -262,7 +261,7 @@ async def test_ten_simultaneous_identical_transitions_apply_once(
 
 
 async def test_ten_simultaneous_withdrawals_without_stale_etag_apply_once(
-    client: AsyncClient, arrange: Arrange, service_manager: Actor, db
+    client: AsyncClient, arrange: Factory, service_manager: Actor, db
 ) -> None:  # type: ignore[no-untyped-def]
     """Even with a wildcard If-Match, the row lock serialises the moves: the others find a terminal stage."""
     h = await arrange.household()

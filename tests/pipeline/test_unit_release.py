@@ -13,10 +13,8 @@ from httpx import AsyncClient
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.conftest import Actor
-from tests.pipeline.conftest import Arrange, HouseholdRef, book_stay, move, patch_placement, record_outcome
+from tests.factories import Actor, Factory, HouseholdRef, book_stay, move, patch_placement, record_outcome
 from toit_emploi_api.core.clock import today
-from toit_emploi_api.households.models import Household
 from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.vocab.stages import Stage
 from toit_emploi_api.vocab.statuses import PlacementStatus, UnitStatus
@@ -26,7 +24,7 @@ STAYS = "/api/v1/households/{}/relay-stays"
 
 
 async def _reserved(
-    client: AsyncClient, arrange: Arrange, manager: Actor, stage: Stage
+    client: AsyncClient, arrange: Factory, manager: Actor, stage: Stage
 ) -> tuple[HouseholdRef, uuid.UUID]:
     h = await arrange.household(stage=stage)
     unit = await arrange.unit(rooms=4)
@@ -45,7 +43,7 @@ async def _dropped_by_landlord(db: AsyncSession, unit: uuid.UUID) -> None:
 
 @pytest.mark.parametrize("dropped", [True, False], ids=["dropped-by-landlord", "still-listed"])
 async def test_cancelling_an_allocation(
-    client: AsyncClient, arrange: Arrange, service_manager: Actor, db: AsyncSession, dropped: bool
+    client: AsyncClient, arrange: Factory, service_manager: Actor, db: AsyncSession, dropped: bool
 ) -> None:
     h, unit = await _reserved(client, arrange, service_manager, Stage.RELAY_STAY)
     if dropped:
@@ -60,7 +58,7 @@ async def test_cancelling_an_allocation(
 
 @pytest.mark.parametrize("dropped", [True, False], ids=["dropped-by-landlord", "still-listed"])
 async def test_withdrawal(
-    client: AsyncClient, arrange: Arrange, service_manager: Actor, db: AsyncSession, dropped: bool
+    client: AsyncClient, arrange: Factory, service_manager: Actor, db: AsyncSession, dropped: bool
 ) -> None:
     h, unit = await _reserved(client, arrange, service_manager, Stage.LEASE)
     if dropped:
@@ -76,7 +74,7 @@ async def test_withdrawal(
 
 @pytest.mark.parametrize("dropped", [True, False], ids=["dropped-by-landlord", "still-listed"])
 async def test_step_back_to_matching_releases_the_reserved_unit(
-    client: AsyncClient, arrange: Arrange, service_manager: Actor, db: AsyncSession, dropped: bool
+    client: AsyncClient, arrange: Factory, service_manager: Actor, db: AsyncSession, dropped: bool
 ) -> None:
     h = await arrange.household(stage=Stage.MATCHING)
     await arrange.placement(h, await arrange.opening(), PlacementStatus.INTERVIEW)
@@ -105,7 +103,7 @@ async def test_step_back_to_matching_releases_the_reserved_unit(
 
 
 async def test_withdrawal_cancels_every_booked_stay_and_keeps_the_facts(
-    client: AsyncClient, arrange: Arrange, service_manager: Actor
+    client: AsyncClient, arrange: Factory, service_manager: Actor
 ) -> None:
     """A past-dated stay still booked is cancelled too; an ended stay, a hired placement, a signed lease and its
     `let` unit are facts and stay as they are."""
@@ -134,8 +132,7 @@ async def test_withdrawal_cancels_every_booked_stay_and_keeps_the_facts(
     unit = await arrange.unit(rooms=4)
     r = await client.post(ALLOC.format(h.id), json={"unit_id": str(unit)}, headers=service_manager.headers)
     assert r.status_code == 201, r.text
-    await arrange.db.execute(update(Household).where(Household.id == h.id).values(stage=Stage.LEASE))
-    await arrange.db.commit()
+    await arrange.set_stage(h.id, Stage.LEASE)
     lease = {"lease_signed_date": str(today()), "move_in_date": str(today())}
     r = await client.patch(ALLOC.format(h.id), json=lease, headers={**service_manager.headers, "If-Match": '"1"'})
     assert r.status_code == 200, r.text

@@ -8,8 +8,7 @@ import pytest
 from httpx import AsyncClient
 from sqlalchemy import select
 
-from tests.conftest import Actor, Actors
-from tests.pipeline.conftest import Arrange, book_stay, move, patch_placement, record_outcome
+from tests.factories import Actor, Factory, book_stay, move, patch_placement, record_outcome
 from toit_emploi_api.core.audit import AuditEvent
 from toit_emploi_api.core.clock import today
 from toit_emploi_api.housing.models import HousingUnit
@@ -20,7 +19,7 @@ from toit_emploi_api.vocab.statuses import AllocationStatus, PlacementStatus, Re
 
 
 async def test_full_walk_from_diagnostic_to_completed(
-    client: AsyncClient, arrange: Arrange, service_manager: Actor, db
+    client: AsyncClient, arrange: Factory, service_manager: Actor, db
 ) -> None:  # type: ignore[no-untyped-def]
     sm = service_manager
     h = await arrange.household(adults=2, children=2)
@@ -115,7 +114,7 @@ async def test_full_walk_from_diagnostic_to_completed(
 
 @pytest.mark.parametrize("stage", [Stage.DIAGNOSTIC, Stage.MATCHING, Stage.RELAY_STAY, Stage.LEASE, Stage.FOLLOW_UP])
 async def test_withdrawal_from_each_active_stage_releases_everything(
-    client: AsyncClient, arrange: Arrange, service_manager: Actor, db, stage: Stage
+    client: AsyncClient, arrange: Factory, service_manager: Actor, db, stage: Stage
 ) -> None:  # type: ignore[no-untyped-def]
     h = await arrange.household(stage=stage)
     opening = await arrange.opening(positions=3)
@@ -155,7 +154,7 @@ async def test_withdrawal_from_each_active_stage_releases_everything(
     assert (await book_stay(client, service_manager, other.id, relay, future_start)).status_code == 201
 
 
-async def test_follow_up_entries_rules(client: AsyncClient, arrange: Arrange, service_manager: Actor) -> None:
+async def test_follow_up_entries_rules(client: AsyncClient, arrange: Factory, service_manager: Actor) -> None:
     url = "/api/v1/households/{}/follow-up-entries"
     entry = {"entry_date": today().isoformat(), "domain": "benefits", "note": "CAF file opened."}
     lease = await arrange.household(stage=Stage.LEASE)
@@ -180,7 +179,7 @@ async def test_follow_up_entries_rules(client: AsyncClient, arrange: Arrange, se
 
 # --- roles and organisations ---------------------------------------------------------------------------------------
 async def test_partner_worker_scope(
-    client: AsyncClient, arrange: Arrange, actors: Actors, service_manager: Actor
+    client: AsyncClient, arrange: Factory, actors: Factory, service_manager: Actor
 ) -> None:
     own_org = await arrange.partner_org()
     partner = await actors.user(Role.PARTNER_WORKER, own_org)
@@ -244,7 +243,7 @@ async def test_partner_worker_scope(
         assert (await client.get(f"/api/v1/households/{h.id}/{path}", headers=partner.headers)).status_code == 403
 
 
-async def test_paris_referent(client: AsyncClient, arrange: Arrange, actors: Actors, service_manager: Actor) -> None:
+async def test_paris_referent(client: AsyncClient, arrange: Factory, actors: Factory, service_manager: Actor) -> None:
     referent = await actors.user(Role.PARIS_REFERENT)
     h = await arrange.household(stage=Stage.MATCHING)
     d = await arrange.household()
@@ -267,7 +266,7 @@ async def test_paris_referent(client: AsyncClient, arrange: Arrange, actors: Act
 
 @pytest.mark.parametrize("role", [Role.LANDLORD, Role.FUNDER])
 async def test_landlords_and_funders_are_refused(
-    client: AsyncClient, arrange: Arrange, actors: Actors, role: Role
+    client: AsyncClient, arrange: Factory, actors: Factory, role: Role
 ) -> None:
     actor = await actors.user(role)
     h = await arrange.household(stage=Stage.MATCHING)
@@ -285,6 +284,6 @@ async def test_landlords_and_funders_are_refused(
     assert r.status_code == 403
 
 
-async def test_admin_may_do_pipeline_writes(client: AsyncClient, arrange: Arrange, admin: Actor) -> None:
+async def test_admin_may_do_pipeline_writes(client: AsyncClient, arrange: Factory, admin: Actor) -> None:
     h = await arrange.household()
     assert (await move(client, admin, h.id, "matching")).status_code == 201

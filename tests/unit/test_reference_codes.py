@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from tests.factories import AURORE_SIRET, luhn_valid
 from toit_emploi_api.reference.codes import (
     LA_POSTE_SIREN,
     ROME_CODES,
@@ -39,18 +40,9 @@ from toit_emploi_api.reference.text import (
     reject_nul,
 )
 
-AURORE_SIRET = "77568497000244"
 LA_POSTE_HEAD_OFFICE = "35600000000048"  # Luhn-valid, digit sum 26: accepted as the documented exception
 LA_POSTE_VALID = "35600000000001"  # digit sum 15 (multiple of 5), Luhn-invalid: valid for La Poste
 LA_POSTE_INVALID = "35600000000014"  # Luhn-valid but digit sum 19: invalid for La Poste
-
-
-def _luhn(digits: str) -> bool:
-    total = 0
-    for i, c in enumerate(reversed(digits)):
-        d = int(c) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return total % 10 == 0
 
 
 def _messages(exc: ValidationError) -> list[str]:
@@ -61,12 +53,12 @@ def _messages(exc: ValidationError) -> list[str]:
 
 
 def test_test_vectors_are_what_they_claim() -> None:
-    assert _luhn(AURORE_SIRET)
-    assert _luhn(LA_POSTE_HEAD_OFFICE)
+    assert luhn_valid(AURORE_SIRET)
+    assert luhn_valid(LA_POSTE_HEAD_OFFICE)
     assert sum(map(int, LA_POSTE_HEAD_OFFICE)) % 5 != 0
-    assert not _luhn(LA_POSTE_VALID)
+    assert not luhn_valid(LA_POSTE_VALID)
     assert sum(map(int, LA_POSTE_VALID)) % 5 == 0
-    assert _luhn(LA_POSTE_INVALID)
+    assert luhn_valid(LA_POSTE_INVALID)
     assert sum(map(int, LA_POSTE_INVALID)) % 5 != 0
     assert LA_POSTE_SIREN == "356000000"
 
@@ -103,7 +95,7 @@ def test_siret_la_poste() -> None:
 def test_siret_la_poste_rule_only_for_la_poste_siren() -> None:
     # Same digit-sum property on another SIREN does not bypass Luhn.
     value = "35600000100000"  # SIREN 356000001, digit sum 15, Luhn-invalid
-    assert not _luhn(value)
+    assert not luhn_valid(value)
     assert not is_valid_siret(value)
 
 

@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from toit_emploi_api.auth.policy import Principal, authorize
+from toit_emploi_api.catalogue.schemas import RomeCodeOut
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import NotFoundError, error_responses
 from toit_emploi_api.core.resources import Page, PageDep
 from toit_emploi_api.reference import repository
 from toit_emploi_api.reference.codes import normalise_rome_code
-from toit_emploi_api.catalogue.schemas import RomeCodeOut
 from toit_emploi_api.vocab.roles import Role
 
 router = APIRouter(prefix="/api/v1", tags=["reference"])

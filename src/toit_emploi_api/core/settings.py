@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     bootstrap_admin_email: str | None = None
     bootstrap_admin_password: str | None = None
     idempotency_ttl_hours: int = Field(default=48, ge=24)
+    # Argon2id cost for passwords and API client secrets. The defaults are argon2-cffi's (RFC 9106 low-memory
+    # profile: 3 passes, 64 MiB, 4 lanes); only tests should go lower. Existing hashes keep verifying whatever the
+    # cost, which is encoded in each hash.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_cost: int = Field(default=65_536, ge=8, description="KiB")
+    argon2_parallelism: int = Field(default=4, ge=1)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -47,6 +53,12 @@ class Settings(BaseSettings):
                 )
             if not self.database_url:
                 raise ValueError("DATABASE_URL must be set in production")
+        return self
+
+    @model_validator(mode="after")
+    def _argon2_memory_fits_lanes(self) -> Settings:
+        if self.argon2_memory_cost < 8 * self.argon2_parallelism:
+            raise ValueError("TOIT_EMPLOI_ARGON2_MEMORY_COST must be at least 8 KiB per lane (parallelism)")
         return self
 
     @property

@@ -1,6 +1,6 @@
 """Loader dependencies: the household of the path, scoped by the access policy (404 across organisations).
 
-    async def route(principal: ReaderDep, household: CurrentHousehold) -> ...   # principal first: 403 before 404
+async def route(principal: ReaderDep, household: CurrentHousehold) -> ...   # principal first: 403 before 404
 """
 
 from __future__ import annotations
