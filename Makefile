@@ -24,7 +24,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy src
+	$(BIN)/mypy src tests bench
 
 pytest: install
 	$(BIN)/pytest

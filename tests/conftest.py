@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -66,13 +67,14 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings):  # type: ignore[no-untyped-def]
+def app(settings: Settings) -> FastAPI:
     return create_app(settings)
 
 
 @pytest.fixture(scope="session")
-def sessionmaker(app) -> async_sessionmaker[AsyncSession]:  # type: ignore[no-untyped-def]
-    return app.state.sessionmaker  # type: ignore[no-any-return]
+def sessionmaker(app: FastAPI) -> async_sessionmaker[AsyncSession]:
+    maker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    return maker
 
 
 async def truncate_all(maker: async_sessionmaker[AsyncSession]) -> None:
@@ -90,7 +92,7 @@ async def clean_db(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
 
 
 @pytest.fixture
-async def client(app, clean_db: None) -> AsyncIterator[AsyncClient]:  # type: ignore[no-untyped-def]
+async def client(app: FastAPI, clean_db: None) -> AsyncIterator[AsyncClient]:
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as c:
         yield c
 

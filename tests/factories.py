@@ -380,7 +380,7 @@ class Factory:
     ) -> uuid.UUID:
         """What the pipeline does when it books a relay stay of `days` days, with its household (in matching)."""
         if household is None:
-            household = (await self.household(org=org, stage=Stage.MATCHING, adults=1, children=0)).id
+            household = (await self.household(org=org, stage=Stage.MATCHING, adults=0, children=0)).id
         stay = RelayStay(
             household_id=household,
             unit_id=unit,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import event
 
@@ -51,7 +52,8 @@ def opening_payload(**overrides: Any) -> dict[str, Any]:
 async def create_employer(client: AsyncClient, actor: Actor, **overrides: Any) -> dict[str, Any]:
     r = await client.post("/api/v1/employers", json=employer_payload(**overrides), headers=actor.headers)
     assert r.status_code == 201, r.text
-    return r.json()  # type: ignore[no-any-return]
+    body: dict[str, Any] = r.json()
+    return body
 
 
 async def create_opening(client: AsyncClient, actor: Actor, employer_id: str, **overrides: Any) -> dict[str, Any]:
@@ -59,7 +61,8 @@ async def create_opening(client: AsyncClient, actor: Actor, employer_id: str, **
         f"/api/v1/employers/{employer_id}/job-openings", json=opening_payload(**overrides), headers=actor.headers
     )
     assert r.status_code == 201, r.text
-    return r.json()  # type: ignore[no-any-return]
+    body: dict[str, Any] = r.json()
+    return body
 
 
 def if_match(actor: Actor, etag: str) -> dict[str, str]:
@@ -76,7 +79,7 @@ class StatementCounter:
 
 
 @pytest.fixture
-def count_statements(app):  # type: ignore[no-untyped-def]
+def count_statements(app: FastAPI) -> Callable[[], AbstractContextManager[StatementCounter]]:
     """``with count_statements() as counter:`` records every SQL statement the app's engine runs."""
     engine = app.state.engine.sync_engine
 
@@ -84,7 +87,9 @@ def count_statements(app):  # type: ignore[no-untyped-def]
     def _count() -> Iterator[StatementCounter]:
         counter = StatementCounter()
 
-        def on_execute(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        def on_execute(
+            conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+        ) -> None:
             counter.statements.append(statement)
 
         event.listen(engine, "before_cursor_execute", on_execute)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 
-from tests.factories import TEST_PASSWORD, Actor
+from tests.factories import TEST_PASSWORD, Actor, Factory
 
 PROBLEM = "application/problem+json"
 
 
-async def _org(client: AsyncClient, admin: Actor, name: str = "Association Charonne", kind: str = "referral_partner"):  # type: ignore[no-untyped-def]
+async def _org(
+    client: AsyncClient, admin: Actor, name: str = "Association Charonne", kind: str = "referral_partner"
+) -> Response:
     r = await client.post("/api/v1/organisations", json={"name": name, "kind": kind}, headers=admin.headers)
     assert r.status_code == 201, r.text
     return r
@@ -252,7 +254,9 @@ async def test_the_last_admins_cannot_be_locked_out(client: AsyncClient, admin: 
     assert (await client.get("/api/v1/me", headers=admin.headers)).status_code == 200
 
 
-async def test_an_admin_can_demote_another_admin_but_not_the_last(client: AsyncClient, admin: Actor, actors) -> None:  # type: ignore[no-untyped-def]
+async def test_an_admin_can_demote_another_admin_but_not_the_last(
+    client: AsyncClient, admin: Actor, actors: Factory
+) -> None:
     from toit_emploi_api.vocab.roles import Role
 
     other = await actors.user(Role.ADMIN)

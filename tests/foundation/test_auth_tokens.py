@@ -6,8 +6,10 @@ import asyncio
 import base64
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from httpx import ASGITransport, AsyncClient
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient, Response
 from jose import jwt
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +23,7 @@ TOKEN = "/api/v1/auth/token"
 PROBLEM = "application/problem+json"
 
 
-async def _login(client: AsyncClient, email: str, password: str = TEST_PASSWORD) -> object:
+async def _login(client: AsyncClient, email: str, password: str = TEST_PASSWORD) -> Response:
     return await client.post(TOKEN, data={"grant_type": "password", "username": email, "password": password})
 
 
@@ -92,33 +94,33 @@ async def test_a_burst_of_parallel_guesses_is_counted_one_by_one(
     """Parallel attempts cannot all slip past the check before any failure is counted."""
     guesses = [_login(client, admin.email, f"wrong guess {i:04d}") for i in range(4 * settings.login_max_failures)]
     answers = await asyncio.gather(*guesses)
-    checked = [r for r in answers if r.json()["detail"] == "Invalid email or password."]  # type: ignore[attr-defined]
+    checked = [r for r in answers if r.json()["detail"] == "Invalid email or password."]
     assert len(checked) == settings.login_max_failures
     r = await _login(client, admin.email)
-    assert "try again later" in r.json()["detail"]  # type: ignore[attr-defined]
+    assert "try again later" in r.json()["detail"]
 
 
 async def test_a_lock_from_one_address_does_not_lock_the_user_out_elsewhere(
-    app: object, client: AsyncClient, admin: Actor, settings: Settings
+    app: FastAPI, client: AsyncClient, admin: Actor, settings: Settings
 ) -> None:
     for _ in range(settings.login_max_failures):
         await _login(client, admin.email, "wrong password 123")
-    assert "try again later" in (await _login(client, admin.email)).json()["detail"]  # type: ignore[attr-defined]
-    elsewhere = ASGITransport(app=app, client=("203.0.113.7", 5000))  # type: ignore[arg-type]
+    assert "try again later" in (await _login(client, admin.email)).json()["detail"]
+    elsewhere = ASGITransport(app=app, client=("203.0.113.7", 5000))
     async with AsyncClient(transport=elsewhere, base_url="http://testserver") as other:
         r = await _login(other, admin.email)
-    assert r.status_code == 200, r.text  # type: ignore[attr-defined]
+    assert r.status_code == 200, r.text
 
 
 async def test_guessing_from_many_addresses_locks_the_account(
-    app: object, client: AsyncClient, admin: Actor, settings: Settings
+    app: FastAPI, client: AsyncClient, admin: Actor, settings: Settings
 ) -> None:
     for i in range(4 * settings.login_max_failures):
-        transport = ASGITransport(app=app, client=(f"198.51.100.{i}", 5000))  # type: ignore[arg-type]
+        transport = ASGITransport(app=app, client=(f"198.51.100.{i}", 5000))
         async with AsyncClient(transport=transport, base_url="http://testserver") as c:
             await _login(c, admin.email, "wrong password 123")
     r = await _login(client, admin.email)
-    assert "try again later" in r.json()["detail"]  # type: ignore[attr-defined]
+    assert "try again later" in r.json()["detail"]
 
 
 async def test_unknown_accounts_are_throttled_too(client: AsyncClient, settings: Settings) -> None:
@@ -146,7 +148,8 @@ async def _make_client(client: AsyncClient, admin: Actor, role: str = "landlord"
         headers=admin.headers,
     )
     assert r.status_code == 201, r.text
-    return r.json()  # type: ignore[no-any-return]
+    body: dict[str, Any] = r.json()
+    return body
 
 
 async def test_client_credentials_in_form_and_in_basic_auth(client: AsyncClient, admin: Actor) -> None:
@@ -192,7 +195,7 @@ async def test_nul_bytes_in_credentials_are_refused_cleanly(client: AsyncClient)
 
 
 async def test_hostile_token_requests_never_500(client: AsyncClient) -> None:
-    cases = [
+    cases: list[tuple[dict[str, str], dict[str, Any]]] = [
         ({"grant_type": "client_credentials"}, {"Authorization": "Basic \u00e9\u00e9".encode("latin-1")}),
         ({"grant_type": "client_credentials"}, {"Authorization": "Basic !!!not-base64"}),
         ({"grant_type": "password", "username": "u" * 255, "password": "x"}, {}),

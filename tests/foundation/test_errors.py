@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from httpx import ASGITransport, AsyncClient
+from httpx import ASGITransport, AsyncClient, Response
 
 from tests.factories import Actor
 from toit_emploi_api.core.settings import Settings
@@ -15,10 +17,10 @@ from toit_emploi_api.main import create_app
 PROBLEM = "application/problem+json"
 
 
-def _assert_problem(r: object, status: int, slug: str) -> dict[str, object]:
-    assert r.status_code == status, r.text  # type: ignore[attr-defined]
-    assert r.headers["content-type"].startswith(PROBLEM)  # type: ignore[attr-defined]
-    body: dict[str, object] = r.json()  # type: ignore[attr-defined]
+def _assert_problem(r: Response, status: int, slug: str) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith(PROBLEM)
+    body: dict[str, Any] = r.json()
     assert body["type"] == f"urn:toit-emploi:problem:{slug}"
     assert body["status"] == status
     assert body["title"]
@@ -42,13 +44,13 @@ async def test_unknown_fields_are_rejected_with_field_errors(client: AsyncClient
         headers=admin.headers,
     )
     body = _assert_problem(r, 422, "validation-error")
-    assert {"field": "colour", "message": "unknown field"} in body["errors"]  # type: ignore[operator]
+    assert {"field": "colour", "message": "unknown field"} in body["errors"]
 
 
 async def test_wrong_types_and_enums_name_the_field(client: AsyncClient, admin: Actor) -> None:
     r = await client.post("/api/v1/organisations", json={"name": 42, "kind": "bakery"}, headers=admin.headers)
     body = _assert_problem(r, 422, "validation-error")
-    fields = {e["field"] for e in body["errors"]}  # type: ignore[attr-defined]
+    fields = {e["field"] for e in body["errors"]}
     assert fields == {"name", "kind"}
 
 
@@ -57,7 +59,7 @@ async def test_nul_bytes_in_body_strings_are_422(client: AsyncClient, admin: Act
         "/api/v1/organisations", json={"name": "Cha\u0000ronne", "kind": "referral_partner"}, headers=admin.headers
     )
     body = _assert_problem(r, 422, "validation-error")
-    assert body["errors"][0]["field"] == "name"  # type: ignore[index]
+    assert body["errors"][0]["field"] == "name"
 
 
 async def test_nul_bytes_in_the_url_are_422(client: AsyncClient, admin: Actor) -> None:
@@ -70,7 +72,7 @@ async def test_overlong_strings_are_422(client: AsyncClient, admin: Actor) -> No
         "/api/v1/organisations", json={"name": "x" * 201, "kind": "referral_partner"}, headers=admin.headers
     )
     body = _assert_problem(r, 422, "validation-error")
-    assert body["errors"][0]["field"] == "name"  # type: ignore[index]
+    assert body["errors"][0]["field"] == "name"
 
 
 async def test_malformed_json_is_422(client: AsyncClient, admin: Actor) -> None:
@@ -88,7 +90,7 @@ async def test_invalid_uuid_in_path_is_422(client: AsyncClient, admin: Actor) ->
 
 async def test_out_of_range_pagination_is_422(client: AsyncClient, admin: Actor) -> None:
     body = _assert_problem(await client.get("/api/v1/users?limit=201", headers=admin.headers), 422, "validation-error")
-    assert body["errors"][0]["field"] == "query.limit"  # type: ignore[index]
+    assert body["errors"][0]["field"] == "query.limit"
 
 
 async def test_body_over_the_cap_is_413(client: AsyncClient, admin: Actor, settings: Settings) -> None:
@@ -102,7 +104,7 @@ async def test_body_over_the_cap_is_413(client: AsyncClient, admin: Actor, setti
 async def test_streamed_body_over_the_cap_is_413_without_content_length(
     client: AsyncClient, admin: Actor, settings: Settings
 ) -> None:
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         yield b'{"name": "'
         for _ in range(settings.max_body_bytes // 65536 + 2):
             yield b"x" * 65536

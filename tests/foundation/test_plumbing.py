@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+from contextvars import Token
+from typing import cast
 
 import pytest
 from fastapi import Depends
@@ -12,6 +14,7 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.factories import Actor
 from toit_emploi_api.accounts.models import Organisation
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import ConflictError
@@ -92,7 +95,7 @@ def test_production_logs_are_json_lines_with_the_request_id(settings: Settings) 
     finally:
         from toit_emploi_api.core.request_context import _request_id
 
-        _request_id.reset(token)  # type: ignore[arg-type]
+        _request_id.reset(cast("Token[str]", token))
         configure_logging(settings)
     line = json.loads(stream.getvalue().strip().splitlines()[-1])
     assert line["message"] == "GET /healthz 200"
@@ -138,11 +141,11 @@ async def test_database_value_errors_are_422_and_never_log_parameters(
     assert any(rec.name == "toit_emploi_api.errors" for rec in caplog.records)
 
 
-async def test_unparseable_bodies_are_422(client: AsyncClient, admin: object) -> None:
+async def test_unparseable_bodies_are_422(client: AsyncClient, admin: Actor) -> None:
     r = await client.post(
         "/api/v1/organisations",
         content=b'{"name": "\xff\xfe", "kind": "funder"}',
-        headers={**admin.headers, "Content-Type": "application/json"},  # type: ignore[attr-defined]
+        headers={**admin.headers, "Content-Type": "application/json"},
     )
     assert r.status_code == 422
     assert r.headers["content-type"].startswith("application/problem+json")

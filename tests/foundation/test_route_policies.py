@@ -27,7 +27,9 @@ def _concrete(path: str) -> str:
 
 
 def test_every_route_declares_exactly_one_policy(app: FastAPI) -> None:
-    missing = [f"{sorted(r.methods)} {r.path}" for r in _api_routes(app) if route_policy(dependency_calls(r)) is None]
+    missing = [
+        f"{sorted(r.methods or ())} {r.path}" for r in _api_routes(app) if route_policy(dependency_calls(r)) is None
+    ]
     assert missing == [], f"routes without authorize(...) or public_route: {missing}"
     for route in _api_routes(app):
         policies = {getattr(c, "__toit_policy__", None) for c in dependency_calls(route)} - {None}
@@ -78,7 +80,8 @@ async def test_every_route_refuses_roles_outside_its_policy_with_403(
     actor = await actors.user(role)
     for route in _api_routes(app):
         policy = route_policy(dependency_calls(route))
-        if policy == "public" or role in policy:  # type: ignore[operator]
+        assert policy is not None, route.path
+        if policy == "public" or role in policy:
             continue
         for method in route.methods or ():
             r = await client.request(method, _concrete(route.path), headers=actor.headers)
@@ -88,4 +91,5 @@ async def test_every_route_refuses_roles_outside_its_policy_with_403(
 def test_admin_is_allowed_everywhere(app: FastAPI) -> None:
     for route in _api_routes(app):
         policy = route_policy(dependency_calls(route))
-        assert policy == "public" or Role.ADMIN in policy  # type: ignore[operator]
+        assert policy is not None, route.path
+        assert policy == "public" or Role.ADMIN in policy

@@ -18,7 +18,8 @@ from toit_emploi_api.vocab.roles import OrganisationKind, Role
 async def _list(client: AsyncClient, actor: Actor, **params: Any) -> dict[str, Any]:
     r = await client.get(BASE, params=params, headers=actor.headers)
     assert r.status_code == 200, r.text
-    return r.json()  # type: ignore[no-any-return]
+    body: dict[str, Any] = r.json()
+    return body
 
 
 def _refs(page: dict[str, Any]) -> list[str]:

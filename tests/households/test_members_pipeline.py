@@ -75,7 +75,8 @@ async def test_the_last_profiled_adult_stays_once_out_of_diagnostic(
 
     await factory.set_stage(h["id"], "matching")
     young = {"role": "child", "rome_codes": None, "birth_date": "2010-01-01", "schooling_level": "lycee"}
-    for body in (young, {"rome_codes": None}, {"rome_codes": []}):
+    bodies: tuple[dict[str, Any], ...] = (young, {"rome_codes": None}, {"rome_codes": []})
+    for body in bodies:
         r = await _patch_member(client, service_manager, head_url, body)
         assert r.status_code == 409, (body, r.text)
         assert r.json()["type"] == LAST_PROFILED

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from httpx import AsyncClient
 from sqlalchemy import text
@@ -27,7 +28,7 @@ from toit_emploi_api.vocab.roles import OrganisationKind, Role
 EXAMPLE_CSV = Path(__file__).parent / "data" / "polygone-sync.csv"
 
 
-def counts(body: dict) -> tuple[int, int, int, int]:
+def counts(body: dict[str, Any]) -> tuple[int, int, int, int]:
     return body["created"], body["updated"], body["unchanged"], body["no_longer_vacant"]
 
 
@@ -245,7 +246,7 @@ async def test_partial_writes_valid_rows_and_reports_the_others(
 
 
 async def test_row_errors_name_row_field_and_reason(client: AsyncClient, polygone: Landlord) -> None:
-    units = [
+    units: list[Any] = [
         unit("L-1", commune_insee="20004"),  # obsolete Corsican code
         unit("L-2", rent="-12.00"),
         unit("L-3", rooms=0),

@@ -26,7 +26,8 @@ def new_unit(ref: str = "U-1", **overrides: Any) -> dict[str, Any]:
 async def create(client: AsyncClient, who: Landlord | Actor, **overrides: Any) -> dict[str, Any]:
     r = await client.post(UNITS_URL, json=new_unit(**overrides), headers=who.headers)
     assert r.status_code == 201, r.text
-    return r.json()
+    body: dict[str, Any] = r.json()
+    return body
 
 
 # ------------------------------------------------------------------------------------------ create / read

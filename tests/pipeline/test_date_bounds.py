@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 
 from tests.factories import Actor, Factory, move, patch_placement
 from toit_emploi_api.core.clock import today
@@ -20,7 +20,7 @@ def too_late() -> date:
     return today() + timedelta(days=2 * 366 + 1)
 
 
-def fields(r) -> list[str]:  # type: ignore[no-untyped-def]
+def fields(r: Response) -> list[str]:
     return [e["field"] for e in r.json()["errors"]]
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from httpx import AsyncClient
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories import Actor, Factory, patch_placement
 from toit_emploi_api.core.clock import today
@@ -19,7 +20,9 @@ from toit_emploi_api.vocab.statuses import JobOpeningStatus, MemberRole, Placeme
 URL = "/api/v1/households/{}/placements"
 
 
-async def test_propose_and_walk_to_hired(client: AsyncClient, arrange: Factory, service_manager: Actor, db) -> None:  # type: ignore[no-untyped-def]
+async def test_propose_and_walk_to_hired(
+    client: AsyncClient, arrange: Factory, service_manager: Actor, db: AsyncSession
+) -> None:
     h = await arrange.household(stage=Stage.MATCHING)
     opening = await arrange.opening(positions=1)
     r = await client.post(
@@ -135,8 +138,8 @@ async def test_placements_only_in_matching_relay_stay_or_lease(
 
 
 async def test_two_positions_ten_simultaneous_hires(
-    client: AsyncClient, arrange: Factory, service_manager: Actor, db
-) -> None:  # type: ignore[no-untyped-def]
+    client: AsyncClient, arrange: Factory, service_manager: Actor, db: AsyncSession
+) -> None:
     opening = await arrange.opening(positions=2)
     placements = []
     for _ in range(10):
@@ -274,7 +277,7 @@ async def test_fields_only_with_their_move(
     assert r.json()["reason"] == "Opening withdrawn"
 
 
-async def test_declined_by_only_on_a_declined_placement_in_the_database(arrange: Factory, db) -> None:  # type: ignore[no-untyped-def]
+async def test_declined_by_only_on_a_declined_placement_in_the_database(arrange: Factory, db: AsyncSession) -> None:
     from sqlalchemy.exc import IntegrityError
 
     from toit_emploi_api.pipeline.access import constraint_name

@@ -9,6 +9,7 @@ import pytest
 from httpx import AsyncClient
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories import Actor, Factory, book_stay, record_outcome
 from toit_emploi_api.core.clock import today
@@ -85,8 +86,8 @@ async def test_outcome_only_at_the_end(client: AsyncClient, arrange: Factory, se
 
 
 async def test_twenty_simultaneous_overlapping_stays(
-    client: AsyncClient, arrange: Factory, service_manager: Actor, db
-) -> None:  # type: ignore[no-untyped-def]
+    client: AsyncClient, arrange: Factory, service_manager: Actor, db: AsyncSession
+) -> None:
     relay = await arrange.unit(relay=True)
     households = [await arrange.household(stage=Stage.MATCHING, adults=1, children=0) for _ in range(20)]
     start = today() + timedelta(days=14)
@@ -198,8 +199,8 @@ async def test_unit_not_vacant_and_wrong_stage(client: AsyncClient, arrange: Fac
 
 
 async def test_twenty_simultaneous_reservations_of_one_unit(
-    client: AsyncClient, arrange: Factory, service_manager: Actor, db
-) -> None:  # type: ignore[no-untyped-def]
+    client: AsyncClient, arrange: Factory, service_manager: Actor, db: AsyncSession
+) -> None:
     unit = await arrange.unit(rooms=5)
     households = [await arrange.household(stage=Stage.LEASE, adults=1, children=0) for _ in range(20)]
     responses = await asyncio.gather(
@@ -226,7 +227,7 @@ async def test_twenty_simultaneous_reservations_of_one_unit(
     assert active == 1
 
 
-async def test_partial_unique_indexes_are_the_backstop(arrange: Factory, db) -> None:  # type: ignore[no-untyped-def]
+async def test_partial_unique_indexes_are_the_backstop(arrange: Factory, db: AsyncSession) -> None:
     """Even bypassing the service, a unit cannot have two active allocations (nor a household)."""
     a = await arrange.household(stage=Stage.LEASE)
     b = await arrange.household(stage=Stage.LEASE)

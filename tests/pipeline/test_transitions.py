@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from httpx import AsyncClient
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories import Actor, Factory, book_stay, etag, move, problem_codes, record_outcome
 from toit_emploi_api.core.audit import AuditEvent
@@ -207,7 +208,9 @@ async def test_withdrawal_guards(client: AsyncClient, arrange: Factory, service_
     assert r.json()["withdrawal_reason"] == "application_declined"
 
 
-async def test_history_and_stage_dates(client: AsyncClient, arrange: Factory, service_manager: Actor, db) -> None:  # type: ignore[no-untyped-def]
+async def test_history_and_stage_dates(
+    client: AsyncClient, arrange: Factory, service_manager: Actor, db: AsyncSession
+) -> None:
     h = await arrange.household()
     r = await client.get(URL.format(h.id), headers=service_manager.headers)
     assert r.status_code == 200
@@ -242,8 +245,8 @@ async def test_history_and_stage_dates(client: AsyncClient, arrange: Factory, se
 
 
 async def test_ten_simultaneous_identical_transitions_apply_once(
-    client: AsyncClient, arrange: Factory, service_manager: Actor, db
-) -> None:  # type: ignore[no-untyped-def]
+    client: AsyncClient, arrange: Factory, service_manager: Actor, db: AsyncSession
+) -> None:
     h = await arrange.household()
     tag = await etag(client, service_manager, h.id)
     responses = await asyncio.gather(
@@ -261,8 +264,8 @@ async def test_ten_simultaneous_identical_transitions_apply_once(
 
 
 async def test_ten_simultaneous_withdrawals_without_stale_etag_apply_once(
-    client: AsyncClient, arrange: Factory, service_manager: Actor, db
-) -> None:  # type: ignore[no-untyped-def]
+    client: AsyncClient, arrange: Factory, service_manager: Actor, db: AsyncSession
+) -> None:
     """Even with a wildcard If-Match, the row lock serialises the moves: the others find a terminal stage."""
     h = await arrange.household()
     body = {"to": "withdrawn", "reason": "lost_contact", "note": "No answer."}

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from httpx import AsyncClient
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories import Actor, Factory, book_stay, move, patch_placement, record_outcome
 from toit_emploi_api.core.audit import AuditEvent
@@ -19,8 +20,8 @@ from toit_emploi_api.vocab.statuses import AllocationStatus, PlacementStatus, Re
 
 
 async def test_full_walk_from_diagnostic_to_completed(
-    client: AsyncClient, arrange: Factory, service_manager: Actor, db
-) -> None:  # type: ignore[no-untyped-def]
+    client: AsyncClient, arrange: Factory, service_manager: Actor, db: AsyncSession
+) -> None:
     sm = service_manager
     h = await arrange.household(adults=2, children=2)
     opening = await arrange.opening(positions=1)
@@ -114,8 +115,8 @@ async def test_full_walk_from_diagnostic_to_completed(
 
 @pytest.mark.parametrize("stage", [Stage.DIAGNOSTIC, Stage.MATCHING, Stage.RELAY_STAY, Stage.LEASE, Stage.FOLLOW_UP])
 async def test_withdrawal_from_each_active_stage_releases_everything(
-    client: AsyncClient, arrange: Factory, service_manager: Actor, db, stage: Stage
-) -> None:  # type: ignore[no-untyped-def]
+    client: AsyncClient, arrange: Factory, service_manager: Actor, db: AsyncSession, stage: Stage
+) -> None:
     h = await arrange.household(stage=stage)
     opening = await arrange.opening(positions=3)
     open_placement = await arrange.placement(h, opening, PlacementStatus.OFFERED)
