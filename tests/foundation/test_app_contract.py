@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from httpx import ASGITransport, AsyncClient
@@ -106,6 +107,43 @@ def test_openapi_operations_are_documented(settings: Settings) -> None:
             if op.get("security") != []:
                 assert {"401", "403"} <= set(op["responses"]), where
     assert "Problem" in doc["components"]["schemas"]
+
+
+def _operations(settings: Settings) -> list[tuple[str, str, dict[str, Any]]]:
+    doc = json.loads(render_openapi(settings))
+    return [(m, path, op) for path, ops in doc["paths"].items() for m, op in ops.items()]
+
+
+def test_every_operation_has_a_short_title_and_a_description(settings: Settings) -> None:
+    """The route's docstring is its description (its rules, in /docs); the summary is a short title."""
+    for method, path, op in _operations(settings):
+        where = f"{method.upper()} {path}"
+        assert op.get("summary") and len(op["summary"]) <= 60, f"{where}: summary missing or not a short title"
+        assert len(op.get("description", "").strip()) >= 40, f"{where}: no description (write the route's docstring)"
+
+
+def test_every_error_response_names_its_declared_problem_types(settings: Settings) -> None:
+    doc = json.loads(render_openapi(settings))
+    registered = {entry["type"] for entry in doc["components"]["x-problem-types"]}
+    assert len(registered) >= 50
+    for method, path, op in _operations(settings):
+        for status, response in op["responses"].items():
+            if int(status) < 400:
+                continue
+            types = response.get("x-problem-types")
+            assert types, f"{method.upper()} {path} {status}: no declared problem type"
+            assert set(types) <= registered, f"{method.upper()} {path} {status}: undeclared {set(types) - registered}"
+
+
+def test_if_match_is_required_wherever_the_server_answers_428(settings: Settings) -> None:
+    """One If-Match policy: every PATCH, PUT and DELETE takes it, declared required, with 412 and 428 documented."""
+    for method, path, op in _operations(settings):
+        headers = {p["name"]: p for p in op.get("parameters", []) if p["in"] == "header"}
+        if method in ("patch", "put", "delete"):
+            assert "If-Match" in headers, f"{method.upper()} {path} takes no If-Match"
+        if "If-Match" in headers:
+            assert headers["If-Match"]["required"] is True, f"{method.upper()} {path}: If-Match declared optional"
+            assert {"412", "428"} <= set(op["responses"]), f"{method.upper()} {path}"
 
 
 def test_openapi_file_path_is_the_documented_one() -> None:

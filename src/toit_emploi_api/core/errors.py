@@ -83,10 +83,6 @@ class _FoundationError(ProblemError):
         super().__init__(self.problem_type, detail, errors=errors, extra=extra, headers=headers)
 
 
-class BadRequestError(_FoundationError):
-    problem_type = problems.BAD_REQUEST
-
-
 class ForbiddenError(_FoundationError):
     problem_type = problems.FORBIDDEN
 
@@ -95,16 +91,8 @@ class NotFoundError(_FoundationError):
     problem_type = problems.NOT_FOUND
 
 
-class ConflictError(_FoundationError):
-    problem_type = problems.CONFLICT
-
-
 class PreconditionFailedError(_FoundationError):
     problem_type = problems.PRECONDITION_FAILED
-
-
-class PayloadTooLargeError(_FoundationError):
-    problem_type = problems.PAYLOAD_TOO_LARGE
 
 
 class ValidationProblemError(_FoundationError):
@@ -113,10 +101,6 @@ class ValidationProblemError(_FoundationError):
 
 class PreconditionRequiredError(_FoundationError):
     problem_type = problems.PRECONDITION_REQUIRED
-
-
-class TooManyRequestsError(_FoundationError):
-    problem_type = problems.TOO_MANY_REQUESTS
 
 
 class UnauthorizedError(ProblemError):
@@ -218,7 +202,7 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_integrity(request: Request, exc: Exception) -> JSONResponse:
     # Reached only when a service did not translate a constraint violation itself; never leak SQL.
-    constraint = getattr(getattr(exc, "orig", None), "constraint_name", None)
+    constraint = constraint_name(exc) if isinstance(exc, IntegrityError) else None
     logger.warning("unhandled integrity error", extra={"constraint": constraint})
     return problem_response(
         problems.CONFLICT,
@@ -249,6 +233,16 @@ async def _on_dbapi_error(request: Request, exc: Exception) -> JSONResponse:
     if state.startswith("23"):
         return await _on_integrity(request, exc)
     raise exc
+
+
+def constraint_name(exc: IntegrityError) -> str | None:
+    """The name of the violated constraint or index (asyncpg reports it on the original error)."""
+    orig = exc.orig
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        name = getattr(candidate, "constraint_name", None)
+        if isinstance(name, str):
+            return name
+    return None
 
 
 def install_error_handlers(app: FastAPI) -> None:

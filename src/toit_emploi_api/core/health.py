@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from toit_emploi_api.core import problems
-from toit_emploi_api.core.errors import error_responses, problem_response
+from toit_emploi_api.core.errors import problem_response, problem_responses
 from toit_emploi_api.core.routes import public_route
 
 router = APIRouter(tags=["health"], dependencies=[Depends(public_route)])
@@ -23,19 +23,25 @@ class ReadyOut(BaseModel):
     migration: str
 
 
-@router.get("/healthz", operation_id="health_live", summary="The process is alive", response_model=HealthOut)
+@router.get("/healthz", operation_id="health_live", summary="Liveness", response_model=HealthOut)
 async def healthz() -> HealthOut:
+    """The process is alive: always 200 `{"status": "ok"}`, without touching the database (no token needed).
+
+    Use it as the container's liveness probe; use `/readyz` to decide whether to send traffic."""
     return HealthOut(status="ok")
 
 
 @router.get(
     "/readyz",
     operation_id="health_ready",
-    summary="The database is reachable and migrated to head",
+    summary="Readiness",
     response_model=ReadyOut,
-    responses=error_responses(503),
+    responses=problem_responses(problems.NOT_READY),
 )
 async def readyz(request: Request) -> JSONResponse:
+    """Ready to serve: the database answers and its migrations are at this release's head (200 with the revision).
+
+    503 `not-ready` when the database is unreachable or not migrated (run `toit-emploi migrate`). No token needed."""
     expected: str = request.app.state.migration_head
     try:
         async with request.app.state.engine.connect() as conn:
