@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.factories import Actor
 from toit_emploi_api.accounts.models import Organisation
 from toit_emploi_api.core.database import SessionDep
-from toit_emploi_api.core.errors import ConflictError
+from toit_emploi_api.core.errors import ProblemError
+from toit_emploi_api.core.problems import CONFLICT
 from toit_emploi_api.core.logging import configure_logging
 from toit_emploi_api.core.request_context import set_request_id
 from toit_emploi_api.core.routes import public_route
@@ -39,7 +40,7 @@ async def test_a_failing_request_writes_nothing(settings: Settings, db: AsyncSes
     async def half_done(session: SessionDep) -> None:
         session.add(Organisation(name="Written then refused", kind=OrganisationKind.FUNDER, active=True))
         await session.flush()  # the row exists inside the transaction...
-        raise ConflictError("refused after the write")  # ...and must not survive
+        raise ProblemError(CONFLICT, "refused after the write")  # ...and must not survive
 
     @app.post("/done", dependencies=[Depends(public_route)], status_code=201)
     async def done(session: SessionDep) -> None:
