@@ -18,8 +18,8 @@ from tests.factories import Actor
 from toit_emploi_api.accounts.models import Organisation
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import ProblemError
-from toit_emploi_api.core.problems import CONFLICT
 from toit_emploi_api.core.logging import configure_logging
+from toit_emploi_api.core.problems import CONFLICT
 from toit_emploi_api.core.request_context import set_request_id
 from toit_emploi_api.core.routes import public_route
 from toit_emploi_api.core.settings import Settings
