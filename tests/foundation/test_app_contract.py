@@ -118,7 +118,8 @@ def test_every_operation_has_a_short_title_and_a_description(settings: Settings)
     """The route's docstring is its description (its rules, in /docs); the summary is a short title."""
     for method, path, op in _operations(settings):
         where = f"{method.upper()} {path}"
-        assert op.get("summary") and len(op["summary"]) <= 60, f"{where}: summary missing or not a short title"
+        assert op.get("summary"), f"{where}: no summary"
+        assert len(op["summary"]) <= 60, f"{where}: the summary is not a short title"
         assert len(op.get("description", "").strip()) >= 40, f"{where}: no description (write the route's docstring)"
 
 
