@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
@@ -16,9 +15,9 @@ from sqlalchemy.orm import aliased, selectinload
 
 from toit_emploi_api.accounts.models import Organisation
 from toit_emploi_api.core.clock import PROGRAMME_TZ as PARIS
+from toit_emploi_api.core.resources import PageParams, Slice, paginate
 from toit_emploi_api.households.models import Household, Member, household_reference_seq
 from toit_emploi_api.households.schemas import HouseholdSort
-from toit_emploi_api.pipeline.models import Placement
 from toit_emploi_api.vocab.stages import ACTIVE_STAGES, Stage
 from toit_emploi_api.vocab.statuses import MemberRole
 
@@ -108,23 +107,18 @@ async def list_households(
     session: AsyncSession,
     filters: HouseholdFilters,
     sort: HouseholdSort,
-    limit: int,
-    offset: int,
+    page: PageParams,
     *,
     scope_organisation_id: uuid.UUID | None,
-) -> tuple[Sequence[Household], int]:
+) -> Slice[Household]:
     """One page with its members, and the total: three statements whatever the page size."""
-    conds = _conditions(filters, scope_organisation_id)
-    total = (await session.execute(select(func.count()).select_from(Household).where(*conds))).scalar_one()
     stmt = (
         select(Household)
-        .where(*conds)
+        .where(*_conditions(filters, scope_organisation_id))
         .options(selectinload(Household.members))
         .order_by(*_SORTS[sort])
-        .limit(limit)
-        .offset(offset)
     )
-    return (await session.execute(stmt)).scalars().all(), total
+    return await paginate(session, stmt, page)
 
 
 async def get_household(
@@ -149,12 +143,6 @@ async def get_household(
 async def delete_household(session: AsyncSession, household_id: uuid.UUID) -> None:
     # Members go with it (ON DELETE CASCADE); audit events keep their entity id (household_id SET NULL).
     await session.execute(delete(Household).where(Household.id == household_id))
-
-
-async def placement_ids_of(session: AsyncSession, member_id: uuid.UUID) -> list[uuid.UUID]:
-    """Ids of the placements (any status) proposed to this member, oldest first (read from the pipeline)."""
-    stmt = select(Placement.id).where(Placement.member_id == member_id).order_by(Placement.created_at, Placement.id)
-    return list((await session.execute(stmt)).scalars().all())
 
 
 async def next_reference_number(session: AsyncSession) -> int:
@@ -195,7 +183,7 @@ def _duplicate_pairs_from(m1: Any, m2: Any, h1: Any, h2: Any) -> Select[Any]:
     )
 
 
-async def possible_duplicates(session: AsyncSession, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+async def possible_duplicates(session: AsyncSession, page: PageParams) -> tuple[list[dict[str, Any]], int]:
     """Pairs of active households sharing a member with the same folded first and last name and birth date.
 
     One set-based statement (the total comes from a window function). Each pair appears once (first id < second id).
@@ -230,8 +218,8 @@ async def possible_duplicates(session: AsyncSession, limit: int, offset: int) ->
         )
         .group_by(h1.id, h2.id)
         .order_by(func.greatest(h1.created_at, h2.created_at).desc(), h1.reference, h2.reference)
-        .limit(limit)
-        .offset(offset)
+        .limit(page.limit)
+        .offset(page.offset)
     )
     rows = (await session.execute(stmt)).all()
     pairs = [
@@ -244,7 +232,7 @@ async def possible_duplicates(session: AsyncSession, limit: int, offset: int) ->
     ]
     if rows:
         return pairs, int(rows[0][11])
-    if offset == 0:
+    if page.offset == 0:
         return pairs, 0
     # A page past the end: the window count is unavailable, count the pairs.
     counted = _duplicate_pairs_from(m1, m2, h1, h2).add_columns(h1.id, h2.id).distinct().subquery()
