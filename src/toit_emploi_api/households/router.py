@@ -25,10 +25,10 @@ from toit_emploi_api.households.deps import (
     WritableHousehold,
     WritableMember,
 )
-from toit_emploi_api.households.repository import HouseholdFilters
 from toit_emploi_api.households.schemas import (
     DuplicatePair,
     HouseholdCreate,
+    HouseholdFilters,
     HouseholdListItem,
     HouseholdOut,
     HouseholdSort,

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import Request, status
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
@@ -26,12 +27,12 @@ from toit_emploi_api.core.resources import Page, PageParams, etag_for, found
 from toit_emploi_api.households import ports, repository
 from toit_emploi_api.households.access import check_members_readable, scope_of, sees_status_only
 from toit_emploi_api.households.models import Household, Member
-from toit_emploi_api.households.repository import HouseholdFilters
 from toit_emploi_api.households.schemas import (
     MAX_MEMBERS,
     PROFILE_FIELDS,
     DuplicatePair,
     HouseholdCreate,
+    HouseholdFilters,
     HouseholdListItem,
     HouseholdOut,
     HouseholdSort,
@@ -106,25 +107,14 @@ def _days_in_stage(household: Household) -> int:
     return clock.days_since(household.stage_entered_at)
 
 
+def _fields(view: type[BaseModel], row: object, derived: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of an output model: the derived ones as given, the others read from the row."""
+    return {name: derived[name] if name in derived else getattr(row, name) for name in view.model_fields}
+
+
 def member_out(member: Member) -> MemberOut:
-    return MemberOut(
-        id=member.id,
-        household_id=member.household_id,
-        first_name=member.first_name,
-        last_name=member.last_name,
-        birth_date=member.birth_date,
-        role=member.role,
-        is_adult=member.role is not MemberRole.CHILD,
-        rome_codes=list(member.rome_codes or []),
-        years_of_experience=member.years_of_experience,
-        driving_licence=member.driving_licence,
-        french_level=member.french_level,
-        qualifications=member.qualifications,
-        right_to_work_expiry=member.right_to_work_expiry,
-        schooling_level=member.schooling_level,
-        created_at=member.created_at,
-        updated_at=member.updated_at,
-    )
+    derived = {"is_adult": member.role is not MemberRole.CHILD, "rome_codes": list(member.rome_codes or [])}
+    return MemberOut(**_fields(MemberOut, member, derived))
 
 
 def household_out(
@@ -132,46 +122,22 @@ def household_out(
 ) -> HouseholdOut | HouseholdStatusOut:
     """The status view for partner workers after diagnostic; the partner-safe view for partner workers (and in
     lists); the staff view with notes otherwise."""
-    members = list(household.members)
-    children = sum(1 for m in members if m.role is MemberRole.CHILD)
+    view: type[HouseholdOut | HouseholdStatusOut]
     if sees_status_only(principal, household):
-        return HouseholdStatusOut(
-            id=household.id,
-            reference=household.reference,
-            referring_organisation_id=household.referring_organisation_id,
-            stage=household.stage,
-            stage_entered_at=household.stage_entered_at,
-            days_in_stage=_days_in_stage(household),
-            last_contact_date=household.last_contact_date,
-            adult_count=len(members) - children,
-            children_count=children,
-            created_at=household.created_at,
-            updated_at=household.updated_at,
-        )
-    fields: dict[str, Any] = {
-        "id": household.id,
-        "reference": household.reference,
-        "referring_organisation_id": household.referring_organisation_id,
-        "created_by_organisation_id": household.created_by_organisation_id,
-        "housing_situation": household.housing_situation,
-        "needs_constraints": household.needs_constraints,
-        "consent_date": household.consent_date,
-        "consent_scope": household.consent_scope,
-        "stage": household.stage,
-        "stage_entered_at": household.stage_entered_at,
+        view = HouseholdStatusOut
+    elif staff_view and principal.role is not Role.PARTNER_WORKER:
+        view = HouseholdStaffOut
+    else:
+        view = HouseholdOut
+    children = sum(1 for m in household.members if m.role is MemberRole.CHILD)
+    derived: dict[str, Any] = {
         "days_in_stage": _days_in_stage(household),
-        "last_contact_date": household.last_contact_date,
-        "closure_date": household.closure_date,
-        "withdrawal_reason": household.withdrawal_reason,
-        "adult_count": len(members) - children,
+        "adult_count": len(household.members) - children,
         "children_count": children,
-        "members": [member_out(m) for m in members],
-        "created_at": household.created_at,
-        "updated_at": household.updated_at,
     }
-    if staff_view and principal.role is not Role.PARTNER_WORKER:
-        return HouseholdStaffOut(**fields, manager_notes=household.manager_notes, closure_note=household.closure_note)
-    return HouseholdOut(**fields)
+    if "members" in view.model_fields:
+        derived["members"] = [member_out(m) for m in household.members]
+    return view(**_fields(view, household, derived))
 
 
 # --- reads (each one recorded in the audit trail: names and birth dates went out) ----------------------------
