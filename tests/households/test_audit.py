@@ -22,12 +22,12 @@ async def test_audit_events(client: AsyncClient, actors: Factory, db: AsyncSessi
     await client.patch(
         f"{url}/members/{m['id']}", json={"driving_licence": True}, headers=partner.headers | {"If-Match": '"1"'}
     )
-    await client.delete(f"{url}/members/{m['id']}", headers=partner.headers)
+    await client.delete(f"{url}/members/{m['id']}", headers=partner.headers | {"If-Match": '"2"'})
     listed = await client.get(BASE, params={"q": "traore", "has_children": "true"}, headers=partner.headers)
     assert listed.status_code == 200
     # A failed write leaves no trace.
     await client.patch(url, json={"housing_situation": "street"}, headers=partner.headers | {"If-Match": '"1"'})
-    assert (await client.delete(url, headers=partner.headers)).status_code == 204
+    assert (await client.delete(url, headers=partner.headers | {"If-Match": "*"})).status_code == 204
 
     rows = (
         await db.execute(

@@ -205,7 +205,10 @@ async def test_replay_after_deletion_is_404(client: AsyncClient, actors: Factory
     partner = await actors.user(Role.PARTNER_WORKER)
     headers = partner.headers | {"Idempotency-Key": "then-deleted"}
     first = await client.post(BASE, json=family_body(), headers=headers)
-    assert (await client.delete(first.headers["Location"], headers=partner.headers)).status_code == 204
+    deleted = await client.delete(
+        first.headers["Location"], headers=partner.headers | {"If-Match": first.headers["ETag"]}
+    )
+    assert deleted.status_code == 204
     r = await client.post(BASE, json=family_body(), headers=headers)
     assert r.status_code == 404
     assert await _households(db) == 0

@@ -62,7 +62,7 @@ async def _call(
                 url, json={"last_contact_date": "2026-11-20"}, headers=headers | {"If-Match": etag}
             )
         case "delete":
-            return await client.delete(url, headers=headers)
+            return await client.delete(url, headers=headers | {"If-Match": etag})
         case "members_list":
             return await client.get(f"{url}/members", headers=headers)
         case "members_add":
@@ -72,7 +72,7 @@ async def _call(
                 f"{url}/members/{mid}", json={"driving_licence": True}, headers=headers | {"If-Match": '"1"'}
             )
         case "members_remove":
-            return await client.delete(f"{url}/members/{mid}", headers=headers)
+            return await client.delete(f"{url}/members/{mid}", headers=headers | {"If-Match": '"1"'})
     raise AssertionError(op)
 
 

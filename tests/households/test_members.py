@@ -58,7 +58,14 @@ async def test_member_lifecycle_changes_the_household_etag(client: AsyncClient, 
     listed = await client.get(url, headers=partner.headers)
     assert listed.json()["total"] == 2
 
-    removed = await client.delete(f"{url}/{member['id']}", headers=partner.headers)
+    unconditional = await client.delete(f"{url}/{member['id']}", headers=partner.headers)
+    assert unconditional.status_code == 428
+    assert unconditional.json()["type"] == "urn:toit-emploi:problem:precondition-required"
+    stale_delete = await client.delete(f"{url}/{member['id']}", headers=partner.headers | {"If-Match": member_etag})
+    assert stale_delete.status_code == 412
+    removed = await client.delete(
+        f"{url}/{member['id']}", headers=partner.headers | {"If-Match": changed.headers["ETag"]}
+    )
     assert removed.status_code == 204
     assert await _etag(client, partner, h["id"]) != etag2
     assert (await client.get(f"{url}/{member['id']}", headers=partner.headers)).status_code == 404

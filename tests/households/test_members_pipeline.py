@@ -48,7 +48,7 @@ async def test_a_member_with_placements_keeps_its_identity_and_stays(
         assert r.status_code == 409, (body, r.text)
         assert r.json()["type"] == HAS_PLACEMENTS
         assert r.json()["placement_ids"] == [placement_id]
-    r = await client.delete(url, headers=service_manager.headers)
+    r = await client.delete(url, headers=service_manager.headers | {"If-Match": "*"})
     assert r.status_code == 409, r.text
     assert (r.json()["type"], r.json()["placement_ids"]) == (HAS_PLACEMENTS, [placement_id])
     assert (await db.execute(select(func.count()).select_from(Member))).scalar_one() == 2
@@ -81,13 +81,15 @@ async def test_the_last_profiled_adult_stays_once_out_of_diagnostic(
         assert r.status_code == 409, (body, r.text)
         assert r.json()["type"] == LAST_PROFILED
         assert r.json()["member_id"] == head
-    r = await client.delete(head_url, headers=service_manager.headers)
+    r = await client.delete(head_url, headers=service_manager.headers | {"If-Match": "*"})
     assert (r.status_code, r.json()["type"]) == (409, LAST_PROFILED)
 
     # Members without a profile go freely; once another adult has a profile, the first one may go too.
-    assert (await client.delete(f"{BASE}/{h['id']}/members/{kid}", headers=service_manager.headers)).status_code == 204
+    assert (
+        await client.delete(f"{BASE}/{h['id']}/members/{kid}", headers=service_manager.headers | {"If-Match": '"1"'})
+    ).status_code == 204
     partner_url = f"{BASE}/{h['id']}/members/{partner}"
     assert (await _patch_member(client, service_manager, partner_url, {"rome_codes": ["K1304"]})).status_code == 200
-    assert (await client.delete(head_url, headers=service_manager.headers)).status_code == 204
-    r = await client.delete(partner_url, headers=service_manager.headers)
+    assert (await client.delete(head_url, headers=service_manager.headers | {"If-Match": "*"})).status_code == 204
+    r = await client.delete(partner_url, headers=service_manager.headers | {"If-Match": "*"})
     assert (r.status_code, r.json()["type"]) == (409, LAST_PROFILED)

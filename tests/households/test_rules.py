@@ -82,19 +82,25 @@ async def test_delete_rules(client: AsyncClient, actors: Factory, admin: Actor, 
     colleague = await actors.user(Role.PARTNER_WORKER, org)
     manager = await actors.user(Role.SERVICE_MANAGER)
 
+    def tagged(actor: Actor) -> dict[str, str]:
+        return actor.headers | {"If-Match": '"1"'}
+
     h = await create_household(client, creator)
-    r = await client.delete(f"{BASE}/{h['id']}", headers=manager.headers)
+    r = await client.delete(f"{BASE}/{h['id']}", headers=tagged(manager))
     assert r.status_code == 403  # visible to the manager, but not created by its organisation
     await actors.set_stage(h["id"], "matching")
-    r = await client.delete(f"{BASE}/{h['id']}", headers=colleague.headers)
+    r = await client.delete(f"{BASE}/{h['id']}", headers=colleague.headers | {"If-Match": "*"})
     assert r.status_code == 409
     assert r.json()["type"] == NOT_IN_DIAGNOSTIC
-    assert (await client.delete(f"{BASE}/{h['id']}", headers=admin.headers)).status_code == 409
+    assert (await client.delete(f"{BASE}/{h['id']}", headers=admin.headers | {"If-Match": "*"})).status_code == 409
 
     h2 = await create_household(client, creator)
+    unconditional = await client.delete(f"{BASE}/{h2['id']}", headers=colleague.headers)
+    assert unconditional.status_code == 428  # one If-Match policy: DELETE requires it too
+    assert unconditional.json()["type"] == "urn:toit-emploi:problem:precondition-required"
     stale = await client.delete(f"{BASE}/{h2['id']}", headers=colleague.headers | {"If-Match": '"9"'})
     assert stale.status_code == 412
-    assert (await client.delete(f"{BASE}/{h2['id']}", headers=colleague.headers)).status_code == 204
+    assert (await client.delete(f"{BASE}/{h2['id']}", headers=tagged(colleague))).status_code == 204
     assert (await client.get(f"{BASE}/{h2['id']}", headers=colleague.headers)).status_code == 404
     assert (
         await db.execute(text("SELECT count(*) FROM household_members WHERE household_id = :i"), {"i": h2["id"]})
@@ -102,10 +108,10 @@ async def test_delete_rules(client: AsyncClient, actors: Factory, admin: Actor, 
 
     # Created by the manager for a partner: the partner cannot delete it, the manager's organisation can.
     h3 = await create_household(client, manager, referring_organisation_id=str(org))
-    assert (await client.delete(f"{BASE}/{h3['id']}", headers=creator.headers)).status_code == 403
-    assert (await client.delete(f"{BASE}/{h3['id']}", headers=manager.headers)).status_code == 204
+    assert (await client.delete(f"{BASE}/{h3['id']}", headers=tagged(creator))).status_code == 403
+    assert (await client.delete(f"{BASE}/{h3['id']}", headers=tagged(manager))).status_code == 204
     h4 = await create_household(client, creator)
-    assert (await client.delete(f"{BASE}/{h4['id']}", headers=admin.headers)).status_code == 204
+    assert (await client.delete(f"{BASE}/{h4['id']}", headers=tagged(admin))).status_code == 204
 
 
 async def test_patch_requires_if_match_and_returns_new_etag(client: AsyncClient, service_manager: Actor) -> None:

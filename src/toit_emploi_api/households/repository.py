@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
@@ -16,39 +14,11 @@ from sqlalchemy.orm import aliased, selectinload
 
 from toit_emploi_api.accounts.models import Organisation
 from toit_emploi_api.core.clock import PROGRAMME_TZ as PARIS
+from toit_emploi_api.core.resources import PageParams, Slice, paginate
 from toit_emploi_api.households.models import Household, Member, household_reference_seq
-from toit_emploi_api.households.schemas import HouseholdSort
-from toit_emploi_api.pipeline.models import Placement
-from toit_emploi_api.vocab.stages import ACTIVE_STAGES, Stage
+from toit_emploi_api.households.schemas import HouseholdFilters, HouseholdSort
+from toit_emploi_api.vocab.stages import ACTIVE_STAGES
 from toit_emploi_api.vocab.statuses import MemberRole
-
-
-@dataclass(frozen=True)
-class HouseholdFilters:
-    """List filters. `name_tokens` are already folded (reference.text.fold) and split on spaces."""
-
-    stages: tuple[Stage, ...] = ()
-    referring_organisation_id: uuid.UUID | None = None
-    has_children: bool | None = None
-    rome_code: str | None = None
-    created_since: date | None = None
-    created_before: date | None = None
-    name_tokens: tuple[str, ...] = ()
-    # A search (`q`) that folds to no word at all ("_", "-", "'"): it matches no name, so nothing is listed.
-    name_matches_nothing: bool = False
-
-    def used(self) -> list[str]:
-        """Names of the query parameters that filter (for the audit trail: names only, never their values)."""
-        names = {
-            "stage": bool(self.stages),
-            "referring_organisation_id": self.referring_organisation_id is not None,
-            "has_children": self.has_children is not None,
-            "rome_code": self.rome_code is not None,
-            "created_since": self.created_since is not None,
-            "created_before": self.created_before is not None,
-            "q": bool(self.name_tokens) or self.name_matches_nothing,
-        }
-        return [name for name, on in names.items() if on]
 
 
 def _like_escape(text: str) -> str:
@@ -108,23 +78,18 @@ async def list_households(
     session: AsyncSession,
     filters: HouseholdFilters,
     sort: HouseholdSort,
-    limit: int,
-    offset: int,
+    page: PageParams,
     *,
     scope_organisation_id: uuid.UUID | None,
-) -> tuple[Sequence[Household], int]:
+) -> Slice[Household]:
     """One page with its members, and the total: three statements whatever the page size."""
-    conds = _conditions(filters, scope_organisation_id)
-    total = (await session.execute(select(func.count()).select_from(Household).where(*conds))).scalar_one()
     stmt = (
         select(Household)
-        .where(*conds)
+        .where(*_conditions(filters, scope_organisation_id))
         .options(selectinload(Household.members))
         .order_by(*_SORTS[sort])
-        .limit(limit)
-        .offset(offset)
     )
-    return (await session.execute(stmt)).scalars().all(), total
+    return await paginate(session, stmt, page)
 
 
 async def get_household(
@@ -149,12 +114,6 @@ async def get_household(
 async def delete_household(session: AsyncSession, household_id: uuid.UUID) -> None:
     # Members go with it (ON DELETE CASCADE); audit events keep their entity id (household_id SET NULL).
     await session.execute(delete(Household).where(Household.id == household_id))
-
-
-async def placement_ids_of(session: AsyncSession, member_id: uuid.UUID) -> list[uuid.UUID]:
-    """Ids of the placements (any status) proposed to this member, oldest first (read from the pipeline)."""
-    stmt = select(Placement.id).where(Placement.member_id == member_id).order_by(Placement.created_at, Placement.id)
-    return list((await session.execute(stmt)).scalars().all())
 
 
 async def next_reference_number(session: AsyncSession) -> int:
@@ -195,7 +154,7 @@ def _duplicate_pairs_from(m1: Any, m2: Any, h1: Any, h2: Any) -> Select[Any]:
     )
 
 
-async def possible_duplicates(session: AsyncSession, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+async def possible_duplicates(session: AsyncSession, page: PageParams) -> tuple[list[dict[str, Any]], int]:
     """Pairs of active households sharing a member with the same folded first and last name and birth date.
 
     One set-based statement (the total comes from a window function). Each pair appears once (first id < second id).
@@ -230,8 +189,8 @@ async def possible_duplicates(session: AsyncSession, limit: int, offset: int) ->
         )
         .group_by(h1.id, h2.id)
         .order_by(func.greatest(h1.created_at, h2.created_at).desc(), h1.reference, h2.reference)
-        .limit(limit)
-        .offset(offset)
+        .limit(page.limit)
+        .offset(page.offset)
     )
     rows = (await session.execute(stmt)).all()
     pairs = [
@@ -244,7 +203,7 @@ async def possible_duplicates(session: AsyncSession, limit: int, offset: int) ->
     ]
     if rows:
         return pairs, int(rows[0][11])
-    if offset == 0:
+    if page.offset == 0:
         return pairs, 0
     # A page past the end: the window count is unavailable, count the pairs.
     counted = _duplicate_pairs_from(m1, m2, h1, h2).add_columns(h1.id, h2.id).distinct().subquery()

@@ -11,16 +11,24 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from toit_emploi_api.auth.policy import Principal, authorize
-from toit_emploi_api.core import audit, idempotency
+from toit_emploi_api.core import idempotency
 from toit_emploi_api.core.clock import CALENDAR_END, PROGRAMME_START
 from toit_emploi_api.core.database import SessionDep
-from toit_emploi_api.core.errors import NotFoundError, error_responses
-from toit_emploi_api.core.etag import IfMatchHeader, require_if_match
-from toit_emploi_api.core.resources import Page, PageDep, etag_for, with_etag
-from toit_emploi_api.households import repository, service
+from toit_emploi_api.core.errors import problem_responses
+from toit_emploi_api.core.problems import IDEMPOTENCY_KEY_IN_PROGRESS, IDEMPOTENCY_KEY_REUSED, NOT_FOUND
+from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, with_etag
+from toit_emploi_api.households import service
+from toit_emploi_api.households.deps import (
+    CurrentHousehold,
+    CurrentMember,
+    LockedHousehold,
+    WritableHousehold,
+    WritableMember,
+)
 from toit_emploi_api.households.schemas import (
     DuplicatePair,
     HouseholdCreate,
+    HouseholdFilters,
     HouseholdListItem,
     HouseholdOut,
     HouseholdSort,
@@ -33,7 +41,14 @@ from toit_emploi_api.households.schemas import (
 )
 from toit_emploi_api.reference.codes import RomeCode
 from toit_emploi_api.reference.text import fold
-from toit_emploi_api.vocab.audit import AuditAction
+from toit_emploi_api.vocab.problems import (
+    HOUSEHOLD_CLOSED,
+    HOUSEHOLD_MEMBERS_LIMIT,
+    HOUSEHOLD_NOT_IN_DIAGNOSTIC,
+    HOUSEHOLD_STATUS_ONLY,
+    LAST_PROFILED_ADULT,
+    MEMBER_HAS_PLACEMENTS,
+)
 from toit_emploi_api.vocab.roles import Role
 from toit_emploi_api.vocab.stages import Stage
 
@@ -47,11 +62,9 @@ HouseholdUserDep = Annotated[
     Principal, Depends(authorize(Role.PARTNER_WORKER, Role.PARIS_REFERENT, Role.SERVICE_MANAGER))
 ]
 ManagerDep = Annotated[Principal, Depends(authorize(Role.SERVICE_MANAGER))]
-_READ = error_responses(404)
-_MEMBERS_READ = error_responses(403, 404)
-_CREATE = error_responses(404, 409)
-_WRITE = error_responses(404, 409, 412, 428)
-_DELETE = error_responses(404, 409, 412)
+# The problem types each kind of route answers with besides 401/403/413/422/500 and If-Match's 412/428.
+_WRITABLE = (NOT_FOUND, HOUSEHOLD_CLOSED, HOUSEHOLD_NOT_IN_DIAGNOSTIC)
+_MEMBER_IDENTITY = (MEMBER_HAS_PLACEMENTS, LAST_PROFILED_ADULT)
 
 
 def _filters(
@@ -75,9 +88,9 @@ def _filters(
             "(e.g. `_`, `-`) matches nothing.",
         ),
     ] = None,
-) -> repository.HouseholdFilters:
+) -> HouseholdFilters:
     tokens = tuple(fold(q).split()) if q else ()
-    return repository.HouseholdFilters(
+    return HouseholdFilters(
         stages=tuple(stage or ()),
         referring_organisation_id=referring_organisation_id,
         has_children=has_children,
@@ -89,15 +102,11 @@ def _filters(
     )
 
 
-FiltersDep = Annotated[repository.HouseholdFilters, Depends(_filters)]
+FiltersDep = Annotated[HouseholdFilters, Depends(_filters)]
 
 
 # --- households --------------------------------------------------------------------------------------------
-@router.get(
-    "/households",
-    summary="List households (a partner worker sees its organisation's only, after diagnostic as a status view)",
-    response_model=Page[HouseholdListItem],
-)
+@router.get("/households", summary="List households", response_model=Page[HouseholdListItem])
 async def households_list(
     principal: HouseholdUserDep,
     session: SessionDep,
@@ -105,28 +114,35 @@ async def households_list(
     filters: FiltersDep,
     sort: Annotated[HouseholdSort, Query(description="Sort key; `-` for descending.")] = HouseholdSort.CREATED_AT_DESC,
 ) -> Page[HouseholdListItem]:
-    rows, total = await repository.list_households(
-        session, filters, sort, page.limit, page.offset, scope_organisation_id=service.scope_of(principal)
-    )
-    items: list[HouseholdListItem] = [service.household_out(principal, h, staff_view=False) for h in rows]
-    # Names and birth dates of the members went out: one event per call, with the households shown.
-    await audit.record(
-        session,
-        principal,
-        AuditAction.HOUSEHOLD_LIST,
-        "household",
-        None,
-        details={"household_ids": [str(h.id) for h in rows], "filters": filters.used()},
-    )
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    """One page (`limit` 1-200, default 50; `offset`) of the households the caller may see, as
+    `{items, total, limit, offset}`.
+
+    **Who sees what.** Partner workers, the Paris referent, the service manager and admins (funders and landlords:
+    403). A partner worker sees only the households its organisation refers, and a household of its that has left
+    `diagnostic` only as its status view (stage and dates, no members). List items never carry `manager_notes` or
+    `closure_note`.
+
+    **Filters.** `stage` (repeatable), `referring_organisation_id`, `has_children`, `rome_code` (an adult of the
+    household has it), `created_since` (on or after this Paris date), `created_before` (strictly before); the dates
+    lie between 2014-01-01 and 2100-12-31, else 422 naming the parameter.
+
+    **Search.** Every word of `q` (1-100 characters) must appear in the same member's "first last" name, ignoring
+    case, accents, hyphens, apostrophes and underscores (`benoit` finds "Benoît", `jean-pierre` finds "Jean Pierre");
+    partial words match and `%` is literal. A `q` made only of separators (`_`, `-`) matches nothing (`total` 0).
+
+    **Sort.** `-created_at` (default), `created_at`, `reference`, `-reference`.
+
+    **Audit.** One `household.list` event per call, with the ids of the households returned and the names (not the
+    values) of the filters used. A page costs the same few statements whatever its size."""
+    return await service.list_households(session, principal, filters, sort, page)
 
 
 @router.post(
     "/households",
-    summary="Create a household in diagnostic, optionally with its members (Idempotency-Key supported)",
+    summary="Create a household",
     status_code=status.HTTP_201_CREATED,
     response_model=HouseholdView,
-    responses=_CREATE,
+    responses=problem_responses(NOT_FOUND, IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_PROGRESS),
 )
 async def households_create(
     principal: HouseholdUserDep,
@@ -136,101 +152,106 @@ async def households_create(
     response: Response,
     idempotency_key: idempotency.IdempotencyKeyHeader = None,
 ) -> HouseholdOut | HouseholdStatusOut | JSONResponse:
-    claim = None
-    if idempotency_key is not None:
-        ttl = request.app.state.settings.idempotency_ttl_hours
-        claim = await idempotency.claim(session, principal, idempotency_key, request, ttl_hours=ttl)
-        if claim.replay is not None:
-            return await _replay_create(session, principal, claim)
-    household = await service.create_household(session, principal, body)
-    out = service.household_out(principal, household)
-    with_etag(response, household.version)
-    response.headers["Location"] = f"/api/v1/households/{household.id}"
-    if claim is not None:
-        headers = {"ETag": response.headers["ETag"], "Location": response.headers["Location"]}
-        await claim.store(session, status=status.HTTP_201_CREATED, body=out.model_dump(mode="json"), headers=headers)
-    return out
+    """Create a household in `diagnostic`, optionally with its members (at most 20); 201 with `ETag` and
+    `Location`. The reference `TE-<year>-<number>` is made by the server.
 
+    **Who.** Partner workers (for their own organisation: they leave `referring_organisation_id` out, another one is
+    a 422), the Paris referent, the service manager and admins (who may choose a referring partner or Aurore's
+    organisation; default their own). Only the service manager and admins may write `manager_notes` (422 naming the
+    field otherwise). `consent_date` and `consent_scope` go together; members' ages must match their roles (adults
+    18 or older today, children under 18), profile fields belong to adults, `schooling_level` to children (422
+    naming the field, e.g. `members.2.rome_codes`). Names: 1-100 characters, one line, at least one letter.
 
-async def _replay_create(session: SessionDep, principal: Principal, claim: idempotency.Claim) -> JSONResponse:
-    """A retried creation: the first response's status and headers, with the household as the caller may see it
-    now (it may have changed stage, been moved to another organisation or deleted since: then 404)."""
-    stored = claim.stored_body if isinstance(claim.stored_body, dict) else {}
-    household = await repository.get_household(
-        session, uuid.UUID(str(stored.get("id"))), scope_organisation_id=service.scope_of(principal)
-    )
-    if household is None:
-        raise NotFoundError("The household created with this Idempotency-Key no longer exists or is not visible.")
-    await audit.record(
+    **Idempotency-Key** (optional, 1-200 printable ASCII characters): the same caller sending the same key and
+    body again gets the first response replayed and nothing is created: same status and `Location`, plus
+    `Idempotent-Replayed: true`, with the household as that caller may see it now (current body and `ETag`; e.g. the
+    status view once it has left diagnostic, for a partner worker). 404 if the household was deleted or is no longer
+    visible to the caller; the same key with another body is a 422 `idempotency-key-reused`. Keys are per caller and
+    kept at least 24 hours; a request that fails keeps no key.
+
+    **Audit.** `household.create` with the names of the fields sent and the member count; a replay is recorded as
+    a `household.read`."""
+    outcome = await service.create_household_idempotent(
         session,
         principal,
-        AuditAction.HOUSEHOLD_READ,
-        "household",
-        household.id,
-        household_id=household.id,
-        details={"idempotent_replay": True},
+        body,
+        idempotency_key=idempotency_key,
+        request=request,
+        ttl_hours=request.app.state.settings.idempotency_ttl_hours,
     )
-    out = service.household_out(principal, household)
-    headers = claim.stored_headers | {"ETag": etag_for(household.version), idempotency.REPLAYED_HEADER: "true"}
-    return JSONResponse(content=out.model_dump(mode="json"), status_code=claim.stored_status or 201, headers=headers)
+    if isinstance(outcome, JSONResponse):
+        return outcome
+    household, out = outcome
+    created(response, household.version, service.household_location(household.id))
+    return out
 
 
 # Declared before /households/{household_id} so that the path parameter does not capture it.
 @router.get(
-    "/households/possible-duplicates",
-    summary="Pairs of active households sharing a member (same names, ignoring case and accents, and birth date)",
-    response_model=Page[DuplicatePair],
+    "/households/possible-duplicates", summary="List possible duplicate households", response_model=Page[DuplicatePair]
 )
 async def households_possible_duplicates(
     principal: ManagerDep, session: SessionDep, page: PageDep
 ) -> Page[DuplicatePair]:
-    pairs, total = await repository.possible_duplicates(session, page.limit, page.offset)
-    await audit.record(
-        session,
-        principal,
-        AuditAction.HOUSEHOLD_POSSIBLE_DUPLICATES,
-        "household",
-        None,
-        details={"pairs": [[str(p["first"]["id"]), str(p["second"]["id"])] for p in pairs]},
-    )
-    items = [DuplicatePair.model_validate(p) for p in pairs]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    """Pairs of active households (not `completed` or `withdrawn`) sharing a member with the same first and last
+    name (ignoring case and accents) and the same birth date, with the shared members; newest pairs first.
+
+    **Who.** The service manager and admins only. Creation is never blocked by another organisation's household,
+    and nothing tells a partner about it.
+
+    **Audit.** One `household.possible_duplicates` event per call, with the pairs of household ids shown."""
+    return await service.possible_duplicates(session, principal, page)
 
 
 @router.get(
     "/households/{household_id}",
-    summary="Read one household with its members (recorded in the audit trail)",
+    summary="Read a household",
     response_model=HouseholdView,
-    responses=_READ,
+    responses=problem_responses(NOT_FOUND),
 )
 async def households_get(
-    principal: HouseholdUserDep, session: SessionDep, household_id: uuid.UUID, response: Response
+    principal: HouseholdUserDep, session: SessionDep, household: CurrentHousehold, response: Response
 ) -> HouseholdOut | HouseholdStatusOut:
-    household = await service.get_visible(session, principal, household_id)
-    await audit.record(
-        session, principal, AuditAction.HOUSEHOLD_READ, "household", household.id, household_id=household.id
-    )
+    """One household with its members, and its `ETag` (which covers its members).
+
+    **Who sees what.** Partner workers see their organisation's households only: any other household is a 404,
+    exactly like one that does not exist. Once the household has left `diagnostic`, its partner worker reads only
+    the status view (`id`, `reference`, `referring_organisation_id`, `stage`, `stage_entered_at`, `days_in_stage`,
+    `last_contact_date`, `adult_count`, `children_count`, `created_at`, `updated_at`). The Paris referent, the
+    service manager and admins see every household, with `manager_notes` and `closure_note`.
+
+    **Audit.** Every read is a `household.read` event."""
+    out = await service.read_household(session, principal, household)
     with_etag(response, household.version)
-    return service.household_out(principal, household)
+    return out
 
 
 @router.patch(
     "/households/{household_id}",
-    summary="Change a household (If-Match required; partner workers and the Paris referent: diagnostic only)",
+    summary="Update a household",
     response_model=HouseholdView,
-    responses=_WRITE,
+    responses=problem_responses(*_WRITABLE),
 )
 async def households_update(
     principal: HouseholdUserDep,
     session: SessionDep,
-    household_id: uuid.UUID,
+    household: WritableHousehold,
     body: HouseholdUpdate,
+    if_match: IfMatchDep,
     response: Response,
-    if_match: IfMatchHeader = None,
 ) -> HouseholdOut | HouseholdStatusOut:
-    household = await service.get_visible(session, principal, household_id, for_update=True)
-    service.check_writable(principal, household)
-    require_if_match(if_match, household.version)
+    """Change a household's facts; `If-Match` with the ETag from your last read (428 without it, 412 when stale,
+    with `current_etag`). Answers the household and its new `ETag`.
+
+    **Who may write.** A `completed` or `withdrawn` household is read-only for everyone (409 `household-closed`).
+    Partner workers (own organisation; another's is a 404) and the Paris referent only while it is in `diagnostic`
+    (409 `household-not-in-diagnostic` afterwards); the service manager and admins while it is active. Only the
+    service manager and admins may write `manager_notes` or change `referring_organisation_id` (to a referring partner
+    or Aurore's organisation; 422 naming the field otherwise). The pipeline's fields (`stage`, `closure_date`, …)
+    are read-only (422). `consent_date` and `consent_scope` go together.
+
+    **Audit.** `household.update` with the names of the fields that changed."""
+    if_match.check(household.version)
     household = await service.update_household(session, principal, household, body)
     with_etag(response, household.version)
     return service.household_out(principal, household)
@@ -238,16 +259,22 @@ async def households_update(
 
 @router.delete(
     "/households/{household_id}",
-    summary="Delete a household still in diagnostic (its creating organisation, or an admin)",
+    summary="Delete a household",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=_DELETE,
+    responses=problem_responses(NOT_FOUND, HOUSEHOLD_NOT_IN_DIAGNOSTIC),
 )
 async def households_delete(
-    principal: HouseholdUserDep, session: SessionDep, household_id: uuid.UUID, if_match: IfMatchHeader = None
+    principal: HouseholdUserDep, session: SessionDep, household: LockedHousehold, if_match: IfMatchDep
 ) -> Response:
-    household = await service.get_visible(session, principal, household_id, for_update=True)
-    if if_match is not None:
-        require_if_match(if_match, household.version)
+    """Delete a household still in `diagnostic`, with its members; `If-Match` required (428 without it, 412 when
+    stale).
+
+    **Who.** Users of the organisation that created the household, or an admin (403 for other callers who can see
+    it; another organisation's household is a 404 for a partner worker). Once it has left `diagnostic` it cannot be
+    deleted (409 `household-not-in-diagnostic`): withdraw it through the pipeline instead.
+
+    **Audit.** `household.delete` with its reference and member count (the event outlives the household)."""
+    if_match.check(household.version)
     await service.delete_household(session, principal, household)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -255,77 +282,107 @@ async def households_delete(
 # --- members -----------------------------------------------------------------------------------------------
 @router.get(
     "/households/{household_id}/members",
-    summary="List a household's members (403 for its partner worker once it has left diagnostic)",
+    summary="List a household's members",
     response_model=Page[MemberOut],
-    responses=_MEMBERS_READ,
+    responses=problem_responses(NOT_FOUND, HOUSEHOLD_STATUS_ONLY),
 )
 async def household_members_list(
-    principal: HouseholdUserDep, session: SessionDep, household_id: uuid.UUID, page: PageDep
+    principal: HouseholdUserDep, session: SessionDep, household: CurrentHousehold, page: PageDep
 ) -> Page[MemberOut]:
-    household = await service.get_visible(session, principal, household_id)
-    service.check_members_readable(principal, household)
-    await audit.record(
-        session, principal, AuditAction.MEMBER_LIST, "household", household.id, household_id=household.id
-    )
-    members = list(household.members)
-    items = [service.member_out(m) for m in members[page.offset : page.offset + page.limit]]
-    return Page(items=items, total=len(members), limit=page.limit, offset=page.offset)
+    """One page of the household's members (`limit`, `offset`), in the household's order.
+
+    **Who.** As for reading the household (another organisation's household is a 404 for a partner worker). Once
+    the household has left `diagnostic`, its partner worker gets 403 `household-status-only`: it knows the household
+    exists, but reads only its stage and dates.
+
+    **Audit.** Every call is a `member.list` event."""
+    return await service.list_members(session, principal, household, page)
 
 
 @router.post(
     "/households/{household_id}/members",
-    summary="Add a member (changes the household's ETag)",
+    summary="Add a member",
     status_code=status.HTTP_201_CREATED,
     response_model=MemberOut,
-    responses=_CREATE,
+    responses=problem_responses(*_WRITABLE, HOUSEHOLD_MEMBERS_LIMIT),
 )
 async def household_members_create(
-    principal: HouseholdUserDep, session: SessionDep, household_id: uuid.UUID, body: MemberCreate, response: Response
+    principal: HouseholdUserDep,
+    session: SessionDep,
+    household: WritableHousehold,
+    body: MemberCreate,
+    response: Response,
 ) -> MemberOut:
-    household = await service.get_visible(session, principal, household_id, for_update=True)
-    service.check_writable(principal, household)
+    """Add a member to the household; 201 with the member's `ETag` and `Location`. The household's ETag changes.
+
+    **Who may write.** As for changing the household: closed households are 409 `household-closed`; partner
+    workers and the Paris referent only in `diagnostic` (409 `household-not-in-diagnostic`). At most 20 members
+    (409 `household-members-limit`).
+
+    **Checks.** Names 1-100 characters, one line, at least one letter; `birth_date` from 1900-01-01 to today (Paris).
+    An adult (`head`, `partner`, `other_relative`) must be 18 or older today, a `child` under 18; the professional
+    profile (`rome_codes`, `years_of_experience`, `driving_licence`, `french_level`, `qualifications`,
+    `right_to_work_expiry`) belongs to adults, `schooling_level` to children (422 naming the field).
+
+    **Audit.** `member.create` with the member's role."""
     member = await service.add_member(session, principal, household, body)
-    with_etag(response, member.version)
-    response.headers["Location"] = f"/api/v1/households/{household.id}/members/{member.id}"
+    created(response, member.version, service.member_location(member))
     return service.member_out(member)
 
 
 @router.get(
     "/households/{household_id}/members/{member_id}",
-    summary="Read one member (its ETag is the member's own; 403 for the partner worker after diagnostic)",
+    summary="Read a member",
     response_model=MemberOut,
-    responses=_MEMBERS_READ,
+    responses=problem_responses(NOT_FOUND, HOUSEHOLD_STATUS_ONLY),
 )
 async def household_members_get(
-    principal: HouseholdUserDep, session: SessionDep, household_id: uuid.UUID, member_id: uuid.UUID, response: Response
+    principal: HouseholdUserDep,
+    session: SessionDep,
+    household: CurrentHousehold,
+    member: CurrentMember,
+    response: Response,
 ) -> MemberOut:
-    household = await service.get_visible(session, principal, household_id)
-    service.check_members_readable(principal, household)
-    member = service.find_member(household, member_id)
-    await audit.record(session, principal, AuditAction.MEMBER_READ, "member", member.id, household_id=household.id)
+    """One member, with the member's own `ETag` (for its PATCH and DELETE).
+
+    **Who.** As for reading the household: another organisation's household, or a member of another household, is
+    a 404. Once the household has left `diagnostic`, its partner worker gets 403 `household-status-only`.
+
+    **Audit.** Every read is a `member.read` event."""
+    out = await service.read_member(session, principal, household, member)
     with_etag(response, member.version)
-    return service.member_out(member)
+    return out
 
 
 @router.patch(
     "/households/{household_id}/members/{member_id}",
-    summary="Change a member (If-Match with the member's ETag; changes the household's ETag too)",
+    summary="Update a member",
     response_model=MemberOut,
-    responses=_WRITE,
+    responses=problem_responses(*_WRITABLE, *_MEMBER_IDENTITY),
 )
 async def household_members_update(
     principal: HouseholdUserDep,
     session: SessionDep,
-    household_id: uuid.UUID,
-    member_id: uuid.UUID,
+    household: LockedHousehold,
+    member: WritableMember,
     body: MemberUpdate,
+    if_match: IfMatchDep,
     response: Response,
-    if_match: IfMatchHeader = None,
 ) -> MemberOut:
-    household = await service.get_visible(session, principal, household_id, for_update=True)
-    member = service.find_member(household, member_id)
-    service.check_writable(principal, household)
-    require_if_match(if_match, member.version)
+    """Change a member; `If-Match` with the member's ETag (428 without it, 412 when stale). Answers the member and
+    its new `ETag`; the household's ETag changes too.
+
+    **Who may write.** As for changing the household (409 `household-closed`, 409 `household-not-in-diagnostic`
+    for partner workers and the Paris referent after diagnostic).
+
+    **Checks.** The resulting member must hold together: ages are checked again when the role or the birth date
+    changes (adults 18 or older today, children under 18); to turn an adult into a child, clear its profile in the
+    same PATCH. A member with placements in the pipeline (any status) keeps its role and birth date (409
+    `member-has-placements`, with `placement_ids`). After diagnostic the household keeps at least one adult with
+    ROME codes (409 `last-profiled-adult`, with `member_id`).
+
+    **Audit.** `member.update` with the names of the fields that changed."""
+    if_match.check(member.version)
     member = await service.update_member(session, principal, household, member, body)
     with_etag(response, member.version)
     return service.member_out(member)
@@ -333,21 +390,27 @@ async def household_members_update(
 
 @router.delete(
     "/households/{household_id}/members/{member_id}",
-    summary="Remove a member (changes the household's ETag)",
+    summary="Remove a member",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=_DELETE,
+    responses=problem_responses(*_WRITABLE, *_MEMBER_IDENTITY),
 )
 async def household_members_delete(
     principal: HouseholdUserDep,
     session: SessionDep,
-    household_id: uuid.UUID,
-    member_id: uuid.UUID,
-    if_match: IfMatchHeader = None,
+    household: LockedHousehold,
+    member: WritableMember,
+    if_match: IfMatchDep,
 ) -> Response:
-    household = await service.get_visible(session, principal, household_id, for_update=True)
-    member = service.find_member(household, member_id)
-    service.check_writable(principal, household)
-    if if_match is not None:
-        require_if_match(if_match, member.version)
+    """Remove a member; `If-Match` with the member's ETag (428 without it, 412 when stale). The household's ETag
+    changes.
+
+    **Who may write.** As for changing the household (409 `household-closed`, 409 `household-not-in-diagnostic`).
+
+    **Checks.** A member with placements in the pipeline (any status) cannot be removed (409
+    `member-has-placements`, with `placement_ids`); after diagnostic, neither can the household's last adult with
+    ROME codes (409 `last-profiled-adult`).
+
+    **Audit.** `member.delete` with the member's role."""
+    if_match.check(member.version)
     await service.remove_member(session, principal, household, member)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

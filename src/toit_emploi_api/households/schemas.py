@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -269,6 +270,34 @@ class HouseholdStatusOut(OutputModel):
 
 HouseholdView = HouseholdStaffOut | HouseholdOut | HouseholdStatusOut
 HouseholdListItem = HouseholdOut | HouseholdStatusOut
+
+
+@dataclass(frozen=True)
+class HouseholdFilters:
+    """List filters. `name_tokens` are already folded (reference.text.fold) and split on spaces."""
+
+    stages: tuple[Stage, ...] = ()
+    referring_organisation_id: uuid.UUID | None = None
+    has_children: bool | None = None
+    rome_code: str | None = None
+    created_since: date | None = None
+    created_before: date | None = None
+    name_tokens: tuple[str, ...] = ()
+    # A search (`q`) that folds to no word at all ("_", "-", "'"): it matches no name, so nothing is listed.
+    name_matches_nothing: bool = False
+
+    def used(self) -> list[str]:
+        """Names of the query parameters that filter (for the audit trail: names only, never their values)."""
+        names = {
+            "stage": bool(self.stages),
+            "referring_organisation_id": self.referring_organisation_id is not None,
+            "has_children": self.has_children is not None,
+            "rome_code": self.rome_code is not None,
+            "created_since": self.created_since is not None,
+            "created_before": self.created_before is not None,
+            "q": bool(self.name_tokens) or self.name_matches_nothing,
+        }
+        return [name for name, on in names.items() if on]
 
 
 class HouseholdSort(StrEnum):

@@ -1,4 +1,7 @@
-"""Rules of households and members: scoping, who may write when, member validation. Flushes only."""
+"""Rules of households and members: what each caller reads, member validation, the audit of reads and writes.
+
+Flushes only (the request's session commits). Who sees and writes what is `households.access`; SQL is
+`households.repository`; what the pipeline knows of members comes through `households.ports`."""
 
 from __future__ import annotations
 
@@ -7,24 +10,32 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from fastapi import Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.core import audit, clock
+from toit_emploi_api.core import audit, clock, idempotency
 from toit_emploi_api.core.errors import (
     FieldError,
     ForbiddenError,
-    NotFoundError,
     ProblemError,
     ValidationProblemError,
 )
-from toit_emploi_api.households import repository
+from toit_emploi_api.core.resources import Page, PageParams, etag_for, found
+from toit_emploi_api.households import ports, repository
+from toit_emploi_api.households.access import check_members_readable, scope_of, sees_status_only
 from toit_emploi_api.households.models import Household, Member
 from toit_emploi_api.households.schemas import (
     MAX_MEMBERS,
     PROFILE_FIELDS,
+    DuplicatePair,
     HouseholdCreate,
+    HouseholdFilters,
+    HouseholdListItem,
     HouseholdOut,
+    HouseholdSort,
     HouseholdStaffOut,
     HouseholdStatusOut,
     HouseholdUpdate,
@@ -35,21 +46,15 @@ from toit_emploi_api.households.schemas import (
 from toit_emploi_api.reference.text import fold
 from toit_emploi_api.vocab.audit import AuditAction
 from toit_emploi_api.vocab.problems import (
-    HOUSEHOLD_CLOSED,
     HOUSEHOLD_MEMBERS_LIMIT,
     HOUSEHOLD_NOT_IN_DIAGNOSTIC,
-    HOUSEHOLD_STATUS_ONLY,
     LAST_PROFILED_ADULT,
     MEMBER_HAS_PLACEMENTS,
 )
 from toit_emploi_api.vocab.roles import OrganisationKind, Role
-from toit_emploi_api.vocab.stages import TERMINAL_STAGES, Stage
+from toit_emploi_api.vocab.stages import Stage
 from toit_emploi_api.vocab.statuses import MemberRole
 
-# Roles that see every household (the others allowed on the routes see their organisation's only).
-SEE_ALL_ROLES = frozenset({Role.ADMIN, Role.SERVICE_MANAGER, Role.PARIS_REFERENT})
-# Roles that may write a household only while it is in diagnostic.
-DIAGNOSTIC_ONLY_WRITERS = frozenset({Role.PARTNER_WORKER, Role.PARIS_REFERENT})
 # Roles that may write the service manager's notes and choose or change the referring organisation.
 MANAGER_ROLES = frozenset({Role.ADMIN, Role.SERVICE_MANAGER})
 REFERRING_KINDS = frozenset({OrganisationKind.REFERRAL_PARTNER.value, OrganisationKind.OPERATOR.value})
@@ -57,37 +62,37 @@ _NOT_NULL_MEMBER_FIELDS = ("first_name", "last_name", "birth_date", "role")
 _TEXT_FIELDS = ("needs_constraints", "consent_scope", "manager_notes", "qualifications")
 
 
-# --- scoping -----------------------------------------------------------------------------------------------
-def scope_of(principal: Principal) -> uuid.UUID | None:
-    """None when the caller sees every household, else the only referring organisation it may see."""
-    return None if principal.role in SEE_ALL_ROLES else principal.organisation_id
+def household_location(household_id: uuid.UUID) -> str:
+    """The household's URL (its creation's `Location`)."""
+    return f"/api/v1/households/{household_id}"
 
 
-async def get_visible(
-    session: AsyncSession, principal: Principal, household_id: uuid.UUID, *, for_update: bool = False
-) -> Household:
-    household = await repository.get_household(
-        session, household_id, scope_organisation_id=scope_of(principal), for_update=for_update
+def member_location(member: Member) -> str:
+    """The member's URL (its creation's `Location`)."""
+    return f"{household_location(member.household_id)}/members/{member.id}"
+
+
+async def _audit_household(
+    session: AsyncSession,
+    principal: Principal,
+    action: AuditAction,
+    household: Household,
+    details: dict[str, Any] | None = None,
+) -> None:
+    await audit.record(
+        session, principal, action, "household", household.id, household_id=household.id, details=details
     )
-    if household is None:
-        raise NotFoundError("No household with this id.")
-    return household
 
 
-def check_writable(principal: Principal, household: Household) -> None:
-    """409 when the household is closed, or has left diagnostic for a partner worker or the Paris referent."""
-    if household.stage in TERMINAL_STAGES or household.anonymised_at is not None:
-        raise ProblemError(
-            HOUSEHOLD_CLOSED,
-            f"The household is {household.stage.value}: its file can no longer be changed.",
-            extra={"stage": household.stage.value},
-        )
-    if principal.role in DIAGNOSTIC_ONLY_WRITERS and household.stage is not Stage.DIAGNOSTIC:
-        raise ProblemError(
-            HOUSEHOLD_NOT_IN_DIAGNOSTIC,
-            "The household has left the diagnostic stage: only the service manager may change it now.",
-            extra={"stage": household.stage.value},
-        )
+async def _audit_member(
+    session: AsyncSession,
+    principal: Principal,
+    action: AuditAction,
+    household: Household,
+    member: Member,
+    details: dict[str, Any] | None = None,
+) -> None:
+    await audit.record(session, principal, action, "member", member.id, household_id=household.id, details=details)
 
 
 def _touch(household: Household) -> None:
@@ -102,40 +107,14 @@ def _days_in_stage(household: Household) -> int:
     return clock.days_since(household.stage_entered_at)
 
 
+def _fields(view: type[BaseModel], row: object, derived: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of an output model: the derived ones as given, the others read from the row."""
+    return {name: derived[name] if name in derived else getattr(row, name) for name in view.model_fields}
+
+
 def member_out(member: Member) -> MemberOut:
-    return MemberOut(
-        id=member.id,
-        household_id=member.household_id,
-        first_name=member.first_name,
-        last_name=member.last_name,
-        birth_date=member.birth_date,
-        role=member.role,
-        is_adult=member.role is not MemberRole.CHILD,
-        rome_codes=list(member.rome_codes or []),
-        years_of_experience=member.years_of_experience,
-        driving_licence=member.driving_licence,
-        french_level=member.french_level,
-        qualifications=member.qualifications,
-        right_to_work_expiry=member.right_to_work_expiry,
-        schooling_level=member.schooling_level,
-        created_at=member.created_at,
-        updated_at=member.updated_at,
-    )
-
-
-def sees_status_only(principal: Principal, household: Household) -> bool:
-    """A partner worker reads only the stage and dates of its household once it has left diagnostic."""
-    return principal.role is Role.PARTNER_WORKER and household.stage is not Stage.DIAGNOSTIC
-
-
-def check_members_readable(principal: Principal, household: Household) -> None:
-    """403 for a partner worker reading the members of its household after diagnostic (it knows the household)."""
-    if sees_status_only(principal, household):
-        raise ProblemError(
-            HOUSEHOLD_STATUS_ONLY,
-            "The household has left the diagnostic stage: its partner organisation reads its stage and dates only.",
-            extra={"stage": household.stage.value},
-        )
+    derived = {"is_adult": member.role is not MemberRole.CHILD, "rome_codes": list(member.rome_codes or [])}
+    return MemberOut(**_fields(MemberOut, member, derived))
 
 
 def household_out(
@@ -143,46 +122,81 @@ def household_out(
 ) -> HouseholdOut | HouseholdStatusOut:
     """The status view for partner workers after diagnostic; the partner-safe view for partner workers (and in
     lists); the staff view with notes otherwise."""
-    members = list(household.members)
-    children = sum(1 for m in members if m.role is MemberRole.CHILD)
+    view: type[HouseholdOut | HouseholdStatusOut]
     if sees_status_only(principal, household):
-        return HouseholdStatusOut(
-            id=household.id,
-            reference=household.reference,
-            referring_organisation_id=household.referring_organisation_id,
-            stage=household.stage,
-            stage_entered_at=household.stage_entered_at,
-            days_in_stage=_days_in_stage(household),
-            last_contact_date=household.last_contact_date,
-            adult_count=len(members) - children,
-            children_count=children,
-            created_at=household.created_at,
-            updated_at=household.updated_at,
-        )
-    fields: dict[str, Any] = {
-        "id": household.id,
-        "reference": household.reference,
-        "referring_organisation_id": household.referring_organisation_id,
-        "created_by_organisation_id": household.created_by_organisation_id,
-        "housing_situation": household.housing_situation,
-        "needs_constraints": household.needs_constraints,
-        "consent_date": household.consent_date,
-        "consent_scope": household.consent_scope,
-        "stage": household.stage,
-        "stage_entered_at": household.stage_entered_at,
+        view = HouseholdStatusOut
+    elif staff_view and principal.role is not Role.PARTNER_WORKER:
+        view = HouseholdStaffOut
+    else:
+        view = HouseholdOut
+    children = sum(1 for m in household.members if m.role is MemberRole.CHILD)
+    derived: dict[str, Any] = {
         "days_in_stage": _days_in_stage(household),
-        "last_contact_date": household.last_contact_date,
-        "closure_date": household.closure_date,
-        "withdrawal_reason": household.withdrawal_reason,
-        "adult_count": len(members) - children,
+        "adult_count": len(household.members) - children,
         "children_count": children,
-        "members": [member_out(m) for m in members],
-        "created_at": household.created_at,
-        "updated_at": household.updated_at,
     }
-    if staff_view and principal.role is not Role.PARTNER_WORKER:
-        return HouseholdStaffOut(**fields, manager_notes=household.manager_notes, closure_note=household.closure_note)
-    return HouseholdOut(**fields)
+    if "members" in view.model_fields:
+        derived["members"] = [member_out(m) for m in household.members]
+    return view(**_fields(view, household, derived))
+
+
+# --- reads (each one recorded in the audit trail: names and birth dates went out) ----------------------------
+async def list_households(
+    session: AsyncSession,
+    principal: Principal,
+    filters: HouseholdFilters,
+    sort: HouseholdSort,
+    page: PageParams,
+) -> Page[HouseholdListItem]:
+    """One page of the households the caller may see (list items never carry the notes): one audit event per call,
+    with the households shown and the names of the filters used."""
+    rows = await repository.list_households(session, filters, sort, page, scope_organisation_id=scope_of(principal))
+    await audit.record(
+        session,
+        principal,
+        AuditAction.HOUSEHOLD_LIST,
+        "household",
+        None,
+        details={"household_ids": [str(h.id) for h in rows.rows], "filters": filters.used()},
+    )
+    return rows.to(lambda h: household_out(principal, h, staff_view=False))
+
+
+async def possible_duplicates(session: AsyncSession, principal: Principal, page: PageParams) -> Page[DuplicatePair]:
+    """One page of pairs of active households sharing a member; the pairs shown are recorded."""
+    pairs, total = await repository.possible_duplicates(session, page)
+    await audit.record(
+        session,
+        principal,
+        AuditAction.HOUSEHOLD_POSSIBLE_DUPLICATES,
+        "household",
+        None,
+        details={"pairs": [[str(p["first"]["id"]), str(p["second"]["id"])] for p in pairs]},
+    )
+    return page.of([DuplicatePair.model_validate(p) for p in pairs], total)
+
+
+async def read_household(
+    session: AsyncSession, principal: Principal, household: Household, *, details: dict[str, Any] | None = None
+) -> HouseholdOut | HouseholdStatusOut:
+    """The household as the caller may see it; the read is recorded."""
+    await _audit_household(session, principal, AuditAction.HOUSEHOLD_READ, household, details)
+    return household_out(principal, household)
+
+
+async def list_members(
+    session: AsyncSession, principal: Principal, household: Household, page: PageParams
+) -> Page[MemberOut]:
+    """One page of the household's members (403 for its partner after diagnostic); the read is recorded."""
+    check_members_readable(principal, household)
+    await _audit_household(session, principal, AuditAction.MEMBER_LIST, household)
+    return page.slice([member_out(m) for m in household.members])
+
+
+async def read_member(session: AsyncSession, principal: Principal, household: Household, member: Member) -> MemberOut:
+    """One member (the loader already refused the partner after diagnostic); the read is recorded."""
+    await _audit_member(session, principal, AuditAction.MEMBER_READ, household, member)
+    return member_out(member)
 
 
 # --- member validation -------------------------------------------------------------------------------------
@@ -308,16 +322,54 @@ async def create_household(session: AsyncSession, principal: Principal, data: Ho
     )
     session.add(household)
     await session.flush()
-    await audit.record(
+    await _audit_household(
         session,
         principal,
         AuditAction.HOUSEHOLD_CREATE,
-        "household",
-        household.id,
-        household_id=household.id,
-        details={"fields": sorted(data.model_dump(exclude_unset=True, exclude={"members"})), "members": len(states)},
+        household,
+        {"fields": sorted(data.model_dump(exclude_unset=True, exclude={"members"})), "members": len(states)},
     )
     return household
+
+
+async def create_household_idempotent(
+    session: AsyncSession,
+    principal: Principal,
+    data: HouseholdCreate,
+    *,
+    idempotency_key: str | None,
+    request: Request,
+    ttl_hours: int,
+) -> tuple[Household, HouseholdOut | HouseholdStatusOut] | JSONResponse:
+    """Create the household, or replay the first answer to the same caller's same request with the same key.
+
+    A replay keeps the first status and `Location`, adds `Idempotent-Replayed: true`, and shows the household as the
+    caller may see it now (its current version's body and ETag), recorded as a read; a household deleted or no
+    longer visible since is a 404. The claim and the stored answer live in the request's transaction."""
+    claim = None
+    if idempotency_key is not None:
+        claim = await idempotency.claim(session, principal, idempotency_key, request, ttl_hours=ttl_hours)
+        if claim.replay is not None:
+            return await _replay_create(session, principal, claim)
+    household = await create_household(session, principal, data)
+    out = household_out(principal, household)
+    if claim is not None:
+        headers = {"ETag": etag_for(household.version), "Location": household_location(household.id)}
+        await claim.store(session, status=status.HTTP_201_CREATED, body=out.model_dump(mode="json"), headers=headers)
+    return household, out
+
+
+async def _replay_create(session: AsyncSession, principal: Principal, claim: idempotency.Claim) -> JSONResponse:
+    stored = claim.stored_body if isinstance(claim.stored_body, dict) else {}
+    household = found(
+        await repository.get_household(
+            session, uuid.UUID(str(stored.get("id"))), scope_organisation_id=scope_of(principal)
+        ),
+        "The household created with this Idempotency-Key no longer exists or is not visible.",
+    )
+    out = await read_household(session, principal, household, details={"idempotent_replay": True})
+    headers = claim.stored_headers | {"ETag": etag_for(household.version), idempotency.REPLAYED_HEADER: "true"}
+    return JSONResponse(content=out.model_dump(mode="json"), status_code=claim.stored_status or 201, headers=headers)
 
 
 async def update_household(
@@ -343,15 +395,7 @@ async def update_household(
     if changed:
         _touch(household)
     await session.flush()
-    await audit.record(
-        session,
-        principal,
-        AuditAction.HOUSEHOLD_UPDATE,
-        "household",
-        household.id,
-        household_id=household.id,
-        details={"fields": changed},
-    )
+    await _audit_household(session, principal, AuditAction.HOUSEHOLD_UPDATE, household, {"fields": changed})
     return household
 
 
@@ -377,16 +421,9 @@ async def delete_household(session: AsyncSession, principal: Principal, househol
 
 
 # --- members -----------------------------------------------------------------------------------------------
-def find_member(household: Household, member_id: uuid.UUID) -> Member:
-    for member in household.members:
-        if member.id == member_id:
-            return member
-    raise NotFoundError("No member with this id in this household.")
-
-
 async def _check_no_placements(session: AsyncSession, member: Member, action: str) -> None:
     """409 when the pipeline proposed job openings to this member: its identity is part of those records."""
-    placement_ids = await repository.placement_ids_of(session, member.id)
+    placement_ids = await ports.member_placements(session, member.id)
     if placement_ids:
         raise ProblemError(
             MEMBER_HAS_PLACEMENTS,
@@ -427,15 +464,7 @@ async def add_member(session: AsyncSession, principal: Principal, household: Hou
     household.members.append(member)
     _touch(household)
     await session.flush()
-    await audit.record(
-        session,
-        principal,
-        AuditAction.MEMBER_CREATE,
-        "member",
-        member.id,
-        household_id=household.id,
-        details={"role": member.role.value},
-    )
+    await _audit_member(session, principal, AuditAction.MEMBER_CREATE, household, member, {"role": member.role.value})
     return member
 
 
@@ -471,15 +500,7 @@ async def update_member(
         member.updated_at = clock.now()  # set here, not by the server default: readable without a reload
         _touch(household)
     await session.flush()
-    await audit.record(
-        session,
-        principal,
-        AuditAction.MEMBER_UPDATE,
-        "member",
-        member.id,
-        household_id=household.id,
-        details={"fields": changed},
-    )
+    await _audit_member(session, principal, AuditAction.MEMBER_UPDATE, household, member, {"fields": changed})
     return member
 
 
@@ -489,12 +510,4 @@ async def remove_member(session: AsyncSession, principal: Principal, household: 
     household.members.remove(member)  # delete-orphan: the row is deleted at flush
     _touch(household)
     await session.flush()
-    await audit.record(
-        session,
-        principal,
-        AuditAction.MEMBER_DELETE,
-        "member",
-        member.id,
-        household_id=household.id,
-        details={"role": member.role.value},
-    )
+    await _audit_member(session, principal, AuditAction.MEMBER_DELETE, household, member, {"role": member.role.value})
