@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, func, select, text
+from sqlalchemy import ColumnElement, Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
+from toit_emploi_api.core.resources import PageParams, Slice, paginate
 from toit_emploi_api.employers.models import Employer, JobOpening
 from toit_emploi_api.vocab.statuses import ContractType, JobOpeningStatus
 
@@ -62,14 +62,10 @@ def _employer_where(f: EmployerFilters) -> list[ColumnElement[bool]]:
     return where
 
 
-async def list_employers(
-    session: AsyncSession, filters: EmployerFilters, limit: int, offset: int
-) -> tuple[Sequence[Employer], int]:
+async def list_employers(session: AsyncSession, filters: EmployerFilters, page: PageParams) -> Slice[Employer]:
     """One page ordered by legal name, and the total: two statements whatever the page size."""
-    where = _employer_where(filters)
-    total = (await session.execute(select(func.count()).select_from(Employer).where(*where))).scalar_one()
-    stmt = select(Employer).where(*where).order_by(Employer.legal_name, Employer.id).limit(limit).offset(offset)
-    return (await session.execute(stmt)).scalars().all(), total
+    stmt = select(Employer).where(*_employer_where(filters)).order_by(Employer.legal_name, Employer.id)
+    return await paginate(session, stmt, page)
 
 
 async def open_job_openings(session: AsyncSession, employer_id: uuid.UUID) -> list[tuple[uuid.UUID, str]]:
@@ -118,27 +114,17 @@ def _job_opening_where(f: JobOpeningFilters) -> list[ColumnElement[bool]]:
     return where
 
 
-async def list_job_openings(
-    session: AsyncSession, filters: JobOpeningFilters, limit: int, offset: int
-) -> tuple[Sequence[JobOpening], int]:
+async def list_job_openings(session: AsyncSession, filters: JobOpeningFilters, page: PageParams) -> Slice[JobOpening]:
     """One page (oldest first) with each opening's employer, and the total: two statements whatever the page size."""
-    where = _job_opening_where(filters)
-    count = select(func.count()).select_from(JobOpening).join(JobOpening.employer).where(*where)
-    total = (await session.execute(count)).scalar_one()
-    stmt = _with_employer().where(*where).order_by(JobOpening.created_at, JobOpening.id).limit(limit).offset(offset)
-    return (await session.execute(stmt)).unique().scalars().all(), total
+    stmt = _with_employer().where(*_job_opening_where(filters)).order_by(JobOpening.created_at, JobOpening.id)
+    return await paginate(session, stmt, page)
 
 
 async def placements_refer_to(session: AsyncSession, job_opening_id: uuid.UUID) -> bool:
     """True when a placement refers to this job opening.
 
-    The ``placements`` table belongs to the pipeline domain and arrives in a later revision: until it exists,
-    no placement can refer to anything. The table is looked up with ``to_regclass`` first, because a query
-    naming a missing table would fail (and abort the transaction) at planning time.
-    """
-    table = (await session.execute(text("SELECT to_regclass('public.placements') IS NOT NULL"))).scalar_one()
-    if not table:
-        return False
+    The ``placements`` table belongs to the pipeline, a layer above: it is named in SQL text here rather than through
+    the pipeline's models, which employers may not import."""
     stmt = text("SELECT EXISTS (SELECT 1 FROM placements WHERE job_opening_id = :id)")
     return bool((await session.execute(stmt, {"id": job_opening_id})).scalar_one())
 
