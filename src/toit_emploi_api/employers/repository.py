@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,15 +52,17 @@ async def siret_taken(session: AsyncSession, siret: str, exclude: uuid.UUID | No
     return (await session.execute(stmt)).first() is not None
 
 
+def _equal(*pairs: tuple[Any, object | None]) -> list[ColumnElement[bool]]:
+    """`column = value` for each filter that was given (None: not filtered)."""
+    return [column == value for column, value in pairs if value is not None]
+
+
 def _employer_where(f: EmployerFilters) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = []
-    if f.active is not None:
-        where.append(Employer.active.is_(f.active))
-    if f.commune_insee is not None:
-        where.append(Employer.commune_insee == f.commune_insee)
-    if f.sector_folded is not None:
-        where.append(Employer.sector_folded == f.sector_folded)
-    return where
+    return _equal(
+        (Employer.active, f.active),
+        (Employer.commune_insee, f.commune_insee),
+        (Employer.sector_folded, f.sector_folded),
+    )
 
 
 async def list_employers(session: AsyncSession, filters: EmployerFilters, page: PageParams) -> Slice[Employer]:
@@ -93,24 +96,19 @@ async def get_job_opening(
 
 
 def _job_opening_where(f: JobOpeningFilters) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = []
-    if f.only_open:
-        where.append(JobOpening.status == JobOpeningStatus.OPEN)
-    if f.status is not None:
-        where.append(JobOpening.status == f.status)
+    where = _equal(
+        (JobOpening.status, JobOpeningStatus.OPEN if f.only_open else None),
+        (JobOpening.status, f.status),
+        (JobOpening.contract_type, f.contract_type),
+        (JobOpening.employer_id, f.employer_id),
+        (Employer.commune_insee, f.commune_insee),
+        (Employer.sector_folded, f.sector_folded),
+    )
     if f.rome is not None:
         if len(f.rome) == 5:
             where.append(JobOpening.rome_code == f.rome)
         else:
             where.append(JobOpening.rome_code.startswith(f.rome, autoescape=True))
-    if f.contract_type is not None:
-        where.append(JobOpening.contract_type == f.contract_type)
-    if f.employer_id is not None:
-        where.append(JobOpening.employer_id == f.employer_id)
-    if f.commune_insee is not None:
-        where.append(Employer.commune_insee == f.commune_insee)
-    if f.sector_folded is not None:
-        where.append(Employer.sector_folded == f.sector_folded)
     return where
 
 
