@@ -74,7 +74,7 @@ async def test_unknown_employer_or_opening_is_404(client: AsyncClient, service_m
     _problem(r, 404)
     _problem(await client.get(f"/api/v1/employers/{uuid.uuid4()}/job-openings", headers=service_manager.headers), 404)
     _problem(await client.get(f"{OPENINGS}/{uuid.uuid4()}", headers=service_manager.headers), 404)
-    _problem(await client.delete(f"{OPENINGS}/{uuid.uuid4()}", headers=service_manager.headers), 404)
+    _problem(await client.delete(f"{OPENINGS}/{uuid.uuid4()}", headers=if_match(service_manager, "*")), 404)
 
 
 # --- money ------------------------------------------------------------------------------------------------------
@@ -327,8 +327,9 @@ async def test_patch_fields_and_etags(client: AsyncClient, service_manager: Acto
 async def test_delete(client: AsyncClient, service_manager: Actor, employer: dict[str, Any], db: AsyncSession) -> None:
     opening = await create_opening(client, service_manager, employer["id"])
     url = f"{OPENINGS}/{opening['id']}"
+    _problem(await client.delete(url, headers=service_manager.headers), 428, "precondition-required")
     _problem(await client.delete(url, headers=if_match(service_manager, '"9"')), 412)
-    r = await client.delete(url, headers=service_manager.headers)
+    r = await client.delete(url, headers=if_match(service_manager, '"1"'))
     assert r.status_code == 204
     _problem(await client.get(url, headers=service_manager.headers), 404)
     actions = (await db.execute(select(AuditEvent.action).where(AuditEvent.entity_type == "job_opening"))).scalars()
@@ -341,7 +342,7 @@ async def test_an_opening_with_hires_cannot_be_deleted(
     opening = await create_opening(client, service_manager, employer["id"])
     await _set_hires(db, opening["id"], 1)
     url = f"{OPENINGS}/{opening['id']}"
-    problem = _problem(await client.delete(url, headers=service_manager.headers), 409, "job-opening-in-use")
+    problem = _problem(await client.delete(url, headers=if_match(service_manager, "*")), 409, "job-opening-in-use")
     assert "close it instead" in problem["detail"].lower()
     assert (await client.get(url, headers=service_manager.headers)).status_code == 200
 

@@ -164,8 +164,13 @@ async def test_api_client_secret_is_shown_once_and_can_be_rotated(client: AsyncC
     listed = await client.get("/api/v1/api-clients", headers=admin.headers)
     assert all("client_secret" not in c for c in listed.json()["items"])
 
-    rotated = await client.post(f"/api/v1/api-clients/{first['id']}/secret", headers=admin.headers)
+    url = f"/api/v1/api-clients/{first['id']}/secret"
+    missing = await client.post(url, headers=admin.headers)
+    assert missing.status_code == 428
+    assert missing.json()["type"] == "urn:toit-emploi:problem:precondition-required"
+    rotated = await client.post(url, headers={**admin.headers, "If-Match": created.headers["etag"]})
     assert rotated.status_code == 200
+    assert rotated.headers["etag"] != created.headers["etag"]
     new_secret = rotated.json()["client_secret"]
     assert new_secret != first["client_secret"]
     old = await client.post(

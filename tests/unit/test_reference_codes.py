@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 import io
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationError
 
 from tests.factories import AURORE_SIRET, luhn_valid
 from toit_emploi_api.reference.codes import (
@@ -30,6 +30,7 @@ from toit_emploi_api.reference.codes import (
     rome_label,
 )
 from toit_emploi_api.reference.text import (
+    BoundedText,
     LongText,
     Name,
     NoteText,
@@ -513,6 +514,28 @@ def test_bounded_text_as_model_field() -> None:
     assert Item(label=" ab ").label == "ab"
     with pytest.raises(ValidationError):
         Item(label="abcdef")
+
+
+def _upper_only(value: str) -> str:
+    if value != value.upper():
+        raise ValueError("must be upper case")
+    return value
+
+
+def test_bounded_text_metadata_in_an_annotation() -> None:
+    """The factory as metadata: checked by mypy in annotations, composable with validators and Field."""
+
+    class Unit(BaseModel):
+        reference: Annotated[
+            str, BoundedText(6, 1, multiline=False), AfterValidator(_upper_only), Field(description="A reference.")
+        ]
+
+    assert Unit(reference=" AB-1 ").reference == "AB-1"
+    schema = Unit.model_json_schema()["properties"]["reference"]
+    assert (schema["minLength"], schema["maxLength"], schema["description"]) == (1, 6, "A reference.")
+    for bad, message in (("ab", "upper case"), ("ABCDEFG", "at most 6 characters"), ("A\tB", "single line")):
+        with pytest.raises(ValidationError, match=message):
+            Unit(reference=bad)
 
 
 @pytest.mark.parametrize(("max_length", "min_length"), [(5, 6), (5, -1)])

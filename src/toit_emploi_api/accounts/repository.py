@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.accounts.models import ApiClient, Organisation, User
+from toit_emploi_api.core.resources import PageParams, Slice, paginate
 from toit_emploi_api.vocab.roles import Role
 
 M = TypeVar("M", Organisation, User, ApiClient)
 ADMIN_CHANGES_LOCK = 0x7465_0001  # advisory lock key for changes to admins
 
 
-async def list_page(session: AsyncSession, model: type[M], limit: int, offset: int) -> tuple[Sequence[M], int]:
-    total = (await session.execute(select(func.count()).select_from(model))).scalar_one()
-    rows = (
-        await session.execute(select(model).order_by(model.created_at, model.id).limit(limit).offset(offset))
-    ).scalars()
-    return rows.all(), total
+async def list_page(session: AsyncSession, model: type[M], page: PageParams) -> Slice[M]:
+    """One page of organisations, users or API clients, oldest first, and their total."""
+    return await paginate(session, select(model).order_by(model.created_at, model.id), page)
 
 
 async def get(session: AsyncSession, model: type[M], obj_id: uuid.UUID, *, for_update: bool = False) -> M | None:

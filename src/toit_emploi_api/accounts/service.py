@@ -19,7 +19,8 @@ from toit_emploi_api.accounts.schemas import (
     UserCreate,
     UserUpdate,
 )
-from toit_emploi_api.core.errors import FieldError, NotFoundError, ProblemError, ValidationProblemError
+from toit_emploi_api.core.errors import FieldError, ProblemError, ValidationProblemError
+from toit_emploi_api.core.resources import PageParams, Slice, found
 from toit_emploi_api.vocab.problems import EMAIL_TAKEN, LAST_ADMIN, ORGANISATION_NAME_TAKEN, SELF_LOCKOUT
 from toit_emploi_api.vocab.roles import ROLE_ORGANISATION_KIND, Role
 
@@ -156,10 +157,19 @@ async def rotate_api_client_secret(session: AsyncSession, client: ApiClient) -> 
 
 
 M = TypeVar("M", Organisation, User, ApiClient)
+_NOUNS: dict[type[Organisation] | type[User] | type[ApiClient], str] = {
+    Organisation: "organisation",
+    User: "user",
+    ApiClient: "API client",
+}
 
 
 async def get_or_404(session: AsyncSession, model: type[M], obj_id: uuid.UUID, *, for_update: bool = False) -> M:
+    """The organisation, user or API client of this id (locked `FOR UPDATE` when asked), else 404 `not-found`."""
     obj = await repository.get(session, model, obj_id, for_update=for_update)
-    if obj is None:
-        raise NotFoundError(f"No {model.__tablename__.rstrip('s').replace('_', ' ')} with this id.")
-    return obj
+    return found(obj, f"No {_NOUNS[model]} with this id.")
+
+
+async def list_page(session: AsyncSession, model: type[M], page: PageParams) -> Slice[M]:
+    """One page of organisations, users or API clients, oldest first."""
+    return await repository.list_page(session, model, page)

@@ -1,13 +1,12 @@
-"""Admin-only management of organisations, users and API clients."""
+"""Admin-only management of organisations, users and API clients ([getting-started.md](getting-started.md))."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
-from toit_emploi_api.accounts import repository, service
+from toit_emploi_api.accounts import service
 from toit_emploi_api.accounts.models import ApiClient, Organisation, User
 from toit_emploi_api.accounts.schemas import (
     ApiClientCreate,
@@ -21,51 +20,73 @@ from toit_emploi_api.accounts.schemas import (
     UserOut,
     UserUpdate,
 )
+from toit_emploi_api.administration.deps import (
+    CurrentApiClient,
+    CurrentOrganisation,
+    CurrentUser,
+    LockedApiClient,
+    LockedOrganisation,
+    LockedUser,
+)
 from toit_emploi_api.auth.policy import Principal, authorize
 from toit_emploi_api.core.database import SessionDep
-from toit_emploi_api.core.errors import error_responses
-from toit_emploi_api.core.etag import IfMatchHeader, require_if_match
-from toit_emploi_api.core.resources import Page, PageDep, with_etag
+from toit_emploi_api.core.errors import problem_responses
+from toit_emploi_api.core.problems import NOT_FOUND
+from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, with_etag
+from toit_emploi_api.vocab.problems import EMAIL_TAKEN, LAST_ADMIN, ORGANISATION_NAME_TAKEN, SELF_LOCKOUT
 
 router = APIRouter(prefix="/api/v1", tags=["administration"])
 AdminDep = Annotated[Principal, Depends(authorize())]
-_READ = error_responses(404)
-_WRITE = error_responses(404, 409, 412, 428)
+_READ = problem_responses(NOT_FOUND)
+
+
+def _with_secret(response: Response, client: ApiClient, secret: str) -> ApiClientWithSecret:
+    response.headers["Cache-Control"] = "no-store"
+    return ApiClientWithSecret(**ApiClientOut.model_validate(client).model_dump(), client_secret=secret)
 
 
 # --- organisations -----------------------------------------------------------------------------------------
-@router.get("/organisations", operation_id="organisations_list", response_model=Page[OrganisationOut])
+@router.get(
+    "/organisations",
+    operation_id="organisations_list",
+    summary="List organisations",
+    response_model=Page[OrganisationOut],
+)
 async def list_organisations(_: AdminDep, session: SessionDep, page: PageDep) -> Page[OrganisationOut]:
-    rows, total = await repository.list_page(session, Organisation, page.limit, page.offset)
-    return Page(items=[OrganisationOut.model_validate(r) for r in rows], total=total, **vars(page))
+    """Every organisation, oldest first (admin only). Paginated with `limit` and `offset`."""
+    return (await service.list_page(session, Organisation, page)).to(OrganisationOut.model_validate)
 
 
 @router.post(
     "/organisations",
     operation_id="organisations_create",
+    summary="Create an organisation",
     status_code=status.HTTP_201_CREATED,
     response_model=OrganisationOut,
-    responses=error_responses(409),
+    responses=problem_responses(ORGANISATION_NAME_TAKEN),
 )
 async def create_organisation(
     _: AdminDep, session: SessionDep, body: OrganisationCreate, response: Response
 ) -> OrganisationOut:
+    """Create an organisation (admin only), active. Its `kind` is `operator` (Aurore), `referral_partner` (the
+    associations that refer families), `landlord` (Polygone) or `funder`; it decides which roles its users and API
+    clients may have. Names are unique ignoring case: `409 organisation-name-taken`.
+
+    Answers 201 with the organisation, its `ETag` and `Location`."""
     org = await service.create_organisation(session, body)
-    with_etag(response, org.version)
-    response.headers["Location"] = f"/api/v1/organisations/{org.id}"
+    created(response, org.version, f"/api/v1/organisations/{org.id}")
     return OrganisationOut.model_validate(org)
 
 
 @router.get(
     "/organisations/{organisation_id}",
     operation_id="organisations_get",
+    summary="Read an organisation",
     response_model=OrganisationOut,
     responses=_READ,
 )
-async def get_organisation(
-    _: AdminDep, session: SessionDep, organisation_id: uuid.UUID, response: Response
-) -> OrganisationOut:
-    org = await service.get_or_404(session, Organisation, organisation_id)
+async def get_organisation(_: AdminDep, org: CurrentOrganisation, response: Response) -> OrganisationOut:
+    """One organisation with its `ETag` (admin only); 404 when unknown."""
     with_etag(response, org.version)
     return OrganisationOut.model_validate(org)
 
@@ -73,102 +94,126 @@ async def get_organisation(
 @router.patch(
     "/organisations/{organisation_id}",
     operation_id="organisations_update",
+    summary="Rename or (de)activate an organisation",
     response_model=OrganisationOut,
-    responses=_WRITE,
+    responses=problem_responses(NOT_FOUND, ORGANISATION_NAME_TAKEN, LAST_ADMIN),
 )
 async def update_organisation(
     _: AdminDep,
     session: SessionDep,
-    organisation_id: uuid.UUID,
+    org: LockedOrganisation,
     body: OrganisationUpdate,
+    if_match: IfMatchDep,
     response: Response,
-    if_match: IfMatchHeader = None,
 ) -> OrganisationOut:
-    org = await service.get_or_404(session, Organisation, organisation_id, for_update=True)
-    require_if_match(if_match, org.version)
+    """Change an organisation's `name` or `active` (admin only), with `If-Match` from your last read.
+
+    Deactivating an organisation takes away the access of all its users and API clients at once, even with
+    unexpired tokens. The organisation holding the last active admins cannot be deactivated (`409 last-admin`);
+    a name already taken (ignoring case) is `409 organisation-name-taken`."""
+    if_match.check(org.version)
     org = await service.update_organisation(session, org, body)
     with_etag(response, org.version)
     return OrganisationOut.model_validate(org)
 
 
 # --- users -------------------------------------------------------------------------------------------------
-@router.get("/users", operation_id="users_list", response_model=Page[UserOut])
+@router.get("/users", operation_id="users_list", summary="List users", response_model=Page[UserOut])
 async def list_users(_: AdminDep, session: SessionDep, page: PageDep) -> Page[UserOut]:
-    rows, total = await repository.list_page(session, User, page.limit, page.offset)
-    return Page(items=[UserOut.model_validate(r) for r in rows], total=total, **vars(page))
+    """Every user, oldest first (admin only). Paginated with `limit` and `offset`; passwords are never returned."""
+    return (await service.list_page(session, User, page)).to(UserOut.model_validate)
 
 
 @router.post(
     "/users",
     operation_id="users_create",
+    summary="Create a user",
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
-    responses=error_responses(409),
+    responses=problem_responses(EMAIL_TAKEN),
 )
 async def create_user(_: AdminDep, session: SessionDep, body: UserCreate, response: Response) -> UserOut:
+    """Create a person's account (admin only), active: `email` (stored lower case, unique: `409 email-taken`),
+    `full_name`, `role`, `organisation_id` and a `password` of 12 to 128 characters (hashed with Argon2id; spaces
+    are kept).
+
+    The role must fit the organisation's kind (a `partner_worker` in a `referral_partner`, a `landlord` in a
+    `landlord`…); an unknown organisation or a role that does not fit is 422 naming the field.
+    Answers 201 with the user, its `ETag` and `Location`."""
     user = await service.create_user(session, body)
-    with_etag(response, user.version)
-    response.headers["Location"] = f"/api/v1/users/{user.id}"
+    created(response, user.version, f"/api/v1/users/{user.id}")
     return UserOut.model_validate(user)
 
 
-@router.get("/users/{user_id}", operation_id="users_get", response_model=UserOut, responses=_READ)
-async def get_user(_: AdminDep, session: SessionDep, user_id: uuid.UUID, response: Response) -> UserOut:
-    user = await service.get_or_404(session, User, user_id)
+@router.get(
+    "/users/{user_id}", operation_id="users_get", summary="Read a user", response_model=UserOut, responses=_READ
+)
+async def get_user(_: AdminDep, user: CurrentUser, response: Response) -> UserOut:
+    """One user with its `ETag` (admin only); 404 when unknown."""
     with_etag(response, user.version)
     return UserOut.model_validate(user)
 
 
-@router.patch("/users/{user_id}", operation_id="users_update", response_model=UserOut, responses=_WRITE)
+@router.patch(
+    "/users/{user_id}",
+    operation_id="users_update",
+    summary="Change a user",
+    response_model=UserOut,
+    responses=problem_responses(NOT_FOUND, SELF_LOCKOUT, LAST_ADMIN),
+)
 async def update_user(
-    admin: AdminDep,
-    session: SessionDep,
-    user_id: uuid.UUID,
-    body: UserUpdate,
-    response: Response,
-    if_match: IfMatchHeader = None,
+    admin: AdminDep, session: SessionDep, user: LockedUser, body: UserUpdate, if_match: IfMatchDep, response: Response
 ) -> UserOut:
-    user = await service.get_or_404(session, User, user_id, for_update=True)
-    require_if_match(if_match, user.version)
+    """Change a user's `full_name`, `role`, `password` or `active` (admin only), with `If-Match` from your last read.
+
+    A deactivated user loses access at once. A new role must fit the organisation's kind (422). You cannot
+    deactivate yourself or remove your own admin role (`409 self-lockout`), and the last active admin cannot be
+    deactivated or demoted (`409 last-admin`)."""
+    if_match.check(user.version)
     user = await service.update_user(session, user, body, acting_user_id=admin.id)
     with_etag(response, user.version)
     return UserOut.model_validate(user)
 
 
 # --- API clients -------------------------------------------------------------------------------------------
-@router.get("/api-clients", operation_id="api_clients_list", response_model=Page[ApiClientOut])
+@router.get(
+    "/api-clients", operation_id="api_clients_list", summary="List API clients", response_model=Page[ApiClientOut]
+)
 async def list_api_clients(_: AdminDep, session: SessionDep, page: PageDep) -> Page[ApiClientOut]:
-    rows, total = await repository.list_page(session, ApiClient, page.limit, page.offset)
-    return Page(items=[ApiClientOut.model_validate(r) for r in rows], total=total, **vars(page))
+    """Every API client, oldest first (admin only). Paginated with `limit` and `offset`; secrets are never listed."""
+    return (await service.list_page(session, ApiClient, page)).to(ApiClientOut.model_validate)
 
 
 @router.post(
     "/api-clients",
     operation_id="api_clients_create",
+    summary="Create an API client",
     status_code=status.HTTP_201_CREATED,
     response_model=ApiClientWithSecret,
-    responses=error_responses(409),
 )
 async def create_api_client(
     _: AdminDep, session: SessionDep, body: ApiClientCreate, response: Response
 ) -> ApiClientWithSecret:
+    """Create an API client for a partner system (admin only): a `name`, a `role` and an `organisation_id`.
+
+    The server chooses its `client_id` (`tec_…`) and its secret; the answer (201, `ETag`, `Location`,
+    `Cache-Control: no-store`) is the only time the `client_secret` is shown: store it now. The system then signs in
+    with the `client_credentials` grant. API clients cannot be admins, and the role must fit the organisation's kind
+    (422 naming the field)."""
     client, secret = await service.create_api_client(session, body)
-    with_etag(response, client.version)
-    response.headers["Location"] = f"/api/v1/api-clients/{client.id}"
-    response.headers["Cache-Control"] = "no-store"
-    return ApiClientWithSecret(**ApiClientOut.model_validate(client).model_dump(), client_secret=secret)
+    created(response, client.version, f"/api/v1/api-clients/{client.id}")
+    return _with_secret(response, client, secret)
 
 
 @router.get(
     "/api-clients/{api_client_id}",
     operation_id="api_clients_get",
+    summary="Read an API client",
     response_model=ApiClientOut,
     responses=_READ,
 )
-async def get_api_client(
-    _: AdminDep, session: SessionDep, api_client_id: uuid.UUID, response: Response
-) -> ApiClientOut:
-    client = await service.get_or_404(session, ApiClient, api_client_id)
+async def get_api_client(_: AdminDep, client: CurrentApiClient, response: Response) -> ApiClientOut:
+    """One API client with its `ETag` (admin only), without its secret; 404 when unknown."""
     with_etag(response, client.version)
     return ApiClientOut.model_validate(client)
 
@@ -176,19 +221,23 @@ async def get_api_client(
 @router.patch(
     "/api-clients/{api_client_id}",
     operation_id="api_clients_update",
+    summary="Change an API client",
     response_model=ApiClientOut,
-    responses=_WRITE,
+    responses=_READ,
 )
 async def update_api_client(
     _: AdminDep,
     session: SessionDep,
-    api_client_id: uuid.UUID,
+    client: LockedApiClient,
     body: ApiClientUpdate,
+    if_match: IfMatchDep,
     response: Response,
-    if_match: IfMatchHeader = None,
 ) -> ApiClientOut:
-    client = await service.get_or_404(session, ApiClient, api_client_id, for_update=True)
-    require_if_match(if_match, client.version)
+    """Change an API client's `name`, `role` or `active` (admin only), with `If-Match` from your last read.
+
+    A deactivated client loses access at once. The role cannot be `admin` and must fit the organisation's kind
+    (422)."""
+    if_match.check(client.version)
     client = await service.update_api_client(session, client, body)
     with_etag(response, client.version)
     return ApiClientOut.model_validate(client)
@@ -197,15 +246,17 @@ async def update_api_client(
 @router.post(
     "/api-clients/{api_client_id}/secret",
     operation_id="api_clients_rotate_secret",
-    summary="Issue a new secret (the old one stops working; the new one is shown once)",
+    summary="Rotate an API client's secret",
     response_model=ApiClientWithSecret,
     responses=_READ,
 )
 async def rotate_api_client_secret(
-    _: AdminDep, session: SessionDep, api_client_id: uuid.UUID, response: Response
+    _: AdminDep, session: SessionDep, client: LockedApiClient, if_match: IfMatchDep, response: Response
 ) -> ApiClientWithSecret:
-    client = await service.get_or_404(session, ApiClient, api_client_id, for_update=True)
+    """Issue a new secret for an API client (admin only), with `If-Match` from your last read: the old secret stops
+    working at once, and the new one is shown in this answer only (`Cache-Control: no-store`): store it now.
+    Answers with the client's new `ETag`."""
+    if_match.check(client.version)
     secret = await service.rotate_api_client_secret(session, client)
     with_etag(response, client.version)
-    response.headers["Cache-Control"] = "no-store"
-    return ApiClientWithSecret(**ApiClientOut.model_validate(client).model_dump(), client_secret=secret)
+    return _with_secret(response, client, secret)

@@ -13,9 +13,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import select
 
-from toit_emploi_api.accounts.models import ApiClient, Organisation, User
+from toit_emploi_api.auth import repository
 from toit_emploi_api.auth.tokens import InvalidTokenError, SubjectKind, decode_access_token
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import ForbiddenError, UnauthorizedError
@@ -56,15 +55,8 @@ async def _authenticate(
             "The bearer token is invalid or expired.",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from None
-    model: type[User] | type[ApiClient] = User if claims.subject_kind == "user" else ApiClient
-    row = (
-        await session.execute(
-            select(model.role, model.active, model.organisation_id, Organisation.kind, Organisation.active)
-            .join(Organisation, Organisation.id == model.organisation_id)
-            .where(model.id == claims.subject_id)
-        )
-    ).one_or_none()
-    if row is None or not row[1] or not row[4]:
+    state = await repository.subject_state(session, claims.subject_kind, claims.subject_id)
+    if state is None or not state.active or not state.organisation_active:
         raise UnauthorizedError(
             "The account behind this token no longer exists or is deactivated.",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
@@ -72,9 +64,9 @@ async def _authenticate(
     principal = Principal(
         kind=claims.subject_kind,
         id=claims.subject_id,
-        role=Role(row[0]),
-        organisation_id=row[2],
-        organisation_kind=OrganisationKind(row[3]),
+        role=state.role,
+        organisation_id=state.organisation_id,
+        organisation_kind=state.organisation_kind,
     )
     request.state.principal = principal
     return principal

@@ -9,14 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
-from toit_emploi_api.accounts.models import ApiClient, Organisation, User
 from toit_emploi_api.accounts.schemas import MeOut, OrganisationBrief
 from toit_emploi_api.auth import service
 from toit_emploi_api.auth.policy import ALL_ROLES_POLICY, Principal
 from toit_emploi_api.core.database import SessionDep
-from toit_emploi_api.core.errors import error_responses, problem_response
+from toit_emploi_api.core.errors import problem_response, problem_responses
 from toit_emploi_api.core.routes import public_route
 from toit_emploi_api.vocab.problems import (
     OAUTH_INVALID_CLIENT,
@@ -45,17 +43,17 @@ _OAUTH_PROBLEMS = {
 }
 
 
-def _oauth_error(request: Request, status: int, error: str, description: str, retry_after: int = 0) -> JSONResponse:
+def _oauth_error(request: Request, refused: service.TokenRefused) -> JSONResponse:
     headers = {"Cache-Control": "no-store"}
-    if retry_after:
-        headers["Retry-After"] = str(retry_after)
-    if status == 401:
+    if refused.retry_after:
+        headers["Retry-After"] = str(refused.retry_after)
+    if refused.status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="toit-emploi"'
     return problem_response(
-        _OAUTH_PROBLEMS[error],
-        description,
+        _OAUTH_PROBLEMS[refused.error],
+        refused.description,
         instance=request.url.path,
-        extra={"error": error, "error_description": description},
+        extra={"error": refused.error, "error_description": refused.description},
         headers=headers,
     )
 
@@ -74,10 +72,12 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
 @router.post(
     "/auth/token",
     operation_id="auth_issue_token",
-    summary="Get an access token (OAuth2 password or client_credentials grant)",
+    summary="Get an access token",
     dependencies=[Depends(public_route)],
     response_model=TokenOut,
-    responses=error_responses(400, 401),
+    responses=problem_responses(
+        OAUTH_INVALID_REQUEST, OAUTH_INVALID_GRANT, OAUTH_UNSUPPORTED_GRANT_TYPE, OAUTH_INVALID_CLIENT
+    ),
 )
 async def issue_token(
     request: Request,
@@ -90,53 +90,60 @@ async def issue_token(
     scope: _Field = None,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> JSONResponse:
-    settings = request.app.state.settings
+    """OAuth2's token endpoint (RFC 6749), form-encoded, open to anyone.
+
+    - **People** use the `password` grant: `grant_type=password`, `username` (the email, case ignored), `password`.
+    - **Systems** use an API client and the `client_credentials` grant, with the client id and secret in HTTP Basic
+      (`-u 'tec_…:<secret>'`) or as the `client_id` and `client_secret` fields.
+
+    The answer is `{"access_token", "token_type": "bearer", "expires_in"}` (seconds; 15 minutes by default), with
+    `Cache-Control: no-store`. The token is a JWT carrying the subject, its role and organisation; there is no refresh
+    token. A deactivated user, API client or organisation gets no token (and loses access at once with one).
+
+    **Throttling.** After 5 failed sign-ins from one address an account (email or client id) is locked for 15 minutes
+    for that address; after 20 failures from anywhere it is locked for everyone. Parallel attempts are counted one by
+    one; a refusal while locked carries `Retry-After`. Unknown accounts are counted like real ones, and a wrong
+    password and an unknown account get the same answer, so no answer tells whether an account exists.
+
+    **Errors** are problem+json that also carry RFC 6749's `error` and `error_description`:
+    `invalid_request` (400: a missing field, a NUL character), `invalid_grant` (400: wrong email or password, or
+    locked), `unsupported_grant_type` (400) and `invalid_client` (401 with `WWW-Authenticate: Basic`: wrong or
+    missing client credentials, or locked).
+    """
     address = request.client.host if request.client else None
-    basic = _basic_credentials(authorization)
-    values = [grant_type, username, password, client_id, client_secret, scope, *(basic or ())]
-    if any(v is not None and "\x00" in v for v in values):
-        return _oauth_error(request, 400, "invalid_request", "Parameters must not contain NUL characters.")
-    if grant_type == "password":
-        if not username or not password:
-            return _oauth_error(request, 400, "invalid_request", "username and password are required.")
-        if len(username) > 254:
-            return _oauth_error(request, 400, "invalid_grant", "Invalid email or password.")
-        result = await service.password_grant(session, settings, username, password, address)
-    elif grant_type == "client_credentials":
-        creds = basic or ((client_id, client_secret) if client_id and client_secret else None)
-        if creds is None:
-            return _oauth_error(request, 401, "invalid_client", "client_id and client_secret are required.")
-        if len(creds[0]) > 64 or len(creds[1]) > 256:
-            return _oauth_error(request, 401, "invalid_client", "Client authentication failed.")
-        result = await service.client_credentials_grant(session, settings, creds[0], creds[1], address)
-    elif not grant_type:
-        return _oauth_error(request, 400, "invalid_request", "grant_type is required.")
-    else:
-        return _oauth_error(
-            request, 400, "unsupported_grant_type", "grant_type must be 'password' or 'client_credentials'."
-        )
+    form = service.TokenRequest(
+        grant_type=grant_type,
+        username=username,
+        password=password,
+        client_id=client_id,
+        client_secret=client_secret,
+        scope=scope,
+        basic=_basic_credentials(authorization),
+    )
+    result = await service.issue_token(session, request.app.state.settings, form, address)
     if isinstance(result, service.TokenRefused):
         # Returned, not raised: the failure counter must be committed with this response.
-        return _oauth_error(request, result.status, result.error, result.description, result.retry_after)
+        return _oauth_error(request, result)
     body = TokenOut(access_token=result.access_token, expires_in=result.expires_in)
     return JSONResponse(body.model_dump(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 
 @router.get("/me", operation_id="auth_get_me", summary="Who am I", response_model=MeOut)
 async def get_me(session: SessionDep, principal: Annotated[Principal, Depends(ALL_ROLES_POLICY)]) -> MeOut:
-    org = (await session.execute(select(Organisation).where(Organisation.id == principal.organisation_id))).scalar_one()
+    """Who the bearer token belongs to, for every authenticated caller whatever its role.
+
+    The answer has `kind` (`user` or `client`), `id`, `role` and the `organisation` (`id`, `name`, `kind`); for a
+    user also its `email` and `full_name`, for an API client its `client_id` and `name`.
+    """
+    caller = await service.who_am_i(session, principal)
     out = MeOut(
         kind=principal.kind,
         id=principal.id,
         role=principal.role,
-        organisation=OrganisationBrief.model_validate(org),
+        organisation=OrganisationBrief.model_validate(caller.organisation),
     )
-    if principal.kind == "user":
-        user = await session.get(User, principal.id)
-        assert user is not None
-        out.email, out.full_name = user.email, user.full_name
-    else:
-        client = await session.get(ApiClient, principal.id)
-        assert client is not None
-        out.client_id, out.name = client.client_id, client.name
+    if caller.user is not None:
+        out.email, out.full_name = caller.user.email, caller.user.full_name
+    if caller.api_client is not None:
+        out.client_id, out.name = caller.api_client.client_id, caller.api_client.name
     return out

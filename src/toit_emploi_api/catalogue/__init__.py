@@ -1,1 +1,1 @@
-"""Reference data over HTTP (ROME codes): read only, for every authenticated caller."""
+"""Reference data over HTTP (ROME codes): read only, for the roles that record profiles and job openings."""

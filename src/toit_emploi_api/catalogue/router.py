@@ -1,4 +1,4 @@
-"""HTTP endpoints of the reference domain: the ROME codes the API knows."""
+"""HTTP endpoints of the reference data: the ROME codes the API knows ([employers.md](employers.md#rome-codes))."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from toit_emploi_api.auth.policy import Principal, authorize
+from toit_emploi_api.catalogue import service
 from toit_emploi_api.catalogue.schemas import RomeCodeOut
 from toit_emploi_api.core.database import SessionDep
-from toit_emploi_api.core.errors import NotFoundError, error_responses
+from toit_emploi_api.core.errors import problem_responses
+from toit_emploi_api.core.problems import NOT_FOUND
 from toit_emploi_api.core.resources import Page, PageDep
-from toit_emploi_api.reference import repository
-from toit_emploi_api.reference.codes import normalise_rome_code
 from toit_emploi_api.vocab.roles import Role
 
 router = APIRouter(prefix="/api/v1", tags=["reference"])
@@ -21,11 +21,7 @@ router = APIRouter(prefix="/api/v1", tags=["reference"])
 ReaderDep = Annotated[Principal, Depends(authorize(Role.SERVICE_MANAGER, Role.PARIS_REFERENT, Role.PARTNER_WORKER))]
 
 
-@router.get(
-    "/rome-codes",
-    summary="Search the ROME codes the API knows (by label, ignoring case and accents, or by code prefix)",
-    response_model=Page[RomeCodeOut],
-)
+@router.get("/rome-codes", summary="Search ROME codes", response_model=Page[RomeCodeOut])
 async def rome_codes_list(
     _: ReaderDep,
     session: SessionDep,
@@ -41,22 +37,26 @@ async def rome_codes_list(
         ),
     ] = None,
 ) -> Page[RomeCodeOut]:
-    rows, total = await repository.list_rome_codes(session, q, page.limit, page.offset)
-    return Page(items=[RomeCodeOut.model_validate(r) for r in rows], total=total, **vars(page))
+    """The ROME codes (France Travail's job codes) the API knows, ordered by code (admin, service manager, Paris
+    referent, partner workers; landlords and funders get 403).
+
+    `q` matches words of the label ignoring case and accents (`maconnerie` finds `Maçonnerie`) or the start of a
+    code (`F17`, `k13`); without `q`, every code. Paginated with `limit` and `offset`. The list is the reference
+    file loaded by a migration; profiles and job openings also accept well-formed codes it does not hold."""
+    return (await service.list_rome_codes(session, q, page)).to(RomeCodeOut.model_validate)
 
 
 @router.get(
     "/rome-codes/{code}",
-    summary="One ROME code and its label",
+    summary="Read a ROME code",
     response_model=RomeCodeOut,
-    responses=error_responses(404),
+    responses=problem_responses(NOT_FOUND),
 )
 async def rome_codes_get(
     _: ReaderDep,
     session: SessionDep,
     code: Annotated[str, Path(min_length=5, max_length=5, pattern="^[A-Na-n][0-9]{4}$", examples=["F1703"])],
 ) -> RomeCodeOut:
-    row = await repository.get_rome_code(session, normalise_rome_code(code))
-    if row is None:
-        raise NotFoundError("The API does not know this ROME code (well-formed codes are still accepted elsewhere).")
-    return RomeCodeOut.model_validate(row)
+    """One ROME code (any case) and its French label (same callers as the search); 404 when the API does not know
+    the code (a well-formed code is still accepted in profiles and job openings)."""
+    return RomeCodeOut.model_validate(await service.get_rome_code(session, code))

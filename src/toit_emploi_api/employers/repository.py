@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, text
+from sqlalchemy import ColumnElement, Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
+from toit_emploi_api.core.resources import PageParams, Slice, paginate
 from toit_emploi_api.employers.models import Employer, JobOpening
 from toit_emploi_api.vocab.statuses import ContractType, JobOpeningStatus
 
@@ -51,25 +52,23 @@ async def siret_taken(session: AsyncSession, siret: str, exclude: uuid.UUID | No
     return (await session.execute(stmt)).first() is not None
 
 
+def _equal(*pairs: tuple[Any, object | None]) -> list[ColumnElement[bool]]:
+    """`column = value` for each filter that was given (None: not filtered)."""
+    return [column == value for column, value in pairs if value is not None]
+
+
 def _employer_where(f: EmployerFilters) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = []
-    if f.active is not None:
-        where.append(Employer.active.is_(f.active))
-    if f.commune_insee is not None:
-        where.append(Employer.commune_insee == f.commune_insee)
-    if f.sector_folded is not None:
-        where.append(Employer.sector_folded == f.sector_folded)
-    return where
+    return _equal(
+        (Employer.active, f.active),
+        (Employer.commune_insee, f.commune_insee),
+        (Employer.sector_folded, f.sector_folded),
+    )
 
 
-async def list_employers(
-    session: AsyncSession, filters: EmployerFilters, limit: int, offset: int
-) -> tuple[Sequence[Employer], int]:
+async def list_employers(session: AsyncSession, filters: EmployerFilters, page: PageParams) -> Slice[Employer]:
     """One page ordered by legal name, and the total: two statements whatever the page size."""
-    where = _employer_where(filters)
-    total = (await session.execute(select(func.count()).select_from(Employer).where(*where))).scalar_one()
-    stmt = select(Employer).where(*where).order_by(Employer.legal_name, Employer.id).limit(limit).offset(offset)
-    return (await session.execute(stmt)).scalars().all(), total
+    stmt = select(Employer).where(*_employer_where(filters)).order_by(Employer.legal_name, Employer.id)
+    return await paginate(session, stmt, page)
 
 
 async def open_job_openings(session: AsyncSession, employer_id: uuid.UUID) -> list[tuple[uuid.UUID, str]]:
@@ -97,48 +96,33 @@ async def get_job_opening(
 
 
 def _job_opening_where(f: JobOpeningFilters) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = []
-    if f.only_open:
-        where.append(JobOpening.status == JobOpeningStatus.OPEN)
-    if f.status is not None:
-        where.append(JobOpening.status == f.status)
+    where = _equal(
+        (JobOpening.status, JobOpeningStatus.OPEN if f.only_open else None),
+        (JobOpening.status, f.status),
+        (JobOpening.contract_type, f.contract_type),
+        (JobOpening.employer_id, f.employer_id),
+        (Employer.commune_insee, f.commune_insee),
+        (Employer.sector_folded, f.sector_folded),
+    )
     if f.rome is not None:
         if len(f.rome) == 5:
             where.append(JobOpening.rome_code == f.rome)
         else:
             where.append(JobOpening.rome_code.startswith(f.rome, autoescape=True))
-    if f.contract_type is not None:
-        where.append(JobOpening.contract_type == f.contract_type)
-    if f.employer_id is not None:
-        where.append(JobOpening.employer_id == f.employer_id)
-    if f.commune_insee is not None:
-        where.append(Employer.commune_insee == f.commune_insee)
-    if f.sector_folded is not None:
-        where.append(Employer.sector_folded == f.sector_folded)
     return where
 
 
-async def list_job_openings(
-    session: AsyncSession, filters: JobOpeningFilters, limit: int, offset: int
-) -> tuple[Sequence[JobOpening], int]:
+async def list_job_openings(session: AsyncSession, filters: JobOpeningFilters, page: PageParams) -> Slice[JobOpening]:
     """One page (oldest first) with each opening's employer, and the total: two statements whatever the page size."""
-    where = _job_opening_where(filters)
-    count = select(func.count()).select_from(JobOpening).join(JobOpening.employer).where(*where)
-    total = (await session.execute(count)).scalar_one()
-    stmt = _with_employer().where(*where).order_by(JobOpening.created_at, JobOpening.id).limit(limit).offset(offset)
-    return (await session.execute(stmt)).unique().scalars().all(), total
+    stmt = _with_employer().where(*_job_opening_where(filters)).order_by(JobOpening.created_at, JobOpening.id)
+    return await paginate(session, stmt, page)
 
 
 async def placements_refer_to(session: AsyncSession, job_opening_id: uuid.UUID) -> bool:
     """True when a placement refers to this job opening.
 
-    The ``placements`` table belongs to the pipeline domain and arrives in a later revision: until it exists,
-    no placement can refer to anything. The table is looked up with ``to_regclass`` first, because a query
-    naming a missing table would fail (and abort the transaction) at planning time.
-    """
-    table = (await session.execute(text("SELECT to_regclass('public.placements') IS NOT NULL"))).scalar_one()
-    if not table:
-        return False
+    The ``placements`` table belongs to the pipeline, a layer above: it is named in SQL text here rather than through
+    the pipeline's models, which employers may not import."""
     stmt = text("SELECT EXISTS (SELECT 1 FROM placements WHERE job_opening_id = :id)")
     return bool((await session.execute(stmt, {"id": job_opening_id})).scalar_one())
 

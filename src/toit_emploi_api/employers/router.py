@@ -1,4 +1,4 @@
-"""HTTP endpoints of the employers domain: employers in the Cantal and their job openings.
+"""HTTP endpoints of the employers domain: employers in the Cantal and their job openings ([employers.md]).
 
 Who: service manager and admin write; the Paris referent reads; partner workers read open job openings only,
 with the employer reduced to name, sector and commune; landlords and funders get 403.
@@ -9,14 +9,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from toit_emploi_api.auth.policy import Principal, authorize
 from toit_emploi_api.core.database import SessionDep
-from toit_emploi_api.core.errors import error_responses
-from toit_emploi_api.core.etag import IfMatchHeader, require_if_match
-from toit_emploi_api.core.resources import Page, PageDep, with_etag
-from toit_emploi_api.employers import repository, service
+from toit_emploi_api.core.errors import problem_responses
+from toit_emploi_api.core.problems import NOT_FOUND
+from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, with_etag
+from toit_emploi_api.employers import service
+from toit_emploi_api.employers.deps import CurrentEmployer, CurrentJobOpening, LockedEmployer, LockedJobOpening
 from toit_emploi_api.employers.models import JobOpening
 from toit_emploi_api.employers.schemas import (
     EmployerCreate,
@@ -28,7 +29,14 @@ from toit_emploi_api.employers.schemas import (
     JobOpeningUpdate,
 )
 from toit_emploi_api.reference.codes import InseeCommuneCode
-from toit_emploi_api.reference.text import fold
+from toit_emploi_api.vocab.problems import (
+    EMPLOYER_HAS_OPEN_JOB_OPENINGS,
+    EMPLOYER_INACTIVE,
+    JOB_OPENING_IN_USE,
+    JOB_OPENING_STATUS_NOT_ALLOWED,
+    POSITIONS_BELOW_HIRES,
+    SIRET_TAKEN,
+)
 from toit_emploi_api.vocab.roles import Role
 from toit_emploi_api.vocab.statuses import ContractType, JobOpeningStatus
 
@@ -39,9 +47,7 @@ StaffReaderDep = Annotated[Principal, Depends(authorize(Role.SERVICE_MANAGER, Ro
 OpeningReaderDep = Annotated[
     Principal, Depends(authorize(Role.SERVICE_MANAGER, Role.PARIS_REFERENT, Role.PARTNER_WORKER))
 ]
-_STAFF_ROLES = frozenset({Role.ADMIN, Role.SERVICE_MANAGER, Role.PARIS_REFERENT})
-_READ = error_responses(404)
-_WRITE = error_responses(404, 409, 412, 428)
+_READ = problem_responses(NOT_FOUND)
 
 CommuneQuery = Annotated[
     InseeCommuneCode | None, Query(description="INSEE commune code of the employer (`15014`, `2A004`).")
@@ -50,26 +56,17 @@ SectorQuery = Annotated[
     str | None,
     Query(min_length=1, max_length=100, description="Employer sector, whole value, case and accents ignored."),
 ]
-
-
-OptionalIfMatch = Annotated[
-    str | None,
-    Header(alias="If-Match", max_length=200, description="Optional on delete: when given and stale, 412."),
-]
-
-
-def _is_staff(principal: Principal) -> bool:
-    return principal.role in _STAFF_ROLES
+StatusQuery = Annotated[JobOpeningStatus | None, Query(alias="status")]
 
 
 def _opening_out(principal: Principal, opening: JobOpening) -> JobOpeningOut | JobOpeningPublicOut:
-    if _is_staff(principal):
+    if service.is_staff(principal):
         return JobOpeningOut.model_validate(opening)
     return JobOpeningPublicOut.model_validate(opening)
 
 
 # --- employers ---------------------------------------------------------------------------------------------
-@router.get("/employers", summary="List employers (by legal name)", response_model=Page[EmployerOut])
+@router.get("/employers", summary="List employers", response_model=Page[EmployerOut])
 async def employers_list(
     _: StaffReaderDep,
     session: SessionDep,
@@ -78,54 +75,70 @@ async def employers_list(
     commune: CommuneQuery = None,
     sector: SectorQuery = None,
 ) -> Page[EmployerOut]:
-    filters = repository.EmployerFilters(
-        active=active, commune_insee=commune, sector_folded=fold(sector) if sector else None
-    )
-    rows, total = await repository.list_employers(session, filters, page.limit, page.offset)
-    return Page(items=[EmployerOut.model_validate(r) for r in rows], total=total, **vars(page))
+    """Employers ordered by legal name (admin, service manager, Paris referent; partner workers get 403).
+
+    Filters: `active`, `commune` (the employer's INSEE code) and `sector` (the whole value, case and accents
+    ignored). Paginated with `limit` and `offset`."""
+    rows = await service.list_employers(session, page, active=active, commune_insee=commune, sector=sector)
+    return rows.to(EmployerOut.model_validate)
 
 
 @router.post(
     "/employers",
-    summary="Register an employer (SIRET unique)",
+    summary="Register an employer",
     status_code=status.HTTP_201_CREATED,
     response_model=EmployerOut,
-    responses=error_responses(409),
+    responses=problem_responses(SIRET_TAKEN),
 )
 async def employers_create(
     principal: WriterDep, session: SessionDep, body: EmployerCreate, response: Response
 ) -> EmployerOut:
+    """Register an employer (admin, service manager), active unless `active: false` is sent.
+
+    - `siret`: 14 digits with a valid Luhn checksum, spaces removed (La Poste's establishments: the digits' sum is a
+      multiple of 5); unique: a second employer with the same one is `409 siret-taken`.
+    - `commune_insee`: 5 digits, or `2A`/`2B` and 3 digits (lower case is upper-cased); obsolete `20xxx` codes and
+      department `00` are 422.
+    - `latitude` and `longitude` go together (both or neither), up to 6 decimals; returned as strings.
+    - `sector`: 1–100 characters, searched ignoring case and accents.
+
+    Answers 201 with the employer, its `ETag` and `Location`; recorded in the audit trail (`employer.create`)."""
     employer = await service.create_employer(session, principal, body)
-    with_etag(response, employer.version)
-    response.headers["Location"] = f"/api/v1/employers/{employer.id}"
+    created(response, employer.version, f"/api/v1/employers/{employer.id}")
     return EmployerOut.model_validate(employer)
 
 
 @router.get("/employers/{employer_id}", summary="Read an employer", response_model=EmployerOut, responses=_READ)
-async def employers_get(
-    _: StaffReaderDep, session: SessionDep, employer_id: uuid.UUID, response: Response
-) -> EmployerOut:
-    employer = await service.get_employer_or_404(session, employer_id)
+async def employers_get(_: StaffReaderDep, employer: CurrentEmployer, response: Response) -> EmployerOut:
+    """One employer with its contact details and its `ETag` (admin, service manager, Paris referent); 404 when
+    unknown."""
     with_etag(response, employer.version)
     return EmployerOut.model_validate(employer)
 
 
 @router.patch(
     "/employers/{employer_id}",
-    summary="Update or (de)activate an employer (If-Match required)",
+    summary="Update or (de)activate an employer",
     response_model=EmployerOut,
-    responses=_WRITE,
+    responses=problem_responses(NOT_FOUND, SIRET_TAKEN, EMPLOYER_HAS_OPEN_JOB_OPENINGS),
 )
 async def employers_update(
     principal: WriterDep,
     session: SessionDep,
-    employer_id: uuid.UUID,
+    employer: LockedEmployer,
     body: EmployerUpdate,
+    if_match: IfMatchDep,
     response: Response,
-    if_match: IfMatchHeader = None,
 ) -> EmployerOut:
-    employer = await service.get_employer_or_404(session, employer_id, for_update=True)
-    require_if_match(if_match, employer.version)
+    """Change an employer's fields, deactivate it (`active: false`) or reactivate it (admin, service manager), with
+    `If-Match` from your last read. Only the fields present change; `null` clears an optional field (`siret`,
+    `legal_name`, `commune_insee` and `active` cannot be null).
+
+    An employer with open job openings cannot be deactivated: `409 employer-has-open-job-openings`, whose
+    `open_job_openings` member lists them (`id`, `title`); close them first. A SIRET already registered is
+    `409 siret-taken`; a latitude without its longitude (or the reverse) is 422. Employers are never deleted.
+    Recorded in the audit trail (`employer.update`, field names only)."""
+    if_match.check(employer.version)
     employer = await service.update_employer(session, principal, employer, body)
     with_etag(response, employer.version)
     return EmployerOut.model_validate(employer)
@@ -134,49 +147,57 @@ async def employers_update(
 # --- job openings ------------------------------------------------------------------------------------------
 @router.get(
     "/employers/{employer_id}/job-openings",
-    summary="List one employer's job openings (all statuses unless filtered)",
+    summary="List an employer's job openings",
     response_model=Page[JobOpeningOut],
     responses=_READ,
 )
 async def employers_job_openings_list(
-    _: StaffReaderDep,
+    principal: StaffReaderDep,
     session: SessionDep,
+    employer: CurrentEmployer,
     page: PageDep,
-    employer_id: uuid.UUID,
-    status_filter: Annotated[JobOpeningStatus | None, Query(alias="status")] = None,
+    status_filter: StatusQuery = None,
 ) -> Page[JobOpeningOut]:
-    await service.get_employer_or_404(session, employer_id)
-    filters = repository.JobOpeningFilters(employer_id=employer_id, status=status_filter)
-    rows, total = await repository.list_job_openings(session, filters, page.limit, page.offset)
-    return Page(items=[JobOpeningOut.model_validate(r) for r in rows], total=total, **vars(page))
+    """One employer's job openings, every status unless `status` is given, oldest first (admin, service manager,
+    Paris referent); 404 when the employer is unknown. Paginated with `limit` and `offset`."""
+    rows = await service.list_job_openings(session, principal, page, employer_id=employer.id, status=status_filter)
+    return rows.to(JobOpeningOut.model_validate)
 
 
 @router.post(
     "/employers/{employer_id}/job-openings",
-    summary="Open a job opening for an employer (created `open`)",
+    summary="Open a job opening",
     status_code=status.HTTP_201_CREATED,
     response_model=JobOpeningOut,
-    responses=error_responses(404, 409),
+    responses=problem_responses(NOT_FOUND, EMPLOYER_INACTIVE),
 )
 async def employers_job_openings_create(
     principal: WriterDep, session: SessionDep, employer_id: uuid.UUID, body: JobOpeningCreate, response: Response
 ) -> JobOpeningOut:
+    """Open positions at an employer (admin, service manager); the new opening is `open` with no hire.
+
+    - `rome_code`: any well-formed code (a letter `A`–`N` and 4 digits); `rome_label` is filled when the API knows
+      the code, else null.
+    - `hours_per_week`: > 0 and ≤ 48, one decimal; `monthly_gross_wage`: a JSON string (`"1834.56"`) or a whole JSON
+      number, at most 2 decimals (a JSON number with a fraction is 422); `open_positions`: a JSON integer 1..1000.
+    - A deactivated employer gets no new opening: `409 employer-inactive`; an unknown one is 404.
+
+    Answers 201 with the opening, its `ETag` and `Location`; recorded in the audit trail (`job_opening.create`)."""
     opening = await service.create_job_opening(session, principal, employer_id, body)
-    with_etag(response, opening.version)
-    response.headers["Location"] = f"/api/v1/job-openings/{opening.id}"
+    created(response, opening.version, f"/api/v1/job-openings/{opening.id}")
     return JobOpeningOut.model_validate(opening)
 
 
 @router.get(
     "/job-openings",
-    summary="Search job openings (partner workers: open ones only, employer without contact details)",
+    summary="Search job openings",
     response_model=Page[JobOpeningOut] | Page[JobOpeningPublicOut],
 )
 async def job_openings_list(
     principal: OpeningReaderDep,
     session: SessionDep,
     page: PageDep,
-    status_filter: Annotated[JobOpeningStatus | None, Query(alias="status")] = None,
+    status_filter: StatusQuery = None,
     rome: Annotated[
         str | None,
         Query(
@@ -191,53 +212,73 @@ async def job_openings_list(
     contract_type: Annotated[ContractType | None, Query()] = None,
     employer_id: Annotated[uuid.UUID | None, Query()] = None,
 ) -> Page[JobOpeningOut] | Page[JobOpeningPublicOut]:
-    filters = repository.JobOpeningFilters(
+    """Job openings, oldest first (admin, service manager, Paris referent, partner workers).
+
+    Filters: `status`, `rome` (a whole code, or the start of one: `F17`, `F`), `sector` (the employer's, whole value,
+    case and accents ignored), `commune` (the employer's INSEE code), `contract_type`, `employer_id`. Paginated with
+    `limit` and `offset`.
+
+    Partner workers see open openings only, with the employer reduced to `id`, `legal_name`, `trade_name`, `sector`
+    and `commune_insee` (no address, contact, SIRET or notes); staff see every status and the employer's contact."""
+    rows = await service.list_job_openings(
+        session,
+        principal,
+        page,
         status=status_filter,
-        rome=rome.upper() if rome else None,
-        sector_folded=fold(sector) if sector else None,
+        rome=rome,
+        sector=sector,
         commune_insee=commune,
         contract_type=contract_type,
         employer_id=employer_id,
-        only_open=not _is_staff(principal),
     )
-    rows, total = await repository.list_job_openings(session, filters, page.limit, page.offset)
-    if _is_staff(principal):
-        return Page[JobOpeningOut](items=[JobOpeningOut.model_validate(r) for r in rows], total=total, **vars(page))
-    return Page[JobOpeningPublicOut](
-        items=[JobOpeningPublicOut.model_validate(r) for r in rows], total=total, **vars(page)
-    )
+    # Typed pages: the response model is a union, and a bare `Page` would be matched against the wrong member.
+    if service.is_staff(principal):
+        return Page[JobOpeningOut].model_construct(**dict(rows.to(JobOpeningOut.model_validate)))
+    return Page[JobOpeningPublicOut].model_construct(**dict(rows.to(JobOpeningPublicOut.model_validate)))
 
 
 @router.get(
     "/job-openings/{job_opening_id}",
-    summary="Read a job opening (partner workers: open ones only)",
+    summary="Read a job opening",
     response_model=JobOpeningOut | JobOpeningPublicOut,
     responses=_READ,
 )
 async def job_openings_get(
-    principal: OpeningReaderDep, session: SessionDep, job_opening_id: uuid.UUID, response: Response
+    principal: OpeningReaderDep, opening: CurrentJobOpening, response: Response
 ) -> JobOpeningOut | JobOpeningPublicOut:
-    opening = await service.get_job_opening_or_404(session, job_opening_id, only_open=not _is_staff(principal))
+    """One job opening with its employer and its `ETag` (admin, service manager, Paris referent, partner workers).
+
+    A closed or filled opening is a 404 for partner workers, who see the employer without contact details."""
     with_etag(response, opening.version)
     return _opening_out(principal, opening)
 
 
 @router.patch(
     "/job-openings/{job_opening_id}",
-    summary="Update, close or reopen a job opening (If-Match required)",
+    summary="Update, close or reopen a job opening",
     response_model=JobOpeningOut,
-    responses=_WRITE,
+    responses=problem_responses(NOT_FOUND, POSITIONS_BELOW_HIRES, JOB_OPENING_STATUS_NOT_ALLOWED, EMPLOYER_INACTIVE),
 )
 async def job_openings_update(
     principal: WriterDep,
     session: SessionDep,
-    job_opening_id: uuid.UUID,
+    opening: LockedJobOpening,
     body: JobOpeningUpdate,
+    if_match: IfMatchDep,
     response: Response,
-    if_match: IfMatchHeader = None,
 ) -> JobOpeningOut:
-    opening = await service.get_job_opening_or_404(session, job_opening_id, for_update=True)
-    require_if_match(if_match, opening.version)
+    """Change a job opening's fields or status (admin, service manager), with `If-Match` from your last read. Only
+    the fields present change; `null` clears an optional field.
+
+    - Status moves: `open` → `closed`, `closed` → `open`, `filled` → `closed`, and `filled` → `open` when the opening
+      then has more positions than hires (raise `open_positions` in the same request). Only the pipeline sets
+      `filled`: asking for it is `409 job-opening-status-not-allowed`, as is reopening an opening whose positions
+      are all hired. Lowering `open_positions` to the number of hires of an open opening marks it `filled`.
+    - `open_positions` is never below `hires_count`: `409 positions-below-hires` (with `hires_count`).
+    - A deactivated employer's opening cannot be reopened: `409 employer-inactive`.
+
+    Recorded in the audit trail (`job_opening.update`, with the status move)."""
+    if_match.check(opening.version)
     opening = await service.update_job_opening(session, principal, opening, body)
     with_etag(response, opening.version)
     return JobOpeningOut.model_validate(opening)
@@ -245,15 +286,19 @@ async def job_openings_update(
 
 @router.delete(
     "/job-openings/{job_opening_id}",
-    summary="Delete a job opening no placement refers to (else 409: close it instead)",
+    summary="Delete a job opening",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(404, 409, 412),
+    responses=problem_responses(NOT_FOUND, JOB_OPENING_IN_USE),
 )
 async def job_openings_delete(
-    principal: WriterDep, session: SessionDep, job_opening_id: uuid.UUID, if_match: OptionalIfMatch = None
+    principal: WriterDep, session: SessionDep, opening: LockedJobOpening, if_match: IfMatchDep
 ) -> Response:
-    opening = await service.get_job_opening_or_404(session, job_opening_id, for_update=True)
-    if if_match is not None:
-        require_if_match(if_match, opening.version)
+    """Delete a job opening no placement refers to (admin, service manager), with `If-Match` from your last read
+    (428 without it, 412 when stale).
+
+    An opening that has hires or that a placement refers to cannot be deleted (the households' history depends on
+    it): `409 job-opening-in-use`; close it instead (`PATCH {"status": "closed"}`). Answers 204; recorded in the
+    audit trail (`job_opening.delete`)."""
+    if_match.check(opening.version)
     await service.delete_job_opening(session, principal, opening)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
 from toit_emploi_api.core import audit
-from toit_emploi_api.core.errors import FieldError, NotFoundError, ProblemError, ValidationProblemError
+from toit_emploi_api.core.errors import FieldError, ProblemError, ValidationProblemError
+from toit_emploi_api.core.resources import PageParams, Slice, found
 from toit_emploi_api.employers import repository
 from toit_emploi_api.employers.models import Employer, JobOpening
 from toit_emploi_api.employers.schemas import EmployerCreate, EmployerUpdate, JobOpeningCreate, JobOpeningUpdate
@@ -24,13 +25,16 @@ from toit_emploi_api.vocab.problems import (
     POSITIONS_BELOW_HIRES,
     SIRET_TAKEN,
 )
-from toit_emploi_api.vocab.statuses import JobOpeningStatus
+from toit_emploi_api.vocab.roles import Role
+from toit_emploi_api.vocab.statuses import ContractType, JobOpeningStatus
 
 _SIRET_CONSTRAINT = "uq_employers_siret"
 _HIRES_CONSTRAINT = "ck_job_openings_hires_within_positions"
 
 
 def _constraint(exc: IntegrityError) -> str | None:
+    """The violated constraint's name (asyncpg keeps it on the driver exception or its cause).
+    The same helper is in `pipeline/access.py`: one `core.errors.constraint_name` should replace both."""
     orig = exc.orig
     for candidate in (orig, getattr(orig, "__cause__", None)):
         name = getattr(candidate, "constraint_name", None)
@@ -68,20 +72,43 @@ async def _flush(session: AsyncSession, opening: JobOpening | None = None, reque
 
 
 # --- employers ---------------------------------------------------------------------------------------------
+STAFF_ROLES = frozenset({Role.ADMIN, Role.SERVICE_MANAGER, Role.PARIS_REFERENT})
+"""Roles that see every job opening and the employer's contact details; partner workers see open ones, reduced."""
+
+
+def is_staff(principal: Principal) -> bool:
+    return principal.role in STAFF_ROLES
+
+
+def _folded(sector: str | None) -> str | None:
+    return fold(sector) if sector else None
+
+
 async def get_employer_or_404(
     session: AsyncSession, employer_id: uuid.UUID, *, for_update: bool = False, for_share: bool = False
 ) -> Employer:
     employer = await repository.get_employer(session, employer_id, for_update=for_update, for_share=for_share)
-    if employer is None:
-        raise NotFoundError("No employer with this id.")
-    return employer
+    return found(employer, "No employer with this id.")
+
+
+async def list_employers(
+    session: AsyncSession,
+    page: PageParams,
+    *,
+    active: bool | None = None,
+    commune_insee: str | None = None,
+    sector: str | None = None,
+) -> Slice[Employer]:
+    """One page of employers by legal name; `sector` matches the whole value, case and accents ignored."""
+    filters = repository.EmployerFilters(active=active, commune_insee=commune_insee, sector_folded=_folded(sector))
+    return await repository.list_employers(session, filters, page)
 
 
 async def create_employer(session: AsyncSession, principal: Principal, data: EmployerCreate) -> Employer:
     if await repository.siret_taken(session, data.siret):
         raise _siret_taken()
     values = data.model_dump()
-    employer = Employer(**values, sector_folded=fold(data.sector) if data.sector else None)
+    employer = Employer(**values, sector_folded=_folded(data.sector))
     session.add(employer)
     await _flush(session)
     await audit.record(
@@ -118,7 +145,7 @@ async def update_employer(
     for key, value in changes.items():
         setattr(employer, key, value)
     if "sector" in changes:
-        employer.sector_folded = fold(changes["sector"]) if changes["sector"] else None
+        employer.sector_folded = _folded(changes["sector"])
     await _flush(session)
     await audit.record(
         session, principal, AuditAction.EMPLOYER_UPDATE, "employer", employer.id, details={"fields": sorted(changes)}
@@ -136,9 +163,35 @@ async def get_job_opening_or_404(
     session: AsyncSession, job_opening_id: uuid.UUID, *, for_update: bool = False, only_open: bool = False
 ) -> JobOpening:
     opening = await repository.get_job_opening(session, job_opening_id, for_update=for_update)
-    if opening is None or (only_open and opening.status is not JobOpeningStatus.OPEN):
-        raise NotFoundError("No job opening with this id.")
-    return opening
+    if opening is not None and only_open and opening.status is not JobOpeningStatus.OPEN:
+        opening = None
+    return found(opening, "No job opening with this id.")
+
+
+async def list_job_openings(
+    session: AsyncSession,
+    principal: Principal,
+    page: PageParams,
+    *,
+    status: JobOpeningStatus | None = None,
+    rome: str | None = None,
+    sector: str | None = None,
+    commune_insee: str | None = None,
+    contract_type: ContractType | None = None,
+    employer_id: uuid.UUID | None = None,
+) -> Slice[JobOpening]:
+    """One page of job openings, oldest first, with their employers; partner workers get open ones only.
+    `rome` is a whole code or the start of one, in any case."""
+    filters = repository.JobOpeningFilters(
+        status=status,
+        rome=rome.upper() if rome else None,
+        sector_folded=_folded(sector),
+        commune_insee=commune_insee,
+        contract_type=contract_type,
+        employer_id=employer_id,
+        only_open=not is_staff(principal),
+    )
+    return await repository.list_job_openings(session, filters, page)
 
 
 async def create_job_opening(

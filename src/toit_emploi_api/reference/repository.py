@@ -1,13 +1,13 @@
-"""All SQL of the reference domain."""
+"""All SQL over the reference data (the ROME codes the API knows)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from toit_emploi_api.core.resources import PageParams, Slice, paginate
 from toit_emploi_api.reference.models import RomeCodeEntry
 from toit_emploi_api.reference.text import fold
 
@@ -34,16 +34,9 @@ def _search(q: str | None) -> list[ColumnElement[bool]]:
     return [or_(*conditions)] if conditions else [false()]
 
 
-async def list_rome_codes(
-    session: AsyncSession, q: str | None, limit: int, offset: int
-) -> tuple[Sequence[RomeCodeEntry], int]:
+async def list_rome_codes(session: AsyncSession, q: str | None, page: PageParams) -> Slice[RomeCodeEntry]:
     """One page of ROME codes (ordered by code) and the total matching: two statements."""
-    where = _search(q)
-    total = (await session.execute(select(func.count()).select_from(RomeCodeEntry).where(*where))).scalar_one()
-    rows = await session.execute(
-        select(RomeCodeEntry).where(*where).order_by(RomeCodeEntry.code).limit(limit).offset(offset)
-    )
-    return rows.scalars().all(), total
+    return await paginate(session, select(RomeCodeEntry).where(*_search(q)).order_by(RomeCodeEntry.code), page)
 
 
 async def get_rome_code(session: AsyncSession, code: str) -> RomeCodeEntry | None:

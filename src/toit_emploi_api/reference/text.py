@@ -17,10 +17,10 @@ alias         length      use
 ``NoteText``  0..4000     follow-up notes, closure notes; tab and line feed allowed
 ============  ==========  ==========================================================================
 
-Use them directly in class annotations (``name: Name``), which ``mypy --strict`` accepts.
-``bounded_text(max_length, min_length)`` builds the same kind of type for other bounds at runtime; as a call
-it cannot appear in an annotation checked by mypy, so bind it to a module-level alias first
-(``Title = bounded_text(150, 1)``) and, for mypy, prefer declaring a new explicit alias like the ones below.
+Every one of them is built by ONE factory, the ``BoundedText(max_length, min_length=0, multiline=True)`` metadata:
+``Annotated[str, BoundedText(200)]`` is a type ``mypy --strict`` accepts in an annotation, and other metadata may
+follow it (``Annotated[str, BoundedText(40, 1, multiline=False), AfterValidator(check), Field(description=...)]``).
+``bounded_text(max_length, min_length, multiline=)`` returns that same type at runtime (for ``TypeAdapter``).
 
 Line endings are normalised before validation: ``\\r\\n`` and a lone ``\\r`` become ``\\n`` (browsers submit
 text areas with CRLF), so they never count as forbidden control characters nor as two characters.
@@ -29,9 +29,11 @@ text areas with CRLF), so they never count as forbidden control characters nor a
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
-from pydantic import AfterValidator, BeforeValidator, StringConstraints
+from pydantic import AfterValidator, GetCoreSchemaHandler
+from pydantic_core import CoreSchema, core_schema
 
 __all__ = [
     "BRIEF_TEXT_MAX",
@@ -42,6 +44,7 @@ __all__ = [
     "NOTE_TEXT_MAX",
     "SHORT_TEXT_MAX",
     "TITLE_MAX",
+    "BoundedText",
     "BriefText",
     "FoldableName",
     "LongText",
@@ -134,33 +137,42 @@ def _check_single_line(value: str) -> str:
     return reject_control_characters(value, allow="")
 
 
+@dataclass(frozen=True, slots=True)
+class BoundedText:
+    """The one text-field factory: ``Annotated[str, BoundedText(max_length, min_length, multiline=...)]``.
+
+    The text is normalised first (line endings to ``\\n``, surrounding whitespace stripped), then checked as a string
+    of ``min_length..max_length`` characters (pydantic's own length errors, and ``minLength``/``maxLength`` in the
+    JSON schema), then refused when it holds NUL or a control character: with ``multiline`` line feeds and tabs are
+    allowed, without it the text must be one line."""
+
+    max_length: int
+    min_length: int = 0
+    multiline: bool = True
+
+    def __post_init__(self) -> None:
+        if self.min_length < 0 or self.max_length < self.min_length:
+            raise ValueError(f"invalid text bounds: min_length={self.min_length}, max_length={self.max_length}")
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        schema = handler(source)
+        if schema.get("type") == "str":
+            schema = {**schema, "max_length": self.max_length}
+            if self.min_length:
+                schema["min_length"] = self.min_length
+        check = _check_multiline if self.multiline else _check_single_line
+        return core_schema.no_info_before_validator_function(
+            _prepare_text, core_schema.no_info_after_validator_function(check, schema)
+        )
+
+
 def bounded_text(max_length: int, min_length: int = 0, *, multiline: bool = True) -> Any:
-    """Build an ``Annotated[str, ...]`` type: stripped, no NUL/control characters, ``min..max`` length.
-
-    With ``multiline=True`` line feeds and tabs are allowed; with ``False`` the text must be one line.
-    The returned object is a runtime type for pydantic (``TypeAdapter(bounded_text(50))``, model fields
-    declared through a module-level alias); mypy cannot check calls in annotations, so typed code should use
-    the explicit aliases ``Name``, ``ShortText``, ``LongText`` and ``NoteText``.
-    """
-    if min_length < 0 or max_length < min_length:
-        raise ValueError(f"invalid text bounds: min_length={min_length}, max_length={max_length}")
-    check = _check_multiline if multiline else _check_single_line
-    # StringConstraints comes first so that pydantic applies it to the core str schema (native length errors
-    # and minLength/maxLength in the JSON schema); the BeforeValidator still runs first at validation time.
-    return Annotated[
-        str,
-        StringConstraints(min_length=min_length or None, max_length=max_length),
-        BeforeValidator(_prepare_text),
-        AfterValidator(check),
-    ]
+    """``Annotated[str, BoundedText(max_length, min_length, multiline=multiline)]``, built at runtime (for
+    ``TypeAdapter(bounded_text(50))``); in annotations checked by mypy, write the ``Annotated`` form itself."""
+    return Annotated[str, BoundedText(max_length, min_length, multiline=multiline)]
 
 
-Name = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=NAME_MAX),
-    BeforeValidator(_prepare_text),
-    AfterValidator(_check_single_line),
-]
+Name = Annotated[str, BoundedText(NAME_MAX, 1, multiline=False)]
 """A name: 1..100 characters, surrounding whitespace stripped, single line, no control characters."""
 
 
@@ -185,52 +197,22 @@ def require_letter(value: str) -> str:
 PersonName = Annotated[FoldableName, AfterValidator(require_letter)]
 """A person's first or last name: a ``FoldableName`` with at least one letter (any script)."""
 
-ShortText = Annotated[
-    str,
-    StringConstraints(max_length=SHORT_TEXT_MAX),
-    BeforeValidator(_prepare_text),
-    AfterValidator(_check_multiline),
-]
+ShortText = Annotated[str, BoundedText(SHORT_TEXT_MAX)]
 """Short free text: at most 200 characters, stripped, no control characters except line feed and tab."""
 
-BriefText = Annotated[
-    str,
-    StringConstraints(max_length=BRIEF_TEXT_MAX),
-    BeforeValidator(_prepare_text),
-    AfterValidator(_check_multiline),
-]
+BriefText = Annotated[str, BoundedText(BRIEF_TEXT_MAX)]
 """A paragraph: at most 500 characters, stripped, no control characters except line feed and tab."""
 
-MediumText = Annotated[
-    str,
-    StringConstraints(max_length=MEDIUM_TEXT_MAX),
-    BeforeValidator(_prepare_text),
-    AfterValidator(_check_multiline),
-]
+MediumText = Annotated[str, BoundedText(MEDIUM_TEXT_MAX)]
 """Medium free text: at most 1000 characters, stripped, no control characters except line feed and tab."""
 
-LongText = Annotated[
-    str,
-    StringConstraints(max_length=LONG_TEXT_MAX),
-    BeforeValidator(_prepare_text),
-    AfterValidator(_check_multiline),
-]
+LongText = Annotated[str, BoundedText(LONG_TEXT_MAX)]
 """Long free text: at most 2000 characters, stripped, no control characters except line feed and tab."""
 
-NoteText = Annotated[
-    str,
-    StringConstraints(max_length=NOTE_TEXT_MAX),
-    BeforeValidator(_prepare_text),
-    AfterValidator(_check_multiline),
-]
+NoteText = Annotated[str, BoundedText(NOTE_TEXT_MAX)]
 """A note: at most 4000 characters, stripped, no control characters except line feed and tab."""
 
 TITLE_MAX: Final = 200
 
-Title = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=TITLE_MAX),
-    BeforeValidator(_prepare_text),
-    AfterValidator(_check_single_line),
-]
+Title = Annotated[str, BoundedText(TITLE_MAX, 1, multiline=False)]
 """A title or legal name: 1..200 characters, surrounding whitespace stripped, single line, no control characters."""
