@@ -14,9 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.accounts.models import Organisation
 from toit_emploi_api.housing.models import HousingUnit
-from toit_emploi_api.pipeline.models import RelayStay
 from toit_emploi_api.vocab.roles import OrganisationKind
-from toit_emploi_api.vocab.statuses import RelayStayStatus, UnitStatus
+from toit_emploi_api.vocab.statuses import UnitStatus
 
 
 @dataclass(frozen=True)
@@ -112,13 +111,3 @@ async def organisation_kind(session: AsyncSession, organisation_id: uuid.UUID) -
 
 async def delete_unit(session: AsyncSession, unit_id: uuid.UUID) -> None:
     await session.execute(delete(HousingUnit).where(HousingUnit.id == unit_id))
-
-
-async def has_booked_relay_stay(session: AsyncSession, unit_id: uuid.UUID) -> bool:
-    """A relay stay on the unit that is booked and has not ended yet (the pipeline's table, read only)."""
-    stmt = select(RelayStay.id).where(
-        RelayStay.unit_id == unit_id,
-        RelayStay.status == RelayStayStatus.BOOKED,
-        RelayStay.end_date >= func.current_date(),
-    )
-    return (await session.execute(stmt.limit(1))).first() is not None

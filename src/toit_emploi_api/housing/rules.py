@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Final
 
@@ -33,3 +34,9 @@ DPE_CLASSES: Final = frozenset(c.value for c in DpeClass)
 PIPELINE_STATUSES: Final = frozenset({UnitStatus.RESERVED, UnitStatus.LET})
 # What a landlord, the service manager or an admin may set by hand.
 MANUAL_STATUSES: Final = frozenset({UnitStatus.VACANT, UnitStatus.UNAVAILABLE})
+
+
+def relay_held(relay_held_until: date | None, today: date) -> bool:
+    """A relay apartment is held by the programme (relay flag and status kept) through the last day of a stay booked
+    in it: `relay_held_until`, kept by the pipeline through `housing.holds`."""
+    return relay_held_until is not None and relay_held_until >= today

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.core import audit
+from toit_emploi_api.core import audit, clock
 from toit_emploi_api.core.errors import (
     FieldError,
     NotFoundError,
@@ -145,7 +145,7 @@ async def update_unit(
                 f"The unit is {unit.status.value} by the programme: ask the service manager to change its facts.",
             )
     held = sorted(k for k in ("is_relay", "status") if k in changes)
-    if held and await repository.has_booked_relay_stay(session, unit.id):
+    if held and rules.relay_held(unit.relay_held_until, clock.today()):
         raise ProblemError(
             UNIT_HAS_BOOKED_RELAY_STAY,
             f"The unit is a relay apartment with a booked stay: its {' and '.join(held)} cannot change until the "

@@ -12,7 +12,7 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.core import audit
+from toit_emploi_api.core import audit, clock
 from toit_emploi_api.core.errors import FieldError, ProblemError
 from toit_emploi_api.core.problems import UNSUPPORTED_MEDIA_TYPE
 from toit_emploi_api.housing import sync_repository
@@ -132,13 +132,14 @@ async def run_sync(
         parsed.columns["landlord_reference"],
         whole_landlord=parsed.mode == "snapshot",
     )
-    outcome = await sync_repository.upsert(session, landlord_organisation_id, parsed.columns)
+    today = clock.today()
+    outcome = await sync_repository.upsert(session, landlord_organisation_id, parsed.columns, today=today)
     # Units listed in the body, even on an invalid row, are not "absent" from it.
     listed = sorted(parsed.seen_references)
     await sync_repository.clear_absent_marks(session, landlord_organisation_id, listed)
     absent = sync_repository.AbsentOutcome(0, [])
     if parsed.mode == "snapshot":
-        absent = await sync_repository.mark_absent(session, landlord_organisation_id, listed)
+        absent = await sync_repository.mark_absent(session, landlord_organisation_id, listed, today=today)
     timings.sql_ms = (time.perf_counter() - started) * 1000
     conflicts = [_conflict(c) for c in outcome.conflicts + absent.conflicts]
     report = SyncReport(
