@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
@@ -19,6 +19,7 @@ from toit_emploi_api.housing.deps import CurrentUnit, LockedUnit
 from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.housing.repository import UnitFilters
 from toit_emploi_api.housing.schemas import (
+    SYNC_REQUEST_BODY,
     HousingUnitCreate,
     HousingUnitOut,
     HousingUnitPublicOut,
@@ -27,7 +28,6 @@ from toit_emploi_api.housing.schemas import (
     SyncReport,
     UnitSort,
 )
-from toit_emploi_api.housing.sync_input import MAX_UNITS, REQUIRED_CSV_HEADERS, UNIT_JSON_SCHEMA
 from toit_emploi_api.reference.codes import INSEE_COMMUNE_PATTERN
 from toit_emploi_api.vocab.problems import (
     LANDLORD_REFERENCE_TAKEN,
@@ -147,44 +147,6 @@ async def housing_units_create(
     return HousingUnitOut.model_validate(unit)
 
 
-_CSV_EXAMPLE = (
-    ",".join(REQUIRED_CSV_HEADERS) + "\n"
-    "AUR-0142,15014,15000,12,RUE,des Carmes,2,3,64.50,412.30,85.00,D,1974,2026-12-01,0\n"
-    "AUR-0201,15014,15000,3,AV,de la République,0,4,81.00,498.10,96.50,C,1992,,1\n"
-)
-_JSON_EXAMPLE: dict[str, Any] = {
-    "mode": "snapshot",
-    "units": [
-        {
-            "landlord_reference": "AUR-0142",
-            "commune_insee": "15014",
-            "postcode": "15000",
-            "street_number": "12",
-            "street_type": "RUE",
-            "street_name": "des Carmes",
-            "floor": 2,
-            "rooms": 3,
-            "living_area_m2": "64.50",
-            "rent": "412.30",
-            "charges": "85.00",
-            "dpe_class": "D",
-            "construction_year": 1974,
-            "available_from": "2026-12-01",
-            "is_relay": False,
-        }
-    ],
-}
-_SYNC_BODY_SCHEMA = {
-    "type": "object",
-    "required": ["units"],
-    "additionalProperties": False,
-    "properties": {
-        "mode": {"type": "string", "enum": ["snapshot", "delta"], "default": "snapshot"},
-        "units": {"type": "array", "maxItems": MAX_UNITS, "items": UNIT_JSON_SCHEMA},
-    },
-}
-
-
 @router.post(
     "/housing-units/sync",
     summary="Vacancy sync",
@@ -192,15 +154,7 @@ _SYNC_BODY_SCHEMA = {
     responses=problem_responses(
         SYNC_TOO_MANY_UNITS, UNSUPPORTED_MEDIA_TYPE, SYNC_UNREADABLE, SYNC_INVALID_ROWS, SYNC_EMPTY_SNAPSHOT
     ),
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": _SYNC_BODY_SCHEMA, "example": _JSON_EXAMPLE},
-                "text/csv": {"schema": {"type": "string"}, "example": _CSV_EXAMPLE},
-            },
-        }
-    },
+    openapi_extra={"requestBody": SYNC_REQUEST_BODY},
 )
 async def housing_units_sync(
     principal: SyncDep,

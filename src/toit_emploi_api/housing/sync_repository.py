@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -188,14 +188,11 @@ WHERE status IN {_HELD} OR relay_held
 """  # noqa: S608
 
 
-ConflictCode = Literal["unit_held_by_programme", "relay_stay_booked", "held_unit_absent_from_snapshot"]
-
-
 @dataclass(frozen=True)
 class Conflict:
     landlord_reference: str
     status: str
-    code: ConflictCode
+    code: rules.SyncConflictCode
     fields: list[str]
 
 
@@ -248,7 +245,7 @@ async def upsert(
         if reference is None:
             created, updated = int(n_created), int(n_updated)
         else:
-            code: ConflictCode = "relay_stay_booked" if action == "relay" else "unit_held_by_programme"
+            code: rules.SyncConflictCode = "relay_stay_booked" if action == "relay" else "unit_held_by_programme"
             conflicts.append(Conflict(reference, status, code, list(fields)))
     conflicts.sort(key=lambda c: c.landlord_reference)
     return UpsertOutcome(created, updated, conflicts)
@@ -273,7 +270,7 @@ async def mark_absent(
         if reference is None:
             made_unavailable = int(count)
         else:
-            code: ConflictCode = "relay_stay_booked" if relay_held else "held_unit_absent_from_snapshot"
+            code: rules.SyncConflictCode = "relay_stay_booked" if relay_held else "held_unit_absent_from_snapshot"
             conflicts.append(Conflict(reference, status, code, []))
     conflicts.sort(key=lambda c: c.landlord_reference)
     return AbsentOutcome(made_unavailable, conflicts)
