@@ -4,7 +4,7 @@
 2. ``SELECT … ORDER BY id FOR UPDATE`` of the rows the sync may touch (after any concurrent reservation commits).
 3. One statement: ``unnest`` the column arrays, compare with the stored units, and
    ``INSERT … ON CONFLICT (landlord_organisation_id, landlord_reference) DO UPDATE … WHERE (facts) IS DISTINCT FROM
-   (incoming facts) AND status NOT IN ('reserved', 'let')`` for the new or changed rows only, counting created vs
+   (incoming facts) AND status NOT IN (reserved, let)`` for the new or changed rows only, counting created vs
    updated with ``xmax = 0``; the same statement lists the conflicts: reserved/let units whose facts differ, and relay
    apartments with a booked stay whose `is_relay` or status would change (those are left as they are).
    Unchanged rows are not written: version, updated_at and last_synced_at stay as they were.
