@@ -378,7 +378,10 @@ class Factory:
         org: uuid.UUID | None = None,
         status: RelayStayStatus | str = RelayStayStatus.BOOKED,
     ) -> uuid.UUID:
-        """What the pipeline does when it books a relay stay of `days` days, with its household (in matching)."""
+        """What the pipeline does when it books a relay stay of `days` days, with its household (in matching).
+
+        A booked stay also holds its unit, as the pipeline does through housing: the unit's `relay_held_until`
+        becomes the last day of its booked stays (bookkeeping: the unit's version stays)."""
         if household is None:
             household = (await self.household(org=org, stage=Stage.MATCHING, adults=0, children=0)).id
         stay = RelayStay(
@@ -389,6 +392,18 @@ class Factory:
             status=RelayStayStatus(status),
         )
         await self._add(stay)
+        if stay.status is RelayStayStatus.BOOKED:
+            last_day = (
+                select(func.max(RelayStay.end_date))
+                .where(RelayStay.unit_id == unit, RelayStay.status == RelayStayStatus.BOOKED)
+                .scalar_subquery()
+            )
+            async with self._maker() as session:
+                await session.execute(
+                    update(HousingUnit).where(HousingUnit.id == unit).values(relay_held_until=last_day),
+                    execution_options={"synchronize_session": False},
+                )
+                await session.commit()
         return stay.id
 
     async def fetch(self, model: type[M], obj_id: uuid.UUID) -> M:

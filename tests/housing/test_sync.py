@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from tests.housing.conftest import (
     sync_json,
     unit,
 )
+from toit_emploi_api.core import clock
 from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
 EXAMPLE_CSV = Path(__file__).parent / "data" / "polygone-sync.csv"
@@ -492,7 +493,7 @@ async def test_relay_apartment_with_a_booked_stay_is_held(
     units = [unit("REL-1", is_relay=True), unit("REL-2", is_relay=True), unit("REL-3", is_relay=True), unit("V-1")]
     await sync_json(client, polygone, units)
     partner = await actors.organisation(OrganisationKind.REFERRAL_PARTNER, "Samu social")
-    today = date.today()
+    today = clock.today()
     # REL-1: a stay booked from today; REL-2: a stay that ended yesterday; REL-3: a cancelled stay.
     await actors.relay_stay(await actors.unit_id(polygone.organisation_id, "REL-1"), today, org=partner)
     past = today - timedelta(days=3)
@@ -623,7 +624,7 @@ async def test_an_empty_snapshot_needs_allow_empty(
 async def test_json_numbers_and_booleans_are_strict_references_are_clean_dates_are_sane(
     client: AsyncClient, polygone: Landlord
 ) -> None:
-    in_six_years = (date.today() + timedelta(days=6 * 366)).isoformat()
+    in_six_years = (clock.today() + timedelta(days=6 * 366)).isoformat()
     units = [
         unit("ST-1", rooms=True),
         unit("ST-2", rooms="3"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.factories import Actor, Factory
 from tests.housing.conftest import UNITS_URL, Landlord, sync_json, unit
+from toit_emploi_api.core import clock
 from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
 INTERNALS = {"landlord_reference", "landlord_organisation_id", "last_synced_at"}
@@ -398,7 +399,7 @@ async def test_patch_of_relay_flag_or_status_with_a_booked_stay_is_409(
     assert created.status_code == 201, created.text
     url = f"{UNITS_URL}/{created.json()['id']}"
     partner = await actors.organisation(OrganisationKind.REFERRAL_PARTNER, "Charonne")
-    await actors.relay_stay(uuid.UUID(created.json()["id"]), date.today() + timedelta(days=10), org=partner)
+    await actors.relay_stay(uuid.UUID(created.json()["id"]), clock.today() + timedelta(days=10), org=partner)
     for who in (polygone, service_manager):
         for change in ({"is_relay": False}, {"status": "unavailable"}, {"is_relay": False, "rent": "1.00"}):
             r = await client.patch(url, json=change, headers={**who.headers, "If-Match": '"1"'})

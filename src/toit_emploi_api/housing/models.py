@@ -66,7 +66,7 @@ class HousingUnit(UUIDPrimaryKey, Timestamps, Versioned, Base):
     # Set by a landlord's snapshot that no longer lists a unit the programme holds (reserved/let): when the
     # programme releases the unit it becomes `unavailable`, not `vacant`, since the landlord withdrew it.
     held_absent_since: Mapped[datetime | None]
-    # Relay apartments: the last day of a stay booked in it (set by the pipeline through housing's service); the
+    # Relay apartments: the last day of a stay booked in it (set by the pipeline through `housing.holds`); the
     # unit is held by the programme (relay flag and status kept) while this date is today or later.
     relay_held_until: Mapped[date | None] = mapped_column(Date)
 

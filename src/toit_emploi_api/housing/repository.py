@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.accounts.models import Organisation
+from toit_emploi_api.core.resources import PageParams, Slice, paginate
 from toit_emploi_api.housing.models import HousingUnit
-from toit_emploi_api.pipeline.models import RelayStay
 from toit_emploi_api.vocab.roles import OrganisationKind
-from toit_emploi_api.vocab.statuses import RelayStayStatus, UnitStatus
+from toit_emploi_api.vocab.statuses import UnitStatus
 
 
 @dataclass(frozen=True)
@@ -67,23 +66,28 @@ _SORTS: dict[str, ColumnElement[Any]] = {
 }
 
 
+def list_statement(
+    filters: UnitFilters, sort: str | None, *, only_organisation: uuid.UUID | None, only_vacant: bool
+) -> Select[HousingUnit]:
+    """The units matching the filters within the caller's scope, in a total order (sort, then creation)."""
+    conds = _conditions(filters, only_organisation=only_organisation, only_vacant=only_vacant)
+    order = [_SORTS[sort]] if sort else []
+    order += [HousingUnit.created_at.asc(), HousingUnit.id.asc()]
+    return select(HousingUnit).where(*conds).order_by(*order)
+
+
 async def list_page(
     session: AsyncSession,
     filters: UnitFilters,
     sort: str | None,
-    limit: int,
-    offset: int,
+    page: PageParams,
     *,
     only_organisation: uuid.UUID | None,
     only_vacant: bool,
-) -> tuple[Sequence[HousingUnit], int]:
+) -> Slice[HousingUnit]:
     """Two statements whatever the page size: the count and the page."""
-    conds = _conditions(filters, only_organisation=only_organisation, only_vacant=only_vacant)
-    total = (await session.execute(select(func.count()).select_from(HousingUnit).where(*conds))).scalar_one()
-    order = [_SORTS[sort]] if sort else []
-    order += [HousingUnit.created_at.asc(), HousingUnit.id.asc()]
-    stmt = select(HousingUnit).where(*conds).order_by(*order).limit(limit).offset(offset)
-    return (await session.execute(stmt)).scalars().all(), total
+    stmt = list_statement(filters, sort, only_organisation=only_organisation, only_vacant=only_vacant)
+    return await paginate(session, stmt, page)
 
 
 async def get(session: AsyncSession, unit_id: uuid.UUID, *, for_update: bool = False) -> HousingUnit | None:
@@ -112,13 +116,3 @@ async def organisation_kind(session: AsyncSession, organisation_id: uuid.UUID) -
 
 async def delete_unit(session: AsyncSession, unit_id: uuid.UUID) -> None:
     await session.execute(delete(HousingUnit).where(HousingUnit.id == unit_id))
-
-
-async def has_booked_relay_stay(session: AsyncSession, unit_id: uuid.UUID) -> bool:
-    """A relay stay on the unit that is booked and has not ended yet (the pipeline's table, read only)."""
-    stmt = select(RelayStay.id).where(
-        RelayStay.unit_id == unit_id,
-        RelayStay.status == RelayStayStatus.BOOKED,
-        RelayStay.end_date >= func.current_date(),
-    )
-    return (await session.execute(stmt.limit(1))).first() is not None

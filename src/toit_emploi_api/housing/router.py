@@ -1,25 +1,25 @@
-"""HTTP endpoints of housing units and of Polygone's vacancy sync."""
+"""HTTP endpoints of housing units and of Polygone's vacancy sync (HTTP only: rules in the services)."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from fastapi.concurrency import run_in_threadpool
 
 from toit_emploi_api.auth.policy import Principal, authorize
 from toit_emploi_api.core.database import SessionDep
-from toit_emploi_api.core.errors import error_responses
-from toit_emploi_api.core.etag import IfMatchHeader, require_if_match
-from toit_emploi_api.core.resources import Page, PageDep, with_etag
+from toit_emploi_api.core.errors import problem_responses
+from toit_emploi_api.core.problems import NOT_FOUND, UNSUPPORTED_MEDIA_TYPE
+from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, with_etag
 from toit_emploi_api.housing import service, sync_service
+from toit_emploi_api.housing.deps import CurrentUnit, LockedUnit
 from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.housing.repository import UnitFilters
 from toit_emploi_api.housing.schemas import (
+    SYNC_REQUEST_BODY,
     HousingUnitCreate,
     HousingUnitOut,
     HousingUnitPublicOut,
@@ -28,8 +28,17 @@ from toit_emploi_api.housing.schemas import (
     SyncReport,
     UnitSort,
 )
-from toit_emploi_api.housing.sync_input import MAX_UNITS, REQUIRED_CSV_HEADERS, UNIT_JSON_SCHEMA
 from toit_emploi_api.reference.codes import INSEE_COMMUNE_PATTERN
+from toit_emploi_api.vocab.problems import (
+    LANDLORD_REFERENCE_TAKEN,
+    SYNC_EMPTY_SNAPSHOT,
+    SYNC_INVALID_ROWS,
+    SYNC_TOO_MANY_UNITS,
+    SYNC_UNREADABLE,
+    UNIT_ALLOCATED,
+    UNIT_HAS_BOOKED_RELAY_STAY,
+    UNIT_HELD_BY_PROGRAMME,
+)
 from toit_emploi_api.vocab.roles import Role
 from toit_emploi_api.vocab.statuses import UnitStatus
 
@@ -44,10 +53,13 @@ SyncDep = Annotated[Principal, Depends(authorize(Role.LANDLORD))]
 UnitOut = HousingUnitOut | HousingUnitPublicOut
 
 
-def _out(principal: Principal, unit: HousingUnit) -> HousingUnitOut | HousingUnitPublicOut:
-    if service.sees_full_unit(principal):
-        return HousingUnitOut.model_validate(unit)
-    return HousingUnitPublicOut.model_validate(unit)
+def _view(principal: Principal) -> type[HousingUnitOut] | type[HousingUnitPublicOut]:
+    """The whole unit, or the reduced view of Paris referents and partner workers."""
+    return HousingUnitOut if service.sees_full_unit(principal) else HousingUnitPublicOut
+
+
+def _location(unit: HousingUnit) -> str:
+    return f"/api/v1/housing-units/{unit.id}"
 
 
 def _filters(
@@ -79,7 +91,7 @@ def _filters(
 
 @router.get(
     "/housing-units",
-    summary="List housing units (landlords: their own; Paris referents and partners: vacant units only)",
+    summary="List housing units",
     response_model=Page[HousingUnitOut] | Page[HousingUnitPublicOut],
 )
 async def housing_units_list(
@@ -92,90 +104,57 @@ async def housing_units_list(
         Query(description="Order by rent, rooms or available date; prefix `-` for descending."),
     ] = None,
 ) -> Page[HousingUnitOut] | Page[HousingUnitPublicOut]:
-    rows, total = await service.list_units(session, principal, filters, sort, page.limit, page.offset)
-    if service.sees_full_unit(principal):
-        return Page[HousingUnitOut](items=[HousingUnitOut.model_validate(r) for r in rows], total=total, **vars(page))
-    return Page[HousingUnitPublicOut](
-        items=[HousingUnitPublicOut.model_validate(r) for r in rows], total=total, **vars(page)
-    )
+    """The housing units the caller may see, filtered, sorted and paginated (`limit` ≤ 200, `offset`).
+
+    - **Who**: a landlord sees its own organisation's units only (even when it names another landlord in
+      `landlord_organisation_id`: the list is then empty); the service manager and admins see every unit; Paris
+      referents and partner workers see `vacant` units only, in the reduced view `HousingUnitPublicOut` (no
+      `landlord_reference`, `landlord_organisation_id`, `last_synced_at`, `held_absent_since` or `version`).
+      Funders: 403.
+    - **Filters** (combined with AND): `status`, `commune_insee`, `min_rooms`, `max_total_rent` (rent + charges at
+      most the amount), `available_before` (available on or before that date; a unit without a date is available
+      now), `is_relay`, `landlord_organisation_id`. They narrow the caller's scope, never widen it.
+    - **Sorts**: `rent`, `rooms`, `available_from` (no date first), `-` for descending; ties in creation order.
+    - A list costs the same few SQL statements whatever the page size (the count and the page).
+    """
+    rows = await service.list_units(session, principal, filters, sort, page)
+    return rows.to(_view(principal).model_validate)
 
 
 @router.post(
     "/housing-units",
-    summary="Create a housing unit (a landlord for itself; admin/service manager name the landlord)",
+    summary="Create a housing unit",
     status_code=status.HTTP_201_CREATED,
     response_model=HousingUnitOut,
-    responses=error_responses(409),
+    responses=problem_responses(LANDLORD_REFERENCE_TAKEN),
 )
 async def housing_units_create(
     principal: WriterDep, session: SessionDep, body: HousingUnitCreate, response: Response
 ) -> HousingUnitOut:
+    """Create a housing unit; answers 201 with the unit, its `ETag` and its `Location`.
+
+    - **Who**: a landlord, for its own organisation (`landlord_organisation_id` omitted, or its own: another one is
+      422); the service manager and admins must name `landlord_organisation_id`, an existing organisation of kind
+      landlord (else 422).
+    - **Status**: `vacant` (default) or `unavailable`; `reserved` and `let` are set by housing allocations only (422).
+    - **Facts**: bounds as in the schema (RPLS names: NBPIECE 1–10, ETAGE −5 to 99, amounts ≥ 0 with 2 decimals,
+      DPE A–G, construction year 1500–2100, …). Unknown fields, NUL or control characters and overlong strings: 422.
+    - The landlord reference is unique per landlord: **409** `landlord-reference-taken`.
+    - Writes one audit event `housing_unit.create`.
+    """
     unit = await service.create_unit(session, principal, body)
-    with_etag(response, unit.version)
-    response.headers["Location"] = f"/api/v1/housing-units/{unit.id}"
+    created(response, unit.version, _location(unit))
     return HousingUnitOut.model_validate(unit)
-
-
-_CSV_EXAMPLE = (
-    ",".join(REQUIRED_CSV_HEADERS) + "\n"
-    "AUR-0142,15014,15000,12,RUE,des Carmes,2,3,64.50,412.30,85.00,D,1974,2026-12-01,0\n"
-    "AUR-0201,15014,15000,3,AV,de la République,0,4,81.00,498.10,96.50,C,1992,,1\n"
-)
-_JSON_EXAMPLE: dict[str, Any] = {
-    "mode": "snapshot",
-    "units": [
-        {
-            "landlord_reference": "AUR-0142",
-            "commune_insee": "15014",
-            "postcode": "15000",
-            "street_number": "12",
-            "street_type": "RUE",
-            "street_name": "des Carmes",
-            "floor": 2,
-            "rooms": 3,
-            "living_area_m2": "64.50",
-            "rent": "412.30",
-            "charges": "85.00",
-            "dpe_class": "D",
-            "construction_year": 1974,
-            "available_from": "2026-12-01",
-            "is_relay": False,
-        }
-    ],
-}
-_SYNC_BODY_SCHEMA = {
-    "type": "object",
-    "required": ["units"],
-    "additionalProperties": False,
-    "properties": {
-        "mode": {"type": "string", "enum": ["snapshot", "delta"], "default": "snapshot"},
-        "units": {"type": "array", "maxItems": MAX_UNITS, "items": UNIT_JSON_SCHEMA},
-    },
-}
 
 
 @router.post(
     "/housing-units/sync",
-    summary="Vacancy sync: push the landlord's vacant units as JSON or CSV (snapshot or delta)",
-    description=(
-        "Creates or updates the landlord's units in a few set-based statements. Unchanged units are not rewritten. "
-        "A unit `reserved` or `let` by the programme is never overwritten: it is listed in `conflicts`. "
-        "`snapshot`: this landlord's vacant units absent from the body become `unavailable` (an empty snapshot needs "
-        "`?allow_empty=true`, else 422 `sync-empty-snapshot`). All-or-nothing unless "
-        f"`?partial=true`. At most {MAX_UNITS} units per request (more: 413). CSV: comma or semicolon separated, "
-        "UTF-8 (or declare `charset=windows-1252`); headers documented in the README."
-    ),
+    summary="Vacancy sync",
     response_model=SyncReport,
-    responses=error_responses(413, 415),
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": _SYNC_BODY_SCHEMA, "example": _JSON_EXAMPLE},
-                "text/csv": {"schema": {"type": "string"}, "example": _CSV_EXAMPLE},
-            },
-        }
-    },
+    responses=problem_responses(
+        SYNC_TOO_MANY_UNITS, UNSUPPORTED_MEDIA_TYPE, SYNC_UNREADABLE, SYNC_INVALID_ROWS, SYNC_EMPTY_SNAPSHOT
+    ),
+    openapi_extra={"requestBody": SYNC_REQUEST_BODY},
 )
 async def housing_units_sync(
     principal: SyncDep,
@@ -194,49 +173,105 @@ async def housing_units_sync(
         uuid.UUID | None, Query(description="Admin only: the landlord organisation the sync is for.")
     ] = None,
 ) -> SyncReport:
-    org_id = await service.resolve_landlord(session, principal, landlord_organisation_id, "landlord_organisation_id")
-    timings = sync_service.SyncTimings()
-    started = time.perf_counter()
-    body = await request.body()
-    parsed = await run_in_threadpool(sync_service.parse_body, body, request.headers.get("content-type", ""), mode)
-    timings.parse_ms = (time.perf_counter() - started) * 1000
-    report = await sync_service.run_sync(
-        session, principal, org_id, parsed, partial=partial, timings=timings, allow_empty=allow_empty
+    """Polygone's vacancy sync: push the landlord's units, as JSON or CSV, and get a report of what was done.
+
+    - **Who**: a landlord (user or API client with the `client_credentials` grant), for its own organisation only
+      (a `landlord_organisation_id` naming another one is 422); an admin must name `landlord_organisation_id`.
+    - **Size**: at most 20,000 units per request (more: **413** `sync-too-many-units`; the body itself may be up to
+      32 MiB). Each unit is the landlord's complete description of it: an optional fact left out is stored as
+      unknown (null; `charges` 0, `is_relay` and `step_free_access` false).
+    - **JSON** (`application/json`): `{"mode": "snapshot" | "delta", "units": [...]}` (`mode` defaults to
+      `snapshot`; a `?mode=` that contradicts it is 422). Strict for numbers and booleans: `rooms`, `floor`,
+      `construction_year` are JSON integers, `is_relay`, `elevator`, `step_free_access` JSON booleans (else a row
+      error); amounts may be strings or numbers.
+    - **CSV** (`text/csv`, UTF-8 or a declared `charset=windows-1252`): the mode is `?mode=` (default `snapshot`);
+      `,` or `;` separated (with `;`, decimals may use a comma); case-insensitive headers in any order: the RPLS-like
+      `REFLOG, DEPCOM, CODEPOSTAL, NUMVOIE, TYPVOIE, NOMVOIE, ETAGE, NBPIECE, SURFHAB, LOYERPRINC, CHARGES, DPEENERGIE,
+      CONSTRUCT, DISPONIBLE, RELAIS` are required, `ASCENSEUR, ACCESSIBLE, LATITUDE, LONGITUDE` optional; a missing,
+      unknown or repeated header is 422 `sync-unreadable` (`errors[0].field = "header"`). Empty cell = no value.
+      Other content types: **415** `unsupported-media-type`.
+    - **What it does**: units present are created, or updated when a fact differs (a listed `unavailable` unit
+      becomes `vacant` again). An identical unit is not rewritten (`unchanged`: `version`, `updated_at` and
+      `last_synced_at` stay), so re-sending the same body writes nothing. **snapshot**: this landlord's `vacant`
+      units absent from the body become `unavailable` (`no_longer_vacant`); units listed on an invalid row are not
+      absent. **delta**: absent units are left alone.
+    - **Conflicts** (listed in `conflicts`, the unit left as it is, the answer still 200):
+      `unit_held_by_programme`, a `reserved` or `let` unit whose facts differ (never overwritten);
+      `held_unit_absent_from_snapshot`, a reserved/let unit a snapshot omits (it keeps its status and gets
+      `held_absent_since`; when the programme releases it, it becomes `unavailable`; any sync listing it clears the
+      mark); `relay_stay_booked`, a relay apartment with a booked stay not over yet whose relay flag or status would
+      change (its other facts are applied) or that a snapshot omits (it stays vacant).
+    - **Empty snapshot**: 422 `sync-empty-snapshot` unless `?allow_empty=true` (an empty delta is fine).
+    - **All-or-nothing** by default: any invalid row and nothing is written, 422 `sync-invalid-rows` with
+      `invalid_rows` and `row_errors`. With `?partial=true` the valid rows are written and the invalid ones reported
+      in `errors` (`{row, landlord_reference, field, message}`, rows from 1, at most 1,000, `errors_truncated`). A
+      reference twice in one body is an error on every copy. An unreadable body is 422 `sync-unreadable`.
+    - **One at a time**: the landlord's syncs are serialised (transaction-level advisory lock), and the rows
+      concerned are locked before comparing, so a reservation or relay stay booked meanwhile is seen as a conflict.
+    - One audit event `housing_unit.sync` (counts only); the `Server-Timing` header gives `parse` and `sql` times.
+    """
+    result = await sync_service.sync(
+        session,
+        principal,
+        await request.body(),
+        request.headers.get("content-type", ""),
+        landlord_organisation_id=landlord_organisation_id,
+        mode=mode,
+        partial=partial,
+        allow_empty=allow_empty,
     )
-    response.headers["Server-Timing"] = f"parse;dur={timings.parse_ms:.1f}, sql;dur={timings.sql_ms:.1f}"
-    return report
+    response.headers["Server-Timing"] = result.timings.server_timing
+    return result.report
 
 
 @router.get(
     "/housing-units/{unit_id}",
     summary="Read a housing unit",
     response_model=UnitOut,
-    responses=error_responses(404),
+    responses=problem_responses(NOT_FOUND),
 )
-async def housing_units_get(
-    principal: ReaderDep, session: SessionDep, unit_id: uuid.UUID, response: Response
-) -> HousingUnitOut | HousingUnitPublicOut:
-    unit = await service.get_visible(session, principal, unit_id)
+async def housing_units_get(principal: ReaderDep, unit: CurrentUnit, response: Response) -> UnitOut:
+    """One housing unit, with its `ETag` (send it back as `If-Match` to change or delete the unit).
+
+    Readers as the list: a landlord reads its own organisation's units, the service manager and admins every unit,
+    Paris referents and partner workers `vacant` units only, in the reduced view. A unit the caller may not see
+    (another landlord's, or not vacant for those two roles) is **404**, as an unknown one: existence does not leak.
+    """
     with_etag(response, unit.version)
-    return _out(principal, unit)
+    return _view(principal).model_validate(unit)
 
 
 @router.patch(
     "/housing-units/{unit_id}",
-    summary="Change a housing unit's facts (If-Match required; reserved/let are set by allocations only)",
+    summary="Update a housing unit",
     response_model=HousingUnitOut,
-    responses=error_responses(404, 409, 412, 428),
+    responses=problem_responses(
+        NOT_FOUND, UNIT_HELD_BY_PROGRAMME, UNIT_HAS_BOOKED_RELAY_STAY, LANDLORD_REFERENCE_TAKEN
+    ),
 )
 async def housing_units_update(
     principal: WriterDep,
     session: SessionDep,
-    unit_id: uuid.UUID,
+    unit: LockedUnit,
     body: HousingUnitUpdate,
+    if_match: IfMatchDep,
     response: Response,
-    if_match: IfMatchHeader = None,
 ) -> HousingUnitOut:
-    unit = await service.get_visible(session, principal, unit_id, for_update=True)
-    require_if_match(if_match, unit.version)
+    """Change a unit's facts: only the fields sent change, `null` clears an optional fact (a required one: 422).
+
+    - **Who**: a landlord (its own units: another landlord's is 404), the service manager, admins.
+    - **If-Match** with the ETag of your last read: 428 without it, 412 when the unit changed since.
+    - **Status**: only `vacant` or `unavailable` may be set (`reserved`/`let` are 422: housing allocations set them).
+    - While the unit is `reserved` or `let`: changing its status is **409** `unit-held-by-programme` for everyone
+      (the allocation releases it); a landlord's change of any fact is 409 `unit-held-by-programme` too (the service
+      manager may correct a fact).
+    - A relay apartment with a booked stay not over yet: a change of `is_relay` or `status` is **409**
+      `unit-has-booked-relay-stay` (`fields` names them) until the stay ends or is cancelled.
+    - A reference this landlord already uses: **409** `landlord-reference-taken`.
+    - Sending the current values changes nothing (same ETag, no audit event); otherwise the version goes up and one
+      audit event `housing_unit.update` lists the changed field names.
+    """
+    if_match.check(unit.version)
     unit = await service.update_unit(session, principal, unit, body)
     with_etag(response, unit.version)
     return HousingUnitOut.model_validate(unit)
@@ -244,14 +279,21 @@ async def housing_units_update(
 
 @router.delete(
     "/housing-units/{unit_id}",
-    summary="Delete a unit that was never allocated (vacant or unavailable); If-Match required",
+    summary="Delete a housing unit",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(404, 409, 412, 428),
+    responses=problem_responses(NOT_FOUND, UNIT_ALLOCATED),
 )
 async def housing_units_delete(
-    principal: WriterDep, session: SessionDep, unit_id: uuid.UUID, if_match: IfMatchHeader = None
+    principal: WriterDep, session: SessionDep, unit: LockedUnit, if_match: IfMatchDep
 ) -> Response:
-    unit = await service.get_visible(session, principal, unit_id, for_update=True)
-    require_if_match(if_match, unit.version)
+    """Delete a unit that was never allocated; answers 204.
+
+    - **Who**: a landlord (its own units: another landlord's is 404), the service manager, admins.
+    - **If-Match** with the ETag of your last read: 428 without it, 412 when the unit changed since.
+    - Only a `vacant` or `unavailable` unit may be deleted; a `reserved` or `let` one, or one with a history in the
+      programme (allocations, relay stays), is **409** `unit-allocated`: mark it `unavailable` instead.
+    - Writes one audit event `housing_unit.delete`.
+    """
+    if_match.check(unit.version)
     await service.delete_unit(session, principal, unit)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

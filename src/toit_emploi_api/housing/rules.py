@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
-from typing import Final
+from typing import Final, Literal
 
 from toit_emploi_api.housing.models import DpeClass
 from toit_emploi_api.vocab.statuses import UnitStatus
@@ -33,3 +34,15 @@ DPE_CLASSES: Final = frozenset(c.value for c in DpeClass)
 PIPELINE_STATUSES: Final = frozenset({UnitStatus.RESERVED, UnitStatus.LET})
 # What a landlord, the service manager or an admin may set by hand.
 MANUAL_STATUSES: Final = frozenset({UnitStatus.VACANT, UnitStatus.UNAVAILABLE})
+
+
+def relay_held(relay_held_until: date | None, today: date) -> bool:
+    """A relay apartment is held by the programme (relay flag and status kept) through the last day of a stay booked
+    in it: `relay_held_until`, kept by the pipeline through `housing.holds`."""
+    return relay_held_until is not None and relay_held_until >= today
+
+
+# Why a vacancy sync left a unit as it was (its report's `conflicts`): `unit_held_by_programme`, a reserved/let unit
+# whose facts differ; `relay_stay_booked`, a held relay apartment whose relay flag or status would change, or that a
+# snapshot omits; `held_unit_absent_from_snapshot`, a reserved/let unit that a snapshot omits.
+SyncConflictCode = Literal["unit_held_by_programme", "relay_stay_booked", "held_unit_absent_from_snapshot"]

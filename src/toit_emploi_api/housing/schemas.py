@@ -6,13 +6,14 @@ import re
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
 from toit_emploi_api.core.schemas import InputModel, OutputModel
 from toit_emploi_api.housing import rules
 from toit_emploi_api.housing.models import DpeClass
+from toit_emploi_api.housing.sync_input import MAX_UNITS, REQUIRED_CSV_HEADERS, UNIT_JSON_SCHEMA
 from toit_emploi_api.reference.codes import InseeCommuneCode, PostCode
 from toit_emploi_api.reference.text import reject_control_characters
 from toit_emploi_api.vocab.statuses import UnitStatus
@@ -35,35 +36,22 @@ def _reference(value: str) -> str:
     return value
 
 
+_T = TypeVar("_T")
+# A text stripped, then held to the wrapped type's length, then refused if not on one line (no control character).
+OneLine = Annotated[_T, BeforeValidator(_strip), AfterValidator(_single_line)]
+_Reference = Annotated[str, StringConstraints(min_length=1, max_length=rules.REFERENCE_MAX)]
+_Number = Annotated[str, StringConstraints(max_length=rules.STREET_NUMBER_MAX)]
+_Type = Annotated[str, StringConstraints(max_length=rules.STREET_TYPE_MAX)]
+_Name = Annotated[str, StringConstraints(max_length=rules.STREET_NAME_MAX)]
+
 LandlordReference = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=rules.REFERENCE_MAX),
-    BeforeValidator(_strip),
-    AfterValidator(_single_line),
+    OneLine[_Reference],
     AfterValidator(_reference),
     Field(description="The landlord's own reference of the unit (unique per landlord).", examples=["AUR-0142"]),
 ]
-StreetNumber = Annotated[
-    str,
-    StringConstraints(max_length=rules.STREET_NUMBER_MAX),
-    BeforeValidator(_strip),
-    AfterValidator(_single_line),
-    Field(description="NUMVOIE, e.g. `12` or `12 bis`.", examples=["12"]),
-]
-StreetType = Annotated[
-    str,
-    StringConstraints(max_length=rules.STREET_TYPE_MAX),
-    BeforeValidator(_strip),
-    AfterValidator(_single_line),
-    Field(description="TYPVOIE, e.g. `RUE`, `AV`, `BD`.", examples=["RUE"]),
-]
-StreetName = Annotated[
-    str,
-    StringConstraints(max_length=rules.STREET_NAME_MAX),
-    BeforeValidator(_strip),
-    AfterValidator(_single_line),
-    Field(description="NOMVOIE.", examples=["des Carmes"]),
-]
+StreetNumber = Annotated[OneLine[_Number], Field(description="NUMVOIE, e.g. `12` or `12 bis`.", examples=["12"])]
+StreetType = Annotated[OneLine[_Type], Field(description="TYPVOIE, e.g. `RUE`, `AV`, `BD`.", examples=["RUE"])]
+StreetName = Annotated[OneLine[_Name], Field(description="NOMVOIE.", examples=["des Carmes"])]
 Rooms = Annotated[
     int,
     Field(ge=rules.ROOMS_MIN, le=rules.ROOMS_MAX, description="NBPIECE, living room included (T3 = 3).", examples=[3]),
@@ -239,11 +227,36 @@ UnitSort = Literal["rent", "-rent", "rooms", "-rooms", "available_from", "-avail
 
 SyncMode = Literal["snapshot", "delta"]
 
+# The sync's request body in the OpenAPI document: the route reads the raw body itself (JSON or CSV).
+_CSV_EXAMPLE: Final = (
+    ",".join(REQUIRED_CSV_HEADERS) + "\n"
+    "AUR-0142,15014,15000,12,RUE,des Carmes,2,3,64.50,412.30,85.00,D,1974,2026-12-01,0\n"
+    "AUR-0201,15014,15000,3,AV,de la République,0,4,81.00,498.10,96.50,C,1992,,1\n"
+)
+SYNC_REQUEST_BODY: Final[dict[str, Any]] = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["units"],
+                "additionalProperties": False,
+                "properties": {
+                    "mode": {"type": "string", "enum": ["snapshot", "delta"], "default": "snapshot"},
+                    "units": {"type": "array", "maxItems": MAX_UNITS, "items": UNIT_JSON_SCHEMA},
+                },
+            },
+            "example": {"mode": "snapshot", "units": [_UNIT_EXAMPLE]},
+        },
+        "text/csv": {"schema": {"type": "string"}, "example": _CSV_EXAMPLE},
+    },
+}
+
 
 class SyncConflict(OutputModel):
     landlord_reference: str = Field(max_length=rules.REFERENCE_MAX)
     status: UnitStatus = Field(description="The unit's current status (kept).")
-    code: Literal["unit_held_by_programme", "relay_stay_booked", "held_unit_absent_from_snapshot"] = Field(
+    code: rules.SyncConflictCode = Field(
         description="`unit_held_by_programme`: reserved/let and the facts differ; `relay_stay_booked`: a relay "
         "apartment with a booked stay whose relay flag or status would change (or that a snapshot omits); "
         "`held_unit_absent_from_snapshot`: a reserved/let unit a snapshot omits (it gets `held_absent_since`)."

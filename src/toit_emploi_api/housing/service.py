@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.core import audit
-from toit_emploi_api.core.errors import (
-    FieldError,
-    NotFoundError,
-    ProblemError,
-    ValidationProblemError,
-)
+from toit_emploi_api.core import audit, clock
+from toit_emploi_api.core.errors import FieldError, ProblemError, ValidationProblemError
+from toit_emploi_api.core.resources import PageParams, Slice, found
 from toit_emploi_api.housing import repository, rules
 from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.housing.repository import UnitFilters
@@ -55,21 +50,19 @@ def _visible(principal: Principal, unit: HousingUnit) -> bool:
 
 
 async def list_units(
-    session: AsyncSession, principal: Principal, filters: UnitFilters, sort: str | None, limit: int, offset: int
-) -> tuple[Sequence[HousingUnit], int]:
+    session: AsyncSession, principal: Principal, filters: UnitFilters, sort: str | None, page: PageParams
+) -> Slice[HousingUnit]:
+    """One page of the units the caller may see (its filters narrow the caller's scope, never widen it)."""
     only_org, only_vacant = _scope(principal)
-    return await repository.list_page(
-        session, filters, sort, limit, offset, only_organisation=only_org, only_vacant=only_vacant
-    )
+    return await repository.list_page(session, filters, sort, page, only_organisation=only_org, only_vacant=only_vacant)
 
 
-async def get_visible(
+async def visible_unit(
     session: AsyncSession, principal: Principal, unit_id: uuid.UUID, *, for_update: bool = False
 ) -> HousingUnit:
+    """The unit, if the caller may see it; else 404 (another landlord's unit included: existence does not leak)."""
     unit = await repository.get(session, unit_id, for_update=for_update)
-    if unit is None or not _visible(principal, unit):
-        raise NotFoundError("No housing unit with this id.")
-    return unit
+    return found(unit if unit is not None and _visible(principal, unit) else None, "No housing unit with this id.")
 
 
 async def resolve_landlord(
@@ -145,7 +138,7 @@ async def update_unit(
                 f"The unit is {unit.status.value} by the programme: ask the service manager to change its facts.",
             )
     held = sorted(k for k in ("is_relay", "status") if k in changes)
-    if held and await repository.has_booked_relay_stay(session, unit.id):
+    if held and rules.relay_held(unit.relay_held_until, clock.today()):
         raise ProblemError(
             UNIT_HAS_BOOKED_RELAY_STAY,
             f"The unit is a relay apartment with a booked stay: its {' and '.join(held)} cannot change until the "

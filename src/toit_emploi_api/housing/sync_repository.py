@@ -4,7 +4,7 @@
 2. ``SELECT … ORDER BY id FOR UPDATE`` of the rows the sync may touch (after any concurrent reservation commits).
 3. One statement: ``unnest`` the column arrays, compare with the stored units, and
    ``INSERT … ON CONFLICT (landlord_organisation_id, landlord_reference) DO UPDATE … WHERE (facts) IS DISTINCT FROM
-   (incoming facts) AND status NOT IN ('reserved', 'let')`` for the new or changed rows only, counting created vs
+   (incoming facts) AND status NOT IN (reserved, let)`` for the new or changed rows only, counting created vs
    updated with ``xmax = 0``; the same statement lists the conflicts: reserved/let units whose facts differ, and relay
    apartments with a booked stay whose `is_relay` or status would change (those are left as they are).
    Unchanged rows are not written: version, updated_at and last_synced_at stay as they were.
@@ -16,14 +16,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from datetime import date
+from typing import Any, Final
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from toit_emploi_api.housing import rules
 from toit_emploi_api.housing.sync_input import COLUMNS
+from toit_emploi_api.vocab.statuses import UnitStatus
 
 # PostgreSQL array type of each synced column, in COLUMNS order.
 _ARRAY_TYPES: Final[Mapping[str, str]] = {
@@ -50,7 +53,17 @@ _ARRAY_TYPES: Final[Mapping[str, str]] = {
 assert tuple(_ARRAY_TYPES) == COLUMNS
 # The facts compared to decide whether a unit changed (everything the sync carries but the key).
 _FACTS: Final = tuple(c for c in COLUMNS if c != "landlord_reference")
-_HELD: Final = "('reserved', 'let')"
+
+
+# Status literals of the constant SQL below, written from the enum (never from input).
+def _sql_list(statuses: Iterable[UnitStatus]) -> str:
+    return "(" + ", ".join(f"'{s.value}'" for s in statuses) + ")"
+
+
+_HELD: Final = _sql_list(sorted(rules.PIPELINE_STATUSES))  # the programme's: never overwritten by a sync
+_VACANT: Final = f"'{UnitStatus.VACANT.value}'"
+_UNAVAILABLE: Final = f"'{UnitStatus.UNAVAILABLE.value}'"
+_ABSENT_CANDIDATES: Final = _sql_list([UnitStatus.VACANT, *sorted(rules.PIPELINE_STATUSES)])
 
 
 def _row(prefix: str, columns: Sequence[str]) -> str:
@@ -61,9 +74,10 @@ _UNNEST_ARGS = ", ".join(f"CAST(:{c} AS {t}[])" for c, t in _ARRAY_TYPES.items()
 _INCOMING_COLUMNS = ", ".join(f"CAST(t.{c} AS dpe_class) AS {c}" if c == "dpe_class" else f"t.{c}" for c in COLUMNS)
 _DIFF_FIELDS = ", ".join(f"CASE WHEN h.{c} IS DISTINCT FROM c.{c} THEN '{c}' END" for c in _FACTS)
 
-# Relay apartments with a stay that is booked and not over yet: their `is_relay` and `status` are held by the
-# programme (table relay_stays of the pipeline, read here only).
-_RELAY_HELD: Final = "SELECT DISTINCT unit_id FROM relay_stays WHERE status = 'booked' AND end_date >= current_date"
+# A relay apartment with a booked stay that is not over yet: ``relay_held_until`` (the stay's last day, kept by the
+# pipeline through ``housing.holds``) is today or later; ``:today`` is the Paris date, bound by the caller. Its
+# `is_relay` and `status` are held by the programme.
+_RELAY_HELD: Final = "COALESCE(u.relay_held_until >= CAST(:today AS date), false)"
 
 # Built from the constant column table above, never from input: only bound parameters carry values.
 # action: create | update | same | held (reserved/let, facts differ) | relay (booked relay stay, is_relay or status
@@ -73,22 +87,20 @@ WITH incoming AS (
     SELECT {_INCOMING_COLUMNS}
     FROM unnest({_UNNEST_ARGS}) AS t({", ".join(COLUMNS)})
 ),
-relay_held AS ({_RELAY_HELD}),
 compared AS (
     SELECT i.*, u.id AS unit_id, u.status AS current_status,
            CASE
                WHEN u.id IS NULL THEN 'create'
                WHEN u.status IN {_HELD} THEN
                    CASE WHEN {_row("u", _FACTS)} IS DISTINCT FROM {_row("i", _FACTS)} THEN 'held' ELSE 'same' END
-               WHEN r.unit_id IS NOT NULL AND (u.is_relay IS DISTINCT FROM i.is_relay OR u.status <> 'vacant')
+               WHEN {_RELAY_HELD} AND (u.is_relay IS DISTINCT FROM i.is_relay OR u.status <> {_VACANT})
                    THEN 'relay'
-               WHEN {_row("u", _FACTS)} IS DISTINCT FROM {_row("i", _FACTS)} OR u.status <> 'vacant' THEN 'update'
+               WHEN {_row("u", _FACTS)} IS DISTINCT FROM {_row("i", _FACTS)} OR u.status <> {_VACANT} THEN 'update'
                ELSE 'same'
            END AS action
     FROM incoming i
     LEFT JOIN housing_units u
            ON u.landlord_organisation_id = CAST(:org AS uuid) AND u.landlord_reference = i.landlord_reference
-    LEFT JOIN relay_held r ON r.unit_id = u.id
 ),
 written AS (
     INSERT INTO housing_units AS u (
@@ -96,15 +108,15 @@ written AS (
         status, version, last_synced_at, created_at, updated_at
     )
     SELECT gen_random_uuid(), CAST(:org AS uuid), {", ".join(COLUMNS)},
-           'vacant', 1, now(), now(), now()
+           {_VACANT}, 1, now(), now(), now()
     FROM compared
     WHERE action IN ('create', 'update')
     ON CONFLICT (landlord_organisation_id, landlord_reference) DO UPDATE SET
         {", ".join(f"{c} = EXCLUDED.{c}" for c in _FACTS)},
-        status = 'vacant', held_absent_since = NULL,
+        status = {_VACANT}, held_absent_since = NULL,
         version = u.version + 1, updated_at = now(), last_synced_at = now()
     WHERE u.status NOT IN {_HELD}
-      AND ({_row("u", _FACTS)} IS DISTINCT FROM {_row("EXCLUDED", _FACTS)} OR u.status <> 'vacant')
+      AND ({_row("u", _FACTS)} IS DISTINCT FROM {_row("EXCLUDED", _FACTS)} OR u.status <> {_VACANT})
     RETURNING (u.xmax = 0) AS created
 )
 SELECT NULL AS landlord_reference, NULL AS status, NULL AS action, NULL AS fields,
@@ -113,7 +125,7 @@ SELECT NULL AS landlord_reference, NULL AS status, NULL AS action, NULL AS field
 UNION ALL
 SELECT c.landlord_reference, CAST(c.current_status AS text), c.action,
        array_remove(
-           ARRAY[{_DIFF_FIELDS}, CASE WHEN c.action = 'relay' AND h.status <> 'vacant' THEN 'status' END], NULL
+           ARRAY[{_DIFF_FIELDS}, CASE WHEN c.action = 'relay' AND h.status <> {_VACANT} THEN 'status' END], NULL
        ),
        NULL, NULL
 FROM compared c JOIN housing_units h ON h.id = c.unit_id
@@ -122,9 +134,9 @@ WHERE c.action IN ('held', 'relay')
 
 # Locks, in one consistent order (id), every row of this landlord the sync may compare, write or mark: the rows it
 # lists, and for a snapshot all of the landlord's rows (absent ones may be marked). Waits for a concurrent holder
-# (an allocation reserving a unit holds it FOR UPDATE; a relay stay being booked holds FOR KEY SHARE through its
-# foreign key, which FOR UPDATE also waits for) and, until the sync commits, makes them wait. The upsert that
-# follows is a new statement, hence a new snapshot: what it compares (status, relay stays) is the committed truth.
+# (an allocation reserving a unit holds it FOR UPDATE; booking a relay stay updates the unit's relay_held_until) and,
+# until the sync commits, makes them wait. The upsert that follows is a new statement, hence a new snapshot: what it
+# compares (status, relay hold) is the committed truth.
 LOCK_ROWS_SQL: Final = """
 SELECT count(*) FROM (
     SELECT 1 FROM housing_units AS u
@@ -148,18 +160,17 @@ WHERE u.landlord_organisation_id = CAST(:org AS uuid)
 # version and updated_at stay), reported every time.
 MARK_ABSENT_SQL: Final = f"""
 WITH absent AS (
-    SELECT u.id, u.landlord_reference, u.status, u.held_absent_since, r.unit_id IS NOT NULL AS relay_held
+    SELECT u.id, u.landlord_reference, u.status, u.held_absent_since, {_RELAY_HELD} AS relay_held
     FROM housing_units AS u
-    LEFT JOIN ({_RELAY_HELD}) AS r ON r.unit_id = u.id
     WHERE u.landlord_organisation_id = CAST(:org AS uuid)
-      AND u.status IN ('vacant', 'reserved', 'let')
+      AND u.status IN {_ABSENT_CANDIDATES}
       AND NOT EXISTS (SELECT 1 FROM unnest(CAST(:references AS text[])) AS p(ref) WHERE p.ref = u.landlord_reference)
 ),
 unavailable AS (
     UPDATE housing_units AS u
-    SET status = 'unavailable', version = u.version + 1, updated_at = now(), last_synced_at = now()
+    SET status = {_UNAVAILABLE}, version = u.version + 1, updated_at = now(), last_synced_at = now()
     FROM absent a
-    WHERE u.id = a.id AND a.status = 'vacant' AND NOT a.relay_held
+    WHERE u.id = a.id AND a.status = {_VACANT} AND NOT a.relay_held
     RETURNING u.id
 ),
 marked AS (
@@ -177,14 +188,11 @@ WHERE status IN {_HELD} OR relay_held
 """  # noqa: S608
 
 
-ConflictCode = Literal["unit_held_by_programme", "relay_stay_booked", "held_unit_absent_from_snapshot"]
-
-
 @dataclass(frozen=True)
 class Conflict:
     landlord_reference: str
     status: str
-    code: ConflictCode
+    code: rules.SyncConflictCode
     fields: list[str]
 
 
@@ -227,9 +235,9 @@ async def lock_rows(
 
 
 async def upsert(
-    session: AsyncSession, landlord_organisation_id: uuid.UUID, columns: Mapping[str, list[Any]]
+    session: AsyncSession, landlord_organisation_id: uuid.UUID, columns: Mapping[str, list[Any]], *, today: date
 ) -> UpsertOutcome:
-    params: dict[str, Any] = {"org": landlord_organisation_id, **columns}
+    params: dict[str, Any] = {"org": landlord_organisation_id, "today": today, **columns}
     rows = (await session.execute(text(UPSERT_SQL), params)).all()
     created = updated = 0
     conflicts: list[Conflict] = []
@@ -237,7 +245,7 @@ async def upsert(
         if reference is None:
             created, updated = int(n_created), int(n_updated)
         else:
-            code: ConflictCode = "relay_stay_booked" if action == "relay" else "unit_held_by_programme"
+            code: rules.SyncConflictCode = "relay_stay_booked" if action == "relay" else "unit_held_by_programme"
             conflicts.append(Conflict(reference, status, code, list(fields)))
     conflicts.sort(key=lambda c: c.landlord_reference)
     return UpsertOutcome(created, updated, conflicts)
@@ -252,9 +260,9 @@ async def clear_absent_marks(
 
 
 async def mark_absent(
-    session: AsyncSession, landlord_organisation_id: uuid.UUID, present_references: Sequence[str]
+    session: AsyncSession, landlord_organisation_id: uuid.UUID, present_references: Sequence[str], *, today: date
 ) -> AbsentOutcome:
-    params = {"org": landlord_organisation_id, "references": list(present_references)}
+    params = {"org": landlord_organisation_id, "today": today, "references": list(present_references)}
     rows = (await session.execute(text(MARK_ABSENT_SQL), params)).all()
     made_unavailable = 0
     conflicts: list[Conflict] = []
@@ -262,7 +270,7 @@ async def mark_absent(
         if reference is None:
             made_unavailable = int(count)
         else:
-            code: ConflictCode = "relay_stay_booked" if relay_held else "held_unit_absent_from_snapshot"
+            code: rules.SyncConflictCode = "relay_stay_booked" if relay_held else "held_unit_absent_from_snapshot"
             conflicts.append(Conflict(reference, status, code, []))
     conflicts.sort(key=lambda c: c.landlord_reference)
     return AbsentOutcome(made_unavailable, conflicts)

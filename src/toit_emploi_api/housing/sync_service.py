@@ -9,13 +9,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from anyio import to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.core import audit
+from toit_emploi_api.core import audit, clock
 from toit_emploi_api.core.errors import FieldError, ProblemError
 from toit_emploi_api.core.problems import UNSUPPORTED_MEDIA_TYPE
-from toit_emploi_api.housing import sync_repository
+from toit_emploi_api.housing import service, sync_repository
 from toit_emploi_api.housing.schemas import SyncConflict, SyncReport, SyncRowError
 from toit_emploi_api.housing.sync_input import (
     MAX_REPORTED_ERRORS,
@@ -37,6 +38,41 @@ logger = logging.getLogger("toit_emploi_api.housing.sync")
 class SyncTimings:
     parse_ms: float = 0.0
     sql_ms: float = 0.0
+
+    @property
+    def server_timing(self) -> str:
+        """The `Server-Timing` header of the answer."""
+        return f"parse;dur={self.parse_ms:.1f}, sql;dur={self.sql_ms:.1f}"
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    report: SyncReport
+    timings: SyncTimings
+
+
+async def sync(
+    session: AsyncSession,
+    principal: Principal,
+    body: bytes,
+    content_type: str,
+    *,
+    landlord_organisation_id: uuid.UUID | None,
+    mode: str | None,
+    partial: bool,
+    allow_empty: bool,
+) -> SyncResult:
+    """One vacancy sync: whose units (the landlord's own, or the one an admin names), parse and validate the body
+    (in a worker thread: up to 20,000 units), then write it (``run_sync``)."""
+    org_id = await service.resolve_landlord(session, principal, landlord_organisation_id, "landlord_organisation_id")
+    timings = SyncTimings()
+    started = time.perf_counter()
+    parsed = await to_thread.run_sync(parse_body, body, content_type, mode)
+    timings.parse_ms = (time.perf_counter() - started) * 1000
+    report = await run_sync(
+        session, principal, org_id, parsed, partial=partial, timings=timings, allow_empty=allow_empty
+    )
+    return SyncResult(report, timings)
 
 
 def parse_body(body: bytes, content_type: str, query_mode: str | None) -> ParsedSync:
@@ -132,13 +168,14 @@ async def run_sync(
         parsed.columns["landlord_reference"],
         whole_landlord=parsed.mode == "snapshot",
     )
-    outcome = await sync_repository.upsert(session, landlord_organisation_id, parsed.columns)
+    today = clock.today()
+    outcome = await sync_repository.upsert(session, landlord_organisation_id, parsed.columns, today=today)
     # Units listed in the body, even on an invalid row, are not "absent" from it.
     listed = sorted(parsed.seen_references)
     await sync_repository.clear_absent_marks(session, landlord_organisation_id, listed)
     absent = sync_repository.AbsentOutcome(0, [])
     if parsed.mode == "snapshot":
-        absent = await sync_repository.mark_absent(session, landlord_organisation_id, listed)
+        absent = await sync_repository.mark_absent(session, landlord_organisation_id, listed, today=today)
     timings.sql_ms = (time.perf_counter() - started) * 1000
     conflicts = [_conflict(c) for c in outcome.conflicts + absent.conflicts]
     report = SyncReport(
