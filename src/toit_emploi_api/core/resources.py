@@ -141,8 +141,13 @@ class Slice(Generic[R]):
     total: int
     page: PageParams
 
-    def to(self, out: Callable[[R], O]) -> Page[O]:
-        return self.page.of([out(row) for row in self.rows], self.total)
+    def to(self, out: Callable[[R], O], model: type[Page[O]] | None = None) -> Page[O]:
+        """The answer: each row through `out`. `model` (e.g. `Page[JobOpeningOut]`) types the page where the
+        response model is a union of page types, so that FastAPI serialises it as the member it is."""
+        items = [out(row) for row in self.rows]
+        if model is None:
+            return self.page.of(items, self.total)
+        return model(items=items, total=self.total, limit=self.page.limit, offset=self.page.offset)
 
 
 async def paginate(session: AsyncSession, stmt: Select[Any], page: PageParams, *, scalars: bool = True) -> Slice[Any]:

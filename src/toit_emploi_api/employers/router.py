@@ -231,10 +231,9 @@ async def job_openings_list(
         contract_type=contract_type,
         employer_id=employer_id,
     )
-    # Typed pages: the response model is a union, and a bare `Page` would be matched against the wrong member.
     if service.is_staff(principal):
-        return Page[JobOpeningOut].model_construct(**dict(rows.to(JobOpeningOut.model_validate)))
-    return Page[JobOpeningPublicOut].model_construct(**dict(rows.to(JobOpeningPublicOut.model_validate)))
+        return rows.to(JobOpeningOut.model_validate, Page[JobOpeningOut])
+    return rows.to(JobOpeningPublicOut.model_validate, Page[JobOpeningPublicOut])
 
 
 @router.get(

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
 from toit_emploi_api.core import audit
-from toit_emploi_api.core.errors import FieldError, ProblemError, ValidationProblemError
+from toit_emploi_api.core.errors import FieldError, ProblemError, ValidationProblemError, constraint_name
 from toit_emploi_api.core.resources import PageParams, Slice, found
 from toit_emploi_api.employers import repository
 from toit_emploi_api.employers.models import Employer, JobOpening
@@ -30,17 +30,6 @@ from toit_emploi_api.vocab.statuses import ContractType, JobOpeningStatus
 
 _SIRET_CONSTRAINT = "uq_employers_siret"
 _HIRES_CONSTRAINT = "ck_job_openings_hires_within_positions"
-
-
-def _constraint(exc: IntegrityError) -> str | None:
-    """The violated constraint's name (asyncpg keeps it on the driver exception or its cause).
-    The same helper is in `pipeline/access.py`: one `core.errors.constraint_name` should replace both."""
-    orig = exc.orig
-    for candidate in (orig, getattr(orig, "__cause__", None)):
-        name = getattr(candidate, "constraint_name", None)
-        if isinstance(name, str):
-            return name
-    return None
 
 
 def _siret_taken() -> ProblemError:
@@ -63,7 +52,7 @@ async def _flush(session: AsyncSession, opening: JobOpening | None = None, reque
     try:
         await session.flush()
     except IntegrityError as exc:
-        name = _constraint(exc)
+        name = constraint_name(exc)
         if name == _SIRET_CONSTRAINT:
             raise _siret_taken() from None
         if name == _HIRES_CONSTRAINT and opening is not None:
