@@ -9,24 +9,23 @@ import math
 import uuid
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.core import audit
 from toit_emploi_api.core.clock import utcnow
 from toit_emploi_api.core.errors import FieldError, ProblemError, ValidationProblemError
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.housing import holds
 from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.pipeline import repository
-from toit_emploi_api.pipeline.checks import check_dates, constraint_name, require_stage, sane_date
+from toit_emploi_api.pipeline.checks import check_dates, require_stage, sane_date
 from toit_emploi_api.pipeline.deps import Owned
 from toit_emploi_api.pipeline.models import (
     ALLOCATION_HOUSEHOLD_ACTIVE_INDEX,
     ALLOCATION_UNIT_ACTIVE_INDEX,
     HousingAllocation,
 )
+from toit_emploi_api.pipeline.records import flush, saved
 from toit_emploi_api.pipeline.schemas import AllocationCancel, AllocationCreate, AllocationLease
 from toit_emploi_api.vocab.audit import AuditAction
 from toit_emploi_api.vocab.problems import (
@@ -91,28 +90,14 @@ async def reserve(
         override_reason=body.override_reason,
     )
     session.add(allocation)
-    try:
-        await session.flush()
-    except IntegrityError as exc:  # backstop: the partial unique indexes
-        name = constraint_name(exc)
-        if name == ALLOCATION_UNIT_ACTIVE_INDEX:
-            raise _unit_unavailable() from None
-        if name == ALLOCATION_HOUSEHOLD_ACTIVE_INDEX:
-            raise _household_allocated() from None
-        raise
-    await holds.reserve_unit(session, unit)
-    await session.refresh(allocation)
-    details: dict[str, object] = {"unit_id": str(unit.id), "override": body.override_reason is not None}
-    await audit.record(
+    # Backstop of the checks above: the partial unique indexes.
+    await flush(
         session,
-        principal,
-        AuditAction.ALLOCATION_RESERVE,
-        "housing_allocation",
-        allocation.id,
-        household_id=household.id,
-        details=details,
+        {ALLOCATION_UNIT_ACTIVE_INDEX: _unit_unavailable, ALLOCATION_HOUSEHOLD_ACTIVE_INDEX: _household_allocated},
     )
-    return allocation
+    await holds.reserve_unit(session, unit)
+    details: dict[str, object] = {"unit_id": str(unit.id), "override": body.override_reason is not None}
+    return await saved(session, principal, AuditAction.ALLOCATION_RESERVE, allocation, household.id, details)
 
 
 async def _reserved_unit(session: AsyncSession, allocation: HousingAllocation) -> HousingUnit:
@@ -140,16 +125,7 @@ async def sign_lease(
     allocation.move_in_date = body.move_in_date
     await session.flush()
     await holds.let_unit(session, unit)
-    await session.refresh(allocation)
-    await audit.record(
-        session,
-        principal,
-        AuditAction.ALLOCATION_LEASE_SIGNED,
-        "housing_allocation",
-        allocation.id,
-        household_id=household.id,
-    )
-    return allocation
+    return await saved(session, principal, AuditAction.ALLOCATION_LEASE_SIGNED, allocation, household.id)
 
 
 async def cancel(
@@ -163,17 +139,8 @@ async def cancel(
     allocation.cancelled_at = utcnow()
     await session.flush()
     await holds.release_unit(session, unit)
-    await session.refresh(allocation)
-    await audit.record(
-        session,
-        principal,
-        AuditAction.ALLOCATION_CANCEL,
-        "housing_allocation",
-        allocation.id,
-        household_id=household.id,
-        details={"unit_id": str(unit.id)},
-    )
-    return allocation
+    details = {"unit_id": str(unit.id)}
+    return await saved(session, principal, AuditAction.ALLOCATION_CANCEL, allocation, household.id, details)
 
 
 async def release_reserved(session: AsyncSession, household_id: uuid.UUID, now: datetime) -> int:

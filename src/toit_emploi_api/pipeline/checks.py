@@ -1,4 +1,4 @@
-"""Shared checks of the pipeline services: date bounds, the stage a record belongs to, violated constraints.
+"""Shared checks of the pipeline services: date bounds and the stage a record belongs to.
 
 Who may see a household is decided by the one household-access policy (`households.access`), through the loaders of
 `pipeline.deps`."""
@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, timedelta
-
-from sqlalchemy.exc import IntegrityError
 
 from toit_emploi_api.core.clock import PROGRAMME_START, today, years_later
 from toit_emploi_api.core.errors import FieldError, ProblemError, ValidationProblemError
@@ -49,16 +47,3 @@ def require_stage(household: Household, allowed: Iterable[Stage], what: str) -> 
             f"{what} only while the household is in: {', '.join(allowed_stages)}; it is in {household.stage.value}.",
             extra={"stage": household.stage.value, "allowed_stages": [s.value for s in allowed_stages]},
         )
-
-
-def constraint_name(exc: IntegrityError) -> str | None:
-    """The name of the violated constraint or index (asyncpg reports it on the original error).
-
-    Written once for the pipeline; `employers.service._constraint` and `core.errors._on_integrity` read the same
-    attribute (the helper belongs in `core.errors`)."""
-    orig = exc.orig
-    for candidate in (orig, getattr(orig, "__cause__", None)):
-        name = getattr(candidate, "constraint_name", None)
-        if isinstance(name, str):
-            return name
-    return None

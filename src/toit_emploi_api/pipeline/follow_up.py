@@ -5,13 +5,13 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.core import audit
 from toit_emploi_api.core.clock import PROGRAMME_START, today
 from toit_emploi_api.core.resources import PageParams, Slice
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.pipeline import repository
 from toit_emploi_api.pipeline.checks import check_dates, require_stage
 from toit_emploi_api.pipeline.models import FollowUpEntry
+from toit_emploi_api.pipeline.records import saved
 from toit_emploi_api.pipeline.schemas import FollowUpEntryCreate
 from toit_emploi_api.vocab.audit import AuditAction
 from toit_emploi_api.vocab.stages import Stage
@@ -33,18 +33,8 @@ async def create(
         author_role=principal.role.value,
     )
     session.add(entry)
-    await session.flush()
-    await session.refresh(entry)
-    await audit.record(
-        session,
-        principal,
-        AuditAction.FOLLOW_UP_ENTRY_CREATE,
-        "follow_up_entry",
-        entry.id,
-        household_id=household.id,
-        details={"domain": body.domain.value},
-    )
-    return entry
+    details = {"domain": body.domain.value}
+    return await saved(session, principal, AuditAction.FOLLOW_UP_ENTRY_CREATE, entry, household.id, details)
 
 
 async def list_for(session: AsyncSession, household: Household, page: PageParams) -> Slice[FollowUpEntry]:

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.core import audit
 from toit_emploi_api.core.clock import today
 from toit_emploi_api.core.errors import FieldError, ProblemError, ValidationProblemError
 from toit_emploi_api.core.resources import PageParams, Slice
 from toit_emploi_api.employers import hires
 from toit_emploi_api.households.models import Household, Member
 from toit_emploi_api.pipeline import repository
-from toit_emploi_api.pipeline.checks import check_dates, constraint_name, require_stage, sane_date
+from toit_emploi_api.pipeline.checks import check_dates, require_stage, sane_date
 from toit_emploi_api.pipeline.deps import Owned
 from toit_emploi_api.pipeline.models import PLACEMENT_OPEN_INDEX, Placement
+from toit_emploi_api.pipeline.records import saved
 from toit_emploi_api.pipeline.rules import placement_move_allowed, placement_targets
 from toit_emploi_api.pipeline.schemas import PlacementCreate, PlacementUpdate
 from toit_emploi_api.vocab.audit import AuditAction
@@ -44,6 +43,10 @@ def _adult_member(household: Household, member_id: uuid.UUID) -> Member:
     raise _invalid("member_id", "not an adult member of this household")
 
 
+def _already_open() -> ProblemError:
+    return ProblemError(PLACEMENT_ALREADY_OPEN, "This job opening is already proposed to this member.")
+
+
 async def create(session: AsyncSession, principal: Principal, household: Household, body: PlacementCreate) -> Placement:
     """Propose an open job opening to an adult of the (locked, members loaded) household."""
     require_stage(household, PLACEMENT_STAGES, "Placements can be proposed")
@@ -60,23 +63,15 @@ async def create(session: AsyncSession, principal: Principal, household: Househo
         note=body.note,
     )
     session.add(placement)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        if constraint_name(exc) == PLACEMENT_OPEN_INDEX:
-            raise ProblemError(PLACEMENT_ALREADY_OPEN, "This job opening is already proposed to this member.") from None
-        raise
-    await session.refresh(placement)
-    await audit.record(
+    return await saved(
         session,
         principal,
         AuditAction.PLACEMENT_CREATE,
-        "placement",
-        placement.id,
-        household_id=household.id,
+        placement,
+        household.id,
         details={"job_opening_id": str(opening.id)},
+        problems={PLACEMENT_OPEN_INDEX: _already_open},
     )
-    return placement
 
 
 async def list_for(session: AsyncSession, household: Household, page: PageParams) -> Slice[Placement]:
@@ -164,18 +159,7 @@ async def update(
     for field in ("declined_by", "reason", "contract_type", "start_date", "note"):
         if field in changes:
             setattr(placement, field, changes[field])
-    await session.flush()
-    await session.refresh(placement)
     details: dict[str, object] = {"fields": sorted(changes)}
     if target is not None:
         details["status"] = target.value
-    await audit.record(
-        session,
-        principal,
-        AuditAction.PLACEMENT_UPDATE,
-        "placement",
-        placement.id,
-        household_id=household.id,
-        details=details,
-    )
-    return placement
+    return await saved(session, principal, AuditAction.PLACEMENT_UPDATE, placement, household.id, details)

@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.core import audit
 from toit_emploi_api.core.clock import today, utcnow
 from toit_emploi_api.core.errors import FieldError, ProblemError, ValidationProblemError
 from toit_emploi_api.core.resources import PageParams, Slice
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.housing import holds
 from toit_emploi_api.pipeline import repository
-from toit_emploi_api.pipeline.checks import booking_window, check_dates, constraint_name, require_stage
+from toit_emploi_api.pipeline.checks import booking_window, check_dates, require_stage
 from toit_emploi_api.pipeline.deps import Owned
 from toit_emploi_api.pipeline.models import RELAY_STAY_OVERLAP_CONSTRAINT, RelayStay
+from toit_emploi_api.pipeline.records import flush, saved
 from toit_emploi_api.pipeline.schemas import RelayStayCreate, RelayStayOutcomeIn
 from toit_emploi_api.vocab.audit import AuditAction
 from toit_emploi_api.vocab.problems import (
@@ -47,6 +46,10 @@ async def hold_apartments(session: AsyncSession, unit_ids: list[uuid.UUID]) -> N
     committed truth."""
     for unit_id in sorted(set(unit_ids)):
         await holds.set_relay_hold(session, unit_id, await repository.booked_until(session, unit_id))
+
+
+def _overlap() -> ProblemError:
+    return ProblemError(RELAY_STAY_OVERLAP, "The relay apartment is already booked for some of these dates.")
 
 
 async def create(session: AsyncSession, principal: Principal, household: Household, body: RelayStayCreate) -> RelayStay:
@@ -80,26 +83,10 @@ async def create(session: AsyncSession, principal: Principal, household: Househo
         status=RelayStayStatus.BOOKED,
     )
     session.add(stay)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        if constraint_name(exc) == RELAY_STAY_OVERLAP_CONSTRAINT:
-            raise ProblemError(
-                RELAY_STAY_OVERLAP, "The relay apartment is already booked for some of these dates."
-            ) from None
-        raise
+    await flush(session, {RELAY_STAY_OVERLAP_CONSTRAINT: _overlap})
     await hold_apartments(session, [unit.id])
-    await session.refresh(stay)
-    await audit.record(
-        session,
-        principal,
-        AuditAction.RELAY_STAY_CREATE,
-        "relay_stay",
-        stay.id,
-        household_id=household.id,
-        details={"unit_id": str(unit.id)},
-    )
-    return stay
+    details = {"unit_id": str(unit.id)}
+    return await saved(session, principal, AuditAction.RELAY_STAY_CREATE, stay, household.id, details)
 
 
 async def list_for(session: AsyncSession, household: Household, page: PageParams) -> Slice[RelayStay]:
@@ -133,17 +120,8 @@ async def record_outcome(
     await session.flush()
     if ends_now:
         await hold_apartments(session, [stay.unit_id])
-    await session.refresh(stay)
-    await audit.record(
-        session,
-        principal,
-        AuditAction.RELAY_STAY_OUTCOME,
-        "relay_stay",
-        stay.id,
-        household_id=household.id,
-        details={"family_agrees": body.family_agrees, "employer_agrees": body.employer_agrees},
-    )
-    return stay
+    details = {"family_agrees": body.family_agrees, "employer_agrees": body.employer_agrees}
+    return await saved(session, principal, AuditAction.RELAY_STAY_OUTCOME, stay, household.id, details)
 
 
 async def cancel(session: AsyncSession, principal: Principal, owned: Owned[RelayStay]) -> RelayStay:
@@ -160,8 +138,4 @@ async def cancel(session: AsyncSession, principal: Principal, owned: Owned[Relay
     stay.cancelled_at = utcnow()
     await session.flush()
     await hold_apartments(session, [stay.unit_id])
-    await session.refresh(stay)
-    await audit.record(
-        session, principal, AuditAction.RELAY_STAY_CANCEL, "relay_stay", stay.id, household_id=household.id
-    )
-    return stay
+    return await saved(session, principal, AuditAction.RELAY_STAY_CANCEL, stay, household.id)
