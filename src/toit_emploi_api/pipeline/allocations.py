@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
 from toit_emploi_api.core.clock import utcnow
-from toit_emploi_api.core.errors import FieldError, ProblemError, ValidationProblemError
+from toit_emploi_api.core.errors import ProblemError
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.housing import holds
 from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.pipeline import repository
-from toit_emploi_api.pipeline.checks import check_dates, require_stage, sane_date
+from toit_emploi_api.pipeline.checks import check_dates, invalid_field, require_stage, sane_date
 from toit_emploi_api.pipeline.deps import Owned
 from toit_emploi_api.pipeline.models import (
     ALLOCATION_HOUSEHOLD_ACTIVE_INDEX,
@@ -68,9 +68,7 @@ async def reserve(
         raise _household_allocated()
     unit = await holds.lock_unit(session, body.unit_id)
     if unit is None:
-        raise ValidationProblemError(
-            "unit_id: unknown housing unit", errors=[FieldError(field="unit_id", message="unknown housing unit")]
-        )
+        raise invalid_field("unit_id", "unknown housing unit")
     if unit.is_relay:
         raise ProblemError(UNIT_IS_RELAY_APARTMENT, "A relay apartment cannot be allocated to a household.")
     if unit.status is not UnitStatus.VACANT:

@@ -15,6 +15,15 @@ from toit_emploi_api.vocab.problems import WRONG_STAGE
 from toit_emploi_api.vocab.stages import Stage
 
 
+def invalid(*errors: FieldError) -> ValidationProblemError:
+    """A 422 `validation-error` naming each field and what is wrong with it."""
+    return ValidationProblemError("; ".join(f"{e.field}: {e.message}" for e in errors), errors=list(errors))
+
+
+def invalid_field(field: str, message: str) -> ValidationProblemError:
+    return invalid(FieldError(field=field, message=message))
+
+
 def check_dates(*checks: tuple[str, date | None, date, date]) -> None:
     """Each ``(field, value, earliest, latest)`` must have ``earliest <= value <= latest`` (None is not checked);
     otherwise a 422 naming every field out of bounds."""
@@ -24,7 +33,7 @@ def check_dates(*checks: tuple[str, date | None, date, date]) -> None:
         if value is not None and not earliest <= value <= latest
     ]
     if errors:
-        raise ValidationProblemError("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+        raise invalid(*errors)
 
 
 def sane_date(field: str, value: date | None) -> tuple[str, date | None, date, date]:

@@ -8,12 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
 from toit_emploi_api.core.clock import today
-from toit_emploi_api.core.errors import FieldError, ProblemError, ValidationProblemError
+from toit_emploi_api.core.errors import FieldError, ProblemError
 from toit_emploi_api.core.resources import PageParams, Slice
 from toit_emploi_api.employers import hires
 from toit_emploi_api.households.models import Household, Member
 from toit_emploi_api.pipeline import repository
-from toit_emploi_api.pipeline.checks import check_dates, require_stage, sane_date
+from toit_emploi_api.pipeline.checks import check_dates, invalid, invalid_field, require_stage, sane_date
 from toit_emploi_api.pipeline.deps import Owned
 from toit_emploi_api.pipeline.models import PLACEMENT_OPEN_INDEX, Placement
 from toit_emploi_api.pipeline.records import saved
@@ -31,16 +31,12 @@ from toit_emploi_api.vocab.statuses import TERMINAL_PLACEMENT_STATUSES, MemberRo
 PLACEMENT_STAGES = (Stage.MATCHING, Stage.RELAY_STAY, Stage.LEASE)
 
 
-def _invalid(field: str, message: str) -> ValidationProblemError:
-    return ValidationProblemError(f"{field}: {message}", errors=[FieldError(field=field, message=message)])
-
-
 def _adult_member(household: Household, member_id: uuid.UUID) -> Member:
     cutoff = repository.adult_cutoff(today())
     for member in household.members:
         if member.id == member_id and member.role is not MemberRole.CHILD and member.birth_date <= cutoff:
             return member
-    raise _invalid("member_id", "not an adult member of this household")
+    raise invalid_field("member_id", "not an adult member of this household")
 
 
 def _already_open() -> ProblemError:
@@ -53,7 +49,7 @@ async def create(session: AsyncSession, principal: Principal, household: Househo
     member = _adult_member(household, body.member_id)
     opening = await hires.find_opening(session, body.job_opening_id)
     if opening is None:
-        raise _invalid("job_opening_id", "unknown job opening")
+        raise invalid_field("job_opening_id", "unknown job opening")
     hires.require_open(opening)
     placement = Placement(
         household_id=household.id,
@@ -140,7 +136,7 @@ def _check_move(placement: Placement, body: PlacementUpdate) -> PlacementStatus 
         if not body.reason:
             errors.append(FieldError(field="reason", message="required when declined"))
     if errors:
-        raise ValidationProblemError("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+        raise invalid(*errors)
     return target
 
 

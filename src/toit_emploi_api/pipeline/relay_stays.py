@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
 from toit_emploi_api.core.clock import today, utcnow
-from toit_emploi_api.core.errors import FieldError, ProblemError, ValidationProblemError
+from toit_emploi_api.core.errors import ProblemError
 from toit_emploi_api.core.resources import PageParams, Slice
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.housing import holds
 from toit_emploi_api.pipeline import repository
-from toit_emploi_api.pipeline.checks import booking_window, check_dates, require_stage
+from toit_emploi_api.pipeline.checks import booking_window, check_dates, invalid_field, require_stage
 from toit_emploi_api.pipeline.deps import Owned
 from toit_emploi_api.pipeline.models import RELAY_STAY_OVERLAP_CONSTRAINT, RelayStay
 from toit_emploi_api.pipeline.records import flush, saved
@@ -59,9 +59,7 @@ async def create(session: AsyncSession, principal: Principal, household: Househo
     # Locked so that the landlord's sync cannot take the apartment away while it is being booked.
     unit = await holds.lock_unit(session, body.unit_id)
     if unit is None:
-        raise ValidationProblemError(
-            "unit_id: unknown housing unit", errors=[FieldError(field="unit_id", message="unknown housing unit")]
-        )
+        raise invalid_field("unit_id", "unknown housing unit")
     if not unit.is_relay:
         raise ProblemError(NOT_A_RELAY_APARTMENT, "This housing unit is not a relay apartment.")
     if unit.status is not UnitStatus.VACANT:
