@@ -280,7 +280,7 @@ async def test_fields_only_with_their_move(
 async def test_declined_by_only_on_a_declined_placement_in_the_database(arrange: Factory, db: AsyncSession) -> None:
     from sqlalchemy.exc import IntegrityError
 
-    from toit_emploi_api.pipeline.access import constraint_name
+    from toit_emploi_api.pipeline.records import constraint_name
     from toit_emploi_api.vocab.statuses import PlacementParty
 
     h = await arrange.household(stage=Stage.MATCHING)

@@ -1,27 +1,31 @@
-"""Housing allocation: reserve a vacant unit big enough, record the lease, or cancel."""
+"""Housing allocation: reserve a vacant unit big enough, record the lease, or cancel.
+
+The unit's status belongs to housing: it is reserved, let and released through `housing.holds`, with the unit
+locked first."""
 
 from __future__ import annotations
 
 import math
 import uuid
+from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.core import audit
 from toit_emploi_api.core.clock import utcnow
-from toit_emploi_api.core.errors import FieldError, NotFoundError, ProblemError, ValidationProblemError
-from toit_emploi_api.core.etag import require_if_match
+from toit_emploi_api.core.errors import ProblemError
 from toit_emploi_api.households.models import Household
+from toit_emploi_api.housing import holds
 from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.pipeline import repository
-from toit_emploi_api.pipeline.access import check_dates, constraint_name, household_for, require_stage, sane_date
+from toit_emploi_api.pipeline.checks import check_dates, invalid_field, require_stage, sane_date
+from toit_emploi_api.pipeline.deps import Owned
 from toit_emploi_api.pipeline.models import (
     ALLOCATION_HOUSEHOLD_ACTIVE_INDEX,
     ALLOCATION_UNIT_ACTIVE_INDEX,
     HousingAllocation,
 )
+from toit_emploi_api.pipeline.records import flush, saved
 from toit_emploi_api.pipeline.schemas import AllocationCancel, AllocationCreate, AllocationLease
 from toit_emploi_api.vocab.audit import AuditAction
 from toit_emploi_api.vocab.problems import (
@@ -32,7 +36,7 @@ from toit_emploi_api.vocab.problems import (
     UNIT_TOO_SMALL,
 )
 from toit_emploi_api.vocab.stages import Stage
-from toit_emploi_api.vocab.statuses import AllocationStatus, UnitStatus
+from toit_emploi_api.vocab.statuses import AllocationStatus, MemberRole, UnitStatus
 
 ALLOCATION_STAGES = (Stage.RELAY_STAY, Stage.LEASE)
 
@@ -56,22 +60,20 @@ def _household_allocated() -> ProblemError:
 
 
 async def reserve(
-    session: AsyncSession, principal: Principal, household_id: uuid.UUID, body: AllocationCreate
+    session: AsyncSession, principal: Principal, household: Household, body: AllocationCreate
 ) -> HousingAllocation:
-    household = await household_for(session, principal, household_id, for_update=True)
+    """Reserve a vacant, non-relay unit for the (locked, members loaded) household."""
     require_stage(household, ALLOCATION_STAGES, "A housing unit can be reserved")
     if await repository.active_allocation(session, household.id) is not None:
         raise _household_allocated()
-    unit = await repository.get(session, HousingUnit, body.unit_id, for_update=True)
+    unit = await holds.lock_unit(session, body.unit_id)
     if unit is None:
-        raise ValidationProblemError(
-            "unit_id: unknown housing unit", errors=[FieldError(field="unit_id", message="unknown housing unit")]
-        )
+        raise invalid_field("unit_id", "unknown housing unit")
     if unit.is_relay:
         raise ProblemError(UNIT_IS_RELAY_APARTMENT, "A relay apartment cannot be allocated to a household.")
     if unit.status is not UnitStatus.VACANT:
         raise _unit_unavailable()
-    needed = required_bedrooms(await repository.count_children(session, household.id))
+    needed = required_bedrooms(sum(1 for m in household.members if m.role is MemberRole.CHILD))
     if bedrooms(unit.rooms) < needed and not body.override_reason:
         raise ProblemError(
             UNIT_TOO_SMALL,
@@ -86,99 +88,62 @@ async def reserve(
         override_reason=body.override_reason,
     )
     session.add(allocation)
-    unit.status = UnitStatus.RESERVED
-    try:
-        await session.flush()
-    except IntegrityError as exc:  # backstop: the partial unique indexes
-        name = constraint_name(exc)
-        if name == ALLOCATION_UNIT_ACTIVE_INDEX:
-            raise _unit_unavailable() from None
-        if name == ALLOCATION_HOUSEHOLD_ACTIVE_INDEX:
-            raise _household_allocated() from None
-        raise
-    await session.refresh(allocation)
-    details: dict[str, object] = {"unit_id": str(unit.id), "override": body.override_reason is not None}
-    await audit.record(
+    # Backstop of the checks above: the partial unique indexes.
+    await flush(
         session,
-        principal,
-        AuditAction.ALLOCATION_RESERVE,
-        "housing_allocation",
-        allocation.id,
-        household_id=household.id,
-        details=details,
+        {ALLOCATION_UNIT_ACTIVE_INDEX: _unit_unavailable, ALLOCATION_HOUSEHOLD_ACTIVE_INDEX: _household_allocated},
     )
-    return allocation
+    await holds.reserve_unit(session, unit)
+    details: dict[str, object] = {"unit_id": str(unit.id), "override": body.override_reason is not None}
+    return await saved(session, principal, AuditAction.ALLOCATION_RESERVE, allocation, household.id, details)
 
 
-async def current(session: AsyncSession, principal: Principal, household_id: uuid.UUID) -> HousingAllocation:
-    household = await household_for(session, principal, household_id)
-    allocation = await repository.active_allocation(session, household.id)
-    if allocation is None:
-        raise NotFoundError("The household has no active housing allocation.")
-    return allocation
-
-
-async def _locked(
-    session: AsyncSession, principal: Principal, household_id: uuid.UUID, if_match: str | None
-) -> tuple[Household, HousingAllocation, HousingUnit]:
-    household = await household_for(session, principal, household_id, for_update=True)
-    allocation = await repository.active_allocation(session, household.id, for_update=True)
-    if allocation is None:
-        raise NotFoundError("The household has no active housing allocation.")
-    require_if_match(if_match, allocation.version)
+async def _reserved_unit(session: AsyncSession, allocation: HousingAllocation) -> HousingUnit:
+    """409 `allocation-not-reserved` unless the allocation is reserved; its unit, locked."""
     if allocation.status is not AllocationStatus.RESERVED:
         raise ProblemError(
             ALLOCATION_NOT_RESERVED,
             f"The allocation is {allocation.status.value}; only a reserved allocation can change.",
         )
-    unit = await repository.get(session, HousingUnit, allocation.unit_id, for_update=True)
+    unit = await holds.lock_unit(session, allocation.unit_id)
     assert unit is not None  # referenced by the allocation
-    return household, allocation, unit
+    return unit
 
 
 async def sign_lease(
-    session: AsyncSession, principal: Principal, household_id: uuid.UUID, body: AllocationLease, if_match: str | None
+    session: AsyncSession, principal: Principal, owned: Owned[HousingAllocation], body: AllocationLease
 ) -> HousingAllocation:
+    """Record the lease of a reserved allocation (household and allocation locked, If-Match checked)."""
+    household, allocation = owned.household, owned.record
     check_dates(sane_date("lease_signed_date", body.lease_signed_date), sane_date("move_in_date", body.move_in_date))
-    household, allocation, unit = await _locked(session, principal, household_id, if_match)
+    unit = await _reserved_unit(session, allocation)
     require_stage(household, (Stage.LEASE,), "The lease can be recorded")
     allocation.status = AllocationStatus.LEASE_SIGNED
     allocation.lease_signed_date = body.lease_signed_date
     allocation.move_in_date = body.move_in_date
-    unit.status = UnitStatus.LET
     await session.flush()
-    await session.refresh(allocation)
-    await audit.record(
-        session,
-        principal,
-        AuditAction.ALLOCATION_LEASE_SIGNED,
-        "housing_allocation",
-        allocation.id,
-        household_id=household.id,
-    )
-    return allocation
+    await holds.let_unit(session, unit)
+    return await saved(session, principal, AuditAction.ALLOCATION_LEASE_SIGNED, allocation, household.id)
 
 
 async def cancel(
-    session: AsyncSession, principal: Principal, household_id: uuid.UUID, body: AllocationCancel, if_match: str | None
+    session: AsyncSession, principal: Principal, owned: Owned[HousingAllocation], body: AllocationCancel
 ) -> HousingAllocation:
-    household, allocation, unit = await _locked(session, principal, household_id, if_match)
+    """Cancel a reservation (household and allocation locked, If-Match checked); the unit is released."""
+    household, allocation = owned.household, owned.record
+    unit = await _reserved_unit(session, allocation)
     require_stage(household, ALLOCATION_STAGES, "A reservation can be cancelled")
-    now = utcnow()
     allocation.status = AllocationStatus.CANCELLED
-    allocation.cancelled_at = now
-    if unit.status is UnitStatus.RESERVED:
-        unit.status = repository.released_status(unit)
-        unit.held_absent_since = None
+    allocation.cancelled_at = utcnow()
     await session.flush()
-    await session.refresh(allocation)
-    await audit.record(
-        session,
-        principal,
-        AuditAction.ALLOCATION_CANCEL,
-        "housing_allocation",
-        allocation.id,
-        household_id=household.id,
-        details={"unit_id": str(unit.id)},
-    )
-    return allocation
+    await holds.release_unit(session, unit)
+    details = {"unit_id": str(unit.id)}
+    return await saved(session, principal, AuditAction.ALLOCATION_CANCEL, allocation, household.id, details)
+
+
+async def release_reserved(session: AsyncSession, household_id: uuid.UUID, now: datetime) -> int:
+    """Cancel the household's reserved allocation (a signed lease stays) and release its unit; how many (0 or 1).
+    The caller has locked the household and the unit."""
+    unit_ids = await repository.cancel_reserved_allocation(session, household_id, now)
+    await holds.release_units(session, unit_ids)
+    return len(unit_ids)

@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.core import audit
 from toit_emploi_api.core.clock import PROGRAMME_START, today
+from toit_emploi_api.core.resources import PageParams, Slice
+from toit_emploi_api.households.models import Household
 from toit_emploi_api.pipeline import repository
-from toit_emploi_api.pipeline.access import check_dates, household_for, require_stage
+from toit_emploi_api.pipeline.checks import check_dates, require_stage
 from toit_emploi_api.pipeline.models import FollowUpEntry
+from toit_emploi_api.pipeline.records import saved
 from toit_emploi_api.pipeline.schemas import FollowUpEntryCreate
 from toit_emploi_api.vocab.audit import AuditAction
 from toit_emploi_api.vocab.stages import Stage
 
 
 async def create(
-    session: AsyncSession, principal: Principal, household_id: uuid.UUID, body: FollowUpEntryCreate
+    session: AsyncSession, principal: Principal, household: Household, body: FollowUpEntryCreate
 ) -> FollowUpEntry:
+    """Write an entry for the (locked) household, authored by the caller."""
     check_dates(("entry_date", body.entry_date, PROGRAMME_START, today()))
-    household = await household_for(session, principal, household_id, for_update=True)
     require_stage(household, (Stage.FOLLOW_UP,), "Follow-up entries can be written")
     entry = FollowUpEntry(
         household_id=household.id,
@@ -34,22 +33,9 @@ async def create(
         author_role=principal.role.value,
     )
     session.add(entry)
-    await session.flush()
-    await session.refresh(entry)
-    await audit.record(
-        session,
-        principal,
-        AuditAction.FOLLOW_UP_ENTRY_CREATE,
-        "follow_up_entry",
-        entry.id,
-        household_id=household.id,
-        details={"domain": body.domain.value},
-    )
-    return entry
+    details = {"domain": body.domain.value}
+    return await saved(session, principal, AuditAction.FOLLOW_UP_ENTRY_CREATE, entry, household.id, details)
 
 
-async def list_for(
-    session: AsyncSession, principal: Principal, household_id: uuid.UUID, limit: int, offset: int
-) -> tuple[Sequence[FollowUpEntry], int]:
-    household = await household_for(session, principal, household_id)
-    return await repository.list_follow_up(session, household.id, limit, offset)
+async def list_for(session: AsyncSession, household: Household, page: PageParams) -> Slice[FollowUpEntry]:
+    return await repository.list_follow_up(session, household.id, page)

@@ -3,64 +3,54 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.core import audit
 from toit_emploi_api.core.clock import today
-from toit_emploi_api.core.errors import FieldError, NotFoundError, ProblemError, ValidationProblemError
-from toit_emploi_api.core.etag import require_if_match
-from toit_emploi_api.employers.models import JobOpening
-from toit_emploi_api.households.models import Member
+from toit_emploi_api.core.errors import FieldError, ProblemError
+from toit_emploi_api.core.resources import PageParams, Slice
+from toit_emploi_api.employers import hires
+from toit_emploi_api.households.models import Household, Member
 from toit_emploi_api.pipeline import repository
-from toit_emploi_api.pipeline.access import check_dates, constraint_name, household_for, require_stage, sane_date
+from toit_emploi_api.pipeline.checks import check_dates, invalid, invalid_field, require_stage, sane_date
+from toit_emploi_api.pipeline.deps import Owned
 from toit_emploi_api.pipeline.models import PLACEMENT_OPEN_INDEX, Placement
+from toit_emploi_api.pipeline.records import saved
 from toit_emploi_api.pipeline.rules import placement_move_allowed, placement_targets
 from toit_emploi_api.pipeline.schemas import PlacementCreate, PlacementUpdate
 from toit_emploi_api.vocab.audit import AuditAction
 from toit_emploi_api.vocab.problems import (
-    JOB_OPENING_CLOSED,
-    JOB_OPENING_FULL,
-    JOB_OPENING_NOT_OPEN,
     PLACEMENT_ALREADY_OPEN,
     PLACEMENT_CLOSED,
     PLACEMENT_MOVE_NOT_ALLOWED,
 )
 from toit_emploi_api.vocab.stages import Stage
-from toit_emploi_api.vocab.statuses import TERMINAL_PLACEMENT_STATUSES, JobOpeningStatus, MemberRole, PlacementStatus
+from toit_emploi_api.vocab.statuses import TERMINAL_PLACEMENT_STATUSES, MemberRole, PlacementStatus
 
 PLACEMENT_STAGES = (Stage.MATCHING, Stage.RELAY_STAY, Stage.LEASE)
 
 
-def _invalid(field: str, message: str) -> ValidationProblemError:
-    return ValidationProblemError(f"{field}: {message}", errors=[FieldError(field=field, message=message)])
+def _adult_member(household: Household, member_id: uuid.UUID) -> Member:
+    cutoff = repository.adult_cutoff(today())
+    for member in household.members:
+        if member.id == member_id and member.role is not MemberRole.CHILD and member.birth_date <= cutoff:
+            return member
+    raise invalid_field("member_id", "not an adult member of this household")
 
 
-async def create(
-    session: AsyncSession, principal: Principal, household_id: uuid.UUID, body: PlacementCreate
-) -> Placement:
-    household = await household_for(session, principal, household_id, for_update=True)
+def _already_open() -> ProblemError:
+    return ProblemError(PLACEMENT_ALREADY_OPEN, "This job opening is already proposed to this member.")
+
+
+async def create(session: AsyncSession, principal: Principal, household: Household, body: PlacementCreate) -> Placement:
+    """Propose an open job opening to an adult of the (locked, members loaded) household."""
     require_stage(household, PLACEMENT_STAGES, "Placements can be proposed")
-    member = await repository.get(session, Member, body.member_id)
-    if (
-        member is None
-        or member.household_id != household.id
-        or member.role is MemberRole.CHILD
-        or member.birth_date > repository.adult_cutoff(today())
-    ):
-        raise _invalid("member_id", "not an adult member of this household")
-    opening = await repository.get(session, JobOpening, body.job_opening_id)
+    member = _adult_member(household, body.member_id)
+    opening = await hires.find_opening(session, body.job_opening_id)
     if opening is None:
-        raise _invalid("job_opening_id", "unknown job opening")
-    if opening.status is not JobOpeningStatus.OPEN:
-        raise ProblemError(
-            JOB_OPENING_NOT_OPEN,
-            f"The job opening is {opening.status.value}.",
-            extra={"job_opening_status": opening.status.value},
-        )
+        raise invalid_field("job_opening_id", "unknown job opening")
+    hires.require_open(opening)
     placement = Placement(
         household_id=household.id,
         member_id=member.id,
@@ -69,38 +59,25 @@ async def create(
         note=body.note,
     )
     session.add(placement)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        if constraint_name(exc) == PLACEMENT_OPEN_INDEX:
-            raise ProblemError(PLACEMENT_ALREADY_OPEN, "This job opening is already proposed to this member.") from None
-        raise
-    await session.refresh(placement)
-    await audit.record(
+    return await saved(
         session,
         principal,
         AuditAction.PLACEMENT_CREATE,
-        "placement",
-        placement.id,
-        household_id=household.id,
+        placement,
+        household.id,
         details={"job_opening_id": str(opening.id)},
+        problems={PLACEMENT_OPEN_INDEX: _already_open},
     )
-    return placement
 
 
-async def get(session: AsyncSession, principal: Principal, placement_id: uuid.UUID) -> Placement:
-    placement = await repository.get(session, Placement, placement_id)
-    if placement is None:
-        raise NotFoundError("No placement with this id.")
-    await household_for(session, principal, placement.household_id)
-    return placement
+async def list_for(session: AsyncSession, household: Household, page: PageParams) -> Slice[Placement]:
+    return await repository.list_placements(session, household.id, page)
 
 
-async def list_for(
-    session: AsyncSession, principal: Principal, household_id: uuid.UUID, limit: int, offset: int
-) -> tuple[Sequence[Placement], int]:
-    household = await household_for(session, principal, household_id)
-    return await repository.list_placements(session, household.id, limit, offset)
+async def placement_ids_of_member(session: AsyncSession, member_id: uuid.UUID) -> list[uuid.UUID]:
+    """Every placement of the member, whatever its status, oldest first (the households package asks it, through a
+    port, before deleting a member)."""
+    return await repository.placement_ids_of_member(session, member_id)
 
 
 # Fields that only make sense with one move of the placement, and the statuses they come with.
@@ -159,60 +136,26 @@ def _check_move(placement: Placement, body: PlacementUpdate) -> PlacementStatus 
         if not body.reason:
             errors.append(FieldError(field="reason", message="required when declined"))
     if errors:
-        raise ValidationProblemError("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+        raise invalid(*errors)
     return target
 
 
-async def _hire(session: AsyncSession, job_opening_id: uuid.UUID) -> None:
-    """One atomic UPDATE takes a position; no row means the opening is full (or closed)."""
-    if await repository.take_position(session, job_opening_id):
-        return
-    opening = await repository.get(session, JobOpening, job_opening_id)
-    if opening is not None and opening.status is JobOpeningStatus.CLOSED:
-        raise ProblemError(JOB_OPENING_CLOSED, "The job opening is closed.")
-    raise ProblemError(
-        JOB_OPENING_FULL,
-        "The job opening already has as many hires as open positions.",
-        extra={"open_positions": opening.open_positions if opening else None},
-    )
-
-
 async def update(
-    session: AsyncSession,
-    principal: Principal,
-    placement_id: uuid.UUID,
-    body: PlacementUpdate,
-    if_match: str | None,
+    session: AsyncSession, principal: Principal, owned: Owned[Placement], body: PlacementUpdate
 ) -> Placement:
-    found = await repository.get(session, Placement, placement_id)
-    if found is None:
-        raise NotFoundError("No placement with this id.")
-    household = await household_for(session, principal, found.household_id, for_update=True)
-    placement = await repository.get(session, Placement, placement_id, for_update=True)
-    assert placement is not None  # a placement is only deleted with its household, which is locked
-    require_if_match(if_match, placement.version)
+    """Move a placement or edit its note (household and placement locked, If-Match checked by the route)."""
+    household, placement = owned.household, owned.record
     require_stage(household, PLACEMENT_STAGES, "Placements can be changed")
     target = _check_move(placement, body)
     changes = body.model_dump(exclude_unset=True)
     if target is PlacementStatus.HIRED:
-        await _hire(session, placement.job_opening_id)
+        await hires.count_hire(session, placement.job_opening_id)
     if target is not None:
         placement.status = target
     for field in ("declined_by", "reason", "contract_type", "start_date", "note"):
         if field in changes:
             setattr(placement, field, changes[field])
-    await session.flush()
-    await session.refresh(placement)
     details: dict[str, object] = {"fields": sorted(changes)}
     if target is not None:
         details["status"] = target.value
-    await audit.record(
-        session,
-        principal,
-        AuditAction.PLACEMENT_UPDATE,
-        "placement",
-        placement.id,
-        household_id=household.id,
-        details=details,
-    )
-    return placement
+    return await saved(session, principal, AuditAction.PLACEMENT_UPDATE, placement, household.id, details)

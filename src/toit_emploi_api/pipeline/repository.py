@@ -8,27 +8,25 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.core.audit import AuditEvent
 from toit_emploi_api.core.clock import ADULT_AGE, years_later
-from toit_emploi_api.employers.models import JobOpening
-from toit_emploi_api.households.models import Household, Member
+from toit_emploi_api.core.resources import PageParams, Slice, paginate
+from toit_emploi_api.households.models import Member
 from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.pipeline.models import FollowUpEntry, HousingAllocation, Placement, RelayStay, StageTransition
 from toit_emploi_api.vocab.statuses import (
     ACTIVE_ALLOCATION_STATUSES,
     OPEN_PLACEMENT_STATUSES,
     AllocationStatus,
-    JobOpeningStatus,
     MemberRole,
     PlacementStatus,
     RelayStayStatus,
-    UnitStatus,
 )
 
-M = TypeVar("M", Placement, RelayStay, HousingAllocation, HousingUnit, JobOpening, Member)
+M = TypeVar("M", Placement, RelayStay, HousingAllocation)
 
 MEETING_STATUSES = (PlacementStatus.INTERVIEW, PlacementStatus.OFFERED, PlacementStatus.HIRED)
 
@@ -40,15 +38,6 @@ def adult_cutoff(today: date) -> date:
 
 def _is_adult(today: date) -> Any:
     return and_(Member.role != MemberRole.CHILD, Member.birth_date <= adult_cutoff(today))
-
-
-async def get_household(
-    session: AsyncSession, household_id: uuid.UUID, *, for_update: bool = False
-) -> Household | None:
-    stmt = select(Household).where(Household.id == household_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def get(session: AsyncSession, model: type[M], obj_id: uuid.UUID, *, for_update: bool = False) -> M | None:
@@ -147,54 +136,52 @@ async def history(session: AsyncSession, household_id: uuid.UUID) -> Sequence[St
     return (await session.execute(stmt)).scalars().all()
 
 
-@dataclass(frozen=True)
-class Released:
-    allocations: int
-    relay_stays: int
-    placements: int
-
-
-async def release_reserved_allocation(session: AsyncSession, household_id: uuid.UUID, now: datetime) -> int:
-    """Cancel the household's reserved allocation (a signed lease stays) and release its unit; how many."""
-    unit_ids = (
-        (
-            await session.execute(
-                update(HousingAllocation)
-                .where(
-                    HousingAllocation.household_id == household_id,
-                    HousingAllocation.status == AllocationStatus.RESERVED,
-                )
-                .values(
-                    status=AllocationStatus.CANCELLED,
-                    cancelled_at=now,
-                    updated_at=now,
-                    version=HousingAllocation.version + 1,
-                )
-                .returning(HousingAllocation.unit_id)
-            )
+async def cancel_reserved_allocation(session: AsyncSession, household_id: uuid.UUID, now: datetime) -> list[uuid.UUID]:
+    """Cancel the household's reserved allocation (a signed lease stays); the units it held."""
+    stmt = (
+        update(HousingAllocation)
+        .where(HousingAllocation.household_id == household_id, HousingAllocation.status == AllocationStatus.RESERVED)
+        .values(
+            status=AllocationStatus.CANCELLED,
+            cancelled_at=now,
+            updated_at=now,
+            version=HousingAllocation.version + 1,
         )
-        .scalars()
-        .all()
+        .returning(HousingAllocation.unit_id)
     )
-    if unit_ids:
-        await free_units(session, list(unit_ids), now)
-    return len(unit_ids)
+    return list((await session.execute(stmt)).scalars().all())
 
 
-async def release_for_withdrawal(session: AsyncSession, household_id: uuid.UUID, now: datetime) -> Released:
-    """Cancel the reserved allocation (unit released), every relay stay still booked (whatever its dates: a
-    past-dated stay without outcome would otherwise stay booked forever) and the open placements."""
-    allocations = await release_reserved_allocation(session, household_id, now)
-    stays = await session.execute(
+async def reserved_unit_ids(session: AsyncSession, household_id: uuid.UUID) -> list[uuid.UUID]:
+    """The units of the household's reserved allocation (none or one)."""
+    stmt = select(HousingAllocation.unit_id).where(
+        HousingAllocation.household_id == household_id, HousingAllocation.status == AllocationStatus.RESERVED
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def booked_stay_unit_ids(session: AsyncSession, household_id: uuid.UUID) -> list[uuid.UUID]:
+    """The relay apartments of the household's stays still booked."""
+    stmt = select(RelayStay.unit_id).where(
+        RelayStay.household_id == household_id, RelayStay.status == RelayStayStatus.BOOKED
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def cancel_booked_stays(session: AsyncSession, household_id: uuid.UUID, now: datetime) -> int:
+    """Cancel every relay stay of the household still booked, whatever its dates; how many."""
+    stmt = (
         update(RelayStay)
-        .where(
-            RelayStay.household_id == household_id,
-            RelayStay.status == RelayStayStatus.BOOKED,
-        )
+        .where(RelayStay.household_id == household_id, RelayStay.status == RelayStayStatus.BOOKED)
         .values(status=RelayStayStatus.CANCELLED, cancelled_at=now, updated_at=now, version=RelayStay.version + 1)
         .returning(RelayStay.id)
     )
-    placements = await session.execute(
+    return len((await session.execute(stmt)).scalars().all())
+
+
+async def cancel_open_placements(session: AsyncSession, household_id: uuid.UUID, now: datetime) -> int:
+    """Cancel the household's open placements (proposed, interview, offered) as withdrawn; how many."""
+    stmt = (
         update(Placement)
         .where(Placement.household_id == household_id, Placement.status.in_(OPEN_PLACEMENT_STATUSES))
         .values(
@@ -205,88 +192,32 @@ async def release_for_withdrawal(session: AsyncSession, household_id: uuid.UUID,
         )
         .returning(Placement.id)
     )
-    return Released(
-        allocations=allocations, relay_stays=len(stays.scalars().all()), placements=len(placements.scalars().all())
+    return len((await session.execute(stmt)).scalars().all())
+
+
+async def booked_until(session: AsyncSession, unit_id: uuid.UUID) -> date | None:
+    """The last day of the stays still booked in this relay apartment (None: none)."""
+    stmt = select(func.max(RelayStay.end_date)).where(
+        RelayStay.unit_id == unit_id, RelayStay.status == RelayStayStatus.BOOKED
     )
-
-
-def released_status(unit: HousingUnit) -> UnitStatus:
-    """What a unit the programme stops holding becomes: `unavailable` when the landlord's last snapshot no longer
-    listed it (``held_absent_since`` set), else `vacant`."""
-    return UnitStatus.UNAVAILABLE if unit.held_absent_since is not None else UnitStatus.VACANT
-
-
-async def free_units(session: AsyncSession, unit_ids: list[uuid.UUID], now: datetime) -> None:
-    """Reserved units released: `unavailable` if the landlord's last snapshot dropped them, else `vacant` (a unit
-    changed meanwhile by its landlord is left alone)."""
-    await session.execute(
-        update(HousingUnit)
-        .where(HousingUnit.id.in_(unit_ids), HousingUnit.status == UnitStatus.RESERVED)
-        .values(
-            status=case(
-                (
-                    HousingUnit.held_absent_since.is_not(None),
-                    literal(UnitStatus.UNAVAILABLE, HousingUnit.status.type),
-                ),
-                else_=literal(UnitStatus.VACANT, HousingUnit.status.type),
-            ),
-            held_absent_since=None,
-            updated_at=now,
-            version=HousingUnit.version + 1,
-        )
-        .execution_options(synchronize_session="fetch")
-    )
+    return (await session.execute(stmt)).scalar_one()
 
 
 # --- placements --------------------------------------------------------------------------------------------------
-async def list_placements(
-    session: AsyncSession, household_id: uuid.UUID, limit: int, offset: int
-) -> tuple[Sequence[Placement], int]:
-    where = Placement.household_id == household_id
-    total = (await session.execute(select(func.count()).select_from(Placement).where(where))).scalar_one()
-    rows = await session.execute(
-        select(Placement).where(where).order_by(Placement.created_at, Placement.id).limit(limit).offset(offset)
-    )
-    return rows.scalars().all(), total
+async def list_placements(session: AsyncSession, household_id: uuid.UUID, page: PageParams) -> Slice[Placement]:
+    stmt = select(Placement).where(Placement.household_id == household_id).order_by(Placement.created_at, Placement.id)
+    return await paginate(session, stmt, page)
 
 
-async def take_position(session: AsyncSession, job_opening_id: uuid.UUID) -> bool:
-    """Atomically count one more hire, marking the opening filled with its last position; False when full."""
-    stmt = (
-        update(JobOpening)
-        .where(
-            JobOpening.id == job_opening_id,
-            JobOpening.hires_count < JobOpening.open_positions,
-            JobOpening.status != JobOpeningStatus.CLOSED,
-        )
-        .values(
-            hires_count=JobOpening.hires_count + 1,
-            status=case(
-                (
-                    JobOpening.hires_count + 1 >= JobOpening.open_positions,
-                    literal(JobOpeningStatus.FILLED, JobOpening.status.type),
-                ),
-                else_=JobOpening.status,
-            ),
-            version=JobOpening.version + 1,
-            updated_at=func.now(),
-        )
-        .returning(JobOpening.id)
-        .execution_options(synchronize_session=False)
-    )
-    return (await session.execute(stmt)).first() is not None
+async def placement_ids_of_member(session: AsyncSession, member_id: uuid.UUID) -> list[uuid.UUID]:
+    stmt = select(Placement.id).where(Placement.member_id == member_id).order_by(Placement.created_at, Placement.id)
+    return list((await session.execute(stmt)).scalars().all())
 
 
 # --- relay stays -------------------------------------------------------------------------------------------------
-async def list_relay_stays(
-    session: AsyncSession, household_id: uuid.UUID, limit: int, offset: int
-) -> tuple[Sequence[RelayStay], int]:
-    where = RelayStay.household_id == household_id
-    total = (await session.execute(select(func.count()).select_from(RelayStay).where(where))).scalar_one()
-    rows = await session.execute(
-        select(RelayStay).where(where).order_by(RelayStay.start_date, RelayStay.id).limit(limit).offset(offset)
-    )
-    return rows.scalars().all(), total
+async def list_relay_stays(session: AsyncSession, household_id: uuid.UUID, page: PageParams) -> Slice[RelayStay]:
+    stmt = select(RelayStay).where(RelayStay.household_id == household_id).order_by(RelayStay.start_date, RelayStay.id)
+    return await paginate(session, stmt, page)
 
 
 async def has_booked_stay(session: AsyncSession, household_id: uuid.UUID) -> bool:
@@ -306,40 +237,27 @@ async def active_allocation(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def count_children(session: AsyncSession, household_id: uuid.UUID) -> int:
-    stmt = select(func.count()).where(Member.household_id == household_id, Member.role == MemberRole.CHILD)
-    return (await session.execute(stmt)).scalar_one()
-
-
 # --- follow-up ---------------------------------------------------------------------------------------------------
-async def list_follow_up(
-    session: AsyncSession, household_id: uuid.UUID, limit: int, offset: int
-) -> tuple[Sequence[FollowUpEntry], int]:
-    where = FollowUpEntry.household_id == household_id
-    total = (await session.execute(select(func.count()).select_from(FollowUpEntry).where(where))).scalar_one()
-    rows = await session.execute(
+async def list_follow_up(session: AsyncSession, household_id: uuid.UUID, page: PageParams) -> Slice[FollowUpEntry]:
+    stmt = (
         select(FollowUpEntry)
-        .where(where)
-        .order_by(FollowUpEntry.entry_date.desc(), FollowUpEntry.created_at.desc())
-        .limit(limit)
-        .offset(offset)
+        .where(FollowUpEntry.household_id == household_id)
+        .order_by(FollowUpEntry.entry_date.desc(), FollowUpEntry.created_at.desc(), FollowUpEntry.id)
     )
-    return rows.scalars().all(), total
+    return await paginate(session, stmt, page)
 
 
 # --- pipeline events (from the audit trail) ----------------------------------------------------------------------
 PIPELINE_ACTION_PREFIXES = ("household.transition", "placement.", "relay_stay.", "allocation.", "follow_up_entry.")
 
 
-async def list_events(
-    session: AsyncSession, household_id: uuid.UUID, limit: int, offset: int
-) -> tuple[Sequence[AuditEvent], int]:
-    where = and_(
-        AuditEvent.household_id == household_id,
-        or_(*(AuditEvent.action.startswith(prefix) for prefix in PIPELINE_ACTION_PREFIXES)),
+async def list_events(session: AsyncSession, household_id: uuid.UUID, page: PageParams) -> Slice[AuditEvent]:
+    stmt = (
+        select(AuditEvent)
+        .where(
+            AuditEvent.household_id == household_id,
+            or_(*(AuditEvent.action.startswith(prefix) for prefix in PIPELINE_ACTION_PREFIXES)),
+        )
+        .order_by(AuditEvent.at, AuditEvent.id)
     )
-    total = (await session.execute(select(func.count()).select_from(AuditEvent).where(where))).scalar_one()
-    rows = await session.execute(
-        select(AuditEvent).where(where).order_by(AuditEvent.at, AuditEvent.id).limit(limit).offset(offset)
-    )
-    return rows.scalars().all(), total
+    return await paginate(session, stmt, page)

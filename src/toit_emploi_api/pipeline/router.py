@@ -1,8 +1,12 @@
-"""HTTP endpoints of the pipeline: stage moves and history, placements, relay stays, allocation, follow-up."""
+"""HTTP endpoints of the pipeline: stage moves and history, placements, relay stays, allocation, follow-up.
+
+HTTP only: the loaders of `pipeline.deps` (and `households.deps`) load the path's household or record within what the
+caller may see (another organisation's is a 404) and lock it for writes; the route checks If-Match, calls one
+service function and shapes the answer. The rules are in docs/pipeline.md and in each route's docstring.
+"""
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Body, Depends, Response, status
@@ -11,13 +15,25 @@ from fastapi.responses import JSONResponse
 from pydantic.main import IncEx
 
 from toit_emploi_api.auth.policy import Principal, authorize
+from toit_emploi_api.core.audit import AuditEvent
 from toit_emploi_api.core.clock import days_since
 from toit_emploi_api.core.database import SessionDep
-from toit_emploi_api.core.errors import error_responses
-from toit_emploi_api.core.etag import IfMatchHeader
-from toit_emploi_api.core.resources import Page, PageDep, etag_for, with_etag
+from toit_emploi_api.core.errors import problem_responses
+from toit_emploi_api.core.problems import NOT_FOUND
+from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, etag_for, with_etag
+from toit_emploi_api.households.deps import LockedHousehold
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.pipeline import allocations, follow_up, placements, relay_stays, service
+from toit_emploi_api.pipeline.deps import (
+    CurrentAllocation,
+    CurrentPlacement,
+    CurrentRelayStay,
+    LockedAllocation,
+    LockedPlacement,
+    LockedRelayStay,
+    LockedStageHousehold,
+    StageHousehold,
+)
 from toit_emploi_api.pipeline.models import FollowUpEntry, StageTransition
 from toit_emploi_api.pipeline.schemas import (
     ALLOCATION_CREATE_EXAMPLES,
@@ -47,6 +63,30 @@ from toit_emploi_api.pipeline.schemas import (
     TransitionOut,
     TransitionResultOut,
 )
+from toit_emploi_api.vocab.problems import (
+    ALLOCATION_NOT_RESERVED,
+    GUARD_FAILED,
+    HOUSEHOLD_ALREADY_ALLOCATED,
+    JOB_OPENING_CLOSED,
+    JOB_OPENING_FULL,
+    JOB_OPENING_NOT_OPEN,
+    NOT_A_RELAY_APARTMENT,
+    PLACEMENT_ALREADY_OPEN,
+    PLACEMENT_CLOSED,
+    PLACEMENT_MOVE_NOT_ALLOWED,
+    RELAY_APARTMENT_UNAVAILABLE,
+    RELAY_STAY_ALREADY_BOOKED,
+    RELAY_STAY_CANCELLED,
+    RELAY_STAY_NOT_BOOKED,
+    RELAY_STAY_NOT_ENDED,
+    RELAY_STAY_OVERLAP,
+    ROLE_NOT_PERMITTED,
+    TRANSITION_NOT_ALLOWED,
+    UNIT_IS_RELAY_APARTMENT,
+    UNIT_NOT_AVAILABLE,
+    UNIT_TOO_SMALL,
+    WRONG_STAGE,
+)
 from toit_emploi_api.vocab.roles import Role
 
 router = APIRouter(prefix="/api/v1", tags=["pipeline"])
@@ -56,9 +96,7 @@ MoverDep = Annotated[Principal, Depends(authorize(Role.SERVICE_MANAGER, Role.PAR
 HistoryReaderDep = MoverDep
 ReaderDep = Annotated[Principal, Depends(authorize(Role.SERVICE_MANAGER, Role.PARIS_REFERENT))]
 WriterDep = Annotated[Principal, Depends(authorize(Role.SERVICE_MANAGER))]
-_READ = error_responses(404)
-_CREATE = error_responses(404, 409)
-_UPDATE = error_responses(404, 409, 412, 428)
+_READ = problem_responses(NOT_FOUND)
 
 
 def _stage_out(household: Household) -> dict[str, object]:
@@ -84,24 +122,78 @@ def _transition_out(move: StageTransition) -> TransitionOut:
     )
 
 
+def _event_out(event: AuditEvent) -> PipelineEventOut:
+    return PipelineEventOut(
+        at=event.at,
+        action=event.action,
+        entity_type=event.entity_type,
+        entity_id=event.entity_id,
+        by=ActorOut(kind=event.actor_kind, id=event.actor_id, role=event.actor_role),
+        details=event.details,
+    )
+
+
+def _entry_out(entry: FollowUpEntry) -> FollowUpEntryOut:
+    return FollowUpEntryOut(
+        id=entry.id,
+        household_id=entry.household_id,
+        entry_date=entry.entry_date,
+        domain=entry.domain,
+        note=entry.note,
+        author=ActorOut(kind=entry.author_kind, id=entry.author_id, role=entry.author_role),
+        created_at=entry.created_at,
+    )
+
+
 # --- stage transitions -------------------------------------------------------------------------------------------
 @router.post(
     "/households/{household_id}/transitions",
     operation_id="transitions_create",
-    summary="Move a household to another stage (guards checked, If-Match required)",
+    summary="Move a household to another stage",
     status_code=status.HTTP_201_CREATED,
     response_model=TransitionResultOut,
-    responses=error_responses(404, 409, 412, 428),
+    responses=problem_responses(NOT_FOUND, GUARD_FAILED, TRANSITION_NOT_ALLOWED, ROLE_NOT_PERMITTED),
 )
 async def transitions_create(
     principal: MoverDep,
     session: SessionDep,
-    household_id: uuid.UUID,
+    household: LockedStageHousehold,
     body: Annotated[TransitionCreate, Body(openapi_examples=TRANSITION_EXAMPLES)],
+    if_match: IfMatchDep,
     response: Response,
-    if_match: IfMatchHeader = None,
 ) -> TransitionResultOut:
-    result = await service.transition(session, principal, household_id, body, if_match)
+    """Move the household along the path: diagnostic → matching → relay_stay → lease → follow_up → completed, the
+    step back relay_stay → matching after an inconclusive relay stay, and any active stage → withdrawn.
+
+    **Who:** the service manager (and admins) make every move; the Paris referent and partner workers may only
+    withdraw a household still in diagnostic (any other move: 403 `role-not-permitted`); a partner worker only its
+    own organisation's households (others: 404).
+
+    **If-Match:** the household's ETag, as returned by `GET …/transitions` (428 without it, 412 when stale).
+
+    **Guards** (409 `guard-failed`, with `unmet`: every missing condition as `{code, message}`):
+    - diagnostic → matching: an adult member (`no_adult_member`), an adult with a ROME code
+      (`no_professional_profile`), the consent date recorded (`consent_missing`);
+    - matching → relay_stay: a booked relay stay (`relay_stay_not_booked`) and a placement at interview, offered
+      or hired (`no_placement_with_employer_meeting`);
+    - relay_stay → lease: the outcome recorded last since entering relay_stay has both parties agreeing
+      (`relay_stay_not_validated`), no stay still booked (`relay_stay_still_booked`);
+    - relay_stay → matching: that outcome has one party disagreeing (`relay_stay_not_disagreed`) with a note
+      (`disagreement_reason_missing`), no stay still booked; the reserved allocation is cancelled and its unit
+      released (`released.allocations`);
+    - lease → follow_up: a hired placement with contract type and start date (`no_signed_contract`), an allocation
+      with its lease signed (`no_lease_signed`);
+    - follow_up → completed: `closure_date` (not in the future) and `note` (`closure_missing`), stored on the
+      household; `closure_date` with any other target is 422;
+    - → withdrawn: `reason`, one of the withdrawal reasons, and `note` (`withdrawal_reason_missing`,
+      `withdrawal_reason_invalid`, `withdrawal_note_missing`). Withdrawing cancels the reserved allocation (unit
+      released), every relay stay still booked and the open placements; `released` gives the counts.
+
+    A skipped stage or a terminal household is 409 `transition-not-allowed`. Answers 201 with the new stage, the
+    recorded move and the household's new ETag.
+    """
+    if_match.check(household.version)
+    result = await service.transition(session, principal, household, body)
     with_etag(response, result.household.version)
     return TransitionResultOut.model_validate(
         {
@@ -115,12 +207,21 @@ async def transitions_create(
 @router.get(
     "/households/{household_id}/transitions",
     operation_id="transitions_list",
-    summary="The household's current stage and every move (partner workers: from, to and when only)",
+    summary="Stage history of a household",
     response_model=StageHistoryOut,
     responses=_READ,
 )
-async def transitions_list(principal: HistoryReaderDep, session: SessionDep, household_id: uuid.UUID) -> Response:
-    household, moves = await service.history(session, principal, household_id)
+async def transitions_list(principal: HistoryReaderDep, session: SessionDep, household: StageHousehold) -> Response:
+    """The household's current `stage`, `stage_entered_at`, `days_in_stage` and every move, oldest first
+    (`from_stage`, `to_stage`, `at`, `by {kind, id, role}`, `reason`, `note`).
+
+    **Who:** the service manager, the Paris referent and partner workers (their own organisation's households:
+    others are 404). A partner worker gets each move's `id`, `from_stage`, `to_stage` and `at` only, and no
+    `withdrawal_reason`: it follows where its family is, not who moved it nor why.
+
+    The answer's ETag is the household's: the one `POST …/transitions` expects in If-Match.
+    """
+    moves = await service.history(session, household)
     out = StageHistoryOut.model_validate(
         {**_stage_out(household), "items": [_transition_out(m).model_dump() for m in moves]}
     )
@@ -136,75 +237,83 @@ async def transitions_list(principal: HistoryReaderDep, session: SessionDep, hou
 @router.get(
     "/households/{household_id}/pipeline-events",
     operation_id="pipeline_events_list",
-    summary="Every pipeline write and move for the household (who, when, what), oldest first",
+    summary="Pipeline events of a household",
     response_model=Page[PipelineEventOut],
     responses=_READ,
 )
 async def pipeline_events_list(
-    principal: ReaderDep, session: SessionDep, household_id: uuid.UUID, page: PageDep
+    principal: ReaderDep, session: SessionDep, household: StageHousehold, page: PageDep
 ) -> Page[PipelineEventOut]:
-    rows, total = await service.events(session, principal, household_id, page.limit, page.offset)
-    items = [
-        PipelineEventOut(
-            at=e.at,
-            action=e.action,
-            entity_type=e.entity_type,
-            entity_id=e.entity_id,
-            by=ActorOut(kind=e.actor_kind, id=e.actor_id, role=e.actor_role),
-            details=e.details,
-        )
-        for e in rows
-    ]
-    return Page(items=items, total=total, **vars(page))
+    """Every pipeline write and move for the household (stage moves, placements, relay stays, allocation,
+    follow-up entries), oldest first, from the audit trail: who, when, the action and its codes, never notes or
+    names.
+
+    **Who:** the service manager and the Paris referent.
+    """
+    return (await service.events(session, household, page)).to(_event_out)
 
 
 # --- placements --------------------------------------------------------------------------------------------------
 @router.get(
     "/households/{household_id}/placements",
     operation_id="placements_list",
-    summary="The household's placements (job proposals)",
+    summary="Placements of a household",
     response_model=Page[PlacementOut],
     responses=_READ,
 )
 async def placements_list(
-    principal: ReaderDep, session: SessionDep, household_id: uuid.UUID, page: PageDep
+    principal: ReaderDep, session: SessionDep, household: StageHousehold, page: PageDep
 ) -> Page[PlacementOut]:
-    rows, total = await placements.list_for(session, principal, household_id, page.limit, page.offset)
-    return Page(items=[PlacementOut.model_validate(r) for r in rows], total=total, **vars(page))
+    """The household's placements (job openings proposed to its adults), oldest first.
+
+    **Who:** the service manager and the Paris referent.
+    """
+    return (await placements.list_for(session, household, page)).to(PlacementOut.model_validate)
 
 
 @router.post(
     "/households/{household_id}/placements",
     operation_id="placements_create",
-    summary="Propose a job opening to an adult of the household",
+    summary="Propose a job opening",
     status_code=status.HTTP_201_CREATED,
     response_model=PlacementOut,
-    responses=error_responses(404, 409),
+    responses=problem_responses(NOT_FOUND, WRONG_STAGE, JOB_OPENING_NOT_OPEN, PLACEMENT_ALREADY_OPEN),
 )
 async def placements_create(
     principal: WriterDep,
     session: SessionDep,
-    household_id: uuid.UUID,
+    household: LockedHousehold,
     body: Annotated[PlacementCreate, Body(openapi_examples=PLACEMENT_CREATE_EXAMPLES)],
     response: Response,
 ) -> PlacementOut:
-    placement = await placements.create(session, principal, household_id, body)
-    with_etag(response, placement.version)
-    response.headers["Location"] = f"/api/v1/placements/{placement.id}"
+    """Propose a job opening to one adult of the household (a "mise en relation"); the placement starts
+    `proposed`.
+
+    **Who:** the service manager.
+
+    **Checks:** the household is in matching, relay_stay or lease (409 `wrong-stage`); `member_id` is an adult of
+    the household, not a child and 18 or older (422); `job_opening_id` is a known job opening (422) that is open
+    (409 `job-opening-not-open`); one open placement per member and opening (409 `placement-already-open`).
+
+    Answers 201 with the placement, its ETag and its Location.
+    """
+    placement = await placements.create(session, principal, household, body)
+    created(response, placement.version, f"/api/v1/placements/{placement.id}")
     return PlacementOut.model_validate(placement)
 
 
 @router.get(
     "/placements/{placement_id}",
     operation_id="placements_get",
-    summary="One placement",
+    summary="Read a placement",
     response_model=PlacementOut,
     responses=_READ,
 )
-async def placements_get(
-    principal: ReaderDep, session: SessionDep, placement_id: uuid.UUID, response: Response
-) -> PlacementOut:
-    placement = await placements.get(session, principal, placement_id)
+async def placements_get(principal: ReaderDep, placement: CurrentPlacement, response: Response) -> PlacementOut:
+    """One placement, with its ETag (for `PATCH /placements/{id}`).
+
+    **Who:** the service manager and the Paris referent.
+    """
     with_etag(response, placement.version)
     return PlacementOut.model_validate(placement)
 
@@ -212,70 +321,111 @@ async def placements_get(
 @router.patch(
     "/placements/{placement_id}",
     operation_id="placements_update",
-    summary="Move a placement (interview, offered, hired, declined, cancelled) or edit its note",
+    summary="Move or annotate a placement",
     response_model=PlacementOut,
-    responses=_UPDATE,
+    responses=problem_responses(
+        NOT_FOUND, WRONG_STAGE, PLACEMENT_CLOSED, PLACEMENT_MOVE_NOT_ALLOWED, JOB_OPENING_FULL, JOB_OPENING_CLOSED
+    ),
 )
 async def placements_update(
     principal: WriterDep,
     session: SessionDep,
-    placement_id: uuid.UUID,
+    placement: LockedPlacement,
     body: Annotated[PlacementUpdate, Body(openapi_examples=PLACEMENT_UPDATE_EXAMPLES)],
+    if_match: IfMatchDep,
     response: Response,
-    if_match: IfMatchHeader = None,
 ) -> PlacementOut:
-    placement = await placements.update(session, principal, placement_id, body, if_match)
-    with_etag(response, placement.version)
-    return PlacementOut.model_validate(placement)
+    """Move a placement `proposed → interview → offered → hired`, or to `declined` or `cancelled`, or edit its
+    note.
+
+    **Who:** the service manager. **If-Match:** the placement's ETag (428 without it, 412 when stale).
+
+    **Checks:** the household is in matching, relay_stay or lease (409 `wrong-stage`); a move that is not allowed
+    is 409 `placement-move-not-allowed` (with `allowed`). A PATCH carries only what its move needs (else 422
+    naming the field): `contract_type` and `start_date` with `status: hired` (both required, `start_date` from
+    2014-01-01 to two years from today); `declined_by` (`household` or `employer`) and `reason` with
+    `status: declined` (both required); `reason` with `cancelled`. Hiring takes one of the opening's positions in
+    one atomic update: a full opening is 409 `job-opening-full`, a closed one 409 `job-opening-closed`, and the
+    opening becomes `filled` with its last position. A closed placement (hired, declined, cancelled) accepts only
+    a new `note` (sending its current `status` again is harmless): any other field is 409 `placement-closed`
+    (with `fields`).
+    """
+    if_match.check(placement.record.version)
+    updated = await placements.update(session, principal, placement, body)
+    with_etag(response, updated.version)
+    return PlacementOut.model_validate(updated)
 
 
 # --- relay stays -------------------------------------------------------------------------------------------------
 @router.get(
     "/households/{household_id}/relay-stays",
     operation_id="relay_stays_list",
-    summary="The household's relay stays",
+    summary="Relay stays of a household",
     response_model=Page[RelayStayOut],
     responses=_READ,
 )
 async def relay_stays_list(
-    principal: ReaderDep, session: SessionDep, household_id: uuid.UUID, page: PageDep
+    principal: ReaderDep, session: SessionDep, household: StageHousehold, page: PageDep
 ) -> Page[RelayStayOut]:
-    rows, total = await relay_stays.list_for(session, principal, household_id, page.limit, page.offset)
-    return Page(items=[RelayStayOut.model_validate(r) for r in rows], total=total, **vars(page))
+    """The household's relay stays, by start date.
+
+    **Who:** the service manager and the Paris referent.
+    """
+    return (await relay_stays.list_for(session, household, page)).to(RelayStayOut.model_validate)
 
 
 @router.post(
     "/households/{household_id}/relay-stays",
     operation_id="relay_stays_create",
-    summary="Book a relay stay of 3 to 5 days in a relay apartment",
+    summary="Book a relay stay",
     status_code=status.HTTP_201_CREATED,
     response_model=RelayStayOut,
-    responses=_CREATE,
+    responses=problem_responses(
+        NOT_FOUND,
+        WRONG_STAGE,
+        NOT_A_RELAY_APARTMENT,
+        RELAY_APARTMENT_UNAVAILABLE,
+        RELAY_STAY_ALREADY_BOOKED,
+        RELAY_STAY_OVERLAP,
+    ),
 )
 async def relay_stays_create(
     principal: WriterDep,
     session: SessionDep,
-    household_id: uuid.UUID,
+    household: LockedStageHousehold,
     body: Annotated[RelayStayCreate, Body(openapi_examples=RELAY_STAY_EXAMPLES)],
     response: Response,
 ) -> RelayStayOut:
-    stay = await relay_stays.create(session, principal, household_id, body)
-    with_etag(response, stay.version)
-    response.headers["Location"] = f"/api/v1/relay-stays/{stay.id}"
+    """Book a stay of 3 to 5 days (inclusive) in a relay apartment; the apartment is held by the programme until
+    the stay's last day (the landlord's sync keeps its relay flag and status).
+
+    **Who:** the service manager.
+
+    **Checks:** the household is in matching or relay_stay (409 `wrong-stage`); 3 to 5 days (422); `start_date` at
+    most 365 days ago (a stay may be recorded after the fact) and at most two years ahead (422); `unit_id` a known
+    unit (422) that is a relay apartment (409 `not-a-relay-apartment`) and `vacant` (409
+    `relay-apartment-unavailable`); one booked stay per household (409 `relay-stay-already-booked`); two
+    non-cancelled stays never overlap in one apartment (409 `relay-stay-overlap`).
+
+    Answers 201 with the stay, its ETag and its Location.
+    """
+    stay = await relay_stays.create(session, principal, household, body)
+    created(response, stay.version, f"/api/v1/relay-stays/{stay.id}")
     return RelayStayOut.model_validate(stay)
 
 
 @router.get(
     "/relay-stays/{relay_stay_id}",
     operation_id="relay_stays_get",
-    summary="One relay stay",
+    summary="Read a relay stay",
     response_model=RelayStayOut,
     responses=_READ,
 )
-async def relay_stays_get(
-    principal: ReaderDep, session: SessionDep, relay_stay_id: uuid.UUID, response: Response
-) -> RelayStayOut:
-    stay = await relay_stays.get(session, principal, relay_stay_id)
+async def relay_stays_get(principal: ReaderDep, stay: CurrentRelayStay, response: Response) -> RelayStayOut:
+    """One relay stay, with its ETag (for its outcome and its cancellation).
+
+    **Who:** the service manager and the Paris referent.
+    """
     with_etag(response, stay.version)
     return RelayStayOut.model_validate(stay)
 
@@ -283,54 +433,71 @@ async def relay_stays_get(
 @router.put(
     "/relay-stays/{relay_stay_id}/outcome",
     operation_id="relay_stays_record_outcome",
-    summary="Record (or correct) the outcome at the end of the stay: family agrees, employer agrees, note",
+    summary="Record a relay stay's outcome",
     response_model=RelayStayOut,
-    responses=_UPDATE,
+    responses=problem_responses(NOT_FOUND, WRONG_STAGE, RELAY_STAY_CANCELLED, RELAY_STAY_NOT_ENDED),
 )
 async def relay_stays_record_outcome(
     principal: WriterDep,
     session: SessionDep,
-    relay_stay_id: uuid.UUID,
+    stay: LockedRelayStay,
     body: Annotated[RelayStayOutcomeIn, Body(openapi_examples=OUTCOME_EXAMPLES)],
+    if_match: IfMatchDep,
     response: Response,
-    if_match: IfMatchHeader = None,
 ) -> RelayStayOut:
-    stay = await relay_stays.record_outcome(session, principal, relay_stay_id, body, if_match)
-    with_etag(response, stay.version)
-    return RelayStayOut.model_validate(stay)
+    """Record (or correct) how the stay went: `family_agrees`, `employer_agrees`, `note`. The stay becomes `ended`
+    (the apartment is no longer held for it). The outcome recorded last decides relay_stay → lease (both agree) or
+    → matching (one disagrees, with a note).
+
+    **Who:** the service manager. **If-Match:** the stay's ETag (428 without it, 412 when stale).
+
+    **Checks:** only while the household is in relay_stay (409 `wrong-stage`: an outcome can neither be recorded in
+    matching nor rewritten after the household left relay_stay); not a cancelled stay (409
+    `relay-stay-cancelled`); on or after the stay's end date (409 `relay-stay-not-ended`, with `end_date`).
+    """
+    if_match.check(stay.record.version)
+    updated = await relay_stays.record_outcome(session, principal, stay, body)
+    with_etag(response, updated.version)
+    return RelayStayOut.model_validate(updated)
 
 
 @router.post(
     "/relay-stays/{relay_stay_id}/cancel",
     operation_id="relay_stays_cancel",
-    summary="Cancel a booked relay stay (frees the apartment's dates)",
+    summary="Cancel a relay stay",
     response_model=RelayStayOut,
-    responses=_UPDATE,
+    responses=problem_responses(NOT_FOUND, WRONG_STAGE, RELAY_STAY_NOT_BOOKED),
 )
 async def relay_stays_cancel(
-    principal: WriterDep,
-    session: SessionDep,
-    relay_stay_id: uuid.UUID,
-    response: Response,
-    if_match: IfMatchHeader = None,
+    principal: WriterDep, session: SessionDep, stay: LockedRelayStay, if_match: IfMatchDep, response: Response
 ) -> RelayStayOut:
-    stay = await relay_stays.cancel(session, principal, relay_stay_id, if_match)
-    with_etag(response, stay.version)
-    return RelayStayOut.model_validate(stay)
+    """Cancel a booked stay: its dates are free again in the apartment, which is no longer held for it.
+
+    **Who:** the service manager. **If-Match:** the stay's ETag (428 without it, 412 when stale).
+
+    **Checks:** the household is in matching or relay_stay (409 `wrong-stage`); the stay is booked (409
+    `relay-stay-not-booked`).
+    """
+    if_match.check(stay.record.version)
+    updated = await relay_stays.cancel(session, principal, stay)
+    with_etag(response, updated.version)
+    return RelayStayOut.model_validate(updated)
 
 
 # --- housing allocation ------------------------------------------------------------------------------------------
 @router.get(
     "/households/{household_id}/allocation",
     operation_id="allocations_get",
-    summary="The household's active housing allocation (reserved or lease signed)",
+    summary="Active allocation of a household",
     response_model=AllocationOut,
     responses=_READ,
 )
-async def allocations_get(
-    principal: ReaderDep, session: SessionDep, household_id: uuid.UUID, response: Response
-) -> AllocationOut:
-    allocation = await allocations.current(session, principal, household_id)
+async def allocations_get(principal: ReaderDep, allocation: CurrentAllocation, response: Response) -> AllocationOut:
+    """The household's active housing allocation (reserved or lease signed), with its ETag; 404 when it has
+    none.
+
+    **Who:** the service manager and the Paris referent.
+    """
     with_etag(response, allocation.version)
     return AllocationOut.model_validate(allocation)
 
@@ -338,104 +505,131 @@ async def allocations_get(
 @router.post(
     "/households/{household_id}/allocation",
     operation_id="allocations_reserve",
-    summary="Reserve a vacant, non-relay housing unit for the household",
+    summary="Reserve a housing unit",
     status_code=status.HTTP_201_CREATED,
     response_model=AllocationOut,
-    responses=_CREATE,
+    responses=problem_responses(
+        NOT_FOUND, WRONG_STAGE, HOUSEHOLD_ALREADY_ALLOCATED, UNIT_IS_RELAY_APARTMENT, UNIT_NOT_AVAILABLE, UNIT_TOO_SMALL
+    ),
 )
 async def allocations_reserve(
     principal: WriterDep,
     session: SessionDep,
-    household_id: uuid.UUID,
+    household: LockedHousehold,
     body: Annotated[AllocationCreate, Body(openapi_examples=ALLOCATION_CREATE_EXAMPLES)],
     response: Response,
 ) -> AllocationOut:
-    allocation = await allocations.reserve(session, principal, household_id, body)
-    with_etag(response, allocation.version)
-    response.headers["Location"] = f"/api/v1/households/{household_id}/allocation"
+    """Reserve a vacant, non-relay housing unit for the household; the unit becomes `reserved`.
+
+    **Who:** the service manager.
+
+    **Checks:** the household is in relay_stay or lease (409 `wrong-stage`) and has no active allocation (409
+    `household-already-allocated`); `unit_id` is a known unit (422), not a relay apartment (409
+    `unit-is-relay-apartment`), `vacant` (409 `unit-not-available`); its bedrooms (rooms − 1: a T3 has 2) are at
+    least 1 + ceil(children / 2), else 409 `unit-too-small` (with `bedrooms` and `required_bedrooms`) unless an
+    `override_reason` is given. One active allocation per unit and per household.
+
+    Answers 201 with the allocation, its ETag and its Location.
+    """
+    allocation = await allocations.reserve(session, principal, household, body)
+    created(response, allocation.version, f"/api/v1/households/{household.id}/allocation")
     return AllocationOut.model_validate(allocation)
 
 
 @router.patch(
     "/households/{household_id}/allocation",
     operation_id="allocations_sign_lease",
-    summary="Record the lease signed date and move-in date (the unit becomes let)",
+    summary="Record the lease",
     response_model=AllocationOut,
-    responses=_UPDATE,
+    responses=problem_responses(NOT_FOUND, WRONG_STAGE, ALLOCATION_NOT_RESERVED),
 )
 async def allocations_sign_lease(
     principal: WriterDep,
     session: SessionDep,
-    household_id: uuid.UUID,
+    allocation: LockedAllocation,
     body: Annotated[AllocationLease, Body(openapi_examples=ALLOCATION_LEASE_EXAMPLES)],
+    if_match: IfMatchDep,
     response: Response,
-    if_match: IfMatchHeader = None,
 ) -> AllocationOut:
-    allocation = await allocations.sign_lease(session, principal, household_id, body, if_match)
-    with_etag(response, allocation.version)
-    return AllocationOut.model_validate(allocation)
+    """Record the lease signed date and the move-in date of the reserved allocation; the unit becomes `let`.
+
+    **Who:** the service manager. **If-Match:** the allocation's ETag (428 without it, 412 when stale).
+
+    **Checks:** both dates from 2014-01-01 to two years from today (422); the allocation is reserved (409
+    `allocation-not-reserved`); the household is in lease (409 `wrong-stage`). 404 when the household has no
+    active allocation.
+    """
+    if_match.check(allocation.record.version)
+    updated = await allocations.sign_lease(session, principal, allocation, body)
+    with_etag(response, updated.version)
+    return AllocationOut.model_validate(updated)
 
 
 @router.post(
     "/households/{household_id}/allocation/cancel",
     operation_id="allocations_cancel",
-    summary="Cancel the reservation (the unit is vacant again)",
+    summary="Cancel a reservation",
     response_model=AllocationOut,
-    responses=_UPDATE,
+    responses=problem_responses(NOT_FOUND, WRONG_STAGE, ALLOCATION_NOT_RESERVED),
 )
 async def allocations_cancel(
     principal: WriterDep,
     session: SessionDep,
-    household_id: uuid.UUID,
+    allocation: LockedAllocation,
+    if_match: IfMatchDep,
     response: Response,
     body: AllocationCancel | None = None,
-    if_match: IfMatchHeader = None,
 ) -> AllocationOut:
-    allocation = await allocations.cancel(session, principal, household_id, body or AllocationCancel(), if_match)
-    with_etag(response, allocation.version)
-    return AllocationOut.model_validate(allocation)
+    """Cancel the reserved allocation; the unit is released: `vacant` again, or `unavailable` when the landlord's
+    last snapshot no longer listed it (the programme never re-advertises a unit its landlord withdrew).
+
+    **Who:** the service manager. **If-Match:** the allocation's ETag (428 without it, 412 when stale).
+
+    **Checks:** the allocation is reserved (a signed lease stays: 409 `allocation-not-reserved`); the household is
+    in relay_stay or lease (409 `wrong-stage`). 404 when the household has no active allocation.
+    """
+    if_match.check(allocation.record.version)
+    updated = await allocations.cancel(session, principal, allocation, body or AllocationCancel())
+    with_etag(response, updated.version)
+    return AllocationOut.model_validate(updated)
 
 
 # --- follow-up ---------------------------------------------------------------------------------------------------
-def _entry_out(entry: FollowUpEntry) -> FollowUpEntryOut:
-    return FollowUpEntryOut(
-        id=entry.id,
-        household_id=entry.household_id,
-        entry_date=entry.entry_date,
-        domain=entry.domain,
-        note=entry.note,
-        author=ActorOut(kind=entry.author_kind, id=entry.author_id, role=entry.author_role),
-        created_at=entry.created_at,
-    )
-
-
 @router.get(
     "/households/{household_id}/follow-up-entries",
     operation_id="follow_up_entries_list",
-    summary="The household's follow-up entries, newest first",
+    summary="Follow-up entries of a household",
     response_model=Page[FollowUpEntryOut],
     responses=_READ,
 )
 async def follow_up_entries_list(
-    principal: ReaderDep, session: SessionDep, household_id: uuid.UUID, page: PageDep
+    principal: ReaderDep, session: SessionDep, household: StageHousehold, page: PageDep
 ) -> Page[FollowUpEntryOut]:
-    rows, total = await follow_up.list_for(session, principal, household_id, page.limit, page.offset)
-    return Page(items=[_entry_out(r) for r in rows], total=total, **vars(page))
+    """The household's follow-up entries, newest first (by entry date, then by when they were written).
+
+    **Who:** the service manager and the Paris referent.
+    """
+    return (await follow_up.list_for(session, household, page)).to(_entry_out)
 
 
 @router.post(
     "/households/{household_id}/follow-up-entries",
     operation_id="follow_up_entries_create",
-    summary="Write a follow-up entry (only in follow_up)",
+    summary="Write a follow-up entry",
     status_code=status.HTTP_201_CREATED,
     response_model=FollowUpEntryOut,
-    responses=_CREATE,
+    responses=problem_responses(NOT_FOUND, WRONG_STAGE),
 )
 async def follow_up_entries_create(
     principal: WriterDep,
     session: SessionDep,
-    household_id: uuid.UUID,
+    household: LockedStageHousehold,
     body: Annotated[FollowUpEntryCreate, Body(openapi_examples=FOLLOW_UP_EXAMPLES)],
 ) -> FollowUpEntryOut:
-    entry = await follow_up.create(session, principal, household_id, body)
-    return _entry_out(entry)
+    """Write an entry of the global support given to the household: `entry_date` (from 2014-01-01 to today, 422
+    otherwise), `domain` (employment, housing, schooling, health_insurance, benefits, administrative, other) and
+    `note`; the author is the caller.
+
+    **Who:** the service manager. **Checks:** only while the household is in follow_up (409 `wrong-stage`).
+    """
+    return _entry_out(await follow_up.create(session, principal, household, body))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,10 +13,11 @@ from toit_emploi_api.core import audit
 from toit_emploi_api.core.audit import AuditEvent
 from toit_emploi_api.core.clock import PROGRAMME_START, today, utcnow
 from toit_emploi_api.core.errors import FieldError, ProblemError, ValidationProblemError
-from toit_emploi_api.core.etag import require_if_match
+from toit_emploi_api.core.resources import PageParams, Slice
 from toit_emploi_api.households.models import Household
-from toit_emploi_api.pipeline import repository, rules
-from toit_emploi_api.pipeline.access import check_dates, household_for
+from toit_emploi_api.housing import holds
+from toit_emploi_api.pipeline import allocations, relay_stays, repository, rules
+from toit_emploi_api.pipeline.checks import check_dates
 from toit_emploi_api.pipeline.models import StageTransition
 from toit_emploi_api.pipeline.rules import Decision, HouseholdFacts
 from toit_emploi_api.pipeline.schemas import TransitionCreate
@@ -88,17 +89,30 @@ def _validate_body(body: TransitionCreate) -> None:
     check_dates(("closure_date", body.closure_date, PROGRAMME_START, today()))
 
 
+async def _release_for_withdrawal(session: AsyncSession, household: Household, now: datetime) -> dict[str, int]:
+    """Cancel the reserved allocation (unit released), every relay stay still booked (whatever its dates: a
+    past-dated stay without outcome would otherwise stay booked forever) and the open placements. The units
+    concerned are locked first, in one statement and in id order, before any of their records changes."""
+    relay_units = await repository.booked_stay_unit_ids(session, household.id)
+    await holds.lock_units(session, relay_units + await repository.reserved_unit_ids(session, household.id))
+    allocations_released = await allocations.release_reserved(session, household.id, now)
+    stays = await repository.cancel_booked_stays(session, household.id, now)
+    await relay_stays.hold_apartments(session, relay_units)
+    placements = await repository.cancel_open_placements(session, household.id, now)
+    return {"allocations": allocations_released, "relay_stays": stays, "placements": placements}
+
+
+async def _release_for_step_back(session: AsyncSession, household: Household, now: datetime) -> dict[str, int]:
+    """Back to looking for another employer: the unit reserved for this project is no longer held."""
+    await holds.lock_units(session, await repository.reserved_unit_ids(session, household.id))
+    return {"allocations": await allocations.release_reserved(session, household.id, now)}
+
+
 async def transition(
-    session: AsyncSession,
-    principal: Principal,
-    household_id: uuid.UUID,
-    body: TransitionCreate,
-    if_match: str | None,
+    session: AsyncSession, principal: Principal, household: Household, body: TransitionCreate
 ) -> TransitionResult:
-    """Move the household in this transaction; the household row stays locked until commit."""
+    """Move the (locked) household in this transaction, If-Match checked by the route."""
     _validate_body(body)
-    household = await household_for(session, principal, household_id, for_update=True)
-    require_if_match(if_match, household.version)
     frm = household.stage
     row = await repository.facts(session, household.id, today(), household.stage_entered_at)
     decision = rules.evaluate(frm, body.to, principal.role.value, _facts(household, row, body))
@@ -110,15 +124,9 @@ async def transition(
     household.stage_entered_at = now
     if body.to is Stage.WITHDRAWN:
         household.withdrawal_reason = body.reason
-        counts = await repository.release_for_withdrawal(session, household.id, now)
-        released = {
-            "allocations": counts.allocations,
-            "relay_stays": counts.relay_stays,
-            "placements": counts.placements,
-        }
+        released = await _release_for_withdrawal(session, household, now)
     if frm is Stage.RELAY_STAY and body.to is Stage.MATCHING:
-        # Back to looking for another employer: the unit reserved for this project is no longer held.
-        released = {"allocations": await repository.release_reserved_allocation(session, household.id, now)}
+        released = await _release_for_step_back(session, household, now)
     if body.to is Stage.COMPLETED:
         household.closure_date = body.closure_date or household.closure_date
         household.closure_note = body.note or household.closure_note
@@ -152,15 +160,9 @@ async def transition(
     return TransitionResult(household=household, transition=move, released=released)
 
 
-async def history(
-    session: AsyncSession, principal: Principal, household_id: uuid.UUID
-) -> tuple[Household, Sequence[StageTransition]]:
-    household = await household_for(session, principal, household_id)
-    return household, await repository.history(session, household.id)
+async def history(session: AsyncSession, household: Household) -> Sequence[StageTransition]:
+    return await repository.history(session, household.id)
 
 
-async def events(
-    session: AsyncSession, principal: Principal, household_id: uuid.UUID, limit: int, offset: int
-) -> tuple[Sequence[AuditEvent], int]:
-    household = await household_for(session, principal, household_id)
-    return await repository.list_events(session, household.id, limit, offset)
+async def events(session: AsyncSession, household: Household, page: PageParams) -> Slice[AuditEvent]:
+    return await repository.list_events(session, household.id, page)

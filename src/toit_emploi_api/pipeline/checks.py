@@ -1,22 +1,27 @@
-"""Shared helpers of the pipeline services: clock, household access, stage checks, constraint names."""
+"""Shared checks of the pipeline services: date bounds and the stage a record belongs to.
+
+Who may see a household is decided by the one household-access policy (`households.access`), through the loaders of
+`pipeline.deps`."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from datetime import date, timedelta
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from toit_emploi_api.auth.policy import Principal
 from toit_emploi_api.core.clock import PROGRAMME_START, today, years_later
-from toit_emploi_api.core.errors import FieldError, NotFoundError, ProblemError, ValidationProblemError
+from toit_emploi_api.core.errors import FieldError, ProblemError, ValidationProblemError
 from toit_emploi_api.households.models import Household
-from toit_emploi_api.pipeline import repository
 from toit_emploi_api.vocab.problems import WRONG_STAGE
-from toit_emploi_api.vocab.roles import Role
 from toit_emploi_api.vocab.stages import Stage
+
+
+def invalid(*errors: FieldError) -> ValidationProblemError:
+    """A 422 `validation-error` naming each field and what is wrong with it."""
+    return ValidationProblemError("; ".join(f"{e.field}: {e.message}" for e in errors), errors=list(errors))
+
+
+def invalid_field(field: str, message: str) -> ValidationProblemError:
+    return invalid(FieldError(field=field, message=message))
 
 
 def check_dates(*checks: tuple[str, date | None, date, date]) -> None:
@@ -28,7 +33,7 @@ def check_dates(*checks: tuple[str, date | None, date, date]) -> None:
         if value is not None and not earliest <= value <= latest
     ]
     if errors:
-        raise ValidationProblemError("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+        raise invalid(*errors)
 
 
 def sane_date(field: str, value: date | None) -> tuple[str, date | None, date, date]:
@@ -42,24 +47,8 @@ def booking_window(field: str, value: date) -> tuple[str, date | None, date, dat
     return (field, value, now - timedelta(days=365), years_later(now, 2))
 
 
-def can_see(principal: Principal, household: Household) -> bool:
-    """Partner workers only see their own organisation's households (others: 404)."""
-    if principal.role is Role.PARTNER_WORKER:
-        return household.referring_organisation_id == principal.organisation_id
-    return True
-
-
-async def household_for(
-    session: AsyncSession, principal: Principal, household_id: uuid.UUID, *, for_update: bool = False
-) -> Household:
-    """The household, locked FOR UPDATE when asked; 404 when missing or outside the caller's organisation."""
-    household = await repository.get_household(session, household_id, for_update=for_update)
-    if household is None or not can_see(principal, household):
-        raise NotFoundError("No household with this id.")
-    return household
-
-
 def require_stage(household: Household, allowed: Iterable[Stage], what: str) -> None:
+    """409 `wrong-stage` (with `stage` and `allowed_stages`) unless the household is in one of `allowed`."""
     allowed_stages = [stage for stage in Stage if stage in set(allowed)]
     if household.stage not in allowed_stages:
         raise ProblemError(
@@ -67,13 +56,3 @@ def require_stage(household: Household, allowed: Iterable[Stage], what: str) -> 
             f"{what} only while the household is in: {', '.join(allowed_stages)}; it is in {household.stage.value}.",
             extra={"stage": household.stage.value, "allowed_stages": [s.value for s in allowed_stages]},
         )
-
-
-def constraint_name(exc: IntegrityError) -> str | None:
-    """The name of the violated constraint or index (asyncpg reports it on the original error)."""
-    orig = exc.orig
-    for candidate in (orig, getattr(orig, "__cause__", None)):
-        name = getattr(candidate, "constraint_name", None)
-        if isinstance(name, str):
-            return name
-    return None

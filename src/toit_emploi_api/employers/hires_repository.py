@@ -1,0 +1,44 @@
+"""SQL of the hires counted on job openings (see `hires`)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import case, func, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from toit_emploi_api.employers.models import JobOpening
+from toit_emploi_api.vocab.statuses import JobOpeningStatus
+
+
+async def get_opening(session: AsyncSession, job_opening_id: uuid.UUID) -> JobOpening | None:
+    stmt = select(JobOpening).where(JobOpening.id == job_opening_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def take_position(session: AsyncSession, job_opening_id: uuid.UUID) -> bool:
+    """Atomically count one more hire, marking the opening filled with its last position; False when it is full
+    or closed. The UPDATE locks the row; the CHECK ``hires_within_positions`` backs the WHERE."""
+    stmt = (
+        update(JobOpening)
+        .where(
+            JobOpening.id == job_opening_id,
+            JobOpening.hires_count < JobOpening.open_positions,
+            JobOpening.status != JobOpeningStatus.CLOSED,
+        )
+        .values(
+            hires_count=JobOpening.hires_count + 1,
+            status=case(
+                (
+                    JobOpening.hires_count + 1 >= JobOpening.open_positions,
+                    literal(JobOpeningStatus.FILLED, JobOpening.status.type),
+                ),
+                else_=JobOpening.status,
+            ),
+            version=JobOpening.version + 1,
+            updated_at=func.now(),
+        )
+        .returning(JobOpening.id)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(stmt)).first() is not None

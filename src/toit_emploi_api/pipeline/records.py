@@ -1,0 +1,75 @@
+"""How the pipeline services save a record: flush (translating the constraints they rely on into problems), read
+back what the database made, and record the audit event."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.core import audit
+from toit_emploi_api.core.errors import ProblemError
+from toit_emploi_api.pipeline.models import FollowUpEntry, HousingAllocation, Placement, RelayStay
+from toit_emploi_api.vocab.audit import AuditAction
+
+R = TypeVar("R", Placement, RelayStay, HousingAllocation, FollowUpEntry)
+
+ENTITY_TYPES: Mapping[type[Any], str] = {
+    Placement: "placement",
+    RelayStay: "relay_stay",
+    HousingAllocation: "housing_allocation",
+    FollowUpEntry: "follow_up_entry",
+}
+"""The audit trail's name of each record."""
+
+
+def constraint_name(exc: IntegrityError) -> str | None:
+    """The name of the violated constraint or index (asyncpg reports it on the original error).
+
+    The only copy in the pipeline; `employers.service._constraint` and `core.errors._on_integrity` read the same
+    attribute (the helper belongs in `core.errors`)."""
+    orig = exc.orig
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        name = getattr(candidate, "constraint_name", None)
+        if isinstance(name, str):
+            return name
+    return None
+
+
+async def flush(session: AsyncSession, problems: Mapping[str, Callable[[], ProblemError]] | None = None) -> None:
+    """Flush; a violation of one of the constraints named in `problems` is raised as its problem instead."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        problem = (problems or {}).get(constraint_name(exc) or "")
+        if problem is None:
+            raise
+        raise problem() from None
+
+
+async def saved(
+    session: AsyncSession,
+    principal: Principal,
+    action: AuditAction,
+    record: R,
+    household_id: uuid.UUID,
+    details: Mapping[str, object] | None = None,
+    problems: Mapping[str, Callable[[], ProblemError]] | None = None,
+) -> R:
+    """Flush the record (see `flush`), read back its version and timestamps, record the audit event."""
+    await flush(session, problems)
+    await session.refresh(record)
+    await audit.record(
+        session,
+        principal,
+        action,
+        ENTITY_TYPES[type(record)],
+        record.id,
+        household_id=household_id,
+        details=dict(details) if details is not None else None,
+    )
+    return record
