@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,8 +10,6 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
-from sqlalchemy import DateTime, Uuid, column, select, table
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api import __version__
 from toit_emploi_api.accounts import passwords
@@ -35,6 +32,7 @@ from toit_emploi_api.employers.router import router as employers_router
 from toit_emploi_api.households import ports as households_ports
 from toit_emploi_api.households.router import router as households_router
 from toit_emploi_api.housing.router import router as housing_router
+from toit_emploi_api.pipeline.placements import placement_ids_of_member
 from toit_emploi_api.pipeline.router import router as pipeline_router
 
 DESCRIPTION = """
@@ -61,21 +59,6 @@ TAGS = [
     },
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
-
-
-# TEMP until merge: the lead replaces this with pipeline.placements.placement_ids_of_member.
-_placements = table(
-    "placements", column("id", Uuid), column("member_id", Uuid), column("created_at", DateTime(timezone=True))
-)
-
-
-async def _placement_ids_of_member(session: AsyncSession, member_id: uuid.UUID) -> list[uuid.UUID]:  # TEMP until merge
-    stmt = (
-        select(_placements.c.id)
-        .where(_placements.c.member_id == member_id)
-        .order_by(_placements.c.created_at, _placements.c.id)
-    )
-    return list((await session.execute(stmt)).scalars().all())
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -107,7 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.migration_head = head_revision()
 
-    households_ports.connect(member_placements=_placement_ids_of_member)  # TEMP until merge
+    # Households ask the pipeline whether a member has placements through a port (households is the lower layer).
+    households_ports.connect(member_placements=placement_ids_of_member)
     install_error_handlers(app)
     # Every router, in documentation order.
     for router in (

@@ -180,7 +180,7 @@ async def test_an_opening_referred_to_by_a_placement_cannot_be_deleted_but_can_b
     placement_id = r.json()["id"]
     assert (await patch_placement(client, service_manager, placement_id, status="cancelled")).status_code == 200
 
-    r = await client.delete(f"/api/v1/job-openings/{opening}", headers=service_manager.headers)
+    r = await client.delete(f"/api/v1/job-openings/{opening}", headers={**service_manager.headers, "If-Match": "*"})
     assert r.status_code == 409
     assert r.json()["type"] == "urn:toit-emploi:problem:job-opening-in-use"
     got = await client.get(f"/api/v1/job-openings/{opening}", headers=service_manager.headers)
@@ -193,7 +193,8 @@ async def test_an_opening_referred_to_by_a_placement_cannot_be_deleted_but_can_b
     assert closed.status_code == 200, closed.text
     assert closed.json()["status"] == "closed"
     # An opening nobody was proposed for can still be deleted.
-    assert (await client.delete(f"/api/v1/job-openings/{unused}", headers=service_manager.headers)).status_code == 204
+    gone = await client.delete(f"/api/v1/job-openings/{unused}", headers={**service_manager.headers, "If-Match": "*"})
+    assert gone.status_code == 204
 
 
 async def _placement_at(
@@ -280,7 +281,7 @@ async def test_fields_only_with_their_move(
 async def test_declined_by_only_on_a_declined_placement_in_the_database(arrange: Factory, db: AsyncSession) -> None:
     from sqlalchemy.exc import IntegrityError
 
-    from toit_emploi_api.pipeline.records import constraint_name
+    from toit_emploi_api.core.errors import constraint_name
     from toit_emploi_api.vocab.statuses import PlacementParty
 
     h = await arrange.household(stage=Stage.MATCHING)

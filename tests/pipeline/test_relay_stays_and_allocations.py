@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories import Actor, Factory, book_stay, record_outcome
 from toit_emploi_api.core.clock import today
+from toit_emploi_api.core.errors import constraint_name
 from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.pipeline.allocations import bedrooms, required_bedrooms
 from toit_emploi_api.pipeline.models import HousingAllocation, RelayStay
-from toit_emploi_api.pipeline.records import constraint_name
 from toit_emploi_api.vocab.stages import Stage
 from toit_emploi_api.vocab.statuses import AllocationStatus, RelayStayStatus, UnitStatus
 

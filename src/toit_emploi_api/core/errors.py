@@ -253,11 +253,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, _on_dbapi_error)
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries for a route's own error statuses (content is filled in as problem+json)."""
-    return {status: {"description": HTTPStatus(status).phrase} for status in statuses}
-
-
 PROBLEM_TYPES_KEY = "x-problem-types"
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
 from toit_emploi_api.core import audit
-from toit_emploi_api.core.errors import ProblemError
+from toit_emploi_api.core.errors import ProblemError, constraint_name
 from toit_emploi_api.pipeline.models import FollowUpEntry, HousingAllocation, Placement, RelayStay
 from toit_emploi_api.vocab.audit import AuditAction
 
@@ -25,19 +25,6 @@ ENTITY_TYPES: Mapping[type[Any], str] = {
     FollowUpEntry: "follow_up_entry",
 }
 """The audit trail's name of each record."""
-
-
-def constraint_name(exc: IntegrityError) -> str | None:
-    """The name of the violated constraint or index (asyncpg reports it on the original error).
-
-    The only copy in the pipeline; `employers.service._constraint` and `core.errors._on_integrity` read the same
-    attribute (the helper belongs in `core.errors`)."""
-    orig = exc.orig
-    for candidate in (orig, getattr(orig, "__cause__", None)):
-        name = getattr(candidate, "constraint_name", None)
-        if isinstance(name, str):
-            return name
-    return None
 
 
 async def flush(session: AsyncSession, problems: Mapping[str, Callable[[], ProblemError]] | None = None) -> None:
