@@ -1,4 +1,4 @@
-"""GET /api/v1/rome-codes: the ROME reference loaded by migration 0004 from the shipped CSV."""
+"""GET /api/v1/rome-codes: the ROME reference loaded by the migration baseline, equal to the shipped CSV."""
 
 from __future__ import annotations
 

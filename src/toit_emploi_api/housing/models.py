@@ -78,7 +78,7 @@ class HousingUnit(UUIDPrimaryKey, Timestamps, Versioned, Base):
         CheckConstraint("rent >= 0 AND charges >= 0", name="money_non_negative"),
         CheckConstraint("living_area_m2 IS NULL OR living_area_m2 > 0", name="area_positive"),
         CheckConstraint("construction_year IS NULL OR construction_year BETWEEN 1500 AND 2100", name="year_range"),
-        # Revision 0005 (housing API and sync): the same bounds as the API and the sync parser.
+        # The same bounds as the API and the sync parser.
         CheckConstraint("floor IS NULL OR floor BETWEEN -5 AND 99", name="floor_range"),
         CheckConstraint(
             "(latitude IS NULL OR latitude BETWEEN -90 AND 90)"

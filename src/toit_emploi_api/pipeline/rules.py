@@ -5,7 +5,7 @@ This module has no I/O: no database, no web framework. The service layer compute
 may move from one stage to another. The answer (:class:`Decision`) says why not, with stable codes
 (:class:`Condition`) that a frontend can show.
 
-The path (see DOMAIN.md): diagnostic → matching → relay_stay → lease → follow_up → completed, with one step
+The path (see docs/domain.md): diagnostic → matching → relay_stay → lease → follow_up → completed, with one step
 back (relay_stay → matching after an inconclusive relay stay) and, from every active stage, → withdrawn.
 No stage may be skipped; completed and withdrawn are terminal.
 

@@ -1,4 +1,4 @@
-"""The ROME reference table, created and filled by migration 0004 from ``rome_codes.csv``."""
+"""The ROME reference table, filled by the migration baseline (literal rows equal to ``rome_codes.csv``)."""
 
 from __future__ import annotations
 
