@@ -31,7 +31,7 @@ from toit_emploi_api.households.models import Household, HousingSituation, Membe
 from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.pipeline.models import Placement, RelayStay
 from toit_emploi_api.vocab.roles import ROLE_ORGANISATION_KIND, OrganisationKind, Role
-from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.stages import ApplicationStatus, Stage
 from toit_emploi_api.vocab.statuses import ContractType, MemberRole, PlacementStatus, RelayStayStatus, UnitStatus
 
 TEST_PASSWORD = "correct horse battery staple"
@@ -203,9 +203,12 @@ class Factory:
         adult_birth: date | None = None,
         first_name: str | None = None,
         last_name: str = "Test",
+        application: ApplicationStatus = ApplicationStatus.PRESENTED,
     ) -> HouseholdRef:
         """A household of `org` (the default referral partner) at any stage, with adults and children.
 
+        Its application is presented unless told otherwise (`application=`), as the pipeline leaves one the service
+        manager may retain (the steps' own history items are not written: use the API's submit and present for them).
         Adults are head, partner, then other relatives (or all `adult_role`), the first with a ROME code when `rome`.
         """
         org = org or await self.partner_org()
@@ -219,6 +222,7 @@ class Factory:
                 consent_date=today() - timedelta(days=30) if consent else None,
                 consent_scope="programme" if consent else None,
                 stage=stage,
+                application_status=application,
                 manager_notes=manager_notes,
                 closure_note=closure_note,
             )

@@ -35,6 +35,8 @@ def _conditions(filters: HouseholdFilters, scope_organisation_id: uuid.UUID | No
         conds.append(Household.referring_organisation_id == scope_organisation_id)
     if filters.stages:
         conds.append(Household.stage.in_(filters.stages))
+    if filters.application_statuses:
+        conds.append(Household.application_status.in_(filters.application_statuses))
     if filters.referring_organisation_id is not None:
         conds.append(Household.referring_organisation_id == filters.referring_organisation_id)
     if filters.has_children is not None:

@@ -50,7 +50,7 @@ from toit_emploi_api.vocab.problems import (
     MEMBER_HAS_PLACEMENTS,
 )
 from toit_emploi_api.vocab.roles import Role
-from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.stages import ApplicationStatus, Stage
 
 router = APIRouter(prefix="/api/v1", tags=["households"])
 
@@ -69,6 +69,10 @@ _MEMBER_IDENTITY = (MEMBER_HAS_PLACEMENTS, LAST_PROFILED_ADULT)
 
 def _filters(
     stage: Annotated[list[Stage] | None, Query(max_length=7, description="One or more stages.")] = None,
+    application_status: Annotated[
+        list[ApplicationStatus] | None,
+        Query(max_length=3, description="One or more application steps (draft, submitted, presented)."),
+    ] = None,
     referring_organisation_id: uuid.UUID | None = None,
     has_children: Annotated[bool | None, Query(description="true: with children; false: without.")] = None,
     rome_code: Annotated[RomeCode | None, Query(description="An adult of the household has this ROME code.")] = None,
@@ -92,6 +96,7 @@ def _filters(
     tokens = tuple(fold(q).split()) if q else ()
     return HouseholdFilters(
         stages=tuple(stage or ()),
+        application_statuses=tuple(application_status or ()),
         referring_organisation_id=referring_organisation_id,
         has_children=has_children,
         rome_code=rome_code,
@@ -122,7 +127,8 @@ async def households_list(
     `diagnostic` only as its status view (stage and dates, no members). List items never carry `manager_notes` or
     `closure_note`.
 
-    **Filters.** `stage` (repeatable), `referring_organisation_id`, `has_children`, `rome_code` (an adult of the
+    **Filters.** `stage` (repeatable), `application_status` (repeatable: draft, submitted, presented),
+    `referring_organisation_id`, `has_children`, `rome_code` (an adult of the
     household has it), `created_since` (on or after this Paris date), `created_before` (strictly before); the dates
     lie between 2014-01-01 and 2100-12-31, else 422 naming the parameter.
 

@@ -13,6 +13,8 @@ class AuditAction(StrEnum):
     EMPLOYER_CREATE = "employer.create"
     EMPLOYER_UPDATE = "employer.update"
     FOLLOW_UP_ENTRY_CREATE = "follow_up_entry.create"
+    HOUSEHOLD_APPLICATION_PRESENT = "household.application_present"
+    HOUSEHOLD_APPLICATION_SUBMIT = "household.application_submit"
     HOUSEHOLD_CREATE = "household.create"
     HOUSEHOLD_DELETE = "household.delete"
     HOUSEHOLD_LIST = "household.list"
