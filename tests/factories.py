@@ -13,7 +13,7 @@ import itertools
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -29,9 +29,9 @@ from toit_emploi_api.core.settings import Settings
 from toit_emploi_api.employers.models import Employer, JobOpening
 from toit_emploi_api.households.models import Household, HousingSituation, Member, household_reference_seq
 from toit_emploi_api.housing.models import HousingUnit
-from toit_emploi_api.pipeline.models import Placement, RelayStay
+from toit_emploi_api.pipeline.models import Placement, RelayStay, StageTransition
 from toit_emploi_api.vocab.roles import ROLE_ORGANISATION_KIND, OrganisationKind, Role
-from toit_emploi_api.vocab.stages import ApplicationStatus, Stage
+from toit_emploi_api.vocab.stages import ApplicationStatus, HistoryKind, Stage
 from toit_emploi_api.vocab.statuses import ContractType, MemberRole, PlacementStatus, RelayStayStatus, UnitStatus
 
 TEST_PASSWORD = "correct horse battery staple"
@@ -409,6 +409,53 @@ class Factory:
                 )
                 await session.commit()
         return stay.id
+
+    async def history(
+        self,
+        household_id: uuid.UUID,
+        created_at: datetime,
+        items: list[tuple[str, datetime]],
+        *,
+        reason: str | None = None,
+    ) -> None:
+        """What the pipeline (or a history import) leaves: the household created at `created_at`, then each item
+        `(to, at)` in order, where `to` is a stage (a move from the current stage, which the household ends in) or
+        `submitted` / `presented` (an application step). `reason` goes on a move to withdrawn."""
+        steps = {"submitted": HistoryKind.APPLICATION_SUBMITTED, "presented": HistoryKind.APPLICATION_PRESENTED}
+        async with self._maker() as session:
+            current, entered, status = Stage.DIAGNOSTIC, created_at, ApplicationStatus.DRAFT
+            for to, at in items:
+                if to in steps:
+                    kind, target = steps[to], Stage.DIAGNOSTIC
+                    status = ApplicationStatus(to)
+                else:
+                    kind, target = HistoryKind.MOVE, Stage(to)
+                session.add(
+                    StageTransition(
+                        kind=kind,
+                        household_id=household_id,
+                        from_stage=current,
+                        to_stage=target,
+                        at=at,
+                        actor_kind="system",
+                        reason=reason if target is Stage.WITHDRAWN else None,
+                    )
+                )
+                if kind is HistoryKind.MOVE:
+                    current, entered = target, at
+            await session.execute(
+                update(Household)
+                .where(Household.id == household_id)
+                .values(
+                    created_at=created_at,
+                    stage=current,
+                    stage_entered_at=entered,
+                    application_status=status,
+                    withdrawal_reason=reason if current is Stage.WITHDRAWN else None,
+                    version=Household.version + 1,
+                )
+            )
+            await session.commit()
 
     async def fetch(self, model: type[M], obj_id: uuid.UUID) -> M:
         """The row as it is now, loaded afresh into the test's `db` session (so a test may change and flush it)."""

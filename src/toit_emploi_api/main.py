@@ -34,6 +34,7 @@ from toit_emploi_api.households.router import router as households_router
 from toit_emploi_api.housing.router import router as housing_router
 from toit_emploi_api.pipeline.placements import placement_ids_of_member
 from toit_emploi_api.pipeline.router import router as pipeline_router
+from toit_emploi_api.reports.router import router as reports_router
 
 DESCRIPTION = """
 The JSON API behind **Un toit, un emploi** (Aurore and Polygone): it follows precarious families from the Paris
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reference_router,
         housing_router,
         pipeline_router,
+        reports_router,
     ):
         app.include_router(router)
 

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     bootstrap_admin_email: str | None = None
     bootstrap_admin_password: str | None = None
     idempotency_ttl_hours: int = Field(default=48, ge=24)
+    # Reports: for the funder role, a group or breakdown cell counting 1 to (threshold - 1) households is hidden.
+    report_suppression_threshold: int = Field(default=3, ge=1)
     # Argon2id cost for passwords and API client secrets. The defaults are argon2-cffi's (RFC 9106 low-memory
     # profile: 3 passes, 64 MiB, 4 lanes); only tests should go lower. Existing hashes keep verifying whatever the
     # cost, which is encoded in each hash.
