@@ -9,6 +9,7 @@ from toit_emploi_api.households import models as households_models
 from toit_emploi_api.housing import models as housing_models
 from toit_emploi_api.pipeline import models as pipeline_models
 from toit_emploi_api.reference import models as reference_models
+from toit_emploi_api.reports import models as reports_models
 
 __all__ = [
     "Base",
@@ -19,4 +20,5 @@ __all__ = [
     "housing_models",
     "pipeline_models",
     "reference_models",
+    "reports_models",
 ]

@@ -153,6 +153,8 @@ class HousingAllocation(UUIDPrimaryKey, Timestamps, Versioned, Base):
     cancelled_at: Mapped[datetime | None]
 
     __table_args__ = (
+        # The reports' summary reads a household's signed leases (reports.models).
+        Index("ix_housing_allocations_household_id", "household_id"),
         Index(
             ALLOCATION_UNIT_ACTIVE_INDEX,
             "unit_id",

@@ -323,29 +323,26 @@ def _funnel_figures(rows: repository.FunnelRows, key: str, suppress: _Suppressor
             conversion = (Decimal(shown) / Decimal(previous)).quantize(Decimal("0.0001"))
         steps.append(FunnelStep(step=name, reached=shown, conversion_from_previous=conversion))
         previous = shown
-    by_stage = {d[1]: d for d in rows.durations if d[0] == key}
     durations: list[StageDuration] = []
     for stage in DURATION_STAGES:
-        found = by_stage.get(stage.value)
-        passes = found[2] if found else 0
-        shown = suppress(passes, f"stage_durations.{stage.value}", suppressed)
-        if found is None or shown is None:
-            durations.append(
-                StageDuration(stage=stage.value, passes=shown, median_days=None, p75_days=None, p90_days=None)
+        histogram = rows.durations.get((key, stage.value), {})
+        passes = suppress(sum(histogram.values()), f"stage_durations.{stage.value}", suppressed)
+        shown = histogram if passes is not None else {}
+        durations.append(
+            StageDuration(
+                stage=stage.value,
+                passes=passes,
+                median_days=repository.nearest_rank(shown, 0.5),
+                p75_days=repository.nearest_rank(shown, 0.75),
+                p90_days=repository.nearest_rank(shown, 0.9),
             )
-        else:
-            durations.append(
-                StageDuration(
-                    stage=stage.value, passes=passes, median_days=found[3], p75_days=found[4], p90_days=found[5]
-                )
-            )
+        )
     spans: dict[str, Span] = {}
     for span in ("submission_to_lease", "retention_to_completion"):
-        found_span = next((s for s in rows.spans if s[0] == key and s[1] == span), None)
-        households = found_span[2] if found_span else 0
-        shown = suppress(households, span, suppressed)
-        median = found_span[3] if found_span and shown is not None else None
-        spans[span] = Span(households=shown, median_days=median)
+        histogram = rows.spans.get((key, span), {})
+        households = suppress(sum(histogram.values()), span, suppressed)
+        median = repository.nearest_rank(histogram, 0.5) if households is not None else None
+        spans[span] = Span(households=households, median_days=median)
     return {"steps": steps, "stage_durations": durations, **spans, "suppressed": suppressed}
 
 
