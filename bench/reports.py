@@ -157,7 +157,7 @@ async def build(session_maker: object, households: int) -> tuple[uuid.UUID, uuid
                          WHEN p.to_stage = 'withdrawn' THEN (ARRAY{REASONS!r})[1 + h.n % {len(REASONS)}]
                     END
                 FROM numbered h JOIN paths p ON p.slot = h.n % 100
-                """  # noqa: S608 - fixed fragments of this script
+                """
             )
         )
         # Each household's stage and application status, from its history.

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from httpx import AsyncClient, Response
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from toit_emploi_api.accounts.models import ApiClient, Organisation, User
@@ -409,6 +409,28 @@ class Factory:
                 )
                 await session.commit()
         return stay.id
+
+    async def many_households(self, count: int, *, org: uuid.UUID | None = None) -> None:
+        """`count` households of `org` in diagnostic, each with one adult, in two bulk statements (for volume tests)."""
+        org = org or await self.partner_org()
+        async with self._maker() as session:
+            await session.execute(
+                text(
+                    "INSERT INTO households (id, reference, referring_organisation_id, created_by_organisation_id,"
+                    " housing_situation, version)"
+                    " SELECT gen_random_uuid(), 'TE-V-' || g, :org, :org, 'shelter', 1 FROM generate_series(1, :n) g"
+                ),
+                {"org": org, "n": count},
+            )
+            await session.execute(
+                text(
+                    "INSERT INTO household_members (id, household_id, first_name, last_name, first_name_folded,"
+                    " last_name_folded, birth_date, role, version)"
+                    " SELECT gen_random_uuid(), id, 'Awa', 'Volume', 'awa', 'volume', date '1980-01-01', 'head', 1"
+                    " FROM households WHERE reference LIKE 'TE-V-%'"
+                )
+            )
+            await session.commit()
 
     async def history(
         self,

@@ -112,10 +112,14 @@ def _job_opening_where(f: JobOpeningFilters) -> list[ColumnElement[bool]]:
     return where
 
 
+def job_openings_statement(filters: JobOpeningFilters) -> Select[JobOpening]:
+    """The matching openings with their employers, oldest first (the list's query; the CSV export streams it)."""
+    return _with_employer().where(*_job_opening_where(filters)).order_by(JobOpening.created_at, JobOpening.id)
+
+
 async def list_job_openings(session: AsyncSession, filters: JobOpeningFilters, page: PageParams) -> Slice[JobOpening]:
     """One page (oldest first) with each opening's employer, and the total: two statements whatever the page size."""
-    stmt = _with_employer().where(*_job_opening_where(filters)).order_by(JobOpening.created_at, JobOpening.id)
-    return await paginate(session, stmt, page)
+    return await paginate(session, job_openings_statement(filters), page)
 
 
 async def placements_refer_to(session: AsyncSession, job_opening_id: uuid.UUID) -> bool:

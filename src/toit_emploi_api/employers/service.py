@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -171,7 +172,30 @@ async def list_job_openings(
 ) -> Slice[JobOpening]:
     """One page of job openings, oldest first, with their employers; partner workers get open ones only.
     `rome` is a whole code or the start of one, in any case."""
-    filters = repository.JobOpeningFilters(
+    filters = job_opening_filters(
+        principal,
+        status=status,
+        rome=rome,
+        sector=sector,
+        commune_insee=commune_insee,
+        contract_type=contract_type,
+        employer_id=employer_id,
+    )
+    return await repository.list_job_openings(session, filters, page)
+
+
+def job_opening_filters(
+    principal: Principal,
+    *,
+    status: JobOpeningStatus | None = None,
+    rome: str | None = None,
+    sector: str | None = None,
+    commune_insee: str | None = None,
+    contract_type: ContractType | None = None,
+    employer_id: uuid.UUID | None = None,
+) -> repository.JobOpeningFilters:
+    """The list's filters within what the caller may see (partner workers: open openings only)."""
+    return repository.JobOpeningFilters(
         status=status,
         rome=rome.upper() if rome else None,
         sector_folded=_folded(sector),
@@ -180,7 +204,11 @@ async def list_job_openings(
         employer_id=employer_id,
         only_open=not is_staff(principal),
     )
-    return await repository.list_job_openings(session, filters, page)
+
+
+def job_openings_csv_statement(filters: repository.JobOpeningFilters) -> Select[JobOpening]:
+    """The export's statement: the same openings as the list, every page."""
+    return repository.job_openings_statement(filters)
 
 
 async def create_job_opening(

@@ -7,12 +7,13 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field
 
 from toit_emploi_api.auth.policy import Principal, authorize
 from toit_emploi_api.core import idempotency
 from toit_emploi_api.core.clock import CALENDAR_END, PROGRAMME_START
+from toit_emploi_api.core.csv import CSV_CONTENT, csv_response, wants_csv
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.problems import IDEMPOTENCY_KEY_IN_PROGRESS, IDEMPOTENCY_KEY_REUSED, NOT_FOUND
@@ -111,14 +112,17 @@ FiltersDep = Annotated[HouseholdFilters, Depends(_filters)]
 
 
 # --- households --------------------------------------------------------------------------------------------
-@router.get("/households", summary="List households", response_model=Page[HouseholdListItem])
+@router.get(
+    "/households", summary="List households", response_model=Page[HouseholdListItem], responses={200: CSV_CONTENT}
+)
 async def households_list(
     principal: HouseholdUserDep,
     session: SessionDep,
     page: PageDep,
     filters: FiltersDep,
+    request: Request,
     sort: Annotated[HouseholdSort, Query(description="Sort key; `-` for descending.")] = HouseholdSort.CREATED_AT_DESC,
-) -> Page[HouseholdListItem]:
+) -> Page[HouseholdListItem] | StreamingResponse:
     """One page (`limit` 1-200, default 50; `offset`) of the households the caller may see, as
     `{items, total, limit, offset}`.
 
@@ -138,8 +142,18 @@ async def households_list(
 
     **Sort.** `-created_at` (default), `created_at`, `reference`, `-reference`.
 
-    **Audit.** One `household.list` event per call, with the ids of the households returned and the names (not the
-    values) of the filters used. A page costs the same few statements whatever its size."""
+    **CSV.** `Accept: text/csv` answers every matching household (same filters and sort; `limit` and `offset` do
+    not apply), one row per household, streamed from one consistent snapshot: `;`, UTF-8 with BOM, French headers.
+    Staff get the list item's facts without members (`Identifiant`, `Référence`, `Organisation orientatrice`,
+    `Étape`, `Candidature`, …, `Adultes`, `Enfants`); a partner worker gets its own households' status view
+    (identifiers, stage, dates, member counts).
+
+    **Audit.** One `household.list` event per call, with the ids of the households returned (for CSV: every one
+    exported, and `format: csv`) and the names (not the values) of the filters used. A page costs the same few
+    statements whatever its size."""
+    if wants_csv(request):
+        export = await service.export_households(session, request.app.state.sessionmaker, principal, filters, sort)
+        return csv_response(export.header, export.rows, filename="menages.csv")
     return await service.list_households(session, principal, filters, sort, page)
 
 

@@ -23,9 +23,7 @@ class ReportHousehold(Base):
 
     __tablename__ = "report_households"
 
-    household_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("households.id", ondelete="CASCADE"), primary_key=True
-    )
+    household_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), primary_key=True)
     referring_organisation_id: Mapped[uuid.UUID]
     created_at: Mapped[datetime]
     stage: Mapped[Stage] = mapped_column(stage_enum)
@@ -50,9 +48,7 @@ class ReportStagePass(Base):
 
     __tablename__ = "report_stage_passes"
 
-    household_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("households.id", ondelete="CASCADE"), primary_key=True
-    )
+    household_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), primary_key=True)
     pass_number: Mapped[int] = mapped_column(Integer, primary_key=True)
     stage: Mapped[Stage] = mapped_column(stage_enum)
     days: Mapped[int] = mapped_column(Integer)

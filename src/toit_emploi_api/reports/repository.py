@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.core.clock import PROGRAMME_TZ
 
+
 def paris_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=PROGRAMME_TZ)
 

@@ -327,14 +327,14 @@ def _funnel_figures(rows: repository.FunnelRows, key: str, suppress: _Suppressor
     for stage in DURATION_STAGES:
         histogram = rows.durations.get((key, stage.value), {})
         passes = suppress(sum(histogram.values()), f"stage_durations.{stage.value}", suppressed)
-        shown = histogram if passes is not None else {}
+        visible = histogram if passes is not None else {}
         durations.append(
             StageDuration(
                 stage=stage.value,
                 passes=passes,
-                median_days=repository.nearest_rank(shown, 0.5),
-                p75_days=repository.nearest_rank(shown, 0.75),
-                p90_days=repository.nearest_rank(shown, 0.9),
+                median_days=repository.nearest_rank(visible, 0.5),
+                p75_days=repository.nearest_rank(visible, 0.75),
+                p90_days=repository.nearest_rank(visible, 0.9),
             )
         )
     spans: dict[str, Span] = {}
