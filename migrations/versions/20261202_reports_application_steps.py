@@ -77,11 +77,15 @@ BEGIN
     DELETE FROM report_stage_passes WHERE household_id = ANY(ids);
     INSERT INTO report_households AS r (household_id, referring_organisation_id, created_at, stage, submitted_at,
         presented_at, retained_at, withdrawn_at, completed_at, left_stage, left_reason, reached_relay_stay,
-        reached_lease, reached_follow_up, lease_signed_on, adults, children, anonymised)
+        reached_lease, reached_follow_up, lease_signed_on, adults, children, anonymised, retained_year,
+        submitted_year, withdrawn_year)
     SELECT h.id, h.referring_organisation_id, h.created_at, coalesce(f.last_stage, 'diagnostic'), f.submitted_at,
         f.presented_at, f.retained_at, f.withdrawn_at, f.completed_at, f.left_stage, f.left_reason,
         coalesce(f.reached_relay_stay, false), coalesce(f.reached_lease, false), coalesce(f.reached_follow_up, false),
-        l.signed, coalesce(m.adults, 0), coalesce(m.children, 0), h.anonymised_at IS NOT NULL
+        l.signed, coalesce(m.adults, 0), coalesce(m.children, 0), h.anonymised_at IS NOT NULL,
+        extract(year FROM f.retained_at AT TIME ZONE 'Europe/Paris')::int,
+        extract(year FROM f.submitted_at AT TIME ZONE 'Europe/Paris')::int,
+        extract(year FROM f.withdrawn_at AT TIME ZONE 'Europe/Paris')::int
     FROM households h
     LEFT JOIN LATERAL (
         SELECT
@@ -121,10 +125,13 @@ BEGIN
         reached_follow_up = EXCLUDED.reached_follow_up, lease_signed_on = EXCLUDED.lease_signed_on,
         adults = CASE WHEN EXCLUDED.anonymised AND r.anonymised THEN r.adults ELSE EXCLUDED.adults END,
         children = CASE WHEN EXCLUDED.anonymised AND r.anonymised THEN r.children ELSE EXCLUDED.children END,
-        anonymised = EXCLUDED.anonymised;
-    INSERT INTO report_stage_passes (household_id, pass_number, stage, days, retained_at, submitted_at)
+        anonymised = EXCLUDED.anonymised, retained_year = EXCLUDED.retained_year,
+        submitted_year = EXCLUDED.submitted_year, withdrawn_year = EXCLUDED.withdrawn_year;
+    INSERT INTO report_stage_passes (household_id, pass_number, stage, days, retained_at, submitted_at,
+        retained_year)
     SELECT p.household_id, p.n, p.from_stage,
-        greatest(0, floor(extract(epoch FROM p.at - p.entered) / 86400))::int, r.retained_at, r.submitted_at
+        greatest(0, floor(extract(epoch FROM p.at - p.entered) / 86400))::int, r.retained_at, r.submitted_at,
+        r.retained_year
     FROM (
         SELECT t.household_id, t.from_stage, t.at,
             coalesce(lag(t.at) OVER w, h.created_at) AS entered, row_number() OVER w AS n
@@ -187,6 +194,9 @@ def _create_summary() -> None:
         sa.Column("adults", sa.Integer(), nullable=False),
         sa.Column("children", sa.Integer(), nullable=False),
         sa.Column("anonymised", sa.Boolean(), nullable=False),
+        sa.Column("retained_year", sa.Integer(), nullable=True),
+        sa.Column("submitted_year", sa.Integer(), nullable=True),
+        sa.Column("withdrawn_year", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["household_id"],
             ["households.id"],
@@ -203,6 +213,7 @@ def _create_summary() -> None:
         sa.Column("days", sa.Integer(), nullable=False),
         sa.Column("retained_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("retained_year", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["household_id"],
             ["households.id"],

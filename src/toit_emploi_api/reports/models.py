@@ -41,6 +41,10 @@ class ReportHousehold(Base):
     adults: Mapped[int] = mapped_column(Integer)
     children: Mapped[int] = mapped_column(Integer)
     anonymised: Mapped[bool] = mapped_column(Boolean)
+    # Paris years of the three dates the reports group by (computed once, not per report).
+    retained_year: Mapped[int | None] = mapped_column(Integer)
+    submitted_year: Mapped[int | None] = mapped_column(Integer)
+    withdrawn_year: Mapped[int | None] = mapped_column(Integer)
 
 
 class ReportStagePass(Base):
@@ -54,3 +58,4 @@ class ReportStagePass(Base):
     days: Mapped[int] = mapped_column(Integer)
     retained_at: Mapped[datetime | None]
     submitted_at: Mapped[datetime | None]
+    retained_year: Mapped[int | None] = mapped_column(Integer)

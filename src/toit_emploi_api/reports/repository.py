@@ -27,17 +27,13 @@ def paris_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=PROGRAMME_TZ)
 
 
-def _year(column: str) -> str:
-    return f"extract(year FROM ({column} AT TIME ZONE 'Europe/Paris'))::int::text"
-
-
 def _key(group_by: str, column: str) -> str:
-    """The group key of a figure dated by `column` (a fixed expression: never user input)."""
+    """The group key of a figure dated by `column` (a fixed expression: never user input): its stored year."""
     if group_by == "retention_year":
-        return _year(column)
+        return column.replace("_at", "_year")
     if group_by == "referring_organisation":
-        return "r.referring_organisation_id::text"
-    return "'all'"
+        return "r.referring_organisation_id"
+    return "NULL::int"
 
 
 def _period(column: str, since: date | None, before: date | None, params: dict[str, Any], prefix: str) -> str:
@@ -92,9 +88,9 @@ async def programme_cells(
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
     """
     counts: dict[tuple[str, str, str | None], int] = defaultdict(int)
-    for rk, sk, wk, r_in, s_in, w_in, stage, left_stage, left_reason, n, adults, children in (
-        await session.execute(text(sql), params)
-    ).all():
+    for row in (await session.execute(text(sql), params)).all():
+        rk, sk, wk = (str(k) if k is not None else "all" for k in row[0:3])
+        r_in, s_in, w_in, stage, left_stage, left_reason, n, adults, children = row[3:]
         if s_in:
             counts["applications_submitted", sk, None] += n
         if w_in and left_stage == "diagnostic":
@@ -160,9 +156,9 @@ def _grouping(by_year: bool, retained: str, extra: tuple[str, ...]) -> tuple[str
     plain = ", ".join(extra)
     if not by_year:
         return "'all'", f"GROUP BY ({plain})" if extra else "GROUP BY ()"
-    year = _year(retained)
+    year = retained.replace("_at", "_year")
     sets = f"GROUPING SETS (({plain}), ({plain + ', ' if extra else ''}{year}))"
-    key = f"CASE WHEN grouping({year}) = 0 THEN {year} ELSE 'all' END"
+    key = f"CASE WHEN grouping({year}) = 0 THEN {year}::text ELSE 'all' END"
     return key, f"GROUP BY {sets} HAVING grouping({year}) = 1 OR {year} IS NOT NULL"
 
 
@@ -218,12 +214,12 @@ async def funnel_rows(
     key, grouping = _grouping(by_year, "s.retained_at", ("s.span", "s.days"))
     spans_sql = f"""
     WITH spans AS (
-        SELECT c.retained_at, 'submission_to_lease' AS span,
+        SELECT c.retained_year, 'submission_to_lease' AS span,
             greatest(0, c.lease_signed_on - (c.submitted_at AT TIME ZONE 'Europe/Paris')::date) AS days
         FROM report_households c
         WHERE c.lease_signed_on IS NOT NULL AND c.submitted_at IS NOT NULL AND {cohort("c")}
         UNION ALL
-        SELECT c.retained_at, 'retention_to_completion',
+        SELECT c.retained_year, 'retention_to_completion',
             greatest(0, floor(extract(epoch FROM c.completed_at - c.retained_at) / 86400))::int
         FROM report_households c
         WHERE c.completed_at IS NOT NULL AND c.retained_at IS NOT NULL AND {cohort("c")}
