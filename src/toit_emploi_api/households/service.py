@@ -422,6 +422,7 @@ async def delete_household(session: AsyncSession, principal: Principal, househol
         AuditAction.HOUSEHOLD_DELETE,
         "household",
         household.id,
+        household_id=household.id,
         details={"reference": household.reference, "members": len(household.members)},
     )
     await session.flush()
