@@ -61,9 +61,7 @@ def upgrade() -> None:
     op.add_column("audit_events", sa.Column("household_ids", postgresql.ARRAY(sa.Uuid()), nullable=True))
     op.create_index(op.f("ix_audit_events_at"), "audit_events", ["at"])
     op.create_index(op.f("ix_audit_events_actor_id_at"), "audit_events", ["actor_id", "at"])
-    op.create_index(
-        op.f("ix_audit_events_household_ids"), "audit_events", ["household_ids"], postgresql_using="gin"
-    )
+    op.create_index(op.f("ix_audit_events_household_ids"), "audit_events", ["household_ids"], postgresql_using="gin")
     op.execute(APPEND_ONLY_FUNCTION)
     op.execute(
         "CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events "

@@ -93,16 +93,16 @@ async def scenario(client: AsyncClient, actors: Factory, admin: Actor) -> None:
     await ok(await client.post("/api/v1/users", json={**user, "password": TEST_PASSWORD}, headers=admin.headers), 201)
     await ok(await client.post("/api/v1/users", json={**user, "password": TEST_PASSWORD}, headers=admin.headers), 409)
     form = {"grant_type": "password", "username": EMAIL, "password": TEST_PASSWORD}
-    token = (await ok(await client.post("/api/v1/auth/token", data=form)))["access_token"]
+    token = str((await ok(await client.post("/api/v1/auth/token", data=form)))["access_token"])
     await ok(await client.post("/api/v1/auth/token", data={**form, "password": NOTE}), 400)
-    partner = {"Authorization": f"Bearer {token}"}
+    partner: dict[str, str] = {"Authorization": f"Bearer {token}"}
 
     # The file.
-    members = [
+    members: list[dict[str, Any]] = [
         {"first_name": FIRST, "last_name": LAST, "birth_date": BIRTH, "role": "head", "rome_codes": ["F1703"]},
         {"first_name": "Brumaire", "last_name": LAST, "birth_date": "2016-05-01", "role": "child"},
     ]
-    body = {
+    body: dict[str, Any] = {
         "housing_situation": "hosted_by_relatives",
         "needs_constraints": NOTE,
         "consent_date": "2026-11-01",

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.factories import Actor, Factory, move
 from tests.privacy.conftest import SECRET_LAST_NAME, SECRET_NOTE, figures, old_file
-from toit_emploi_api.core.audit import AuditEvent
 from toit_emploi_api.core.clock import age_on, today, years_later
 from toit_emploi_api.core.idempotency_models import IdempotencyKey
 from toit_emploi_api.core.settings import Settings
@@ -129,7 +128,7 @@ async def test_due_list_shows_files_30_days_ahead_and_marks_active_ones(
     assert items[str(active.id)]["is_due"] is True
     assert items[str(active.id)]["decision_needed"] is True
     assert items[str(soon.id)]["is_due"] is False
-    assert [i["household_id"] for i in r.json()["items"]][0] == str(done.id)  # soonest first
+    assert r.json()["items"][0]["household_id"] == str(done.id)  # soonest first
     events = await arrange.fetch_events("retention.due_list")
     assert set(events[0].household_ids or []) == {done.id, active.id, soon.id}
 

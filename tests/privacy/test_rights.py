@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -130,10 +129,9 @@ async def test_partner_of_another_organisation_never_learns_of_the_file(
 
 # --- the CLI and the daily run ----------------------------------------------------------------------------------
 @pytest.fixture
-def cli_env(database_url: str, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def cli_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("TOIT_EMPLOI_ENVIRONMENT", "test")
-    yield
 
 
 async def test_cli_retention_run(
