@@ -122,8 +122,8 @@ async def test_account_changes_and_sign_ins_are_recorded_without_secrets(
     r = await client.get(EVENTS, params={"object_id": user_id, "limit": 200}, headers=admin.headers)
     events = r.json()["items"]
     actions = [e["action"] for e in reversed(events)]
-    assert actions[:3] == ["user.create", "auth.sign_in", "auth.sign_in_failed"]
-    assert set(actions[3:]) == {"user.update", "auth.token_revoked"}  # one transaction: the same instant
+    assert actions[:4] == ["user.create", "auth.sign_in", "auth.sign_in_failed", "user.read"]
+    assert set(actions[4:]) == {"user.update", "auth.token_revoked"}  # one transaction: the same instant
     by_action = {e["action"]: e for e in events}
     assert by_action["user.create"]["actor"]["id"] == str(admin.id)
     assert by_action["auth.sign_in"]["actor"] == {"kind": "user", "id": user_id, "role": "partner_worker"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Sequence
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,6 +45,13 @@ async def _audit(
         await audit.record(
             session, actor, AuditAction.AUTH_TOKEN_REVOKED, entity_type, entity_id, details={"cause": "deactivated"}
         )
+
+
+async def record_user_read(session: AsyncSession, actor: audit.Actor, users: Sequence[User], *, listed: bool) -> None:
+    """Staff names and emails went out: the read is recorded with the users shown."""
+    action = AuditAction.USER_LIST if listed else AuditAction.USER_READ
+    entity_id = None if listed else users[0].id
+    await audit.record(session, actor, action, "user", entity_id, details={"ids": [str(u.id) for u in users]})
 
 
 async def _organisation(session: AsyncSession, organisation_id: uuid.UUID, field: str) -> Organisation:

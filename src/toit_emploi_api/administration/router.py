@@ -119,9 +119,12 @@ async def update_organisation(
 
 # --- users -------------------------------------------------------------------------------------------------
 @router.get("/users", operation_id="users_list", summary="List users", response_model=Page[UserOut])
-async def list_users(_: AdminDep, session: SessionDep, page: PageDep) -> Page[UserOut]:
-    """Every user, oldest first (admin only). Paginated with `limit` and `offset`; passwords are never returned."""
-    return (await service.list_page(session, User, page)).to(UserOut.model_validate)
+async def list_users(admin: AdminDep, session: SessionDep, page: PageDep) -> Page[UserOut]:
+    """Every user, oldest first (admin only). Paginated with `limit` and `offset`; passwords are never returned.
+    The read is recorded (`user.list`, with the users shown)."""
+    rows = await service.list_page(session, User, page)
+    await service.record_user_read(session, admin, rows.rows, listed=True)
+    return rows.to(UserOut.model_validate)
 
 
 @router.post(
@@ -148,8 +151,9 @@ async def create_user(admin: AdminDep, session: SessionDep, body: UserCreate, re
 @router.get(
     "/users/{user_id}", operation_id="users_get", summary="Read a user", response_model=UserOut, responses=_READ
 )
-async def get_user(_: AdminDep, user: CurrentUser, response: Response) -> UserOut:
-    """One user with its `ETag` (admin only); 404 when unknown."""
+async def get_user(admin: AdminDep, session: SessionDep, user: CurrentUser, response: Response) -> UserOut:
+    """One user with its `ETag` (admin only); 404 when unknown. The read is recorded (`user.read`)."""
+    await service.record_user_read(session, admin, [user], listed=False)
     with_etag(response, user.version)
     return UserOut.model_validate(user)
 

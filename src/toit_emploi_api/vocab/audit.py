@@ -60,6 +60,8 @@ class AuditAction(StrEnum):
     RETENTION_DUE_LIST = "retention.due_list"
     RETENTION_RUN = "retention.run"
     USER_CREATE = "user.create"
+    USER_LIST = "user.list"
+    USER_READ = "user.read"
     USER_UPDATE = "user.update"
 
 
@@ -82,6 +84,8 @@ READ_ACTIONS = frozenset(
         AuditAction.RELAY_STAY_LIST,
         AuditAction.RELAY_STAY_READ,
         AuditAction.RETENTION_DUE_LIST,
+        AuditAction.USER_LIST,
+        AuditAction.USER_READ,
     }
 )
 """The actions that record a read (personal data went out), not a change."""
