@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
@@ -138,7 +139,6 @@ async def test_cli_retention_run(
     cli_env: None, arrange: Factory, capsys: pytest.CaptureFixture[str], sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     old = await old_file(arrange)
-    import asyncio
 
     def run(*argv: str) -> int:
         return main(["retention", "run", *argv])
@@ -165,4 +165,17 @@ async def test_daily_run(arrange: Factory, sessionmaker: async_sessionmaker[Asyn
     result = await scheduler.run_once(sessionmaker, settings)
     assert result is not None
     assert result.count == 1
+    assert (await arrange.fetch(Household, old.ref.id)).anonymised_at is not None
+
+
+async def test_the_service_runs_retention_from_its_lifespan_when_told(arrange: Factory, settings: Settings) -> None:
+    from toit_emploi_api.main import create_app
+
+    old = await old_file(arrange)
+    app = create_app(settings.model_copy(update={"retention_scheduler": True}))
+    async with app.router.lifespan_context(app):
+        for _ in range(100):
+            if (await arrange.fetch(Household, old.ref.id)).anonymised_at is not None:
+                break
+            await asyncio.sleep(0.05)
     assert (await arrange.fetch(Household, old.ref.id)).anonymised_at is not None
