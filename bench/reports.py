@@ -26,6 +26,7 @@ from pathlib import Path
 
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -201,15 +202,17 @@ async def build(session_maker: object, households: int) -> tuple[uuid.UUID, uuid
             {"landlord": landlord},
         )
         await s.commit()
-    # The build refreshed each household's summary five times (once per bulk statement): compact the summary as a
-    # freshly imported database would be after autovacuum, and gather the planner's statistics.
-    async with maker() as s:  # type: ignore[operator]
-        connection = await s.connection()
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await s.execute(text("VACUUM FULL ANALYZE report_households"))
-        await s.execute(text("VACUUM FULL ANALYZE report_stage_passes"))
-        await s.execute(text("ANALYZE"))
     return funder, funder_org
+
+
+async def compact(engine: AsyncEngine) -> None:
+    """The build refreshed each household's summary five times (once per bulk statement): compact the summary as a
+    freshly imported database would be after autovacuum, and gather the planner's statistics."""
+    async with engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.execute(text("VACUUM FULL ANALYZE report_households"))
+        await autocommit.execute(text("VACUUM FULL ANALYZE report_stage_passes"))
+        await autocommit.execute(text("ANALYZE"))
 
 
 async def main(args: argparse.Namespace, url: str) -> None:
@@ -217,6 +220,7 @@ async def main(args: argparse.Namespace, url: str) -> None:
     app = create_app(settings)
     started = time.perf_counter()
     funder, funder_org = await build(app.state.sessionmaker, args.households)
+    await compact(app.state.engine)
     async with app.state.sessionmaker() as s:
         counts = (
             await s.execute(
