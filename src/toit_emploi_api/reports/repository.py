@@ -79,38 +79,49 @@ async def programme_cells(
     retained = _period("r.retained_at", since, before, params, "r")
     submitted = _period("r.submitted_at", since, before, params, "s")
     withdrawn = _period("r.withdrawn_at", since, before, params, "d")
+    rk, sk, wk = (_key(group_by, f"r.{c}_at") for c in ("retained", "submitted", "withdrawn"))
+    # One scan, three groupings (hashed together): the retained households by group and outcome, the submissions
+    # by group, the withdrawals by group and stage left.
     sql = f"""
-    SELECT {_key(group_by, "r.retained_at")}, {_key(group_by, "r.submitted_at")}, {_key(group_by, "r.withdrawn_at")},
-        {retained}, {submitted}, {withdrawn}, r.stage::text, r.left_stage::text, r.left_reason,
-        count(*), sum(r.adults), sum(r.children)
+    SELECT CASE WHEN grouping(r.stage) = 0 THEN 'r' WHEN grouping(r.left_stage) = 0 THEN 'w' ELSE 's' END,
+        {rk}, {sk}, {wk}, r.stage::text, r.left_stage::text, r.left_reason,
+        count(*) FILTER (WHERE {retained}), sum(r.adults) FILTER (WHERE {retained}),
+        sum(r.children) FILTER (WHERE {retained}), count(*) FILTER (WHERE {submitted}),
+        count(*) FILTER (WHERE {withdrawn} AND r.left_stage = 'diagnostic')
     FROM report_households r {join}
     WHERE {retained} OR {submitted} OR {withdrawn}
-    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+    GROUP BY GROUPING SETS (({rk}, r.stage, r.left_stage, r.left_reason), ({sk}), ({wk}, r.left_stage))
     """
     counts: dict[tuple[str, str, str | None], int] = defaultdict(int)
     for row in (await session.execute(text(sql), params)).all():
-        rk, sk, wk = (str(k) if k is not None else "all" for k in row[0:3])
-        r_in, s_in, w_in, stage, left_stage, left_reason, n, adults, children = row[3:]
-        if s_in:
-            counts["applications_submitted", sk, None] += n
-        if w_in and left_stage == "diagnostic":
-            counts["declined_at_diagnostic", wk, None] += n
-        if not r_in:
+        part = row[0]
+        keys = [str(k) if k is not None else "all" for k in row[1:4]]
+        stage, left_stage, left_reason, n, adults, children, submitted_n, declined_n = row[4:]
+        if part == "s":
+            if submitted_n:
+                counts["applications_submitted", keys[1], None] += int(submitted_n)
             continue
-        counts["households_retained", rk, None] += n
-        counts["adults", rk, None] += int(adults)
-        counts["children", rk, None] += int(children)
+        if part == "w":
+            if declined_n:
+                counts["declined_at_diagnostic", keys[2], None] += int(declined_n)
+            continue
+        if not n:
+            continue
+        key = keys[0]
+        counts["households_retained", key, None] += n
+        counts["adults", key, None] += int(adults)
+        counts["children", key, None] += int(children)
         if stage in INSTALLED:
-            counts["households_installed", rk, None] += n
+            counts["households_installed", key, None] += n
         if stage == "completed":
-            counts["households_completed", rk, None] += n
+            counts["households_completed", key, None] += n
         if stage in IN_PROGRESS:
-            counts["households_in_progress", rk, None] += n
+            counts["households_in_progress", key, None] += n
         if stage == "withdrawn":
-            counts["households_not_completed", rk, None] += n
-            counts["withdrawals_by_reason", rk, left_reason or "other"] += n
+            counts["households_not_completed", key, None] += n
+            counts["withdrawals_by_reason", key, left_reason or "other"] += n
             if left_stage is not None:
-                counts["withdrawals_by_stage", rk, left_stage] += n
+                counts["withdrawals_by_stage", key, left_stage] += n
     return [Cell(figure, key, cell, n) for (figure, key, cell), n in counts.items()]
 
 
@@ -151,15 +162,25 @@ class FunnelRows:
 
 
 def _grouping(by_year: bool, retained: str, extra: tuple[str, ...]) -> tuple[str, str]:
-    """(key expression, GROUP BY … HAVING …) for the whole cohort and, `by_year`, one group per year of retention
-    (households never retained belong to no year)."""
+    """(key expression, GROUP BY …): the whole cohort, or (`by_year`) one group per year of retention, `none` for the
+    households never retained; the whole cohort's figures are then the sum of the groups (`_with_totals`)."""
     plain = ", ".join(extra)
     if not by_year:
         return "'all'", f"GROUP BY ({plain})" if extra else "GROUP BY ()"
     year = retained.replace("_at", "_year")
-    sets = f"GROUPING SETS (({plain}), ({plain + ', ' if extra else ''}{year}))"
-    key = f"CASE WHEN grouping({year}) = 0 THEN {year}::text ELSE 'all' END"
-    return key, f"GROUP BY {sets} HAVING grouping({year}) = 1 OR {year} IS NOT NULL"
+    return f"coalesce({year}::text, 'none')", f"GROUP BY {plain + ', ' if extra else ''}{year}"
+
+
+def _with_totals(histograms: dict[tuple[str, str], Histogram]) -> dict[tuple[str, str], Histogram]:
+    """Adds the `all` histograms (the sum over every group) and drops the `none` group."""
+    out: dict[tuple[str, str], Histogram] = {}
+    for (key, name), histogram in histograms.items():
+        total = out.setdefault(("all", name), {})
+        for days, n in histogram.items():
+            total[days] = total.get(days, 0) + n
+        if key not in ("all", "none"):
+            out[key, name] = histogram
+    return out
 
 
 async def funnel_rows(
@@ -199,9 +220,13 @@ async def funnel_rows(
     {grouping}
     """
     reached: list[Cell] = []
+    totals: dict[str, int] = dict.fromkeys(FUNNEL_STEPS, 0)
     for row in (await session.execute(text(reached_sql), params)).mappings().all():
         for name in FUNNEL_STEPS:
-            reached.append(Cell(name, str(row["key"]), None, int(row[name])))
+            totals[name] += int(row[name])
+            if row["key"] not in ("all", "none"):
+                reached.append(Cell(name, str(row["key"]), None, int(row[name])))
+    reached += [Cell(name, "all", None, count) for name, count in totals.items()]
 
     key, grouping = _grouping(by_year, "p.retained_at", ("p.stage", "p.days"))
     durations_sql = f"""
@@ -229,7 +254,7 @@ async def funnel_rows(
     spans: dict[tuple[str, str], Histogram] = defaultdict(dict)
     for k, span, days, n in (await session.execute(text(spans_sql), params)).all():
         spans[str(k), str(span)][int(days)] = int(n)
-    return FunnelRows(reached=reached, durations=dict(durations), spans=dict(spans))
+    return FunnelRows(reached=reached, durations=_with_totals(durations), spans=_with_totals(spans))
 
 
 def nearest_rank(histogram: Histogram, share: float) -> int | None:
