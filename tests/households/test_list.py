@@ -30,7 +30,7 @@ async def test_pagination_shape_and_bounds(client: AsyncClient, service_manager:
     for _ in range(3):
         await create_household(client, service_manager)
     page = await _list(client, service_manager, limit=2, offset=1)
-    assert set(page) == {"items", "total", "limit", "offset"}
+    assert set(page) == {"items", "total", "limit", "offset", "next_cursor"}
     assert (page["total"], page["limit"], page["offset"], len(page["items"])) == (3, 2, 1, 2)
     assert (await _list(client, service_manager))["limit"] == 50
     for bad in ({"limit": 0}, {"limit": 201}, {"offset": -1}):
@@ -136,18 +136,32 @@ async def test_search_treats_like_wildcards_literally(client: AsyncClient, servi
 
 
 @contextmanager
-def _count_statements(app: Any) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
+def _count_round_trips(app: Any) -> Iterator[list[str]]:
+    """Every round trip the app's engine makes: statements, BEGIN, COMMIT, ROLLBACK and pool pings."""
+    trips: list[str] = []
     engine = app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", listener)
+    listeners = {
+        "before_cursor_execute": lambda conn, cursor, statement, *args: trips.append(statement),
+        "begin": lambda conn: trips.append("BEGIN"),
+        "commit": lambda conn: trips.append("COMMIT"),
+        "rollback": lambda conn: trips.append("ROLLBACK"),
+    }
+    for name, listener in listeners.items():
+        event.listen(engine, name, listener)
+    dialect = engine.dialect
+    ping = dialect.do_ping
+
+    def counted_ping(dbapi_connection: Any) -> bool:
+        trips.append("PING")
+        return bool(ping(dbapi_connection))
+
+    dialect.do_ping = counted_ping  # type: ignore[method-assign]
     try:
-        yield statements
+        yield trips
     finally:
-        event.remove(engine, "before_cursor_execute", listener)
+        dialect.do_ping = ping  # type: ignore[method-assign]
+        for name, listener in listeners.items():
+            event.remove(engine, name, listener)
 
 
 async def test_list_costs_the_same_few_statements_for_5_or_50(client: AsyncClient, app: Any, actors: Factory) -> None:
@@ -161,13 +175,88 @@ async def test_list_costs_the_same_few_statements_for_5_or_50(client: AsyncClien
     counts = []
     for actor in (manager, partner):
         for limit in (5, 50):
-            with _count_statements(app) as statements:
-                page = await _list(client, actor, limit=limit, q="adult", has_children="false")
-            assert len(page["items"]) == limit
-            assert all(len(item["members"]) == 3 for item in page["items"])
-            counts.append(len(statements))
-    assert len(set(counts)) == 1, counts
-    assert counts[0] <= 5, counts  # caller lookup, count, page, members (one selectin query), audit event
+            for extra in ({}, {"q": "adult", "has_children": "false"}):
+                with _count_round_trips(app) as trips:
+                    page = await _list(client, actor, limit=limit, **extra)
+                assert len(page["items"]) == limit
+                assert all(len(item["members"]) == 3 for item in page["items"])
+                counts.append(len(trips))
+                # One statement: caller, page with members, total and audit row; with BEGIN and COMMIT.
+                assert trips[0] == "BEGIN", trips
+                assert trips[-1] == "COMMIT", trips
+                assert len([t for t in trips if t not in ("BEGIN", "COMMIT")]) == 1, trips
+    assert set(counts) == {3}, counts
+
+
+async def test_get_by_id_is_three_round_trips(client: AsyncClient, app: Any, actors: Factory) -> None:
+    from tests.households.conftest import insert_household
+
+    partner = await actors.user(Role.PARTNER_WORKER)
+    household_id, _ = await insert_household(actors, partner.organisation_id, members=5)
+    for actor in (partner, await actors.user(Role.SERVICE_MANAGER)):
+        with _count_round_trips(app) as trips:
+            r = await client.get(f"{BASE}/{household_id}", headers=actor.headers)
+        assert r.status_code == 200, r.text
+        assert len(r.json()["members"]) == 5
+        assert len(trips) == 3, trips  # BEGIN, one statement (caller + household + members + audit), COMMIT
+
+
+async def _walk(client: AsyncClient, actor: Actor, limit: int, **params: Any) -> list[str]:
+    refs: list[str] = []
+    page = await _list(client, actor, limit=limit, **params)
+    while True:
+        refs += _refs(page)
+        if page["next_cursor"] is None:
+            return refs
+        assert page["offset"] == 0
+        page = await _list(client, actor, limit=limit, cursor=page["next_cursor"], **params)
+
+
+async def test_cursor_pages_walk_the_same_rows_as_offset_pages(client: AsyncClient, app: Any, actors: Factory) -> None:
+    from tests.households.conftest import insert_household
+
+    manager = await actors.user(Role.SERVICE_MANAGER)
+    partner = await actors.user(Role.PARTNER_WORKER)
+    for index in range(13):
+        await insert_household(actors, partner.organisation_id, members=1 + index % 2)
+    for sort in ("-created_at", "created_at", "reference", "-reference"):
+        everything = _refs(await _list(client, manager, limit=200, sort=sort))
+        assert len(everything) == 13
+        assert await _walk(client, manager, 5, sort=sort) == everything, sort
+        assert await _walk(client, manager, 13, sort=sort) == everything, sort
+    # Filters apply to every page; total counts every match, whatever the cursor.
+    filtered = _refs(await _list(client, manager, limit=200, has_children="false"))
+    assert await _walk(client, manager, 2, has_children="false") == filtered
+    first = await _list(client, manager, limit=4)
+    second = await _list(client, manager, limit=4, cursor=first["next_cursor"])
+    assert second["total"] == 13
+    # An offset page offers a cursor too (continuing after its last item).
+    offset_page = await _list(client, manager, limit=4, offset=4)
+    assert _refs(await _list(client, manager, limit=4, cursor=offset_page["next_cursor"])) == _refs(
+        await _list(client, manager, limit=4, offset=8)
+    )
+    last = await _list(client, manager, limit=4, offset=12)
+    assert last["next_cursor"] is None
+
+
+async def test_bad_cursors_are_422_naming_cursor(client: AsyncClient, service_manager: Actor) -> None:
+    for _ in range(3):
+        await create_household(client, service_manager)
+    cursor = (await _list(client, service_manager, limit=1))["next_cursor"]
+    assert cursor
+    for params in (
+        {"cursor": "not-a-cursor"},
+        {"cursor": "eyJ4IjoxfQ"},  # {"x":1}
+        {"cursor": "WyItY3JlYXRlZF9hdCIsWyJub3QgYSBkYXRlIiwieCJdXQ"},  # ["-created_at",["not a date","x"]]
+        {"cursor": "a b"},
+        {"cursor": cursor, "sort": "reference"},
+    ):
+        r = await client.get(BASE, params=params, headers=service_manager.headers)
+        assert r.status_code == 422, (params, r.text)
+        assert r.json()["errors"][0]["field"] == "query.cursor", params
+    r = await client.get(BASE, params={"cursor": cursor, "offset": 2}, headers=service_manager.headers)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "query.offset"
 
 
 async def test_created_dates_are_bounded(client: AsyncClient, service_manager: Actor) -> None:
