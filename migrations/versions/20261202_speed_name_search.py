@@ -6,6 +6,7 @@
   searches with ``LIKE '%word%'`` (no sequential scan over every member).
 * ``ix_households_created_at_id`` / ``ix_households_reference``: (created_at, id) for the default sort's keyset
   pages; the reference is already unique (its unique constraint's index serves the reference sorts).
+* ``ix_household_members_household_id_child``: the households with children (the ``has_children`` filter).
 """
 
 from __future__ import annotations
@@ -26,9 +27,13 @@ def upgrade() -> None:
         f"CREATE INDEX ix_household_members_full_name_trgm ON household_members USING gin ({FULL_NAME} gin_trgm_ops)"
     )
     op.execute("CREATE INDEX ix_households_created_at_id ON households (created_at, id)")
+    op.execute(
+        "CREATE INDEX ix_household_members_household_id_child ON household_members (household_id) WHERE role = 'child'"
+    )
 
 
 def downgrade() -> None:
+    op.execute("DROP INDEX ix_household_members_household_id_child")
     op.execute("DROP INDEX ix_households_created_at_id")
     op.execute("DROP INDEX ix_household_members_full_name_trgm")
     # The extension stays (as the baseline's do): other objects of the database may use it.

@@ -268,3 +268,44 @@ async def test_created_dates_are_bounded(client: AsyncClient, service_manager: A
             assert r.json()["errors"][0]["field"] == f"query.{name}"
         for value in ("2014-01-01", "2100-12-31"):
             assert (await client.get(BASE, params={name: value}, headers=service_manager.headers)).status_code == 200
+
+
+async def test_answers_are_exactly_their_response_models(client: AsyncClient, actors: Factory) -> None:
+    """The two reads answer JSON built by PostgreSQL: it must be what the response models would write."""
+    from tests.households.conftest import insert_household
+    from toit_emploi_api.core.resources import CursorPage
+    from toit_emploi_api.households.schemas import (
+        HouseholdListItem,
+        HouseholdOut,
+        HouseholdStaffOut,
+        HouseholdStatusOut,
+    )
+
+    manager = await actors.user(Role.SERVICE_MANAGER)
+    partner = await actors.user(Role.PARTNER_WORKER)
+    in_diagnostic = await create_household(
+        client, partner, members=[adult(), child()], needs_constraints="Ground floor.", last_contact_date=None
+    )
+    later, _ = await insert_household(actors, partner.organisation_id, stage="matching", members=2)
+    cases: list[tuple[Actor, Any, type[Any]]] = [
+        (manager, in_diagnostic["id"], HouseholdStaffOut),
+        (manager, later, HouseholdStaffOut),
+        (partner, in_diagnostic["id"], HouseholdOut),
+        (partner, later, HouseholdStatusOut),
+    ]
+    for actor, household_id, view in cases:
+        body = (await client.get(f"{BASE}/{household_id}", headers=actor.headers)).json()
+        dumped = view.model_validate(body).model_dump(mode="json")
+        assert list(body) == list(dumped), view
+        assert body == dumped, view
+    for actor in (manager, partner):
+        page = await _list(client, actor)
+        dumped = CursorPage[HouseholdListItem].model_validate(page).model_dump(mode="json")
+        assert page == dumped
+        assert [list(item) for item in page["items"]] == [list(item) for item in dumped["items"]]
+        assert (
+            {len(item) for item in page["items"]}
+            == {len(HouseholdOut.model_fields), len(HouseholdStatusOut.model_fields)}
+            if actor is partner
+            else {len(HouseholdOut.model_fields)}
+        )

@@ -123,6 +123,8 @@ class Member(UUIDPrimaryKey, Timestamps, Versioned, Base):
         Index("ix_household_members_household_id", "household_id"),
         Index("ix_household_members_identity", "last_name_folded", "first_name_folded", "birth_date"),
         Index("ix_household_members_rome_codes", "rome_codes", postgresql_using="gin"),
+        # The list's has_children filter (and its count) without reading every member.
+        Index("ix_household_members_household_id_child", "household_id", postgresql_where=text("role = 'child'")),
         # The list's name search (LIKE '%word%' on the folded "first last" name): pg_trgm's GIN operator class.
         Index(
             "ix_household_members_full_name_trgm",

@@ -52,8 +52,13 @@ FULL_NAME: Final = "((m.first_name_folded || ' ') || m.last_name_folded)"
 
 
 def _ts(column: str) -> str:
-    """An instant as the API writes it (UTC, `Z`), whatever the session's time zone."""
-    return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+    """An instant exactly as pydantic writes it: UTC, `Z`, microseconds only when there are some."""
+    utc = f"({column} AT TIME ZONE 'UTC')"
+    return (
+        f"""to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS')"""
+        f" || CASE WHEN CAST(date_part('microseconds', {utc}) AS bigint) % 1000000 = 0 THEN ''"
+        f" ELSE to_char({utc}, '.US') END || 'Z'"
+    )
 
 
 def _who(kind: SubjectKind) -> str:
@@ -68,6 +73,8 @@ ok AS (SELECT * FROM who WHERE active AND org_active AND role = ANY(CAST($2 AS t
 
 
 _SCOPE: Final = f"(ok.role IN {_SEE_ALL} OR h.referring_organisation_id = ok.org)"
+_ALL: Final = f"COALESCE((SELECT ok.role IN {_SEE_ALL} FROM ok), false)"  # the caller sees every household
+_MINE: Final = "h.referring_organisation_id = (SELECT ok.org FROM ok)"
 
 _MEMBERS: Final = f"""(
     SELECT json_build_object(
@@ -87,16 +94,17 @@ _MEMBERS: Final = f"""(
 )"""
 
 
-def _body(notes: str) -> str:
-    """The household's JSON for the row `h` with its members' aggregate `mm`: the status view for a partner worker
-    after diagnostic, else the full view, with the notes when `notes` (a SQL condition) holds."""
+def _body(staff: str | None) -> str:
+    """The household's JSON for the row `h` with its members' aggregate `mm`, with exactly the keys (and order) of
+    its response model: `HouseholdStatusOut` for a partner worker after diagnostic, else `HouseholdStaffOut` when
+    `staff` (a SQL condition; None: never) holds, else `HouseholdOut`."""
     status_view = f"""json_build_object(
         'id', h.id, 'reference', h.reference, 'referring_organisation_id', h.referring_organisation_id,
         'stage', h.stage, 'stage_entered_at', {_ts("h.stage_entered_at")}, 'days_in_stage', {_DAYS},
         'last_contact_date', h.last_contact_date,
         'adult_count', mm.j -> 'adults', 'children_count', mm.j -> 'children',
         'created_at', {_ts("h.created_at")}, 'updated_at', {_ts("h.updated_at")})"""
-    full_view = f"""json_build_object(
+    full = f"""
         'id', h.id, 'reference', h.reference, 'referring_organisation_id', h.referring_organisation_id,
         'created_by_organisation_id', h.created_by_organisation_id, 'housing_situation', h.housing_situation,
         'needs_constraints', h.needs_constraints, 'consent_date', h.consent_date, 'consent_scope', h.consent_scope,
@@ -104,10 +112,13 @@ def _body(notes: str) -> str:
         'last_contact_date', h.last_contact_date, 'closure_date', h.closure_date,
         'withdrawal_reason', h.withdrawal_reason,
         'adult_count', mm.j -> 'adults', 'children_count', mm.j -> 'children', 'members', mm.j -> 'members',
-        'created_at', {_ts("h.created_at")}, 'updated_at', {_ts("h.updated_at")},
-        'manager_notes', CASE WHEN {notes} THEN h.manager_notes END,
-        'closure_note', CASE WHEN {notes} THEN h.closure_note END)"""
-    return f"CASE WHEN ok.role = {_PARTNER} AND h.stage <> {_DIAGNOSTIC} THEN {status_view} ELSE {full_view} END"
+        'created_at', {_ts("h.created_at")}, 'updated_at', {_ts("h.updated_at")}"""
+    staff_view = f"json_build_object({full}, 'manager_notes', h.manager_notes, 'closure_note', h.closure_note)"
+    staff_branch = "" if staff is None else f" WHEN {staff} THEN {staff_view}"
+    return (
+        f"CASE WHEN ok.role = {_PARTNER} AND h.stage <> {_DIAGNOSTIC} THEN {status_view}{staff_branch}"
+        f" ELSE json_build_object({full}) END"
+    )
 
 
 # Whole 24-hour periods since the household entered its stage (clock.days_since).
@@ -236,7 +247,7 @@ class _Params:
 
 
 def _conditions(filters: HouseholdFilters, p: _Params) -> list[str]:
-    conds = [_SCOPE]
+    conds: list[str] = []
     if filters.stages:
         conds.append(f"h.stage = ANY({p([s.value for s in filters.stages], 'stage[]')})")
     if filters.referring_organisation_id is not None:
@@ -270,8 +281,7 @@ class ListRow:
     next_key: list[Any] | None  # the sort-key values of the page's last item, when more rows follow
 
 
-async def list_households(
-    session: AsyncSession,
+def list_query(
     kind: SubjectKind,
     subject_id: uuid.UUID,
     allowed: frozenset[Role],
@@ -280,35 +290,40 @@ async def list_households(
     page: CursorPageParams,
     action: str,
     after: Sequence[Any] | None,
-) -> ListRow:
-    """The caller's account, one page (+1 row, to know whether more follow), the total, and the audit row."""
+) -> tuple[str, list[Any]]:
+    """The list's statement and its parameters (see `list_households`)."""
     p = _Params(subject_id, sorted(r.value for r in allowed))
     spec = _SORTS[sort]
     conds = _conditions(filters, p)
-    count_where = " AND ".join(conds)
+    count_where = " AND ".join(["true", *conds])
     if after is not None:
         casts = {"created_at": "timestamptz", "id": "uuid", "reference": "text"}
         conds.append(spec.after.format(*(p(v, casts[k]) for k, v in zip(spec.keys, after, strict=True))))
-    where = " AND ".join(conds)
+    where = " AND ".join(["true", *conds])
     limit, offset = p(page.limit), p(page.offset)
     kind_param, action_param = p(kind), p(action)
     filters_param = p(json.dumps(filters.used()), "jsonb")
     keys = ", ".join(f"h.{k}" for k in dict.fromkeys(("id", *spec.keys)))
+    # Two branches, one of which runs (PostgreSQL evaluates the one-time conditions first): the callers who see
+    # every household (plain index scans, an index-only count) and those who see their organisation's.
+    branches = [f"{_ALL} AND {where}", f"NOT {_ALL} AND {_MINE} AND {where}"]
+    page_sql = " UNION ALL ".join(
+        f"(SELECT {keys} FROM households AS h WHERE {b} ORDER BY {spec.order} LIMIT {limit} + 1 OFFSET {offset})"
+        for b in branches
+    )
+    total_sql = (
+        f"CASE WHEN {_ALL} THEN (SELECT count(*) FROM households AS h WHERE {count_where})"
+        f" ELSE (SELECT count(*) FROM households AS h WHERE {_MINE} AND {count_where}) END"
+    )
     last_keys = ", ".join(f"(SELECT p.{k} FROM page AS p WHERE p.n = {limit}) AS last_{k}" for k in spec.keys)
     sql = f"""
 WITH {_who(kind)},
 page AS (
     SELECT q.*, row_number() OVER (ORDER BY {spec.order.replace("h.", "q.")}) AS n
-    FROM (
-        SELECT {keys}
-        FROM households AS h CROSS JOIN ok
-        WHERE {where}
-        ORDER BY {spec.order}
-        LIMIT {limit} + 1 OFFSET {offset}
-    ) AS q
+    FROM ({page_sql}) AS q
 ),
 items AS (
-    SELECT p.n, {_body("false")} AS body
+    SELECT p.n, {_body(None)} AS body
     FROM page AS p
     JOIN households AS h ON h.id = p.id
     CROSS JOIN ok
@@ -326,16 +341,34 @@ audit AS (
     FROM ok
 )
 SELECT who.role, who.active, who.org, who.org_kind, who.org_active,
-       (SELECT count(*) FROM households AS h CROSS JOIN ok WHERE {count_where}) AS total,
+       COALESCE({total_sql}, 0) AS total,
        (SELECT CAST(COALESCE(json_agg(i.body ORDER BY i.n), '[]'::json) AS text) FROM items AS i) AS items,
        {last_keys},
        (SELECT count(*) FROM page) > {limit} AS more
 FROM who
 """
-    row = await _fetch(session, sql, p.values)
+    return sql, p.values
+
+
+def list_row(row: Sequence[Any] | None) -> ListRow:
+    """The list statement's one row (None: no such account)."""
     if row is None:
         return ListRow(None, 0, "[]", None)
-    subject = _subject(row)
     more = bool(row[-1])
-    next_key = list(row[7 : 7 + len(spec.keys)]) if more else None
-    return ListRow(subject, int(row[5] or 0), str(row[6]), next_key)
+    return ListRow(_subject(row), int(row[5] or 0), str(row[6]), list(row[7:-1]) if more else None)
+
+
+async def list_households(
+    session: AsyncSession,
+    kind: SubjectKind,
+    subject_id: uuid.UUID,
+    allowed: frozenset[Role],
+    filters: HouseholdFilters,
+    sort: HouseholdSort,
+    page: CursorPageParams,
+    action: str,
+    after: Sequence[Any] | None,
+) -> ListRow:
+    """The caller's account, one page (+1 row, to know whether more follow), the total, and the audit row."""
+    sql, params = list_query(kind, subject_id, allowed, filters, sort, page, action, after)
+    return list_row(await _fetch(session, sql, params))

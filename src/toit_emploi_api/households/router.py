@@ -16,7 +16,16 @@ from toit_emploi_api.core.clock import CALENDAR_END, PROGRAMME_START
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.problems import IDEMPOTENCY_KEY_IN_PROGRESS, IDEMPOTENCY_KEY_REUSED, NOT_FOUND
-from toit_emploi_api.core.resources import CursorPage, CursorPageDep, IfMatchDep, Page, PageDep, created, with_etag
+from toit_emploi_api.core.resources import (
+    CursorPage,
+    CursorPageDep,
+    IfMatchDep,
+    Page,
+    PageDep,
+    created,
+    json_answer,
+    with_etag,
+)
 from toit_emploi_api.households import service
 from toit_emploi_api.households.deps import (
     CurrentHousehold,
@@ -117,7 +126,7 @@ async def households_list(
     page: CursorPageDep,
     filters: FiltersDep,
     sort: Annotated[HouseholdSort, Query(description="Sort key; `-` for descending.")] = HouseholdSort.CREATED_AT_DESC,
-) -> CursorPage[HouseholdListItem]:
+) -> Response:
     """One page (`limit` 1-200, default 50; `offset`, or `cursor`) of the households the caller may see, as
     `{items, total, limit, offset, next_cursor}`.
 
@@ -142,7 +151,7 @@ async def households_list(
 
     **Audit.** One `household.list` event per call, with the ids of the households returned and the names (not the
     values) of the filters used. A page costs one statement whatever its size."""
-    return await service.list_households(session, caller, filters, sort, page)
+    return json_answer(await service.list_households(session, caller, filters, sort, page))
 
 
 @router.post(
@@ -217,9 +226,7 @@ async def households_possible_duplicates(
     response_model=HouseholdView,
     responses=problem_responses(NOT_FOUND),
 )
-async def households_get(
-    caller: HouseholdReaderDep, session: SessionDep, household_id: uuid.UUID, response: Response
-) -> HouseholdOut | HouseholdStatusOut:
+async def households_get(caller: HouseholdReaderDep, session: SessionDep, household_id: uuid.UUID) -> Response:
     """One household with its members, and its `ETag` (which covers its members).
 
     **Who sees what.** Partner workers see their organisation's households only: any other household is a 404,
@@ -229,9 +236,8 @@ async def households_get(
     service manager and admins see every household, with `manager_notes` and `closure_note`.
 
     **Audit.** Every read is a `household.read` event."""
-    out, version = await service.read_household_by_id(session, caller, household_id)
-    with_etag(response, version)
-    return out
+    body, version = await service.read_household_by_id(session, caller, household_id)
+    return json_answer(body, version)
 
 
 @router.patch(
