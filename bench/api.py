@@ -250,7 +250,7 @@ def rss_mb(pid: int) -> float:
 
 async def plans(url: str) -> list[tuple[str, str, float]]:
     """Filtered lists as the app runs them: (filter, tables read by a sequential scan, execution ms)."""
-    import asyncpg  # type: ignore[import-untyped]
+    import asyncpg
 
     from toit_emploi_api.core.resources import CursorPageParams
     from toit_emploi_api.households import reads

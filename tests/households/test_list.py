@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -140,7 +140,7 @@ def _count_round_trips(app: Any) -> Iterator[list[str]]:
     """Every round trip the app's engine makes: statements, BEGIN, COMMIT, ROLLBACK and pool pings."""
     trips: list[str] = []
     engine = app.state.engine.sync_engine
-    listeners = {
+    listeners: dict[str, Callable[..., None]] = {
         "before_cursor_execute": lambda conn, cursor, statement, *args: trips.append(statement),
         "begin": lambda conn: trips.append("BEGIN"),
         "commit": lambda conn: trips.append("COMMIT"),
@@ -155,11 +155,11 @@ def _count_round_trips(app: Any) -> Iterator[list[str]]:
         trips.append("PING")
         return bool(ping(dbapi_connection))
 
-    dialect.do_ping = counted_ping  # type: ignore[method-assign]
+    dialect.do_ping = counted_ping
     try:
         yield trips
     finally:
-        dialect.do_ping = ping  # type: ignore[method-assign]
+        dialect.do_ping = ping
         for name, listener in listeners.items():
             event.remove(engine, name, listener)
 
