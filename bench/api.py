@@ -352,6 +352,8 @@ def main(args: argparse.Namespace) -> None:
                 for target, port in order:
                     result = run_load(port, paths, token, args.duration, args.connections)
                     results.setdefault((scenario, target), []).append(result)
+                    print(f"  {scenario:<26} {target:<9} {result['rps']:7.0f} req/s  p50 {result['p50']:6.1f} ms"
+                          f"  p99 {result['p99']:6.1f} ms")  # fmt: skip
                     if result["errors"]:
                         print(f"  {target} {scenario}: {result['errors']} errors (first {result['first_error']})")
             print(f"round {round_no + 1}/{args.rounds} done")
@@ -363,7 +365,10 @@ def main(args: argparse.Namespace) -> None:
           f"{'app p99':>9}{'base p99':>9}{'p99 ratio':>10}")  # fmt: skip
     for scenario in scenarios:
         app, base = results[(scenario, "app")], results[(scenario, "baseline")]
-        med = {k: (statistics.median(r[k] for r in app), statistics.median(r[k] for r in base)) for k in app[0]}
+        med = {
+            k: (statistics.median(r[k] for r in app), statistics.median(r[k] for r in base))
+            for k in ("rps", "p50", "p99")
+        }
         print(
             f"{scenario:<26}{med['rps'][0]:>10.0f}{med['rps'][1]:>11.0f}{med['rps'][0] / med['rps'][1]:>7.2f}"
             f"{med['p50'][0]:>8.1f}ms{med['p50'][1]:>7.1f}ms{med['p99'][0]:>7.1f}ms{med['p99'][1]:>7.1f}ms"
