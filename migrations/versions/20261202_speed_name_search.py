@@ -14,7 +14,7 @@ from __future__ import annotations
 from alembic import op
 
 revision: str = "20261202_speed"
-down_revision: str | None = "20261202_baseline"
+down_revision: str | None = "20261202_privacy"
 branch_labels = None
 depends_on = None
 

@@ -92,6 +92,8 @@ class Household(UUIDPrimaryKey, Timestamps, Versioned, Base):
         Index("ix_households_created_at", "created_at"),
         # Keyset pages of the default sort (created_at, id).
         Index("ix_households_created_at_id", "created_at", "id"),
+        # The retention due list (privacy.retention): files not yet anonymised, by last contact.
+        Index("ix_households_last_contact_date", "last_contact_date", postgresql_where=text("anonymised_at IS NULL")),
     )
 
 

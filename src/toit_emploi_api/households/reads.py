@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from toit_emploi_api.auth.repository import SubjectState
 from toit_emploi_api.auth.tokens import SubjectKind
 from toit_emploi_api.core.clock import PROGRAMME_TZ
+from toit_emploi_api.core.request_context import current_request_id
 from toit_emploi_api.core.resources import CursorPageParams
 from toit_emploi_api.households.schemas import HouseholdFilters, HouseholdSort
 from toit_emploi_api.vocab.roles import OrganisationKind, Role
@@ -126,12 +127,18 @@ _DAYS: Final = "GREATEST(0, floor(extract(epoch FROM (now() - h.stage_entered_at
 
 _AUDIT_COLUMNS: Final = (
     "id, at, actor_kind, actor_id, actor_role, actor_organisation_id, action, entity_type, entity_id, household_id,"
-    " details"
+    " request_id, household_ids, details"
 )
 
 
+def _request_id() -> str | None:
+    """The HTTP request's id for the audit row (as `core.audit.record` writes it), None outside a request."""
+    value = current_request_id()
+    return None if value == "-" else value
+
+
 def read_sql(kind: SubjectKind) -> str:
-    """$1 subject id, $2 allowed roles, $3 household id, $4 actor kind, $5 audit action."""
+    """$1 subject id, $2 allowed roles, $3 household id, $4 actor kind, $5 audit action, $6 request id."""
     return f"""
 WITH {_who(kind)},
 h AS (
@@ -143,7 +150,8 @@ h AS (
 ),
 audit AS (
     INSERT INTO audit_events ({_AUDIT_COLUMNS})
-    SELECT gen_random_uuid(), now(), $4, $1, ok.role, ok.org, $5, 'household', h.id, h.id, NULL
+    SELECT gen_random_uuid(), now(), $4, $1, ok.role, ok.org, $5, 'household', h.id, h.id, CAST($6 AS varchar),
+           NULL, NULL
     FROM ok CROSS JOIN h
 )
 SELECT who.role, who.active, who.org, who.org_kind, who.org_active, h.version, h.stage, CAST(h.body AS text)
@@ -185,7 +193,9 @@ async def read_household(
 ) -> ReadRow:
     """The caller's account, and the household as it may see it (audited in the same statement)."""
     row = await _fetch(
-        session, read_sql(kind), (subject_id, sorted(r.value for r in allowed), household_id, kind, action)
+        session,
+        read_sql(kind),
+        (subject_id, sorted(r.value for r in allowed), household_id, kind, action, _request_id()),
     )
     if row is None:
         return ReadRow(None, None, None, None)
@@ -301,7 +311,7 @@ def list_query(
         conds.append(spec.after.format(*(p(v, casts[k]) for k, v in zip(spec.keys, after, strict=True))))
     where = " AND ".join(["true", *conds])
     limit, offset = p(page.limit), p(page.offset)
-    kind_param, action_param = p(kind), p(action)
+    kind_param, action_param, request_param = p(kind), p(action), p(_request_id(), "varchar")
     filters_param = p(json.dumps(filters.used()), "jsonb")
     keys = ", ".join(f"h.{k}" for k in dict.fromkeys(("id", *spec.keys)))
     # Two branches, one of which runs (PostgreSQL evaluates the one-time conditions first): the callers who see
@@ -333,6 +343,8 @@ items AS (
 audit AS (
     INSERT INTO audit_events ({_AUDIT_COLUMNS})
     SELECT gen_random_uuid(), now(), {kind_param}, $1, ok.role, ok.org, {action_param}, 'household', NULL, NULL,
+           {request_param},
+           (SELECT COALESCE(array_agg(p.id ORDER BY p.n), '{{}}'::uuid[]) FROM page AS p WHERE p.n <= {limit}),
            jsonb_build_object(
                'household_ids',
                (SELECT COALESCE(jsonb_agg(CAST(p.id AS text) ORDER BY p.n), '[]'::jsonb) FROM page AS p
