@@ -147,7 +147,7 @@ def prepare_database() -> str:
     url = os.environ.get("DATABASE_URL")
     if not url:
         server = embedded.start(ROOT / ".data" / "bench-pg")
-        url = embedded.ensure_database(server, "toit_emploi_bench_api")
+        url = embedded.ensure_database(server, "toit_emploi_bench_api", recreate=True)
     migrations.upgrade(url)
     return str(url)
 

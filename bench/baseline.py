@@ -1,9 +1,9 @@
 """The raw-asyncpg baseline of `bench/api.py`: the same work as the app's two household reads, with nothing else.
 
 Starlette, one asyncpg pool, python-jose through the app's own `decode_access_token` (same checks), and the SAME
-statements as the app (`households.reads`: caller, household(s) with members as JSON, total, audit row), in one
-transaction each; the JSON answered is PostgreSQL's, wrapped like the app's page. No FastAPI, no SQLAlchemy, no
-pydantic, no middleware.
+statements as the app (`households.reads`: caller, household(s) with members as JSON, total, audit row), one
+statement per request (its own transaction, as in the app); the JSON answered is PostgreSQL's, wrapped like the
+app's page. No FastAPI, no SQLAlchemy, no pydantic, no middleware.
 
     DATABASE_URL=postgresql://… BENCH_JWT_SECRET=… uvicorn --factory bench.baseline:create_app
 """
@@ -60,8 +60,8 @@ def create_app() -> Starlette:
         if claims is None:
             return Response(status_code=401)
         household_id = uuid.UUID(request.path_params["household_id"])
-        params = (claims.subject_id, ALLOWED, household_id, claims.subject_kind, "household.read")
-        async with state["pool"].acquire() as conn, conn.transaction():
+        params = (claims.subject_id, ALLOWED, household_id, claims.subject_kind, "household.read", None)
+        async with state["pool"].acquire() as conn:  # one statement: its own transaction, as in the app
             row = await conn.fetchrow(reads.read_sql(claims.subject_kind), *params)
         if row is None or not row[1] or row[0] not in ALLOWED:
             return Response(status_code=401)
@@ -81,7 +81,7 @@ def create_app() -> Starlette:
         sql, params = reads.list_query(
             claims.subject_kind, claims.subject_id, ALLOWED_SET, filters, sort, page, "household.list", None
         )
-        async with state["pool"].acquire() as conn, conn.transaction():
+        async with state["pool"].acquire() as conn:
             row = reads.list_row(await conn.fetchrow(sql, *params))
         if row.subject is None:
             return Response(status_code=401)

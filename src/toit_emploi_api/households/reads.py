@@ -1,7 +1,7 @@
 # ruff: noqa: S608 - SQL built from constant fragments (enum literals, column names); values are bound parameters
 """The households' hot read paths in hand-written SQL: one statement per request, answers built by PostgreSQL.
 
-`GET /households/{id}` and `GET /households` each run ONE statement (plus the transaction's BEGIN and COMMIT):
+`GET /households/{id}` and `GET /households` each run ONE statement, which is its own transaction (one round trip):
 
 * the caller's account and organisation (`users` or `api_clients`, active, role) — the token was decoded without
   the database (`auth.policy.authorize_token`);
@@ -179,8 +179,17 @@ def _subject(row: Sequence[Any]) -> SubjectState:
 
 
 async def _fetch(session: AsyncSession, sql: str, params: Sequence[Any]) -> Sequence[Any] | None:
+    """The statement's one row, on the request's pooled connection, straight through the driver (asyncpg, its
+    prepared-statement cache).
+
+    The statement is the whole request's work (its reads and its audit INSERT are one atomic statement), so it runs
+    as its own transaction: nothing was sent on the session before it (SQLAlchemy's adapter starts its transaction
+    lazily), so no BEGIN and no COMMIT travel — one round trip. Call it only as the request's one statement."""
     connection = await session.connection()
-    return (await connection.exec_driver_sql(sql, tuple(params))).first()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    row: Sequence[Any] | None = await driver.fetchrow(sql, *params)
+    return row
 
 
 async def read_household(
