@@ -269,6 +269,12 @@ class Factory:
         await self._add(member)
         return member.id
 
+    async def profile(self, member_id: uuid.UUID, **values: Any) -> None:
+        """Set an adult's professional profile (`rome_codes`, `years_of_experience`, `driving_licence`, …)."""
+        async with self._maker() as session:
+            await session.execute(update(Member).where(Member.id == member_id).values(**values))
+            await session.commit()
+
     async def set_stage(self, household_id: str | uuid.UUID, stage: Stage | str) -> None:
         """What the pipeline does: move a household to another stage (straight in the database)."""
         async with self._maker() as session:
@@ -280,23 +286,34 @@ class Factory:
             await session.commit()
 
     # employers
-    async def employer(self, *, siret: str | None = None, legal_name: str = "Aurore") -> uuid.UUID:
-        employer = Employer(siret=siret or make_siret(), legal_name=legal_name, commune_insee="15014")
+    async def employer(
+        self, *, siret: str | None = None, legal_name: str = "Aurore", commune_insee: str = "15014"
+    ) -> uuid.UUID:
+        employer = Employer(siret=siret or make_siret(), legal_name=legal_name, commune_insee=commune_insee)
         await self._add(employer)
         return employer.id
 
-    async def opening(self, positions: int = 1, *, employer: uuid.UUID | None = None) -> uuid.UUID:
-        """A CDI job opening (F1703) of `employer`, by default one employer shared by the test."""
+    async def opening(
+        self,
+        positions: int = 1,
+        *,
+        employer: uuid.UUID | None = None,
+        rome_code: str = "F1703",
+        start_date: date | None = None,
+        title: str = "Maçon",
+    ) -> uuid.UUID:
+        """A CDI job opening (F1703 by default) of `employer`, by default one employer shared by the test."""
         if employer is None:
             if self._employer is None:
                 self._employer = await self.employer(siret=AURORE_SIRET)
             employer = self._employer
         opening = JobOpening(
             employer_id=employer,
-            rome_code="F1703",
-            title="Maçon",
+            rome_code=rome_code,
+            title=title,
             contract_type=ContractType.CDI,
             open_positions=positions,
+            start_date=start_date,
         )
         await self._add(opening)
         return opening.id
@@ -310,14 +327,19 @@ class Factory:
         status: UnitStatus = UnitStatus.VACANT,
         landlord: uuid.UUID | None = None,
         reference: str | None = None,
+        commune_insee: str = "15014",
+        postcode: str = "15000",
+        rent: int = 420,
+        available_from: date | None = None,
     ) -> uuid.UUID:
         unit = HousingUnit(
             landlord_organisation_id=landlord or await self.landlord_org(),
             landlord_reference=reference or f"LGT-{next(_counter):05d}",
-            postcode="15000",
-            commune_insee="15014",
+            postcode=postcode,
+            commune_insee=commune_insee,
             rooms=rooms,
-            rent=Decimal(420),
+            rent=Decimal(rent),
+            available_from=available_from,
             is_relay=relay,
             status=status,
         )

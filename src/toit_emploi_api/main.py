@@ -32,6 +32,7 @@ from toit_emploi_api.employers.router import router as employers_router
 from toit_emploi_api.households import ports as households_ports
 from toit_emploi_api.households.router import router as households_router
 from toit_emploi_api.housing.router import router as housing_router
+from toit_emploi_api.matching.router import router as matching_router
 from toit_emploi_api.pipeline.placements import placement_ids_of_member
 from toit_emploi_api.pipeline.router import router as pipeline_router
 
@@ -51,12 +52,13 @@ TAGS = [
     {"name": "administration", "description": "Organisations, users and API clients (admin only)."},
     {"name": "households", "description": "The diagnostic file: households and their members."},
     {"name": "employers", "description": "Employers in the Cantal and their job openings."},
-    {"name": "reference", "description": "Reference data (ROME codes)."},
+    {"name": "reference", "description": "Reference data (ROME codes, communes)."},
     {"name": "housing", "description": "Housing units and Polygone's vacancy sync."},
     {
         "name": "pipeline",
         "description": "Stage transitions, placements, relay stays, allocations, follow-up.",
     },
+    {"name": "matching", "description": "Suggestions and candidates: a job and a home for a family, ranked and explained."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
@@ -103,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reference_router,
         housing_router,
         pipeline_router,
+        matching_router,
     ):
         app.include_router(router)
 

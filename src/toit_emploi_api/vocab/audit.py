@@ -37,3 +37,9 @@ class AuditAction(StrEnum):
     RELAY_STAY_CANCEL = "relay_stay.cancel"
     RELAY_STAY_CREATE = "relay_stay.create"
     RELAY_STAY_OUTCOME = "relay_stay.outcome"
+    # Reads of the read models (matching, desk) that show households' facts.
+    HOUSEHOLD_SUGGESTIONS = "household.suggestions"
+    JOB_OPENING_CANDIDATES = "job_opening.candidates"
+    HOUSING_UNIT_CANDIDATES = "housing_unit.candidates"
+    PLACEMENT_LIST = "placement.list"
+    RELAY_STAY_LIST = "relay_stay.list"
