@@ -50,29 +50,36 @@ async def test_a_unit_in_the_jobs_commune_beats_one_25_km_away(
     client: AsyncClient, arrange: Factory, service_manager: Actor
 ) -> None:
     ref = await family(arrange)
-    opening = await arrange.opening(start_date=today() + timedelta(days=30))
+    opening = await arrange.opening(start_date=today() + timedelta(days=30))  # in Aurillac
+    salers_job = await arrange.opening(employer=await arrange.employer(commune_insee=SALERS))
     far = await arrange.unit(rooms=3, commune_insee=SALERS, postcode="15140")
-    near = await arrange.unit(rooms=3, commune_insee=AURILLAC)
+    # Seen from the jobs: a unit in Salers is worth more to the job in Salers than to the one 25 km away.
     body = await suggest(client, service_manager, ref)
-    assert body["total"] == 2
-    assert pairs(body) == [(str(opening), str(near)), (str(opening), str(far))]
+    assert pairs(body) == [(str(salers_job), str(far)), (str(opening), str(far))]
     first, second = body["items"]
-    assert first["member_id"] == str(ref.adults[0])
-    assert first["distance_km"] == "0.0"
-    assert Decimal(second["distance_km"]) == Decimal("24.5")
-    assert first["job_opening"]["commune_name"] == "Aurillac"
+    assert (first["distance_km"], Decimal(second["distance_km"])) == ("0.0", Decimal("24.5"))
     assert second["housing_unit"]["commune_name"] == "Salers"
     assert Decimal(first["score"]) > Decimal(second["score"])
     commute = {f["name"]: f for f in second["factors"]}["commute"]
     assert Decimal(commute["value"]) == Decimal("24.5")
     assert Decimal(commute["contribution"]) == (Decimal(25) * (1 - Decimal("24.5") / 30)).quantize(Decimal("0.01"))
-    assert first["links"]["create_placement"] == {
+    # Seen from a job: a unit in its commune beats the one 25 km away (one proposal per adult and job: its best).
+    near = await arrange.unit(rooms=3, commune_insee=AURILLAC)
+    body = await suggest(client, service_manager, ref)
+    assert body["total"] == 2
+    item = next(i for i in body["items"] if i["job_opening"]["id"] == str(opening))
+    assert item["housing_unit"]["id"] == str(near)
+    assert item["member_id"] == str(ref.adults[0])
+    assert item["distance_km"] == "0.0"
+    assert item["job_opening"]["commune_name"] == "Aurillac"
+    assert item["housing_unit"]["commune_name"] == "Aurillac"
+    assert item["links"]["create_placement"] == {
         "method": "POST",
         "href": f"/api/v1/households/{ref.id}/placements",
         "body": {"member_id": str(ref.adults[0]), "job_opening_id": str(opening)},
     }
-    assert first["links"]["reserve_unit"]["body"] == {"unit_id": str(near)}
-    assert first["household_reference"].startswith("TE-")
+    assert item["links"]["reserve_unit"]["body"] == {"unit_id": str(near)}
+    assert item["household_reference"].startswith("TE-")
 
 
 async def test_the_factors_add_up_to_the_score(client: AsyncClient, arrange: Factory, service_manager: Actor) -> None:
@@ -80,9 +87,9 @@ async def test_the_factors_add_up_to_the_score(client: AsyncClient, arrange: Fac
     await arrange.opening(start_date=today() + timedelta(days=10))
     await arrange.opening(rome_code="F1701", title="Coffreur")
     await arrange.unit(rooms=3, commune_insee=SALERS, rent=650, available_from=today() + timedelta(days=40))
-    await arrange.unit(rooms=5, rent=300)
+    await arrange.unit(rooms=5, rent=300, commune_insee=PRUNET)
     body = await suggest(client, service_manager, ref, include_related="true")
-    assert body["total"] == 4
+    assert body["total"] == 2
     for item in body["items"]:
         names = [f["name"] for f in item["factors"]]
         assert names == ["rome_match", "experience", "commute", "rent", "availability", "size_fit"]
@@ -100,13 +107,16 @@ async def test_an_adult_without_a_licence_gets_no_unit_12_km_away(
 ) -> None:
     ref = await family(arrange, licence=False)
     await arrange.opening()
-    await arrange.unit(rooms=3, commune_insee=PRUNET, postcode="15130")
+    prunet = await arrange.unit(rooms=3, commune_insee=PRUNET, postcode="15130")
+    assert (await suggest(client, service_manager, ref))["total"] == 0
+    # The manager may widen the limit.
+    wide = await suggest(client, service_manager, ref, max_commute_km=15)
+    assert [i["housing_unit"]["id"] for i in wide["items"]] == [str(prunet)]
+    assert {f["name"]: f for f in wide["items"][0]["factors"]}["commute"]["detail"].endswith("15 km at most")
     near = await arrange.unit(rooms=3)
     body = await suggest(client, service_manager, ref)
     assert [i["housing_unit"]["id"] for i in body["items"]] == [str(near)]
-    assert {f["name"]: f for f in body["items"][0]["factors"]}["commute"]["detail"].endswith("5 km at most")
-    # The manager may widen the limit.
-    assert (await suggest(client, service_manager, ref, max_commute_km=15))["total"] == 2
+    assert {f["name"]: f for f in body["items"][0]["factors"]}["commute"]["detail"].endswith(" 5 km at most")
 
 
 async def test_a_t2_is_never_proposed_to_a_family_with_three_children(
@@ -166,25 +176,27 @@ async def test_availability_beyond_the_wait_is_not_proposed(
     start = today() + timedelta(days=20)
     await arrange.opening(start_date=start)
     await arrange.unit(rooms=3, available_from=start + timedelta(days=61))
+    assert (await suggest(client, service_manager, ref))["total"] == 0
+    assert (await suggest(client, service_manager, ref, max_wait_days=90))["total"] == 1
     late = await arrange.unit(rooms=3, available_from=start + timedelta(days=30))
     body = await suggest(client, service_manager, ref)
     assert [i["housing_unit"]["id"] for i in body["items"]] == [str(late)]
     wait = {f["name"]: f for f in body["items"][0]["factors"]}["availability"]
     assert (wait["value"], wait["contribution"]) == ("30", "5.00")
-    assert (await suggest(client, service_manager, ref, max_wait_days=90))["total"] == 2
 
 
 async def test_ties_are_broken_deterministically_and_pages_are_stable(
     client: AsyncClient, arrange: Factory, service_manager: Actor
 ) -> None:
     ref = await family(arrange)
-    await arrange.opening()
-    units = sorted([str(await arrange.unit(rooms=3)) for _ in range(4)])
+    openings = sorted([str(await arrange.opening()) for _ in range(4)])
+    units = sorted([str(await arrange.unit(rooms=3)) for _ in range(3)])
     body = await suggest(client, service_manager, ref)
-    assert [i["housing_unit"]["id"] for i in body["items"]] == units
+    # Equal scores and distances: by opening id; among equal units, the first by id.
+    assert pairs(body) == [(opening, units[0]) for opening in openings]
     page = await suggest(client, service_manager, ref, limit=2, offset=2)
     assert (page["total"], page["limit"], page["offset"]) == (4, 2, 2)
-    assert [i["housing_unit"]["id"] for i in page["items"]] == units[2:]
+    assert [i["job_opening"]["id"] for i in page["items"]] == openings[2:]
     beyond = await suggest(client, service_manager, ref, offset=10)
     assert (beyond["total"], beyond["items"]) == (4, [])
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any, Literal
 
 from sqlalchemy import text
@@ -44,35 +43,67 @@ RENT_ZERO = 1000
 DEFAULT_COMMUTE_KM_WITH_LICENCE = 30
 DEFAULT_COMMUTE_KM_WITHOUT_LICENCE = 5
 
-_DISTANCE = distance_km_sql("cw.latitude", "cw.longitude", "ch.latitude", "ch.longitude")
+# Points of the unit's own facts, as SQL over `u` (a housing_units row) and a need; one definition for the
+# ranking and for the page.
+_C_RENT = (
+    f"round({W_RENT}00 * greatest(0, least(1,"
+    f" ({RENT_ZERO} - (u.rent + u.charges)::float8) / {RENT_ZERO - RENT_FULL})))::int"
+)
+
+
+def _c_size(need: str) -> str:
+    return f"CASE u.rooms - 1 - {need} WHEN 0 THEN {W_SIZE}00 WHEN 1 THEN {W_SIZE}00 / 2 ELSE 0 END"
+
+
+def _c_wait(available: str, start: str) -> str:
+    return (
+        f"round({W_WAIT}00 * (1 - greatest(0, {available} - {start})::float8"
+        " / greatest(CAST(:max_wait AS integer), 1)))::int"
+    )
+
+
+_DISTANCE = distance_km_sql("cw.latitude", "cw.longitude", "ch.latitude", "ch.longitude", rounded=False)
 
 _TEMPLATE = """
-WITH adults AS (
+WITH adults AS MATERIALIZED (
     SELECT m.id AS member_id, m.household_id, m.rome_codes, coalesce(m.years_of_experience, 0) AS years, h.stage
     FROM household_members m
     JOIN households h ON h.id = m.household_id
     WHERE m.role <> 'child' AND h.anonymised_at IS NULL AND h.stage IN ({stages}) {adult_filter}
 ),
-families AS (
+families AS MATERIALIZED (
     SELECT m.household_id,
-           1 + (count(*) FILTER (WHERE m.role = 'child') + 1) / 2 AS bedrooms_needed,
+           1 + (count(*) FILTER (WHERE m.role = 'child') + 1) / 2 AS need,
            coalesce(
-               CAST(:max_km AS numeric),
+               CAST(:max_km AS integer),
                CASE WHEN bool_or(coalesce(m.driving_licence, false)) THEN {with_licence} ELSE {without_licence} END
            ) AS max_km
     FROM household_members m
     WHERE m.household_id IN (SELECT household_id FROM adults)
     GROUP BY m.household_id
 ),
-units AS (
+units AS MATERIALIZED (
     SELECT u.id AS unit_id, u.commune_insee AS home_insee, u.rooms, u.rent + u.charges AS total_rent,
-           coalesce(u.available_from, CAST(:today AS date)) AS available
+           coalesce(u.available_from, CAST(:today AS date)) AS available, n.need,
+           {c_rent} AS c_rent, {c_size_units} AS c_size,
+           row_number() OVER (ORDER BY u.id, n.need)::int AS ux
     FROM housing_units u
-    WHERE u.status = 'vacant' AND NOT u.is_relay
-      AND u.rooms - 1 >= (SELECT coalesce(min(bedrooms_needed), 1) FROM families) {unit_filter}
+    JOIN (SELECT DISTINCT need FROM families) n ON u.rooms - 1 >= n.need
+    WHERE u.status = 'vacant' AND NOT u.is_relay {unit_filter}
+),
+-- Per commune and need, the units no other unit beats for every job start: a unit at least as cheap-and-fitting
+-- (c_rent + c_size) and free no later is at least as good whatever the job, so only this frontier is scored.
+frontier AS MATERIALIZED (
+    SELECT * FROM (
+        SELECT un.*, max(un.c_rent + un.c_size) OVER (
+            PARTITION BY un.need, un.home_insee ORDER BY un.available, un.c_rent + un.c_size DESC, un.unit_id
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS beaten_by
+        FROM units un
+    ) x
+    WHERE beaten_by IS NULL OR c_rent + c_size > beaten_by
 ),
 {reach}
-fits AS (
+fits AS MATERIALIZED (
     SELECT a.member_id, a.household_id, a.years, o.id AS opening_id, o.start_date, e.commune_insee AS work_insee,
            o.rome_code = ANY(a.rome_codes) AS exact
     FROM adults a
@@ -90,75 +121,100 @@ fits AS (
       )
     {lease_fits}
 ),
+-- What the choice of a unit depends on: the job (workplace, start) and the family (need, commute limit).
+keys AS MATERIALIZED (
+    SELECT DISTINCT f.opening_id, coalesce(f.start_date, CAST(:today AS date)) AS start, f.work_insee,
+           fam.need, fam.max_km
+    FROM fits f JOIN families fam ON fam.household_id = f.household_id
+),
 {pairs}
-scored AS (
-    SELECT f.member_id, f.household_id, f.opening_id, u.unit_id, p.km, f.exact, f.years, u.total_rent,
-           fam.max_km, fam.bedrooms_needed, u.rooms - 1 - fam.bedrooms_needed AS spare,
-           greatest(0, u.available - coalesce(f.start_date, CAST(:today AS date))) AS gap_days,
-           CAST(CASE WHEN f.exact THEN {w_rome} ELSE {w_rome} / 2.0 END AS numeric(6, 2)) AS c_rome,
-           round({w_exp} * least(f.years, {exp_full}) / {exp_full}.0, 2) AS c_experience,
-           round({w_commute} * (1 - p.km / fam.max_km), 2) AS c_commute,
-           round({w_rent} * greatest(0, least(1, ({rent_zero} - u.total_rent) / ({rent_zero} - {rent_full})::numeric)), 2)
-               AS c_rent,
-           round({w_wait} * (1 - greatest(0, u.available - coalesce(f.start_date, CAST(:today AS date)))::numeric
-                 / greatest(CAST(:max_wait AS integer), 1)), 2) AS c_wait,
-           CAST(CASE u.rooms - 1 - fam.bedrooms_needed WHEN 0 THEN {w_size} WHEN 1 THEN {w_size} / 2.0 ELSE 0 END
-                AS numeric(6, 2)) AS c_size
-    FROM fits f
-    JOIN families fam ON fam.household_id = f.household_id
-    JOIN pairs p ON p.work_insee = f.work_insee AND p.km <= fam.max_km
-    JOIN units u ON u.home_insee = p.home_insee
-    WHERE u.rooms - 1 >= fam.bedrooms_needed
-      AND u.available <= coalesce(f.start_date, CAST(:today AS date)) + CAST(:max_wait AS integer)
+-- Each key with the unit communes within its family's commute limit, and the commute points.
+reachable AS MATERIALIZED (
+    SELECT k.opening_id, k.need, k.max_km, k.start, p.home_insee, p.km10,
+           round({w_commute}00.0 * (k.max_km * 10 - p.km10) / (k.max_km * 10))::int AS c_commute
+    FROM keys k
+    JOIN pairs p ON p.work_insee = k.work_insee AND p.km10 <= k.max_km * 10
+),
+-- The best unit of each key: the largest (points, -distance, -unit index) of its candidates.
+choice AS (
+    SELECT r.opening_id, r.need, r.max_km, r.start,
+           max(ARRAY[
+               r.c_commute + fr.c_rent + fr.c_size
+               + {c_wait_choice},
+               -r.km10, -fr.ux]) AS best
+    FROM reachable r
+    JOIN frontier fr ON fr.home_insee = r.home_insee AND fr.need = r.need
+     AND fr.available <= r.start + CAST(:max_wait AS integer)
+    GROUP BY r.opening_id, r.need, r.max_km, r.start
 ),
 ranked AS (
-    SELECT s.*, s.c_rome + s.c_experience + s.c_commute + s.c_rent + s.c_wait + s.c_size AS score FROM scored s
+    SELECT f.member_id, f.household_id, f.opening_id, -c.best[3] AS ux, -c.best[2] AS km10, f.exact, f.years,
+           fam.max_km, fam.need, c.start,
+           CASE WHEN f.exact THEN {w_rome}00 ELSE {w_rome}00 / 2 END AS c_rome,
+           {w_exp}00 * least(f.years, {exp_full}) / {exp_full} AS c_experience,
+           CASE WHEN f.exact THEN {w_rome}00 ELSE {w_rome}00 / 2 END
+               + {w_exp}00 * least(f.years, {exp_full}) / {exp_full} + c.best[1] AS score
+    FROM fits f
+    JOIN families fam ON fam.household_id = f.household_id
+    JOIN choice c ON c.opening_id = f.opening_id AND c.need = fam.need AND c.max_km = fam.max_km
 ),
 best AS ({best}),
-page AS (
+page AS MATERIALIZED (
     SELECT * FROM best
-    ORDER BY score DESC, km, opening_id, unit_id, member_id
+    ORDER BY score DESC, km10, opening_id, ux, member_id
     LIMIT CAST(:limit AS integer) OFFSET CAST(:offset AS integer)
 ),
+unit_ids AS (SELECT array_agg(unit_id ORDER BY ux) AS ids FROM units),
 total AS (SELECT count(*) AS total FROM best)
 SELECT t.total,
        pg.member_id, pg.household_id, h.reference AS household_reference,
        pg.opening_id, o.title AS opening_title, o.rome_code, o.contract_type, o.start_date AS opening_start_date,
        o.open_positions - o.hires_count AS positions_left,
        e.id AS employer_id, e.legal_name AS employer_name, e.commune_insee AS work_insee, cw.name AS work_name,
-       pg.unit_id, u.landlord_reference, u.rooms, u.rent, u.charges, u.available_from, u.postcode,
-       u.commune_insee AS home_insee, ch.name AS home_name,
-       pg.km, pg.exact, pg.years, pg.total_rent, pg.gap_days, pg.spare, pg.max_km, pg.bedrooms_needed,
-       pg.c_rome, pg.c_experience, pg.c_commute, pg.c_rent, pg.c_wait, pg.c_size, pg.score
+       u.id AS unit_id, u.landlord_reference, u.rooms, u.rent, u.charges, u.available_from, u.postcode,
+       u.commune_insee AS home_insee, ch.name AS home_name, u.rent + u.charges AS total_rent,
+       pg.km10, pg.exact, pg.years, pg.max_km, pg.need, u.rooms - 1 - pg.need AS spare,
+       greatest(0, coalesce(u.available_from, CAST(:today AS date)) - pg.start) AS gap_days,
+       pg.c_rome, pg.c_experience,
+       round({w_commute}00.0 * (pg.max_km * 10 - pg.km10) / (pg.max_km * 10))::int AS c_commute,
+       {c_rent} AS c_rent, {c_wait_page} AS c_wait, {c_size_page} AS c_size, pg.score
 FROM total t
 LEFT JOIN page pg ON true
 LEFT JOIN households h ON h.id = pg.household_id
 LEFT JOIN job_openings o ON o.id = pg.opening_id
 LEFT JOIN employers e ON e.id = o.employer_id
 LEFT JOIN communes cw ON cw.insee_code = e.commune_insee
-LEFT JOIN housing_units u ON u.id = pg.unit_id
+LEFT JOIN housing_units u ON u.id = (SELECT ids FROM unit_ids)[pg.ux]
 LEFT JOIN communes ch ON ch.insee_code = u.commune_insee
-ORDER BY pg.score DESC, pg.km, pg.opening_id, pg.unit_id, pg.member_id
+ORDER BY pg.score DESC, pg.km10, pg.opening_id, pg.ux, pg.member_id
 """
 
-# Distinct workplace communes × distinct unit communes, with a bounding box before the exact distance.
-_PAIRS = """pairs AS (
-    SELECT w.work_insee, h.home_insee, {distance} AS km
-    FROM (SELECT DISTINCT work_insee FROM fits) w
-    JOIN communes cw ON cw.insee_code = w.work_insee
-    JOIN (SELECT DISTINCT home_insee FROM units) h ON true
-    JOIN communes ch ON ch.insee_code = h.home_insee
-    WHERE abs(cw.latitude - ch.latitude) <= {box_lat} AND abs(cw.longitude - ch.longitude) <= {box_lng}
-      AND {distance} <= CAST(:reach_km AS numeric)
+# Distinct workplace communes × distinct unit communes, with a bounding box before the exact distance (km10: the
+# distance in tenths of a km, an integer).
+_PAIRS = """pairs AS MATERIALIZED (
+    SELECT * FROM (
+        SELECT w.work_insee, h.home_insee, round(10 * {distance})::int AS km10
+        FROM (SELECT DISTINCT work_insee FROM keys) w
+        JOIN communes cw ON cw.insee_code = w.work_insee
+        JOIN (SELECT DISTINCT home_insee FROM frontier) h ON true
+        JOIN communes ch ON ch.insee_code = h.home_insee
+        WHERE abs(cw.latitude - ch.latitude) <= {box_lat} AND abs(cw.longitude - ch.longitude) <= {box_lng}
+        OFFSET 0
+    ) d
+    WHERE km10 <= CAST(:reach_km AS integer) * 10
 ),"""
 
 # For one unit: the communes within reach of its commune, computed first (fits are restricted to them).
-_REACH = """reach AS (
-    SELECT cw.insee_code AS work_insee, h.home_insee, {distance} AS km
-    FROM (SELECT DISTINCT home_insee FROM units) h
-    JOIN communes ch ON ch.insee_code = h.home_insee
-    JOIN communes cw ON abs(cw.latitude - ch.latitude) <= {box_lat} AND abs(cw.longitude - ch.longitude) <= {box_lng}
-    WHERE {distance} <= CAST(:reach_km AS numeric)
+_REACH = """reach AS MATERIALIZED (
+    SELECT * FROM (
+        SELECT cw.insee_code AS work_insee, h.home_insee, round(10 * {distance})::int AS km10
+        FROM (SELECT DISTINCT home_insee FROM units) h
+        JOIN communes ch ON ch.insee_code = h.home_insee
+        JOIN communes cw
+          ON abs(cw.latitude - ch.latitude) <= {box_lat} AND abs(cw.longitude - ch.longitude) <= {box_lng}
+        OFFSET 0
+    ) d
+    WHERE km10 <= CAST(:reach_km AS integer) * 10
 ),"""
 
 # Households in lease: the job is the one they were hired for (a signed job counts as an exact match).
@@ -176,7 +232,7 @@ _NO_ACTIVE_ALLOCATION = """AND NOT EXISTS (
 
 
 def _statement(mode: Mode, *, member: bool) -> str:
-    box_lat = "CAST(:reach_km AS double precision) / {:.1f}".format(KM_PER_DEGREE_LATITUDE)
+    box_lat = f"CAST(:reach_km AS double precision) / {KM_PER_DEGREE_LATITUDE:.1f}"
     box_lng = f"({box_lat}) / 0.6"  # cos(53°): generous for the latitudes of France
     geometry = {"distance": _DISTANCE, "box_lat": box_lat, "box_lng": box_lng}
     parts: dict[str, Any] = {
@@ -191,15 +247,15 @@ def _statement(mode: Mode, *, member: bool) -> str:
         "best": "SELECT * FROM ranked",
         "with_licence": DEFAULT_COMMUTE_KM_WITH_LICENCE,
         "without_licence": DEFAULT_COMMUTE_KM_WITHOUT_LICENCE,
+        "c_rent": _C_RENT,
+        "c_size_units": _c_size("n.need"),
+        "c_size_page": _c_size("pg.need"),
+        "c_wait_choice": _c_wait("fr.available", "r.start"),
+        "c_wait_page": _c_wait("coalesce(u.available_from, CAST(:today AS date))", "pg.start"),
         "w_rome": W_ROME,
         "w_exp": W_EXPERIENCE,
         "exp_full": EXPERIENCE_FULL_YEARS,
         "w_commute": W_COMMUTE,
-        "w_rent": W_RENT,
-        "rent_full": RENT_FULL,
-        "rent_zero": RENT_ZERO,
-        "w_wait": W_WAIT,
-        "w_size": W_SIZE,
     }
     if mode == "household":
         parts["adult_filter"] = "AND m.household_id = CAST(:household_id AS uuid)"
@@ -211,7 +267,6 @@ def _statement(mode: Mode, *, member: bool) -> str:
             "left(CAST(:rome_code AS varchar), 3) IN (SELECT left(code, 3) FROM unnest(m.rome_codes) AS code)))"
         )
         parts["opening_filter"] = "AND o.id = CAST(:opening_id AS uuid)"
-        parts["best"] = "SELECT DISTINCT ON (member_id) * FROM ranked ORDER BY member_id, score DESC, km, unit_id"
     else:
         parts["stages"] = "'matching', 'lease'"
         parts["adult_filter"] = _NO_ACTIVE_ALLOCATION
@@ -219,9 +274,10 @@ def _statement(mode: Mode, *, member: bool) -> str:
         parts["reach"] = _REACH.format(**geometry)
         parts["fits_filter"] = "AND e.commune_insee IN (SELECT work_insee FROM reach)"
         parts["lease_fits"] = _LEASE_FITS
-        parts["pairs"] = "pairs AS (SELECT work_insee, home_insee, km FROM reach),"
+        parts["pairs"] = "pairs AS (SELECT work_insee, home_insee, km10 FROM reach),"
         parts["best"] = (
-            "SELECT DISTINCT ON (household_id) * FROM ranked ORDER BY household_id, score DESC, km, opening_id, member_id"
+            "SELECT DISTINCT ON (household_id) * FROM ranked"
+            " ORDER BY household_id, score DESC, km10, opening_id, ux, member_id"
         )
     return _TEMPLATE.format(**parts)
 
@@ -255,8 +311,8 @@ async def proposals(session: AsyncSession, query: Query, page: PageParams) -> Ro
         "today": query.today,
         "related": query.related,
         "max_wait": query.max_wait_days,
-        "max_km": Decimal(query.max_commute_km) if query.max_commute_km is not None else None,
-        "reach_km": Decimal(reach),
+        "max_km": query.max_commute_km,
+        "reach_km": reach,
         "limit": page.limit,
         "offset": page.offset,
     }

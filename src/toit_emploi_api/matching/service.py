@@ -143,8 +143,16 @@ async def _audit_many(
 
 
 # --- shaping --------------------------------------------------------------------------------------------------
-def _km(value: Decimal) -> str:
-    return f"{value.normalize():f}" if value == value.to_integral() else f"{value:f}"
+CENT = Decimal("0.01")
+
+
+def _points(hundredths: int) -> Decimal:
+    """Points are computed in SQL as whole hundredths (exact sums); shown with two decimals."""
+    return (Decimal(int(hundredths)) / 100).quantize(CENT)
+
+
+def _km(tenths: int) -> Decimal:
+    return (Decimal(int(tenths)) / 10).quantize(Decimal("0.1"))
 
 
 def factors(r: dict[str, Any]) -> list[FactorOut]:
@@ -159,28 +167,28 @@ def factors(r: dict[str, Any]) -> list[FactorOut]:
             name="rome_match",
             value=Decimal(1) if exact else Decimal("0.5"),
             weight=repo.W_ROME,
-            contribution=r["c_rome"],
+            contribution=_points(r["c_rome"]),
             detail=f"exact ROME code {r['rome_code']}" if exact else f"same ROME family {family} (include_related)",
         ),
         FactorOut(
             name="experience",
             value=Decimal(years),
             weight=repo.W_EXPERIENCE,
-            contribution=r["c_experience"],
+            contribution=_points(r["c_experience"]),
             detail=f"{years} years of experience (full points from {repo.EXPERIENCE_FULL_YEARS})",
         ),
         FactorOut(
             name="commute",
-            value=r["km"],
+            value=_km(r["km10"]),
             weight=repo.W_COMMUTE,
-            contribution=r["c_commute"],
-            detail=f"{_km(r['km'])} km as the crow flies, {_km(r['max_km'])} km at most",
+            contribution=_points(r["c_commute"]),
+            detail=f"{_km(r['km10'])} km as the crow flies, {r['max_km']} km at most",
         ),
         FactorOut(
             name="rent",
             value=r["total_rent"],
             weight=repo.W_RENT,
-            contribution=r["c_rent"],
+            contribution=_points(r["c_rent"]),
             detail=f"{r['total_rent']} EUR a month with charges (full points up to {repo.RENT_FULL}, "
             f"none from {repo.RENT_ZERO})",
         ),
@@ -188,15 +196,15 @@ def factors(r: dict[str, Any]) -> list[FactorOut]:
             name="availability",
             value=Decimal(gap),
             weight=repo.W_WAIT,
-            contribution=r["c_wait"],
+            contribution=_points(r["c_wait"]),
             detail="free by the job's start" if gap == 0 else f"free {gap} days after the job's start",
         ),
         FactorOut(
             name="size_fit",
             value=Decimal(spare),
             weight=repo.W_SIZE,
-            contribution=r["c_size"],
-            detail=f"{r['rooms'] - 1} bedrooms for {r['bedrooms_needed']} needed",
+            contribution=_points(r["c_size"]),
+            detail=f"{r['rooms'] - 1} bedrooms for {r['need']} needed",
         ),
     ]
 
@@ -230,8 +238,8 @@ def proposal(r: dict[str, Any]) -> ProposalOut:
             commune_insee=r["home_insee"],
             commune_name=r["home_name"],
         ),
-        distance_km=r["km"],
-        score=r["score"],
+        distance_km=_km(r["km10"]),
+        score=_points(r["score"]),
         factors=factors(r),
         links=ProposalLinksOut(
             create_placement=LinkOut(

@@ -58,11 +58,13 @@ def load_communes() -> tuple[CommuneRow, ...]:
     )
 
 
-def distance_km_sql(lat1: str, lng1: str, lat2: str, lng2: str) -> str:
-    """SQL for the great-circle distance in km between two points given in degrees (column expressions), rounded to
-    0.1 km (numeric): the haversine formula on a sphere of radius `EARTH_RADIUS_KM`."""
+def distance_km_sql(lat1: str, lng1: str, lat2: str, lng2: str, *, rounded: bool = True) -> str:
+    """SQL for the great-circle distance in km between two points given in degrees (column expressions): the
+    haversine formula on a sphere of radius `EARTH_RADIUS_KM`; rounded to 0.1 km (numeric) unless told not to
+    (double precision)."""
     a = (
         f"power(sin(radians({lat2} - {lat1}) / 2), 2)"
         f" + cos(radians({lat1})) * cos(radians({lat2})) * power(sin(radians({lng2} - {lng1}) / 2), 2)"
     )
-    return f"round(({2 * EARTH_RADIUS_KM} * asin(least(1.0, sqrt({a}))))::numeric, 1)"
+    km = f"({2 * EARTH_RADIUS_KM} * asin(least(1.0, sqrt({a}))))"
+    return f"round({km}::numeric, 1)" if rounded else km
