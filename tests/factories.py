@@ -29,10 +29,17 @@ from toit_emploi_api.core.settings import Settings
 from toit_emploi_api.employers.models import Employer, JobOpening
 from toit_emploi_api.households.models import Household, HousingSituation, Member, household_reference_seq
 from toit_emploi_api.housing.models import HousingUnit
-from toit_emploi_api.pipeline.models import Placement, RelayStay
+from toit_emploi_api.pipeline.models import FollowUpDomain, FollowUpEntry, HousingAllocation, Placement, RelayStay
 from toit_emploi_api.vocab.roles import ROLE_ORGANISATION_KIND, OrganisationKind, Role
 from toit_emploi_api.vocab.stages import Stage
-from toit_emploi_api.vocab.statuses import ContractType, MemberRole, PlacementStatus, RelayStayStatus, UnitStatus
+from toit_emploi_api.vocab.statuses import (
+    AllocationStatus,
+    ContractType,
+    MemberRole,
+    PlacementStatus,
+    RelayStayStatus,
+    UnitStatus,
+)
 
 TEST_PASSWORD = "correct horse battery staple"
 # Aurore's own SIRET (Luhn-valid); generated ones come from `make_siret`.
@@ -373,8 +380,10 @@ class Factory:
         status: PlacementStatus,
         *,
         member: uuid.UUID | str | None = None,
+        start_date: date | None = None,
     ) -> uuid.UUID:
-        """What the pipeline records when it proposes a job opening to an adult (the first one by default)."""
+        """What the pipeline records when it proposes a job opening to an adult (the first one by default); a hired
+        one has a CDI starting on `start_date` (default today)."""
         if isinstance(ref, HouseholdRef):
             household_id, member_id = ref.id, uuid.UUID(str(member)) if member else ref.adults[0]
         else:
@@ -386,6 +395,8 @@ class Factory:
             job_opening_id=opening,
             status=status,
             declined_by="household" if status is PlacementStatus.DECLINED else None,
+            contract_type=ContractType.CDI if status is PlacementStatus.HIRED else None,
+            start_date=(start_date or today()) if status is PlacementStatus.HIRED else start_date,
         )
         await self._add(placement)
         return placement.id
@@ -427,6 +438,37 @@ class Factory:
                 )
                 await session.commit()
         return stay.id
+
+    async def allocation(
+        self,
+        household: uuid.UUID,
+        unit: uuid.UUID,
+        status: AllocationStatus = AllocationStatus.RESERVED,
+        *,
+        lease_signed: date | None = None,
+        move_in: date | None = None,
+    ) -> uuid.UUID:
+        """What the pipeline records when it reserves a unit for a household (and signs its lease)."""
+        allocation = HousingAllocation(
+            household_id=household,
+            unit_id=unit,
+            status=status,
+            lease_signed_date=lease_signed,
+            move_in_date=move_in,
+        )
+        await self._add(allocation)
+        return allocation.id
+
+    async def follow_up_entry(self, household: uuid.UUID, entry_date: date) -> uuid.UUID:
+        entry = FollowUpEntry(
+            household_id=household,
+            entry_date=entry_date,
+            domain=FollowUpDomain.EMPLOYMENT,
+            note="Entretien",
+            author_kind="user",
+        )
+        await self._add(entry)
+        return entry.id
 
     async def fetch(self, model: type[M], obj_id: uuid.UUID) -> M:
         """The row as it is now, loaded afresh into the test's `db` session (so a test may change and flush it)."""

@@ -28,6 +28,7 @@ from toit_emploi_api.core.middleware import (
 )
 from toit_emploi_api.core.migrations import head_revision
 from toit_emploi_api.core.settings import DEFAULT_SECRET, Settings, get_settings
+from toit_emploi_api.desk.router import router as desk_router
 from toit_emploi_api.employers.router import router as employers_router
 from toit_emploi_api.households import ports as households_ports
 from toit_emploi_api.households.router import router as households_router
@@ -58,7 +59,11 @@ TAGS = [
         "name": "pipeline",
         "description": "Stage transitions, placements, relay stays, allocations, follow-up.",
     },
-    {"name": "matching", "description": "Suggestions and candidates: a job and a home for a family, ranked and explained."},
+    {
+        "name": "matching",
+        "description": "Suggestions and candidates: a job and a home for a family, ranked and explained.",
+    },
+    {"name": "desk", "description": "The manager's desk: relay stays and placements across households, the agenda."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
@@ -106,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         housing_router,
         pipeline_router,
         matching_router,
+        desk_router,
     ):
         app.include_router(router)
 

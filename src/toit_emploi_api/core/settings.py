@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     bootstrap_admin_email: str | None = None
     bootstrap_admin_password: str | None = None
     idempotency_ttl_hours: int = Field(default=48, ge=24)
+    # The manager's agenda (docs/desk.md): days without a follow-up entry, days without news of an open placement,
+    # and how far ahead right-to-work documents are flagged.
+    agenda_follow_up_days: int = Field(default=30, ge=1, le=365)
+    agenda_placement_stale_days: int = Field(default=21, ge=1, le=365)
+    agenda_right_to_work_days: int = Field(default=90, ge=1, le=730)
     # Argon2id cost for passwords and API client secrets. The defaults are argon2-cffi's (RFC 9106 low-memory
     # profile: 3 passes, 64 MiB, 4 lanes); only tests should go lower. Existing hashes keep verifying whatever the
     # cost, which is encoded in each hash.

@@ -82,7 +82,6 @@ async def household_suggestions(
     return await service.suggestions(session, principal, household, settings, member_id, page)
 
 
-
 @router.get(
     "/job-openings/{job_opening_id}/candidates",
     summary="Candidates for a job opening",
@@ -105,7 +104,6 @@ async def job_opening_candidates(
 ) -> Page[ProposalOut]:
     """Candidates for the job opening of the path (the description above has the rules)."""
     return await service.opening_candidates(session, principal, opening, settings, page)
-
 
 
 @router.get(
@@ -132,4 +130,3 @@ async def housing_unit_candidates(
 ) -> Page[ProposalOut]:
     """Candidates for the housing unit of the path (the description above has the rules)."""
     return await service.unit_candidates(session, principal, unit, settings, page)
-
