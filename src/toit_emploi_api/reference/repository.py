@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy import ColumnElement, and_, any_, false, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.core.resources import PageParams, Slice, paginate
@@ -66,7 +66,7 @@ def _commune_search(q: str | None) -> list[ColumnElement[bool]]:
     if _DIGITS_PREFIX.fullmatch(stripped):
         conditions.append(Commune.insee_code.startswith(stripped, autoescape=True))
         if stripped.isdigit() and len(stripped) == 5:
-            conditions.append(Commune.postcodes.any(stripped))
+            conditions.append(literal(stripped) == any_(Commune.postcodes))
     return [or_(*conditions)] if conditions else [false()]
 
 
