@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,7 +30,7 @@ class StayFilters:
 
 async def relay_stays(session: AsyncSession, f: StayFilters, page: PageParams) -> Slice[Any]:
     """Stays overlapping [start, end] (each bound optional), by start date: rows (stay, reference, unit facts)."""
-    stmt: Select[Any] = (
+    stmt = (
         select(
             RelayStay,
             Household.reference,
@@ -49,7 +49,8 @@ async def relay_stays(session: AsyncSession, f: StayFilters, page: PageParams) -
         stmt = stmt.where(RelayStay.unit_id == f.unit_id)
     if f.status is not None:
         stmt = stmt.where(RelayStay.status == f.status)
-    return await paginate(session, stmt.order_by(RelayStay.start_date, RelayStay.id), page, scalars=False)
+    ordered = cast("Select[Any]", stmt.order_by(RelayStay.start_date, RelayStay.id))
+    return await paginate(session, ordered, page, scalars=False)
 
 
 # --- placements ----------------------------------------------------------------------------------------------
@@ -63,7 +64,7 @@ class PlacementFilters:
 
 async def placements(session: AsyncSession, f: PlacementFilters, page: PageParams) -> Slice[Any]:
     """Placements of every household, least recently changed first: rows (placement, reference, opening, employer)."""
-    stmt: Select[Any] = (
+    stmt = (
         select(Placement, Household.reference, JobOpening.title, Employer.id, Employer.legal_name)
         .join(Household, Household.id == Placement.household_id)
         .join(JobOpening, JobOpening.id == Placement.job_opening_id)
@@ -77,7 +78,8 @@ async def placements(session: AsyncSession, f: PlacementFilters, page: PageParam
         stmt = stmt.where(JobOpening.employer_id == f.employer_id)
     if f.updated_before is not None:
         stmt = stmt.where(Placement.updated_at < f.updated_before)
-    return await paginate(session, stmt.order_by(Placement.updated_at, Placement.id), page, scalars=False)
+    ordered = cast("Select[Any]", stmt.order_by(Placement.updated_at, Placement.id))
+    return await paginate(session, ordered, page, scalars=False)
 
 
 # --- agenda --------------------------------------------------------------------------------------------------
