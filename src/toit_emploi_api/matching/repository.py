@@ -128,12 +128,44 @@ keys AS MATERIALIZED (
     FROM fits f JOIN families fam ON fam.household_id = f.household_id
 ),
 {pairs}
--- Each key with the unit communes within its family's commute limit, and the commute points.
+-- Per commune and need: the best points of its units (rent and size), and of those free today.
+stats AS MATERIALIZED (
+    SELECT need, home_insee, max(c_rent + c_size) AS p_max,
+           max(c_rent + c_size) FILTER (WHERE available <= CAST(:today AS date)) AS p_now
+    FROM frontier GROUP BY need, home_insee
+),
+-- Each workplace and family with the unit communes within its commute limit, and the commute points.
+bounds AS MATERIALIZED (
+    SELECT w.work_insee, w.need, w.max_km, p.home_insee, p.km10, st.p_max, st.p_now,
+           round({w_commute}00.0 * (w.max_km * 10 - p.km10) / (w.max_km * 10))::int AS c_commute
+    FROM (SELECT DISTINCT work_insee, need, max_km FROM keys) w
+    JOIN pairs p ON p.work_insee = w.work_insee AND p.km10 <= w.max_km * 10
+    JOIN stats st ON st.home_insee = p.home_insee AND st.need = w.need
+),
+-- A sure score for a job starting today or later: the best unit free today (its availability gives full points).
+-- A commune whose best possible score (its best unit, full availability points) is below it cannot win: it is
+-- skipped for such jobs. Per workplace and family, the communes kept (and all of them, for jobs already started).
+floors AS MATERIALIZED (
+    SELECT work_insee, need, max_km,
+           array_agg(home_insee) FILTER (WHERE floor IS NULL OR c_commute + p_max >= floor) AS homes,
+           array_agg(km10) FILTER (WHERE floor IS NULL OR c_commute + p_max >= floor) AS kms,
+           array_agg(c_commute) FILTER (WHERE floor IS NULL OR c_commute + p_max >= floor) AS commutes,
+           array_agg(home_insee) AS all_homes, array_agg(km10) AS all_kms, array_agg(c_commute) AS all_commutes
+    FROM (
+        SELECT b.*, max(b.c_commute + b.p_now) OVER (PARTITION BY b.work_insee, b.need, b.max_km) AS floor
+        FROM bounds b
+    ) x
+    GROUP BY work_insee, need, max_km
+),
 reachable AS MATERIALIZED (
-    SELECT k.opening_id, k.need, k.max_km, k.start, p.home_insee, p.km10,
-           round({w_commute}00.0 * (k.max_km * 10 - p.km10) / (k.max_km * 10))::int AS c_commute
+    SELECT k.opening_id, k.need, k.max_km, k.start, r.home_insee, r.km10, r.c_commute
     FROM keys k
-    JOIN pairs p ON p.work_insee = k.work_insee AND p.km10 <= k.max_km * 10
+    JOIN floors fl ON fl.work_insee = k.work_insee AND fl.need = k.need AND fl.max_km = k.max_km
+    CROSS JOIN LATERAL unnest(
+        CASE WHEN k.start < CAST(:today AS date) THEN fl.all_homes ELSE fl.homes END,
+        CASE WHEN k.start < CAST(:today AS date) THEN fl.all_kms ELSE fl.kms END,
+        CASE WHEN k.start < CAST(:today AS date) THEN fl.all_commutes ELSE fl.commutes END
+    ) AS r(home_insee, km10, c_commute)
 ),
 -- The best unit of each key: the largest (points, -distance, -unit index) of its candidates.
 choice AS (
