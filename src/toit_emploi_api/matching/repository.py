@@ -26,7 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.core.resources import PageParams
-from toit_emploi_api.reference.communes import KM_PER_DEGREE_LATITUDE, distance_km_sql
+from toit_emploi_api.reference.communes import KM_PER_DEGREE_LATITUDE, distance_km_radians_sql, distance_km_sql
 
 Mode = Literal["household", "opening", "unit"]
 
@@ -63,6 +63,7 @@ def _c_wait(available: str, start: str) -> str:
 
 
 _DISTANCE = distance_km_sql("cw.latitude", "cw.longitude", "ch.latitude", "ch.longitude", rounded=False)
+_FAST_DISTANCE = distance_km_radians_sql("cw.rlat", "cw.rlng", "cw.clat", "ch.rlat", "ch.rlng", "ch.clat")
 
 _TEMPLATE = """
 WITH adults AS MATERIALIZED (
@@ -223,14 +224,22 @@ ORDER BY pg.score DESC, pg.km10, pg.opening_id, pg.ux, pg.member_id
 
 # Distinct workplace communes × distinct unit communes, with a bounding box before the exact distance (km10: the
 # distance in tenths of a km, an integer).
-_PAIRS = """pairs AS MATERIALIZED (
+_PAIRS = """work_communes AS MATERIALIZED (
+    SELECT insee_code, latitude, longitude, radians(latitude) AS rlat, radians(longitude) AS rlng,
+           cos(radians(latitude)) AS clat
+    FROM communes WHERE insee_code IN (SELECT work_insee FROM keys)
+),
+home_communes AS MATERIALIZED (
+    SELECT insee_code, latitude, longitude, radians(latitude) AS rlat, radians(longitude) AS rlng,
+           cos(radians(latitude)) AS clat
+    FROM communes WHERE insee_code IN (SELECT home_insee FROM frontier)
+),
+pairs AS MATERIALIZED (
     SELECT * FROM (
-        SELECT w.work_insee, h.home_insee, round(10 * {distance})::int AS km10
-        FROM (SELECT DISTINCT work_insee FROM keys) w
-        JOIN communes cw ON cw.insee_code = w.work_insee
-        JOIN (SELECT DISTINCT home_insee FROM frontier) h ON true
-        JOIN communes ch ON ch.insee_code = h.home_insee
-        WHERE abs(cw.latitude - ch.latitude) <= {box_lat} AND abs(cw.longitude - ch.longitude) <= {box_lng}
+        SELECT cw.insee_code AS work_insee, ch.insee_code AS home_insee, round(10 * {fast_distance})::int AS km10
+        FROM work_communes cw
+        JOIN home_communes ch
+          ON abs(cw.latitude - ch.latitude) <= {box_lat} AND abs(cw.longitude - ch.longitude) <= {box_lng}
         OFFSET 0
     ) d
     WHERE km10 <= CAST(:reach_km AS integer) * 10
@@ -266,7 +275,7 @@ _NO_ACTIVE_ALLOCATION = """AND NOT EXISTS (
 def _statement(mode: Mode, *, member: bool) -> str:
     box_lat = f"CAST(:reach_km AS double precision) / {KM_PER_DEGREE_LATITUDE:.1f}"
     box_lng = f"({box_lat}) / 0.6"  # cos(53°): generous for the latitudes of France
-    geometry = {"distance": _DISTANCE, "box_lat": box_lat, "box_lng": box_lng}
+    geometry = {"distance": _DISTANCE, "fast_distance": _FAST_DISTANCE, "box_lat": box_lat, "box_lng": box_lng}
     parts: dict[str, Any] = {
         "stages": "'matching'",
         "adult_filter": "",

@@ -68,3 +68,10 @@ def distance_km_sql(lat1: str, lng1: str, lat2: str, lng2: str, *, rounded: bool
     )
     km = f"({2 * EARTH_RADIUS_KM} * asin(least(1.0, sqrt({a}))))"
     return f"round({km}::numeric, 1)" if rounded else km
+
+
+def distance_km_radians_sql(rlat1: str, rlng1: str, cos1: str, rlat2: str, rlng2: str, cos2: str) -> str:
+    """The same haversine distance in km (double precision), from coordinates already in radians and the cosines of
+    the latitudes (computed once per commune when many pairs are measured)."""
+    a = f"power(sin(({rlat2} - {rlat1}) / 2), 2) + {cos1} * {cos2} * power(sin(({rlng2} - {rlng1}) / 2), 2)"
+    return f"({2 * EARTH_RADIUS_KM} * asin(least(1.0, sqrt({a}))))"
