@@ -116,7 +116,7 @@ async def test_the_agenda_lists_each_kind_in_date_order(
         move_in=day + timedelta(days=8),
     )
     followed = await arrange.household(stage=Stage.FOLLOW_UP)
-    await arrange.follow_up_entry(followed.id, day - timedelta(days=40))  # due 10 days ago
+    await arrange.follow_up_entry(followed.id, day - timedelta(days=40), "Entretien")  # due 10 days ago
     quiet = await arrange.placement(matching, opening, PlacementStatus.PROPOSED)
     await db.execute(
         update(Placement).where(Placement.id == quiet).values(updated_at=Placement.updated_at - timedelta(days=25))

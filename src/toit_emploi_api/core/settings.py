@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     agenda_follow_up_days: int = Field(default=30, ge=1, le=365)
     agenda_placement_stale_days: int = Field(default=21, ge=1, le=365)
     agenda_right_to_work_days: int = Field(default=90, ge=1, le=730)
+    # Privacy (docs/privacy.md): files are anonymised this many months after the last contact (CNIL: 2 years).
+    retention_months: int = Field(default=24, ge=24)
+    # The daily retention run inside the API process (off: run `toit-emploi retention run` or the worker instead).
+    retention_scheduler: bool = False
+    retention_run_hour: int = Field(default=3, ge=0, le=23, description="Paris hour of the daily run")
+    retention_batch_size: int = Field(default=1000, ge=1, le=10_000)
     # Argon2id cost for passwords and API client secrets. The defaults are argon2-cffi's (RFC 9106 low-memory
     # profile: 3 passes, 64 MiB, 4 lanes); only tests should go lower. Existing hashes keep verifying whatever the
     # cost, which is encoded in each hash.

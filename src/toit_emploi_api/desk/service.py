@@ -165,7 +165,5 @@ async def agenda(
 async def _audit(
     session: AsyncSession, principal: Principal, action: AuditAction, entity_type: str, households: list[uuid.UUID]
 ) -> None:
-    """One event for a list read, naming the households it showed (ids only), as the households list does."""
-    await audit.record(
-        session, principal, action, entity_type, None, details={"household_ids": sorted({str(h) for h in households})}
-    )
+    """One event for a list read, with the households it showed (`shown`), as the households list does."""
+    await audit.record(session, principal, action, entity_type, None, shown=sorted(set(households)))

@@ -92,6 +92,7 @@ async def suggestions(
         household.id,
         household_id=household.id,
         details={"member_ids": sorted({str(r["member_id"]) for r in rows.rows}), "total": rows.total},
+        shown=[household.id],
     )
     return page.of([proposal(r) for r in rows.rows], rows.total)
 
@@ -131,14 +132,15 @@ async def _audit_many(
     entity_id: uuid.UUID,
     rows: repo.Rows,
 ) -> None:
-    """One event for the read, naming the households it showed (ids only), as the households list does."""
+    """One event for the read, with the households it showed (`shown`), as the households list does."""
     await audit.record(
         session,
         principal,
         action,
         entity_type,
         entity_id,
-        details={"household_ids": sorted({str(r["household_id"]) for r in rows.rows}), "total": rows.total},
+        details={"total": rows.total},
+        shown=sorted({r["household_id"] for r in rows.rows}),
     )
 
 
