@@ -9,7 +9,7 @@ Indexes for the suggestions (vacant units by commune, open job openings by ROME 
 (open placements by last change, relay stays by dates, right-to-work expiry dates).
 
 Revision ID: 20261202_matching
-Revises: 20261202_privacy
+Revises: 20261202_speed
 Create Date: 2026-12-02
 """
 
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261202_matching"
-down_revision: str | None = "20261202_privacy"
+down_revision: str | None = "20261202_speed"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
