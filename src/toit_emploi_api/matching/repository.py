@@ -86,8 +86,7 @@ families AS MATERIALIZED (
 units AS MATERIALIZED (
     SELECT u.id AS unit_id, u.commune_insee AS home_insee, u.rooms, u.rent + u.charges AS total_rent,
            coalesce(u.available_from, CAST(:today AS date)) AS available, n.need,
-           {c_rent} AS c_rent, {c_size_units} AS c_size,
-           row_number() OVER (ORDER BY u.id, n.need)::int AS ux
+           {c_rent} AS c_rent, {c_size_units} AS c_size
     FROM housing_units u
     JOIN (SELECT DISTINCT need FROM families) n ON u.rooms - 1 >= n.need
     WHERE u.status = 'vacant' AND NOT u.is_relay {unit_filter}
@@ -95,7 +94,7 @@ units AS MATERIALIZED (
 -- Per commune and need, the units no other unit beats for every job start: a unit at least as cheap-and-fitting
 -- (c_rent + c_size) and free no later is at least as good whatever the job, so only this frontier is scored.
 frontier AS MATERIALIZED (
-    SELECT * FROM (
+    SELECT x.*, row_number() OVER (ORDER BY x.unit_id, x.need)::int AS ux FROM (
         SELECT un.*, max(un.c_rent + un.c_size) OVER (
             PARTITION BY un.need, un.home_insee ORDER BY un.available, un.c_rent + un.c_size DESC, un.unit_id
             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS beaten_by
@@ -197,7 +196,7 @@ page AS MATERIALIZED (
     ORDER BY score DESC, km10, opening_id, ux, member_id
     LIMIT CAST(:limit AS integer) OFFSET CAST(:offset AS integer)
 ),
-unit_ids AS (SELECT array_agg(unit_id ORDER BY ux) AS ids FROM units),
+unit_ids AS (SELECT array_agg(unit_id ORDER BY ux) AS ids FROM frontier),
 total AS (SELECT count(*) AS total FROM best)
 SELECT t.total,
        pg.member_id, pg.household_id, h.reference AS household_reference,
