@@ -135,12 +135,16 @@ stats AS MATERIALIZED (
     FROM frontier GROUP BY need, home_insee
 ),
 -- Each workplace and family with the unit communes within its commute limit, and the commute points.
+pair_stats AS MATERIALIZED (
+    SELECT p.work_insee, p.home_insee, p.km10, st.need, st.p_max, st.p_now
+    FROM pairs p JOIN stats st ON st.home_insee = p.home_insee
+),
 bounds AS MATERIALIZED (
-    SELECT w.work_insee, w.need, w.max_km, p.home_insee, p.km10, st.p_max, st.p_now,
-           round({w_commute}00.0 * (w.max_km * 10 - p.km10) / (w.max_km * 10))::int AS c_commute
-    FROM (SELECT DISTINCT work_insee, need, max_km FROM keys) w
-    JOIN pairs p ON p.work_insee = w.work_insee AND p.km10 <= w.max_km * 10
-    JOIN stats st ON st.home_insee = p.home_insee AND st.need = w.need
+    SELECT w.work_insee, w.need, w.max_km, ps.home_insee, ps.km10, ps.p_max, ps.p_now,
+           round({w_commute}00.0 * (w.max_km * 10 - ps.km10) / (w.max_km * 10))::int AS c_commute
+    FROM pair_stats ps
+    JOIN (SELECT DISTINCT work_insee, need, max_km FROM keys) w
+      ON w.work_insee = ps.work_insee AND w.need = ps.need AND ps.km10 <= w.max_km * 10
 ),
 -- A sure score for a job starting today or later: the best unit free today (its availability gives full points).
 -- A commune whose best possible score (its best unit, full availability points) is below it cannot win: it is
