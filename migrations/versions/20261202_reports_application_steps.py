@@ -6,7 +6,7 @@ household already in diagnostic needs its application submitted and presented be
 stage history rows are all moves (`kind` = move).
 
 Revision ID: 20261202_reports
-Revises: 20261202_speed
+Revises: 20261202_matching
 Create Date: 2026-12-02
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "20261202_reports"
-down_revision: str | None = "20261202_speed"
+down_revision: str | None = "20261202_matching"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

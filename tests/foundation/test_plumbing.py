@@ -35,6 +35,7 @@ NATURAL_KEY_TABLES = {
     "alembic_version",
     "login_throttle",
     "rome_codes",
+    "communes",
     "idempotency_keys",
     "report_households",
     "report_stage_passes",
