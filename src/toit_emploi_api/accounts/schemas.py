@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
@@ -38,6 +38,8 @@ class OrganisationCreate(InputModel):
 
 
 class OrganisationUpdate(InputModel):
+    NON_NULLABLE: ClassVar[tuple[str, ...]] = ("name", "active")
+
     name: OrgName | None = None
     active: bool | None = None
 
@@ -60,6 +62,8 @@ class UserCreate(InputModel):
 
 
 class UserUpdate(InputModel):
+    NON_NULLABLE: ClassVar[tuple[str, ...]] = ("full_name", "role", "active", "password")
+
     full_name: PersonName | None = None
     role: Role | None = None
     active: bool | None = None
@@ -85,6 +89,8 @@ class ApiClientCreate(InputModel):
 
 
 class ApiClientUpdate(InputModel):
+    NON_NULLABLE: ClassVar[tuple[str, ...]] = ("name", "role", "active")
+
     name: OrgName | None = None
     role: Role | None = None
     active: bool | None = None

@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from toit_emploi_api.core.clock import CALENDAR_END, PROGRAMME_START
-from toit_emploi_api.core.schemas import InputModel, OutputModel
+from toit_emploi_api.core.schemas import InputModel, MoneyInput, OutputModel
 from toit_emploi_api.reference.codes import InseeCommuneCode, PostCode, RomeCode, Siret, rome_label
 from toit_emploi_api.reference.text import FoldableName, LongText, Name, NoteText, ShortText, Title
 from toit_emploi_api.vocab.statuses import ContractType, JobOpeningStatus
@@ -60,15 +60,6 @@ def _no_boolean(value: Any) -> Any:
     return value
 
 
-def _no_json_float(value: Any) -> Any:
-    """Money never goes through a binary float: a JSON string ("1834.56") or a whole JSON number only."""
-    if isinstance(value, bool):
-        raise ValueError("must be an amount, not true/false")
-    if isinstance(value, float):
-        raise ValueError('send euros with cents as a JSON string ("1834.56") or a whole number (1834), not 1834.56')
-    return value
-
-
 HoursPerWeek = Annotated[
     Decimal,
     BeforeValidator(_no_boolean),
@@ -82,7 +73,7 @@ HoursPerWeek = Annotated[
 ]
 MonthlyWage = Annotated[
     Decimal,
-    BeforeValidator(_no_json_float),
+    MoneyInput,
     Field(
         ge=0,
         le=100000,
