@@ -29,7 +29,6 @@ from toit_emploi_api.core.middleware import (
 )
 from toit_emploi_api.core.migrations import head_revision
 from toit_emploi_api.core.request_rules import RequestRules
-from toit_emploi_api.core.routes import uuid_path_convertors
 from toit_emploi_api.core.settings import DEFAULT_SECRET, Settings, get_settings
 from toit_emploi_api.employers.router import router as employers_router
 from toit_emploi_api.households import ports as households_ports
@@ -111,7 +110,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pipeline_router,
     ):
         app.include_router(router)
-    uuid_path_convertors(app)
 
     def limit_for(path: str) -> int:
         return settings.max_sync_body_bytes if path == SYNC_PATH else settings.max_body_bytes

@@ -38,6 +38,9 @@ async def fuzz_tokens(sessionmaker: Any, settings: Settings) -> dict[Role, str]:
 
 # The committed document (tests/foundation checks it is what the app serves): what integrators generate from.
 schema = schemathesis.openapi.from_path(ROOT / "openapi" / "openapi.json")
+# The coverage phase (boundary values, every undeclared method of every path, missing headers…) is thorough and
+# slow: `make fuzz` runs it (TOIT_FUZZ_COVERAGE=1) with more examples; `make test` runs the bounded generation.
+schema.config.phases.coverage.enabled = os.environ.get("TOIT_FUZZ_COVERAGE") == "1"
 
 
 FUZZ_SETTINGS = settings(

@@ -8,7 +8,6 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,6 +16,7 @@ from toit_emploi_api.core import problems
 from toit_emploi_api.core.errors import PROBLEM_JSON
 from toit_emploi_api.core.problems import ProblemType
 from toit_emploi_api.core.request_context import _request_id
+from toit_emploi_api.core.request_rules import path_methods
 
 access_log = logging.getLogger("toit_emploi_api.access")
 error_log = logging.getLogger("toit_emploi_api.errors")
@@ -179,23 +179,6 @@ NO_STORE = "no-store"
 API_PREFIX = "/api/"
 
 
-def allowed_methods(app: Any, scope: Scope) -> list[str]:
-    """Every method of every route whose path matches the request's (what `Allow` must list on a 405)."""
-    from starlette.routing import Match
-
-    from toit_emploi_api.core.routes import iter_api_routes
-
-    methods: set[str] = set()
-    for route in iter_api_routes(app):
-        match, _ = route.matches({**scope, "method": "GET"})
-        if match != Match.NONE:
-            methods |= set(route.methods or ())
-    if methods:
-        methods.add("OPTIONS")
-    order = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-    return sorted(methods, key=lambda m: order.index(m) if m in order else len(order))
-
-
 def _etag_matches(if_none_match: str, etag: str) -> bool:
     """Weak comparison (RFC 9110 §13.1.2): `W/"3"` matches `"3"`; `*` matches any current representation."""
     candidates = {c.strip().removeprefix("W/") for c in if_none_match.split(",")}
@@ -231,7 +214,7 @@ class HttpConformanceMiddleware:
                 headers = [(k, v) for k, v in message.get("headers", [])]
                 names = {k.lower() for k, _ in headers}
                 if status == 405:
-                    allow = ", ".join(allowed_methods(scope["app"], scope)).encode()
+                    allow = ", ".join(path_methods(scope["app"], scope)).encode()
                     headers = [(k, v) for k, v in headers if k.lower() != b"allow"] + [(b"allow", allow)]
                 if api and b"cache-control" not in names:
                     headers.append((b"cache-control", NO_STORE.encode()))

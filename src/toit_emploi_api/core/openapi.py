@@ -25,7 +25,7 @@ from fastapi.routing import APIRoute
 
 from toit_emploi_api.core import problems
 from toit_emploi_api.core.errors import PROBLEM_JSON, PROBLEM_TYPES_KEY, FieldError, Problem
-from toit_emploi_api.core.request_rules import has_json_body, is_lenient
+from toit_emploi_api.core.request_rules import has_json_body, is_lenient, uuid_path_params
 from toit_emploi_api.core.resources import IF_MATCH_MARK
 from toit_emploi_api.core.routes import dependency_calls, iter_api_routes, route_policy
 
@@ -160,7 +160,7 @@ def _label_enums(node: Any, labels: EnumLabels, name: str | None = None) -> None
                 found = [labels.label(vocabulary, v) for v in values]
                 if all(found):
                     node["x-enum-descriptions"] = found
-        for key, value in node.items():
+        for value in node.values():
             _label_enums(value, labels)
     elif isinstance(node, list):
         for item in node:
@@ -207,6 +207,11 @@ def _decimal_schema(node: dict[str, Any]) -> None:
 
 def _json_schema_decimals(node: Any) -> None:
     if isinstance(node, dict):
+        if node.get("format") in ("date", "date-time"):
+            # JSON Schema has no bounds for dates: pydantic leaks `ge`/`le`; publish them as extensions.
+            for key, target in (("ge", "x-minimum"), ("le", "x-maximum"), ("gt", "x-exclusive-minimum")):
+                if key in node:
+                    node[target] = node.pop(key)
         if "anyOf" in node or "x-amount" in node:
             _decimal_schema(node)
         for value in node.values():
@@ -291,6 +296,9 @@ def build_openapi(app: FastAPI, labels: EnumLabels | None = None) -> dict[str, A
             }
             if route is not None and has_json_body(route):
                 statuses.add(415)
+            if route is not None and uuid_path_params(route.dependant):
+                statuses.add(404)
+                types[404] = [problems.NOT_FOUND.slug]
             if any(getattr(call, IF_MATCH_MARK, False) for call in calls):
                 _require_if_match(operation)
                 statuses |= {412, 428}

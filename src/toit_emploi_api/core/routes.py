@@ -54,25 +54,3 @@ def route_policy(calls: list[Any]) -> frozenset[Any] | str | None:
             return policy  # type: ignore[no-any-return]
     return None
 
-
-def uuid_path_convertors(app: FastAPI) -> None:
-    """Match `{x}` path parameters declared `uuid.UUID` only against UUIDs (Starlette's `uuid` convertor).
-
-    `PATCH /households/possible-duplicates` then reaches no `/households/{household_id}` route: it is a 405 with
-    the right `Allow` (the path exists for GET), not a 422 about a malformed UUID; `/households/abc` is a 404."""
-    import re
-    import uuid
-
-    from starlette.routing import compile_path
-
-    for route in iter_api_routes(app):
-        uuid_params = set()
-        stack = [route.dependant]
-        while stack:
-            current = stack.pop()
-            uuid_params |= {p.name for p in current.path_params if p.field_info.annotation is uuid.UUID}
-            stack.extend(current.dependencies)
-        if not uuid_params:
-            continue
-        path = re.sub(r"\{(\w+)\}", lambda m: f"{{{m[1]}:uuid}}" if m[1] in uuid_params else m[0], route.path)
-        route.path_regex, _, route.param_convertors = compile_path(path)

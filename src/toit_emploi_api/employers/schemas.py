@@ -137,7 +137,7 @@ class EmployerCreate(InputModel):
         json_schema_extra={
             "examples": [
                 {
-                    "siret": "775 684 970 00244",
+                    "siret": "77568497000244",
                     "legal_name": "Menuiserie du Cantal SARL",
                     "sector": "Bâtiment",
                     "address": "12 avenue de la République",
