@@ -84,7 +84,7 @@ _HEADERS: dict[str, dict[str, Any]] = {
     "Location": {"description": "The URL of the created resource.", "schema": _STRING},
     "Idempotent-Replayed": {
         "description": "`true` when this answer replays the first response to the same Idempotency-Key.",
-        "schema": {"type": "string", "enum": ["true"]},
+        "schema": {"type": "string", "pattern": "^true$"},
     },
     "WWW-Authenticate": {"description": "The authentication scheme to use.", "schema": _STRING},
     "Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "string"}},

@@ -134,7 +134,7 @@ async def request_rules(request: Request) -> None:
 
 def path_methods(app: Any, scope: Mapping[str, Any]) -> list[str]:
     """Every method of the routes whose path matches the request's, a malformed UUID matching none (what `Allow`
-    lists on a 405). OPTIONS is listed when any method is."""
+    lists on a 405)."""
     from toit_emploi_api.core.routes import iter_api_routes
 
     methods: set[str] = set()
@@ -145,8 +145,6 @@ def path_methods(app: Any, scope: Mapping[str, Any]) -> list[str]:
         params = child.get("path_params", {})
         if all(_is_uuid(params.get(name)) for name in _rules(route).uuid_params):
             methods |= set(route.methods or ())
-    if methods:
-        methods.add("OPTIONS")
     order = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     return sorted(methods, key=lambda m: order.index(m) if m in order else len(order))
 

@@ -14,7 +14,7 @@ Loader dependencies (`CurrentHousehold`, `LockedEmployer`, …) live in each dom
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -158,3 +158,15 @@ async def paginate(session: AsyncSession, stmt: Select[Any], page: PageParams, *
     result = await session.execute(stmt.limit(page.limit).offset(page.offset))
     rows: Sequence[Any] = result.scalars().all() if scalars else result.all()
     return Slice(rows=rows, total=total, page=page)
+
+
+# --- sorting ---------------------------------------------------------------------------------------------------
+def sorted_by(stmt: Select[Any], sort: str, columns: Mapping[str, Any], *tiebreak: Any) -> Select[Any]:
+    """The `sort` query parameter of a list is a `StrEnum` of keys, each also with `-` for descending (name it
+    `<Thing>Sort`: its French labels come from `vocab.labels.SORT_KEYS`).
+
+    `stmt` ordered by the `sort` value (`-` for descending) over `columns` (key → column), then by `tiebreak`
+    (a unique column, so that the order is total and pages never overlap)."""
+    column = columns[sort.removeprefix("-")]
+    direction = column.desc() if sort.startswith("-") else column.asc()
+    return stmt.order_by(None).order_by(direction, *tiebreak)

@@ -53,4 +53,3 @@ def route_policy(calls: list[Any]) -> frozenset[Any] | str | None:
         if policy is not None:
             return policy  # type: ignore[no-any-return]
     return None
-

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
-from toit_emploi_api.core.resources import PageParams, Slice, paginate
+from toit_emploi_api.core.resources import PageParams, Slice, paginate, sorted_by
 from toit_emploi_api.employers.models import Employer, JobOpening
 from toit_emploi_api.vocab.statuses import ContractType, JobOpeningStatus
 
@@ -65,9 +65,19 @@ def _employer_where(f: EmployerFilters) -> list[ColumnElement[bool]]:
     )
 
 
-async def list_employers(session: AsyncSession, filters: EmployerFilters, page: PageParams) -> Slice[Employer]:
-    """One page ordered by legal name, and the total: two statements whatever the page size."""
-    stmt = select(Employer).where(*_employer_where(filters)).order_by(Employer.legal_name, Employer.id)
+_EMPLOYER_SORTS: dict[str, Any] = {"legal_name": Employer.legal_name, "created_at": Employer.created_at}
+_OPENING_SORTS: dict[str, Any] = {
+    "created_at": JobOpening.created_at,
+    "start_date": JobOpening.start_date,
+    "title": JobOpening.title,
+}
+
+
+async def list_employers(
+    session: AsyncSession, filters: EmployerFilters, page: PageParams, sort: str = "legal_name"
+) -> Slice[Employer]:
+    """One page in the `sort` order (legal name by default), and the total: two statements whatever the page size."""
+    stmt = sorted_by(select(Employer).where(*_employer_where(filters)), sort, _EMPLOYER_SORTS, Employer.id)
     return await paginate(session, stmt, page)
 
 
@@ -112,9 +122,11 @@ def _job_opening_where(f: JobOpeningFilters) -> list[ColumnElement[bool]]:
     return where
 
 
-async def list_job_openings(session: AsyncSession, filters: JobOpeningFilters, page: PageParams) -> Slice[JobOpening]:
-    """One page (oldest first) with each opening's employer, and the total: two statements whatever the page size."""
-    stmt = _with_employer().where(*_job_opening_where(filters)).order_by(JobOpening.created_at, JobOpening.id)
+async def list_job_openings(
+    session: AsyncSession, filters: JobOpeningFilters, page: PageParams, sort: str = "created_at"
+) -> Slice[JobOpening]:
+    """One page (oldest first by default) with each opening's employer, and the total: two statements."""
+    stmt = sorted_by(_with_employer().where(*_job_opening_where(filters)), sort, _OPENING_SORTS, JobOpening.id)
     return await paginate(session, stmt, page)
 
 

@@ -22,10 +22,12 @@ from toit_emploi_api.employers.models import JobOpening
 from toit_emploi_api.employers.schemas import (
     EmployerCreate,
     EmployerOut,
+    EmployerSort,
     EmployerUpdate,
     JobOpeningCreate,
     JobOpeningOut,
     JobOpeningPublicOut,
+    JobOpeningSort,
     JobOpeningUpdate,
 )
 from toit_emploi_api.reference.codes import InseeCommuneCode
@@ -50,7 +52,8 @@ OpeningReaderDep = Annotated[
 _READ = problem_responses(NOT_FOUND)
 
 CommuneQuery = Annotated[
-    InseeCommuneCode | None, Query(description="INSEE commune code of the employer (`15014`, `2A004`).")
+    InseeCommuneCode | None,
+    Query(alias="commune_insee", description="INSEE commune code of the employer (`15014`, `2A004`)."),
 ]
 SectorQuery = Annotated[
     str | None,
@@ -74,12 +77,16 @@ async def employers_list(
     active: Annotated[bool | None, Query(description="Only active (true) or deactivated (false) employers.")] = None,
     commune: CommuneQuery = None,
     sector: SectorQuery = None,
+    sort: Annotated[EmployerSort, Query(description="Sort key; `-` for descending.")] = EmployerSort.LEGAL_NAME,
 ) -> Page[EmployerOut]:
-    """Employers ordered by legal name (admin, service manager, Paris referent; partner workers get 403).
+    """Employers, by legal name unless `sort` says otherwise (admin, service manager, Paris referent; partner workers
+    get 403).
 
-    Filters: `active`, `commune` (the employer's INSEE code) and `sector` (the whole value, case and accents
-    ignored). Paginated with `limit` and `offset`."""
-    rows = await service.list_employers(session, page, active=active, commune_insee=commune, sector=sector)
+    Filters: `active`, `commune_insee` (the employer's INSEE code) and `sector` (the whole value, case and accents
+    ignored). `sort`: `legal_name`, `created_at`, `-` for descending. Paginated with `limit` and `offset`."""
+    rows = await service.list_employers(
+        session, page, active=active, commune_insee=commune, sector=sector, sort=sort.value
+    )
     return rows.to(EmployerOut.model_validate)
 
 
@@ -201,6 +208,7 @@ async def job_openings_list(
     rome: Annotated[
         str | None,
         Query(
+            alias="rome_code",
             min_length=1,
             max_length=5,
             pattern="^[A-Na-n][0-9]{0,4}$",
@@ -211,12 +219,14 @@ async def job_openings_list(
     commune: CommuneQuery = None,
     contract_type: Annotated[ContractType | None, Query()] = None,
     employer_id: Annotated[uuid.UUID | None, Query()] = None,
+    sort: Annotated[JobOpeningSort, Query(description="Sort key; `-` for descending.")] = JobOpeningSort.CREATED_AT,
 ) -> Page[JobOpeningOut] | Page[JobOpeningPublicOut]:
-    """Job openings, oldest first (admin, service manager, Paris referent, partner workers).
+    """Job openings, oldest first unless `sort` says otherwise (admin, service manager, Paris referent, partner
+    workers).
 
-    Filters: `status`, `rome` (a whole code, or the start of one: `F17`, `F`), `sector` (the employer's, whole value,
-    case and accents ignored), `commune` (the employer's INSEE code), `contract_type`, `employer_id`. Paginated with
-    `limit` and `offset`.
+    Filters: `status`, `rome_code` (a whole code, or the start of one: `F17`, `F`), `sector` (the employer's, whole
+    value, case and accents ignored), `commune_insee` (the employer's INSEE code), `contract_type`, `employer_id`.
+    `sort`: `created_at`, `start_date`, `title`, `-` for descending. Paginated with `limit` and `offset`.
 
     Partner workers see open openings only, with the employer reduced to `id`, `legal_name`, `trade_name`, `sector`
     and `commune_insee` (no address, contact, SIRET or notes); staff see every status and the employer's contact."""
@@ -230,6 +240,7 @@ async def job_openings_list(
         commune_insee=commune,
         contract_type=contract_type,
         employer_id=employer_id,
+        sort=sort.value,
     )
     if service.is_staff(principal):
         return rows.to(JobOpeningOut.model_validate, Page[JobOpeningOut])

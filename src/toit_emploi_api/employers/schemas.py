@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -335,3 +336,23 @@ class JobOpeningPublicOut(_JobOpeningFields):
     model_config = ConfigDict(from_attributes=True, extra="forbid")
 
     employer: EmployerPublicOut
+
+
+class EmployerSort(StrEnum):
+    """`sort` of the employers list; `-` for descending."""
+
+    LEGAL_NAME = "legal_name"
+    LEGAL_NAME_DESC = "-legal_name"
+    CREATED_AT = "created_at"
+    CREATED_AT_DESC = "-created_at"
+
+
+class JobOpeningSort(StrEnum):
+    """`sort` of the job openings list; `-` for descending."""
+
+    CREATED_AT = "created_at"
+    CREATED_AT_DESC = "-created_at"
+    START_DATE = "start_date"
+    START_DATE_DESC = "-start_date"
+    TITLE = "title"
+    TITLE_DESC = "-title"

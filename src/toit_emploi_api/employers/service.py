@@ -87,10 +87,11 @@ async def list_employers(
     active: bool | None = None,
     commune_insee: str | None = None,
     sector: str | None = None,
+    sort: str = "legal_name",
 ) -> Slice[Employer]:
-    """One page of employers by legal name; `sector` matches the whole value, case and accents ignored."""
+    """One page of employers in the `sort` order; `sector` matches the whole value, case and accents ignored."""
     filters = repository.EmployerFilters(active=active, commune_insee=commune_insee, sector_folded=_folded(sector))
-    return await repository.list_employers(session, filters, page)
+    return await repository.list_employers(session, filters, page, sort)
 
 
 async def create_employer(session: AsyncSession, principal: Principal, data: EmployerCreate) -> Employer:
@@ -168,6 +169,7 @@ async def list_job_openings(
     commune_insee: str | None = None,
     contract_type: ContractType | None = None,
     employer_id: uuid.UUID | None = None,
+    sort: str = "created_at",
 ) -> Slice[JobOpening]:
     """One page of job openings, oldest first, with their employers; partner workers get open ones only.
     `rome` is a whole code or the start of one, in any case."""
@@ -180,7 +182,7 @@ async def list_job_openings(
         employer_id=employer_id,
         only_open=not is_staff(principal),
     )
-    return await repository.list_job_openings(session, filters, page)
+    return await repository.list_job_openings(session, filters, page, sort)
 
 
 async def create_job_opening(

@@ -124,7 +124,10 @@ class PlacementCreate(InputModel):
 PLACEMENT_CREATE_EXAMPLES = {
     "propose": {
         "summary": "Propose a job opening to an adult",
-        "value": {"member_id": "6f1c1f0e-3a9b-4a7e-9a38-0d2f4f0b8a11", "job_opening_id": "0b7e5c0e-8f1d-4c2a-9a54-3d6f2b1e7c90"},
+        "value": {
+            "member_id": "6f1c1f0e-3a9b-4a7e-9a38-0d2f4f0b8a11",
+            "job_opening_id": "0b7e5c0e-8f1d-4c2a-9a54-3d6f2b1e7c90",
+        },
     }
 }
 
@@ -194,7 +197,11 @@ class RelayStayCreate(InputModel):
 RELAY_STAY_EXAMPLES = {
     "book": {
         "summary": "Book 4 days",
-        "value": {"unit_id": "9d3c2b1a-6e4f-4a8b-b7c6-1f2e3d4c5b6a", "start_date": "2026-12-07", "end_date": "2026-12-10"},
+        "value": {
+            "unit_id": "9d3c2b1a-6e4f-4a8b-b7c6-1f2e3d4c5b6a",
+            "start_date": "2026-12-07",
+            "end_date": "2026-12-10",
+        },
     }
 }
 
@@ -238,7 +245,9 @@ class AllocationCreate(InputModel):
     )
 
 
-ALLOCATION_CREATE_EXAMPLES = {"reserve": {"summary": "Reserve a T4", "value": {"unit_id": "2a4f6b8c-0d1e-4f2a-8b3c-5d6e7f8a9b0c"}}}
+ALLOCATION_CREATE_EXAMPLES = {
+    "reserve": {"summary": "Reserve a T4", "value": {"unit_id": "2a4f6b8c-0d1e-4f2a-8b3c-5d6e7f8a9b0c"}}
+}
 
 
 class AllocationLease(InputModel):

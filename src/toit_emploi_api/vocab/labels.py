@@ -126,7 +126,6 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "held_unit_absent_from_snapshot": "Logement tenu absent de l'instantané",
     },
     "CallerKind": {"user": "Personne", "client": "Système (client d'API)"},
-    "Replayed": {"true": "Réponse rejouée"},
 }
 
 SORT_KEYS: Final[dict[str, str]] = {
