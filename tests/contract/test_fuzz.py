@@ -1,4 +1,10 @@
-"""Schemathesis over every operation of the committed contract, against the ASGI app and a real PostgreSQL."""
+"""Schemathesis over every operation of the committed contract, against the ASGI app and a real PostgreSQL.
+
+Every check Schemathesis has runs (server errors, response schema and headers conformance, status code
+conformance, negative data rejection, positive data acceptance, ignored auth, …), as an admin and as a partner
+worker, `TOIT_FUZZ_EXAMPLES` examples per operation (25 here; `make fuzz`: 200 and the coverage phase, which also
+sends every undeclared method and checks `Allow`). `schemathesis.toml` holds the one setting: which statuses a
+schema-valid request may get (422 included, for the rules JSON Schema cannot state)."""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis import Case
+from schemathesis.config import SchemathesisConfig
 
 from tests.factories import Factory
 from toit_emploi_api.core.settings import Settings
@@ -37,7 +44,9 @@ async def fuzz_tokens(sessionmaker: Any, settings: Settings) -> dict[Role, str]:
 
 
 # The committed document (tests/foundation checks it is what the app serves): what integrators generate from.
-schema = schemathesis.openapi.from_path(ROOT / "openapi" / "openapi.json")
+schema = schemathesis.openapi.from_path(
+    ROOT / "openapi" / "openapi.json", config=SchemathesisConfig.from_path(ROOT / "schemathesis.toml")
+)
 # The coverage phase (boundary values, every undeclared method of every path, missing headers…) is thorough and
 # slow: `make fuzz` runs it (TOIT_FUZZ_COVERAGE=1) with more examples; `make test` runs the bounded generation.
 schema.config.phases.coverage.enabled = os.environ.get("TOIT_FUZZ_COVERAGE") == "1"
@@ -59,11 +68,11 @@ def _auth(token: str) -> dict[str, str]:
 
 @schema.parametrize()
 @FUZZ_SETTINGS
-def test_as_admin(case: Case, fuzz_app: FastAPI, fuzz_tokens: dict[Role, str]) -> None:
+def test_as_admin(case: Case[Any], fuzz_app: FastAPI, fuzz_tokens: dict[Role, str]) -> None:
     case.call_and_validate(app=fuzz_app, base_url=BASE_URL, headers=_auth(fuzz_tokens[Role.ADMIN]))
 
 
 @schema.parametrize()
 @FUZZ_SETTINGS
-def test_as_partner_worker(case: Case, fuzz_app: FastAPI, fuzz_tokens: dict[Role, str]) -> None:
+def test_as_partner_worker(case: Case[Any], fuzz_app: FastAPI, fuzz_tokens: dict[Role, str]) -> None:
     case.call_and_validate(app=fuzz_app, base_url=BASE_URL, headers=_auth(fuzz_tokens[Role.PARTNER_WORKER]))
