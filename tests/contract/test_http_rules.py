@@ -253,3 +253,15 @@ async def test_vocabularies_endpoint(client: AsyncClient, service_manager: Actor
     stage = {item["code"]: item["label"] for item in body["Stage"]}
     assert stage["relay_stay"] == "Séjour en appartement relais"
     assert "WithdrawalReason" in body
+
+
+async def test_admin_lists_sort(client: AsyncClient, admin: Actor, actors: Factory) -> None:
+    await actors.user(Role.FUNDER)
+    r = await client.get(f"{V1}/users", params={"sort": "-email"}, headers=admin.headers)
+    emails = [u["email"] for u in r.json()["items"]]
+    assert len(emails) == 2
+    assert emails == sorted(emails, reverse=True)
+    r = await client.get(f"{V1}/organisations", params={"sort": "name"}, headers=admin.headers)
+    names = [o["name"] for o in r.json()["items"]]
+    assert names == sorted(names)
+    assert (await client.get(f"{V1}/api-clients", params={"sort": "secret"}, headers=admin.headers)).status_code == 422

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
@@ -127,3 +128,32 @@ class MeOut(OutputModel):
     full_name: str | None = None
     client_id: str | None = None
     name: str | None = None
+
+
+class OrganisationSort(StrEnum):
+    """`sort` of the organisations list; `-` for descending."""
+
+    CREATED_AT = "created_at"
+    CREATED_AT_DESC = "-created_at"
+    NAME = "name"
+    NAME_DESC = "-name"
+
+
+class UserSort(StrEnum):
+    """`sort` of the users list; `-` for descending."""
+
+    CREATED_AT = "created_at"
+    CREATED_AT_DESC = "-created_at"
+    FULL_NAME = "full_name"
+    FULL_NAME_DESC = "-full_name"
+    EMAIL = "email"
+    EMAIL_DESC = "-email"
+
+
+class ApiClientSort(StrEnum):
+    """`sort` of the API clients list; `-` for descending."""
+
+    CREATED_AT = "created_at"
+    CREATED_AT_DESC = "-created_at"
+    NAME = "name"
+    NAME_DESC = "-name"
