@@ -125,6 +125,12 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "relay_stay_booked": "Séjour relais réservé",
         "held_unit_absent_from_snapshot": "Logement tenu absent de l'instantané",
     },
+    "ErasureReason": {
+        "erasure_request": "Demande d'effacement de la famille",
+        "consent_withdrawn": "Retrait du consentement",
+        "unlawful_processing": "Traitement illicite",
+        "other": "Autre motif",
+    },
     "CallerKind": {"user": "Personne", "client": "Système (client d'API)"},
 }
 
