@@ -3,6 +3,7 @@ Cache-Control, CORS, and the OpenAPI document saying so."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
 from tests.factories import Actor, Factory, make_siret
+from toit_emploi_api.core import clock
 from toit_emploi_api.core.settings import Settings
 from toit_emploi_api.main import create_app
 from toit_emploi_api.vocab.roles import Role
@@ -131,6 +133,17 @@ async def test_filter_vocabulary_and_sort(client: AsyncClient, service_manager: 
     assert [e["legal_name"] for e in r.json()["items"]] == ["Zeta", "Alpha"]
     r = await client.get(f"{V1}/employers", params={"sort": "siret"}, headers=service_manager.headers)
     assert r.status_code == 422
+    today = clock.today()
+    tomorrow = today + timedelta(days=1)
+    for params, count in (
+        ({"created_since": today.isoformat()}, 2),
+        ({"created_before": today.isoformat()}, 0),
+        ({"created_since": tomorrow.isoformat()}, 0),
+    ):
+        r = await client.get(f"{V1}/employers", params=params, headers=service_manager.headers)
+        assert r.json()["total"] == count, params
+        r = await client.get(f"{V1}/job-openings", params=params, headers=service_manager.headers)
+        assert r.status_code == 200
     r = await client.get(
         f"{V1}/job-openings", params={"rome_code": "F17", "sort": "-start_date"}, headers=service_manager.headers
     )
