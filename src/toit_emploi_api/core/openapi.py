@@ -107,7 +107,8 @@ def _sets_etag(route: APIRoute | None) -> bool:
         source = inspect.getsource(route.endpoint)
     except (OSError, TypeError):
         return False
-    return any(call in source for call in _ETAG_CALLS)
+    # `json_answer(body, version)` answers with an ETag; `json_answer(body)` does not.
+    return any(call in source for call in _ETAG_CALLS) or re.search(r"json_answer\(\w+,\s*\w+\)", source) is not None
 
 
 # Whether each header is always there when documented; the components under `components.headers` say so.
