@@ -223,11 +223,11 @@ def _json_schema_decimals(node: Any) -> None:
 
 
 def _readable_name(name: str) -> str:
-    """`Page_EmployerOut_` → `EmployerOutPage`, `Page_Union_A__B__` → `AOrBPage`, `Body_auth_issue_token` →
+    """`Page_EmployerOut_` → `EmployerOutPage`, `CursorPage_Union_A__B__` → `AOrBCursorPage`, `Body_auth_issue_token` →
     `AuthIssueTokenBody`; other names unchanged."""
-    match = re.fullmatch(r"Page_(?:Union_)?(.+?)_+", name)
+    match = re.fullmatch(r"([A-Za-z]*Page)_(?:Union_)?(.+?)_+", name)
     if match:
-        return "Or".join(part for part in match[1].split("__") if part) + "Page"
+        return "Or".join(part for part in match[2].split("__") if part) + match[1]
     if name.startswith("Body_"):
         return "".join(word.capitalize() for word in name.removeprefix("Body_").split("_")) + "Body"
     return name
