@@ -131,6 +131,32 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "unlawful_processing": "Traitement illicite",
         "other": "Autre motif",
     },
+    "AgendaItemKind": {
+        "relay_stay_start": "Début de séjour relais",
+        "relay_stay_end": "Fin de séjour relais",
+        "job_start": "Prise de poste",
+        "lease_signature": "Signature du bail",
+        "move_in": "Emménagement",
+        "follow_up_overdue": "Suivi en retard",
+        "placement_without_news": "Mise en relation sans nouvelles",
+        "right_to_work_expiry": "Fin du titre de séjour",
+    },
+    "AgendaObjectType": {
+        "relay_stay": "Séjour relais",
+        "placement": "Mise en relation",
+        "allocation": "Attribution de logement",
+        "household": "Famille",
+        "member": "Membre de la famille",
+    },
+    "MatchFactor": {
+        "rome_match": "Métier (code ROME)",
+        "experience": "Expérience",
+        "commute": "Trajet domicile-travail",
+        "rent": "Loyer",
+        "availability": "Disponibilité",
+        "size_fit": "Taille du logement",
+    },
+    "HttpMethod": {"GET": "Lire", "POST": "Agir"},
     "CallerKind": {"user": "Personne", "client": "Système (client d'API)"},
 }
 
