@@ -34,7 +34,7 @@ async def test_job_openings_csv_follows_the_callers_view(
     (row,) = _rows((await client.get("/api/v1/job-openings", headers={**partner.headers, **CSV})).content)
     assert "Contact" not in row
     assert "Embauches" not in row
-    r = await client.get("/api/v1/job-openings", params={"rome": "G16"}, headers={**partner.headers, **CSV})
+    r = await client.get("/api/v1/job-openings", params={"rome_code": "G16"}, headers={**partner.headers, **CSV})
     assert _rows(r.content) == []
 
 
