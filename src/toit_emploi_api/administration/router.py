@@ -31,6 +31,7 @@ from toit_emploi_api.administration.deps import (
 from toit_emploi_api.auth.policy import Principal, authorize
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
+from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND
 from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, with_etag
 from toit_emploi_api.vocab.problems import EMAIL_TAKEN, LAST_ADMIN, ORGANISATION_NAME_TAKEN, SELF_LOCKOUT
@@ -65,6 +66,7 @@ async def list_organisations(_: AdminDep, session: SessionDep, page: PageDep) ->
     response_model=OrganisationOut,
     responses=problem_responses(ORGANISATION_NAME_TAKEN),
 )
+@idempotent
 async def create_organisation(
     _: AdminDep, session: SessionDep, body: OrganisationCreate, response: Response
 ) -> OrganisationOut:
@@ -132,6 +134,7 @@ async def list_users(_: AdminDep, session: SessionDep, page: PageDep) -> Page[Us
     response_model=UserOut,
     responses=problem_responses(EMAIL_TAKEN),
 )
+@idempotent
 async def create_user(_: AdminDep, session: SessionDep, body: UserCreate, response: Response) -> UserOut:
     """Create a person's account (admin only), active: `email` (stored lower case, unique: `409 email-taken`),
     `full_name`, `role`, `organisation_id` and a `password` of 12 to 128 characters (hashed with Argon2id; spaces
@@ -191,6 +194,7 @@ async def list_api_clients(_: AdminDep, session: SessionDep, page: PageDep) -> P
     status_code=status.HTTP_201_CREATED,
     response_model=ApiClientWithSecret,
 )
+@idempotent
 async def create_api_client(
     _: AdminDep, session: SessionDep, body: ApiClientCreate, response: Response
 ) -> ApiClientWithSecret:
@@ -250,6 +254,7 @@ async def update_api_client(
     response_model=ApiClientWithSecret,
     responses=_READ,
 )
+@idempotent
 async def rotate_api_client_secret(
     _: AdminDep, session: SessionDep, client: LockedApiClient, if_match: IfMatchDep, response: Response
 ) -> ApiClientWithSecret:

@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 
 from toit_emploi_api.core import problems
 from toit_emploi_api.core.errors import PROBLEM_JSON, PROBLEM_TYPES_KEY, FieldError, Problem
+from toit_emploi_api.core.idempotency import REPLAYED_HEADER, is_idempotent
 from toit_emploi_api.core.resources import IF_MATCH_MARK
 from toit_emploi_api.core.routes import dependency_calls, iter_api_routes, route_policy
 
@@ -71,6 +72,11 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 statuses |= {412, 428}
                 types[412] = [problems.PRECONDITION_FAILED.slug]
                 types[428] = [problems.PRECONDITION_REQUIRED.slug]
+            if route is not None and is_idempotent(route.endpoint):
+                _declare_replay(responses)
+                statuses |= {409}
+                types[422].append(problems.IDEMPOTENCY_KEY_REUSED.slug)
+                types[409] = [problems.IDEMPOTENCY_KEY_IN_PROGRESS.slug]
             if policy != "public":
                 statuses |= {401, 403}
                 types[401] = [problems.UNAUTHORIZED.slug]
@@ -95,6 +101,19 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         {"type": p.uri, "title": p.title, "status": p.status} for p in problems.registered()
     ]
     return schema
+
+
+_REPLAYED = {
+    "description": "`true` when this is the replay of the first response to the same Idempotency-Key and body.",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+
+
+def _declare_replay(responses: dict[str, Any]) -> None:
+    """Idempotent routes: their success responses may be replays, marked by the `Idempotent-Replayed` header."""
+    for status, entry in responses.items():
+        if status.isdigit() and 200 <= int(status) < 300:
+            entry.setdefault("headers", {})[REPLAYED_HEADER] = _REPLAYED
 
 
 def _require_if_match(operation: dict[str, Any]) -> None:

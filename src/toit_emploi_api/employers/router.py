@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from toit_emploi_api.auth.policy import Principal, authorize
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
+from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND
 from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, with_etag
 from toit_emploi_api.employers import service
@@ -90,6 +91,7 @@ async def employers_list(
     response_model=EmployerOut,
     responses=problem_responses(SIRET_TAKEN),
 )
+@idempotent
 async def employers_create(
     principal: WriterDep, session: SessionDep, body: EmployerCreate, response: Response
 ) -> EmployerOut:
@@ -171,6 +173,7 @@ async def employers_job_openings_list(
     response_model=JobOpeningOut,
     responses=problem_responses(NOT_FOUND, EMPLOYER_INACTIVE),
 )
+@idempotent
 async def employers_job_openings_create(
     principal: WriterDep, session: SessionDep, employer_id: uuid.UUID, body: JobOpeningCreate, response: Response
 ) -> JobOpeningOut:

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from fastapi import Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -332,44 +331,20 @@ async def create_household(session: AsyncSession, principal: Principal, data: Ho
     return household
 
 
-async def create_household_idempotent(
-    session: AsyncSession,
-    principal: Principal,
-    data: HouseholdCreate,
-    *,
-    idempotency_key: str | None,
-    request: Request,
-    ttl_hours: int,
-) -> tuple[Household, HouseholdOut | HouseholdStatusOut] | JSONResponse:
-    """Create the household, or replay the first answer to the same caller's same request with the same key.
-
-    A replay keeps the first status and `Location`, adds `Idempotent-Replayed: true`, and shows the household as the
-    caller may see it now (its current version's body and ETag), recorded as a read; a household deleted or no
-    longer visible since is a 404. The claim and the stored answer live in the request's transaction."""
-    claim = None
-    if idempotency_key is not None:
-        claim = await idempotency.claim(session, principal, idempotency_key, request, ttl_hours=ttl_hours)
-        if claim.replay is not None:
-            return await _replay_create(session, principal, claim)
-    household = await create_household(session, principal, data)
-    out = household_out(principal, household)
-    if claim is not None:
-        headers = {"ETag": etag_for(household.version), "Location": household_location(household.id)}
-        await claim.store(session, status=status.HTTP_201_CREATED, body=out.model_dump(mode="json"), headers=headers)
-    return household, out
-
-
-async def _replay_create(session: AsyncSession, principal: Principal, claim: idempotency.Claim) -> JSONResponse:
-    stored = claim.stored_body if isinstance(claim.stored_body, dict) else {}
+async def replay_create(session: AsyncSession, principal: Principal, stored: idempotency.Stored) -> JSONResponse:
+    """The replay of a creation with the same Idempotency-Key (`core.idempotency`): the first status and
+    `Location`, plus `Idempotent-Replayed: true`, with the household as the caller may see it now (its current
+    version's body and ETag), recorded as a read; a household deleted or no longer visible since is a 404."""
+    first = stored.body if isinstance(stored.body, dict) else {}
     household = found(
         await repository.get_household(
-            session, uuid.UUID(str(stored.get("id"))), scope_organisation_id=scope_of(principal)
+            session, uuid.UUID(str(first.get("id"))), scope_organisation_id=scope_of(principal)
         ),
         "The household created with this Idempotency-Key no longer exists or is not visible.",
     )
     out = await read_household(session, principal, household, details={"idempotent_replay": True})
-    headers = claim.stored_headers | {"ETag": etag_for(household.version), idempotency.REPLAYED_HEADER: "true"}
-    return JSONResponse(content=out.model_dump(mode="json"), status_code=claim.stored_status or 201, headers=headers)
+    headers = stored.headers | {"ETag": etag_for(household.version), idempotency.REPLAYED_HEADER: "true"}
+    return JSONResponse(content=out.model_dump(mode="json"), status_code=stored.status, headers=headers)
 
 
 async def update_household(

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from toit_emploi_api.auth.policy import Principal, authorize
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
+from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND, UNSUPPORTED_MEDIA_TYPE
 from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, with_etag
 from toit_emploi_api.housing import service, sync_service
@@ -128,6 +129,7 @@ async def housing_units_list(
     response_model=HousingUnitOut,
     responses=problem_responses(LANDLORD_REFERENCE_TAKEN),
 )
+@idempotent
 async def housing_units_create(
     principal: WriterDep, session: SessionDep, body: HousingUnitCreate, response: Response
 ) -> HousingUnitOut:
@@ -156,6 +158,7 @@ async def housing_units_create(
     ),
     openapi_extra={"requestBody": SYNC_REQUEST_BODY},
 )
+@idempotent
 async def housing_units_sync(
     principal: SyncDep,
     session: SessionDep,

@@ -19,6 +19,7 @@ from toit_emploi_api.core.audit import AuditEvent
 from toit_emploi_api.core.clock import days_since
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
+from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND
 from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, etag_for, with_etag
 from toit_emploi_api.households.deps import LockedHousehold
@@ -154,6 +155,7 @@ def _entry_out(entry: FollowUpEntry) -> FollowUpEntryOut:
     response_model=TransitionResultOut,
     responses=problem_responses(NOT_FOUND, GUARD_FAILED, TRANSITION_NOT_ALLOWED, ROLE_NOT_PERMITTED),
 )
+@idempotent
 async def transitions_create(
     principal: MoverDep,
     session: SessionDep,
@@ -279,6 +281,7 @@ async def placements_list(
     response_model=PlacementOut,
     responses=problem_responses(NOT_FOUND, WRONG_STAGE, JOB_OPENING_NOT_OPEN, PLACEMENT_ALREADY_OPEN),
 )
+@idempotent
 async def placements_create(
     principal: WriterDep,
     session: SessionDep,
@@ -389,6 +392,7 @@ async def relay_stays_list(
         RELAY_STAY_OVERLAP,
     ),
 )
+@idempotent
 async def relay_stays_create(
     principal: WriterDep,
     session: SessionDep,
@@ -468,6 +472,7 @@ async def relay_stays_record_outcome(
     response_model=RelayStayOut,
     responses=problem_responses(NOT_FOUND, WRONG_STAGE, RELAY_STAY_NOT_BOOKED),
 )
+@idempotent
 async def relay_stays_cancel(
     principal: WriterDep, session: SessionDep, stay: LockedRelayStay, if_match: IfMatchDep, response: Response
 ) -> RelayStayOut:
@@ -512,6 +517,7 @@ async def allocations_get(principal: ReaderDep, allocation: CurrentAllocation, r
         NOT_FOUND, WRONG_STAGE, HOUSEHOLD_ALREADY_ALLOCATED, UNIT_IS_RELAY_APARTMENT, UNIT_NOT_AVAILABLE, UNIT_TOO_SMALL
     ),
 )
+@idempotent
 async def allocations_reserve(
     principal: WriterDep,
     session: SessionDep,
@@ -572,6 +578,7 @@ async def allocations_sign_lease(
     response_model=AllocationOut,
     responses=problem_responses(NOT_FOUND, WRONG_STAGE, ALLOCATION_NOT_RESERVED),
 )
+@idempotent
 async def allocations_cancel(
     principal: WriterDep,
     session: SessionDep,
@@ -620,6 +627,7 @@ async def follow_up_entries_list(
     response_model=FollowUpEntryOut,
     responses=problem_responses(NOT_FOUND, WRONG_STAGE),
 )
+@idempotent
 async def follow_up_entries_create(
     principal: WriterDep,
     session: SessionDep,
