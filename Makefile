@@ -36,6 +36,7 @@ openapi: install
 
 bench: install
 	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/imports.py
 
 clean:
 	rm -rf $(VENV) .data

@@ -70,3 +70,9 @@ OAUTH_INVALID_REQUEST = problem_type("oauth-invalid-request", "Token request ref
 OAUTH_INVALID_GRANT = problem_type("oauth-invalid-grant", "Token request refused", 400)
 OAUTH_UNSUPPORTED_GRANT_TYPE = problem_type("oauth-unsupported-grant-type", "Token request refused", 400)
 OAUTH_INVALID_CLIENT = problem_type("oauth-invalid-client", "Token request refused", 401)
+
+# --- integration: imports (households CSV, the programme's history) -------------------------------------
+IMPORT_UNREADABLE = problem_type("import-unreadable", "Import file unreadable", 422)
+IMPORT_INVALID_ROWS = problem_type("import-invalid-rows", "Import has invalid rows", 422)
+IMPORT_TOO_LARGE = problem_type("import-too-large", "Import too large", 413)
+IMPORT_NOT_REVERSIBLE = problem_type("import-not-reversible", "Import cannot be rolled back", 409)
