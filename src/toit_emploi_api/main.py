@@ -32,6 +32,7 @@ from toit_emploi_api.employers.router import router as employers_router
 from toit_emploi_api.households import ports as households_ports
 from toit_emploi_api.households.router import router as households_router
 from toit_emploi_api.housing.router import router as housing_router
+from toit_emploi_api.integration.history_router import router as history_router
 from toit_emploi_api.integration.imports_router import router as imports_router
 from toit_emploi_api.pipeline.placements import placement_ids_of_member
 from toit_emploi_api.pipeline.router import router as pipeline_router
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reference_router,
         housing_router,
         pipeline_router,
+        history_router,
     ):
         app.include_router(router)
 

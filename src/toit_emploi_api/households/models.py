@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from toit_emploi_api.core.enums import pg_enum
+from toit_emploi_api.core.imports_models import Imported
 from toit_emploi_api.core.models import Base, Timestamps, UUIDPrimaryKey, Versioned
 from toit_emploi_api.vocab.stages import Stage
 from toit_emploi_api.vocab.statuses import MemberRole
@@ -60,7 +61,7 @@ class SchoolingLevel(StrEnum):
 stage_enum = pg_enum(Stage, "stage")
 
 
-class Household(UUIDPrimaryKey, Timestamps, Versioned, Base):
+class Household(UUIDPrimaryKey, Timestamps, Versioned, Imported, Base):
     __tablename__ = "households"
 
     reference: Mapped[str] = mapped_column(String(20), unique=True)
@@ -92,7 +93,7 @@ class Household(UUIDPrimaryKey, Timestamps, Versioned, Base):
     )
 
 
-class Member(UUIDPrimaryKey, Timestamps, Versioned, Base):
+class Member(UUIDPrimaryKey, Timestamps, Versioned, Imported, Base):
     __tablename__ = "household_members"
 
     household_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))

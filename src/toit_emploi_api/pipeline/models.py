@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from toit_emploi_api.core.enums import pg_enum
+from toit_emploi_api.core.imports_models import Imported
 from toit_emploi_api.core.models import Base, Timestamps, UUIDPrimaryKey, Versioned
 from toit_emploi_api.employers.models import contract_type_enum
 from toit_emploi_api.households.models import stage_enum
@@ -41,7 +42,7 @@ ALLOCATION_HOUSEHOLD_ACTIVE_INDEX = "uq_housing_allocations_household_active"
 PLACEMENT_OPEN_INDEX = "uq_placements_member_opening_open"
 
 
-class StageTransition(UUIDPrimaryKey, Base):
+class StageTransition(UUIDPrimaryKey, Imported, Base):
     """One move of a household between stages: from, to, when, who, why."""
 
     __tablename__ = "stage_transitions"
@@ -59,7 +60,7 @@ class StageTransition(UUIDPrimaryKey, Base):
     __table_args__ = (Index("ix_stage_transitions_household_id_at", "household_id", "at"),)
 
 
-class Placement(UUIDPrimaryKey, Timestamps, Versioned, Base):
+class Placement(UUIDPrimaryKey, Timestamps, Versioned, Imported, Base):
     """A job opening proposed to one adult of a household (mise en relation)."""
 
     __tablename__ = "placements"
@@ -94,7 +95,7 @@ class Placement(UUIDPrimaryKey, Timestamps, Versioned, Base):
     )
 
 
-class RelayStay(UUIDPrimaryKey, Timestamps, Versioned, Base):
+class RelayStay(UUIDPrimaryKey, Timestamps, Versioned, Imported, Base):
     """A 3-to-5-day stay of a household in a relay apartment, and its outcome."""
 
     __tablename__ = "relay_stays"
@@ -125,7 +126,7 @@ class RelayStay(UUIDPrimaryKey, Timestamps, Versioned, Base):
     )
 
 
-class HousingAllocation(UUIDPrimaryKey, Timestamps, Versioned, Base):
+class HousingAllocation(UUIDPrimaryKey, Timestamps, Versioned, Imported, Base):
     """A housing unit allocated to a household: reserved → lease signed → ended, or cancelled."""
 
     __tablename__ = "housing_allocations"
@@ -160,7 +161,7 @@ class HousingAllocation(UUIDPrimaryKey, Timestamps, Versioned, Base):
     )
 
 
-class FollowUpEntry(UUIDPrimaryKey, Timestamps, Base):
+class FollowUpEntry(UUIDPrimaryKey, Timestamps, Imported, Base):
     """One note of the global support given during follow-up."""
 
     __tablename__ = "follow_up_entries"
