@@ -216,7 +216,7 @@ async def test_encodings(client: AsyncClient, admin: Actor) -> None:
     assert r.status_code == 200, r.text
     assert r.json()["households"][0]["key"] == "é"
     assert (
-        await client.post(URL, content=b"a;b\n", headers=admin.headers | {"Content-Type": "text/csv"})
+        await client.post(URL, content=b"<a/>", headers=admin.headers | {"Content-Type": "application/xml"})
     ).status_code == 415
 
 
@@ -254,3 +254,42 @@ async def test_admins_only(client: AsyncClient, actors: Factory) -> None:
     manager = await actors.user(Role.SERVICE_MANAGER)
     r = await client.post(URL, content=lines(household("x", date(2015, 1, 5))), headers=manager.headers | NDJSON)
     assert r.status_code == 403
+
+
+CSV_HEADER = (
+    "cle_foyer;fait;date;situation_logement;date_consentement;portee_consentement;cle_membre;prenom;nom;"
+    "date_naissance;role;codes_rome;vers;motif;note"
+)
+
+
+async def test_a_csv_history_one_line_per_fact(client: AsyncClient, admin: Actor, db: AsyncSession) -> None:
+    csv = (
+        CSV_HEADER + "\n"
+        "H1;foyer;2016-03-02;hotel_115;2016-03-02;programme;;;;;;;;;\n"
+        "H1;membre;;;;;a;Awa;Traoré;1984-02-01;head;K1304;;;\n"
+        "H1;etape;2016-04-11;;;;;;;;;;matching;;\n"
+        "H1;etape;2016-06-01;;;;;;;;;;withdrawn;returned_to_paris;Repartie à Paris.\n"
+        "H2;foyer;2017-01-09;street;;;;;;;;;;;\n"
+        "H2;etape;2017-02-01;;;;;;;;;;withdrawn;application_declined;Dossier non retenu.\n"
+    )
+    headers = admin.headers | {"Content-Type": "text/csv; charset=windows-1252"}
+    r = await client.post(URL, content=csv.encode("cp1252"), headers=headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["stages"] == {"withdrawn": 2}
+    reasons = (await db.execute(text("SELECT withdrawal_reason FROM households ORDER BY reference"))).scalars().all()
+    assert reasons == ["returned_to_paris", "application_declined"]
+    # Each problem is reported on the line of its fact.
+    bad = (
+        CSV_HEADER + "\n"
+        "H3;foyer;2016-03-02;hotel_115;;;;;;;;;;;\n"
+        "H3;membre;;;;;a;Awa;Traoré;1984-02-31;head;K1304;;;\n"
+        "H3;etape;2016-04-11;;;;;;;;;;matching;;\n"
+        "H3;sejour;2016-04-12;;;;;;;;;;;;\n"
+        "H4;foyer;2016-03-02;hotel_115;;;;;;;;;;;\n"
+        "H4;membre;;;;;a;Awa;Ali;1984-02-01;head;K1304;;;\n"
+        "H4;etape;2016-04-11;;;;;;;;;;matching;;\n"
+    )
+    r = await client.post(URL, content=bad.encode(), headers=admin.headers | {"Content-Type": "text/csv"})
+    assert r.status_code == 422, r.text
+    found = {(e["line"], e["field"]) for e in r.json()["row_errors"]}
+    assert found == {(3, "members.0.birth_date"), (5, "fait"), (8, "moves.0.to")}

@@ -31,9 +31,20 @@ _EXAMPLE: Final = (
     '"on": "2016-04-11"}, {"to": "withdrawn", "on": "2016-06-01", "reason": "returned_to_paris", '
     '"note": "Went back to Paris."}]}\n'
 )
+_CSV_EXAMPLE: Final = (
+    "cle_foyer;fait;date;situation_logement;date_consentement;portee_consentement;cle_membre;prenom;nom;"
+    "date_naissance;role;codes_rome;vers;motif;note\n"
+    "2016-07;foyer;2016-03-02;hotel_115;2016-03-02;programme;;;;;;;;;\n"
+    "2016-07;membre;;;;;a;Awa;Traoré;1984-02-01;head;K1304;;;\n"
+    "2016-07;etape;2016-04-11;;;;;;;;;;matching;;\n"
+    "2016-07;etape;2016-06-01;;;;;;;;;;withdrawn;returned_to_paris;Went back to Paris.\n"
+)
 _BODY: Final = {
     "required": True,
-    "content": {"application/x-ndjson": {"schema": {"type": "string"}, "example": _EXAMPLE}},
+    "content": {
+        "application/x-ndjson": {"schema": {"type": "string"}, "example": _EXAMPLE},
+        "text/csv": {"schema": {"type": "string"}, "example": _CSV_EXAMPLE},
+    },
 }
 
 
@@ -67,14 +78,16 @@ async def history_import(
 
     **Who.** Admins only.
 
-    **The file.** JSON lines (`application/x-ndjson` or `application/jsonl`, UTF-8), one household a line, at most
-    10,000 lines and 32 MiB: `key` (yours), `created_on`, `housing_situation`, `consent_date`, `consent_scope`,
-    `referring_organisation_id` (default: yours), `members` (as `POST /households/{id}/members`, plus a `key`),
-    `moves` (`{to, on, reason, note}`, in order), `placements` (`{member, job_opening_id, proposed_on,
-    interview_on, offered_on, status, closed_on, contract_type, start_date, declined_by, reason}`, on an existing
-    job opening), `relay_stays` (`{unit_id, start_date, end_date, family_agrees, employer_agrees, note}`, in an
-    existing relay apartment), `allocation` (`{unit_id, reserved_on, lease_signed_date, move_in_date}`),
-    `follow_up_entries` (`{entry_date, domain, note}`), `closure` (`{date, note}`). See docs/integration.md.
+    **The file.** JSON lines (`application/x-ndjson` or `application/jsonl`), one household a line, or CSV
+    (`text/csv`, `;` or `,`, one line per fact of a household: `cle_foyer;fait;date;…`, see docs/integration.md);
+    UTF-8 or a declared `charset=windows-1252`; at most 10,000 households and 32 MiB. A household: `key` (yours),
+    `created_on`, `housing_situation`, `consent_date`, `consent_scope`, `referring_organisation_id` (default:
+    yours), `members` (as `POST /households/{id}/members`, plus a `key`), `moves` (`{to, on, reason, note}`, in
+    order), `placements` (`{member, job_opening_id, proposed_on, interview_on, offered_on, status, closed_on,
+    contract_type, start_date, declined_by, reason}`, on an existing job opening), `relay_stays` (`{unit_id,
+    start_date, end_date, family_agrees, employer_agrees, note}`, in an existing relay apartment), `allocation`
+    (`{unit_id, reserved_on, lease_signed_date, move_in_date}`), `follow_up_entries` (`{entry_date, domain,
+    note}`), `closure` (`{date, note}`).
 
     **The rules of live work, as of each date.** The stages' order and every guard of the pipeline (its own rules,
     `pipeline.rules`), decided with the facts as they were on the move's date: consent from its date, a relay stay

@@ -2,7 +2,8 @@
 with the rules of live work as of each date (`history_check`), written whole in the request's transaction or not at
 all; and the rollback of an import while nothing was added on top.
 
-The file: JSON lines (`application/x-ndjson`, `application/jsonl`), one household a line (`HistoryHousehold`)."""
+The file: JSON lines (`application/x-ndjson`, `application/jsonl`), one household a line (`HistoryHousehold`), or
+CSV (`text/csv`), one line per fact (`history_csv`)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from toit_emploi_api.core.imports_models import ImportBatch
 from toit_emploi_api.core.problems import UNSUPPORTED_MEDIA_TYPE
 from toit_emploi_api.core.resources import found
 from toit_emploi_api.households.models import Household, Member
-from toit_emploi_api.integration import history_check, history_repository
+from toit_emploi_api.integration import history_check, history_csv, history_repository
 from toit_emploi_api.integration.history_check import Checked, Known
 from toit_emploi_api.integration.history_schemas import (
     HistoryHousehold,
@@ -44,6 +45,7 @@ from toit_emploi_api.vocab.stages import TERMINAL_STAGES, Stage
 from toit_emploi_api.vocab.statuses import AllocationStatus, RelayStayStatus
 
 JSON_LINES: Final = frozenset({"application/x-ndjson", "application/jsonl", "application/jsonlines"})
+CSV_TYPES: Final = frozenset({"text/csv", "application/csv"})
 MAX_HOUSEHOLDS: Final = 10_000
 MAX_REPORTED: Final = 1_000
 _HOUSEHOLD: Final = TypeAdapter(HistoryHousehold)
@@ -54,40 +56,63 @@ def _instant(day: date) -> datetime:
     return datetime.combine(day, time(12), tzinfo=clock.PROGRAMME_TZ)
 
 
-def read_lines(body: bytes, content_type: str) -> tuple[list[tuple[int, HistoryHousehold]], list[HistoryLineError]]:
-    """Each line validated as a `HistoryHousehold` (blank lines skipped); every problem with its line and path."""
-    if csv_input.media_type_of(content_type) not in JSON_LINES:
-        raise ProblemError(UNSUPPORTED_MEDIA_TYPE, "Send the history as JSON lines (application/x-ndjson).")
+Lines = dict[str, dict[str, int]]  # household key → (path inside its document → line of the CSV file)
+
+
+def read_lines(
+    body: bytes, content_type: str
+) -> tuple[list[tuple[int, HistoryHousehold]], list[HistoryLineError], Lines | None]:
+    """Each household validated as a `HistoryHousehold`, every problem with its line and path; for a CSV file, where
+    each fact of each household came from."""
+    media_type = csv_input.media_type_of(content_type)
+    if media_type not in JSON_LINES | CSV_TYPES:
+        raise ProblemError(UNSUPPORTED_MEDIA_TYPE, "Send the history as JSON lines (application/x-ndjson) or CSV.")
     try:
         text = csv_input.decode(body, csv_input.charset_of(content_type))
+        if media_type in CSV_TYPES:
+            documents, unusable = history_csv.parse(text)
+        else:
+            documents, unusable = _json_documents(text), []
     except csv_input.CsvInputError as exc:
-        raise ProblemError(
-            IMPORT_UNREADABLE, exc.message, errors=[FieldError(field="body", message=exc.message)]
-        ) from None
+        error = FieldError(field=exc.field, message=exc.message)
+        raise ProblemError(IMPORT_UNREADABLE, exc.message, errors=[error]) from None
+    if len(documents) > MAX_HOUSEHOLDS:
+        raise ProblemError(IMPORT_TOO_LARGE, f"at most {MAX_HOUSEHOLDS} households per import")
     households: list[tuple[int, HistoryHousehold]] = []
-    errors: list[HistoryLineError] = []
+    errors = [
+        HistoryLineError(line=line, key=None, field=column, message=message) for line, column, message in unusable
+    ]
+    lines: Lines = {}
+    for number, document, paths in documents:
+        key = str(document["key"]) if isinstance(document, dict) and document.get("key") is not None else None
+        if key is not None:
+            lines[key] = paths
+        try:
+            households.append((number, _HOUSEHOLD.validate_json(json.dumps(document))))
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False, include_input=False)[:50]:
+                where = ".".join(str(p) for p in err["loc"]) or "line"
+                line = history_csv.line_of(paths, where) if paths else number
+                errors.append(HistoryLineError(line=line, key=key, field=where, message=err["msg"]))
+    if not households and not errors:
+        error = FieldError(field="body", message="no household line")
+        raise ProblemError(IMPORT_UNREADABLE, "The file has no household.", errors=[error])
+    return households, errors, (lines if media_type in CSV_TYPES else None)
+
+
+def _json_documents(text: str) -> list[tuple[int, Any, dict[str, int]]]:
+    """One document per non-blank line (a line that is not JSON becomes a document pydantic will refuse)."""
+    out: list[tuple[int, Any, dict[str, int]]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        if len(households) + len(errors) >= MAX_HOUSEHOLDS:
-            raise ProblemError(IMPORT_TOO_LARGE, f"at most {MAX_HOUSEHOLDS} households per import")
         try:
-            households.append((number, _HOUSEHOLD.validate_json(line)))
-        except ValidationError as exc:
-            key = None
-            try:
-                raw = json.loads(line)
-                key = str(raw.get("key")) if isinstance(raw, dict) and raw.get("key") is not None else None
-            except ValueError:
-                pass
-            for err in exc.errors(include_url=False, include_input=False)[:50]:
-                where = ".".join(str(p) for p in err["loc"]) or "line"
-                errors.append(HistoryLineError(line=number, key=key, field=where, message=err["msg"]))
-    if not households and not errors:
-        raise ProblemError(
-            IMPORT_UNREADABLE, "The file has no household.", errors=[FieldError(field="body", message="empty")]
-        )
-    return households, errors
+            out.append((number, json.loads(line), {}))
+        except ValueError:
+            out.append((number, line, {}))  # a JSON string: refused as "not an object", on its line
+        if len(out) > MAX_HOUSEHOLDS:
+            break
+    return out
 
 
 async def _known(session: AsyncSession, principal: Principal, households: list[tuple[int, HistoryHousehold]]) -> Known:
@@ -277,9 +302,14 @@ async def import_history(
 ) -> HistoryImportReport:
     """Check every household of the file (422 `import-invalid-rows` with every problem and its line, nothing
     written); then, unless `dry_run`, write them all under one new import."""
-    households, errors = await to_thread.run_sync(read_lines, body, content_type)
+    households, errors, lines = await to_thread.run_sync(read_lines, body, content_type)
     known = await _known(session, principal, households)
     checked, problems = history_check.check(households, known, clock.today())
+    if lines is not None:  # CSV: each problem on the line of its fact
+        problems = [
+            p.model_copy(update={"line": history_csv.line_of(lines[p.key], p.field)}) if p.key in lines else p
+            for p in problems
+        ]
     errors = sorted([*errors, *problems], key=lambda e: (e.line, e.field))
     if errors:
         _refuse(errors)
