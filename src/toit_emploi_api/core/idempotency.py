@@ -254,14 +254,15 @@ def _param_of(signature: inspect.Signature, kind: type) -> str | None:
     return None
 
 
-def _after_policy(signature: inspect.Signature) -> int:
+def _after_policy(signature: inspect.Signature, name: str) -> int:
     """Where the claim goes: right after the route's policy (the authenticated caller is known), before any loader
-    (a retried cancel must replay, not find that the allocation it cancelled is gone)."""
+    (a retried cancel must replay, not find that the allocation it cancelled is gone). The policy must be a
+    parameter (`principal: WriterDep`), not in `dependencies=[...]`: keys belong to a caller."""
     for index, parameter in enumerate(signature.parameters.values()):
         for meta in getattr(parameter.annotation, "__metadata__", ()):
             if getattr(getattr(meta, "dependency", None), POLICY_ATTRIBUTE, None) is not None:
                 return index + 1
-    return 0
+    raise TypeError(f"{name}: @idempotent needs the route's policy (authorize(...)) as a parameter")
 
 
 def is_idempotent(endpoint: object) -> bool:
@@ -329,7 +330,7 @@ def idempotent(endpoint: _F | None = None, /, *, replay: Replay | None = None) -
         claim_param = inspect.Parameter(
             _CLAIM, positional, annotation=Annotated[Claim | None, Depends(_claim_dependency(replay))]
         )
-        at = _after_policy(signature)
+        at = _after_policy(signature, fn.__name__)
         if any(p.default is not inspect.Parameter.empty or p.kind is not positional for p in params[:at]):
             at = len(params)  # pragma: no cover - policies come first, without defaults
         params.insert(at, claim_param)
