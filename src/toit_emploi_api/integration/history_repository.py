@@ -92,13 +92,12 @@ async def changed_since_import(session: AsyncSession, import_id: uuid.UUID) -> l
     """The imported households something was changed on or added to since the import: the household itself
     (its version, which its members' changes also bump), one of its imported records, or a record not imported."""
     imported = select(Household.id).where(Household.import_id == import_id)
-    changed: set[uuid.UUID] = set(
-        (
-            await session.execute(
-                select(Household.id).where(Household.import_id == import_id, Household.version > 1).with_for_update()
-            )
-        ).scalars()
+    # Lock every imported household first: a live write on one of them (which locks its household) waits for the
+    # rollback, then finds it gone, instead of adding a record the delete would silently take along.
+    locked = await session.execute(
+        select(Household.id, Household.version).where(Household.import_id == import_id).with_for_update()
     )
+    changed: set[uuid.UUID] = {row.id for row in locked if row.version > 1}
     for model in IMPORTED:
         conditions = [model.import_id.is_distinct_from(import_id)]
         if model in VERSIONED:
