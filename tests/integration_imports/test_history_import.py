@@ -147,6 +147,8 @@ async def test_a_2015_2019_history_gives_the_programmes_figures(
     for table in ("households", "household_members", "stage_transitions", "placements", "relay_stays",
                   "housing_allocations", "follow_up_entries"):  # fmt: skip
         assert await scalar(db, f"SELECT count(*) FROM {table} WHERE import_id IS DISTINCT FROM '{import_id}'") == 0
+    last_contact = await scalar(db, "SELECT last_contact_date FROM households WHERE reference LIKE 'TE-2015-%' LIMIT 1")
+    assert last_contact in (date(2016, 3, 8), date(2015, 8, 30))  # the last fact of each 2015 file
     first_move = await scalar(db, "SELECT min(at)::date FROM stage_transitions")
     assert first_move == date(2015, 3, 4)
     active = await scalar(db, "SELECT count(*) FROM housing_allocations WHERE status = 'lease_signed'")

@@ -98,6 +98,9 @@ class HistoryHousehold(_In):
     needs_constraints: str | None = Field(default=None, max_length=1000)
     consent_date: HistoryDate | None = None
     consent_scope: str | None = Field(default=None, max_length=500)
+    last_contact_date: HistoryDate | None = Field(
+        default=None, description="Default: the date of the household's last fact in the file."
+    )
     members: list[HistoryMember] = Field(default_factory=list, max_length=20)
     moves: list[HistoryMove] = Field(default_factory=list, max_length=50)
     placements: list[HistoryPlacement] = Field(default_factory=list, max_length=50)

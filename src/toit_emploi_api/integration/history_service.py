@@ -132,6 +132,18 @@ async def _known(session: AsyncSession, principal: Principal, households: list[t
     )
 
 
+def last_fact(h: HistoryHousehold) -> date:
+    """The date of the household's last fact in the file (its last contact, unless the file gives one)."""
+    dates = [h.created_on, *(m.on for m in h.moves), *(e.entry_date for e in h.follow_up_entries)]
+    dates += [s.end_date for s in h.relay_stays]
+    dates += [d for p in h.placements for d in (p.proposed_on, p.interview_on, p.offered_on, p.closed_on) if d]
+    if h.allocation:
+        dates.append(h.allocation.move_in_date)
+    if h.closure:
+        dates.append(h.closure.date)
+    return max(dates)
+
+
 def _rows(
     principal: Principal, import_id: uuid.UUID, checked: list[Checked], numbers: list[int]
 ) -> tuple[dict[type[Any], list[dict[str, Any]]], list[tuple[uuid.UUID, str]]]:
@@ -159,6 +171,7 @@ def _rows(
                 "needs_constraints": h.needs_constraints or None,
                 "consent_date": h.consent_date,
                 "consent_scope": h.consent_scope or None,
+                "last_contact_date": h.last_contact_date or last_fact(h),
                 "stage": final,
                 "stage_entered_at": _instant(last_on),
                 "closure_date": h.closure.date if h.closure else None,
