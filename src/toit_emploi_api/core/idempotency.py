@@ -327,13 +327,11 @@ def idempotent(endpoint: _F | None = None, /, *, replay: Replay | None = None) -
         keyword = inspect.Parameter.KEYWORD_ONLY
         positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
         params = list(signature.parameters.values())
-        claim_param = inspect.Parameter(
-            _CLAIM, positional, annotation=Annotated[Claim | None, Depends(_claim_dependency(replay))]
-        )
-        at = _after_policy(signature, fn.__name__)
+        at, kind = _after_policy(signature, fn.__name__), positional
         if any(p.default is not inspect.Parameter.empty or p.kind is not positional for p in params[:at]):
-            at = len(params)  # pragma: no cover - policies come first, without defaults
-        params.insert(at, claim_param)
+            at, kind = len(params), keyword  # pragma: no cover - policies come first, without defaults
+        annotation = Annotated[Claim | None, Depends(_claim_dependency(replay))]
+        params.insert(at, inspect.Parameter(_CLAIM, kind, annotation=annotation))
         if own_response is None:
             params.append(inspect.Parameter(_RESPONSE, keyword, annotation=Response))
 
