@@ -327,7 +327,8 @@ def idempotent(endpoint: _F | None = None, /, *, replay: Replay | None = None) -
         keyword = inspect.Parameter.KEYWORD_ONLY
         positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
         params = list(signature.parameters.values())
-        at, kind = _after_policy(signature, fn.__name__), positional
+        at = _after_policy(signature, fn.__name__)
+        kind: inspect._ParameterKind = positional
         if any(p.default is not inspect.Parameter.empty or p.kind is not positional for p in params[:at]):
             at, kind = len(params), keyword  # pragma: no cover - policies come first, without defaults
         annotation = Annotated[Claim | None, Depends(_claim_dependency(replay))]
