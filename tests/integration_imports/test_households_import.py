@@ -205,3 +205,14 @@ async def test_same_key_twenty_times_imports_once(client: AsyncClient, actors: F
     assert {r.status_code for r in responses} == {201}
     assert sum("Idempotent-Replayed" not in r.headers for r in responses) == 1
     assert await count(db, "households") == 2
+
+
+async def test_a_dry_run_and_the_import_are_two_requests_for_a_key(client: AsyncClient, actors: Factory) -> None:
+    """The query string is part of the request an Idempotency-Key stands for."""
+    partner = await actors.user(Role.PARTNER_WORKER)
+    headers = partner.headers | {"Content-Type": "text/csv", "Idempotency-Key": "dry-then-real"}
+    dry = await client.post(URL, content=FILE.encode(), headers=headers, params={"dry_run": "true"})
+    assert dry.status_code == 200
+    real = await client.post(URL, content=FILE.encode(), headers=headers)
+    assert real.status_code == 422
+    assert real.json()["type"] == "urn:toit-emploi:problem:idempotency-key-reused"
