@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck pytest openapi bench clean
+.PHONY: install run test lint typecheck pytest openapi bench bench-privacy clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
@@ -37,6 +37,9 @@ openapi: install
 bench: install
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/imports.py
+
+bench-privacy: install
+	$(BIN)/python bench/privacy.py
 
 clean:
 	rm -rf $(VENV) .data

@@ -21,9 +21,10 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("read models", {"reports", "matching", "desk", "catalogue"}),
     ("composition", {"main", "cli", "worker", "models", "openapi_document"}),
 ]
-# Imports allowed inside one layer (importer, imported): auth checks the identities that accounts keeps; the
-# history import (integration) decides past moves with the pipeline's rules and writes its records.
-ARROWS = {("auth", "accounts"), ("integration", "pipeline")}
+# Imports allowed inside one layer (importer, imported): auth checks the identities that accounts keeps; privacy
+# exports and anonymises the pipeline's records; the history import (integration) decides past moves with the
+# pipeline's rules and writes its records.
+ARROWS = {("auth", "accounts"), ("privacy", "pipeline"), ("integration", "pipeline")}
 
 
 def layer_of(package: str) -> int:

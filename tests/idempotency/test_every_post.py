@@ -10,7 +10,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -250,7 +250,34 @@ async def _history_rollback(client: AsyncClient, f: Factory) -> Case:
     )
 
 
+async def _retention_run(client: AsyncClient, f: Factory) -> Case:
+    old = await f.household(stage=Stage.WITHDRAWN)
+    # Closed with its last contact long ago: due for anonymisation.
+    await f.set_household(old.id, last_contact_date=date(2016, 1, 4))
+    return Case(
+        "/api/v1/retention/runs",
+        await f.user(Role.ADMIN),
+        {"dry_run": False},
+        "SELECT count(*) FROM audit_events WHERE action = 'retention.run'",
+    )
+
+
+async def _anonymise(client: AsyncClient, f: Factory) -> Case:
+    h = await f.household(stage=Stage.WITHDRAWN)
+    manager = await f.user(Role.SERVICE_MANAGER)
+    tag = (await client.get(f"/api/v1/households/{h.id}", headers=manager.headers)).headers["ETag"]
+    return Case(
+        f"/api/v1/households/{h.id}/anonymise",
+        manager,
+        {"reason": "erasure_request"},
+        "SELECT count(*) FROM audit_events WHERE action = 'household.anonymise'",
+        headers={"If-Match": tag},
+    )
+
+
 CASES: dict[str, Arrange] = {
+    "/api/v1/retention/runs": _retention_run,
+    "/api/v1/households/{household_id}/anonymise": _anonymise,
     "/api/v1/history/import": _history_import,
     "/api/v1/history/imports/{import_id}/rollback": _history_rollback,
     "/api/v1/organisations": _organisation,
