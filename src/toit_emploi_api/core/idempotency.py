@@ -272,9 +272,11 @@ def is_idempotent(endpoint: object) -> bool:
 
 def _claim_dependency(replay: Replay | None) -> Callable[..., Awaitable[Claim | None]]:
     async def claim_key(request: Request, session: SessionDep, key: IdempotencyKeyHeader = None) -> Claim | None:
-        principal = getattr(request.state, "principal", None)
-        if key is None or principal is None:
+        if key is None:
             return None
+        principal = getattr(request.state, "principal", None)
+        if principal is None:  # pragma: no cover - a programming error, caught by the tests of every POST
+            raise RuntimeError("@idempotent: the route's policy must authenticate the caller (authorize(...))")
         ttl_hours: int = request.app.state.settings.idempotency_ttl_hours
         claimed = await claim(session, principal, key, request, ttl_hours=ttl_hours)
         if claimed.stored is None:
