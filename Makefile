@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/imports.py
+	$(BIN)/python bench/matching.py
 
 bench-privacy: install
 	$(BIN)/python bench/privacy.py

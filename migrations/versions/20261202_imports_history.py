@@ -3,7 +3,7 @@
 Reviewed by hand; names follow the naming convention (wrapped in ``op.f()``). No application import.
 
 Revision ID: 20261202_imports
-Revises: 20261202_speed
+Revises: 20261202_matching
 Create Date: 2026-12-02
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "20261202_imports"
-down_revision: str | None = "20261202_speed"
+down_revision: str | None = "20261202_matching"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
