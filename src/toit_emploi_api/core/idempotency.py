@@ -270,6 +270,11 @@ def is_idempotent(endpoint: object) -> bool:
     return bool(getattr(endpoint, IDEMPOTENT_MARK, False))
 
 
+def original_endpoint(endpoint: Any) -> Any:
+    """The route's own function behind the wrapper of :func:`idempotent` (for tools that read its source)."""
+    return getattr(endpoint, "__toit_endpoint__", endpoint)
+
+
 def _claim_dependency(replay: Replay | None) -> Callable[..., Awaitable[Claim | None]]:
     async def claim_key(request: Request, session: SessionDep, key: IdempotencyKeyHeader = None) -> Claim | None:
         if key is None:
@@ -351,6 +356,7 @@ def idempotent(endpoint: _F | None = None, /, *, replay: Replay | None = None) -
         wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
         del wrapper.__wrapped__  # FastAPI must read the signature above, not the endpoint's own
         setattr(wrapper, IDEMPOTENT_MARK, True)
+        wrapper.__toit_endpoint__ = fn  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     if endpoint is not None:

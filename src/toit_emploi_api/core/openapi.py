@@ -25,7 +25,7 @@ from fastapi.routing import APIRoute
 
 from toit_emploi_api.core import problems
 from toit_emploi_api.core.errors import PROBLEM_JSON, PROBLEM_TYPES_KEY, FieldError, Problem
-from toit_emploi_api.core.idempotency import REPLAYED_HEADER, is_idempotent
+from toit_emploi_api.core.idempotency import is_idempotent, original_endpoint
 from toit_emploi_api.core.request_rules import has_json_body, is_lenient, uuid_path_params
 from toit_emploi_api.core.resources import IF_MATCH_MARK
 from toit_emploi_api.core.routes import dependency_calls, iter_api_routes, route_policy
@@ -105,7 +105,7 @@ def _sets_etag(route: APIRoute | None) -> bool:
     if route is None:
         return False
     try:
-        source = inspect.getsource(route.endpoint)
+        source = inspect.getsource(original_endpoint(route.endpoint))
     except (OSError, TypeError):
         return False
     # `json_answer(body, version)` answers with an ETag; `json_answer(body)` does not.
@@ -142,8 +142,8 @@ def _document_headers(path: str, method: str, operation: dict[str, Any], route: 
             headers["ETag"] = _header("ETag", required=True)
         if code == 201:
             headers["Location"] = _header("Location", required=True)
-            if idempotent:
-                headers["Idempotent-Replayed"] = _header("Idempotent-Replayed", required=False)
+        if idempotent and 200 <= code < 300:
+            headers["Idempotent-Replayed"] = _header("Idempotent-Replayed", required=False)
         if code == 401:
             headers["WWW-Authenticate"] = _header("WWW-Authenticate", required=False)
         if code in (429, 503):
@@ -307,7 +307,6 @@ def build_openapi(app: FastAPI, labels: EnumLabels | None = None) -> dict[str, A
                 types[412] = [problems.PRECONDITION_FAILED.slug]
                 types[428] = [problems.PRECONDITION_REQUIRED.slug]
             if route is not None and is_idempotent(route.endpoint):
-                _declare_replay(responses)
                 statuses |= {409}
                 types[422].append(problems.IDEMPOTENCY_KEY_REUSED.slug)
                 types[409] = [problems.IDEMPOTENCY_KEY_IN_PROGRESS.slug]
@@ -345,19 +344,6 @@ def build_openapi(app: FastAPI, labels: EnumLabels | None = None) -> dict[str, A
             _label_enums(component, labels, name if "enum" in component else None)
         _label_enums(schema["paths"], labels)
     return schema
-
-
-_REPLAYED = {
-    "description": "`true` when this is the replay of the first response to the same Idempotency-Key and body.",
-    "schema": {"type": "string", "enum": ["true"]},
-}
-
-
-def _declare_replay(responses: dict[str, Any]) -> None:
-    """Idempotent routes: their success responses may be replays, marked by the `Idempotent-Replayed` header."""
-    for status, entry in responses.items():
-        if status.isdigit() and 200 <= int(status) < 300:
-            entry.setdefault("headers", {})[REPLAYED_HEADER] = _REPLAYED
 
 
 def _require_if_match(operation: dict[str, Any]) -> None:

@@ -73,8 +73,8 @@ async def history_import(
 ) -> HistoryImportReport:
     """Import past households with their real dates: the file, its members, each stage move with its date,
     placements, relay stays, the allocation and lease dates, follow-up entries, the withdrawal reason, the closure.
-    201 with the import's `id` and each household's id and reference (`TE-<year opened>-<number>`); send
-    `?dry_run=true` first (200, nothing written).
+    201 with the import's `id` (`Location`: the import) and each household's id and reference
+    (`TE-<year opened>-<number>`); send `?dry_run=true` first (200, nothing written).
 
     **Who.** Admins only.
 
@@ -106,6 +106,8 @@ async def history_import(
     )
     if dry_run:
         response.status_code = status.HTTP_200_OK
+    elif report.id is not None:
+        response.headers["Location"] = f"/api/v1/history/imports/{report.id}"
     return report
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from toit_emploi_api.auth.policy import Principal, authorize
@@ -49,10 +49,8 @@ async def households_import_template(_: ImporterDep) -> Response:
 @router.post(
     "/households/import",
     summary="Import households from a CSV file",
-    status_code=status.HTTP_201_CREATED,
     response_model=HouseholdImportReport,
     responses={
-        200: {"description": "Dry run: what would be created.", "model": HouseholdImportReport},
         **problem_responses(UNSUPPORTED_MEDIA_TYPE, IMPORT_UNREADABLE, IMPORT_INVALID_ROWS, IMPORT_TOO_LARGE),
     },
     openapi_extra={"requestBody": _IMPORT_BODY},
@@ -66,7 +64,8 @@ async def households_import(
     dry_run: Annotated[bool, Query(description="Check the file and report, write nothing (200).")] = False,
 ) -> HouseholdImportReport | JSONResponse:
     """Create many households in `diagnostic` from one CSV file: one line per member, the lines of one household
-    sharing its `cle_foyer`. 201 with each household's id and reference; `?dry_run=true`: 200, nothing written.
+    sharing its `cle_foyer`. 200 with each household's id and reference (each household's URL is
+    `/api/v1/households/{id}`); `?dry_run=true`: the same report, nothing written.
 
     **Who.** Partner workers, for their own organisation; the Paris referent, the service manager and admins, for
     any active referral partner or Aurore's organisation named in `organisation_orientatrice` (by id or exact
@@ -103,6 +102,4 @@ async def households_import(
         session, principal, await request.body(), request.headers.get("content-type", ""), dry_run=dry_run
     )
     response.headers["Server-Timing"] = ", ".join(f"{name};dur={ms:.1f}" for name, ms in timings.items())
-    if dry_run:
-        response.status_code = status.HTTP_200_OK
     return report
