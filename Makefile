@@ -43,6 +43,7 @@ bench: install
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/imports.py
 	$(BIN)/python bench/matching.py
 
 bench-privacy: install

@@ -37,6 +37,8 @@ from toit_emploi_api.employers.router import router as employers_router
 from toit_emploi_api.households import ports as households_ports
 from toit_emploi_api.households.router import router as households_router
 from toit_emploi_api.housing.router import router as housing_router
+from toit_emploi_api.integration.history_router import router as history_router
+from toit_emploi_api.integration.imports_router import router as imports_router
 from toit_emploi_api.matching.router import router as matching_router
 from toit_emploi_api.pipeline.placements import placement_ids_of_member
 from toit_emploi_api.pipeline.router import router as pipeline_router
@@ -54,7 +56,8 @@ Authenticate with `POST /api/v1/auth/token` (OAuth2 password grant for people, c
 systems) and send `Authorization: Bearer <token>`. Every error is RFC 9457 `application/problem+json`.
 """
 
-SYNC_PATH = "/api/v1/housing-units/sync"  # the one route allowed a larger body (Polygone's snapshots)
+SYNC_PATH = "/api/v1/housing-units/sync"  # routes allowed a larger body: Polygone's snapshots, the imports
+LARGE_BODY_PATHS = frozenset({SYNC_PATH, "/api/v1/households/import", "/api/v1/history/import"})
 
 TAGS = [
     {"name": "auth", "description": "Tokens and the current caller."},
@@ -67,6 +70,7 @@ TAGS = [
         "name": "pipeline",
         "description": "Stage transitions, placements, relay stays, allocations, follow-up.",
     },
+    {"name": "imports", "description": "Bulk CSV import of households; the programme's history since 2014."},
     {"name": "privacy", "description": "Audit trail, retention and anonymisation, access export and erasure."},
     {
         "name": "matching",
@@ -126,12 +130,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health_router,
         auth_router,
         accounts_router,
+        imports_router,  # before households: /households/import is not a household id
         households_router,
         employers_router,
         reference_router,
         housing_router,
         pipeline_router,
         reports_router,
+        history_router,
         privacy_router,
         matching_router,
         desk_router,
@@ -139,7 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
 
     def limit_for(path: str) -> int:
-        return settings.max_sync_body_bytes if path == SYNC_PATH else settings.max_body_bytes
+        return settings.max_sync_body_bytes if path in LARGE_BODY_PATHS else settings.max_body_bytes
 
     # Outermost last: the request id wraps everything, including the 413/422 answers of the guards.
     app.add_middleware(BodySizeLimitMiddleware, limit_for=limit_for)

@@ -2,7 +2,10 @@
 
 from toit_emploi_api.accounts import models as accounts_models
 from toit_emploi_api.core import audit as audit_models
-from toit_emploi_api.core import idempotency_models  # noqa: F401 - registers the idempotency_keys table
+from toit_emploi_api.core import (
+    idempotency_models,  # noqa: F401 - registers the idempotency_keys table
+    imports_models,  # noqa: F401 - registers the imports table
+)
 from toit_emploi_api.core.models import Base
 from toit_emploi_api.employers import models as employers_models
 from toit_emploi_api.households import models as households_models

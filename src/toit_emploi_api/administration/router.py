@@ -34,6 +34,7 @@ from toit_emploi_api.administration.deps import (
 from toit_emploi_api.auth.policy import Principal, authorize
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
+from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND
 from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, with_etag
 from toit_emploi_api.vocab.problems import EMAIL_TAKEN, LAST_ADMIN, ORGANISATION_NAME_TAKEN, SELF_LOCKOUT
@@ -74,6 +75,7 @@ async def list_organisations(
     response_model=OrganisationOut,
     responses=problem_responses(ORGANISATION_NAME_TAKEN),
 )
+@idempotent
 async def create_organisation(
     admin: AdminDep, session: SessionDep, body: OrganisationCreate, response: Response
 ) -> OrganisationOut:
@@ -150,6 +152,7 @@ async def list_users(
     response_model=UserOut,
     responses=problem_responses(EMAIL_TAKEN),
 )
+@idempotent
 async def create_user(admin: AdminDep, session: SessionDep, body: UserCreate, response: Response) -> UserOut:
     """Create a person's account (admin only), active: `email` (stored lower case, unique: `409 email-taken`),
     `full_name`, `role`, `organisation_id` and a `password` of 12 to 128 characters (hashed with Argon2id; spaces
@@ -216,6 +219,7 @@ async def list_api_clients(
     status_code=status.HTTP_201_CREATED,
     response_model=ApiClientWithSecret,
 )
+@idempotent
 async def create_api_client(
     admin: AdminDep, session: SessionDep, body: ApiClientCreate, response: Response
 ) -> ApiClientWithSecret:
@@ -275,6 +279,7 @@ async def update_api_client(
     response_model=ApiClientWithSecret,
     responses=_READ,
 )
+@idempotent
 async def rotate_api_client_secret(
     admin: AdminDep, session: SessionDep, client: LockedApiClient, if_match: IfMatchDep, response: Response
 ) -> ApiClientWithSecret:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Index, String, Uuid, func, text
+from sqlalchemy import Index, String, Uuid, func, insert, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -104,6 +104,32 @@ async def record(
             details=details,
         )
     )
+
+
+async def record_many(
+    session: AsyncSession,
+    actor: Actor | None,
+    action: str,
+    entity_type: str,
+    events: list[tuple[uuid.UUID | None, uuid.UUID | None, dict[str, Any] | None]],
+) -> None:
+    """Add one audit event per (entity id, household id, details), in one executemany (bulk imports)."""
+    if not events:
+        return
+    common = {
+        "actor_kind": actor.kind if actor else "system",
+        "actor_id": actor.id if actor else None,
+        "actor_role": str(actor.role) if actor else None,
+        "actor_organisation_id": actor.organisation_id if actor else None,
+        "action": str(action),
+        "entity_type": entity_type,
+        "request_id": _request_id(),
+    }
+    rows = [
+        {**common, "id": uuid.uuid4(), "entity_id": entity_id, "household_id": household_id, "details": details}
+        for entity_id, household_id, details in events
+    ]
+    await session.execute(insert(AuditEvent), rows)
 
 
 async def allow_anonymisation(session: AsyncSession) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from toit_emploi_api.core.errors import AnswerNow
 from toit_emploi_api.core.settings import Settings
 
 
@@ -36,6 +37,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with maker() as session:
         try:
             yield session
+        except AnswerNow:  # an answer given by a dependency (an idempotent replay): keep what it recorded
+            await session.commit()
+            raise
         except BaseException:
             await session.rollback()
             raise

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -245,7 +245,22 @@ def constraint_name(exc: IntegrityError) -> str | None:
     return None
 
 
+class AnswerNow(Exception):
+    """Raised by a dependency that already has the answer (an idempotent replay, `core.idempotency`): the request's
+    session commits what was recorded on the way (a read in the audit trail), and `response` is sent as is."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("answered by a dependency")
+        self.response = response
+
+
+async def _on_answer(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AnswerNow)
+    return exc.response
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AnswerNow, _on_answer)
     app.add_exception_handler(ProblemError, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)

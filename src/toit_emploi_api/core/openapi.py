@@ -25,6 +25,7 @@ from fastapi.routing import APIRoute
 
 from toit_emploi_api.core import problems
 from toit_emploi_api.core.errors import PROBLEM_JSON, PROBLEM_TYPES_KEY, FieldError, Problem
+from toit_emploi_api.core.idempotency import is_idempotent, original_endpoint
 from toit_emploi_api.core.request_rules import has_json_body, is_lenient, uuid_path_params
 from toit_emploi_api.core.resources import IF_MATCH_MARK
 from toit_emploi_api.core.routes import dependency_calls, iter_api_routes, route_policy
@@ -104,7 +105,7 @@ def _sets_etag(route: APIRoute | None) -> bool:
     if route is None:
         return False
     try:
-        source = inspect.getsource(route.endpoint)
+        source = inspect.getsource(original_endpoint(route.endpoint))
     except (OSError, TypeError):
         return False
     # `json_answer(body, version)` answers with an ETag; `json_answer(body)` does not.
@@ -141,8 +142,8 @@ def _document_headers(path: str, method: str, operation: dict[str, Any], route: 
             headers["ETag"] = _header("ETag", required=True)
         if code == 201:
             headers["Location"] = _header("Location", required=True)
-            if idempotent:
-                headers["Idempotent-Replayed"] = _header("Idempotent-Replayed", required=False)
+        if idempotent and 200 <= code < 300:
+            headers["Idempotent-Replayed"] = _header("Idempotent-Replayed", required=False)
         if code == 401:
             headers["WWW-Authenticate"] = _header("WWW-Authenticate", required=False)
         if code in (429, 503):
@@ -305,6 +306,10 @@ def build_openapi(app: FastAPI, labels: EnumLabels | None = None) -> dict[str, A
                 statuses |= {412, 428}
                 types[412] = [problems.PRECONDITION_FAILED.slug]
                 types[428] = [problems.PRECONDITION_REQUIRED.slug]
+            if route is not None and is_idempotent(route.endpoint):
+                statuses |= {409}
+                types[422].append(problems.IDEMPOTENCY_KEY_REUSED.slug)
+                types[409] = [problems.IDEMPOTENCY_KEY_IN_PROGRESS.slug]
             if policy != "public":
                 statuses |= {401, 403}
                 types[401] = [problems.UNAUTHORIZED.slug]

@@ -19,6 +19,7 @@ from toit_emploi_api.core.csv import CSV_CONTENT, csv_response, stream_rows, wan
 from toit_emploi_api.core.csv_models import cells, columns
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
+from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND
 from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, with_etag
 from toit_emploi_api.core.schemas import IsoDate
@@ -120,6 +121,7 @@ async def employers_list(
     response_model=EmployerOut,
     responses=problem_responses(SIRET_TAKEN),
 )
+@idempotent
 async def employers_create(
     principal: WriterDep, session: SessionDep, body: EmployerCreate, response: Response
 ) -> EmployerOut:
@@ -201,6 +203,7 @@ async def employers_job_openings_list(
     response_model=JobOpeningOut,
     responses=problem_responses(NOT_FOUND, EMPLOYER_INACTIVE),
 )
+@idempotent
 async def employers_job_openings_create(
     principal: WriterDep, session: SessionDep, employer_id: uuid.UUID, body: JobOpeningCreate, response: Response
 ) -> JobOpeningOut:

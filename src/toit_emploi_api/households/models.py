@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from toit_emploi_api.core.enums import pg_enum
+from toit_emploi_api.core.imports_models import Imported
 from toit_emploi_api.core.models import Base, Timestamps, UUIDPrimaryKey, Versioned
 from toit_emploi_api.vocab.stages import ApplicationStatus, Stage
 from toit_emploi_api.vocab.statuses import MemberRole
@@ -62,7 +63,7 @@ stage_enum = pg_enum(Stage, "stage")
 application_status_enum = pg_enum(ApplicationStatus, "application_status")
 
 
-class Household(UUIDPrimaryKey, Timestamps, Versioned, Base):
+class Household(UUIDPrimaryKey, Timestamps, Versioned, Imported, Base):
     __tablename__ = "households"
 
     reference: Mapped[str] = mapped_column(String(20), unique=True)
@@ -102,7 +103,7 @@ class Household(UUIDPrimaryKey, Timestamps, Versioned, Base):
     )
 
 
-class Member(UUIDPrimaryKey, Timestamps, Versioned, Base):
+class Member(UUIDPrimaryKey, Timestamps, Versioned, Imported, Base):
     __tablename__ = "household_members"
 
     household_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))

@@ -5,18 +5,22 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, time
 from typing import Any
+from typing import cast as typing_cast
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     Integer,
     Select,
     String,
+    Table,
     and_,
     cast,
     delete,
     exists,
     false,
     func,
+    insert,
     literal,
     not_,
     select,
@@ -320,3 +324,63 @@ async def possible_duplicates(session: AsyncSession, page: PageParams) -> tuple[
     # A page past the end: the window count is unavailable, count the pairs.
     counted = _duplicate_pairs_from(m1, m2, h1, h2).add_columns(h1.id, h2.id).distinct().subquery()
     return pairs, int((await session.execute(select(func.count()).select_from(counted))).scalar_one())
+
+
+# --- bulk creation (the CSV import of integration.imports_service) ----------------------------------------------
+async def next_reference_numbers(session: AsyncSession, count: int) -> list[int]:
+    """`count` numbers of the reference sequence, in one statement."""
+    stmt = select(household_reference_seq.next_value()).select_from(func.generate_series(1, count))
+    return [int(n) for n in (await session.execute(stmt)).scalars()]
+
+
+async def insert_households(
+    session: AsyncSession, households: list[dict[str, Any]], members: list[dict[str, Any]]
+) -> None:
+    """Insert the rows as given (ids, references, versions and timestamps set by the caller): one executemany each,
+    sent in batches by the driver, never one statement per household."""
+    # The tables, not the ORM entities: a plain executemany, without the ORM's per-row RETURNING.
+    if households:
+        await session.execute(insert(typing_cast(Table, Household.__table__)), households)
+    if members:
+        await session.execute(insert(typing_cast(Table, Member.__table__)), members)
+
+
+async def identities_in_active_households(
+    session: AsyncSession,
+    identities: list[tuple[str, str, date]],
+    *,
+    scope_organisation_id: uuid.UUID | None,
+) -> list[tuple[int, uuid.UUID, str]]:
+    """(index in `identities`, household id, reference) of the active households (within the scope) having a member
+    with that folded first name, folded last name and birth date: the possible-duplicate rule, in one statement."""
+    if not identities:
+        return []
+    firsts, lasts, births = (list(column) for column in zip(*identities, strict=True))
+    wanted = (
+        func.unnest(
+            type_coerce(firsts, PG_ARRAY(String)),
+            type_coerce(lasts, PG_ARRAY(String)),
+            type_coerce(births, PG_ARRAY(Date)),
+        )
+        .table_valued("first", "last", "birth", with_ordinality="i")
+        .render_derived(name="wanted", with_types=False)
+    )
+    stmt = (
+        select(wanted.c.i, Household.id, Household.reference)
+        .select_from(wanted)
+        .join(
+            Member,
+            and_(
+                Member.first_name_folded == wanted.c.first,
+                Member.last_name_folded == wanted.c.last,
+                Member.birth_date == wanted.c.birth,
+            ),
+        )
+        .join(Household, Household.id == Member.household_id)
+        .where(Household.stage.in_([s.value for s in ACTIVE_STAGES]), Household.anonymised_at.is_(None))
+        .distinct()
+        .order_by(wanted.c.i, Household.reference)
+    )
+    if scope_organisation_id is not None:
+        stmt = stmt.where(Household.referring_organisation_id == scope_organisation_id)
+    return [(int(i) - 1, hid, ref) for i, hid, ref in (await session.execute(stmt)).all()]

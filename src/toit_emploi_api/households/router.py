@@ -6,16 +6,15 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from toit_emploi_api.auth.policy import Principal, TokenCaller, authorize, authorize_token
-from toit_emploi_api.core import idempotency
 from toit_emploi_api.core.clock import CALENDAR_END, PROGRAMME_START
 from toit_emploi_api.core.csv import CSV_CONTENT, csv_response, wants_csv
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
-from toit_emploi_api.core.problems import IDEMPOTENCY_KEY_IN_PROGRESS, IDEMPOTENCY_KEY_REUSED, NOT_FOUND
+from toit_emploi_api.core.idempotency import idempotent
+from toit_emploi_api.core.problems import NOT_FOUND
 from toit_emploi_api.core.resources import (
     CursorPage,
     CursorPageDep,
@@ -182,16 +181,15 @@ async def households_list(
     summary="Create a household",
     status_code=status.HTTP_201_CREATED,
     response_model=HouseholdView,
-    responses=problem_responses(NOT_FOUND, IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_PROGRESS),
+    responses=problem_responses(NOT_FOUND),
 )
+@idempotent(replay=service.replay_create)
 async def households_create(
     principal: HouseholdUserDep,
     session: SessionDep,
     body: HouseholdCreate,
-    request: Request,
     response: Response,
-    idempotency_key: idempotency.IdempotencyKeyHeader = None,
-) -> HouseholdOut | HouseholdStatusOut | JSONResponse:
+) -> HouseholdOut | HouseholdStatusOut:
     """Create a household in `diagnostic`, optionally with its members (at most 20); 201 with `ETag` and
     `Location`. The reference `TE-<year>-<number>` is made by the server.
 
@@ -211,19 +209,9 @@ async def households_create(
 
     **Audit.** `household.create` with the names of the fields sent and the member count; a replay is recorded as
     a `household.read`."""
-    outcome = await service.create_household_idempotent(
-        session,
-        principal,
-        body,
-        idempotency_key=idempotency_key,
-        request=request,
-        ttl_hours=request.app.state.settings.idempotency_ttl_hours,
-    )
-    if isinstance(outcome, JSONResponse):
-        return outcome
-    household, out = outcome
+    household = await service.create_household(session, principal, body)
     created(response, household.version, service.household_location(household.id))
-    return out
+    return service.household_out(principal, household)
 
 
 # Declared before /households/{household_id} so that the path parameter does not capture it.
@@ -343,6 +331,7 @@ async def household_members_list(
     response_model=MemberOut,
     responses=problem_responses(*_WRITABLE, HOUSEHOLD_MEMBERS_LIMIT),
 )
+@idempotent
 async def household_members_create(
     principal: HouseholdUserDep,
     session: SessionDep,

@@ -8,10 +8,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, cast
 
-from fastapi import Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -412,44 +411,20 @@ async def create_household(session: AsyncSession, principal: Principal, data: Ho
     return household
 
 
-async def create_household_idempotent(
-    session: AsyncSession,
-    principal: Principal,
-    data: HouseholdCreate,
-    *,
-    idempotency_key: str | None,
-    request: Request,
-    ttl_hours: int,
-) -> tuple[Household, HouseholdOut | HouseholdStatusOut] | JSONResponse:
-    """Create the household, or replay the first answer to the same caller's same request with the same key.
-
-    A replay keeps the first status and `Location`, adds `Idempotent-Replayed: true`, and shows the household as the
-    caller may see it now (its current version's body and ETag), recorded as a read; a household deleted or no
-    longer visible since is a 404. The claim and the stored answer live in the request's transaction."""
-    claim = None
-    if idempotency_key is not None:
-        claim = await idempotency.claim(session, principal, idempotency_key, request, ttl_hours=ttl_hours)
-        if claim.replay is not None:
-            return await _replay_create(session, principal, claim)
-    household = await create_household(session, principal, data)
-    out = household_out(principal, household)
-    if claim is not None:
-        headers = {"ETag": etag_for(household.version), "Location": household_location(household.id)}
-        await claim.store(session, status=status.HTTP_201_CREATED, body=out.model_dump(mode="json"), headers=headers)
-    return household, out
-
-
-async def _replay_create(session: AsyncSession, principal: Principal, claim: idempotency.Claim) -> JSONResponse:
-    stored = claim.stored_body if isinstance(claim.stored_body, dict) else {}
+async def replay_create(session: AsyncSession, principal: Principal, stored: idempotency.Stored) -> JSONResponse:
+    """The replay of a creation with the same Idempotency-Key (`core.idempotency`): the first status and
+    `Location`, plus `Idempotent-Replayed: true`, with the household as the caller may see it now (its current
+    version's body and ETag), recorded as a read; a household deleted or no longer visible since is a 404."""
+    first = stored.body if isinstance(stored.body, dict) else {}
     household = found(
         await repository.get_household(
-            session, uuid.UUID(str(stored.get("id"))), scope_organisation_id=scope_of(principal)
+            session, uuid.UUID(str(first.get("id"))), scope_organisation_id=scope_of(principal)
         ),
         "The household created with this Idempotency-Key no longer exists or is not visible.",
     )
     out = await read_household(session, principal, household, details={"idempotent_replay": True})
-    headers = claim.stored_headers | {"ETag": etag_for(household.version), idempotency.REPLAYED_HEADER: "true"}
-    return JSONResponse(content=out.model_dump(mode="json"), status_code=claim.stored_status or 201, headers=headers)
+    headers = stored.headers | {"ETag": etag_for(household.version), idempotency.REPLAYED_HEADER: "true"}
+    return JSONResponse(content=out.model_dump(mode="json"), status_code=stored.status, headers=headers)
 
 
 async def update_household(
@@ -605,3 +580,98 @@ async def remove_member(session: AsyncSession, principal: Principal, household: 
     _touch(household)
     await session.flush()
     await _audit_member(session, principal, AuditAction.MEMBER_DELETE, household, member, {"role": member.role.value})
+
+
+# --- many at once (the CSV import: integration.imports_service) -------------------------------------------------
+def new_household_errors(data: HouseholdCreate) -> list[FieldError]:
+    """The checks of `create_household` that need no database: each member's age against its role (today, Paris),
+    the profile for adults and schooling for children, consent date and scope together. Fields are named as in the
+    JSON API (`members.2.birth_date`, `consent_scope`)."""
+    errors: list[FieldError] = []
+    for index, member in enumerate(data.members):
+        errors += _member_errors(f"members.{index}.", _member_state(member), check_age=True)
+    scope = data.consent_scope or None
+    if (data.consent_date is None) != (scope is None):
+        missing = "consent_scope" if scope is None else "consent_date"
+        errors.append(FieldError(field=missing, message="consent needs both a date and a scope (or neither)"))
+    return errors
+
+
+async def possible_duplicates_of(
+    session: AsyncSession, principal: Principal, identities: list[tuple[str, str, date]]
+) -> list[tuple[int, uuid.UUID, str]]:
+    """For (first name, last name, birth date) triples: (index, household id, reference) of the active households
+    the caller may see having such a member (names compared folded, as `GET /households/possible-duplicates`)."""
+    folded = [(fold(first), fold(last), birth) for first, last, birth in identities]
+    return await repository.identities_in_active_households(session, folded, scope_organisation_id=scope_of(principal))
+
+
+async def create_households(
+    session: AsyncSession,
+    principal: Principal,
+    items: list[tuple[HouseholdCreate, uuid.UUID]],
+    *,
+    audit_details: dict[str, Any] | None = None,
+) -> list[tuple[uuid.UUID, str]]:
+    """Create many households in `diagnostic` (each with its referring organisation, already checked, and its
+    members, already validated with `new_household_errors`), set-based: one statement for the references, one
+    executemany for the households, one for the members, one for the audit events (`household.create` each, with
+    `audit_details`). Returns (id, reference) in the order of `items`."""
+    if not items:
+        return []
+    numbers = await repository.next_reference_numbers(session, len(items))
+    year, now = clock.today().year, clock.now()
+    households: list[dict[str, Any]] = []
+    members: list[dict[str, Any]] = []
+    created: list[tuple[uuid.UUID, str]] = []
+    tick = 0
+    for (data, referring), number in zip(items, numbers, strict=True):
+        household_id, reference = uuid.uuid4(), f"TE-{year}-{number:04d}"
+        created.append((household_id, reference))
+        households.append(
+            {
+                "id": household_id,
+                "reference": reference,
+                "referring_organisation_id": referring,
+                "created_by_organisation_id": principal.organisation_id,
+                "created_by_user_id": principal.id if principal.kind == "user" else None,
+                "housing_situation": data.housing_situation,
+                "needs_constraints": data.needs_constraints or None,
+                "consent_date": data.consent_date,
+                "consent_scope": data.consent_scope or None,
+                "last_contact_date": data.last_contact_date,
+                "manager_notes": data.manager_notes or None,
+                "stage": Stage.DIAGNOSTIC,
+                "stage_entered_at": now,
+                "created_at": now,
+                "updated_at": now,
+                "version": 1,
+            }
+        )
+        for member in data.members:
+            tick += 1  # members keep the file's order (they are listed by creation instant)
+            state = _member_state(member)
+            members.append(
+                {
+                    **state,
+                    "id": uuid.uuid4(),
+                    "household_id": household_id,
+                    "first_name_folded": fold(state["first_name"]),
+                    "last_name_folded": fold(state["last_name"]),
+                    "created_at": now + timedelta(microseconds=tick),
+                    "updated_at": now,
+                    "version": 1,
+                }
+            )
+    await repository.insert_households(session, households, members)
+    await audit.record_many(
+        session,
+        principal,
+        AuditAction.HOUSEHOLD_CREATE,
+        "household",
+        [
+            (household_id, household_id, {**(audit_details or {}), "members": len(data.members)})
+            for (household_id, _), (data, _) in zip(created, items, strict=True)
+        ],
+    )
+    return created

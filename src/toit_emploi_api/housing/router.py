@@ -14,6 +14,7 @@ from toit_emploi_api.core.csv import CSV_CONTENT, csv_response, stream_rows, wan
 from toit_emploi_api.core.csv_models import cells, columns
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
+from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND, UNSUPPORTED_MEDIA_TYPE
 from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, with_etag
 from toit_emploi_api.core.schemas import IsoDate
@@ -173,6 +174,7 @@ async def housing_units_list(
     response_model=HousingUnitOut,
     responses=problem_responses(LANDLORD_REFERENCE_TAKEN),
 )
+@idempotent
 async def housing_units_create(
     principal: WriterDep, session: SessionDep, body: HousingUnitCreate, response: Response
 ) -> HousingUnitOut:
@@ -201,6 +203,7 @@ async def housing_units_create(
     ),
     openapi_extra={"requestBody": SYNC_REQUEST_BODY},
 )
+@idempotent
 async def housing_units_sync(
     principal: SyncDep,
     session: SessionDep,

@@ -11,9 +11,6 @@ Rows are numbered from 1 in the order of the request (JSON: position in ``units`
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,7 +22,7 @@ from typing import Annotated, Any, Final, Literal, NotRequired
 from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
-from toit_emploi_api.core import clock
+from toit_emploi_api.core import clock, csv_input
 from toit_emploi_api.housing import rules
 
 MAX_UNITS: Final = 20_000
@@ -353,29 +350,20 @@ def _parse_json_slowly(body: bytes, query_mode: str | None, exc: ValidationError
 
 def decode_csv(body: bytes, charset: str | None) -> str:
     try:
-        encoding = codecs.lookup(charset or "utf-8").name  # utf_8, UTF8, utf-8 … are one codec
-        if encoding == "utf-8":
-            encoding = "utf-8-sig"  # a byte-order mark is dropped
-        return body.decode(encoding)
-    except (LookupError, UnicodeDecodeError):
-        raise SyncInputError(
-            f"The CSV cannot be decoded as {charset or 'UTF-8'}; send UTF-8 or declare text/csv; charset=windows-1252."
-        ) from None
+        return csv_input.decode(body, charset)
+    except csv_input.CsvInputError as exc:
+        raise SyncInputError(exc.message, field=exc.field) from None
 
 
 def parse_csv(text: str, mode: str) -> ParsedSync:
     if "\x00" in text:
         raise SyncInputError("The CSV must not contain NUL characters.")
-    first_line = text.split("\n", 1)[0]
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    delimiter = csv_input.delimiter_of(text)
+    reader = csv_input.reader(text, delimiter)
     try:
-        header = next(reader)
-    except StopIteration:
-        raise SyncInputError("The CSV is empty: a header line is required.", field="header") from None
-    except csv.Error as exc:
-        raise SyncInputError(f"unreadable CSV header: {exc}", field="header") from None
-    names = [h.strip().upper() for h in header]
+        names = [h.upper() for h in csv_input.header(reader)]
+    except csv_input.CsvInputError as exc:
+        raise SyncInputError(exc.message, field=exc.field) from None
     _check_header(names)
     keys = [_JSON_NAME[n] for n in names]
     # With ";" as separator, decimals may use a comma (French spreadsheets).
@@ -407,19 +395,10 @@ def parse_csv(text: str, mode: str) -> ParsedSync:
 
 
 def _records(reader: Iterable[list[str]]) -> Iterable[list[str]]:
-    iterator = iter(reader)
-    count = 0
-    while True:
-        try:
-            cells = next(iterator)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise SyncInputError(f"unreadable CSV after data row {count}: {exc}") from None
-        if not cells or (len(cells) == 1 and not cells[0].strip()):
-            continue  # blank line
-        count += 1
-        yield cells
+    try:
+        yield from csv_input.records(reader)
+    except csv_input.CsvInputError as exc:
+        raise SyncInputError(exc.message, field=exc.field) from None
 
 
 def _check_header(names: list[str]) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from toit_emploi_api.core.enums import pg_enum
+from toit_emploi_api.core.imports_models import Imported
 from toit_emploi_api.core.models import Base, Timestamps, UUIDPrimaryKey, Versioned
 from toit_emploi_api.employers.models import contract_type_enum
 from toit_emploi_api.households.models import stage_enum
@@ -41,7 +42,7 @@ ALLOCATION_HOUSEHOLD_ACTIVE_INDEX = "uq_housing_allocations_household_active"
 PLACEMENT_OPEN_INDEX = "uq_placements_member_opening_open"
 
 
-class StageTransition(UUIDPrimaryKey, Base):
+class StageTransition(UUIDPrimaryKey, Imported, Base):
     """One item of a household's stage history: a move between stages (from, to, when, who, why), or a dated step of
     the application inside diagnostic (`kind` application_submitted or application_presented, from and to
     diagnostic)."""
@@ -71,7 +72,7 @@ class StageTransition(UUIDPrimaryKey, Base):
     )
 
 
-class Placement(UUIDPrimaryKey, Timestamps, Versioned, Base):
+class Placement(UUIDPrimaryKey, Timestamps, Versioned, Imported, Base):
     """A job opening proposed to one adult of a household (mise en relation)."""
 
     __tablename__ = "placements"
@@ -106,7 +107,7 @@ class Placement(UUIDPrimaryKey, Timestamps, Versioned, Base):
     )
 
 
-class RelayStay(UUIDPrimaryKey, Timestamps, Versioned, Base):
+class RelayStay(UUIDPrimaryKey, Timestamps, Versioned, Imported, Base):
     """A 3-to-5-day stay of a household in a relay apartment, and its outcome."""
 
     __tablename__ = "relay_stays"
@@ -137,7 +138,7 @@ class RelayStay(UUIDPrimaryKey, Timestamps, Versioned, Base):
     )
 
 
-class HousingAllocation(UUIDPrimaryKey, Timestamps, Versioned, Base):
+class HousingAllocation(UUIDPrimaryKey, Timestamps, Versioned, Imported, Base):
     """A housing unit allocated to a household: reserved → lease signed → ended, or cancelled."""
 
     __tablename__ = "housing_allocations"
@@ -174,7 +175,7 @@ class HousingAllocation(UUIDPrimaryKey, Timestamps, Versioned, Base):
     )
 
 
-class FollowUpEntry(UUIDPrimaryKey, Timestamps, Base):
+class FollowUpEntry(UUIDPrimaryKey, Timestamps, Imported, Base):
     """One note of the global support given during follow-up."""
 
     __tablename__ = "follow_up_entries"

@@ -19,6 +19,7 @@ from toit_emploi_api.core.audit import AuditEvent
 from toit_emploi_api.core.clock import days_since
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
+from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND
 from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, etag_for, with_etag
 from toit_emploi_api.households.deps import LockedHousehold
@@ -163,6 +164,7 @@ def _entry_out(entry: FollowUpEntry) -> FollowUpEntryOut:
     response_model=TransitionResultOut,
     responses=problem_responses(NOT_FOUND, GUARD_FAILED, TRANSITION_NOT_ALLOWED, ROLE_NOT_PERMITTED),
 )
+@idempotent
 async def transitions_create(
     principal: MoverDep,
     session: SessionDep,
@@ -263,6 +265,7 @@ def _step_out(result: application.StepResult, response: Response) -> Application
     response_model=ApplicationStepOut,
     responses=_APPLICATION_STEP,
 )
+@idempotent
 async def application_submit(
     principal: SubmitterDep,
     session: SessionDep,
@@ -294,6 +297,7 @@ async def application_submit(
     response_model=ApplicationStepOut,
     responses=_APPLICATION_STEP,
 )
+@idempotent
 async def application_present(
     principal: PresenterDep,
     session: SessionDep,
@@ -362,6 +366,7 @@ async def placements_list(
     response_model=PlacementOut,
     responses=problem_responses(NOT_FOUND, WRONG_STAGE, JOB_OPENING_NOT_OPEN, PLACEMENT_ALREADY_OPEN),
 )
+@idempotent
 async def placements_create(
     principal: WriterDep,
     session: SessionDep,
@@ -475,6 +480,7 @@ async def relay_stays_list(
         RELAY_STAY_OVERLAP,
     ),
 )
+@idempotent
 async def relay_stays_create(
     principal: WriterDep,
     session: SessionDep,
@@ -557,6 +563,7 @@ async def relay_stays_record_outcome(
     response_model=RelayStayOut,
     responses=problem_responses(NOT_FOUND, WRONG_STAGE, RELAY_STAY_NOT_BOOKED),
 )
+@idempotent
 async def relay_stays_cancel(
     principal: WriterDep, session: SessionDep, stay: LockedRelayStay, if_match: IfMatchDep, response: Response
 ) -> RelayStayOut:
@@ -606,6 +613,7 @@ async def allocations_get(
         NOT_FOUND, WRONG_STAGE, HOUSEHOLD_ALREADY_ALLOCATED, UNIT_IS_RELAY_APARTMENT, UNIT_NOT_AVAILABLE, UNIT_TOO_SMALL
     ),
 )
+@idempotent
 async def allocations_reserve(
     principal: WriterDep,
     session: SessionDep,
@@ -666,6 +674,7 @@ async def allocations_sign_lease(
     response_model=AllocationOut,
     responses=problem_responses(NOT_FOUND, WRONG_STAGE, ALLOCATION_NOT_RESERVED),
 )
+@idempotent
 async def allocations_cancel(
     principal: WriterDep,
     session: SessionDep,
@@ -714,6 +723,7 @@ async def follow_up_entries_list(
     response_model=FollowUpEntryOut,
     responses=problem_responses(NOT_FOUND, WRONG_STAGE),
 )
+@idempotent
 async def follow_up_entries_create(
     principal: WriterDep,
     session: SessionDep,

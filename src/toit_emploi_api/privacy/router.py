@@ -14,6 +14,7 @@ from toit_emploi_api.auth.policy import Principal, authorize
 from toit_emploi_api.core.csv import CSV_CONTENT, csv_response, wants_csv
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import ProblemError, problem_responses
+from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND
 from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, with_etag
 from toit_emploi_api.households.deps import CurrentHousehold, LockedHousehold
@@ -125,6 +126,7 @@ async def retention_due_list(
     response_model=RetentionRunOut,
     responses=problem_responses(RETENTION_RUN_IN_PROGRESS),
 )
+@idempotent
 async def retention_runs_create(principal: AdminDep, request: Request, body: RetentionRunIn) -> RetentionRunOut:
     """Anonymise now every completed or withdrawn household whose last contact is more than the retention period
     old (what the daily run does), and answer which. `dry_run: true` changes nothing and answers what would be
@@ -168,6 +170,7 @@ async def household_export(principal: ManagerDep, session: SessionDep, household
     response_model=AnonymiseOut,
     responses=problem_responses(NOT_FOUND, HOUSEHOLD_ANONYMISED, HOUSEHOLD_STILL_ACTIVE),
 )
+@idempotent
 async def household_anonymise(
     principal: ManagerDep,
     session: SessionDep,

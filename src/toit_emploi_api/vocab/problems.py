@@ -79,3 +79,9 @@ OAUTH_INVALID_CLIENT = problem_type("oauth-invalid-client", "Token request refus
 HOUSEHOLD_ANONYMISED = problem_type("household-anonymised", "Household already anonymised", 409)
 HOUSEHOLD_STILL_ACTIVE = problem_type("household-still-active", "Household still active", 409)
 RETENTION_RUN_IN_PROGRESS = problem_type("retention-run-in-progress", "Retention run in progress", 409)
+
+# --- integration: imports (households CSV, the programme's history) -------------------------------------
+IMPORT_UNREADABLE = problem_type("import-unreadable", "Import file unreadable", 422)
+IMPORT_INVALID_ROWS = problem_type("import-invalid-rows", "Import has invalid rows", 422)
+IMPORT_TOO_LARGE = problem_type("import-too-large", "Import too large", 413)
+IMPORT_NOT_REVERSIBLE = problem_type("import-not-reversible", "Import cannot be rolled back", 409)

@@ -1,0 +1,297 @@
+"""POST /api/v1/history/import: the programme's past households, checked with live work's rules as of each date."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from datetime import date, timedelta
+from typing import Any
+
+from httpx import AsyncClient, Response
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.factories import Actor, Factory
+from toit_emploi_api.vocab.roles import Role
+
+URL = "/api/v1/history/import"
+NDJSON = {"Content-Type": "application/x-ndjson"}
+
+
+def d(value: date) -> str:
+    return value.isoformat()
+
+
+def household(key: str, opened: date, **extra: Any) -> dict[str, Any]:
+    """A household opened on `opened`: two adults (one with a ROME code) and a child, consent on opening."""
+    body: dict[str, Any] = {
+        "key": key,
+        "created_on": d(opened),
+        "housing_situation": "hotel_115",
+        "consent_date": d(opened),
+        "consent_scope": "programme",
+        "members": [
+            {"key": "a", "first_name": "Awa", "last_name": f"Famille{key}", "birth_date": "1984-02-01",
+             "role": "head", "rome_codes": ["K1304"]},
+            {"key": "b", "first_name": "Moussa", "last_name": f"Famille{key}", "birth_date": "1982-05-12",
+             "role": "partner"},
+            {"key": "c", "first_name": "Lina", "last_name": f"Famille{key}", "birth_date": d(opened - timedelta(2000)),
+             "role": "child"},
+        ],
+    }  # fmt: skip
+    body.update(extra)
+    return body
+
+
+def full_path(
+    key: str, opened: date, relay: uuid.UUID, unit: uuid.UUID, opening: uuid.UUID, *, end: str = "completed"
+) -> dict[str, Any]:
+    """Opened → matching (+30 d) → relay stay (+60 d, 4 days) → lease (+64) → follow-up (+120) → completed (+400)."""
+    o = opened
+    moves = [
+        {"to": "matching", "on": d(o + timedelta(30))},
+        {"to": "relay_stay", "on": d(o + timedelta(60))},
+        {"to": "lease", "on": d(o + timedelta(64))},
+        {"to": "follow_up", "on": d(o + timedelta(120))},
+    ]
+    if end == "completed":
+        moves.append({"to": "completed", "on": d(o + timedelta(400))})
+    body = household(
+        key,
+        o,
+        moves=moves,
+        placements=[
+            {"member": "a", "job_opening_id": str(opening), "proposed_on": d(o + timedelta(35)),
+             "interview_on": d(o + timedelta(45)), "offered_on": d(o + timedelta(63)), "status": "hired",
+             "closed_on": d(o + timedelta(64)), "contract_type": "cdi", "start_date": d(o + timedelta(110))},
+        ],
+        relay_stays=[
+            {"unit_id": str(relay), "start_date": d(o + timedelta(60)), "end_date": d(o + timedelta(63)),
+             "family_agrees": True, "employer_agrees": True},
+        ],
+        allocation={"unit_id": str(unit), "reserved_on": d(o + timedelta(64)),
+                    "lease_signed_date": d(o + timedelta(90)), "move_in_date": d(o + timedelta(100))},
+        follow_up_entries=[{"entry_date": d(o + timedelta(150)), "domain": "schooling", "note": "École inscrite."}],
+    )  # fmt: skip
+    if end == "completed":
+        body["closure"] = {"date": d(o + timedelta(400)), "note": "Entered droit commun."}
+    return body
+
+
+def withdrawn(key: str, opened: date, after: int, *, retained: bool = True) -> dict[str, Any]:
+    moves = [{"to": "matching", "on": d(opened + timedelta(20))}] if retained else []
+    reason = "returned_to_paris" if retained else "application_declined"
+    moves.append({"to": "withdrawn", "on": d(opened + timedelta(after)), "reason": reason, "note": "Left."})
+    return household(key, opened, moves=moves)
+
+
+def lines(*households: dict[str, Any]) -> bytes:
+    return ("\n".join(json.dumps(h, ensure_ascii=False) for h in households) + "\n").encode()
+
+
+async def post(client: AsyncClient, admin: Actor, body: bytes, **params: str) -> Response:
+    return await client.post(URL, content=body, headers=admin.headers | NDJSON, params=params)
+
+
+async def scalar(db: AsyncSession, sql: str) -> Any:
+    await db.rollback()
+    return (await db.execute(text(sql))).scalar_one()
+
+
+async def places(arrange: Factory) -> tuple[uuid.UUID, list[uuid.UUID], uuid.UUID]:
+    relay = await arrange.unit(relay=True)
+    units = [await arrange.unit(rooms=4) for _ in range(3)]
+    return relay, units, await arrange.opening(positions=20)
+
+
+async def test_a_2015_2019_history_gives_the_programmes_figures(
+    client: AsyncClient, admin: Actor, arrange: Factory, db: AsyncSession
+) -> None:
+    relay, units, opening = await places(arrange)
+    history = [
+        full_path("2015-01", date(2015, 2, 2), relay, units[0], opening),
+        full_path("2016-01", date(2016, 3, 1), relay, units[0], opening),
+        full_path("2017-01", date(2017, 5, 2), relay, units[1], opening, end="follow_up"),
+        withdrawn("2015-02", date(2015, 6, 1), 90),  # retained, then left during matching
+        withdrawn("2018-01", date(2018, 1, 8), 40, retained=False),  # declined at diagnostic
+        household("2019-01", date(2019, 9, 2), moves=[{"to": "matching", "on": "2019-10-01"}]),  # still in matching
+        household("2019-02", date(2019, 11, 4)),  # application received, still in diagnostic
+    ]
+    dry = await post(client, admin, lines(*history), dry_run="true")
+    assert dry.status_code == 200, dry.text
+    assert dry.json()["id"] is None
+    assert await scalar(db, "SELECT count(*) FROM households") == 0
+
+    r = await post(client, admin, lines(*history))
+    assert r.status_code == 201, r.text
+    report = r.json()
+    assert report["stages"] == {"completed": 2, "follow_up": 1, "withdrawn": 2, "matching": 1, "diagnostic": 1}
+    assert [h["reference"][:7] for h in report["households"]] == ["TE-2015", "TE-2016", "TE-2017", "TE-2015",
+                                                                   "TE-2018", "TE-2019", "TE-2019"]  # fmt: skip
+    import_id = report["id"]
+    # The funders' table (docs/domain.md): retained = ever moved diagnostic → matching.
+    retained = await scalar(
+        db, "SELECT count(DISTINCT household_id) FROM stage_transitions WHERE to_stage = 'matching'"
+    )
+    stage_of: dict[str, str] = dict((await db.execute(text("SELECT reference, stage::text FROM households"))).all())
+    assert retained == 5
+    assert Counter(stage_of.values()) == Counter(report["stages"])
+    installed = await scalar(
+        db,
+        "SELECT count(*) FROM households h WHERE stage IN ('lease', 'follow_up', 'completed') AND EXISTS"
+        " (SELECT 1 FROM stage_transitions t WHERE t.household_id = h.id AND t.to_stage = 'matching')",
+    )
+    assert installed == 3
+    # Every imported fact carries the import's id; dates are the real ones.
+    for table in ("households", "household_members", "stage_transitions", "placements", "relay_stays",
+                  "housing_allocations", "follow_up_entries"):  # fmt: skip
+        assert await scalar(db, f"SELECT count(*) FROM {table} WHERE import_id IS DISTINCT FROM '{import_id}'") == 0
+    last_contact = await scalar(db, "SELECT last_contact_date FROM households WHERE reference LIKE 'TE-2015-%' LIMIT 1")
+    assert last_contact in (date(2016, 3, 8), date(2015, 8, 30))  # the last fact of each 2015 file
+    first_move = await scalar(db, "SELECT min(at)::date FROM stage_transitions")
+    assert first_move == date(2015, 3, 4)
+    active = await scalar(db, "SELECT count(*) FROM housing_allocations WHERE status = 'lease_signed'")
+    assert active == 1  # the household still in follow-up; the completed ones' leases are ended
+    got = await client.get(f"/api/v1/history/imports/{import_id}", headers=admin.headers)
+    assert got.status_code == 200
+    assert got.json()["counts"]["households"] == 7
+
+
+async def test_order_violations_and_guards_as_of_each_date(client: AsyncClient, admin: Actor, arrange: Factory) -> None:
+    relay, units, opening = await places(arrange)
+    skip = household("skip", date(2015, 1, 5), moves=[{"to": "relay_stay", "on": "2015-02-01"}])
+    backwards = household(
+        "backwards", date(2015, 1, 5),
+        moves=[{"to": "matching", "on": "2015-03-01"}, {"to": "withdrawn", "on": "2015-02-01",
+               "reason": "lost_contact", "note": "No news."}],
+    )  # fmt: skip
+    late_consent = household("consent", date(2015, 1, 5), consent_date="2015-04-01",
+                             moves=[{"to": "matching", "on": "2015-02-01"}])  # fmt: skip
+    stay_too_late = full_path("stay", date(2016, 1, 4), relay, units[0], opening)
+    stay_too_late["moves"][1]["on"] = "2016-02-13"  # relay_stay before the employer agreed to meet (interview +45)
+    resp = await post(client, admin, lines(skip, backwards, late_consent, stay_too_late))
+    assert resp.status_code == 422, resp.text
+    problems = {(e["key"], e["field"]): e["message"] for e in resp.json()["row_errors"]}
+    assert "transition_not_allowed" in problems[("skip", "moves.0.to")]
+    assert ("backwards", "moves.1.on") in problems
+    assert "consent_missing" in problems[("consent", "moves.0.to")]
+    assert "no_placement_with_employer_meeting" in problems[("stay", "moves.1.to")]
+    assert {e["line"] for e in resp.json()["row_errors"]} == {1, 2, 3, 4}
+
+
+async def test_bad_lines_are_all_reported(
+    client: AsyncClient, admin: Actor, arrange: Factory, db: AsyncSession
+) -> None:
+    relay, units, opening = await places(arrange)
+    long_stay = full_path("long", date(2016, 1, 4), relay, units[0], opening)
+    long_stay["relay_stays"][0]["end_date"] = "2016-03-10"  # 6 days
+    overlap = full_path("overlap", date(2016, 1, 4), relay, units[1], opening)  # same apartment, same dates
+    body = (
+        b'{"key": "broken",\n'  # not JSON
+        + lines(
+            household("old", date(2013, 12, 31)),  # before the programme
+            household("extra", date(2015, 1, 5), favourite_colour="blue"),
+            long_stay,
+            overlap,
+        )
+    )
+    r = await post(client, admin, body)
+    assert r.status_code == 422, r.text
+    found = {(e["line"], e["field"]) for e in r.json()["row_errors"]}
+    assert (1, "line") in found or any(line == 1 for line, _ in found)
+    assert (2, "created_on") in found
+    assert (3, "favourite_colour") in found
+    assert (4, "relay_stays.0.end_date") in found
+    assert (5, "relay_stays.0") in found  # overlaps household "long" of the file
+    assert await scalar(db, "SELECT count(*) FROM households") == 0
+
+
+async def test_encodings(client: AsyncClient, admin: Actor) -> None:
+    one = household("é", date(2015, 1, 5))
+    latin = json.dumps(one, ensure_ascii=False).encode("cp1252")
+    r = await client.post(URL, content=latin, headers=admin.headers | {"Content-Type": "application/x-ndjson"})
+    assert r.status_code == 422
+    assert r.json()["type"] == "urn:toit-emploi:problem:import-unreadable"
+    declared = admin.headers | {"Content-Type": "application/x-ndjson; charset=windows-1252"}
+    r = await client.post(URL, content=latin, headers=declared, params={"dry_run": "true"})
+    assert r.status_code == 200, r.text
+    assert r.json()["households"][0]["key"] == "é"
+    assert (
+        await client.post(URL, content=b"<a/>", headers=admin.headers | {"Content-Type": "application/xml"})
+    ).status_code == 415
+
+
+async def test_rollback_while_nothing_was_added(
+    client: AsyncClient, admin: Actor, arrange: Factory, db: AsyncSession
+) -> None:
+    relay, units, opening = await places(arrange)
+    r = await post(client, admin, lines(full_path("a", date(2015, 2, 2), relay, units[0], opening, end="follow_up")))
+    assert r.status_code == 201, r.text
+    import_id, household_id = r.json()["id"], r.json()["households"][0]["id"]
+    url = f"/api/v1/history/imports/{import_id}"
+    # Something added on top: a live follow-up entry. The rollback is refused.
+    manager = await arrange.user(Role.SERVICE_MANAGER)
+    entry = {"entry_date": date.today().isoformat(), "domain": "benefits", "note": "CAF."}
+    added = await client.post(
+        f"/api/v1/households/{household_id}/follow-up-entries", json=entry, headers=manager.headers
+    )
+    assert added.status_code == 201, added.text
+    tag = (await client.get(url, headers=admin.headers)).headers["ETag"]
+    refused = await client.post(f"{url}/rollback", headers=admin.headers | {"If-Match": tag})
+    assert refused.status_code == 409
+    assert refused.json()["household_ids"] == [household_id]
+    await db.execute(text("DELETE FROM follow_up_entries WHERE import_id IS NULL"))
+    await db.commit()
+    done = await client.post(f"{url}/rollback", headers=admin.headers | {"If-Match": tag})
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "rolled_back"
+    assert await scalar(db, "SELECT count(*) FROM households") == 0
+    assert await scalar(db, "SELECT count(*) FROM relay_stays") == 0
+    again = await client.post(f"{url}/rollback", headers=admin.headers | {"If-Match": done.headers["ETag"]})
+    assert again.status_code == 409
+
+
+async def test_admins_only(client: AsyncClient, actors: Factory) -> None:
+    manager = await actors.user(Role.SERVICE_MANAGER)
+    r = await client.post(URL, content=lines(household("x", date(2015, 1, 5))), headers=manager.headers | NDJSON)
+    assert r.status_code == 403
+
+
+CSV_HEADER = (
+    "cle_foyer;fait;date;situation_logement;date_consentement;portee_consentement;cle_membre;prenom;nom;"
+    "date_naissance;role;codes_rome;vers;motif;note"
+)
+
+
+async def test_a_csv_history_one_line_per_fact(client: AsyncClient, admin: Actor, db: AsyncSession) -> None:
+    csv = (
+        CSV_HEADER + "\n"
+        "H1;foyer;2016-03-02;hotel_115;2016-03-02;programme;;;;;;;;;\n"
+        "H1;membre;;;;;a;Awa;Traoré;1984-02-01;head;K1304;;;\n"
+        "H1;etape;2016-04-11;;;;;;;;;;matching;;\n"
+        "H1;etape;2016-06-01;;;;;;;;;;withdrawn;returned_to_paris;Repartie à Paris.\n"
+        "H2;foyer;2017-01-09;street;;;;;;;;;;;\n"
+        "H2;etape;2017-02-01;;;;;;;;;;withdrawn;application_declined;Dossier non retenu.\n"
+    )
+    headers = admin.headers | {"Content-Type": "text/csv; charset=windows-1252"}
+    r = await client.post(URL, content=csv.encode("cp1252"), headers=headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["stages"] == {"withdrawn": 2}
+    reasons = (await db.execute(text("SELECT withdrawal_reason FROM households ORDER BY reference"))).scalars().all()
+    assert reasons == ["returned_to_paris", "application_declined"]
+    # Each problem is reported on the line of its fact.
+    bad = (
+        CSV_HEADER + "\n"
+        "H3;foyer;2016-03-02;hotel_115;;;;;;;;;;;\n"
+        "H3;membre;;;;;a;Awa;Traoré;1984-02-31;head;K1304;;;\n"
+        "H3;etape;2016-04-11;;;;;;;;;;matching;;\n"
+        "H3;sejour;2016-04-12;;;;;;;;;;;;\n"
+        "H4;foyer;2016-03-02;hotel_115;;;;;;;;;;;\n"
+        "H4;membre;;;;;a;Awa;Ali;1984-02-01;head;K1304;;;\n"
+        "H4;etape;2016-04-11;;;;;;;;;;matching;;\n"
+    )
+    r = await client.post(URL, content=bad.encode(), headers=admin.headers | {"Content-Type": "text/csv"})
+    assert r.status_code == 422, r.text
+    found = {(e["line"], e["field"]) for e in r.json()["row_errors"]}
+    assert found == {(3, "members.0.birth_date"), (5, "fait"), (8, "moves.0.to")}
