@@ -9,6 +9,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from toit_emploi_api.core import problems
+from toit_emploi_api.core.database import get_session
 from toit_emploi_api.core.errors import PROBLEM_JSON, PROBLEM_TYPES_KEY, FieldError, Problem
 from toit_emploi_api.core.resources import IF_MATCH_MARK
 from toit_emploi_api.core.routes import dependency_calls, iter_api_routes, route_policy
@@ -27,6 +28,11 @@ _PHRASES = {
     429: "Too many requests",
     500: "Unexpected error (quote the X-Request-ID)",
     503: "Service unavailable",
+}
+
+_RETRY_AFTER = {
+    "description": "Seconds to wait before retrying (the database is restarting or unreachable).",
+    "schema": {"type": "integer", "minimum": 1},
 }
 
 
@@ -71,6 +77,11 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 statuses |= {412, 428}
                 types[412] = [problems.PRECONDITION_FAILED.slug]
                 types[428] = [problems.PRECONDITION_REQUIRED.slug]
+            if get_session in calls:
+                # Every route that uses the database may find it unavailable for a moment (core.errors).
+                statuses.add(503)
+                types[503] = [problems.DATABASE_UNAVAILABLE.slug]
+                responses.setdefault("503", {})["headers"] = {"Retry-After": _RETRY_AFTER}
             if policy != "public":
                 statuses |= {401, 403}
                 types[401] = [problems.UNAUTHORIZED.slug]
