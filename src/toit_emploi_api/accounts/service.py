@@ -19,6 +19,7 @@ from toit_emploi_api.accounts.schemas import (
     UserCreate,
     UserUpdate,
 )
+from toit_emploi_api.core.clock import utcnow
 from toit_emploi_api.core.errors import FieldError, ProblemError, ValidationProblemError
 from toit_emploi_api.core.resources import PageParams, Slice, found
 from toit_emploi_api.vocab.problems import EMAIL_TAKEN, LAST_ADMIN, ORGANISATION_NAME_TAKEN, SELF_LOCKOUT
@@ -100,13 +101,30 @@ async def update_user(session: AsyncSession, user: User, data: UserUpdate, *, ac
         await repository.lock_admins(session)  # two admins demoting each other cannot both succeed
         if await repository.count_admins(session, excluding_user=user.id) == 0:
             raise ProblemError(LAST_ADMIN, "This is the last active admin.")
-    if changes.get("password"):
-        user.password_hash = await hash_secret_async(changes.pop("password"))
-    changes.pop("password", None)
+    new_password = changes.pop("password", None)
+    if new_password:
+        user.password_hash = await hash_secret_async(new_password)
+    if new_password or (changes.get("active") is False and user.active):
+        # Deactivated or a new password: every sign-in of this person ends (its refresh tokens are revoked).
+        await repository.revoke_refresh_tokens_of_user(session, user.id, utcnow())
     for key, value in changes.items():
         if value is not None:
             setattr(user, key, value)
     await session.flush()
+    return user
+
+
+async def users_with_organisations(session: AsyncSession) -> list[tuple[User, Organisation]]:
+    """Every user and its organisation (the command line's `list-users`)."""
+    return await repository.all_users(session)
+
+
+async def user_by_email_or_error(session: AsyncSession, email: str) -> User:
+    user = await repository.user_by_email(session, email.strip())
+    if user is None:
+        raise ValidationProblemError(
+            "No user with this email.", errors=[FieldError(field="email", message="unknown user")]
+        )
     return user
 
 

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import OAuth2PasswordBearer
+from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlowPassword, OAuthFlows
+from fastapi.security import OAuth2
+from fastapi.security.utils import get_authorization_scheme_param
 
 from toit_emploi_api.auth import repository
 from toit_emploi_api.auth.tokens import InvalidTokenError, SubjectKind, decode_access_token
@@ -21,7 +23,31 @@ from toit_emploi_api.core.errors import ForbiddenError, UnauthorizedError
 from toit_emploi_api.core.routes import POLICY_ATTRIBUTE
 from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
-oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+TOKEN_URL = "/api/v1/auth/token"
+
+
+class BearerToken(OAuth2):
+    """`Authorization: Bearer <token>`, published as OAuth2 with both flows the token endpoint serves: `password`
+    (people; refreshed with `grant_type=refresh_token`) and `clientCredentials` (partner systems' API clients)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            flows=OAuthFlows(
+                password=OAuthFlowPassword(tokenUrl=TOKEN_URL, refreshUrl=TOKEN_URL, scopes={}),
+                clientCredentials=OAuthFlowClientCredentials(tokenUrl=TOKEN_URL, scopes={}),
+            ),
+            scheme_name="OAuth2",
+            description="People: password grant (and refresh_token). Partner systems: client_credentials grant "
+            "with an API client's id and secret. Send the access token as `Authorization: Bearer <token>`.",
+            auto_error=False,
+        )
+
+    async def __call__(self, request: Request) -> str | None:
+        scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+        return token if scheme.lower() == "bearer" and token else None
+
+
+oauth2_scheme = BearerToken()
 
 
 @dataclass(frozen=True)
@@ -55,10 +81,10 @@ async def _authenticate(
             "The bearer token is invalid or expired.",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from None
-    state = await repository.subject_state(session, claims.subject_kind, claims.subject_id)
+    state = await repository.subject_state(session, claims.subject_kind, claims.subject_id, claims.session_id)
     if state is None or not state.active or not state.organisation_active:
         raise UnauthorizedError(
-            "The account behind this token no longer exists or is deactivated.",
+            "The account behind this token no longer exists or is deactivated, or this sign-in was revoked.",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
     principal = Principal(
