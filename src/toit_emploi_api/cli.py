@@ -95,21 +95,39 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     # uvicorn runs as a child process: Ctrl-C reaches both; the child shuts down gracefully, then this process
     # exits and the embedded server is stopped by its exit hook.
+    from toit_emploi_api.core.logging import uvicorn_log_config
+
+    # uvicorn's own lines (the supervisor's too) in our format: a dictConfig file it reads at start.
+    log_config = Path(settings.data_dir) / "uvicorn-logging.json"
+    log_config.parent.mkdir(parents=True, exist_ok=True)
+    log_config.write_text(json.dumps(uvicorn_log_config(settings)), encoding="utf-8")
     command = [
         sys.executable, "-m", "uvicorn", "--factory", "toit_emploi_api.main:create_app",
         "--host", args.host, "--port", str(args.port), "--workers", str(args.workers),
         "--proxy-headers", "--no-access-log", "--log-level", settings.log_level.lower(),
+        "--log-config", str(log_config),
     ]  # fmt: skip
     child = subprocess.Popen(command)  # noqa: S603 - fixed command, our own interpreter
+    stopping = False
 
     def stop_child(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
         # SIGTERM is graceful for uvicorn, and harmless if a terminal's Ctrl-C already reached it.
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, stop_child)
     signal.signal(signal.SIGINT, stop_child)
-    return child.wait()
+    return serve_exit_code(child.wait(), stopping)
+
+
+def serve_exit_code(child_status: int, stop_requested: bool) -> int:
+    """0 when uvicorn ended because we were asked to stop: uvicorn re-raises the signal it caught, so its status is
+    -SIGINT or -SIGTERM; anything else is the child's own failure, passed on."""
+    if stop_requested and child_status in (0, -signal.SIGINT, -signal.SIGTERM):
+        return 0
+    return child_status if child_status >= 0 else 128 - child_status
 
 
 def cmd_create_organisation(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from fastapi_offline import FastAPIOffline
 from toit_emploi_api import __version__
 from toit_emploi_api.accounts import passwords
 from toit_emploi_api.administration.router import router as accounts_router
+from toit_emploi_api.auth.router import metrics_router
 from toit_emploi_api.auth.router import router as auth_router
 from toit_emploi_api.catalogue.router import router as reference_router
 from toit_emploi_api.core import openapi as openapi_hooks
@@ -21,6 +22,7 @@ from toit_emploi_api.core.database import make_engine, make_sessionmaker
 from toit_emploi_api.core.errors import install_error_handlers
 from toit_emploi_api.core.health import router as health_router
 from toit_emploi_api.core.logging import configure_logging
+from toit_emploi_api.core.metrics import Metrics, MetricsMiddleware
 from toit_emploi_api.core.middleware import (
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
@@ -89,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.migration_head = head_revision()
+    app.state.metrics = Metrics(engine)
 
     # Households ask the pipeline whether a member has placements through a port (households is the lower layer).
     households_ports.connect(member_placements=placement_ids_of_member)
@@ -103,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reference_router,
         housing_router,
         pipeline_router,
+        metrics_router,
     ):
         app.include_router(router)
 
@@ -113,6 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, limit_for=limit_for)
     app.add_middleware(UrlSafetyMiddleware)
     app.add_middleware(RequestContextMiddleware)
+    # Outside the request id: counts every answer with its final status (503s and last-resort 500s included).
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     # CORS outermost, so that even the last-resort 500 reaches a browser frontend with its headers.
     if settings.cors_origins:
         app.add_middleware(

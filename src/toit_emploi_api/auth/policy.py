@@ -6,6 +6,7 @@ a test walks the app and fails on any route without one.
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -118,3 +119,18 @@ ALL_ROLES_POLICY = authorize(*Role)
 Authenticated = Annotated[Principal, Depends(_authenticate)]
 """The caller, for loader dependencies (`households.deps`, …): the route's own `authorize(...)` checks the role;
 declare it before the loader so that a refused role is a 403, not a 404."""
+
+
+async def metrics_reader(
+    request: Request, session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> None:
+    """GET /metrics: the `TOIT_EMPLOI_METRICS_TOKEN` bearer token (for Prometheus), or an admin's access token."""
+    expected: str | None = request.app.state.settings.metrics_token
+    if expected and token and hmac.compare_digest(token.encode(), expected.encode()):
+        return
+    principal = await _authenticate(request, session, token)
+    if not principal.is_admin:
+        raise ForbiddenError("Only an admin (or the metrics token) may read the metrics.")
+
+
+setattr(metrics_reader, POLICY_ATTRIBUTE, frozenset({Role.ADMIN}))

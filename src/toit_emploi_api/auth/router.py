@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from toit_emploi_api.accounts.schemas import MeOut, OrganisationBrief
 from toit_emploi_api.auth import service
-from toit_emploi_api.auth.policy import ALL_ROLES_POLICY, Principal
+from toit_emploi_api.auth.policy import ALL_ROLES_POLICY, Principal, metrics_reader
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_response, problem_responses
 from toit_emploi_api.core.routes import public_route
@@ -24,6 +24,7 @@ from toit_emploi_api.vocab.problems import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
+metrics_router = APIRouter(tags=["health"])
 
 
 class TokenOut(BaseModel):
@@ -191,3 +192,27 @@ async def get_me(session: SessionDep, principal: Annotated[Principal, Depends(AL
     if caller.api_client is not None:
         out.client_id, out.name = caller.api_client.client_id, caller.api_client.name
     return out
+
+
+@metrics_router.get(
+    "/metrics",
+    operation_id="metrics",
+    summary="Prometheus metrics",
+    dependencies=[Depends(metrics_reader)],
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition format.",
+            "content": {"text/plain; version=0.0.4; charset=utf-8": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics of this process (or of every worker in multiprocess mode, see docs/operations.md):
+    `toit_emploi_http_requests_total` and `toit_emploi_http_request_duration_seconds` by method, route template
+    (never a concrete path) and status, and the database pool's `toit_emploi_db_pool_*` gauges.
+
+    Send `Authorization: Bearer <TOIT_EMPLOI_METRICS_TOKEN>` (the setting, for Prometheus' `authorization`
+    config) or an admin's access token; anything else is 401 or 403."""
+    body, content_type = request.app.state.metrics.render()
+    return Response(body, media_type=content_type, headers={"Cache-Control": "no-store"})
