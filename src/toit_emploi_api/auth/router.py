@@ -120,8 +120,8 @@ async def issue_token(
 
     **Errors** are problem+json that also carry RFC 6749's `error` and `error_description`:
     `invalid_request` (400: a missing field, a NUL character), `invalid_grant` (400: wrong email or password, or
-    locked; an invalid, used, expired or revoked refresh token), `unsupported_grant_type` (400) and `invalid_client` (401 with `WWW-Authenticate: Basic`: wrong or
-    missing client credentials, or locked).
+    locked; an invalid, used, expired or revoked refresh token), `unsupported_grant_type` (400) and
+    `invalid_client` (401 with `WWW-Authenticate: Basic`: wrong or missing client credentials, or locked).
     """
     address = request.client.host if request.client else None
     form = service.TokenRequest(

@@ -111,7 +111,7 @@ async def _refused(
 async def password_grant(
     session: AsyncSession, settings: Settings, username: str, password: str, client_address: str | None
 ) -> TokenGranted | TokenRefused:
-    keys = throttle.keys_for("user:" + username.strip().lower(), client_address)
+    keys = throttle.keys_for(throttle.user_identifier(username), client_address)
     if wait := await throttle.lock_and_check(session, keys):
         return TokenRefused(400, "invalid_grant", "Too many failed attempts; try again later.", wait)
     user = await accounts.user_by_email(session, username.strip())
@@ -189,7 +189,9 @@ async def revoke(session: AsyncSession, settings: Settings, token: str, token_ty
     if len(token) > 4096 or "\x00" in token:
         return
     now = datetime.now(UTC)
-    order = ("access_token", "refresh_token") if token_type_hint == "access_token" else ("refresh_token", "access_token")
+    order = (
+        ("access_token", "refresh_token") if token_type_hint == "access_token" else ("refresh_token", "access_token")
+    )
     for kind in order:
         if kind == "refresh_token":
             row = await accounts.refresh_token_for_update(session, _refresh_hash(token))
@@ -209,7 +211,7 @@ async def revoke(session: AsyncSession, settings: Settings, token: str, token_ty
 async def client_credentials_grant(
     session: AsyncSession, settings: Settings, client_id: str, client_secret: str, client_address: str | None
 ) -> TokenGranted | TokenRefused:
-    keys = throttle.keys_for("client:" + client_id, client_address)
+    keys = throttle.keys_for(throttle.client_identifier(client_id), client_address)
     if wait := await throttle.lock_and_check(session, keys):
         return TokenRefused(401, "invalid_client", "Too many failed attempts; try again later.", wait)
     client = await accounts.client_by_client_id(session, client_id)

@@ -42,6 +42,10 @@ def user_identifier(email: str) -> str:
     return "user:" + email.strip().lower()
 
 
+def client_identifier(client_id: str) -> str:
+    return "client:" + client_id
+
+
 async def unlock(session: AsyncSession, identifier: str) -> int:
     """Forget an account's failures and locks, from every address (`toit-emploi unlock-account`)."""
     return await repository.delete_account_counters(session, _h(identifier))

@@ -35,24 +35,26 @@ class TextFormatter(logging.Formatter):
     def __init__(self, fmt: str = TEXT_FORMAT, *args: Any, **kwargs: Any) -> None:
         super().__init__(fmt, *args, **kwargs)
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging API
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return iso_utc(record.created)
 
 
 def _json_formatter_class() -> type[logging.Formatter]:
     from pythonjsonlogger.json import JsonFormatter
 
-    class JsonLineFormatter(JsonFormatter):  # type: ignore[misc]
+    class JsonLineFormatter(JsonFormatter):
         """One JSON object a line: time (ISO 8601 UTC), level, logger, message, request_id, and any `extra`."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs.setdefault("rename_fields", {"levelname": "level", "asctime": "time"})
             super().__init__(JSON_FIELDS, *args, **kwargs)
 
-        def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
             return iso_utc(record.created)
 
-        def add_fields(self, log_record: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
+        def add_fields(
+            self, log_record: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+        ) -> None:
             super().add_fields(log_record, record, message_dict)
             log_record.setdefault("request_id", getattr(record, "request_id", "-"))
             # uvicorn's own records carry their arguments as `color_message`: not a field of ours.
@@ -84,6 +86,7 @@ def configure_logging(settings: Settings) -> None:
     for name in UVICORN_LOGGERS[1:]:  # "uvicorn" itself has no handler: its children write
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers[:] = [handler]
+        uvicorn_logger.setLevel(level)
         uvicorn_logger.propagate = False
 
 
