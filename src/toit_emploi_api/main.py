@@ -130,7 +130,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     openapi_hooks.install(app)
     if settings.jwt_secret == DEFAULT_SECRET and settings.environment != "test":
-        logging.getLogger("toit_emploi_api").warning(
-            "Using the default JWT secret: fine on your machine, never elsewhere (set TOIT_EMPLOI_JWT_SECRET)."
+        # Only `local` can get here (production refuses the default): a notice, not a warning on every local start.
+        logging.getLogger("toit_emploi_api").info(
+            "Local mode: the development JWT secret is in use, fine on your machine only (TOIT_EMPLOI_JWT_SECRET)."
         )
     return app

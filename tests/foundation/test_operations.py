@@ -66,6 +66,7 @@ def test_json_logs_have_iso_utc_time_and_uvicorn_lines_share_the_format(capsys: 
     try:
         configure_logging(settings)
         logging.getLogger("uvicorn.error").info("Started server process [%d]", 42)
+        logging.getLogger("uvicorn.access").info('1.2.3.4:5 - "GET /api/v1/households?q=Traore HTTP/1.1" 200')
         logging.getLogger("toit_emploi_api.access").info("GET /healthz 200", extra={"status": 200})
         lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     finally:

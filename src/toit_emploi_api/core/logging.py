@@ -1,6 +1,7 @@
 """Structured logging with the request id on every line. Never log names, birth dates or notes.
 
-One format for every line the process writes, ours and uvicorn's (`uvicorn`, `uvicorn.error`, `uvicorn.access`):
+One format for every line the process writes, ours and uvicorn's (`uvicorn.error`; uvicorn's access lines are
+replaced by ours, which never carry the query string):
 JSON lines in production (or with `TOIT_EMPLOI_LOG_JSON=true`), text elsewhere; the time is ISO 8601 in UTC with
 milliseconds (`2026-12-02T06:30:00.123Z`).
 """
@@ -83,11 +84,15 @@ def configure_logging(settings: Settings) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
-    for name in UVICORN_LOGGERS[1:]:  # "uvicorn" itself has no handler: its children write
-        uvicorn_logger = logging.getLogger(name)
-        uvicorn_logger.handlers[:] = [handler]
-        uvicorn_logger.setLevel(level)
-        uvicorn_logger.propagate = False
+    error_logger = logging.getLogger("uvicorn.error")  # "uvicorn" itself has no handler: its children write
+    error_logger.handlers[:] = [handler]
+    error_logger.setLevel(level)
+    error_logger.propagate = False
+    # uvicorn's access line would carry the query string (names, in a search) and the client's port: our own
+    # access line (core.middleware, one a request, with the request id) replaces it, in every way of running.
+    access_logger = logging.getLogger("uvicorn.access")
+    access_logger.handlers[:] = []
+    access_logger.propagate = False
 
 
 def uvicorn_log_config(settings: Settings) -> dict[str, Any]:
@@ -114,7 +119,7 @@ def uvicorn_log_config(settings: Settings) -> dict[str, Any]:
         "loggers": {
             "uvicorn": {"handlers": [], "level": settings.log_level.upper(), "propagate": True},
             "uvicorn.error": {"handlers": ["default"], "level": settings.log_level.upper(), "propagate": False},
-            "uvicorn.access": {"handlers": ["default"], "level": settings.log_level.upper(), "propagate": False},
+            "uvicorn.access": {"handlers": [], "level": settings.log_level.upper(), "propagate": False},
         },
     }
 
