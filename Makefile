@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.runtime-stamp
 DEV_STAMP := $(VENV)/.dev-stamp
 
-.PHONY: install install-dev run test lint typecheck pytest openapi bench clean
+.PHONY: install install-dev run test lint typecheck pytest openapi bench bench-privacy clean
 
 $(VENV)/bin/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
@@ -50,6 +50,9 @@ openapi: install
 
 bench: install
 	$(BIN)/python bench/sync.py
+
+bench-privacy: install
+	$(BIN)/python bench/privacy.py
 
 clean:
 	rm -rf $(VENV) .data

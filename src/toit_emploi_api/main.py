@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,6 +38,8 @@ from toit_emploi_api.households.router import router as households_router
 from toit_emploi_api.housing.router import router as housing_router
 from toit_emploi_api.pipeline.placements import placement_ids_of_member
 from toit_emploi_api.pipeline.router import router as pipeline_router
+from toit_emploi_api.privacy.router import router as privacy_router
+from toit_emploi_api.privacy.scheduler import retention_loop
 
 DESCRIPTION = """
 The JSON API behind **Un toit, un emploi** (Aurore and Polygone): it follows precarious families from the Paris
@@ -59,6 +63,7 @@ TAGS = [
         "name": "pipeline",
         "description": "Stage transitions, placements, relay stays, allocations, follow-up.",
     },
+    {"name": "privacy", "description": "Audit trail, retention and anonymisation, access export and erasure."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
@@ -74,8 +79,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The daily retention run (privacy.scheduler), when this process is the one meant to run it.
+        task = (
+            asyncio.create_task(retention_loop(app.state.sessionmaker, settings))
+            if settings.retention_scheduler
+            else None
+        )
         yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await engine.dispose()
 
     app = FastAPIOffline(
@@ -107,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         housing_router,
         pipeline_router,
         metrics_router,
+        privacy_router,
     ):
         app.include_router(router)
 

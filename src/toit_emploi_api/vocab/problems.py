@@ -70,3 +70,8 @@ OAUTH_INVALID_REQUEST = problem_type("oauth-invalid-request", "Token request ref
 OAUTH_INVALID_GRANT = problem_type("oauth-invalid-grant", "Token request refused", 400)
 OAUTH_UNSUPPORTED_GRANT_TYPE = problem_type("oauth-unsupported-grant-type", "Token request refused", 400)
 OAUTH_INVALID_CLIENT = problem_type("oauth-invalid-client", "Token request refused", 401)
+
+# --- privacy (retention, anonymisation, the data subject's rights) ---------------------------------------
+HOUSEHOLD_ANONYMISED = problem_type("household-anonymised", "Household already anonymised", 409)
+HOUSEHOLD_STILL_ACTIVE = problem_type("household-still-active", "Household still active", 409)
+RETENTION_RUN_IN_PROGRESS = problem_type("retention-run-in-progress", "Retention run in progress", 409)
