@@ -203,3 +203,26 @@ async def test_openapi_declares_both_oauth2_flows(client: AsyncClient) -> None:
     assert flows["password"]["tokenUrl"] == TOKEN
     assert flows["password"]["refreshUrl"] == TOKEN
     assert flows["clientCredentials"]["tokenUrl"] == TOKEN
+
+
+async def test_refreshes_replays_and_sign_outs_are_audited_without_the_token(
+    client: AsyncClient, service_manager: Actor, db: AsyncSession
+) -> None:
+    first = await _login(client, service_manager.email)
+    second = (await _refresh(client, first["refresh_token"])).json()
+    _refused(await _refresh(client, first["refresh_token"]))  # replay
+    other = await _login(client, service_manager.email)
+    assert (await client.post(REVOKE, data={"token": other["refresh_token"]})).status_code == 200
+    rows = (
+        await db.execute(
+            text("SELECT action, details::text FROM audit_events WHERE entity_id = :id ORDER BY at, id"),
+            {"id": service_manager.id},
+        )
+    ).all()
+    events = [(action, details) for action, details in rows]
+    assert ("auth.sign_in", '{"grant": "refresh_token"}') in events
+    assert ("auth.token_revoked", '{"cause": "refresh_token_replayed"}') in events
+    assert ("auth.token_revoked", '{"cause": "signed_out"}') in events
+    everything = " ".join(details or "" for _, details in events)
+    for token in (first["refresh_token"], second["refresh_token"], other["refresh_token"]):
+        assert token not in everything

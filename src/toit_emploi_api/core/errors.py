@@ -236,6 +236,21 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
+_DRIVER_PATHS = ("/sqlalchemy/", "/asyncpg/")
+
+
+def _raised_by_database_code(error: BaseException) -> bool:
+    """Whether the error went through SQLAlchemy's or asyncpg's code (a socket error while connecting or talking
+    to PostgreSQL), rather than, say, a file the application could not read."""
+    tb = error.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename.replace("\\", "/")
+        if any(part in filename for part in _DRIVER_PATHS):
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def is_database_unavailable(exc: BaseException) -> bool:
     """True when `exc` means the database cannot be reached right now (connection refused or lost, server
     shutting down or starting, pool exhausted), as opposed to a refusal of this request's SQL or data."""
@@ -252,7 +267,8 @@ def is_database_unavailable(exc: BaseException) -> bool:
             return True
         if name == "InterfaceError" and any(m in str(error) for m in _CLOSED_MESSAGES):
             return True
-        if isinstance(error, OSError):  # refused, reset, missing socket, connect timeout (TimeoutError is one)
+        # Refused, reset, a missing socket, a connect timeout (TimeoutError is an OSError), raised by the driver.
+        if isinstance(error, OSError) and _raised_by_database_code(error):
             return True
     return False
 
