@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 from httpx import ASGITransport, AsyncClient
 
@@ -13,6 +17,7 @@ from toit_emploi_api.main import create_app
 from toit_emploi_api.vocab.roles import Role
 
 METRICS_TOKEN = "m" * 40
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _value(text: str, name: str, **labels: str) -> float:
@@ -66,3 +71,21 @@ async def test_the_metrics_token_setting_lets_prometheus_scrape(settings: Settin
             assert wrong.status_code == 401
     finally:
         await app.state.engine.dispose()
+
+
+def test_multiprocess_mode_sums_the_workers(tmp_path: Path) -> None:
+    # prometheus-client picks its mode at import: two fresh processes play two workers sharing one directory.
+    script = (
+        "from sqlalchemy.ext.asyncio import create_async_engine\n"
+        "from toit_emploi_api.core.metrics import Metrics\n"
+        "m = Metrics(create_async_engine('postgresql+asyncpg://u@/x?host=/nonexistent'))\n"
+        "m.observe('GET', '/api/v1/me', 200, 0.01)\n"
+        "print(m.render()[0].decode())\n"
+    )
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PYTHONPATH": str(ROOT / "src")}
+    outputs = [
+        subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True).stdout
+        for _ in range(2)
+    ]
+    assert _value(outputs[1], "toit_emploi_http_requests_total", route="/api/v1/me", status="200") == 2
+    assert _value(outputs[1], "toit_emploi_http_request_duration_seconds_count", route="/api/v1/me") == 2
