@@ -169,3 +169,19 @@ async def test_server_down_is_503_with_retry_after(outage: Outage) -> None:
             await asyncio.to_thread(outage.start)
         await _wait_ready(client)
         assert (await client.get("/api/v1/households", headers=manager.headers)).status_code == 200
+
+
+async def test_after_a_restart_the_first_requests_already_work(outage: Outage) -> None:
+    # The pool holds connections the restarted server no longer knows: they are replaced at checkout (the driver
+    # knows its socket closed), without a ping per request and without a failed request first.
+    manager = await outage.factory.user(Role.SERVICE_MANAGER)
+    async with AsyncClient(transport=ASGITransport(app=outage.app), base_url="http://testserver") as client:
+        warm = await asyncio.gather(*(client.get("/api/v1/households", headers=manager.headers) for _ in range(6)))
+        assert {r.status_code for r in warm} == {200}
+        pool = outage.app.state.engine.sync_engine.pool
+        assert pool.checkedin() >= 2
+        await asyncio.to_thread(outage.stop)
+        await asyncio.to_thread(outage.start)
+        await asyncio.sleep(0.2)  # the event loop sees the closed sockets
+        after = await asyncio.gather(*(client.get("/api/v1/households", headers=manager.headers) for _ in range(6)))
+        assert [r.status_code for r in after] == [200] * 6, [r.text for r in after]
