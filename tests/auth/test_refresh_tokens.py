@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories import TEST_PASSWORD, Actor, Factory
-from toit_emploi_api.vocab.roles import Role
+from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
 TOKEN = "/api/v1/auth/token"
 REVOKE = "/api/v1/auth/revoke"
@@ -195,6 +195,24 @@ async def test_a_deactivated_organisation_cannot_refresh(
     )
     await db.commit()
     _refused(await _refresh(client, body["refresh_token"]))
+
+
+async def test_deactivating_an_organisation_revokes_its_peoples_refresh_tokens(
+    client: AsyncClient, admin: Actor, actors: Factory
+) -> None:
+    org = await actors.organisation(OrganisationKind.REFERRAL_PARTNER)
+    worker = await actors.user(Role.PARTNER_WORKER, org)
+    body = await _login(client, worker.email)
+    for active in (False, True):  # deactivated, then reactivated: the old sign-in stays revoked
+        current = await client.get(f"/api/v1/organisations/{org}", headers=admin.headers)
+        r = await client.patch(
+            f"/api/v1/organisations/{org}",
+            json={"active": active},
+            headers={**admin.headers, "If-Match": current.headers["etag"]},
+        )
+        assert r.status_code == 200, r.text
+    _refused(await _refresh(client, body["refresh_token"]))
+    assert (await _refresh(client, (await _login(client, worker.email))["refresh_token"])).status_code == 200
 
 
 async def test_openapi_declares_both_oauth2_flows(client: AsyncClient) -> None:

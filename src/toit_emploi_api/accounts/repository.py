@@ -115,6 +115,17 @@ async def revoke_refresh_tokens_of_user(session: AsyncSession, user_id: uuid.UUI
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+async def revoke_refresh_tokens_of_organisation(session: AsyncSession, organisation_id: uuid.UUID, at: datetime) -> int:
+    """Revoke the refresh tokens of every person of an organisation (its deactivation)."""
+    people = select(User.id).where(User.organisation_id == organisation_id)
+    result = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id.in_(people), RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 async def purge_expired_refresh_tokens(session: AsyncSession, before: datetime) -> None:
     """Forget tokens that expired before `before` (used, revoked or not: none of them can be used any more)."""
     await session.execute(delete(RefreshToken).where(RefreshToken.expires_at < before))

@@ -99,6 +99,9 @@ async def update_organisation(
             )
     if data.name is not None and await repository.organisation_name_taken(session, data.name, exclude=org.id):
         raise ProblemError(ORGANISATION_NAME_TAKEN, "An organisation with this name already exists.")
+    if deactivated:
+        # Its people's sign-ins end for good: reactivating the organisation does not bring them back.
+        await repository.revoke_refresh_tokens_of_organisation(session, org.id, utcnow())
     for key, value in data.model_dump(exclude_unset=True).items():
         if value is not None:
             setattr(org, key, value)
