@@ -49,7 +49,9 @@ openapi: install
 	$(BIN)/toit-emploi openapi
 
 bench: install
+	$(BIN)/python bench/api.py
 	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/matching.py
 
 bench-privacy: install
 	$(BIN)/python bench/privacy.py

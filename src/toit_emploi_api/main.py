@@ -32,10 +32,12 @@ from toit_emploi_api.core.middleware import (
 )
 from toit_emploi_api.core.migrations import head_revision
 from toit_emploi_api.core.settings import DEFAULT_SECRET, Settings, get_settings
+from toit_emploi_api.desk.router import router as desk_router
 from toit_emploi_api.employers.router import router as employers_router
 from toit_emploi_api.households import ports as households_ports
 from toit_emploi_api.households.router import router as households_router
 from toit_emploi_api.housing.router import router as housing_router
+from toit_emploi_api.matching.router import router as matching_router
 from toit_emploi_api.pipeline.placements import placement_ids_of_member
 from toit_emploi_api.pipeline.router import router as pipeline_router
 from toit_emploi_api.privacy.router import router as privacy_router
@@ -57,13 +59,18 @@ TAGS = [
     {"name": "administration", "description": "Organisations, users and API clients (admin only)."},
     {"name": "households", "description": "The diagnostic file: households and their members."},
     {"name": "employers", "description": "Employers in the Cantal and their job openings."},
-    {"name": "reference", "description": "Reference data (ROME codes)."},
+    {"name": "reference", "description": "Reference data (ROME codes, communes)."},
     {"name": "housing", "description": "Housing units and Polygone's vacancy sync."},
     {
         "name": "pipeline",
         "description": "Stage transitions, placements, relay stays, allocations, follow-up.",
     },
     {"name": "privacy", "description": "Audit trail, retention and anonymisation, access export and erasure."},
+    {
+        "name": "matching",
+        "description": "Suggestions and candidates: a job and a home for a family, ranked and explained.",
+    },
+    {"name": "desk", "description": "The manager's desk: relay stays and placements across households, the agenda."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
@@ -123,6 +130,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pipeline_router,
         metrics_router,
         privacy_router,
+        matching_router,
+        desk_router,
     ):
         app.include_router(router)
 

@@ -7,6 +7,7 @@ from toit_emploi_api.core.models import Base
 from toit_emploi_api.employers import models as employers_models
 from toit_emploi_api.households import models as households_models
 from toit_emploi_api.housing import models as housing_models
+from toit_emploi_api.matching import models as matching_models
 from toit_emploi_api.pipeline import models as pipeline_models
 from toit_emploi_api.reference import models as reference_models
 
@@ -17,6 +18,7 @@ __all__ = [
     "employers_models",
     "households_models",
     "housing_models",
+    "matching_models",
     "pipeline_models",
     "reference_models",
 ]

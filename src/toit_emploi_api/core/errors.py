@@ -337,7 +337,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PoolTimeoutError, _on_unavailable)
     app.add_exception_handler(OSError, _on_unavailable)
     try:
-        import asyncpg
+        import asyncpg  # type: ignore[import-untyped]
 
         app.add_exception_handler(asyncpg.PostgresError, _on_unavailable)
         app.add_exception_handler(asyncpg.InterfaceError, _on_unavailable)

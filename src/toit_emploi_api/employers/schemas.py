@@ -26,6 +26,7 @@ from pydantic import (
 from toit_emploi_api.core.clock import CALENDAR_END, PROGRAMME_START
 from toit_emploi_api.core.schemas import InputModel, OutputModel
 from toit_emploi_api.reference.codes import InseeCommuneCode, PostCode, RomeCode, Siret, rome_label
+from toit_emploi_api.reference.communes import COMMUNE_NAME_DOC
 from toit_emploi_api.reference.text import FoldableName, LongText, Name, NoteText, ShortText, Title
 from toit_emploi_api.vocab.statuses import ContractType, JobOpeningStatus
 
@@ -209,6 +210,7 @@ class EmployerPublicOut(OutputModel):
     trade_name: str | None
     sector: str | None
     commune_insee: str
+    commune_name: str | None = Field(description=COMMUNE_NAME_DOC)
 
 
 class EmployerSummaryOut(OutputModel):
@@ -219,6 +221,7 @@ class EmployerSummaryOut(OutputModel):
     trade_name: str | None
     sector: str | None
     commune_insee: str
+    commune_name: str | None = Field(description=COMMUNE_NAME_DOC)
     contact_name: str | None
     contact_phone: str | None
     contact_email: str | None
@@ -234,6 +237,7 @@ class EmployerOut(OutputModel):
     address: str | None
     postcode: str | None
     commune_insee: str
+    commune_name: str | None = Field(description=COMMUNE_NAME_DOC)
     latitude: Decimal | None
     longitude: Decimal | None
     contact_name: str | None

@@ -15,6 +15,7 @@ from toit_emploi_api.housing import rules
 from toit_emploi_api.housing.models import DpeClass
 from toit_emploi_api.housing.sync_input import MAX_UNITS, REQUIRED_CSV_HEADERS, UNIT_JSON_SCHEMA
 from toit_emploi_api.reference.codes import InseeCommuneCode, PostCode
+from toit_emploi_api.reference.communes import COMMUNE_NAME_DOC
 from toit_emploi_api.reference.text import reject_control_characters
 from toit_emploi_api.vocab.statuses import UnitStatus
 
@@ -188,6 +189,7 @@ class HousingUnitPublicOut(OutputModel):
     street_name: str | None
     postcode: str
     commune_insee: str
+    commune_name: str | None = Field(description=COMMUNE_NAME_DOC)
     latitude: Decimal | None
     longitude: Decimal | None
     rooms: int
