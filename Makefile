@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.runtime-stamp
 DEV_STAMP := $(VENV)/.dev-stamp
 
-.PHONY: install install-dev run test lint typecheck pytest openapi bench bench-privacy clean
+.PHONY: install install-dev run test lint typecheck pytest openapi bench bench-privacy clean fuzz
 
 $(VENV)/bin/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
@@ -44,6 +44,11 @@ pytest: install-dev
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# Schemathesis for longer than `make test` (25 examples): every phase, coverage included; FUZZ_EXAMPLES to change.
+FUZZ_EXAMPLES ?= 200
+fuzz: install-dev
+	TOIT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TOIT_FUZZ_COVERAGE=1 $(BIN)/pytest -q tests/contract/test_fuzz.py
 
 openapi: install
 	$(BIN)/toit-emploi openapi

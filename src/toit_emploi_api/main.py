@@ -27,10 +27,12 @@ from toit_emploi_api.core.logging import configure_logging
 from toit_emploi_api.core.metrics import Metrics, MetricsMiddleware
 from toit_emploi_api.core.middleware import (
     BodySizeLimitMiddleware,
+    HttpConformanceMiddleware,
     RequestContextMiddleware,
     UrlSafetyMiddleware,
 )
 from toit_emploi_api.core.migrations import head_revision
+from toit_emploi_api.core.request_rules import RequestRules
 from toit_emploi_api.core.settings import DEFAULT_SECRET, Settings, get_settings
 from toit_emploi_api.desk.router import router as desk_router
 from toit_emploi_api.employers.router import router as employers_router
@@ -42,6 +44,7 @@ from toit_emploi_api.pipeline.placements import placement_ids_of_member
 from toit_emploi_api.pipeline.router import router as pipeline_router
 from toit_emploi_api.privacy.router import router as privacy_router
 from toit_emploi_api.privacy.scheduler import retention_loop
+from toit_emploi_api.vocab import labels
 
 DESCRIPTION = """
 The JSON API behind **Un toit, un emploi** (Aurore and Polygone): it follows precarious families from the Paris
@@ -108,6 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
         swagger_ui_parameters={"persistAuthorization": True},
+        # Unknown query parameters are 422, a JSON body in another media type 415: for every route.
+        dependencies=[RequestRules],
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -141,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost last: the request id wraps everything, including the 413/422 answers of the guards.
     app.add_middleware(BodySizeLimitMiddleware, limit_for=limit_for)
     app.add_middleware(UrlSafetyMiddleware)
+    app.add_middleware(HttpConformanceMiddleware)  # Allow on 405, 304 on If-None-Match, Cache-Control: no-store
     app.add_middleware(RequestContextMiddleware)
     # Outside the request id: counts every answer with its final status (503s and last-resort 500s included).
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
@@ -150,10 +156,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-ID"],
-            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "If-None-Match",
+                "Idempotency-Key",
+                "X-Request-ID",
+            ],
+            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After", "Idempotent-Replayed"],
         )
-    openapi_hooks.install(app)
+    openapi_hooks.install(app, labels)
     if settings.jwt_secret == DEFAULT_SECRET and settings.environment != "test":
         # Only `local` can get here (production refuses the default): a notice, not a warning on every local start.
         logging.getLogger("toit_emploi_api").info(

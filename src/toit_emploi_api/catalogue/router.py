@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from toit_emploi_api.auth.policy import Principal, authorize
 from toit_emploi_api.catalogue import service
-from toit_emploi_api.catalogue.schemas import CommuneOut, RomeCodeOut
+from toit_emploi_api.catalogue.schemas import CommuneOut, RomeCodeOut, VocabularyItem
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.problems import NOT_FOUND
 from toit_emploi_api.core.resources import Page, PageDep
+from toit_emploi_api.vocab import labels
 from toit_emploi_api.vocab.roles import Role
+
+Vocabularies = dict[str, list[VocabularyItem]]
 
 router = APIRouter(prefix="/api/v1", tags=["reference"])
 
@@ -121,3 +124,22 @@ async def communes_get(
     population. 404 when the reference does not hold it (it covers the Cantal and its neighbouring departments
     only; other well-formed codes are still accepted on employers and housing units)."""
     return CommuneOut.model_validate(await service.get_commune(session, insee_code))
+
+
+AnyRoleDep = Annotated[
+    Principal,
+    Depends(authorize(Role.SERVICE_MANAGER, Role.PARIS_REFERENT, Role.PARTNER_WORKER, Role.LANDLORD, Role.FUNDER)),
+]
+
+
+@router.get("/vocabularies", summary="French labels of every enumerated value", response_model=Vocabularies)
+async def vocabularies_list(_: AnyRoleDep, response: Response) -> Vocabularies:
+    """Every vocabulary of the API (stages, withdrawal reasons, roles, statuses, levels…) with the French label of
+    each value, for a frontend's lists and badges: `{"Stage": [{"code": "relay_stay", "label": "Séjour en
+    appartement relais"}, …], …}`. The same labels are in the OpenAPI document as `x-enum-descriptions`. Any
+    authenticated caller; the answer is the same for everyone (cacheable for an hour)."""
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return {
+        name: [VocabularyItem(code=code, label=text) for code, text in values.items()]
+        for name, values in labels.LABELS.items()
+    }

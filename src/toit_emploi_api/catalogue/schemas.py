@@ -31,3 +31,8 @@ class CommuneOut(OutputModel):
     latitude: Coordinate = Field(examples=["44.92806"], description="Latitude of the commune, WGS 84 degrees.")
     longitude: Coordinate = Field(examples=["2.44159"], description="Longitude of the commune, WGS 84 degrees.")
     population: int = Field(ge=0, examples=[25815], description="Population in 2021 (INSEE).")
+
+
+class VocabularyItem(OutputModel):
+    code: str = Field(examples=["relay_stay"], description="The value the API sends and accepts.")
+    label: str = Field(examples=["Séjour en appartement relais"], description="Its French label.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -24,7 +25,7 @@ from pydantic import (
 )
 
 from toit_emploi_api.core.clock import CALENDAR_END, PROGRAMME_START
-from toit_emploi_api.core.schemas import InputModel, OutputModel
+from toit_emploi_api.core.schemas import InputModel, MoneyInput, OutputModel
 from toit_emploi_api.reference.codes import InseeCommuneCode, PostCode, RomeCode, Siret, rome_label
 from toit_emploi_api.reference.communes import COMMUNE_NAME_DOC
 from toit_emploi_api.reference.text import FoldableName, LongText, Name, NoteText, ShortText, Title
@@ -61,15 +62,6 @@ def _no_boolean(value: Any) -> Any:
     return value
 
 
-def _no_json_float(value: Any) -> Any:
-    """Money never goes through a binary float: a JSON string ("1834.56") or a whole JSON number only."""
-    if isinstance(value, bool):
-        raise ValueError("must be an amount, not true/false")
-    if isinstance(value, float):
-        raise ValueError('send euros with cents as a JSON string ("1834.56") or a whole number (1834), not 1834.56')
-    return value
-
-
 HoursPerWeek = Annotated[
     Decimal,
     BeforeValidator(_no_boolean),
@@ -83,7 +75,7 @@ HoursPerWeek = Annotated[
 ]
 MonthlyWage = Annotated[
     Decimal,
-    BeforeValidator(_no_json_float),
+    MoneyInput,
     Field(
         ge=0,
         le=100000,
@@ -147,7 +139,7 @@ class EmployerCreate(InputModel):
         json_schema_extra={
             "examples": [
                 {
-                    "siret": "775 684 970 00244",
+                    "siret": "77568497000244",
                     "legal_name": "Menuiserie du Cantal SARL",
                     "sector": "Bâtiment",
                     "address": "12 avenue de la République",
@@ -348,3 +340,23 @@ class JobOpeningPublicOut(_JobOpeningFields):
     model_config = ConfigDict(from_attributes=True, extra="forbid")
 
     employer: EmployerPublicOut
+
+
+class EmployerSort(StrEnum):
+    """`sort` of the employers list; `-` for descending."""
+
+    LEGAL_NAME = "legal_name"
+    LEGAL_NAME_DESC = "-legal_name"
+    CREATED_AT = "created_at"
+    CREATED_AT_DESC = "-created_at"
+
+
+class JobOpeningSort(StrEnum):
+    """`sort` of the job openings list; `-` for descending."""
+
+    CREATED_AT = "created_at"
+    CREATED_AT_DESC = "-created_at"
+    START_DATE = "start_date"
+    START_DATE_DESC = "-start_date"
+    TITLE = "title"
+    TITLE_DESC = "-title"
