@@ -56,6 +56,7 @@ openapi: install
 bench: install
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/matching.py
 
 bench-privacy: install

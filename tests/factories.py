@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from httpx import AsyncClient, Response
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from toit_emploi_api.accounts.models import ApiClient, Organisation, User
@@ -39,7 +39,7 @@ from toit_emploi_api.pipeline.models import (
     StageTransition,
 )
 from toit_emploi_api.vocab.roles import ROLE_ORGANISATION_KIND, OrganisationKind, Role
-from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.stages import ApplicationStatus, HistoryKind, Stage
 from toit_emploi_api.vocab.statuses import (
     AllocationStatus,
     ContractType,
@@ -218,9 +218,12 @@ class Factory:
         adult_birth: date | None = None,
         first_name: str | None = None,
         last_name: str = "Test",
+        application: ApplicationStatus = ApplicationStatus.PRESENTED,
     ) -> HouseholdRef:
         """A household of `org` (the default referral partner) at any stage, with adults and children.
 
+        Its application is presented unless told otherwise (`application=`), as the pipeline leaves one the service
+        manager may retain (the steps' own history items are not written: use the API's submit and present for them).
         Adults are head, partner, then other relatives (or all `adult_role`), the first with a ROME code when `rome`.
         """
         org = org or await self.partner_org()
@@ -234,6 +237,7 @@ class Factory:
                 consent_date=today() - timedelta(days=30) if consent else None,
                 consent_scope="programme" if consent else None,
                 stage=stage,
+                application_status=application,
                 manager_notes=manager_notes,
                 closure_note=closure_note,
             )
@@ -446,6 +450,75 @@ class Factory:
                 )
                 await session.commit()
         return stay.id
+
+    async def many_households(self, count: int, *, org: uuid.UUID | None = None) -> None:
+        """`count` households of `org` in diagnostic, each with one adult, in two bulk statements (for volume tests)."""
+        org = org or await self.partner_org()
+        async with self._maker() as session:
+            await session.execute(
+                text(
+                    "INSERT INTO households (id, reference, referring_organisation_id, created_by_organisation_id,"
+                    " housing_situation, version)"
+                    " SELECT gen_random_uuid(), 'TE-V-' || g, :org, :org, 'shelter', 1 FROM generate_series(1, :n) g"
+                ),
+                {"org": org, "n": count},
+            )
+            await session.execute(
+                text(
+                    "INSERT INTO household_members (id, household_id, first_name, last_name, first_name_folded,"
+                    " last_name_folded, birth_date, role, version)"
+                    " SELECT gen_random_uuid(), id, 'Awa', 'Volume', 'awa', 'volume', date '1980-01-01', 'head', 1"
+                    " FROM households WHERE reference LIKE 'TE-V-%'"
+                )
+            )
+            await session.commit()
+
+    async def history(
+        self,
+        household_id: uuid.UUID,
+        created_at: datetime,
+        items: list[tuple[str, datetime]],
+        *,
+        reason: str | None = None,
+    ) -> None:
+        """What the pipeline (or a history import) leaves: the household created at `created_at`, then each item
+        `(to, at)` in order, where `to` is a stage (a move from the current stage, which the household ends in) or
+        `submitted` / `presented` (an application step). `reason` goes on a move to withdrawn."""
+        steps = {"submitted": HistoryKind.APPLICATION_SUBMITTED, "presented": HistoryKind.APPLICATION_PRESENTED}
+        async with self._maker() as session:
+            current, entered, status = Stage.DIAGNOSTIC, created_at, ApplicationStatus.DRAFT
+            for to, at in items:
+                if to in steps:
+                    kind, target = steps[to], Stage.DIAGNOSTIC
+                    status = ApplicationStatus(to)
+                else:
+                    kind, target = HistoryKind.MOVE, Stage(to)
+                session.add(
+                    StageTransition(
+                        kind=kind,
+                        household_id=household_id,
+                        from_stage=current,
+                        to_stage=target,
+                        at=at,
+                        actor_kind="system",
+                        reason=reason if target is Stage.WITHDRAWN else None,
+                    )
+                )
+                if kind is HistoryKind.MOVE:
+                    current, entered = target, at
+            await session.execute(
+                update(Household)
+                .where(Household.id == household_id)
+                .values(
+                    created_at=created_at,
+                    stage=current,
+                    stage_entered_at=entered,
+                    application_status=status,
+                    withdrawal_reason=reason if current is Stage.WITHDRAWN else None,
+                    version=Household.version + 1,
+                )
+            )
+            await session.commit()
 
     async def allocation(
         self,

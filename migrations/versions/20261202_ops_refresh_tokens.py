@@ -2,7 +2,7 @@
 account-wide key on every failed sign-in counter, so that an account can be unlocked from every address.
 
 Revision ID: 20261202_ops
-Revises: 20261202_matching
+Revises: 20261202_reports
 Create Date: 2026-12-02
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261202_ops"
-down_revision: str | None = "20261202_matching"
+down_revision: str | None = "20261202_reports"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

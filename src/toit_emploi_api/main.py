@@ -44,6 +44,7 @@ from toit_emploi_api.pipeline.placements import placement_ids_of_member
 from toit_emploi_api.pipeline.router import router as pipeline_router
 from toit_emploi_api.privacy.router import router as privacy_router
 from toit_emploi_api.privacy.scheduler import retention_loop
+from toit_emploi_api.reports.router import router as reports_router
 from toit_emploi_api.vocab import labels
 
 DESCRIPTION = """
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         housing_router,
         pipeline_router,
         metrics_router,
+        reports_router,
         privacy_router,
         matching_router,
         desk_router,

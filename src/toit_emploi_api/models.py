@@ -10,6 +10,7 @@ from toit_emploi_api.housing import models as housing_models
 from toit_emploi_api.matching import models as matching_models
 from toit_emploi_api.pipeline import models as pipeline_models
 from toit_emploi_api.reference import models as reference_models
+from toit_emploi_api.reports import models as reports_models
 
 __all__ = [
     "Base",
@@ -21,4 +22,5 @@ __all__ = [
     "matching_models",
     "pipeline_models",
     "reference_models",
+    "reports_models",
 ]

@@ -81,6 +81,8 @@ class Api:
 
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
+        # Who presents the applications `family` submits (the world's Paris referent).
+        self.presenter: Caller | None = None
 
     async def call(
         self,
@@ -146,8 +148,9 @@ class Api:
         return Caller(name, {"Authorization": f"Bearer {t.json()['access_token']}"}, id=str(body["id"]))
 
     # --- base records ----------------------------------------------------------------------------------------
-    async def family(self, partner: Caller, *, consent: bool = True, rome: bool = True) -> Family:
-        """Two adults and two children, created by a partner worker with members (and consent)."""
+    async def family(self, partner: Caller, *, consent: bool = True, rome: bool = True, apply: bool = True) -> Family:
+        """Two adults and two children, created by a partner worker with members (and consent); unless `apply` is
+        false, its application is then submitted by the partner and presented by the Paris referent."""
         n = next(_n)
         body: dict[str, Any] = {
             "housing_situation": "hotel_115",
@@ -196,7 +199,18 @@ class Api:
         assert (h["adult_count"], h["children_count"]) == (2, 2)
         adults = [m["id"] for m in h["members"] if m["role"] != "child"]
         children = [m["id"] for m in h["members"] if m["role"] == "child"]
-        return Family(h["id"], adults, children, r.headers["ETag"])
+        tag = r.headers["ETag"]
+        if apply:
+            assert self.presenter is not None
+            tag = (await self.apply_step(partner, h["id"], "submit", tag)).headers["ETag"]
+            tag = (await self.apply_step(self.presenter, h["id"], "present", tag)).headers["ETag"]
+        return Family(h["id"], adults, children, tag)
+
+    async def apply_step(
+        self, who: Caller, household: str, step: str, if_match: str, expect: int = 201, **body: Any
+    ) -> Response:
+        """Submit or present the household's application."""
+        return await self.post(who, f"/households/{household}/application/{step}", body, expect, if_match=if_match)
 
     async def employer_with_opening(
         self, manager: Caller, *, rome: str = "F1703", title: str = "Maçon qualifié", positions: int = 1
@@ -333,10 +347,12 @@ async def world(api: Api, admin: Actor) -> World:
     charonne = await api.organisation(root, "Association Charonne", "referral_partner")
     samu = await api.organisation(root, "Samu social", "referral_partner")
     polygone = await api.organisation(root, "Polygone", "landlord")
+    referent = await api.user(root, "paris_referent", operator, "Référente Paris")
+    api.presenter = referent
     return World(
         admin=root,
         manager=await api.user(root, "service_manager", operator, "Chef de service"),
-        referent=await api.user(root, "paris_referent", operator, "Référente Paris"),
+        referent=referent,
         partner=await api.user(root, "partner_worker", charonne, "Claire Martin"),
         other_partner=await api.user(root, "partner_worker", samu, "Paul Durand"),
         landlord=await api.api_client(root, "landlord", polygone, "Polygone vacancy sync"),

@@ -15,7 +15,12 @@ from tests.e2e.conftest import Api, Caller, World, codes, days, problem_type
 
 
 def _moves(history: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(m["from_stage"], m["to_stage"]) for m in history["items"]]
+    return [(m["from_stage"], m["to_stage"]) for m in history["items"] if m["kind"] == "move"]
+
+
+def _move_items(history: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stage moves of a history (not the application's steps)."""
+    return [m for m in history["items"] if m["kind"] == "move"]
 
 
 async def _stage(api: Api, who: Caller, household: str) -> str:
@@ -27,7 +32,7 @@ async def _stage(api: Api, who: Caller, household: str) -> str:
 # ------------------------------------------------------------------------------------------------------------------
 async def test_one_family_from_diagnostic_to_droit_commun(api: Api, world: World) -> None:
     sm, pw = world.manager, world.partner
-    fam = await api.family(pw)
+    fam = await api.family(pw, apply=False)
     h = fam.id
     employer, opening = await api.employer_with_opening(sm, positions=1)
     relay = await api.relay_apartment(sm, world.landlord_org)
@@ -36,10 +41,21 @@ async def test_one_family_from_diagnostic_to_droit_commun(api: Api, world: World
     # The partner reads its household and its (empty) history; another partner does not see it at all.
     hist = (await api.get(pw, f"/households/{h}/transitions")).json()
     assert hist["stage"] == "diagnostic"
+    assert hist["application_status"] == "draft"
     assert hist["items"] == []
     assert hist["days_in_stage"] == 0
     await api.get(world.other_partner, f"/households/{h}", expect=404)
     await api.get(world.other_partner, f"/households/{h}/transitions", expect=404)
+
+    # --- the application: the partner submits it, the Paris referent presents it ---------------------------
+    r = await api.move(sm, h, "matching", expect=409)
+    assert codes(r) == ["application_not_presented"]
+    await api.apply_step(world.referent, h, "present", await api.etag(sm, h), expect=409)
+    tag = (await api.apply_step(pw, h, "submit", await api.etag(pw, h), note="Complete file.")).headers["ETag"]
+    await api.apply_step(world.referent, h, "present", tag)
+    hist = (await api.get(pw, f"/households/{h}/transitions")).json()
+    assert hist["application_status"] == "presented"
+    assert [m["kind"] for m in hist["items"]] == ["application_submitted", "application_presented"]
 
     # --- diagnostic → matching ------------------------------------------------------------------------------
     etag0 = await api.etag(sm, h)
@@ -205,12 +221,12 @@ async def test_one_family_from_diagnostic_to_droit_commun(api: Api, world: World
         ("lease", "follow_up"),
         ("follow_up", "completed"),
     ]
-    assert all(m["by"] == {"kind": "user", "id": sm.id, "role": "service_manager"} for m in hist["items"])
-    ats = [m["at"] for m in hist["items"]]
+    assert all(m["by"] == {"kind": "user", "id": sm.id, "role": "service_manager"} for m in _move_items(hist))
+    ats = [m["at"] for m in _move_items(hist)]
     assert ats == sorted(ats)
     assert len(set(ats)) == len(ats)
-    assert hist["stage_entered_at"] == hist["items"][-1]["at"]
-    assert [m["note"] for m in hist["items"]] == [
+    assert hist["stage_entered_at"] == _move_items(hist)[-1]["at"]
+    assert [m["note"] for m in _move_items(hist)] == [
         "Retained by the service manager.",
         None,
         "Both agree.",
@@ -234,8 +250,8 @@ async def test_one_family_from_diagnostic_to_droit_commun(api: Api, world: World
     # The partner worker: the stage and the moves, no notes; nothing may be written any more.
     pw_hist = (await api.get(pw, f"/households/{h}/transitions")).json()
     assert pw_hist["stage"] == "completed"
-    assert len(pw_hist["items"]) == 5
-    assert all("note" not in m for m in pw_hist["items"])
+    assert len(_move_items(pw_hist)) == 5
+    assert all("note" not in m for m in _move_items(pw_hist))
     pw_view = (await api.get(pw, f"/households/{h}")).json()
     assert pw_view["stage"] == "completed"
     assert "closure_note" not in pw_view
@@ -340,7 +356,7 @@ async def test_employer_disagrees_after_the_relay_stay_back_to_matching_then_a_s
         ("matching", "relay_stay"),
         ("relay_stay", "lease"),
     ]
-    back = hist["items"][2]
+    back = _move_items(hist)[2]
     assert back["reason"] == "employer_declined"
     assert back["note"] == "Back to matching."
     stays = (await api.get(sm, f"/households/{h}/relay-stays")).json()["items"]
@@ -377,11 +393,11 @@ async def test_partner_withdraws_its_own_household_in_diagnostic(api: Api, world
 
     hist = (await api.get(sm, f"/households/{h}/transitions")).json()
     assert _moves(hist) == [("diagnostic", "withdrawn")]
-    assert hist["items"][0]["by"] == {"kind": "user", "id": pw.id, "role": "partner_worker"}
-    assert hist["items"][0]["note"] == "The family prefers to stay in Paris."
+    assert _move_items(hist)[0]["by"] == {"kind": "user", "id": pw.id, "role": "partner_worker"}
+    assert _move_items(hist)[0]["note"] == "The family prefers to stay in Paris."
     pw_hist = (await api.get(pw, f"/households/{h}/transitions")).json()
-    assert "note" not in pw_hist["items"][0]
-    assert "reason" not in pw_hist["items"][0]  # partner workers see from, to and when only
+    assert "note" not in _move_items(pw_hist)[0]
+    assert "reason" not in _move_items(pw_hist)[0]  # partner workers see from, to and when only
     assert "withdrawal_reason" not in pw_hist
 
     tag = (await api.get(pw, f"/households/{h}")).headers["ETag"]

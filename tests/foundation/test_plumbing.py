@@ -30,7 +30,16 @@ from toit_emploi_api.vocab.roles import OrganisationKind
 SECRET_NAME = "".join(["Secret ", "Person ", "Name "])
 
 # Tables whose key is not a surrogate UUID `id`, on purpose.
-NATURAL_KEY_TABLES = {"alembic_version", "login_throttle", "rome_codes", "communes", "idempotency_keys"}
+# The reports' summary tables are keyed by the household (and pass number) they summarise.
+NATURAL_KEY_TABLES = {
+    "alembic_version",
+    "login_throttle",
+    "rome_codes",
+    "communes",
+    "idempotency_keys",
+    "report_households",
+    "report_stage_passes",
+}
 
 
 async def test_a_failing_request_writes_nothing(settings: Settings, db: AsyncSession) -> None:

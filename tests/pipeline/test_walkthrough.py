@@ -212,7 +212,7 @@ async def test_partner_worker_scope(
     body = r.json()
     assert body["stage"] == "withdrawn"
     assert "withdrawal_reason" not in body
-    assert [set(item) for item in body["items"]] == [{"id", "from_stage", "to_stage", "at"}] * 2
+    assert [set(item) for item in body["items"]] == [{"id", "kind", "from_stage", "to_stage", "at"}] * 2
     assert [(i["from_stage"], i["to_stage"]) for i in body["items"]] == [
         ("diagnostic", "matching"),
         ("matching", "withdrawn"),

@@ -146,7 +146,15 @@ async def scenario(client: AsyncClient, actors: Factory, admin: Actor) -> None:
     await ok(await client.get(f"/api/v1/households/{hid}/members/{head}", headers=other.headers), 404)
     await ok(await client.get("/api/v1/households/possible-duplicates", headers=sm.headers))
 
-    # The pipeline, with notes.
+    # The pipeline, with notes: the partner submits the application, the service manager presents and retains it.
+    for who, step in ((partner, "submit"), (sm.headers, "present")):
+        tag = (await client.get(f"/api/v1/households/{hid}/transitions", headers=who)).headers["ETag"]
+        await ok(
+            await client.post(
+                f"/api/v1/households/{hid}/application/{step}", json={"note": NOTE}, headers={**who, "If-Match": tag}
+            ),
+            201,
+        )
     tag = (await client.get(f"/api/v1/households/{hid}/transitions", headers=sm.headers)).headers["ETag"]
     await ok(
         await client.post(

@@ -44,7 +44,12 @@ WITHDRAWAL_CODES = ("withdrawal_reason_missing", "withdrawal_reason_invalid", "w
 
 # (from, to) -> guard codes, in the order they must be reported.
 EXPECTED_GUARDS: dict[tuple[Stage, Stage], tuple[str, ...]] = {
-    (S.DIAGNOSTIC, S.MATCHING): ("no_adult_member", "no_professional_profile", "consent_missing"),
+    (S.DIAGNOSTIC, S.MATCHING): (
+        "application_not_presented",
+        "no_adult_member",
+        "no_professional_profile",
+        "consent_missing",
+    ),
     (S.MATCHING, S.RELAY_STAY): ("relay_stay_not_booked", "no_placement_with_employer_meeting"),
     (S.RELAY_STAY, S.LEASE): ("relay_stay_not_validated", "relay_stay_still_booked"),
     (S.RELAY_STAY, S.MATCHING): ("relay_stay_not_disagreed", "disagreement_reason_missing", "relay_stay_still_booked"),
@@ -66,6 +71,7 @@ EXPECTED_ROLES: dict[tuple[Stage, Stage], frozenset[str]] = dict.fromkeys(ALLOWE
 }
 
 ALL_CODES = (
+    "application_not_presented",
     "no_adult_member",
     "no_professional_profile",
     "consent_missing",
@@ -87,6 +93,7 @@ ALL_CODES = (
 def satisfied_facts(move: tuple[Stage, Stage] | None = None) -> HouseholdFacts:
     """Facts under which every guard of ``move`` holds (a relay stay is validated or disagreed, not both)."""
     facts = HouseholdFacts(
+        application_presented=True,
         adult_count=2,
         adults_with_rome_profile=1,
         consent_recorded=True,
@@ -107,6 +114,7 @@ def satisfied_facts(move: tuple[Stage, Stage] | None = None) -> HouseholdFacts:
 
 # code -> how to break that guard alone, starting from satisfied facts.
 BREAKERS: dict[str, Callable[[HouseholdFacts], HouseholdFacts]] = {
+    "application_not_presented": lambda f: dataclasses.replace(f, application_presented=False),
     "no_adult_member": lambda f: dataclasses.replace(f, adult_count=0),
     "no_professional_profile": lambda f: dataclasses.replace(f, adults_with_rome_profile=0),
     "consent_missing": lambda f: dataclasses.replace(f, consent_recorded=False),
@@ -465,7 +473,9 @@ def test_a_pending_stay_blocks_both_ends_of_the_relay_stay_stage() -> None:
 
 @pytest.mark.parametrize(("adults", "profiles", "ok"), [(0, 0, False), (1, 0, False), (1, 1, True), (3, 2, True)])
 def test_diagnostic_to_matching_counts(adults: int, profiles: int, ok: bool) -> None:
-    facts = HouseholdFacts(adult_count=adults, adults_with_rome_profile=profiles, consent_recorded=True)
+    facts = HouseholdFacts(
+        application_presented=True, adult_count=adults, adults_with_rome_profile=profiles, consent_recorded=True
+    )
     assert evaluate(S.DIAGNOSTIC, S.MATCHING, "service_manager", facts).allowed is ok
 
 
@@ -591,3 +601,32 @@ def test_placement_cannot_skip_interview_or_offer() -> None:
     assert not placement_move_allowed(P.PROPOSED, P.HIRED)
     assert not placement_move_allowed(P.INTERVIEW, P.HIRED)
     assert not placement_move_allowed(P.HIRED, P.CANCELLED)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The application's steps inside diagnostic
+# ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("step", "stage", "status", "role", "expected"),
+    [
+        ("submit", S.DIAGNOSTIC, "draft", "partner_worker", "ok"),
+        ("submit", S.DIAGNOSTIC, "draft", "paris_referent", "ok"),
+        ("submit", S.DIAGNOSTIC, "draft", "service_manager", "role_not_permitted"),
+        ("submit", S.DIAGNOSTIC, "submitted", "partner_worker", "out_of_order"),
+        ("submit", S.DIAGNOSTIC, "presented", "admin", "out_of_order"),
+        ("submit", S.MATCHING, "draft", "partner_worker", "wrong_stage"),
+        ("present", S.DIAGNOSTIC, "submitted", "paris_referent", "ok"),
+        ("present", S.DIAGNOSTIC, "submitted", "service_manager", "ok"),
+        ("present", S.DIAGNOSTIC, "submitted", "partner_worker", "role_not_permitted"),
+        ("present", S.DIAGNOSTIC, "draft", "paris_referent", "out_of_order"),
+        ("present", S.DIAGNOSTIC, "presented", "service_manager", "out_of_order"),
+        ("present", S.WITHDRAWN, "submitted", "admin", "wrong_stage"),
+        ("present", S.DIAGNOSTIC, "submitted", "funder", "role_not_permitted"),
+    ],
+)
+def test_application_steps_table(step: str, stage: Stage, status: str, role: str, expected: str) -> None:
+    from toit_emploi_api.pipeline.rules import application_step_rule
+
+    assert application_step_rule(step, stage, status, role) == expected

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     bootstrap_admin_email: str | None = None
     bootstrap_admin_password: str | None = None
     idempotency_ttl_hours: int = Field(default=48, ge=24)
+    # Reports: for the funder role, a group or breakdown cell counting 1 to (threshold - 1) households is hidden.
+    report_suppression_threshold: int = Field(default=3, ge=1)
     # The manager's agenda (docs/desk.md): days without a follow-up entry, days without news of an open placement,
     # and how far ahead right-to-work documents are flagged.
     agenda_follow_up_days: int = Field(default=30, ge=1, le=365)

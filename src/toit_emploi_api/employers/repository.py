@@ -139,12 +139,17 @@ def _job_opening_where(f: JobOpeningFilters) -> list[ColumnElement[bool]]:
     return where
 
 
+def job_openings_statement(filters: JobOpeningFilters, sort: str = "created_at") -> Select[JobOpening]:
+    """The matching openings with their employers, in the list's order (the list pages it; the CSV export streams
+    it)."""
+    return sorted_by(_with_employer().where(*_job_opening_where(filters)), sort, _OPENING_SORTS, JobOpening.id)
+
+
 async def list_job_openings(
     session: AsyncSession, filters: JobOpeningFilters, page: PageParams, sort: str = "created_at"
 ) -> Slice[JobOpening]:
     """One page (oldest first by default) with each opening's employer, and the total: two statements."""
-    stmt = sorted_by(_with_employer().where(*_job_opening_where(filters)), sort, _OPENING_SORTS, JobOpening.id)
-    return await paginate(session, stmt, page)
+    return await paginate(session, job_openings_statement(filters, sort), page)
 
 
 async def placements_refer_to(session: AsyncSession, job_opening_id: uuid.UUID) -> bool:

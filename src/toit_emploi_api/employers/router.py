@@ -9,11 +9,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 from pydantic import Field
 
 from toit_emploi_api.auth.policy import Principal, authorize
 from toit_emploi_api.core.clock import CALENDAR_END, PROGRAMME_START
+from toit_emploi_api.core.csv import CSV_CONTENT, csv_response, stream_rows, wants_csv
+from toit_emploi_api.core.csv_models import cells, columns
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.problems import NOT_FOUND
@@ -215,15 +218,45 @@ async def employers_job_openings_create(
     return JobOpeningOut.model_validate(opening)
 
 
+# French headers of the job openings' CSV export (columns follow the caller's view).
+OPENING_LABELS = {
+    "id": "Identifiant",
+    "rome_code": "Code ROME",
+    "title": "Intitulé",
+    "contract_type": "Type de contrat",
+    "hours_per_week": "Heures par semaine",
+    "monthly_gross_wage": "Salaire brut mensuel",
+    "open_positions": "Postes ouverts",
+    "start_date": "Date de début",
+    "description": "Description",
+    "status": "Statut",
+    "employer_id": "Identifiant employeur",
+    "employer.id": "Identifiant employeur",
+    "employer.legal_name": "Raison sociale",
+    "employer.trade_name": "Enseigne",
+    "employer.sector": "Secteur",
+    "employer.commune_insee": "Commune (INSEE)",
+    "employer.contact_name": "Contact",
+    "employer.contact_phone": "Téléphone du contact",
+    "employer.contact_email": "Courriel du contact",
+    "employer.active": "Employeur actif",
+    "hires_count": "Embauches",
+    "created_at": "Créé le",
+    "updated_at": "Mis à jour le",
+}
+
+
 @router.get(
     "/job-openings",
     summary="Search job openings",
     response_model=Page[JobOpeningOut] | Page[JobOpeningPublicOut],
+    responses={200: CSV_CONTENT},
 )
 async def job_openings_list(
     principal: OpeningReaderDep,
     session: SessionDep,
     page: PageDep,
+    request: Request,
     status_filter: StatusQuery = None,
     rome: Annotated[
         str | None,
@@ -242,7 +275,7 @@ async def job_openings_list(
     sort: Annotated[JobOpeningSort, Query(description="Sort key; `-` for descending.")] = JobOpeningSort.CREATED_AT,
     created_since: SinceQuery = None,
     created_before: BeforeQuery = None,
-) -> Page[JobOpeningOut] | Page[JobOpeningPublicOut]:
+) -> Page[JobOpeningOut] | Page[JobOpeningPublicOut] | StreamingResponse:
     """Job openings, oldest first unless `sort` says otherwise (admin, service manager, Paris referent, partner
     workers).
 
@@ -252,7 +285,30 @@ async def job_openings_list(
     `sort`: `created_at`, `start_date`, `title`, `-` for descending. Paginated with `limit` and `offset`.
 
     Partner workers see open openings only, with the employer reduced to `id`, `legal_name`, `trade_name`, `sector`
-    and `commune_insee` (no address, contact, SIRET or notes); staff see every status and the employer's contact."""
+    and `commune_insee` (no address, contact, SIRET or notes); staff see every status and the employer's contact.
+
+    `Accept: text/csv` answers every matching opening (same filters, no pagination) as CSV: the caller's view, one
+    column per field (the employer's flattened), French headers, `;`, UTF-8 with BOM, streamed."""
+    if wants_csv(request):
+        view: type[JobOpeningOut] | type[JobOpeningPublicOut] = (
+            JobOpeningOut if service.is_staff(principal) else JobOpeningPublicOut
+        )
+        filters = service.job_opening_filters(
+            principal,
+            status=status_filter,
+            rome=rome,
+            sector=sector,
+            commune_insee=commune,
+            contract_type=contract_type,
+            employer_id=employer_id,
+            created_since=created_since,
+            created_before=created_before,
+        )
+        paths = columns(view, OPENING_LABELS)
+        statement = service.job_openings_csv_statement(filters, sort.value)
+        stream = stream_rows(request.app.state.sessionmaker, statement)
+        csv_rows = (cells(view.model_validate(row[0]), paths) async for row in stream)
+        return csv_response([header for _, header in paths], csv_rows, filename="offres.csv")
     rows = await service.list_job_openings(
         session,
         principal,

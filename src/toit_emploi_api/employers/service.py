@@ -6,6 +6,7 @@ import uuid
 from datetime import date
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -184,7 +185,34 @@ async def list_job_openings(
 ) -> Slice[JobOpening]:
     """One page of job openings, oldest first, with their employers; partner workers get open ones only.
     `rome` is a whole code or the start of one, in any case."""
-    filters = repository.JobOpeningFilters(
+    filters = job_opening_filters(
+        principal,
+        status=status,
+        rome=rome,
+        sector=sector,
+        commune_insee=commune_insee,
+        contract_type=contract_type,
+        employer_id=employer_id,
+        created_since=created_since,
+        created_before=created_before,
+    )
+    return await repository.list_job_openings(session, filters, page, sort)
+
+
+def job_opening_filters(
+    principal: Principal,
+    *,
+    status: JobOpeningStatus | None = None,
+    rome: str | None = None,
+    sector: str | None = None,
+    commune_insee: str | None = None,
+    contract_type: ContractType | None = None,
+    employer_id: uuid.UUID | None = None,
+    created_since: date | None = None,
+    created_before: date | None = None,
+) -> repository.JobOpeningFilters:
+    """The list's filters within what the caller may see (partner workers: open openings only)."""
+    return repository.JobOpeningFilters(
         status=status,
         rome=rome.upper() if rome else None,
         sector_folded=_folded(sector),
@@ -195,7 +223,11 @@ async def list_job_openings(
         created_since=created_since,
         created_before=created_before,
     )
-    return await repository.list_job_openings(session, filters, page, sort)
+
+
+def job_openings_csv_statement(filters: repository.JobOpeningFilters, sort: str = "created_at") -> Select[JobOpening]:
+    """The export's statement: the same openings as the list, in its order, every page."""
+    return repository.job_openings_statement(filters, sort)
 
 
 async def create_job_opening(

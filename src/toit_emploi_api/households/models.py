@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from toit_emploi_api.core.enums import pg_enum
 from toit_emploi_api.core.models import Base, Timestamps, UUIDPrimaryKey, Versioned
-from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.stages import ApplicationStatus, Stage
 from toit_emploi_api.vocab.statuses import MemberRole
 
 household_reference_seq = Sequence("household_reference_seq", metadata=Base.metadata)
@@ -59,6 +59,7 @@ class SchoolingLevel(StrEnum):
 
 
 stage_enum = pg_enum(Stage, "stage")
+application_status_enum = pg_enum(ApplicationStatus, "application_status")
 
 
 class Household(UUIDPrimaryKey, Timestamps, Versioned, Base):
@@ -74,6 +75,10 @@ class Household(UUIDPrimaryKey, Timestamps, Versioned, Base):
     consent_scope: Mapped[str | None] = mapped_column(String(500))
     stage: Mapped[Stage] = mapped_column(stage_enum, server_default=Stage.DIAGNOSTIC.value)
     stage_entered_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    # The application's step inside diagnostic (draft → submitted → presented), moved by the pipeline.
+    application_status: Mapped[ApplicationStatus] = mapped_column(
+        application_status_enum, server_default=ApplicationStatus.DRAFT.value
+    )
     last_contact_date: Mapped[date | None] = mapped_column(Date)
     # The service manager's own notes: never shown to partner workers.
     manager_notes: Mapped[str | None] = mapped_column(String(4000))

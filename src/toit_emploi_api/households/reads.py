@@ -109,7 +109,8 @@ def _body(staff: str | None) -> str:
         'id', h.id, 'reference', h.reference, 'referring_organisation_id', h.referring_organisation_id,
         'created_by_organisation_id', h.created_by_organisation_id, 'housing_situation', h.housing_situation,
         'needs_constraints', h.needs_constraints, 'consent_date', h.consent_date, 'consent_scope', h.consent_scope,
-        'stage', h.stage, 'stage_entered_at', {_ts("h.stage_entered_at")}, 'days_in_stage', {_DAYS},
+        'stage', h.stage, 'application_status', h.application_status,
+        'stage_entered_at', {_ts("h.stage_entered_at")}, 'days_in_stage', {_DAYS},
         'last_contact_date', h.last_contact_date, 'closure_date', h.closure_date,
         'withdrawal_reason', h.withdrawal_reason,
         'adult_count', mm.j -> 'adults', 'children_count', mm.j -> 'children', 'members', mm.j -> 'members',
@@ -269,6 +270,10 @@ def _conditions(filters: HouseholdFilters, p: _Params) -> list[str]:
     conds: list[str] = []
     if filters.stages:
         conds.append(f"h.stage = ANY({p([s.value for s in filters.stages], 'stage[]')})")
+    if filters.application_statuses:
+        conds.append(
+            f"h.application_status = ANY({p([s.value for s in filters.application_statuses], 'application_status[]')})"
+        )
     if filters.referring_organisation_id is not None:
         conds.append(f"h.referring_organisation_id = {p(filters.referring_organisation_id)}")
     if filters.has_children is not None:

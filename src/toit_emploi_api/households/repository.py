@@ -8,20 +8,23 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     String,
     and_,
+    cast,
     delete,
     exists,
     false,
     func,
+    literal,
     not_,
     select,
     type_coerce,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
 
@@ -48,6 +51,8 @@ def _conditions(filters: HouseholdFilters, scope_organisation_id: uuid.UUID | No
         conds.append(Household.referring_organisation_id == scope_organisation_id)
     if filters.stages:
         conds.append(Household.stage.in_(filters.stages))
+    if filters.application_statuses:
+        conds.append(Household.application_status.in_(filters.application_statuses))
     if filters.referring_organisation_id is not None:
         conds.append(Household.referring_organisation_id == filters.referring_organisation_id)
     if filters.has_children is not None:
@@ -103,6 +108,90 @@ async def list_households(
         .order_by(*_SORTS[sort])
     )
     return await paginate(session, stmt, page)
+
+
+# --- CSV export: one row per household, streamed (core.csv.stream_rows) --------------------------------------
+CSV_STAFF_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "Identifiant"),
+    ("reference", "Référence"),
+    ("referring_organisation_id", "Organisation orientatrice"),
+    ("stage", "Étape"),
+    ("application_status", "Candidature"),
+    ("stage_entered_at", "Entrée dans l'étape"),
+    ("days_in_stage", "Jours dans l'étape"),
+    ("housing_situation", "Situation de logement"),
+    ("needs_constraints", "Besoins et contraintes"),
+    ("consent_date", "Date du consentement"),
+    ("consent_scope", "Portée du consentement"),
+    ("last_contact_date", "Dernier contact"),
+    ("closure_date", "Date de clôture"),
+    ("withdrawal_reason", "Motif de sortie"),
+    ("adult_count", "Adultes"),
+    ("children_count", "Enfants"),
+    ("created_at", "Créé le"),
+    ("updated_at", "Mis à jour le"),
+)
+"""(column, French header) of the staff's export: the list item's facts, without members, notes or closure note."""
+
+CSV_STATUS_COLUMNS: tuple[tuple[str, str], ...] = tuple(
+    column
+    for column in CSV_STAFF_COLUMNS
+    if column[0]
+    in {
+        "id",
+        "reference",
+        "referring_organisation_id",
+        "stage",
+        "stage_entered_at",
+        "days_in_stage",
+        "last_contact_date",
+        "adult_count",
+        "children_count",
+        "created_at",
+        "updated_at",
+    }
+)
+"""A partner worker's export: the status view of its households (stage and dates only)."""
+
+
+def csv_statement(
+    filters: HouseholdFilters,
+    sort: HouseholdSort,
+    columns: tuple[tuple[str, str], ...],
+    *,
+    scope_organisation_id: uuid.UUID | None,
+) -> Select[Any]:
+    """The export's rows, in the list's order: the household's columns and its member counts (correlated counts, so
+    that the rows stream without loading members)."""
+    children = (
+        select(func.count())
+        .where(Member.household_id == Household.id, Member.role == MemberRole.CHILD)
+        .correlate(Household)
+        .scalar_subquery()
+    )
+    members = select(func.count()).where(Member.household_id == Household.id).correlate(Household).scalar_subquery()
+    derived: dict[str, Any] = {
+        "days_in_stage": func.greatest(
+            0, func.floor(func.extract("epoch", func.now() - Household.stage_entered_at) / 86400)
+        ).cast(Integer),
+        "adult_count": members - children,
+        "children_count": children,
+    }
+    selected = [derived[name] if name in derived else getattr(Household, name) for name, _ in columns]
+    return select(*selected).where(*_conditions(filters, scope_organisation_id)).order_by(*_SORTS[sort])
+
+
+def csv_audit_details(filters: HouseholdFilters, *, scope_organisation_id: uuid.UUID | None) -> ColumnElement[Any]:
+    """The export's audit details, computed by PostgreSQL in the request's transaction (the ids of every household
+    exported never go through Python): `{"format": "csv", "filters": [...], "household_ids": [...]}`."""
+    ids = (
+        select(func.coalesce(func.jsonb_agg(cast(Household.id, String)), literal([], JSONB)))
+        .where(*_conditions(filters, scope_organisation_id))
+        .scalar_subquery()
+    )
+    return literal({"format": "csv", "filters": filters.used()}, JSONB).op("||")(
+        func.jsonb_build_object("household_ids", ids)
+    )
 
 
 async def get_household(

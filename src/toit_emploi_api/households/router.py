@@ -12,6 +12,7 @@ from pydantic import Field
 from toit_emploi_api.auth.policy import Principal, TokenCaller, authorize, authorize_token
 from toit_emploi_api.core import idempotency
 from toit_emploi_api.core.clock import CALENDAR_END, PROGRAMME_START
+from toit_emploi_api.core.csv import CSV_CONTENT, csv_response, wants_csv
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.problems import IDEMPOTENCY_KEY_IN_PROGRESS, IDEMPOTENCY_KEY_REUSED, NOT_FOUND
@@ -59,7 +60,7 @@ from toit_emploi_api.vocab.problems import (
     MEMBER_HAS_PLACEMENTS,
 )
 from toit_emploi_api.vocab.roles import Role
-from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.stages import ApplicationStatus, Stage
 
 router = APIRouter(prefix="/api/v1", tags=["households"])
 
@@ -82,6 +83,10 @@ _MEMBER_IDENTITY = (MEMBER_HAS_PLACEMENTS, LAST_PROFILED_ADULT)
 
 def _filters(
     stage: Annotated[list[Stage] | None, Query(max_length=7, description="One or more stages.")] = None,
+    application_status: Annotated[
+        list[ApplicationStatus] | None,
+        Query(max_length=3, description="One or more application steps (draft, submitted, presented)."),
+    ] = None,
     referring_organisation_id: uuid.UUID | None = None,
     has_children: Annotated[bool | None, Query(description="true: with children; false: without.")] = None,
     rome_code: Annotated[RomeCode | None, Query(description="An adult of the household has this ROME code.")] = None,
@@ -105,6 +110,7 @@ def _filters(
     tokens = tuple(fold(q).split()) if q else ()
     return HouseholdFilters(
         stages=tuple(stage or ()),
+        application_statuses=tuple(application_status or ()),
         referring_organisation_id=referring_organisation_id,
         has_children=has_children,
         rome_code=rome_code,
@@ -119,12 +125,18 @@ FiltersDep = Annotated[HouseholdFilters, Depends(_filters)]
 
 
 # --- households --------------------------------------------------------------------------------------------
-@router.get("/households", summary="List households", response_model=CursorPage[HouseholdListItem])
+@router.get(
+    "/households",
+    summary="List households",
+    response_model=CursorPage[HouseholdListItem],
+    responses={200: CSV_CONTENT},
+)
 async def households_list(
     caller: HouseholdReaderDep,
     session: SessionDep,
     page: CursorPageDep,
     filters: FiltersDep,
+    request: Request,
     sort: Annotated[HouseholdSort, Query(description="Sort key; `-` for descending.")] = HouseholdSort.CREATED_AT_DESC,
 ) -> Response:
     """One page (`limit` 1-200, default 50; `offset`, or `cursor`) of the households the caller may see, as
@@ -135,7 +147,8 @@ async def households_list(
     `diagnostic` only as its status view (stage and dates, no members). List items never carry `manager_notes` or
     `closure_note`.
 
-    **Filters.** `stage` (repeatable), `referring_organisation_id`, `has_children`, `rome_code` (an adult of the
+    **Filters.** `stage` (repeatable), `application_status` (repeatable: draft, submitted, presented),
+    `referring_organisation_id`, `has_children`, `rome_code` (an adult of the
     household has it), `created_since` (on or after this Paris date), `created_before` (strictly before); the dates
     lie between 2014-01-01 and 2100-12-31, else 422 naming the parameter.
 
@@ -149,8 +162,18 @@ async def households_list(
     it back as `cursor` with the same filters and sort (and no `offset`) for keyset pagination, where page 1,000
     costs what page 1 does; a cursor made for another sort, or not made by this API, is a 422 naming `cursor`.
 
-    **Audit.** One `household.list` event per call, with the ids of the households returned and the names (not the
-    values) of the filters used. A page costs one statement whatever its size."""
+    **CSV.** `Accept: text/csv` answers every matching household (same filters and sort; `limit`, `offset` and
+    `cursor` do not apply), one row per household, streamed from one consistent snapshot: `;`, UTF-8 with BOM,
+    French headers. Staff get the list item's facts without members (`Identifiant`, `Référence`, `Organisation
+    orientatrice`, `Étape`, `Candidature`, …, `Adultes`, `Enfants`); a partner worker gets its own households' status
+    view (identifiers, stage, dates, member counts).
+
+    **Audit.** One `household.list` event per call, with the ids of the households returned (for CSV: every one
+    exported, and `format: csv`) and the names (not the values) of the filters used. A page costs one statement
+    whatever its size."""
+    if wants_csv(request):
+        export = await service.export_households(session, request.app.state.sessionmaker, caller, filters, sort)
+        return csv_response(export.header, export.rows, filename="menages.csv")
     return json_answer(await service.list_households(session, caller, filters, sort, page))
 
 

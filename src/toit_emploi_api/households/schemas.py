@@ -15,7 +15,7 @@ from toit_emploi_api.core.schemas import InputModel, OutputModel
 from toit_emploi_api.households.models import FrenchLevel, HousingSituation, SchoolingLevel
 from toit_emploi_api.reference.codes import RomeCode
 from toit_emploi_api.reference.text import BriefText, MediumText, NoteText, PersonName
-from toit_emploi_api.vocab.stages import Stage, WithdrawalReason
+from toit_emploi_api.vocab.stages import ApplicationStatus, Stage, WithdrawalReason
 from toit_emploi_api.vocab.statuses import MemberRole
 
 MAX_MEMBERS = 20
@@ -231,6 +231,10 @@ class HouseholdOut(OutputModel):
     consent_date: date | None
     consent_scope: str | None
     stage: Stage = Field(description="Read-only here; moved by the pipeline.")
+    application_status: ApplicationStatus = Field(
+        description="The application's step inside diagnostic (draft, submitted, presented); read-only here, moved "
+        "by `POST …/application/submit` and `…/present`. Households recorded before these steps existed are draft."
+    )
     stage_entered_at: datetime
     days_in_stage: int = Field(description="Whole days (24-hour periods) since the household entered its stage.")
     last_contact_date: date | None
@@ -279,6 +283,7 @@ class HouseholdFilters:
     """List filters. `name_tokens` are already folded (reference.text.fold) and split on spaces."""
 
     stages: tuple[Stage, ...] = ()
+    application_statuses: tuple[ApplicationStatus, ...] = ()
     referring_organisation_id: uuid.UUID | None = None
     has_children: bool | None = None
     rome_code: str | None = None
@@ -292,6 +297,7 @@ class HouseholdFilters:
         """Names of the query parameters that filter (for the audit trail: names only, never their values)."""
         names = {
             "stage": bool(self.stages),
+            "application_status": bool(self.application_statuses),
             "referring_organisation_id": self.referring_organisation_id is not None,
             "has_children": self.has_children is not None,
             "rome_code": self.rome_code is not None,

@@ -6,17 +6,20 @@ Flushes only (the request's session commits). Who sees and writes what is `house
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from toit_emploi_api.auth import repository as auth_repository
 from toit_emploi_api.auth.policy import Principal, TokenCaller
 from toit_emploi_api.core import audit, clock, idempotency
+from toit_emploi_api.core.csv import stream_rows
 from toit_emploi_api.core.errors import (
     FieldError,
     ForbiddenError,
@@ -185,6 +188,42 @@ async def list_households(
         f'{{"items":{row.items},"total":{row.total},"limit":{page.limit},"offset":{page.offset},'
         f'"next_cursor":{"null" if next_cursor is None else chr(34) + next_cursor + chr(34)}}}'
     )
+
+
+@dataclass(frozen=True)
+class CsvExport:
+    header: list[str]
+    rows: AsyncIterator[Sequence[Any]]
+
+
+async def export_households(
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    caller: TokenCaller,
+    filters: HouseholdFilters,
+    sort: HouseholdSort,
+) -> CsvExport:
+    """Every household of the list (same filters and order, no pagination) as CSV rows streamed from their own
+    read-only snapshot: the staff's columns, or a partner worker's status view of its own households. Recorded like
+    the list: one `household.list` event with the ids exported (computed by PostgreSQL) and the filters used."""
+    claims = caller.claims
+    principal = caller.principal_of(
+        await auth_repository.subject_state(session, claims.subject_kind, claims.subject_id)
+    )
+    scope = scope_of(principal)
+    columns = repository.CSV_STATUS_COLUMNS if principal.role is Role.PARTNER_WORKER else repository.CSV_STAFF_COLUMNS
+    await audit.record(
+        session,
+        principal,
+        AuditAction.HOUSEHOLD_LIST,
+        "household",
+        None,
+        details=cast(
+            "dict[str, Any]", repository.csv_audit_details(filters, scope_organisation_id=scope)
+        ),  # a SQL expression, evaluated in the INSERT
+    )
+    stmt = repository.csv_statement(filters, sort, columns, scope_organisation_id=scope)
+    return CsvExport(header=[header for _, header in columns], rows=stream_rows(maker, stmt))
 
 
 async def possible_duplicates(session: AsyncSession, principal: Principal, page: PageParams) -> Page[DuplicatePair]:

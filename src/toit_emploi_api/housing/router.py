@@ -7,8 +7,11 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 
 from toit_emploi_api.auth.policy import Principal, authorize
+from toit_emploi_api.core.csv import CSV_CONTENT, csv_response, stream_rows, wants_csv
+from toit_emploi_api.core.csv_models import cells, columns
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.problems import NOT_FOUND, UNSUPPORTED_MEDIA_TYPE
@@ -89,21 +92,55 @@ def _filters(
     )
 
 
+# French headers of the housing units' CSV export (RPLS names in brackets; columns follow the caller's view).
+UNIT_LABELS = {
+    "id": "Identifiant",
+    "street_number": "Numéro",
+    "street_type": "Type de voie",
+    "street_name": "Voie",
+    "postcode": "Code postal",
+    "commune_insee": "Commune (INSEE)",
+    "latitude": "Latitude",
+    "longitude": "Longitude",
+    "rooms": "Pièces (NBPIECE)",
+    "living_area_m2": "Surface habitable m² (SURFHAB)",
+    "floor": "Étage",
+    "elevator": "Ascenseur",
+    "rent": "Loyer principal € (LOYERPRINC)",
+    "charges": "Charges €",
+    "dpe_class": "Classe DPE",
+    "construction_year": "Année de construction",
+    "available_from": "Disponible à partir du",
+    "step_free_access": "Accès de plain-pied",
+    "status": "Statut",
+    "is_relay": "Appartement relais",
+    "created_at": "Créé le",
+    "updated_at": "Mis à jour le",
+    "landlord_organisation_id": "Bailleur",
+    "landlord_reference": "Référence du bailleur",
+    "last_synced_at": "Dernière synchronisation",
+    "held_absent_since": "Absent de la synchronisation depuis",
+    "version": "Version",
+}
+
+
 @router.get(
     "/housing-units",
     summary="List housing units",
     response_model=Page[HousingUnitOut] | Page[HousingUnitPublicOut],
+    responses={200: CSV_CONTENT},
 )
 async def housing_units_list(
     principal: ReaderDep,
     session: SessionDep,
     page: PageDep,
+    request: Request,
     filters: Annotated[UnitFilters, Depends(_filters)],
     sort: Annotated[
         UnitSort | None,
         Query(description="Order by rent, rooms or available date; prefix `-` for descending."),
     ] = None,
-) -> Page[HousingUnitOut] | Page[HousingUnitPublicOut]:
+) -> Page[HousingUnitOut] | Page[HousingUnitPublicOut] | StreamingResponse:
     """The housing units the caller may see, filtered, sorted and paginated (`limit` ≤ 200, `offset`).
 
     - **Who**: a landlord sees its own organisation's units only (even when it names another landlord in
@@ -116,7 +153,15 @@ async def housing_units_list(
       now), `is_relay`, `landlord_organisation_id`. They narrow the caller's scope, never widen it.
     - **Sorts**: `rent`, `rooms`, `available_from` (no date first), `-` for descending; ties in creation order.
     - A list costs the same few SQL statements whatever the page size (the count and the page).
+    - **CSV**: `Accept: text/csv` answers every matching unit (same filters and sort, no pagination) in the caller's
+      view, French headers, `;`, UTF-8 with BOM, streamed.
     """
+    if wants_csv(request):
+        view = _view(principal)
+        paths = columns(view, UNIT_LABELS)
+        stream = stream_rows(request.app.state.sessionmaker, service.units_csv_statement(principal, filters, sort))
+        csv_rows = (cells(view.model_validate(row[0]), paths) async for row in stream)
+        return csv_response([header for _, header in paths], csv_rows, filename="logements.csv")
     rows = await service.list_units(session, principal, filters, sort, page)
     return rows.to(_view(principal).model_validate)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,6 +56,12 @@ async def list_units(
     """One page of the units the caller may see (its filters narrow the caller's scope, never widen it)."""
     only_org, only_vacant = _scope(principal)
     return await repository.list_page(session, filters, sort, page, only_organisation=only_org, only_vacant=only_vacant)
+
+
+def units_csv_statement(principal: Principal, filters: UnitFilters, sort: str | None) -> Select[HousingUnit]:
+    """The export's statement: the same units as the list, in its order, every page."""
+    only_org, only_vacant = _scope(principal)
+    return repository.list_statement(filters, sort, only_organisation=only_org, only_vacant=only_vacant)
 
 
 async def visible_unit(

@@ -14,7 +14,7 @@ from toit_emploi_api.core.enums import pg_enum
 from toit_emploi_api.core.models import Base, Timestamps, UUIDPrimaryKey, Versioned
 from toit_emploi_api.employers.models import contract_type_enum
 from toit_emploi_api.households.models import stage_enum
-from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.stages import HistoryKind, Stage
 from toit_emploi_api.vocab.statuses import (
     AllocationStatus,
     ContractType,
@@ -42,10 +42,15 @@ PLACEMENT_OPEN_INDEX = "uq_placements_member_opening_open"
 
 
 class StageTransition(UUIDPrimaryKey, Base):
-    """One move of a household between stages: from, to, when, who, why."""
+    """One item of a household's stage history: a move between stages (from, to, when, who, why), or a dated step of
+    the application inside diagnostic (`kind` application_submitted or application_presented, from and to
+    diagnostic)."""
 
     __tablename__ = "stage_transitions"
 
+    kind: Mapped[HistoryKind] = mapped_column(
+        pg_enum(HistoryKind, "stage_history_kind"), server_default=HistoryKind.MOVE.value
+    )
     household_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
     from_stage: Mapped[Stage] = mapped_column(stage_enum)
     to_stage: Mapped[Stage] = mapped_column(stage_enum)
@@ -56,7 +61,14 @@ class StageTransition(UUIDPrimaryKey, Base):
     reason: Mapped[str | None] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(String(4000))
 
-    __table_args__ = (Index("ix_stage_transitions_household_id_at", "household_id", "at"),)
+    __table_args__ = (
+        Index("ix_stage_transitions_household_id_at", "household_id", "at"),
+        CheckConstraint(
+            "kind = 'move' OR (from_stage = 'diagnostic' AND to_stage = 'diagnostic')",
+            name="application_step_in_diagnostic",
+        ),
+        CheckConstraint("kind <> 'move' OR from_stage <> to_stage", name="move_changes_stage"),
+    )
 
 
 class Placement(UUIDPrimaryKey, Timestamps, Versioned, Base):
@@ -141,6 +153,8 @@ class HousingAllocation(UUIDPrimaryKey, Timestamps, Versioned, Base):
     cancelled_at: Mapped[datetime | None]
 
     __table_args__ = (
+        # The reports' summary reads a household's signed leases (reports.models).
+        Index("ix_housing_allocations_household_id", "household_id"),
         Index(
             ALLOCATION_UNIT_ACTIVE_INDEX,
             "unit_id",

@@ -249,7 +249,14 @@ async def list_follow_up(session: AsyncSession, household_id: uuid.UUID, page: P
 
 
 # --- pipeline events (from the audit trail) ----------------------------------------------------------------------
-PIPELINE_ACTION_PREFIXES = ("household.transition", "placement.", "relay_stay.", "allocation.", "follow_up_entry.")
+PIPELINE_ACTION_PREFIXES = (
+    "household.transition",
+    "household.application_",
+    "placement.",
+    "relay_stay.",
+    "allocation.",
+    "follow_up_entry.",
+)
 
 
 async def list_events(session: AsyncSession, household_id: uuid.UUID, page: PageParams) -> Slice[AuditEvent]:

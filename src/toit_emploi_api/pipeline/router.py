@@ -23,7 +23,7 @@ from toit_emploi_api.core.problems import NOT_FOUND
 from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, etag_for, with_etag
 from toit_emploi_api.households.deps import LockedHousehold
 from toit_emploi_api.households.models import Household
-from toit_emploi_api.pipeline import allocations, follow_up, placements, records, relay_stays, service
+from toit_emploi_api.pipeline import allocations, application, follow_up, placements, records, relay_stays, service
 from toit_emploi_api.pipeline.deps import (
     CurrentAllocation,
     CurrentPlacement,
@@ -38,6 +38,7 @@ from toit_emploi_api.pipeline.models import FollowUpEntry, StageTransition
 from toit_emploi_api.pipeline.schemas import (
     ALLOCATION_CREATE_EXAMPLES,
     ALLOCATION_LEASE_EXAMPLES,
+    APPLICATION_STEP_EXAMPLES,
     FOLLOW_UP_EXAMPLES,
     OUTCOME_EXAMPLES,
     PLACEMENT_CREATE_EXAMPLES,
@@ -49,6 +50,8 @@ from toit_emploi_api.pipeline.schemas import (
     AllocationCreate,
     AllocationLease,
     AllocationOut,
+    ApplicationStepIn,
+    ApplicationStepOut,
     FollowUpEntryCreate,
     FollowUpEntryOut,
     PipelineEventOut,
@@ -66,6 +69,7 @@ from toit_emploi_api.pipeline.schemas import (
 from toit_emploi_api.vocab.audit import AuditAction
 from toit_emploi_api.vocab.problems import (
     ALLOCATION_NOT_RESERVED,
+    APPLICATION_STEP_OUT_OF_ORDER,
     GUARD_FAILED,
     HOUSEHOLD_ALREADY_ALLOCATED,
     JOB_OPENING_CLOSED,
@@ -97,6 +101,8 @@ MoverDep = Annotated[Principal, Depends(authorize(Role.SERVICE_MANAGER, Role.PAR
 HistoryReaderDep = MoverDep
 ReaderDep = Annotated[Principal, Depends(authorize(Role.SERVICE_MANAGER, Role.PARIS_REFERENT))]
 WriterDep = Annotated[Principal, Depends(authorize(Role.SERVICE_MANAGER))]
+SubmitterDep = Annotated[Principal, Depends(authorize(Role.PARTNER_WORKER, Role.PARIS_REFERENT))]
+PresenterDep = Annotated[Principal, Depends(authorize(Role.PARIS_REFERENT, Role.SERVICE_MANAGER))]
 _READ = problem_responses(NOT_FOUND)
 
 
@@ -104,6 +110,7 @@ def _stage_out(household: Household) -> dict[str, object]:
     return {
         "household_id": household.id,
         "stage": household.stage,
+        "application_status": household.application_status,
         "stage_entered_at": household.stage_entered_at,
         "days_in_stage": days_since(household.stage_entered_at),
         "closure_date": household.closure_date,
@@ -114,6 +121,7 @@ def _stage_out(household: Household) -> dict[str, object]:
 def _transition_out(move: StageTransition) -> TransitionOut:
     return TransitionOut(
         id=move.id,
+        kind=move.kind,
         from_stage=move.from_stage,
         to_stage=move.to_stage,
         at=move.at,
@@ -173,7 +181,8 @@ async def transitions_create(
     **If-Match:** the household's ETag, as returned by `GET …/transitions` (428 without it, 412 when stale).
 
     **Guards** (409 `guard-failed`, with `unmet`: every missing condition as `{code, message}`):
-    - diagnostic → matching: an adult member (`no_adult_member`), an adult with a ROME code
+    - diagnostic → matching: the application presented (`application_not_presented`: see
+      `POST …/application/submit` and `…/present`), an adult member (`no_adult_member`), an adult with a ROME code
       (`no_professional_profile`), the consent date recorded (`consent_missing`);
     - matching → relay_stay: a booked relay stay (`relay_stay_not_booked`) and a placement at interview, offered
       or hired (`no_placement_with_employer_meeting`);
@@ -213,11 +222,13 @@ async def transitions_create(
     responses=_READ,
 )
 async def transitions_list(principal: HistoryReaderDep, session: SessionDep, household: StageHousehold) -> Response:
-    """The household's current `stage`, `stage_entered_at`, `days_in_stage` and every move, oldest first
-    (`from_stage`, `to_stage`, `at`, `by {kind, id, role}`, `reason`, `note`).
+    """The household's current `stage`, `application_status`, `stage_entered_at`, `days_in_stage` and every item of
+    its history, oldest first (`kind`, `from_stage`, `to_stage`, `at`, `by {kind, id, role}`, `reason`, `note`):
+    `kind` is `move` for a stage move, `application_submitted` / `application_presented` for the application's steps
+    inside diagnostic (from and to diagnostic).
 
     **Who:** the service manager, the Paris referent and partner workers (their own organisation's households:
-    others are 404). A partner worker gets each move's `id`, `from_stage`, `to_stage` and `at` only, and no
+    others are 404). A partner worker gets each item's `id`, `kind`, `from_stage`, `to_stage` and `at` only, and no
     `withdrawal_reason`: it follows where its family is, not who moved it nor why.
 
     The answer's ETag is the household's: the one `POST …/transitions` expects in If-Match.
@@ -233,6 +244,77 @@ async def transitions_list(principal: HistoryReaderDep, session: SessionDep, hou
     return JSONResponse(
         jsonable_encoder(out.model_dump(mode="json", exclude=exclude)), headers={"ETag": etag_for(household.version)}
     )
+
+
+# --- the application's steps inside diagnostic ---------------------------------------------------------------------
+_APPLICATION_STEP = problem_responses(NOT_FOUND, WRONG_STAGE, APPLICATION_STEP_OUT_OF_ORDER, ROLE_NOT_PERMITTED)
+
+
+def _step_out(result: application.StepResult, response: Response) -> ApplicationStepOut:
+    with_etag(response, result.household.version)
+    return ApplicationStepOut.model_validate({**_stage_out(result.household), "event": _transition_out(result.event)})
+
+
+@router.post(
+    "/households/{household_id}/application/submit",
+    operation_id="application_submit",
+    summary="Submit a household's application",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApplicationStepOut,
+    responses=_APPLICATION_STEP,
+)
+async def application_submit(
+    principal: SubmitterDep,
+    session: SessionDep,
+    household: LockedStageHousehold,
+    body: Annotated[ApplicationStepIn, Body(openapi_examples=APPLICATION_STEP_EXAMPLES)],
+    if_match: IfMatchDep,
+    response: Response,
+) -> ApplicationStepOut:
+    """The partner says the diagnostic file is complete and sends the application to the Paris referent:
+    `application_status` draft → submitted, recorded in the stage history as an `application_submitted` item (from
+    and to diagnostic, dated, with its author and the optional `note`). Not a stage move.
+
+    **Who:** partner workers (their own organisation's households; others are 404) and the Paris referent (and
+    admins). **If-Match:** the household's ETag, the one `POST …/transitions` takes (428 without it, 412 when
+    stale); the answer carries the new one.
+
+    **Checks:** the household is in diagnostic (409 `wrong-stage`); the application is a draft (409
+    `application-step-out-of-order`, with `application_status` and `expected_status`). Answers 201.
+    """
+    if_match.check(household.version)
+    return _step_out(await application.take_step(session, principal, household, "submit", body.note), response)
+
+
+@router.post(
+    "/households/{household_id}/application/present",
+    operation_id="application_present",
+    summary="Present a household's application",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApplicationStepOut,
+    responses=_APPLICATION_STEP,
+)
+async def application_present(
+    principal: PresenterDep,
+    session: SessionDep,
+    household: LockedStageHousehold,
+    body: Annotated[ApplicationStepIn, Body(openapi_examples=APPLICATION_STEP_EXAMPLES)],
+    if_match: IfMatchDep,
+    response: Response,
+) -> ApplicationStepOut:
+    """The Paris referent presents the submitted application to the service manager: `application_status`
+    submitted → presented, recorded in the stage history as an `application_presented` item. The service manager
+    may then retain it (→ matching, which requires it presented: `application_not_presented`) or decline it
+    (→ withdrawn, reason `application_declined`).
+
+    **Who:** the Paris referent and the service manager (and admins). **If-Match:** the household's ETag (428
+    without it, 412 when stale).
+
+    **Checks:** the household is in diagnostic (409 `wrong-stage`); the application is submitted (409
+    `application-step-out-of-order`, with `application_status` and `expected_status`). Answers 201.
+    """
+    if_match.check(household.version)
+    return _step_out(await application.take_step(session, principal, household, "present", body.note), response)
 
 
 @router.get(

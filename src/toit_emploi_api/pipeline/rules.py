@@ -29,6 +29,7 @@ from toit_emploi_api.vocab.statuses import PlacementStatus
 
 __all__ = [
     "ADMIN",
+    "APPLICATION_STEPS",
     "CONDITION_CODES",
     "FUNDER",
     "KNOWN_ROLES",
@@ -42,6 +43,7 @@ __all__ = [
     "RULE_TRANSITION_NOT_ALLOWED",
     "SERVICE_MANAGER",
     "TRANSITIONS",
+    "ApplicationStep",
     "Condition",
     "Decision",
     "Guard",
@@ -49,6 +51,7 @@ __all__ = [
     "Move",
     "RelayStayOutcome",
     "allowed_targets",
+    "application_step_rule",
     "evaluate",
     "permitted_targets",
     "placement_move_allowed",
@@ -91,6 +94,8 @@ class HouseholdFacts:
     Every field defaults to "nothing recorded", so a service only sets what it knows.
     """
 
+    application_presented: bool = False
+    """The application has been presented to the service manager (its last step inside diagnostic)."""
     adult_count: int = 0
     """Number of adult members recorded in the household's composition."""
     adults_with_rome_profile: int = 0
@@ -189,6 +194,11 @@ def _is_blank(text: str | None) -> bool:
     return text is None or not text.strip()
 
 
+GUARD_APPLICATION_PRESENTED: Final = Guard(
+    "application_not_presented",
+    "The application must have been submitted by the partner and presented to the service manager.",
+    lambda facts: facts.application_presented,
+)
 GUARD_ADULT_MEMBER: Final = Guard(
     "no_adult_member",
     "The household's composition must include at least one adult.",
@@ -283,7 +293,8 @@ _MANAGERS_AND_PARIS: Final[frozenset[str]] = _MANAGERS | {PARIS_REFERENT, PARTNE
 TRANSITIONS: Final[Mapping[tuple[Stage, Stage], Move]] = MappingProxyType(
     {
         (Stage.DIAGNOSTIC, Stage.MATCHING): Move(
-            _MANAGERS, (GUARD_ADULT_MEMBER, GUARD_PROFESSIONAL_PROFILE, GUARD_CONSENT)
+            _MANAGERS,
+            (GUARD_APPLICATION_PRESENTED, GUARD_ADULT_MEMBER, GUARD_PROFESSIONAL_PROFILE, GUARD_CONSENT),
         ),
         (Stage.MATCHING, Stage.RELAY_STAY): Move(_MANAGERS, (GUARD_RELAY_STAY_BOOKED, GUARD_EMPLOYER_MEETING)),
         (Stage.RELAY_STAY, Stage.LEASE): Move(_MANAGERS, (GUARD_RELAY_STAY_VALIDATED, GUARD_NO_PENDING_STAY)),
@@ -365,3 +376,41 @@ def placement_move_allowed(current: PlacementStatus, target: PlacementStatus) ->
 def placement_targets(current: PlacementStatus) -> tuple[PlacementStatus, ...]:
     """Statuses reachable from ``current`` in one move, in declaration order."""
     return tuple(target for target in PlacementStatus if placement_move_allowed(current, target))
+
+
+# ----------------------------------------------------------------------------------------------------
+# The application's steps inside diagnostic (dated events of the stage history, not stages)
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationStep:
+    """One step of the application: the status it starts from, the status it leads to, who may take it."""
+
+    from_status: str
+    to_status: str
+    allowed_roles: frozenset[str]
+
+
+APPLICATION_STEPS: Final[Mapping[str, ApplicationStep]] = MappingProxyType(
+    {
+        # The partner says the diagnostic file is complete and sends it to the Paris referent.
+        "submit": ApplicationStep("draft", "submitted", frozenset({ADMIN, PARTNER_WORKER, PARIS_REFERENT})),
+        # The Paris referent presents it to the service manager (who then retains or declines it).
+        "present": ApplicationStep("submitted", "presented", frozenset({ADMIN, PARIS_REFERENT, SERVICE_MANAGER})),
+    }
+)
+"""The application's steps, keyed by name: draft → submitted → presented, only while the household is in diagnostic."""
+
+
+def application_step_rule(step: str, stage: Stage, status: str, role: str) -> str:
+    """Whether ``role`` may take ``step`` on an application in ``status`` of a household in ``stage``: "ok",
+    "role_not_permitted", "wrong_stage" (not in diagnostic) or "out_of_order" (not at the step's starting status)."""
+    rule = APPLICATION_STEPS[step]
+    if role not in rule.allowed_roles:
+        return RULE_ROLE_NOT_PERMITTED
+    if stage is not Stage.DIAGNOSTIC:
+        return "wrong_stage"
+    if status != rule.from_status:
+        return "out_of_order"
+    return RULE_OK

@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from toit_emploi_api.core.schemas import InputModel, OutputModel
 from toit_emploi_api.pipeline.models import FollowUpDomain
 from toit_emploi_api.reference.text import NoteText, ShortText
-from toit_emploi_api.vocab.stages import Stage, WithdrawalReason
+from toit_emploi_api.vocab.stages import ApplicationStatus, HistoryKind, Stage, WithdrawalReason
 from toit_emploi_api.vocab.statuses import (
     AllocationStatus,
     ContractType,
@@ -55,8 +55,13 @@ class ActorOut(OutputModel):
     role: str | None
 
 
+_KIND = "`move` (a stage move), `application_submitted` or `application_presented` (a step of the application inside "
+_KIND += "diagnostic: from and to diagnostic)."
+
+
 class TransitionBriefOut(OutputModel):
     id: uuid.UUID
+    kind: HistoryKind = Field(default=HistoryKind.MOVE, description=_KIND)
     from_stage: Stage
     to_stage: Stage
     at: datetime
@@ -71,6 +76,9 @@ class TransitionOut(TransitionBriefOut):
 class HouseholdStageOut(OutputModel):
     household_id: uuid.UUID
     stage: Stage
+    application_status: ApplicationStatus = Field(
+        description="The application's step inside diagnostic: draft, submitted, presented."
+    )
     stage_entered_at: datetime
     days_in_stage: int = Field(ge=0, description="Whole days since the household entered its current stage.")
     closure_date: date | None = None
@@ -88,6 +96,7 @@ class TransitionResultOut(HouseholdStageOut):
 
 class TransitionHistoryItemOut(OutputModel):
     id: uuid.UUID
+    kind: HistoryKind = Field(description=_KIND)
     from_stage: Stage
     to_stage: Stage
     at: datetime
@@ -98,9 +107,23 @@ class TransitionHistoryItemOut(OutputModel):
 
 class StageHistoryOut(HouseholdStageOut):
     items: list[TransitionHistoryItemOut] = Field(
-        description="Every move, oldest first. Partner workers get only `id`, `from_stage`, `to_stage` and `at` (and "
-        "no `withdrawal_reason` on the household)."
+        description="Every move and application step, oldest first. Partner workers get only `id`, `kind`, "
+        "`from_stage`, `to_stage` and `at` (and no `withdrawal_reason` on the household)."
     )
+
+
+class ApplicationStepIn(InputModel):
+    note: NoteText | None = Field(default=None, description="Optional; not shown to partner workers.")
+
+
+APPLICATION_STEP_EXAMPLES = {
+    "plain": {"summary": "Without a note", "value": {}},
+    "note": {"summary": "With a note", "value": {"note": "Complete file, consent signed."}},
+}
+
+
+class ApplicationStepOut(HouseholdStageOut):
+    event: TransitionOut = Field(description="The step recorded in the stage history.")
 
 
 class PipelineEventOut(OutputModel):

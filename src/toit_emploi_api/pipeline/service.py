@@ -23,7 +23,7 @@ from toit_emploi_api.pipeline.rules import Decision, HouseholdFacts
 from toit_emploi_api.pipeline.schemas import TransitionCreate
 from toit_emploi_api.vocab.audit import AuditAction
 from toit_emploi_api.vocab.problems import GUARD_FAILED, ROLE_NOT_PERMITTED, TRANSITION_NOT_ALLOWED
-from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.stages import ApplicationStatus, Stage
 from toit_emploi_api.vocab.statuses import RelayStayStatus
 
 _MESSAGES = {
@@ -54,6 +54,7 @@ def _facts(household: Household, row: repository.FactsRow, body: TransitionCreat
     closure_date = body.closure_date or household.closure_date
     closure_note = body.note if body.to is Stage.COMPLETED and body.note else household.closure_note
     return HouseholdFacts(
+        application_presented=household.application_status is ApplicationStatus.PRESENTED,
         adult_count=row.adult_count,
         adults_with_rome_profile=row.adults_with_rome_profile,
         consent_recorded=household.consent_date is not None,

@@ -21,6 +21,8 @@ class AuditAction(StrEnum):
     EMPLOYER_CREATE = "employer.create"
     EMPLOYER_UPDATE = "employer.update"
     FOLLOW_UP_ENTRY_CREATE = "follow_up_entry.create"
+    HOUSEHOLD_APPLICATION_PRESENT = "household.application_present"
+    HOUSEHOLD_APPLICATION_SUBMIT = "household.application_submit"
     FOLLOW_UP_ENTRY_LIST = "follow_up_entry.list"
     HOUSEHOLD_ACCESS_LOG_READ = "household.access_log_read"
     HOUSEHOLD_ANONYMISE = "household.anonymise"

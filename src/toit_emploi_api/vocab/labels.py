@@ -12,6 +12,20 @@ from __future__ import annotations
 from typing import Final
 
 LABELS: Final[dict[str, dict[str, str]]] = {
+    # The application's steps and the reports (issue 11).
+    "ApplicationStatus": {"draft": "En préparation", "submitted": "Transmise", "presented": "Présentée"},
+    "HistoryKind": {
+        "move": "Changement d'étape",
+        "application_submitted": "Candidature transmise",
+        "application_presented": "Candidature présentée",
+    },
+    "ProgrammeGroupBy": {
+        "none": "Sans regroupement",
+        "retention_year": "Par année d'entrée",
+        "referring_organisation": "Par structure orientatrice",
+    },
+    "FunnelGroupBy": {"none": "Sans regroupement", "retention_year": "Par année d'entrée"},
+    "ReferringKind": {"referral_partner": "Partenaire orienteur", "operator": "Structure d'Aurore"},
     "Stage": {
         "diagnostic": "Diagnostic",
         "matching": "Mise en relation",

@@ -58,6 +58,10 @@ PLACEMENT_ALREADY_OPEN = problem_type("placement-already-open", "Placement alrea
 TRANSITION_NOT_ALLOWED = problem_type("transition-not-allowed", "Transition not allowed", 409)
 ROLE_NOT_PERMITTED = problem_type("role-not-permitted", "Role not permitted for this move", 403)
 GUARD_FAILED = problem_type("guard-failed", "Transition refused", 409)
+APPLICATION_STEP_OUT_OF_ORDER = problem_type("application-step-out-of-order", "Application step out of order", 409)
+
+# --- reports ---------------------------------------------------------------------------------------------
+REPORT_OPTION_NOT_PERMITTED = problem_type("report-option-not-permitted", "Report option not permitted", 403)
 
 # --- accounts --------------------------------------------------------------------------------------------
 ORGANISATION_NAME_TAKEN = problem_type("organisation-name-taken", "Organisation name taken", 409)

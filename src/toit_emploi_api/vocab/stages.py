@@ -46,3 +46,19 @@ _WITHDRAWAL_REASON_VALUES: Final[frozenset[str]] = frozenset(reason.value for re
 def is_valid_withdrawal_reason(reason: str | None) -> bool:
     """True when ``reason`` is exactly one of the :class:`WithdrawalReason` values."""
     return reason is not None and reason in _WITHDRAWAL_REASON_VALUES
+
+
+class ApplicationStatus(StrEnum):
+    """The application's own steps inside diagnostic (docs/domain.md, "Inside diagnostic")."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    PRESENTED = "presented"
+
+
+class HistoryKind(StrEnum):
+    """What one item of a household's stage history records: a stage move or a dated step of the application."""
+
+    MOVE = "move"
+    APPLICATION_SUBMITTED = "application_submitted"
+    APPLICATION_PRESENTED = "application_presented"

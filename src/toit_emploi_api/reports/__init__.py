@@ -1,0 +1,1 @@
+"""Read model: the programme's outcomes (the funders' table, the funnel and stage durations). Writes nothing."""
