@@ -3,37 +3,51 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+# Two stamps: `make run` installs only what the service needs (with the embedded PostgreSQL for local use);
+# `make test` and the other developer targets add the dev tools on top.
+STAMP := $(VENV)/.runtime-stamp
+DEV_STAMP := $(VENV)/.dev-stamp
 
-.PHONY: install run test lint typecheck pytest openapi bench bench-privacy clean fuzz
+.PHONY: install install-dev run test lint typecheck pytest openapi bench bench-privacy clean fuzz
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	@echo "Installing the service's dependencies into $(VENV) (a minute the first time)..."
+	$(BIN)/python -m pip install --progress-bar on -e '.[embedded]'
 	@touch $(STAMP)
+
+$(DEV_STAMP): $(STAMP)
+	@echo "Installing the development tools (pytest, ruff, mypy)..."
+	$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
+	@touch $(DEV_STAMP)
 
 install: $(STAMP)
 
-run: install
-	$(BIN)/toit-emploi serve
+install-dev: $(DEV_STAMP)
 
-lint: install
+# Ctrl-C: `toit-emploi serve` stops uvicorn gracefully and exits 0, so make reports no error.
+run: install
+	@exec $(BIN)/toit-emploi serve
+
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: install
+typecheck: install-dev
 	$(BIN)/mypy src tests bench
 
-pytest: install
+pytest: install-dev
 	$(BIN)/pytest
 
 test: lint typecheck pytest
 
 # Schemathesis for longer than `make test` (25 examples): every phase, coverage included; FUZZ_EXAMPLES to change.
 FUZZ_EXAMPLES ?= 200
-fuzz: install
+fuzz: install-dev
 	TOIT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TOIT_FUZZ_COVERAGE=1 $(BIN)/pytest -q tests/contract/test_fuzz.py
 
 openapi: install

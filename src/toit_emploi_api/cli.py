@@ -1,5 +1,5 @@
-"""The `toit-emploi` command: serve, migrate, create-organisation, create-user, create-client, openapi,
-retention run."""
+"""The `toit-emploi` command: serve, migrate, create-organisation, create-user, create-client, list-users,
+reset-password, unlock-account, deactivate-user, openapi, retention run."""
 
 from __future__ import annotations
 
@@ -96,21 +96,39 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     # uvicorn runs as a child process: Ctrl-C reaches both; the child shuts down gracefully, then this process
     # exits and the embedded server is stopped by its exit hook.
+    from toit_emploi_api.core.logging import uvicorn_log_config
+
+    # uvicorn's own lines (the supervisor's too) in our format: a dictConfig file it reads at start.
+    log_config = Path(settings.data_dir) / "uvicorn-logging.json"
+    log_config.parent.mkdir(parents=True, exist_ok=True)
+    log_config.write_text(json.dumps(uvicorn_log_config(settings)), encoding="utf-8")
     command = [
         sys.executable, "-m", "uvicorn", "--factory", "toit_emploi_api.main:create_app",
         "--host", args.host, "--port", str(args.port), "--workers", str(args.workers),
         "--proxy-headers", "--no-access-log", "--log-level", settings.log_level.lower(),
+        "--log-config", str(log_config),
     ]  # fmt: skip
     child = subprocess.Popen(command)  # noqa: S603 - fixed command, our own interpreter
+    stopping = False
 
     def stop_child(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
         # SIGTERM is graceful for uvicorn, and harmless if a terminal's Ctrl-C already reached it.
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, stop_child)
     signal.signal(signal.SIGINT, stop_child)
-    return child.wait()
+    return serve_exit_code(child.wait(), stopping)
+
+
+def serve_exit_code(child_status: int, stop_requested: bool) -> int:
+    """0 when uvicorn ended because we were asked to stop: uvicorn re-raises the signal it caught, so its status is
+    -SIGINT or -SIGTERM; anything else is the child's own failure, passed on."""
+    if stop_requested and child_status in (0, -signal.SIGINT, -signal.SIGTERM):
+        return 0
+    return child_status if child_status >= 0 else 128 - child_status
 
 
 def cmd_create_organisation(args: argparse.Namespace) -> int:
@@ -153,6 +171,92 @@ def cmd_create_client(args: argparse.Namespace) -> int:
     data = ApiClientCreate(name=args.name, role=Role(args.role), organisation_id=args.organisation_id)
     client, secret = _run_db(settings, lambda s: service.create_api_client(s, data))
     print(json.dumps({"id": str(client.id), "client_id": client.client_id, "client_secret": secret}))
+    return 0
+
+
+def _new_password(args: argparse.Namespace) -> str:
+    return args.password or os.environ.get("TOIT_EMPLOI_NEW_USER_PASSWORD") or getpass.getpass("New password: ")
+
+
+def cmd_list_users(args: argparse.Namespace) -> int:
+    from toit_emploi_api.accounts import service
+
+    settings = _settings_with_db()
+    rows = _run_db(settings, service.users_with_organisations)
+    users = [
+        {
+            "id": str(user.id),
+            "email": user.email,
+            "full_name": user.full_name,
+            "role": user.role.value,
+            "organisation": org.name,
+            "active": user.active,
+            "last_login_at": user.last_login_at.isoformat() if user.last_login_at else None,
+        }
+        for user, org in rows
+    ]
+    if args.json:
+        print(json.dumps(users, ensure_ascii=False, indent=2))
+        return 0
+    columns = ("email", "role", "organisation", "active", "last_login_at")
+    widths = {c: max([len(c), *(len(str(u[c])) for u in users)]) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for u in users:
+        print("  ".join(str(u[c] if u[c] is not None else "-").ljust(widths[c]) for c in columns))
+    print(f"{len(users)} user(s)", file=sys.stderr)
+    return 0
+
+
+def cmd_reset_password(args: argparse.Namespace) -> int:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from toit_emploi_api.accounts import service
+    from toit_emploi_api.accounts.schemas import UserUpdate
+
+    settings = _settings_with_db()
+    data = UserUpdate(password=_new_password(args))  # the API's rules: 12 to 128 characters
+
+    async def work(session: AsyncSession) -> str:
+        user = await service.user_for_command_line(session, args.email)
+        await service.update_user(session, user, data, acting_user_id=service.COMMAND_LINE)
+        return user.email
+
+    email = _run_db(settings, work)
+    print(f"Password changed for {email}; its refresh tokens are revoked (it signs in again).")
+    return 0
+
+
+def cmd_unlock_account(args: argparse.Namespace) -> int:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from toit_emploi_api.auth import throttle
+
+    settings = _settings_with_db()
+    identifier = throttle.user_identifier(args.email) if args.email else throttle.client_identifier(args.client_id)
+
+    async def work(session: AsyncSession) -> int:
+        return await throttle.unlock(session, identifier)
+
+    cleared = _run_db(settings, work)
+    print(f"Unlocked: {cleared} failed sign-in counter(s) cleared, from every address.")
+    return 0
+
+
+def cmd_deactivate_user(args: argparse.Namespace) -> int:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from toit_emploi_api.accounts import service
+    from toit_emploi_api.accounts.schemas import UserUpdate
+
+    settings = _settings_with_db()
+
+    async def work(session: AsyncSession) -> str:
+        user = await service.user_for_command_line(session, args.email)
+        await service.update_user(session, user, UserUpdate(active=False), acting_user_id=service.COMMAND_LINE)
+        return user.email
+
+    email = _run_db(settings, work)
+    print(f"Deactivated {email}: its tokens stop working now and its refresh tokens are revoked.")
     return 0
 
 
@@ -229,6 +333,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", required=True, choices=roles)
     p.add_argument("--organisation-id", required=True)
     p.set_defaults(func=cmd_create_client)
+
+    p = sub.add_parser("list-users", help="list every user (email, role, organisation, active, last sign-in)")
+    p.add_argument("--json", action="store_true", help="a JSON array, with ids and full names")
+    p.set_defaults(func=cmd_list_users)
+
+    p = sub.add_parser(
+        "reset-password", help="set a user's password (prompted unless --password); revokes its sign-ins"
+    )
+    p.add_argument("--email", required=True)
+    p.add_argument("--password")
+    p.set_defaults(func=cmd_reset_password)
+
+    p = sub.add_parser("unlock-account", help="clear the failed sign-in lock of a user or an API client")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--email")
+    who.add_argument("--client-id")
+    p.set_defaults(func=cmd_unlock_account)
+
+    p = sub.add_parser("deactivate-user", help="deactivate a user: access ends now, refresh tokens revoked")
+    p.add_argument("--email", required=True)
+    p.set_defaults(func=cmd_deactivate_user)
 
     p = sub.add_parser("retention", help="privacy: the retention job (docs/privacy.md)")
     retention_sub = p.add_subparsers(dest="retention_command", required=True)

@@ -16,6 +16,7 @@ from fastapi_offline import FastAPIOffline
 from toit_emploi_api import __version__
 from toit_emploi_api.accounts import passwords
 from toit_emploi_api.administration.router import router as accounts_router
+from toit_emploi_api.auth.router import metrics_router
 from toit_emploi_api.auth.router import router as auth_router
 from toit_emploi_api.catalogue.router import router as reference_router
 from toit_emploi_api.core import openapi as openapi_hooks
@@ -23,6 +24,7 @@ from toit_emploi_api.core.database import make_engine, make_sessionmaker
 from toit_emploi_api.core.errors import install_error_handlers
 from toit_emploi_api.core.health import router as health_router
 from toit_emploi_api.core.logging import configure_logging
+from toit_emploi_api.core.metrics import Metrics, MetricsMiddleware
 from toit_emploi_api.core.middleware import (
     BodySizeLimitMiddleware,
     HttpConformanceMiddleware,
@@ -121,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.migration_head = head_revision()
+    app.state.metrics = Metrics(engine)
 
     # Households ask the pipeline whether a member has placements through a port (households is the lower layer).
     households_ports.connect(member_placements=placement_ids_of_member)
@@ -136,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reference_router,
         housing_router,
         pipeline_router,
+        metrics_router,
         reports_router,
         history_router,
         privacy_router,
@@ -152,6 +156,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(UrlSafetyMiddleware)
     app.add_middleware(HttpConformanceMiddleware)  # Allow on 405, 304 on If-None-Match, Cache-Control: no-store
     app.add_middleware(RequestContextMiddleware)
+    # Outside the request id: counts every answer with its final status (503s and last-resort 500s included).
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     # CORS outermost, so that even the last-resort 500 reaches a browser frontend with its headers.
     if settings.cors_origins:
         app.add_middleware(
@@ -170,7 +176,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     openapi_hooks.install(app, labels)
     if settings.jwt_secret == DEFAULT_SECRET and settings.environment != "test":
-        logging.getLogger("toit_emploi_api").warning(
-            "Using the default JWT secret: fine on your machine, never elsewhere (set TOIT_EMPLOI_JWT_SECRET)."
+        # Only `local` can get here (production refuses the default): a notice, not a warning on every local start.
+        logging.getLogger("toit_emploi_api").info(
+            "Local mode: the development JWT secret is in use, fine on your machine only (TOIT_EMPLOI_JWT_SECRET)."
         )
     return app

@@ -57,7 +57,7 @@ def test_the_policy_check_itself_detects_a_bare_route() -> None:
 
 def test_public_routes_are_only_the_expected_ones(app: FastAPI) -> None:
     public = {r.path for r in _api_routes(app) if route_policy(dependency_calls(r)) == "public"}
-    assert public == {"/healthz", "/readyz", "/api/v1/auth/token"}
+    assert public == {"/healthz", "/readyz", "/api/v1/auth/token", "/api/v1/auth/revoke"}
 
 
 async def test_every_protected_route_is_401_without_a_token(app: FastAPI, client: AsyncClient) -> None:

@@ -68,6 +68,31 @@ class LoginThrottle(Base):
     __tablename__ = "login_throttle"
 
     identifier: Mapped[str] = mapped_column(String(254), primary_key=True)
+    # The account-wide counter's key, on every counter of the account: an admin can unlock it from every address.
+    account_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     failures: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     locked_until: Mapped[datetime | None]
     last_failure_at: Mapped[datetime | None]
+
+
+class RefreshToken(UUIDPrimaryKey, Base):
+    """A person's refresh token (opaque; only its SHA-256 is stored), one row per issued token.
+
+    The tokens of one sign-in form a family: each use rotates the token (the row is marked used and the next one is
+    inserted in the same family); presenting a used token again revokes the whole family (someone replayed it).
+    """
+
+    __tablename__ = "refresh_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    family_id: Mapped[uuid.UUID]
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_refresh_tokens_family_id", "family_id"),
+        Index("ix_refresh_tokens_user_id", "user_id"),
+    )

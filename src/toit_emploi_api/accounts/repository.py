@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toit_emploi_api.accounts.models import ApiClient, Organisation, User
+from toit_emploi_api.accounts.models import ApiClient, Organisation, RefreshToken, User
 from toit_emploi_api.core.resources import PageParams, Slice, paginate, sorted_by
 from toit_emploi_api.vocab.roles import Role
 
@@ -72,3 +73,73 @@ async def organisation_by_name(session: AsyncSession, name: str) -> Organisation
     """The organisation of this name, ignoring case (names are unique that way)."""
     stmt = select(Organisation).where(func.lower(Organisation.name) == name.lower())
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+# --- people's refresh tokens -----------------------------------------------------------------------------------
+async def add_refresh_token(
+    session: AsyncSession,
+    *,
+    token_hash: str,
+    family_id: uuid.UUID,
+    user_id: uuid.UUID,
+    expires_at: datetime,
+) -> None:
+    session.add(RefreshToken(token_hash=token_hash, family_id=family_id, user_id=user_id, expires_at=expires_at))
+    await session.flush()
+
+
+async def refresh_token_for_update(session: AsyncSession, token_hash: str) -> RefreshToken | None:
+    """The token of this hash, locked for this transaction (two uses of one token are serialised)."""
+    stmt = select(RefreshToken).where(RefreshToken.token_hash == token_hash).with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def mark_refresh_token_used(session: AsyncSession, token_id: uuid.UUID, at: datetime) -> None:
+    await session.execute(update(RefreshToken).where(RefreshToken.id == token_id).values(used_at=at))
+
+
+async def revoke_refresh_family(session: AsyncSession, family_id: uuid.UUID, at: datetime) -> int:
+    """Revoke every token of one sign-in; returns how many were still unrevoked."""
+    result = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def revoke_refresh_tokens_of_user(session: AsyncSession, user_id: uuid.UUID, at: datetime) -> int:
+    """Revoke every refresh token of a person (deactivation, new password)."""
+    result = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def revoke_refresh_tokens_of_organisation(session: AsyncSession, organisation_id: uuid.UUID, at: datetime) -> int:
+    """Revoke the refresh tokens of every person of an organisation (its deactivation)."""
+    people = select(User.id).where(User.organisation_id == organisation_id)
+    result = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id.in_(people), RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def purge_expired_refresh_tokens(session: AsyncSession, before: datetime) -> None:
+    """Forget tokens that expired before `before` (used, revoked or not: none of them can be used any more)."""
+    await session.execute(delete(RefreshToken).where(RefreshToken.expires_at < before))
+
+
+# --- the command line's account tools --------------------------------------------------------------------------
+async def all_users(session: AsyncSession) -> list[tuple[User, Organisation]]:
+    """Every user with its organisation, by organisation name then email (for `toit-emploi list-users`)."""
+    stmt = (
+        select(User, Organisation)
+        .join(Organisation, Organisation.id == User.organisation_id)
+        .order_by(func.lower(Organisation.name), User.email)
+    )
+    return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]

@@ -21,6 +21,7 @@ from toit_emploi_api.accounts.schemas import (
     UserUpdate,
 )
 from toit_emploi_api.core import audit
+from toit_emploi_api.core.clock import utcnow
 from toit_emploi_api.core.errors import FieldError, ProblemError, ValidationProblemError
 from toit_emploi_api.core.resources import PageParams, Slice, found
 from toit_emploi_api.vocab.audit import AuditAction
@@ -98,6 +99,9 @@ async def update_organisation(
             )
     if data.name is not None and await repository.organisation_name_taken(session, data.name, exclude=org.id):
         raise ProblemError(ORGANISATION_NAME_TAKEN, "An organisation with this name already exists.")
+    if deactivated:
+        # Its people's sign-ins end for good: reactivating the organisation does not bring them back.
+        await repository.revoke_refresh_tokens_of_organisation(session, org.id, utcnow())
     for key, value in data.model_dump(exclude_unset=True).items():
         if value is not None:
             setattr(org, key, value)
@@ -148,14 +152,37 @@ async def update_user(
         await repository.lock_admins(session)  # two admins demoting each other cannot both succeed
         if await repository.count_admins(session, excluding_user=user.id) == 0:
             raise ProblemError(LAST_ADMIN, "This is the last active admin.")
-    if changes.get("password"):
-        user.password_hash = await hash_secret_async(changes.pop("password"))
-    changes.pop("password", None)
+    new_password = changes.pop("password", None)
+    if new_password:
+        user.password_hash = await hash_secret_async(new_password)
+    if new_password or deactivated:
+        # Deactivated or a new password: every sign-in of this person ends (its refresh tokens are revoked).
+        await repository.revoke_refresh_tokens_of_user(session, user.id, utcnow())
     for key, value in changes.items():
         if value is not None:
             setattr(user, key, value)
     await session.flush()
     await _audit(session, actor, AuditAction.USER_UPDATE, "user", user.id, fields, deactivated=deactivated)
+    return user
+
+
+async def users_with_organisations(session: AsyncSession) -> list[tuple[User, Organisation]]:
+    """Every user and its organisation (the command line's `list-users`)."""
+    return await repository.all_users(session)
+
+
+COMMAND_LINE = uuid.UUID(int=0)
+"""The acting user of the command line's account changes (an operator at the server, not a user)."""
+
+
+async def user_for_command_line(session: AsyncSession, email: str) -> User:
+    """The user of this email, locked for the change, or a 422 naming `email`."""
+    found_user = await repository.user_by_email(session, email.strip())
+    user = await repository.get(session, User, found_user.id, for_update=True) if found_user else None
+    if user is None:
+        raise ValidationProblemError(
+            "No user with this email.", errors=[FieldError(field="email", message="unknown user")]
+        )
     return user
 
 

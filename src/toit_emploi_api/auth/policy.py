@@ -6,13 +6,17 @@ a test walks the app and fails on any route without one.
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import OAuth2PasswordBearer
+from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlowPassword, OAuthFlows
+from fastapi.security import OAuth2
+from fastapi.security.utils import get_authorization_scheme_param
+from starlette.requests import HTTPConnection
 
 from toit_emploi_api.auth import repository
 from toit_emploi_api.auth.tokens import AccessClaims, InvalidTokenError, SubjectKind, decode_access_token
@@ -21,7 +25,31 @@ from toit_emploi_api.core.errors import ForbiddenError, UnauthorizedError
 from toit_emploi_api.core.routes import POLICY_ATTRIBUTE
 from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
-oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+TOKEN_URL = "/api/v1/auth/token"
+
+
+class BearerToken(OAuth2):
+    """`Authorization: Bearer <token>`, published as OAuth2 with both flows the token endpoint serves: `password`
+    (people; refreshed with `grant_type=refresh_token`) and `clientCredentials` (partner systems' API clients)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            flows=OAuthFlows(
+                password=OAuthFlowPassword(tokenUrl=TOKEN_URL, refreshUrl=TOKEN_URL, scopes={}),
+                clientCredentials=OAuthFlowClientCredentials(tokenUrl=TOKEN_URL, scopes={}),
+            ),
+            scheme_name="OAuth2",
+            description="People: password grant (and refresh_token). Partner systems: client_credentials grant "
+            "with an API client's id and secret. Send the access token as `Authorization: Bearer <token>`.",
+            auto_error=False,
+        )
+
+    async def __call__(self, request: HTTPConnection) -> str | None:
+        scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+        return token if scheme.lower() == "bearer" and token else None
+
+
+oauth2_scheme = BearerToken()
 
 
 @dataclass(frozen=True)
@@ -55,7 +83,7 @@ def _claims(request: Request, token: str | None) -> AccessClaims:
 
 def _inactive() -> UnauthorizedError:
     return UnauthorizedError(
-        "The account behind this token no longer exists or is deactivated.",
+        "The account behind this token no longer exists or is deactivated, or this sign-in was revoked.",
         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
     )
 
@@ -67,7 +95,7 @@ async def _authenticate(
     if isinstance(cached, Principal):
         return cached
     claims = _claims(request, token)
-    state = await repository.subject_state(session, claims.subject_kind, claims.subject_id)
+    state = await repository.subject_state(session, claims.subject_kind, claims.subject_id, claims.session_id)
     if state is None or not state.active or not state.organisation_active:
         raise _inactive()
     principal = Principal(
@@ -101,6 +129,21 @@ ALL_ROLES_POLICY = authorize(*Role)
 Authenticated = Annotated[Principal, Depends(_authenticate)]
 """The caller, for loader dependencies (`households.deps`, …): the route's own `authorize(...)` checks the role;
 declare it before the loader so that a refused role is a 403, not a 404."""
+
+
+async def metrics_reader(
+    request: Request, session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> None:
+    """GET /metrics: the `TOIT_EMPLOI_METRICS_TOKEN` bearer token (for Prometheus), or an admin's access token."""
+    expected: str | None = request.app.state.settings.metrics_token
+    if expected and token and hmac.compare_digest(token.encode(), expected.encode()):
+        return
+    principal = await _authenticate(request, session, token)
+    if not principal.is_admin:
+        raise ForbiddenError("Only an admin (or the metrics token) may read the metrics.")
+
+
+setattr(metrics_reader, POLICY_ATTRIBUTE, frozenset({Role.ADMIN}))
 
 
 # --- token first, subject later ---------------------------------------------------------------------------------

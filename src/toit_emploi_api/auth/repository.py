@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, delete, select, text, update
+from sqlalchemy import Table, delete, false, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toit_emploi_api.accounts.models import ApiClient, LoginThrottle, Organisation, User
+from toit_emploi_api.accounts.models import ApiClient, LoginThrottle, Organisation, RefreshToken, User
 from toit_emploi_api.auth.tokens import SubjectKind
 from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
@@ -32,11 +32,29 @@ class SubjectState:
     organisation_active: bool
 
 
-async def subject_state(session: AsyncSession, kind: SubjectKind, subject_id: uuid.UUID) -> SubjectState | None:
+async def subject_state(
+    session: AsyncSession, kind: SubjectKind, subject_id: uuid.UUID, session_id: uuid.UUID | None = None
+) -> SubjectState | None:
+    """One statement: the subject, its organisation and, for a token of a sign-in (`sid`), whether that sign-in
+    was revoked (then the subject counts as inactive)."""
     model: type[User] | type[ApiClient] = User if kind == "user" else ApiClient
+    signed_out = (
+        select(RefreshToken.id)
+        .where(RefreshToken.family_id == session_id, RefreshToken.revoked_at.is_not(None))
+        .exists()
+        if session_id is not None
+        else false()
+    )
     row = (
         await session.execute(
-            select(model.role, model.active, model.organisation_id, Organisation.kind, Organisation.active)
+            select(
+                model.role,
+                model.active,
+                model.organisation_id,
+                Organisation.kind,
+                Organisation.active,
+                signed_out.label("signed_out"),
+            )
             .join(Organisation, Organisation.id == model.organisation_id)
             .where(model.id == subject_id)
         )
@@ -45,7 +63,7 @@ async def subject_state(session: AsyncSession, kind: SubjectKind, subject_id: uu
         return None
     return SubjectState(
         role=Role(row[0]),
-        active=row[1],
+        active=row[1] and not row[5],
         organisation_id=row[2],
         organisation_kind=OrganisationKind(row[3]),
         organisation_active=row[4],
@@ -81,12 +99,14 @@ def _throttle() -> Table:
     return table
 
 
-async def lock_counters(session: AsyncSession, identifiers: Sequence[str]) -> list[datetime | None]:
-    """Create the counters' rows when missing (in the order given), then take them `FOR UPDATE` for this
-    transaction, ordered by identifier; returns their `locked_until`."""
+async def lock_counters(session: AsyncSession, identifiers: Sequence[str], account_hash: str) -> list[datetime | None]:
+    """Create the counters' rows when missing (in the order given, tagged with the account-wide key), then take
+    them `FOR UPDATE` for this transaction, ordered by identifier; returns their `locked_until`."""
     table = _throttle()
     for identifier in identifiers:
-        await session.execute(insert(table).values(identifier=identifier, failures=0).on_conflict_do_nothing())
+        await session.execute(
+            insert(table).values(identifier=identifier, account_hash=account_hash, failures=0).on_conflict_do_nothing()
+        )
     rows = await session.execute(
         select(LoginThrottle.locked_until)
         .where(LoginThrottle.identifier.in_(list(identifiers)))
@@ -116,6 +136,16 @@ async def lock_counter(session: AsyncSession, identifier: str, until: datetime) 
 
 async def delete_counter(session: AsyncSession, identifier: str) -> None:
     await session.execute(delete(LoginThrottle).where(LoginThrottle.identifier == identifier))
+
+
+async def delete_account_counters(session: AsyncSession, account_hash: str) -> int:
+    """Drop an account's failed sign-in counters and locks, from every address; returns how many there were."""
+    result = await session.execute(
+        delete(LoginThrottle).where(
+            (LoginThrottle.account_hash == account_hash) | (LoginThrottle.identifier == account_hash)
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def purge_stale_counters(session: AsyncSession, keep: timedelta) -> None:

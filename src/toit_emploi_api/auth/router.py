@@ -7,12 +7,12 @@ import binascii
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from toit_emploi_api.accounts.schemas import MeOut, OrganisationBrief
 from toit_emploi_api.auth import service
-from toit_emploi_api.auth.policy import ALL_ROLES_POLICY, Principal
+from toit_emploi_api.auth.policy import ALL_ROLES_POLICY, Principal, metrics_reader
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_response, problem_responses
 from toit_emploi_api.core.routes import public_route
@@ -24,12 +24,19 @@ from toit_emploi_api.vocab.problems import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
+metrics_router = APIRouter(tags=["health"])
 
 
 class TokenOut(BaseModel):
     access_token: str
     token_type: str = Field(default="bearer", examples=["bearer"])
     expires_in: int = Field(description="Seconds until the token expires.", examples=[900])
+    refresh_token: str | None = Field(
+        default=None,
+        description="People only (password and refresh_token grants): an opaque token for `grant_type=refresh_token`, "
+        "valid until unused for 30 days. Each use returns a new one; send the newest.",
+        examples=["ter_8Jq0…"],
+    )
 
 
 _Field = Annotated[str | None, Form(max_length=256)]
@@ -88,6 +95,7 @@ async def issue_token(
     client_id: _Field = None,
     client_secret: _Field = None,
     scope: _Field = None,
+    refresh_token: _Field = None,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> JSONResponse:
     """OAuth2's token endpoint (RFC 6749), form-encoded, open to anyone.
@@ -95,10 +103,15 @@ async def issue_token(
     - **People** use the `password` grant: `grant_type=password`, `username` (the email, case ignored), `password`.
     - **Systems** use an API client and the `client_credentials` grant, with the client id and secret in HTTP Basic
       (`-u 'tec_…:<secret>'`) or as the `client_id` and `client_secret` fields.
+    - **People stay signed in** with the `refresh_token` grant: `grant_type=refresh_token`, `refresh_token`.
 
     The answer is `{"access_token", "token_type": "bearer", "expires_in"}` (seconds; 15 minutes by default), with
-    `Cache-Control: no-store`. The token is a JWT carrying the subject, its role and organisation; there is no refresh
-    token. A deactivated user, API client or organisation gets no token (and loses access at once with one).
+    `Cache-Control: no-store`. The token is a JWT carrying the subject, its role and organisation. The password and
+    refresh_token grants also return a `refresh_token` (API clients get none: they sign in again). A refresh token is
+    used once: each use returns a new one (send the newest); presenting a used one again revokes the whole sign-in
+    (someone else may hold a copy), and one unused for 30 days expires. A deactivated user, API client or
+    organisation gets no token (and loses access at once with one); deactivating a person or changing its password
+    revokes its refresh tokens. Sign out with `POST /api/v1/auth/revoke`.
 
     **Throttling.** After 5 failed sign-ins from one address an account (email or client id) is locked for 15 minutes
     for that address; after 20 failures from anywhere it is locked for everyone. Parallel attempts are counted one by
@@ -107,8 +120,8 @@ async def issue_token(
 
     **Errors** are problem+json that also carry RFC 6749's `error` and `error_description`:
     `invalid_request` (400: a missing field, a NUL character), `invalid_grant` (400: wrong email or password, or
-    locked), `unsupported_grant_type` (400) and `invalid_client` (401 with `WWW-Authenticate: Basic`: wrong or
-    missing client credentials, or locked).
+    locked; an invalid, used, expired or revoked refresh token), `unsupported_grant_type` (400) and
+    `invalid_client` (401 with `WWW-Authenticate: Basic`: wrong or missing client credentials, or locked).
     """
     address = request.client.host if request.client else None
     form = service.TokenRequest(
@@ -118,14 +131,46 @@ async def issue_token(
         client_id=client_id,
         client_secret=client_secret,
         scope=scope,
+        refresh_token=refresh_token,
         basic=_basic_credentials(authorization),
     )
     result = await service.issue_token(session, request.app.state.settings, form, address)
     if isinstance(result, service.TokenRefused):
         # Returned, not raised: the failure counter must be committed with this response.
         return _oauth_error(request, result)
-    body = TokenOut(access_token=result.access_token, expires_in=result.expires_in)
-    return JSONResponse(body.model_dump(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+    body = TokenOut(access_token=result.access_token, expires_in=result.expires_in, refresh_token=result.refresh_token)
+    return JSONResponse(body.model_dump(exclude_none=True), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
+@router.post(
+    "/auth/revoke",
+    operation_id="auth_revoke_token",
+    summary="Sign out (revoke a token)",
+    dependencies=[Depends(public_route)],
+    status_code=200,
+    response_class=Response,
+    responses={200: {"description": "Revoked, or the token was unknown (the answer is the same)."}},
+)
+async def revoke_token(
+    request: Request,
+    session: SessionDep,
+    token: Annotated[str, Form(max_length=4096, description="The refresh token (or access token) to revoke.")],
+    token_type_hint: Annotated[
+        str | None, Form(max_length=32, description="`refresh_token` or `access_token`; a hint only.")
+    ] = None,
+) -> Response:
+    """Token revocation (RFC 7009), form-encoded, open to anyone holding the token: this is how a person signs out.
+
+    - A **refresh token** revokes its whole sign-in: that refresh token, those rotated from it, and the access
+      tokens issued for that sign-in, at once.
+    - A person's **access token** revokes the sign-in it was issued for, the same way.
+    - An unknown, expired or already revoked token, or an API client's access token (which has no sign-in to
+      revoke: it expires on its own), gets the same empty 200, so the answer never tells whether a token existed.
+
+    `token_type_hint` is optional (`refresh_token` or `access_token`) and only decides which kind is looked up
+    first. A missing `token` is 422."""
+    await service.revoke(session, request.app.state.settings, token, token_type_hint)
+    return Response(status_code=200, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/me", operation_id="auth_get_me", summary="Who am I", response_model=MeOut)
@@ -147,3 +192,27 @@ async def get_me(session: SessionDep, principal: Annotated[Principal, Depends(AL
     if caller.api_client is not None:
         out.client_id, out.name = caller.api_client.client_id, caller.api_client.name
     return out
+
+
+@metrics_router.get(
+    "/metrics",
+    operation_id="metrics",
+    summary="Prometheus metrics",
+    dependencies=[Depends(metrics_reader)],
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition format.",
+            "content": {"text/plain; version=0.0.4; charset=utf-8": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics of this process (or of every worker in multiprocess mode, see docs/operations.md):
+    `toit_emploi_http_requests_total` and `toit_emploi_http_request_duration_seconds` by method, route template
+    (never a concrete path) and status, and the database pool's `toit_emploi_db_pool_*` gauges.
+
+    Send `Authorization: Bearer <TOIT_EMPLOI_METRICS_TOKEN>` (the setting, for Prometheus' `authorization`
+    config) or an admin's access token; anything else is 401 or 403."""
+    body, content_type = request.app.state.metrics.render()
+    return Response(body, media_type=content_type, headers={"Cache-Control": "no-store"})

@@ -3,6 +3,9 @@ the caller is (`/me`)."""
 
 from __future__ import annotations
 
+import hashlib
+import random
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,7 +17,7 @@ from toit_emploi_api.accounts.models import ApiClient, Organisation, User
 from toit_emploi_api.accounts.passwords import verify_secret
 from toit_emploi_api.auth import repository, throttle
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.auth.tokens import issue_access_token
+from toit_emploi_api.auth.tokens import InvalidTokenError, decode_access_token, issue_access_token
 from toit_emploi_api.core import audit
 from toit_emploi_api.core.settings import Settings
 from toit_emploi_api.vocab.audit import AuditAction
@@ -31,6 +34,7 @@ class TokenRequest:
     client_id: str | None = None
     client_secret: str | None = None
     scope: str | None = None
+    refresh_token: str | None = None
     basic: tuple[str, str] | None = None
 
 
@@ -38,6 +42,7 @@ class TokenRequest:
 class TokenGranted:
     access_token: str
     expires_in: int
+    refresh_token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,19 @@ class _Subject:
 async def _audit_sign_in(session: AsyncSession, subject: _Subject, grant: str) -> None:
     entity = "user" if subject.kind == "user" else "api_client"
     await audit.record(session, subject, AuditAction.AUTH_SIGN_IN, entity, subject.id, details={"grant": grant})
+
+
+async def _audit_revoked(session: AsyncSession, user_id: uuid.UUID, cause: str) -> None:
+    """A sign-in's tokens were revoked (signed out, or a replayed refresh token): who it was, never the token."""
+    await audit.record(
+        session,
+        None,
+        AuditAction.AUTH_TOKEN_REVOKED,
+        "user",
+        user_id,
+        details={"cause": cause},
+        actor_kind="anonymous",
+    )
 
 
 async def _audit_failure(
@@ -88,6 +106,7 @@ async def issue_token(
     """Check the request's shape (RFC 6749 errors), then run its grant. Refusals are returned, not raised: the
     failure counters must be committed with the answer."""
     values = [form.grant_type, form.username, form.password, form.client_id, form.client_secret, form.scope]
+    values.append(form.refresh_token)
     values += list(form.basic or ())
     if any(v is not None and "\x00" in v for v in values):
         return _invalid_request("Parameters must not contain NUL characters.")
@@ -104,9 +123,15 @@ async def issue_token(
         if len(creds[0]) > 64 or len(creds[1]) > 256:
             return TokenRefused(401, "invalid_client", "Client authentication failed.")
         return await client_credentials_grant(session, settings, creds[0], creds[1], client_address)
+    if form.grant_type == "refresh_token":
+        if not form.refresh_token:
+            return _invalid_request("refresh_token is required.")
+        return await refresh_grant(session, settings, form.refresh_token)
     if not form.grant_type:
         return _invalid_request("grant_type is required.")
-    return TokenRefused(400, "unsupported_grant_type", "grant_type must be 'password' or 'client_credentials'.")
+    return TokenRefused(
+        400, "unsupported_grant_type", "grant_type must be 'password', 'refresh_token' or 'client_credentials'."
+    )
 
 
 async def _org_active(session: AsyncSession, organisation_id: uuid.UUID | None) -> bool:
@@ -132,7 +157,7 @@ async def _refused(
 async def password_grant(
     session: AsyncSession, settings: Settings, username: str, password: str, client_address: str | None
 ) -> TokenGranted | TokenRefused:
-    keys = throttle.keys_for("user:" + username.strip().lower(), client_address)
+    keys = throttle.keys_for(throttle.user_identifier(username), client_address)
     if wait := await throttle.lock_and_check(session, keys):
         await _audit_failure(session, "user", None, "password", locked=True)
         return TokenRefused(400, "invalid_grant", "Too many failed attempts; try again later.", wait)
@@ -143,17 +168,104 @@ async def password_grant(
         return await _refused(session, settings, keys, TokenRefused(400, "invalid_grant", "Invalid email or password."))
     await throttle.clear(session, keys)
     await _audit_sign_in(session, _Subject("user", user.id, user.role, user.organisation_id), "password")
-    await repository.touch_last_login(session, user.id, datetime.now(UTC))
-    token, expires_in = issue_access_token(
-        settings, subject_kind="user", subject_id=user.id, role=user.role.value, organisation_id=user.organisation_id
+    now = datetime.now(UTC)
+    await repository.touch_last_login(session, user.id, now)
+    return await _grant_for_user(session, settings, user, family_id=uuid.uuid4(), now=now)
+
+
+# --- refresh tokens (people only) ------------------------------------------------------------------------------
+REFRESH_TOKEN_PREFIX = "ter_"
+
+
+def _refresh_hash(token: str) -> str:
+    # 256 random bits: a plain SHA-256 is enough (nothing to brute-force), and it can be looked up by equality.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def _grant_for_user(
+    session: AsyncSession, settings: Settings, user: User, *, family_id: uuid.UUID, now: datetime
+) -> TokenGranted:
+    """An access token for this sign-in (`sid` = the family) and the family's next refresh token."""
+    refresh = REFRESH_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    await accounts.add_refresh_token(
+        session,
+        token_hash=_refresh_hash(refresh),
+        family_id=family_id,
+        user_id=user.id,
+        expires_at=now + timedelta(days=settings.refresh_token_idle_days),
     )
-    return TokenGranted(token, expires_in)
+    token, expires_in = issue_access_token(
+        settings,
+        subject_kind="user",
+        subject_id=user.id,
+        role=user.role.value,
+        organisation_id=user.organisation_id,
+        session_id=family_id,
+    )
+    return TokenGranted(token, expires_in, refresh)
+
+
+_REFRESH_REFUSED = TokenRefused(400, "invalid_grant", "The refresh token is invalid, expired or revoked.")
+
+
+async def refresh_grant(session: AsyncSession, settings: Settings, refresh_token: str) -> TokenGranted | TokenRefused:
+    """Rotate a refresh token: the presented one is used up and a new one of the same family comes back with a new
+    access token. A token already used (a replay: someone else has a copy) revokes the whole family. Refusals are
+    returned so that the revocation is committed."""
+    if len(refresh_token) > 256:
+        return _REFRESH_REFUSED
+    now = datetime.now(UTC)
+    row = await accounts.refresh_token_for_update(session, _refresh_hash(refresh_token))
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return _REFRESH_REFUSED
+    if row.used_at is not None:
+        await accounts.revoke_refresh_family(session, row.family_id, now)
+        await _audit_failure(session, "user", row.user_id, "refresh_token", locked=False)
+        await _audit_revoked(session, row.user_id, "refresh_token_replayed")
+        return _REFRESH_REFUSED
+    user = await repository.user(session, row.user_id)
+    if user is None or not user.active or not await _org_active(session, user.organisation_id):
+        await accounts.revoke_refresh_family(session, row.family_id, now)
+        return _REFRESH_REFUSED
+    await accounts.mark_refresh_token_used(session, row.id, now)
+    await _audit_sign_in(session, _Subject("user", user.id, user.role, user.organisation_id), "refresh_token")
+    if random.random() < 0.05:  # noqa: S311 - housekeeping, not security
+        await accounts.purge_expired_refresh_tokens(session, now)
+    return await _grant_for_user(session, settings, user, family_id=row.family_id, now=now)
+
+
+async def revoke(session: AsyncSession, settings: Settings, token: str, token_type_hint: str | None) -> None:
+    """RFC 7009 revocation: a refresh token revokes its whole family (the sign-in); a person's access token revokes
+    the sign-in it was issued for (`sid`), which also ends that access token at once. Anything else (unknown, expired,
+    an API client's token) is ignored: the answer is the same."""
+    if len(token) > 4096 or "\x00" in token:
+        return
+    now = datetime.now(UTC)
+    order = (
+        ("access_token", "refresh_token") if token_type_hint == "access_token" else ("refresh_token", "access_token")
+    )
+    for kind in order:
+        if kind == "refresh_token":
+            row = await accounts.refresh_token_for_update(session, _refresh_hash(token))
+            if row is not None:
+                await accounts.revoke_refresh_family(session, row.family_id, now)
+                await _audit_revoked(session, row.user_id, "signed_out")
+                return
+        else:
+            try:
+                claims = decode_access_token(settings, token)
+            except InvalidTokenError:
+                continue
+            if claims.session_id is not None:
+                await accounts.revoke_refresh_family(session, claims.session_id, now)
+                await _audit_revoked(session, claims.subject_id, "signed_out")
+                return
 
 
 async def client_credentials_grant(
     session: AsyncSession, settings: Settings, client_id: str, client_secret: str, client_address: str | None
 ) -> TokenGranted | TokenRefused:
-    keys = throttle.keys_for("client:" + client_id, client_address)
+    keys = throttle.keys_for(throttle.client_identifier(client_id), client_address)
     if wait := await throttle.lock_and_check(session, keys):
         await _audit_failure(session, "api_client", None, "client_credentials", locked=True)
         return TokenRefused(401, "invalid_client", "Too many failed attempts; try again later.", wait)

@@ -30,17 +30,31 @@ class Keys:
     per_account: str
 
 
-def keys_for(identifier: str, client_address: str | None) -> Keys:
-    def h(value: str) -> str:
-        return hashlib.sha256(value.encode()).hexdigest()
+def _h(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
 
-    return Keys(per_address=h(f"{identifier}|{client_address or '-'}"), per_account=h(identifier))
+
+def keys_for(identifier: str, client_address: str | None) -> Keys:
+    return Keys(per_address=_h(f"{identifier}|{client_address or '-'}"), per_account=_h(identifier))
+
+
+def user_identifier(email: str) -> str:
+    return "user:" + email.strip().lower()
+
+
+def client_identifier(client_id: str) -> str:
+    return "client:" + client_id
+
+
+async def unlock(session: AsyncSession, identifier: str) -> int:
+    """Forget an account's failures and locks, from every address (`toit-emploi unlock-account`)."""
+    return await repository.delete_account_counters(session, _h(identifier))
 
 
 async def lock_and_check(session: AsyncSession, keys: Keys) -> int:
     """Take both counters' rows for this transaction; return seconds left on a lock (0 when it may try)."""
     # Always the same order: no deadlock between attempts.
-    rows = await repository.lock_counters(session, [keys.per_account, keys.per_address])
+    rows = await repository.lock_counters(session, [keys.per_account, keys.per_address], keys.per_account)
     now = datetime.now(UTC)
     waits = [int((until - now).total_seconds()) + 1 for until in rows if until is not None and until > now]
     return max(waits, default=0)

@@ -25,6 +25,8 @@ class AccessClaims:
     organisation_id: uuid.UUID
     jti: str
     expires_at: datetime
+    session_id: uuid.UUID | None = None
+    """The refresh-token family (sign-in) this access token belongs to (`sid`); None for API clients."""
 
 
 class InvalidTokenError(Exception):
@@ -40,6 +42,7 @@ def issue_access_token(
     organisation_id: uuid.UUID,
     now: datetime | None = None,
     lifetime: timedelta | None = None,
+    session_id: uuid.UUID | None = None,
 ) -> tuple[str, int]:
     """Return `(token, expires_in_seconds)`."""
     issued = (now or datetime.now(UTC)).replace(microsecond=0)
@@ -55,6 +58,8 @@ def issue_access_token(
         "role": role,
         "org": str(organisation_id),
     }
+    if session_id is not None:
+        claims["sid"] = str(session_id)  # revoking the sign-in also ends this access token
     token = jwt.encode(claims, settings.jwt_secret, algorithm=settings.jwt_algorithm)
     return token, int(ttl.total_seconds())
 
@@ -91,6 +96,7 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
             organisation_id=uuid.UUID(str(payload["org"])),
             jti=str(payload["jti"]),
             expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
+            session_id=uuid.UUID(str(payload["sid"])) if payload.get("sid") else None,
         )
     except InvalidTokenError:
         raise

@@ -1,27 +1,76 @@
-"""Engine, sessions, and the one place that commits: the request's session dependency."""
+"""Engine, sessions, and the one place that commits: the request's session dependency.
+
+Dead connections heal by themselves without a round trip per request (no `pool_pre_ping`):
+
+- at checkout, a pooled connection whose socket the server has closed (a restart, an admin shutdown) is detected
+  from the driver's own state (`is_closed()`, no query) and replaced by a fresh one: the pool retries transparently;
+- an error that shows the connection is gone (a disconnect, SQLSTATE class 08, 57P01-57P03) is flagged as a
+  disconnect, so SQLAlchemy invalidates that connection and every pooled connection older than it: the next request
+  connects again;
+- while the database cannot be reached at all, requests answer 503 `database-unavailable` with `Retry-After`
+  (`core.errors`), and the request's transaction is rolled back: an interrupted write is all or nothing.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy import event
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from toit_emploi_api.core.errors import AnswerNow
+from toit_emploi_api.core.errors import AnswerNow, is_database_unavailable
 from toit_emploi_api.core.settings import Settings
+
+logger = logging.getLogger("toit_emploi_api.database")
+
+POOL_SIZE = 10
+MAX_OVERFLOW = 20
+POOL_TIMEOUT_SECONDS = 10
+"""How long a request waits for a free connection before its answer is a 503."""
 
 
 def make_engine(settings: Settings) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         settings.async_database_url,
-        pool_pre_ping=False,
         hide_parameters=True,  # SQL parameters are personal data: never in exception messages or logs
-        pool_size=10,
-        max_overflow=20,
+        pool_size=POOL_SIZE,
+        max_overflow=MAX_OVERFLOW,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
         # Dates the database derives (now()::date, current_date) are Paris dates, as everywhere in the programme.
-        connect_args={"server_settings": {"application_name": "toit-emploi-api", "timezone": "Europe/Paris"}},
+        connect_args={
+            "server_settings": {"application_name": "toit-emploi-api", "timezone": "Europe/Paris"},
+            "timeout": 5,  # seconds to open a connection, so that an unreachable server is a prompt 503
+        },
     )
+    install_recovery(engine)
+    return engine
+
+
+def _driver_connection_closed(dbapi_connection: Any) -> bool:
+    """Whether the driver already knows its socket is closed (asyncpg's `is_closed()`: local state, no query)."""
+    raw = getattr(dbapi_connection, "_connection", None)
+    is_closed = getattr(raw, "is_closed", None)
+    return bool(is_closed()) if callable(is_closed) else False
+
+
+def install_recovery(engine: AsyncEngine) -> None:
+    """Checkout check and disconnect detection (see the module's docstring)."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _replace_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if _driver_connection_closed(dbapi_connection):
+            # The pool discards this connection and checks out (or opens) another, up to three times.
+            raise DisconnectionError("pooled connection was closed by the server")
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _flag_disconnects(context: ExceptionContext) -> None:
+        if not context.is_disconnect and is_database_unavailable(context.original_exception):
+            context.is_disconnect = True  # invalidate the pool's connections older than this one
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -40,8 +89,14 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         except AnswerNow:  # an answer given by a dependency (an idempotent replay): keep what it recorded
             await session.commit()
             raise
-        except BaseException:
-            await session.rollback()
+        except BaseException as exc:
+            try:
+                await session.rollback()
+            except Exception as rollback_error:
+                # The connection is gone: the server has rolled the transaction back itself. Keep the first error.
+                if not is_database_unavailable(rollback_error) and not is_database_unavailable(exc):
+                    raise
+                logger.warning("rollback on a lost connection", extra={"error_class": type(rollback_error).__name__})
             raise
         else:
             await session.commit()

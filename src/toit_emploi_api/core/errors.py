@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from toit_emploi_api.core import problems
@@ -211,6 +212,84 @@ async def _on_integrity(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# --- the database is unavailable: 503 `database-unavailable` with Retry-After ------------------------------------
+RETRY_AFTER_SECONDS = 5
+"""What a client is told to wait before retrying when the database is unavailable (a restart takes seconds)."""
+
+# SQLSTATE class 08 (connection exception), 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now,
+# 53300 too many connections: the server is going away or not accepting us yet, not the request's fault.
+_UNAVAILABLE_STATES = ("57P01", "57P02", "57P03", "53300")
+_CLOSED_MESSAGES = ("connection is closed", "connection was closed", "underlying connection is closed")
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception, the driver errors SQLAlchemy wraps (`orig`) and their causes/contexts, each once."""
+    seen: list[BaseException] = []
+    stack: list[BaseException | None] = [exc]
+    while stack and len(seen) < 20:
+        current = stack.pop()
+        if current is None or any(current is s for s in seen):
+            continue
+        seen.append(current)
+        orig = getattr(current, "orig", None)
+        stack.extend([orig if isinstance(orig, BaseException) else None, current.__cause__, current.__context__])
+    return seen
+
+
+_DRIVER_PATHS = ("/sqlalchemy/", "/asyncpg/")
+
+
+def _raised_by_database_code(error: BaseException) -> bool:
+    """Whether the error went through SQLAlchemy's or asyncpg's code (a socket error while connecting or talking
+    to PostgreSQL), rather than, say, a file the application could not read."""
+    tb = error.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename.replace("\\", "/")
+        if any(part in filename for part in _DRIVER_PATHS):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` means the database cannot be reached right now (connection refused or lost, server
+    shutting down or starting, pool exhausted), as opposed to a refusal of this request's SQL or data."""
+    for error in _chain(exc):
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            return True
+        if isinstance(error, PoolTimeoutError):
+            return True
+        code = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if isinstance(code, str) and (code.startswith("08") or code in _UNAVAILABLE_STATES):
+            return True
+        name = type(error).__name__
+        if name in ("ConnectionDoesNotExistError", "ConnectionFailureError", "ClientCannotConnectError"):
+            return True
+        if name == "InterfaceError" and any(m in str(error) for m in _CLOSED_MESSAGES):
+            return True
+        # Refused, reset, a missing socket, a connect timeout (TimeoutError is an OSError), raised by the driver.
+        if isinstance(error, OSError) and _raised_by_database_code(error):
+            return True
+    return False
+
+
+def database_unavailable_response(instance: str | None) -> JSONResponse:
+    return problem_response(
+        problems.DATABASE_UNAVAILABLE,
+        f"The database is unavailable for a moment; nothing was changed. Retry after {RETRY_AFTER_SECONDS} seconds.",
+        instance=instance,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
+    )
+
+
+async def _on_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """Database errors that are not the request's fault. Anything else not handled stays a real 500."""
+    if is_database_unavailable(exc):
+        logger.warning("database unavailable", extra={"error_class": type(exc).__name__})
+        return database_unavailable_response(_instance(request))
+    raise exc
+
+
 def _sqlstate(exc: BaseException) -> str:
     """The PostgreSQL SQLSTATE behind a SQLAlchemy error (asyncpg keeps it on the driver exception)."""
     orig = getattr(exc, "orig", None)
@@ -223,7 +302,10 @@ def _sqlstate(exc: BaseException) -> str:
 
 async def _on_dbapi_error(request: Request, exc: Exception) -> JSONResponse:
     """Safety net for database refusals a service did not translate. Class 22 (data exception: too long, out of
-    range, NUL) is the client's value: 422. Class 23 (integrity): 409. Anything else stays a real 500."""
+    range, NUL) is the client's value: 422. Class 23 (integrity): 409. A lost or refused connection: 503.
+    Anything else stays a real 500."""
+    if is_database_unavailable(exc):
+        return await _on_unavailable(request, exc)
     state = _sqlstate(exc)
     if state.startswith("22") or isinstance(exc, DataError):
         logger.warning("database rejected a value", extra={"sqlstate": state})
@@ -266,6 +348,16 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(IntegrityError, _on_integrity)
     app.add_exception_handler(DBAPIError, _on_dbapi_error)
+    # Unwrapped driver and socket errors (raised while connecting) and the pool's checkout timeout.
+    app.add_exception_handler(PoolTimeoutError, _on_unavailable)
+    app.add_exception_handler(OSError, _on_unavailable)
+    try:
+        import asyncpg  # type: ignore[import-untyped]
+
+        app.add_exception_handler(asyncpg.PostgresError, _on_unavailable)
+        app.add_exception_handler(asyncpg.InterfaceError, _on_unavailable)
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        pass
 
 
 PROBLEM_TYPES_KEY = "x-problem-types"

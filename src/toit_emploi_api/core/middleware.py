@@ -13,7 +13,7 @@ from urllib.parse import unquote_to_bytes
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from toit_emploi_api.core import problems
-from toit_emploi_api.core.errors import PROBLEM_JSON
+from toit_emploi_api.core.errors import PROBLEM_JSON, database_unavailable_response, is_database_unavailable
 from toit_emploi_api.core.problems import ProblemType
 from toit_emploi_api.core.request_context import _request_id
 from toit_emploi_api.core.request_rules import path_methods
@@ -74,6 +74,12 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception as exc:
+            if is_database_unavailable(exc):
+                # A lost connection surfacing outside the routes' handlers (e.g. while committing): still a 503.
+                error_log.warning("database unavailable", extra={"error_class": type(exc).__name__})
+                if not response_started:
+                    await database_unavailable_response(scope["path"])(scope, receive, send_with_id)
+                return
             # The last line of defence: log with the request id (no request data), answer a bare 500 problem.
             error_log.exception("unhandled error", extra={"error_class": type(exc).__name__})
             if not response_started:

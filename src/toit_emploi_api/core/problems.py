@@ -59,6 +59,8 @@ PRECONDITION_REQUIRED = problem_type("precondition-required", "Precondition requ
 TOO_MANY_REQUESTS = problem_type("too-many-requests", "Too many requests", 429)
 INTERNAL_ERROR = problem_type("internal-error", "Internal server error", 500)
 NOT_READY = problem_type("not-ready", "Service unavailable", 503)
+DATABASE_UNAVAILABLE = problem_type("database-unavailable", "Database unavailable", 503)
+"""The database is unreachable for a moment (restart, failover, no free connection): retry after `Retry-After`."""
 HTTP_ERROR = problem_type("http-error", "HTTP error", 400)
 """Any other status the HTTP layer itself answers with (the status of the answer tells which)."""
 

@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     jwt_issuer: str = "toit-emploi-api"
     jwt_audience: str = "toit-emploi-api"
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # People's refresh tokens: a token unused for this long expires (each use rotates it and restarts the clock).
+    refresh_token_idle_days: int = Field(default=30, ge=1, le=365)
+    # Bearer token for GET /metrics (Prometheus); unset: only an admin's access token may read the metrics.
+    metrics_token: str | None = Field(default=None, min_length=32)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_minutes: int = Field(default=15, ge=1)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)

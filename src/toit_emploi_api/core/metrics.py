@@ -1,0 +1,134 @@
+"""Prometheus metrics: requests by route template and status, their latency, and the database pool's usage.
+
+- Labels use the route's *template* (`/api/v1/households/{household_id}`), never the concrete path (ids would make
+  one series per household and could carry personal data); unmatched paths are `<unmatched>`.
+- Each app has its own registry (tests create several apps in one process).
+- Several workers: by default the numbers are per process (a scrape through a load balancer sees one worker).
+  With `PROMETHEUS_MULTIPROC_DIR` set to an empty directory before the workers start, prometheus-client's
+  multiprocess mode sums the workers' counters and histograms, and the pool gauges are summed over live workers
+  (see docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from toit_emploi_api.core.errors import is_database_unavailable
+
+UNMATCHED = "<unmatched>"
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class Metrics:
+    """The app's metrics and their registry."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.multiprocess = multiprocess_dir() is not None
+        # In multiprocess mode the values live in files (the registry only serves to render them).
+        self.registry = CollectorRegistry(auto_describe=True)
+        registry = None if self.multiprocess else self.registry
+        self.requests = Counter(
+            "toit_emploi_http_requests_total",
+            "HTTP requests answered, by method, route template and status.",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "toit_emploi_http_request_duration_seconds",
+            "Time to answer an HTTP request, by method, route template and status.",
+            ["method", "route", "status"],
+            buckets=_BUCKETS,
+            registry=registry,
+        )
+        mode: dict[str, Any] = {"multiprocess_mode": "livesum"} if self.multiprocess else {}
+        self.pool_size = Gauge(
+            "toit_emploi_db_pool_size", "Connections the pool keeps open (its size).", registry=registry, **mode
+        )
+        self.pool_checked_out = Gauge(
+            "toit_emploi_db_pool_checked_out", "Connections in use by requests now.", registry=registry, **mode
+        )
+        self.pool_idle = Gauge(
+            "toit_emploi_db_pool_idle", "Open connections waiting in the pool.", registry=registry, **mode
+        )
+        self.pool_overflow = Gauge(
+            "toit_emploi_db_pool_overflow",
+            "Connections open beyond the pool's size (negative: not all of its size is open yet).",
+            registry=registry,
+            **mode,
+        )
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        labels = (method, route, str(status))
+        self.requests.labels(*labels).inc()
+        self.latency.labels(*labels).observe(seconds)
+
+    def update_pool(self) -> None:
+        pool: Any = self.engine.sync_engine.pool
+        for gauge, reading in (
+            (self.pool_size, "size"),
+            (self.pool_checked_out, "checkedout"),
+            (self.pool_idle, "checkedin"),
+            (self.pool_overflow, "overflow"),
+        ):
+            read = getattr(pool, reading, None)
+            if callable(read):
+                gauge.set(read())
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition text (Prometheus format) and its content type."""
+        self.update_pool()
+        if self.multiprocess:
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else UNMATCHED
+
+
+class MetricsMiddleware:
+    """Counts every HTTP answer with its final status (place it outside the request-id middleware)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_recording(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_recording)
+        except Exception as exc:
+            status = 503 if is_database_unavailable(exc) else 500
+            raise
+        finally:
+            self.metrics.observe(scope["method"], route_template(scope), status, time.perf_counter() - started)
+            if self.metrics.multiprocess:
+                self.metrics.update_pool()
