@@ -26,10 +26,13 @@ from toit_emploi_api.core.clock import today
 from toit_emploi_api.core.idempotency import REPLAYED_HEADER, is_idempotent
 from toit_emploi_api.core.routes import iter_api_routes
 from toit_emploi_api.vocab.roles import OrganisationKind, Role
-from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.stages import ApplicationStatus, HistoryKind, Stage
 
 # POSTs that neither create nor change anything the caller could repeat by mistake.
-EXEMPT = {"/api/v1/auth/token"}  # a token request: each answer is a new token, nothing is written for the caller
+EXEMPT = {
+    "/api/v1/auth/token",  # a token request: each answer is a new token, nothing is written for the caller
+    "/api/v1/auth/revoke",  # RFC 7009: revoking twice is revoking once (always 200, nothing to replay)
+}
 CONCURRENT = 20
 
 
@@ -275,7 +278,28 @@ async def _anonymise(client: AsyncClient, f: Factory) -> Case:
     )
 
 
+async def _application_step(f: Factory, step: str, before: ApplicationStatus, kind: HistoryKind) -> Case:
+    h = await f.household(application=before)
+    return Case(
+        f"/api/v1/households/{h.id}/application/{step}",
+        await f.user(Role.PARIS_REFERENT),
+        {"note": "Dossier complet."},
+        f"SELECT count(*) FROM stage_transitions WHERE household_id = '{h.id}' AND kind = '{kind.value}'",
+        if_match=True,
+    )
+
+
+async def _application_submit(client: AsyncClient, f: Factory) -> Case:
+    return await _application_step(f, "submit", ApplicationStatus.DRAFT, HistoryKind.APPLICATION_SUBMITTED)
+
+
+async def _application_present(client: AsyncClient, f: Factory) -> Case:
+    return await _application_step(f, "present", ApplicationStatus.SUBMITTED, HistoryKind.APPLICATION_PRESENTED)
+
+
 CASES: dict[str, Arrange] = {
+    "/api/v1/households/{household_id}/application/submit": _application_submit,
+    "/api/v1/households/{household_id}/application/present": _application_present,
     "/api/v1/retention/runs": _retention_run,
     "/api/v1/households/{household_id}/anonymise": _anonymise,
     "/api/v1/history/import": _history_import,
