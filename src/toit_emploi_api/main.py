@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -32,8 +32,10 @@ from toit_emploi_api.employers.router import router as employers_router
 from toit_emploi_api.households import ports as households_ports
 from toit_emploi_api.households.router import router as households_router
 from toit_emploi_api.housing.router import router as housing_router
+from toit_emploi_api.integration.webhooks.router import router as webhooks_router
 from toit_emploi_api.pipeline.placements import placement_ids_of_member
 from toit_emploi_api.pipeline.router import router as pipeline_router
+from toit_emploi_api.worker import running_in_background
 
 DESCRIPTION = """
 The JSON API behind **Un toit, un emploi** (Aurore and Polygone): it follows precarious families from the Paris
@@ -57,6 +59,7 @@ TAGS = [
         "name": "pipeline",
         "description": "Stage transitions, placements, relay stays, allocations, follow-up.",
     },
+    {"name": "webhooks", "description": "Signed webhooks: subscriptions and their deliveries (admin only)."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
@@ -72,8 +75,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The background worker (webhook deliveries, …) runs in the API process unless told otherwise.
+        async with AsyncExitStack() as stack:
+            if settings.worker_in_serve:
+                await stack.enter_async_context(running_in_background(settings, app.state.sessionmaker))
+            yield
         await engine.dispose()
 
     app = FastAPIOffline(
@@ -103,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reference_router,
         housing_router,
         pipeline_router,
+        webhooks_router,
     ):
         app.include_router(router)
 

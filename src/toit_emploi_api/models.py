@@ -3,10 +3,12 @@
 from toit_emploi_api.accounts import models as accounts_models
 from toit_emploi_api.core import audit as audit_models
 from toit_emploi_api.core import idempotency_models  # noqa: F401 - registers the idempotency_keys table
+from toit_emploi_api.core import outbox as outbox_models
 from toit_emploi_api.core.models import Base
 from toit_emploi_api.employers import models as employers_models
 from toit_emploi_api.households import models as households_models
 from toit_emploi_api.housing import models as housing_models
+from toit_emploi_api.integration.webhooks import models as webhooks_models
 from toit_emploi_api.pipeline import models as pipeline_models
 from toit_emploi_api.reference import models as reference_models
 
@@ -17,6 +19,8 @@ __all__ = [
     "employers_models",
     "households_models",
     "housing_models",
+    "outbox_models",
     "pipeline_models",
     "reference_models",
+    "webhooks_models",
 ]

@@ -37,3 +37,8 @@ class AuditAction(StrEnum):
     RELAY_STAY_CANCEL = "relay_stay.cancel"
     RELAY_STAY_CREATE = "relay_stay.create"
     RELAY_STAY_OUTCOME = "relay_stay.outcome"
+    WEBHOOK_DELIVERY_REDELIVER = "webhook_delivery.redeliver"
+    WEBHOOK_SUBSCRIPTION_CREATE = "webhook_subscription.create"
+    WEBHOOK_SUBSCRIPTION_DELETE = "webhook_subscription.delete"
+    WEBHOOK_SUBSCRIPTION_ROTATE_SECRET = "webhook_subscription.rotate_secret"
+    WEBHOOK_SUBSCRIPTION_UPDATE = "webhook_subscription.update"

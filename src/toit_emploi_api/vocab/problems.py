@@ -70,3 +70,9 @@ OAUTH_INVALID_REQUEST = problem_type("oauth-invalid-request", "Token request ref
 OAUTH_INVALID_GRANT = problem_type("oauth-invalid-grant", "Token request refused", 400)
 OAUTH_UNSUPPORTED_GRANT_TYPE = problem_type("oauth-unsupported-grant-type", "Token request refused", 400)
 OAUTH_INVALID_CLIENT = problem_type("oauth-invalid-client", "Token request refused", 401)
+
+# --- integration: webhooks -------------------------------------------------------------------------------
+WEBHOOK_URL_NOT_ALLOWED = problem_type("webhook-url-not-allowed", "Webhook URL not allowed", 422)
+WEBHOOK_EVENT_NOT_ALLOWED = problem_type("webhook-event-not-allowed", "Event type not allowed", 422)
+WEBHOOK_DELIVERY_PENDING = problem_type("webhook-delivery-pending", "Delivery still pending", 409)
+WEBHOOK_SUBSCRIPTION_INACTIVE = problem_type("webhook-subscription-inactive", "Subscription inactive", 409)

@@ -1,0 +1,1 @@
+"""Integration with partners' systems: signed webhooks (`integration.webhooks`), bulk and history imports."""
