@@ -155,8 +155,8 @@ def background(sessionmaker: async_sessionmaker[AsyncSession], worker_settings: 
     return Worker(sessionmaker, worker_settings)
 
 
-async def eventually(check: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
+async def eventually(check: Callable[[], bool], within: float = 15.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + within
     while not check():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")

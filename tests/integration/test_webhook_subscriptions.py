@@ -76,7 +76,12 @@ async def test_create_read_update_rotate_delete(client: AsyncClient, admin: Acto
     ],
 )
 async def test_an_organisation_receives_only_what_its_people_may_read(
-    client: AsyncClient, admin: Actor, actors: Factory, kind: OrganisationKind, event_types: list[str], refused: list[str]
+    client: AsyncClient,
+    admin: Actor,
+    actors: Factory,
+    kind: OrganisationKind,
+    event_types: list[str],
+    refused: list[str],
 ) -> None:
     org = await actors.organisation(kind)
     body = {"organisation_id": str(org), "url": "http://127.0.0.1:9/", "event_types": event_types}
