@@ -58,6 +58,7 @@ def default_loops(settings: Settings) -> list[Loop]:
             poll,
             concurrency=settings.webhook_concurrency,
         ),
+        Loop("webhook-purge", lambda ctx: delivery.purge(ctx.sessionmaker, ctx.settings), 3600),
     ]
 
 

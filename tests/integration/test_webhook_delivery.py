@@ -10,12 +10,14 @@ from datetime import timedelta
 from typing import Any
 
 from httpx import AsyncClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests.factories import Actor, Factory
 from tests.integration.conftest import Caller, Receiver, Worker, eventually, subscribe
 from toit_emploi_api.core.clock import utcnow
 from toit_emploi_api.core.settings import Settings
+from toit_emploi_api.integration.webhooks import repository
 from toit_emploi_api.integration.webhooks.delivery import retry_delay
 from toit_emploi_api.vocab.roles import Role
 
@@ -274,3 +276,30 @@ def test_backoff_starts_within_the_base_delay_and_grows_to_the_cap(settings: Set
         attempt += 1
         total += retry_delay(settings, attempt, rng)
     assert 30 <= attempt <= 55
+
+
+async def test_old_dispatched_events_are_purged_unless_a_delivery_waits(
+    client: AsyncClient,
+    admin: Actor,
+    actors: Factory,
+    receiver_factory: Any,
+    background: Worker,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    ok, failing = receiver_factory(), receiver_factory()
+    failing.script = [500] * 1000
+    partner = await actors.user(Role.PARTNER_WORKER)
+    sub = await _subscribed(client, admin, actors, ok)
+    await _household(client, partner)
+    async with background.running():
+        await eventually(lambda: len(ok.delivered()) == 1)
+    await _subscribed(client, admin, actors, failing)
+    await _household(client, partner)
+    async with background.running():
+        await eventually(lambda: len(failing.requests) >= 1)
+    async with sessionmaker() as session, session.begin():
+        assert await repository.purge_events(session, utcnow() + timedelta(days=1), 100) == 1
+    events = await actors.outbox_events()
+    assert len(events) == 1  # the one a delivery still waits on
+    # The purged event's delivery went with it; the other event's delivery to this subscription stays.
+    assert [d["event_id"] for d in await _deliveries(client, admin, sub)] == [str(events[0].id)]

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # A rotated secret keeps signing (alongside the new one) this long, so receivers can switch without a gap.
     webhook_previous_secret_hours: float = Field(default=24.0, ge=0)
+    # Dispatched events (with their deliveries and attempts) are deleted after this many days.
+    webhook_retention_days: int = Field(default=30, ge=1)
     # None: allowed in the local and test environments only (http:// and loopback/private addresses).
     webhook_allow_private_urls: bool | None = None
 

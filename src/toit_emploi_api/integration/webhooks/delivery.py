@@ -31,6 +31,7 @@ from toit_emploi_api.integration.webhooks.models import DeliveryStatus, WebhookD
 
 logger = logging.getLogger("toit_emploi_api.webhooks")
 DISPATCH_BATCH = 200
+PURGE_BATCH = 1000
 USER_AGENT = f"toit-emploi-webhooks/{__version__}"
 
 
@@ -180,3 +181,12 @@ async def deliver_one(maker: async_sessionmaker[AsyncSession], settings: Setting
             },
         )
     return True
+
+
+# --- retention -----------------------------------------------------------------------------------------------------
+async def purge(maker: async_sessionmaker[AsyncSession], settings: Settings) -> bool:
+    """Delete one batch of events dispatched more than `webhook_retention_days` ago (with their deliveries and
+    attempts), unless a delivery still waits on them; True when there may be more."""
+    cutoff = utcnow() - timedelta(days=settings.webhook_retention_days)
+    async with maker() as session, session.begin():
+        return await repository.purge_events(session, cutoff, PURGE_BATCH) == PURGE_BATCH

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, literal, select, update
+from sqlalchemy import and_, case, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
@@ -212,3 +212,26 @@ async def subscription_failed(
     )
     active = (await session.execute(stmt)).scalar_one_or_none()
     return active is False
+
+
+# --- the worker: retention ---------------------------------------------------------------------------------------
+async def purge_events(session: AsyncSession, cutoff: datetime, limit: int) -> int:
+    """Delete up to `limit` events dispatched before `cutoff` that no delivery still waits on (their deliveries and
+    attempts go with them); how many."""
+    pending = (
+        select(literal(1))
+        .where(WebhookDelivery.event_id == OutboxEvent.id, WebhookDelivery.status == DeliveryStatus.PENDING.value)
+        .exists()
+    )
+    doomed = (
+        select(OutboxEvent.id)
+        .where(OutboxEvent.dispatched_at < cutoff, ~pending)
+        .order_by(OutboxEvent.seq)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    result = await session.execute(
+        delete(OutboxEvent).where(OutboxEvent.id.in_(doomed)).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
