@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -95,9 +96,13 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 
 
 @contextlib.contextmanager
-def serve_receiver(path: str = "/hooks") -> Iterator[Receiver]:
+def serve_receiver(path: str = "/hooks", tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
+    """A receiver on 127.0.0.1 (`tls`: over HTTPS, at https://localhost:<port>)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(Receiver(url="")))
-    receiver = Receiver(url=f"http://127.0.0.1:{server.server_address[1]}{path}")
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme, host = ("https", "localhost") if tls else ("http", "127.0.0.1")
+    receiver = Receiver(url=f"{scheme}://{host}:{server.server_address[1]}{path}")
     server.RequestHandlerClass = _handler(receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

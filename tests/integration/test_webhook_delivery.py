@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests.factories import Actor, Factory
-from tests.integration.conftest import Caller, Receiver, Worker, eventually, subscribe
+from tests.integration.conftest import Caller, Receiver, Worker, eventually, serve_receiver, subscribe
 from toit_emploi_api.core.clock import utcnow
 from toit_emploi_api.core.settings import Settings
+from toit_emploi_api.integration.webhooks import delivery as steps
 from toit_emploi_api.integration.webhooks import repository
 from toit_emploi_api.integration.webhooks.delivery import retry_delay
 from toit_emploi_api.vocab.roles import Role
@@ -177,6 +181,10 @@ async def test_redeliver_sends_the_same_message_again(
     assert len(receiver.verified(sub["secret"])) == 2
     r = await client.get(f"{one}/deliveries/{'0' * 8}-0000-0000-0000-{'0' * 12}", headers=admin.headers)
     assert r.status_code == 404
+    tag = (await client.get(one, headers=admin.headers)).headers["ETag"]
+    assert (await client.delete(one, headers={**admin.headers, "If-Match": tag})).status_code == 204
+    assert (await client.get(f"{one}/deliveries", headers=admin.headers)).status_code == 404
+    assert len(await actors.outbox_events()) == 1  # the event stays for the other subscribers
 
 
 async def test_the_address_is_checked_again_at_delivery_and_redirects_are_not_followed(
@@ -303,3 +311,57 @@ async def test_old_dispatched_events_are_purged_unless_a_delivery_waits(
     assert len(events) == 1  # the one a delivery still waits on
     # The purged event's delivery went with it; the other event's delivery to this subscription stays.
     assert [d["event_id"] for d in await _deliveries(client, admin, sub)] == [str(events[0].id)]
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate for DNS name `localhost` only (not for 127.0.0.1), and its key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = utcnow()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+async def test_https_connects_to_the_checked_address_with_the_name_for_tls(
+    client: AsyncClient,
+    admin: Actor,
+    actors: Factory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    worker_settings: Settings,
+    tmp_path: Path,
+) -> None:
+    cert, key = _self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    trust = ssl.create_default_context(cafile=str(cert))
+    with serve_receiver(tls=server_tls) as receiver:
+        assert receiver.url.startswith("https://localhost:")
+        sub = await _subscribed(client, admin, actors, receiver)
+        await _household(client, await actors.user(Role.PARTNER_WORKER))
+        async with httpx.AsyncClient(verify=trust, follow_redirects=False) as http:
+            assert await steps.dispatch(sessionmaker, worker_settings) is False
+            assert await steps.deliver_one(sessionmaker, worker_settings, http) is True
+    [message] = receiver.delivered()
+    assert message.headers["host"] == receiver.url.split("/")[2]  # localhost:<port>, not the address
+    assert receiver.verified(sub["secret"])[0]["type"] == "household.created"

@@ -89,7 +89,8 @@ async def check(url: str, *, allow_private: bool) -> Target:
         refused = [a for a in addresses if not is_public(a)]
         if refused:
             raise UrlRefused(f"the URL's host resolves to a non-public address ({refused[0]})")
-    address = addresses[0]
+    # The first IPv4 address (the one most receivers listen on), else the first IPv6 one.
+    address = next((a for a in addresses if a.version == 4), addresses[0])
     literal = f"[{address}]" if isinstance(address, ipaddress.IPv6Address) else str(address)
     netloc = f"{literal}:{parts.port}" if parts.port else literal
     host_header = parts.netloc.rsplit("@", 1)[-1]
