@@ -46,6 +46,10 @@ def start_worker(database_url: str, tmp_path: Path) -> Iterator[Any]:
         processes.append(process)
         return process
 
+    def logs() -> str:
+        return " | ".join(p.read_text() for p in sorted(tmp_path.glob("worker-*.log")))
+
+    start.logs = logs  # type: ignore[attr-defined]
     yield start
     for process in processes:
         if process.poll() is None:
@@ -66,9 +70,15 @@ async def test_kill_the_worker_mid_delivery_and_start_it_again(
         assert r.status_code == 201
 
     first = start_worker()
-    await eventually(receiver.arrived.is_set, within=30, what="the first post")
+    await eventually(receiver.arrived.is_set, within=60, what="the first post")
     in_flight = receiver.requests[0].webhook_id
     await eventually(lambda: len(receiver.delivered()) == 5, within=30, what="the other lane's deliveries")
+    # ... and recorded (a message received but not yet committed when the worker dies is sent again too).
+    for _ in range(300):
+        r = await client.get(f"/api/v1/webhook-subscriptions/{sub['id']}/deliveries", headers=admin.headers)
+        if sum(d["status"] == "delivered" for d in r.json()["items"]) == 5:
+            break
+        await asyncio.sleep(0.1)
     first.send_signal(signal.SIGKILL)
     first.wait(10)
     receiver.release.set()  # the hung request now answers a dead worker
@@ -79,7 +89,11 @@ async def test_kill_the_worker_mid_delivery_and_start_it_again(
     assert by_id[in_flight]["attempts_count"] == 0
 
     second = start_worker()
-    await eventually(lambda: len(receiver.delivered()) == 6, within=30, what="the message in flight")
+    try:
+        await eventually(lambda: len(receiver.delivered()) >= 6, within=60, what="the message in flight")
+    except AssertionError:
+        r = await client.get(f"/api/v1/webhook-subscriptions/{sub['id']}/deliveries", headers=admin.headers)
+        raise AssertionError(f"{second.poll()=} {start_worker.logs()} {r.json()}") from None
     second.send_signal(signal.SIGTERM)  # a graceful stop
     assert second.wait(15) == 0
 
