@@ -13,6 +13,7 @@ the reason visible to the admin. Nothing personal is logged: ids, status codes a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import random
@@ -99,22 +100,30 @@ async def _post(
 ) -> tuple[int | None, str | None]:
     """POST the delivery once: (status code or None, error or None). The URL is checked again first (SSRF)."""
     try:
-        target = await urls.check(subscription.url, allow_private=settings.webhooks_private_urls_allowed)
+        target = await asyncio.wait_for(
+            urls.check(subscription.url, allow_private=settings.webhooks_private_urls_allowed),
+            timeout=settings.webhook_timeout_seconds,
+        )
     except urls.UrlRefused as exc:
         return None, f"refused: {exc}"
+    except TimeoutError:
+        return None, "timeout (name resolution)"
     body = body_of(delivery)
     headers = signing.headers(str(delivery.id), int(time.time()), body, signing_keys(subscription, utcnow()))
     headers |= {"content-type": "application/json", "user-agent": USER_AGENT, "host": target.host_header}
     extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else None
+    request = http.build_request(
+        "POST",
+        target.url,
+        content=body.encode(),
+        headers=headers,
+        timeout=settings.webhook_timeout_seconds,
+        extensions=extensions,
+    )
     try:
-        response = await http.post(
-            target.url,
-            content=body.encode(),
-            headers=headers,
-            timeout=settings.webhook_timeout_seconds,
-            follow_redirects=False,
-            extensions=extensions,
-        )
+        # Only the status counts: the receiver's body is never read (a huge or endless one cannot hold a lane).
+        response = await http.send(request, follow_redirects=False, stream=True)
+        await response.aclose()
     except httpx.TimeoutException:
         return None, "timeout"
     except httpx.HTTPError as exc:
