@@ -23,7 +23,7 @@ from toit_emploi_api.core.settings import Settings
 from toit_emploi_api.integration.webhooks import delivery as steps
 from toit_emploi_api.integration.webhooks import repository
 from toit_emploi_api.integration.webhooks.delivery import retry_delay
-from toit_emploi_api.vocab.roles import Role
+from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
 V1 = "/api/v1"
 
@@ -365,3 +365,37 @@ async def test_https_connects_to_the_checked_address_with_the_name_for_tls(
     [message] = receiver.delivered()
     assert message.headers["host"] == receiver.url.split("/")[2]  # localhost:<port>, not the address
     assert receiver.verified(sub["secret"])[0]["type"] == "household.created"
+
+
+async def test_a_households_messages_wait_for_its_earlier_ones(
+    client: AsyncClient, admin: Actor, actors: Factory, receiver: Receiver, background: Worker
+) -> None:
+    receiver.script = [500, 500]
+    operator = await actors.organisation(OrganisationKind.OPERATOR)
+    sub = await subscribe(
+        client,
+        Caller("admin", admin.headers),
+        str(operator),
+        receiver.url,
+        ["household.created", "household.stage_changed"],
+    )
+    partner = await actors.user(Role.PARTNER_WORKER)
+    household = await _household(client, partner)
+    tag = (await client.get(f"{V1}/households/{household}/transitions", headers=partner.headers)).headers["ETag"]
+    r = await client.post(
+        f"{V1}/households/{household}/transitions",
+        json={"to": "withdrawn", "reason": "household_declined", "note": "They found a flat in Paris."},
+        headers={**partner.headers, "If-Match": tag},
+    )
+    assert r.status_code == 201, r.text
+    async with background.running():  # four lanes: the second message could go first, but must not
+        await eventually(lambda: len(receiver.delivered()) == 2)
+    created = receiver.requests[0].webhook_id
+    assert [r.webhook_id for r in receiver.requests[:3]] == [created] * 3
+    assert [b["type"] for b in receiver.verified(sub["secret"])] == [
+        "household.created",
+        "household.created",
+        "household.created",
+        "household.stage_changed",
+    ]
+    assert "They found" not in repr(receiver.verified(sub["secret"]))
