@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck pytest openapi bench clean
+.PHONY: install run test lint typecheck pytest openapi bench bench-privacy clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
@@ -36,6 +36,9 @@ openapi: install
 
 bench: install
 	$(BIN)/python bench/sync.py
+
+bench-privacy: install
+	$(BIN)/python bench/privacy.py
 
 clean:
 	rm -rf $(VENV) .data

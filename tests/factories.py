@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from toit_emploi_api.accounts.models import ApiClient, Organisation, User
 from toit_emploi_api.accounts.passwords import SecretHasher
 from toit_emploi_api.auth.tokens import issue_access_token
+from toit_emploi_api.core.audit import AuditEvent
 from toit_emploi_api.core.clock import today
 from toit_emploi_api.core.outbox import OutboxEvent
 from toit_emploi_api.core.settings import Settings
@@ -31,7 +32,7 @@ from toit_emploi_api.employers.models import Employer, JobOpening
 from toit_emploi_api.households.models import Household, HousingSituation, Member, household_reference_seq
 from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.integration.webhooks.models import WebhookSubscription
-from toit_emploi_api.pipeline.models import Placement, RelayStay
+from toit_emploi_api.pipeline.models import FollowUpDomain, FollowUpEntry, Placement, RelayStay, StageTransition
 from toit_emploi_api.vocab.roles import ROLE_ORGANISATION_KIND, OrganisationKind, Role
 from toit_emploi_api.vocab.stages import Stage
 from toit_emploi_api.vocab.statuses import ContractType, MemberRole, PlacementStatus, RelayStayStatus, UnitStatus
@@ -423,6 +424,53 @@ class Factory:
         """Every event in the outbox, in order."""
         async with self._maker() as session:
             return list((await session.execute(select(OutboxEvent).order_by(OutboxEvent.seq))).scalars())
+
+    # privacy
+    async def set_household(self, household_id: uuid.UUID, **values: Any) -> None:
+        """Set columns of a household straight in the database (e.g. an old `last_contact_date`), no new version."""
+        async with self._maker() as session:
+            await session.execute(update(Household).where(Household.id == household_id).values(**values))
+            await session.commit()
+
+    async def transition(
+        self,
+        household_id: uuid.UUID,
+        frm: Stage,
+        to: Stage,
+        at: datetime,
+        *,
+        reason: str | None = None,
+        note: str | None = None,
+    ) -> uuid.UUID:
+        """A stage move in the history, as the pipeline records it (the household's stage is not changed)."""
+        move = StageTransition(
+            household_id=household_id,
+            from_stage=frm,
+            to_stage=to,
+            at=at,
+            actor_kind="system",
+            reason=reason,
+            note=note,
+        )
+        await self._add(move)
+        return move.id
+
+    async def follow_up_entry(self, household_id: uuid.UUID, entry_date: date, note: str) -> uuid.UUID:
+        entry = FollowUpEntry(
+            household_id=household_id,
+            entry_date=entry_date,
+            domain=FollowUpDomain.EMPLOYMENT,
+            note=note,
+            author_kind="system",
+        )
+        await self._add(entry)
+        return entry.id
+
+    async def fetch_events(self, action: str) -> list[AuditEvent]:
+        """The audit events of one action, oldest first."""
+        async with self._maker() as session:
+            stmt = select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.at, AuditEvent.id)
+            return list((await session.execute(stmt)).scalars().all())
 
     async def fetch(self, model: type[M], obj_id: uuid.UUID) -> M:
         """The row as it is now, loaded afresh into the test's `db` session (so a test may change and flush it)."""

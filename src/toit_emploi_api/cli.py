@@ -1,4 +1,5 @@
-"""The `toit-emploi` command: serve, worker, migrate, create-organisation, create-user, create-client, openapi."""
+"""The `toit-emploi` command: serve, worker, migrate, create-organisation, create-user, create-client, openapi,
+retention run."""
 
 from __future__ import annotations
 
@@ -175,6 +176,31 @@ def cmd_create_client(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retention_run(args: argparse.Namespace) -> int:
+    """Anonymise the files due (or, with --dry-run, list them, optionally as of another date); prints JSON."""
+    from datetime import date
+
+    from toit_emploi_api.core.database import make_engine, make_sessionmaker
+    from toit_emploi_api.privacy import retention
+
+    if args.as_of and not args.dry_run:
+        print("error: --as-of is only accepted with --dry-run", file=sys.stderr)
+        return 2
+    settings = _settings_with_db()
+    as_of = date.fromisoformat(args.as_of) if args.as_of else None
+
+    async def main() -> int:
+        engine = make_engine(settings)
+        try:
+            result = await retention.run(make_sessionmaker(engine), settings, as_of=as_of, dry_run=args.dry_run)
+        finally:
+            await engine.dispose()
+        print(result.model_dump_json(indent=2))
+        return 3 if result.skipped else 0
+
+    return asyncio.run(main())
+
+
 def cmd_openapi(args: argparse.Namespace) -> int:
     from toit_emploi_api.openapi_document import render_openapi
 
@@ -226,6 +252,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", required=True, choices=roles)
     p.add_argument("--organisation-id", required=True)
     p.set_defaults(func=cmd_create_client)
+
+    p = sub.add_parser("retention", help="privacy: the retention job (docs/privacy.md)")
+    retention_sub = p.add_subparsers(dest="retention_command", required=True)
+    p = retention_sub.add_parser("run", help="anonymise the completed/withdrawn files past their retention period")
+    p.add_argument("--dry-run", action="store_true", help="change nothing: list what would be anonymised")
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", help="with --dry-run: as if today were this date")
+    p.set_defaults(func=cmd_retention_run)
 
     p = sub.add_parser("openapi", help="write the OpenAPI document")
     p.add_argument("--output", default="openapi/openapi.json")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -35,6 +37,8 @@ from toit_emploi_api.housing.router import router as housing_router
 from toit_emploi_api.integration.webhooks.router import router as webhooks_router
 from toit_emploi_api.pipeline.placements import placement_ids_of_member
 from toit_emploi_api.pipeline.router import router as pipeline_router
+from toit_emploi_api.privacy.router import router as privacy_router
+from toit_emploi_api.privacy.scheduler import retention_loop
 from toit_emploi_api.worker import running_in_background
 
 DESCRIPTION = """
@@ -60,6 +64,7 @@ TAGS = [
         "description": "Stage transitions, placements, relay stays, allocations, follow-up.",
     },
     {"name": "webhooks", "description": "Signed webhooks: subscriptions and their deliveries (admin only)."},
+    {"name": "privacy", "description": "Audit trail, retention and anonymisation, access export and erasure."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
@@ -76,11 +81,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # The background worker (webhook deliveries, …) runs in the API process unless told otherwise.
+        # The background worker (webhook deliveries, …) runs in the API process unless told otherwise; the daily
+        # retention run (privacy.scheduler) when this process is the one meant to run it.
+        task = (
+            asyncio.create_task(retention_loop(app.state.sessionmaker, settings))
+            if settings.retention_scheduler
+            else None
+        )
         async with AsyncExitStack() as stack:
             if settings.worker_in_serve:
                 await stack.enter_async_context(running_in_background(settings, app.state.sessionmaker))
             yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await engine.dispose()
 
     app = FastAPIOffline(
@@ -111,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         housing_router,
         pipeline_router,
         webhooks_router,
+        privacy_router,
     ):
         app.include_router(router)
 

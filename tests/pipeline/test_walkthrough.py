@@ -14,6 +14,7 @@ from toit_emploi_api.core.audit import AuditEvent
 from toit_emploi_api.core.clock import today
 from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.pipeline.models import HousingAllocation, Placement, RelayStay
+from toit_emploi_api.vocab.audit import READ_ACTIONS
 from toit_emploi_api.vocab.roles import OrganisationKind, Role
 from toit_emploi_api.vocab.stages import Stage
 from toit_emploi_api.vocab.statuses import AllocationStatus, PlacementStatus, RelayStayStatus, UnitStatus
@@ -85,7 +86,13 @@ async def test_full_walk_from_diagnostic_to_completed(
     assert body["items"][-1]["note"] == "Entered droit commun."
     assert (await arrange.fetch(HousingUnit, t3)).status is UnitStatus.LET
     actions = (
-        (await db.execute(select(AuditEvent.action).where(AuditEvent.household_id == h.id).order_by(AuditEvent.at)))
+        (
+            await db.execute(
+                select(AuditEvent.action)
+                .where(AuditEvent.household_id == h.id, AuditEvent.action.not_in(READ_ACTIONS))
+                .order_by(AuditEvent.at)
+            )
+        )
         .scalars()
         .all()
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Sequence
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,10 +20,38 @@ from toit_emploi_api.accounts.schemas import (
     UserCreate,
     UserUpdate,
 )
+from toit_emploi_api.core import audit
 from toit_emploi_api.core.errors import FieldError, ProblemError, ValidationProblemError
 from toit_emploi_api.core.resources import PageParams, Slice, found
+from toit_emploi_api.vocab.audit import AuditAction
 from toit_emploi_api.vocab.problems import EMAIL_TAKEN, LAST_ADMIN, ORGANISATION_NAME_TAKEN, SELF_LOCKOUT
 from toit_emploi_api.vocab.roles import ROLE_ORGANISATION_KIND, Role
+
+
+async def _audit(
+    session: AsyncSession,
+    actor: audit.Actor | None,
+    action: AuditAction,
+    entity_type: str,
+    entity_id: uuid.UUID,
+    fields: list[str],
+    *,
+    deactivated: bool = False,
+) -> None:
+    """Record an account change: the names of the fields sent, never a password, a secret or its hash. A
+    deactivation also revokes every token of the account (they stop working at once): recorded as such."""
+    await audit.record(session, actor, action, entity_type, entity_id, details={"fields": sorted(fields)})
+    if deactivated:
+        await audit.record(
+            session, actor, AuditAction.AUTH_TOKEN_REVOKED, entity_type, entity_id, details={"cause": "deactivated"}
+        )
+
+
+async def record_user_read(session: AsyncSession, actor: audit.Actor, users: Sequence[User], *, listed: bool) -> None:
+    """Staff names and emails went out: the read is recorded with the users shown."""
+    action = AuditAction.USER_LIST if listed else AuditAction.USER_READ
+    entity_id = None if listed else users[0].id
+    await audit.record(session, actor, action, "user", entity_id, details={"ids": [str(u.id) for u in users]})
 
 
 async def _organisation(session: AsyncSession, organisation_id: uuid.UUID, field: str) -> Organisation:
@@ -44,16 +73,22 @@ def _check_role_fits(role: Role, org: Organisation) -> None:
         )
 
 
-async def create_organisation(session: AsyncSession, data: OrganisationCreate) -> Organisation:
+async def create_organisation(
+    session: AsyncSession, data: OrganisationCreate, *, actor: audit.Actor | None = None
+) -> Organisation:
     if await repository.organisation_name_taken(session, data.name):
         raise ProblemError(ORGANISATION_NAME_TAKEN, "An organisation with this name already exists.")
     org = Organisation(name=data.name, kind=data.kind, active=True)
     session.add(org)
     await session.flush()
+    await _audit(session, actor, AuditAction.ORGANISATION_CREATE, "organisation", org.id, ["kind", "name"])
     return org
 
 
-async def update_organisation(session: AsyncSession, org: Organisation, data: OrganisationUpdate) -> Organisation:
+async def update_organisation(
+    session: AsyncSession, org: Organisation, data: OrganisationUpdate, *, actor: audit.Actor | None = None
+) -> Organisation:
+    deactivated = data.active is False and org.active
     if data.active is False and org.active:
         await repository.lock_admins(session)
         if await repository.count_admins(session, excluding_organisation=org.id) == 0:
@@ -67,10 +102,14 @@ async def update_organisation(session: AsyncSession, org: Organisation, data: Or
         if value is not None:
             setattr(org, key, value)
     await session.flush()
+    fields = list(data.model_dump(exclude_unset=True))
+    await _audit(
+        session, actor, AuditAction.ORGANISATION_UPDATE, "organisation", org.id, fields, deactivated=deactivated
+    )
     return org
 
 
-async def create_user(session: AsyncSession, data: UserCreate) -> User:
+async def create_user(session: AsyncSession, data: UserCreate, *, actor: audit.Actor | None = None) -> User:
     org = await _organisation(session, data.organisation_id, "organisation_id")
     _check_role_fits(data.role, org)
     if await repository.user_by_email(session, data.email) is not None:
@@ -85,11 +124,20 @@ async def create_user(session: AsyncSession, data: UserCreate) -> User:
     )
     session.add(user)
     await session.flush()
+    await _audit(session, actor, AuditAction.USER_CREATE, "user", user.id, ["email", "full_name", "password", "role"])
     return user
 
 
-async def update_user(session: AsyncSession, user: User, data: UserUpdate, *, acting_user_id: uuid.UUID) -> User:
+async def update_user(
+    session: AsyncSession,
+    user: User,
+    data: UserUpdate,
+    *,
+    acting_user_id: uuid.UUID,
+    actor: audit.Actor | None = None,
+) -> User:
     changes = data.model_dump(exclude_unset=True)
+    fields, deactivated = list(changes), changes.get("active") is False and user.active
     if changes.get("role") is not None:
         org = await _organisation(session, user.organisation_id, "organisation_id")
         _check_role_fits(changes["role"], org)
@@ -107,6 +155,7 @@ async def update_user(session: AsyncSession, user: User, data: UserUpdate, *, ac
         if value is not None:
             setattr(user, key, value)
     await session.flush()
+    await _audit(session, actor, AuditAction.USER_UPDATE, "user", user.id, fields, deactivated=deactivated)
     return user
 
 
@@ -118,7 +167,9 @@ def _no_admin_clients(role: Role | None) -> None:
         )
 
 
-async def create_api_client(session: AsyncSession, data: ApiClientCreate) -> tuple[ApiClient, str]:
+async def create_api_client(
+    session: AsyncSession, data: ApiClientCreate, *, actor: audit.Actor | None = None
+) -> tuple[ApiClient, str]:
     _no_admin_clients(data.role)
     org = await _organisation(session, data.organisation_id, "organisation_id")
     _check_role_fits(data.role, org)
@@ -133,11 +184,15 @@ async def create_api_client(session: AsyncSession, data: ApiClientCreate) -> tup
     )
     session.add(client)
     await session.flush()
+    await _audit(session, actor, AuditAction.API_CLIENT_CREATE, "api_client", client.id, ["name", "role"])
     return client, secret
 
 
-async def update_api_client(session: AsyncSession, client: ApiClient, data: ApiClientUpdate) -> ApiClient:
+async def update_api_client(
+    session: AsyncSession, client: ApiClient, data: ApiClientUpdate, *, actor: audit.Actor | None = None
+) -> ApiClient:
     changes = data.model_dump(exclude_unset=True)
+    fields, deactivated = list(changes), changes.get("active") is False and client.active
     _no_admin_clients(changes.get("role"))
     if changes.get("role") is not None:
         org = await _organisation(session, client.organisation_id, "organisation_id")
@@ -146,13 +201,19 @@ async def update_api_client(session: AsyncSession, client: ApiClient, data: ApiC
         if value is not None:
             setattr(client, key, value)
     await session.flush()
+    await _audit(
+        session, actor, AuditAction.API_CLIENT_UPDATE, "api_client", client.id, fields, deactivated=deactivated
+    )
     return client
 
 
-async def rotate_api_client_secret(session: AsyncSession, client: ApiClient) -> str:
+async def rotate_api_client_secret(
+    session: AsyncSession, client: ApiClient, *, actor: audit.Actor | None = None
+) -> str:
     secret = generate_secret()
     client.secret_hash = await hash_secret_async(secret)
     await session.flush()
+    await _audit(session, actor, AuditAction.API_CLIENT_SECRET_ROTATE, "api_client", client.id, ["secret"])
     return secret
 
 

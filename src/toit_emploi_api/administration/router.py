@@ -66,14 +66,14 @@ async def list_organisations(_: AdminDep, session: SessionDep, page: PageDep) ->
     responses=problem_responses(ORGANISATION_NAME_TAKEN),
 )
 async def create_organisation(
-    _: AdminDep, session: SessionDep, body: OrganisationCreate, response: Response
+    admin: AdminDep, session: SessionDep, body: OrganisationCreate, response: Response
 ) -> OrganisationOut:
     """Create an organisation (admin only), active. Its `kind` is `operator` (Aurore), `referral_partner` (the
     associations that refer families), `landlord` (Polygone) or `funder`; it decides which roles its users and API
     clients may have. Names are unique ignoring case: `409 organisation-name-taken`.
 
     Answers 201 with the organisation, its `ETag` and `Location`."""
-    org = await service.create_organisation(session, body)
+    org = await service.create_organisation(session, body, actor=admin)
     created(response, org.version, f"/api/v1/organisations/{org.id}")
     return OrganisationOut.model_validate(org)
 
@@ -99,7 +99,7 @@ async def get_organisation(_: AdminDep, org: CurrentOrganisation, response: Resp
     responses=problem_responses(NOT_FOUND, ORGANISATION_NAME_TAKEN, LAST_ADMIN),
 )
 async def update_organisation(
-    _: AdminDep,
+    admin: AdminDep,
     session: SessionDep,
     org: LockedOrganisation,
     body: OrganisationUpdate,
@@ -112,16 +112,19 @@ async def update_organisation(
     unexpired tokens. The organisation holding the last active admins cannot be deactivated (`409 last-admin`);
     a name already taken (ignoring case) is `409 organisation-name-taken`."""
     if_match.check(org.version)
-    org = await service.update_organisation(session, org, body)
+    org = await service.update_organisation(session, org, body, actor=admin)
     with_etag(response, org.version)
     return OrganisationOut.model_validate(org)
 
 
 # --- users -------------------------------------------------------------------------------------------------
 @router.get("/users", operation_id="users_list", summary="List users", response_model=Page[UserOut])
-async def list_users(_: AdminDep, session: SessionDep, page: PageDep) -> Page[UserOut]:
-    """Every user, oldest first (admin only). Paginated with `limit` and `offset`; passwords are never returned."""
-    return (await service.list_page(session, User, page)).to(UserOut.model_validate)
+async def list_users(admin: AdminDep, session: SessionDep, page: PageDep) -> Page[UserOut]:
+    """Every user, oldest first (admin only). Paginated with `limit` and `offset`; passwords are never returned.
+    The read is recorded (`user.list`, with the users shown)."""
+    rows = await service.list_page(session, User, page)
+    await service.record_user_read(session, admin, rows.rows, listed=True)
+    return rows.to(UserOut.model_validate)
 
 
 @router.post(
@@ -132,7 +135,7 @@ async def list_users(_: AdminDep, session: SessionDep, page: PageDep) -> Page[Us
     response_model=UserOut,
     responses=problem_responses(EMAIL_TAKEN),
 )
-async def create_user(_: AdminDep, session: SessionDep, body: UserCreate, response: Response) -> UserOut:
+async def create_user(admin: AdminDep, session: SessionDep, body: UserCreate, response: Response) -> UserOut:
     """Create a person's account (admin only), active: `email` (stored lower case, unique: `409 email-taken`),
     `full_name`, `role`, `organisation_id` and a `password` of 12 to 128 characters (hashed with Argon2id; spaces
     are kept).
@@ -140,7 +143,7 @@ async def create_user(_: AdminDep, session: SessionDep, body: UserCreate, respon
     The role must fit the organisation's kind (a `partner_worker` in a `referral_partner`, a `landlord` in a
     `landlord`…); an unknown organisation or a role that does not fit is 422 naming the field.
     Answers 201 with the user, its `ETag` and `Location`."""
-    user = await service.create_user(session, body)
+    user = await service.create_user(session, body, actor=admin)
     created(response, user.version, f"/api/v1/users/{user.id}")
     return UserOut.model_validate(user)
 
@@ -148,8 +151,9 @@ async def create_user(_: AdminDep, session: SessionDep, body: UserCreate, respon
 @router.get(
     "/users/{user_id}", operation_id="users_get", summary="Read a user", response_model=UserOut, responses=_READ
 )
-async def get_user(_: AdminDep, user: CurrentUser, response: Response) -> UserOut:
-    """One user with its `ETag` (admin only); 404 when unknown."""
+async def get_user(admin: AdminDep, session: SessionDep, user: CurrentUser, response: Response) -> UserOut:
+    """One user with its `ETag` (admin only); 404 when unknown. The read is recorded (`user.read`)."""
+    await service.record_user_read(session, admin, [user], listed=False)
     with_etag(response, user.version)
     return UserOut.model_validate(user)
 
@@ -170,7 +174,7 @@ async def update_user(
     deactivate yourself or remove your own admin role (`409 self-lockout`), and the last active admin cannot be
     deactivated or demoted (`409 last-admin`)."""
     if_match.check(user.version)
-    user = await service.update_user(session, user, body, acting_user_id=admin.id)
+    user = await service.update_user(session, user, body, acting_user_id=admin.id, actor=admin)
     with_etag(response, user.version)
     return UserOut.model_validate(user)
 
@@ -192,7 +196,7 @@ async def list_api_clients(_: AdminDep, session: SessionDep, page: PageDep) -> P
     response_model=ApiClientWithSecret,
 )
 async def create_api_client(
-    _: AdminDep, session: SessionDep, body: ApiClientCreate, response: Response
+    admin: AdminDep, session: SessionDep, body: ApiClientCreate, response: Response
 ) -> ApiClientWithSecret:
     """Create an API client for a partner system (admin only): a `name`, a `role` and an `organisation_id`.
 
@@ -200,7 +204,7 @@ async def create_api_client(
     `Cache-Control: no-store`) is the only time the `client_secret` is shown: store it now. The system then signs in
     with the `client_credentials` grant. API clients cannot be admins, and the role must fit the organisation's kind
     (422 naming the field)."""
-    client, secret = await service.create_api_client(session, body)
+    client, secret = await service.create_api_client(session, body, actor=admin)
     created(response, client.version, f"/api/v1/api-clients/{client.id}")
     return _with_secret(response, client, secret)
 
@@ -226,7 +230,7 @@ async def get_api_client(_: AdminDep, client: CurrentApiClient, response: Respon
     responses=_READ,
 )
 async def update_api_client(
-    _: AdminDep,
+    admin: AdminDep,
     session: SessionDep,
     client: LockedApiClient,
     body: ApiClientUpdate,
@@ -238,7 +242,7 @@ async def update_api_client(
     A deactivated client loses access at once. The role cannot be `admin` and must fit the organisation's kind
     (422)."""
     if_match.check(client.version)
-    client = await service.update_api_client(session, client, body)
+    client = await service.update_api_client(session, client, body, actor=admin)
     with_etag(response, client.version)
     return ApiClientOut.model_validate(client)
 
@@ -251,12 +255,12 @@ async def update_api_client(
     responses=_READ,
 )
 async def rotate_api_client_secret(
-    _: AdminDep, session: SessionDep, client: LockedApiClient, if_match: IfMatchDep, response: Response
+    admin: AdminDep, session: SessionDep, client: LockedApiClient, if_match: IfMatchDep, response: Response
 ) -> ApiClientWithSecret:
     """Issue a new secret for an API client (admin only), with `If-Match` from your last read: the old secret stops
     working at once, and the new one is shown in this answer only (`Cache-Control: no-store`): store it now.
     Answers with the client's new `ETag`."""
     if_match.check(client.version)
-    secret = await service.rotate_api_client_secret(session, client)
+    secret = await service.rotate_api_client_secret(session, client, actor=admin)
     with_etag(response, client.version)
     return _with_secret(response, client, secret)

@@ -15,7 +15,10 @@ from toit_emploi_api.accounts.passwords import verify_secret
 from toit_emploi_api.auth import repository, throttle
 from toit_emploi_api.auth.policy import Principal
 from toit_emploi_api.auth.tokens import issue_access_token
+from toit_emploi_api.core import audit
 from toit_emploi_api.core.settings import Settings
+from toit_emploi_api.vocab.audit import AuditAction
+from toit_emploi_api.vocab.roles import Role
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,36 @@ class TokenRefused:
     error: str  # RFC 6749 error code
     description: str
     retry_after: int = 0
+
+
+@dataclass(frozen=True)
+class _Subject:
+    """The account that signed in, as the audit trail's actor."""
+
+    kind: str
+    id: uuid.UUID
+    role: Role
+    organisation_id: uuid.UUID
+
+
+async def _audit_sign_in(session: AsyncSession, subject: _Subject, grant: str) -> None:
+    entity = "user" if subject.kind == "user" else "api_client"
+    await audit.record(session, subject, AuditAction.AUTH_SIGN_IN, entity, subject.id, details={"grant": grant})
+
+
+async def _audit_failure(
+    session: AsyncSession, entity: str, account_id: uuid.UUID | None, grant: str, *, locked: bool
+) -> None:
+    """A failed sign-in: the account's id when it exists, never the email, client id or secret tried."""
+    await audit.record(
+        session,
+        None,
+        AuditAction.AUTH_SIGN_IN_FAILED,
+        entity,
+        account_id,
+        details={"grant": grant, "locked": locked},
+        actor_kind="anonymous",
+    )
 
 
 def _invalid_request(description: str) -> TokenRefused:
@@ -101,12 +134,15 @@ async def password_grant(
 ) -> TokenGranted | TokenRefused:
     keys = throttle.keys_for("user:" + username.strip().lower(), client_address)
     if wait := await throttle.lock_and_check(session, keys):
+        await _audit_failure(session, "user", None, "password", locked=True)
         return TokenRefused(400, "invalid_grant", "Too many failed attempts; try again later.", wait)
     user = await accounts.user_by_email(session, username.strip())
     ok = await verify_secret(user.password_hash if user else None, password)
     if not ok or user is None or not user.active or not await _org_active(session, user.organisation_id):
+        await _audit_failure(session, "user", user.id if user else None, "password", locked=False)
         return await _refused(session, settings, keys, TokenRefused(400, "invalid_grant", "Invalid email or password."))
     await throttle.clear(session, keys)
+    await _audit_sign_in(session, _Subject("user", user.id, user.role, user.organisation_id), "password")
     await repository.touch_last_login(session, user.id, datetime.now(UTC))
     token, expires_in = issue_access_token(
         settings, subject_kind="user", subject_id=user.id, role=user.role.value, organisation_id=user.organisation_id
@@ -119,14 +155,18 @@ async def client_credentials_grant(
 ) -> TokenGranted | TokenRefused:
     keys = throttle.keys_for("client:" + client_id, client_address)
     if wait := await throttle.lock_and_check(session, keys):
+        await _audit_failure(session, "api_client", None, "client_credentials", locked=True)
         return TokenRefused(401, "invalid_client", "Too many failed attempts; try again later.", wait)
     client = await accounts.client_by_client_id(session, client_id)
     ok = await verify_secret(client.secret_hash if client else None, client_secret)
     if not ok or client is None or not client.active or not await _org_active(session, client.organisation_id):
+        await _audit_failure(session, "api_client", client.id if client else None, "client_credentials", locked=False)
         return await _refused(
             session, settings, keys, TokenRefused(401, "invalid_client", "Client authentication failed.")
         )
     await throttle.clear(session, keys)
+    subject = _Subject("client", client.id, client.role, client.organisation_id)
+    await _audit_sign_in(session, subject, "client_credentials")
     await repository.touch_last_used(session, client.id, datetime.now(UTC))
     token, expires_in = issue_access_token(
         settings,

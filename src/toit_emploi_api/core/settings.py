@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     bootstrap_admin_email: str | None = None
     bootstrap_admin_password: str | None = None
     idempotency_ttl_hours: int = Field(default=48, ge=24)
+    # Privacy (docs/privacy.md): files are anonymised this many months after the last contact (CNIL: 2 years).
+    retention_months: int = Field(default=24, ge=24)
+    # The daily retention run inside the API process (off: run `toit-emploi retention run` or the worker instead).
+    retention_scheduler: bool = False
+    retention_run_hour: int = Field(default=3, ge=0, le=23, description="Paris hour of the daily run")
+    retention_batch_size: int = Field(default=1000, ge=1, le=10_000)
     # Argon2id cost for passwords and API client secrets. The defaults are argon2-cffi's (RFC 9106 low-memory
     # profile: 3 passes, 64 MiB, 4 lanes); only tests should go lower. Existing hashes keep verifying whatever the
     # cost, which is encoded in each hash.

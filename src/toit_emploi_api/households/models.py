@@ -89,6 +89,8 @@ class Household(UUIDPrimaryKey, Timestamps, Versioned, Base):
         Index("ix_households_referring_organisation_id", "referring_organisation_id"),
         Index("ix_households_stage", "stage"),
         Index("ix_households_created_at", "created_at"),
+        # The retention due list (privacy.retention): files not yet anonymised, by last contact.
+        Index("ix_households_last_contact_date", "last_contact_date", postgresql_where=text("anonymised_at IS NULL")),
     )
 
 

@@ -6,7 +6,20 @@ import uuid
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, delete, exists, false, func, not_, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    delete,
+    exists,
+    false,
+    func,
+    not_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -112,8 +125,18 @@ async def get_household(
 
 
 async def delete_household(session: AsyncSession, household_id: uuid.UUID) -> None:
-    # Members go with it (ON DELETE CASCADE); audit events keep their entity id (household_id SET NULL).
+    # Members go with it (ON DELETE CASCADE); audit events keep the household's id (no foreign key).
     await session.execute(delete(Household).where(Household.id == household_id))
+
+
+async def touch_last_contact(session: AsyncSession, household_id: uuid.UUID, on: date) -> None:
+    """`last_contact_date` = the later of itself and `on`, without a new version."""
+    await session.execute(
+        update(Household)
+        .where(Household.id == household_id)
+        .values(last_contact_date=func.greatest(func.coalesce(Household.last_contact_date, on), on))
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 async def next_reference_number(session: AsyncSession) -> int:

@@ -160,6 +160,7 @@ async def list_households(
         "household",
         None,
         details={"household_ids": [str(h.id) for h in rows.rows], "filters": filters.used()},
+        shown=[h.id for h in rows.rows],
     )
     return rows.to(lambda h: household_out(principal, h, staff_view=False))
 
@@ -174,6 +175,7 @@ async def possible_duplicates(session: AsyncSession, principal: Principal, page:
         "household",
         None,
         details={"pairs": [[str(p["first"]["id"]), str(p["second"]["id"])] for p in pairs]},
+        shown=sorted({uuid.UUID(str(p[side]["id"])) for p in pairs for side in ("first", "second")}),
     )
     return page.of([DuplicatePair.model_validate(p) for p in pairs], total)
 
@@ -393,6 +395,12 @@ async def update_household(
         changes.get("consent_date", household.consent_date), changes.get("consent_scope", household.consent_scope)
     )
     changed = sorted(name for name, value in changes.items() if getattr(household, name) != value)
+    if changed and principal.role in MANAGER_ROLES and "last_contact_date" not in changes:
+        # The service manager's update is a contact (privacy: retention counts from the last one).
+        contact = max(household.last_contact_date or clock.today(), clock.today())
+        if contact != household.last_contact_date:
+            changes["last_contact_date"] = contact
+            changed = sorted([*changed, "last_contact_date"])
     for name in changed:
         setattr(household, name, changes[name])
     if changed:
@@ -417,10 +425,18 @@ async def delete_household(session: AsyncSession, principal: Principal, househol
         AuditAction.HOUSEHOLD_DELETE,
         "household",
         household.id,
+        household_id=household.id,
         details={"reference": household.reference, "members": len(household.members)},
     )
     await session.flush()
     await repository.delete_household(session, household.id)
+
+
+async def touch_contact(session: AsyncSession, household_id: uuid.UUID, on: date | None = None) -> None:
+    """The household's last contact becomes `on` (today by default), unless it is already later. Every stage
+    move, placement change, relay stay, allocation and follow-up entry is a contact: the retention period
+    (privacy.retention) counts from the last one. Bookkeeping: the household's version (ETag) stays."""
+    await repository.touch_last_contact(session, household_id, on or clock.today())
 
 
 # --- members -----------------------------------------------------------------------------------------------

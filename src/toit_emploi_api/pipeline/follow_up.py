@@ -8,7 +8,7 @@ from toit_emploi_api.auth.policy import Principal
 from toit_emploi_api.core.clock import PROGRAMME_START, today
 from toit_emploi_api.core.resources import PageParams, Slice
 from toit_emploi_api.households.models import Household
-from toit_emploi_api.pipeline import repository
+from toit_emploi_api.pipeline import records, repository
 from toit_emploi_api.pipeline.checks import check_dates, require_stage
 from toit_emploi_api.pipeline.models import FollowUpEntry
 from toit_emploi_api.pipeline.records import saved
@@ -37,5 +37,10 @@ async def create(
     return await saved(session, principal, AuditAction.FOLLOW_UP_ENTRY_CREATE, entry, household.id, details)
 
 
-async def list_for(session: AsyncSession, household: Household, page: PageParams) -> Slice[FollowUpEntry]:
-    return await repository.list_follow_up(session, household.id, page)
+async def list_for(
+    session: AsyncSession, principal: Principal, household: Household, page: PageParams
+) -> Slice[FollowUpEntry]:
+    """One page of the household's records; the read is recorded with the ids shown."""
+    rows = await repository.list_follow_up(session, household.id, page)
+    await records.read(session, principal, AuditAction.FOLLOW_UP_ENTRY_LIST, household.id, rows.rows)
+    return rows

@@ -13,7 +13,7 @@ from toit_emploi_api.core.errors import FieldError, ProblemError
 from toit_emploi_api.core.resources import PageParams, Slice
 from toit_emploi_api.employers import hires
 from toit_emploi_api.households.models import Household, Member
-from toit_emploi_api.pipeline import events, repository
+from toit_emploi_api.pipeline import events, records, repository
 from toit_emploi_api.pipeline.checks import check_dates, invalid, invalid_field, require_stage, sane_date
 from toit_emploi_api.pipeline.deps import Owned
 from toit_emploi_api.pipeline.models import PLACEMENT_OPEN_INDEX, Placement
@@ -74,8 +74,13 @@ async def create(session: AsyncSession, principal: Principal, household: Househo
     return placement
 
 
-async def list_for(session: AsyncSession, household: Household, page: PageParams) -> Slice[Placement]:
-    return await repository.list_placements(session, household.id, page)
+async def list_for(
+    session: AsyncSession, principal: Principal, household: Household, page: PageParams
+) -> Slice[Placement]:
+    """One page of the household's records; the read is recorded with the ids shown."""
+    rows = await repository.list_placements(session, household.id, page)
+    await records.read(session, principal, AuditAction.PLACEMENT_LIST, household.id, rows.rows)
+    return rows
 
 
 async def placement_ids_of_member(session: AsyncSession, member_id: uuid.UUID) -> list[uuid.UUID]:

@@ -4,7 +4,7 @@ back what the database made, and record the audit event."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
 from toit_emploi_api.core import audit
+from toit_emploi_api.core.clock import today
 from toit_emploi_api.core.errors import ProblemError, constraint_name
+from toit_emploi_api.households.service import touch_contact
 from toit_emploi_api.pipeline.models import FollowUpEntry, HousingAllocation, Placement, RelayStay
 from toit_emploi_api.vocab.audit import AuditAction
 
@@ -47,9 +49,11 @@ async def saved(
     details: Mapping[str, object] | None = None,
     problems: Mapping[str, Callable[[], ProblemError]] | None = None,
 ) -> R:
-    """Flush the record (see `flush`), read back its version and timestamps, record the audit event."""
+    """Flush the record (see `flush`), read back its version and timestamps, record the audit event and touch the
+    household's last contact (a follow-up entry's date, today for the other records)."""
     await flush(session, problems)
     await session.refresh(record)
+    await touch_contact(session, household_id, record.entry_date if isinstance(record, FollowUpEntry) else today())
     await audit.record(
         session,
         principal,
@@ -60,3 +64,24 @@ async def saved(
         details=dict(details) if details is not None else None,
     )
     return record
+
+
+async def read(
+    session: AsyncSession,
+    principal: Principal,
+    action: AuditAction,
+    household_id: uuid.UUID,
+    records: Sequence[Any],
+    entity_type: str = "household",
+) -> None:
+    """Record a read of pipeline records (notes may be in them): the household, and the ids of the records shown."""
+    entity_id = records[0].id if entity_type != "household" and len(records) == 1 else household_id
+    await audit.record(
+        session,
+        principal,
+        action,
+        entity_type,
+        entity_id,
+        household_id=household_id,
+        details={"ids": [str(r.id) for r in records]},
+    )

@@ -18,7 +18,7 @@ from toit_emploi_api.core.errors import ProblemError
 from toit_emploi_api.core.resources import PageParams, Slice
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.housing import holds
-from toit_emploi_api.pipeline import events, repository
+from toit_emploi_api.pipeline import events, records, repository
 from toit_emploi_api.pipeline.checks import booking_window, check_dates, invalid_field, require_stage
 from toit_emploi_api.pipeline.deps import Owned
 from toit_emploi_api.pipeline.models import RELAY_STAY_OVERLAP_CONSTRAINT, RelayStay
@@ -91,8 +91,13 @@ async def create(session: AsyncSession, principal: Principal, household: Househo
     return stay
 
 
-async def list_for(session: AsyncSession, household: Household, page: PageParams) -> Slice[RelayStay]:
-    return await repository.list_relay_stays(session, household.id, page)
+async def list_for(
+    session: AsyncSession, principal: Principal, household: Household, page: PageParams
+) -> Slice[RelayStay]:
+    """One page of the household's records; the read is recorded with the ids shown."""
+    rows = await repository.list_relay_stays(session, household.id, page)
+    await records.read(session, principal, AuditAction.RELAY_STAY_LIST, household.id, rows.rows)
+    return rows
 
 
 async def record_outcome(

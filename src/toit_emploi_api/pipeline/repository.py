@@ -17,6 +17,7 @@ from toit_emploi_api.core.resources import PageParams, Slice, paginate
 from toit_emploi_api.households.models import Member
 from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.pipeline.models import FollowUpEntry, HousingAllocation, Placement, RelayStay, StageTransition
+from toit_emploi_api.vocab.audit import READ_ACTIONS
 from toit_emploi_api.vocab.statuses import (
     ACTIVE_ALLOCATION_STATUSES,
     OPEN_PLACEMENT_STATUSES,
@@ -257,6 +258,7 @@ async def list_events(session: AsyncSession, household_id: uuid.UUID, page: Page
         .where(
             AuditEvent.household_id == household_id,
             or_(*(AuditEvent.action.startswith(prefix) for prefix in PIPELINE_ACTION_PREFIXES)),
+            AuditEvent.action.not_in([str(a) for a in READ_ACTIONS]),
         )
         .order_by(AuditEvent.at, AuditEvent.id)
     )

@@ -23,7 +23,7 @@ from toit_emploi_api.core.problems import NOT_FOUND
 from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, etag_for, with_etag
 from toit_emploi_api.households.deps import LockedHousehold
 from toit_emploi_api.households.models import Household
-from toit_emploi_api.pipeline import allocations, follow_up, placements, relay_stays, service
+from toit_emploi_api.pipeline import allocations, follow_up, placements, records, relay_stays, service
 from toit_emploi_api.pipeline.deps import (
     CurrentAllocation,
     CurrentPlacement,
@@ -63,6 +63,7 @@ from toit_emploi_api.pipeline.schemas import (
     TransitionOut,
     TransitionResultOut,
 )
+from toit_emploi_api.vocab.audit import AuditAction
 from toit_emploi_api.vocab.problems import (
     ALLOCATION_NOT_RESERVED,
     GUARD_FAILED,
@@ -221,7 +222,7 @@ async def transitions_list(principal: HistoryReaderDep, session: SessionDep, hou
 
     The answer's ETag is the household's: the one `POST …/transitions` expects in If-Match.
     """
-    moves = await service.history(session, household)
+    moves = await service.history(session, principal, household)
     out = StageHistoryOut.model_validate(
         {**_stage_out(household), "items": [_transition_out(m).model_dump() for m in moves]}
     )
@@ -250,7 +251,7 @@ async def pipeline_events_list(
 
     **Who:** the service manager and the Paris referent.
     """
-    return (await service.events(session, household, page)).to(_event_out)
+    return (await service.events(session, principal, household, page)).to(_event_out)
 
 
 # --- placements --------------------------------------------------------------------------------------------------
@@ -268,7 +269,7 @@ async def placements_list(
 
     **Who:** the service manager and the Paris referent.
     """
-    return (await placements.list_for(session, household, page)).to(PlacementOut.model_validate)
+    return (await placements.list_for(session, principal, household, page)).to(PlacementOut.model_validate)
 
 
 @router.post(
@@ -309,11 +310,14 @@ async def placements_create(
     response_model=PlacementOut,
     responses=_READ,
 )
-async def placements_get(principal: ReaderDep, placement: CurrentPlacement, response: Response) -> PlacementOut:
+async def placements_get(
+    principal: ReaderDep, session: SessionDep, placement: CurrentPlacement, response: Response
+) -> PlacementOut:
     """One placement, with its ETag (for `PATCH /placements/{id}`).
 
     **Who:** the service manager and the Paris referent.
     """
+    await records.read(session, principal, AuditAction.PLACEMENT_READ, placement.household_id, [placement], "placement")
     with_etag(response, placement.version)
     return PlacementOut.model_validate(placement)
 
@@ -371,7 +375,7 @@ async def relay_stays_list(
 
     **Who:** the service manager and the Paris referent.
     """
-    return (await relay_stays.list_for(session, household, page)).to(RelayStayOut.model_validate)
+    return (await relay_stays.list_for(session, principal, household, page)).to(RelayStayOut.model_validate)
 
 
 @router.post(
@@ -421,11 +425,14 @@ async def relay_stays_create(
     response_model=RelayStayOut,
     responses=_READ,
 )
-async def relay_stays_get(principal: ReaderDep, stay: CurrentRelayStay, response: Response) -> RelayStayOut:
+async def relay_stays_get(
+    principal: ReaderDep, session: SessionDep, stay: CurrentRelayStay, response: Response
+) -> RelayStayOut:
     """One relay stay, with its ETag (for its outcome and its cancellation).
 
     **Who:** the service manager and the Paris referent.
     """
+    await records.read(session, principal, AuditAction.RELAY_STAY_READ, stay.household_id, [stay], "relay_stay")
     with_etag(response, stay.version)
     return RelayStayOut.model_validate(stay)
 
@@ -492,12 +499,17 @@ async def relay_stays_cancel(
     response_model=AllocationOut,
     responses=_READ,
 )
-async def allocations_get(principal: ReaderDep, allocation: CurrentAllocation, response: Response) -> AllocationOut:
+async def allocations_get(
+    principal: ReaderDep, session: SessionDep, allocation: CurrentAllocation, response: Response
+) -> AllocationOut:
     """The household's active housing allocation (reserved or lease signed), with its ETag; 404 when it has
     none.
 
     **Who:** the service manager and the Paris referent.
     """
+    await records.read(
+        session, principal, AuditAction.ALLOCATION_READ, allocation.household_id, [allocation], "housing_allocation"
+    )
     with_etag(response, allocation.version)
     return AllocationOut.model_validate(allocation)
 
@@ -609,7 +621,7 @@ async def follow_up_entries_list(
 
     **Who:** the service manager and the Paris referent.
     """
-    return (await follow_up.list_for(session, household, page)).to(_entry_out)
+    return (await follow_up.list_for(session, principal, household, page)).to(_entry_out)
 
 
 @router.post(

@@ -16,7 +16,7 @@ from toit_emploi_api.core.errors import FieldError, ProblemError, ValidationProb
 from toit_emploi_api.core.resources import PageParams, Slice
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.housing import holds
-from toit_emploi_api.pipeline import allocations, relay_stays, repository, rules
+from toit_emploi_api.pipeline import allocations, records, relay_stays, repository, rules
 from toit_emploi_api.pipeline.checks import check_dates
 from toit_emploi_api.pipeline.events import stage_changed
 from toit_emploi_api.pipeline.models import StageTransition
@@ -124,6 +124,7 @@ async def transition(
     released: dict[str, int] = {}
     household.stage = body.to
     household.stage_entered_at = now
+    household.last_contact_date = max(household.last_contact_date or today(), today())  # a move is a contact
     if body.to is Stage.WITHDRAWN:
         household.withdrawal_reason = body.reason
         released = await _release_for_withdrawal(session, household, now)
@@ -163,9 +164,16 @@ async def transition(
     return TransitionResult(household=household, transition=move, released=released)
 
 
-async def history(session: AsyncSession, household: Household) -> Sequence[StageTransition]:
-    return await repository.history(session, household.id)
+async def history(session: AsyncSession, principal: Principal, household: Household) -> Sequence[StageTransition]:
+    """Every move of the household, oldest first; the read is recorded (notes and reasons went out)."""
+    moves = await repository.history(session, household.id)
+    await records.read(session, principal, AuditAction.HOUSEHOLD_HISTORY_READ, household.id, moves)
+    return moves
 
 
-async def events(session: AsyncSession, household: Household, page: PageParams) -> Slice[AuditEvent]:
+async def events(
+    session: AsyncSession, principal: Principal, household: Household, page: PageParams
+) -> Slice[AuditEvent]:
+    """One page of the household's pipeline events; the read is recorded."""
+    await records.read(session, principal, AuditAction.HOUSEHOLD_PIPELINE_EVENTS_READ, household.id, [])
     return await repository.list_events(session, household.id, page)

@@ -76,3 +76,8 @@ WEBHOOK_URL_NOT_ALLOWED = problem_type("webhook-url-not-allowed", "Webhook URL n
 WEBHOOK_EVENT_NOT_ALLOWED = problem_type("webhook-event-not-allowed", "Event type not allowed", 422)
 WEBHOOK_DELIVERY_PENDING = problem_type("webhook-delivery-pending", "Delivery still pending", 409)
 WEBHOOK_SUBSCRIPTION_INACTIVE = problem_type("webhook-subscription-inactive", "Subscription inactive", 409)
+
+# --- privacy (retention, anonymisation, the data subject's rights) ---------------------------------------
+HOUSEHOLD_ANONYMISED = problem_type("household-anonymised", "Household already anonymised", 409)
+HOUSEHOLD_STILL_ACTIVE = problem_type("household-still-active", "Household still active", 409)
+RETENTION_RUN_IN_PROGRESS = problem_type("retention-run-in-progress", "Retention run in progress", 409)

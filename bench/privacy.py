@@ -1,0 +1,168 @@
+"""Benchmark of the retention run (`make bench-privacy`; not part of the test suite): anonymising 10,000 due
+households must take at most 10 seconds.
+
+Database: ``DATABASE_URL`` if set (its households are left as they are and the bench's are added), otherwise the
+embedded PostgreSQL under ``.data/bench-pg`` with a fresh ``toit_emploi_bench`` database, migrated to head.
+
+Data: N withdrawn or completed households whose last contact is 3 years old, each with 4 members (2 adults with
+ROME codes, 2 children), 2 stage moves with notes, 2 follow-up entries, 3 audit events, and one stored
+Idempotency-Key answer; plus N/10 active files as old (never anonymised automatically) and N/10 recent ones. They
+are inserted with set-based SQL (`generate_series`), then the run is timed as the daily job calls it
+(`privacy.retention.run`, batches of `TOIT_EMPLOI_RETENTION_BATCH_SIZE` households, each batch one transaction of
+a fixed list of set-based statements). The dry run that lists them is timed too, and the result is checked
+(every due household anonymised, no other).
+
+    .venv/bin/python bench/privacy.py [--households 10000] [--batch 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from toit_emploi_api.core import embedded, migrations  # noqa: E402
+from toit_emploi_api.core.database import make_engine, make_sessionmaker  # noqa: E402
+from toit_emploi_api.core.settings import Settings  # noqa: E402
+from toit_emploi_api.privacy import retention  # noqa: E402
+
+LIMIT_SECONDS = 10.0
+
+SEED = [
+    """INSERT INTO organisations (id, name, kind, active, version)
+       VALUES (gen_random_uuid(), 'Bench partner ' || gen_random_uuid(), 'referral_partner', true, 1)
+       RETURNING id""",
+]
+
+HOUSEHOLDS = """
+INSERT INTO households (id, reference, referring_organisation_id, created_by_organisation_id, housing_situation,
+                        needs_constraints, consent_date, consent_scope, stage, last_contact_date, manager_notes,
+                        closure_note, withdrawal_reason, version, created_at)
+SELECT gen_random_uuid(), 'BENCH-' || CAST(:tag AS text) || '-' || g, CAST(:org AS uuid), CAST(:org AS uuid),
+       'hotel_115',
+       'Besoin ' || g, current_date - 1200, 'programme', CAST(:stage AS stage), :last_contact, 'Notes ' || g,
+       CASE WHEN CAST(:stage AS text) = 'completed' THEN 'Droit commun ' || g END,
+       CASE WHEN CAST(:stage AS text) = 'withdrawn' THEN 'household_declined' END, 1, now() - interval '4 years'
+  FROM generate_series(1, CAST(:n AS int)) AS g
+"""
+
+CHILDREN = [
+    """INSERT INTO household_members (id, household_id, first_name, last_name, first_name_folded, last_name_folded,
+                                      birth_date, role, rome_codes, qualifications, version)
+       SELECT gen_random_uuid(), h.id, 'Prénom' || r, 'Nom' || h.reference, 'prenom' || r, 'nom' || lower(h.reference),
+              DATE '1980-01-01' + (r * 400 + abs(hashtext(h.reference)) % 3000),
+              (ARRAY['head', 'partner'])[r]::member_role, ARRAY['F1703'], 'CAP maçon', 1
+         FROM households h CROSS JOIN generate_series(1, 2) AS r WHERE h.reference LIKE 'BENCH-' || :tag || '-%'""",
+    """INSERT INTO household_members (id, household_id, first_name, last_name, first_name_folded, last_name_folded,
+                                      birth_date, role, version)
+       SELECT gen_random_uuid(), h.id, 'Enfant' || r, 'Nom' || h.reference, 'enfant' || r, 'nom' || lower(h.reference),
+              DATE '2008-01-01' + (r * 700 + abs(hashtext(h.reference)) % 365), 'child', 1
+         FROM households h CROSS JOIN generate_series(1, 2) AS r WHERE h.reference LIKE 'BENCH-' || :tag || '-%'""",
+    """INSERT INTO stage_transitions (id, household_id, from_stage, to_stage, at, actor_kind, reason, note)
+       SELECT gen_random_uuid(), h.id, 'diagnostic', 'matching', now() - interval '3 years 2 months', 'system', NULL,
+              'Retenu ' || h.reference
+         FROM households h WHERE h.reference LIKE 'BENCH-' || :tag || '-%'""",
+    """INSERT INTO stage_transitions (id, household_id, from_stage, to_stage, at, actor_kind, reason, note)
+       SELECT gen_random_uuid(), h.id, 'matching', h.stage, now() - interval '3 years', 'system',
+              h.withdrawal_reason, 'Parti ' || h.reference
+         FROM households h WHERE h.reference LIKE 'BENCH-' || :tag || '-%'""",
+    """INSERT INTO follow_up_entries (id, household_id, entry_date, domain, note, author_kind)
+       SELECT gen_random_uuid(), h.id, current_date - 1100 - r, 'employment', 'Suivi ' || h.reference, 'system'
+         FROM households h CROSS JOIN generate_series(1, 2) AS r WHERE h.reference LIKE 'BENCH-' || :tag || '-%'""",
+    """INSERT INTO audit_events (id, at, actor_kind, action, entity_type, entity_id, household_id, details)
+       SELECT gen_random_uuid(), now() - interval '3 years', 'system', 'household.read', 'household', h.id, h.id,
+              jsonb_build_object('reference', h.reference)
+         FROM households h CROSS JOIN generate_series(1, 3) AS r WHERE h.reference LIKE 'BENCH-' || :tag || '-%'""",
+    """INSERT INTO idempotency_keys (principal_kind, principal_id, key, request_fingerprint, response_status,
+                                     response_body)
+       SELECT 'user', gen_random_uuid(), 'k', repeat('0', 64), 201,
+              jsonb_build_object('id', h.id::text, 'reference', h.reference)
+         FROM households h WHERE h.reference LIKE 'BENCH-' || :tag || '-%'""",
+]
+
+
+def prepare_database() -> str:
+    """The database URL, migrated to head (alembic runs its own event loop: call this before asyncio.run)."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        server = embedded.start(ROOT / ".data" / "bench-pg")
+        url = embedded.ensure_database(server, "toit_emploi_bench", recreate=True)
+    migrations.upgrade(url)
+    return url
+
+
+async def main(args: argparse.Namespace, url: str) -> int:
+    settings = Settings(
+        environment="test",
+        DATABASE_URL=url,
+        jwt_secret="bench-" + "x" * 40,
+        log_level="WARNING",
+        retention_batch_size=args.batch,
+    )
+    engine = make_engine(settings)
+    maker = make_sessionmaker(engine)
+    run_tag = str(int(time.time()) % 100_000)
+    n = args.households
+    started = time.perf_counter()
+    async with maker() as session:
+        org = (await session.execute(text(SEED[0]))).scalar_one()
+        groups = [
+            ("W" + run_tag, "withdrawn", n // 2, "3 years"),
+            ("C" + run_tag, "completed", n - n // 2, "3 years"),
+            ("A" + run_tag, "follow_up", n // 10, "3 years"),
+            ("R" + run_tag, "withdrawn", n // 10, "6 months"),
+        ]
+        for tag, stage, count, age in groups:
+            await session.execute(
+                text(HOUSEHOLDS.replace(":last_contact", f"(current_date - interval '{age}')::date")),
+                {"tag": tag, "org": org, "stage": stage, "n": count},
+            )
+            for statement in CHILDREN:
+                await session.execute(text(statement), {"tag": tag})
+        await session.commit()
+        await session.execute(text("ANALYZE"))
+    print(f"Inserted {n} due households (+{n // 5} not due) in {time.perf_counter() - started:.1f} s")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"PostgreSQL: {url.rsplit('@', 1)[-1].split('?')[0]}   CPUs: {os.cpu_count()}   load average: {load}")
+
+    started = time.perf_counter()
+    dry = await retention.run(maker, settings, dry_run=True)
+    print(f"Dry run: {dry.count} households would be anonymised, listed in {time.perf_counter() - started:.2f} s")
+
+    started = time.perf_counter()
+    result = await retention.run(maker, settings)
+    elapsed = time.perf_counter() - started
+    print(f"Run: {result.count} households anonymised in {elapsed:.2f} s (batches of {args.batch})")
+
+    async with maker() as session:
+        left = (
+            await session.execute(
+                text(
+                    "SELECT count(*) FILTER (WHERE anonymised_at IS NULL AND stage IN ('withdrawn', 'completed')"
+                    " AND last_contact_date < current_date - interval '2 years'),"
+                    " count(*) FILTER (WHERE anonymised_at IS NOT NULL AND (stage = 'follow_up'"
+                    " OR last_contact_date > current_date - interval '2 years'))"
+                    " FROM households WHERE reference LIKE 'BENCH-%' || :tag || '-%'"
+                ),
+                {"tag": run_tag},
+            )
+        ).one()
+    await engine.dispose()
+    ok = result.count >= n and left == (0, 0) and elapsed <= LIMIT_SECONDS
+    print(f"{'OK' if ok else 'FAILED'}: limit {LIMIT_SECONDS:.0f} s; due left {left[0]}, wrongly anonymised {left[1]}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--households", type=int, default=10_000)
+    parser.add_argument("--batch", type=int, default=1_000)
+    raise SystemExit(asyncio.run(main(parser.parse_args(), prepare_database())))
