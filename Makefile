@@ -35,6 +35,7 @@ openapi: install
 	$(BIN)/toit-emploi openapi
 
 bench: install
+	$(BIN)/python bench/api.py
 	$(BIN)/python bench/sync.py
 
 bench-privacy: install

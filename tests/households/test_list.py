@@ -30,7 +30,7 @@ async def test_pagination_shape_and_bounds(client: AsyncClient, service_manager:
     for _ in range(3):
         await create_household(client, service_manager)
     page = await _list(client, service_manager, limit=2, offset=1)
-    assert set(page) == {"items", "total", "limit", "offset"}
+    assert set(page) == {"items", "total", "limit", "offset", "next_cursor"}
     assert (page["total"], page["limit"], page["offset"], len(page["items"])) == (3, 2, 1, 2)
     assert (await _list(client, service_manager))["limit"] == 50
     for bad in ({"limit": 0}, {"limit": 201}, {"offset": -1}):
@@ -136,18 +136,44 @@ async def test_search_treats_like_wildcards_literally(client: AsyncClient, servi
 
 
 @contextmanager
-def _count_statements(app: Any) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
+def _count_round_trips(app: Any) -> Iterator[list[str]]:
+    """Every round trip the app makes to PostgreSQL: statements through SQLAlchemy, and everything the driver sends
+    itself (statements, BEGIN, COMMIT, ROLLBACK: asyncpg's query loggers), and pool pings."""
+    trips: list[str] = []
     engine = app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", listener)
+
+    def on_statement(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        trips.append(statement)
+
+    def on_driver_query(record: Any) -> None:
+        trips.append(record.query)
+
+    watched: list[Any] = []
+
+    def on_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        driver = dbapi_connection.driver_connection
+        if driver not in watched:
+            driver.add_query_logger(on_driver_query)
+            watched.append(driver)
+
+    event.listen(engine, "before_cursor_execute", on_statement)
+    event.listen(engine.pool, "checkout", on_checkout)
+    dialect = engine.dialect
+    ping = dialect.do_ping
+
+    def counted_ping(dbapi_connection: Any) -> bool:
+        trips.append("PING")
+        return bool(ping(dbapi_connection))
+
+    dialect.do_ping = counted_ping
     try:
-        yield statements
+        yield trips
     finally:
-        event.remove(engine, "before_cursor_execute", listener)
+        dialect.do_ping = ping
+        event.remove(engine, "before_cursor_execute", on_statement)
+        event.remove(engine.pool, "checkout", on_checkout)
+        for driver in watched:
+            driver.remove_query_logger(on_driver_query)
 
 
 async def test_list_costs_the_same_few_statements_for_5_or_50(client: AsyncClient, app: Any, actors: Factory) -> None:
@@ -161,13 +187,85 @@ async def test_list_costs_the_same_few_statements_for_5_or_50(client: AsyncClien
     counts = []
     for actor in (manager, partner):
         for limit in (5, 50):
-            with _count_statements(app) as statements:
-                page = await _list(client, actor, limit=limit, q="adult", has_children="false")
-            assert len(page["items"]) == limit
-            assert all(len(item["members"]) == 3 for item in page["items"])
-            counts.append(len(statements))
-    assert len(set(counts)) == 1, counts
-    assert counts[0] <= 5, counts  # caller lookup, count, page, members (one selectin query), audit event
+            for extra in ({}, {"q": "adult", "has_children": "false"}):
+                with _count_round_trips(app) as trips:
+                    page = await _list(client, actor, limit=limit, **extra)
+                assert len(page["items"]) == limit
+                assert all(len(item["members"]) == 3 for item in page["items"])
+                counts.append(len(trips))
+    # One statement (caller, page with members, total, audit row), its own transaction: one round trip.
+    assert set(counts) == {1}, counts
+
+
+async def test_get_by_id_is_one_round_trip(client: AsyncClient, app: Any, actors: Factory) -> None:
+    from tests.households.conftest import insert_household
+
+    partner = await actors.user(Role.PARTNER_WORKER)
+    household_id, _ = await insert_household(actors, partner.organisation_id, members=5)
+    for actor in (partner, await actors.user(Role.SERVICE_MANAGER)):
+        with _count_round_trips(app) as trips:
+            r = await client.get(f"{BASE}/{household_id}", headers=actor.headers)
+        assert r.status_code == 200, r.text
+        assert len(r.json()["members"]) == 5
+        assert len(trips) == 1, trips  # one statement (caller + household + members + audit), its own transaction
+
+
+async def _walk(client: AsyncClient, actor: Actor, limit: int, **params: Any) -> list[str]:
+    refs: list[str] = []
+    page = await _list(client, actor, limit=limit, **params)
+    while True:
+        refs += _refs(page)
+        if page["next_cursor"] is None:
+            return refs
+        assert page["offset"] == 0
+        page = await _list(client, actor, limit=limit, cursor=page["next_cursor"], **params)
+
+
+async def test_cursor_pages_walk_the_same_rows_as_offset_pages(client: AsyncClient, app: Any, actors: Factory) -> None:
+    from tests.households.conftest import insert_household
+
+    manager = await actors.user(Role.SERVICE_MANAGER)
+    partner = await actors.user(Role.PARTNER_WORKER)
+    for index in range(13):
+        await insert_household(actors, partner.organisation_id, members=1 + index % 2)
+    for sort in ("-created_at", "created_at", "reference", "-reference"):
+        everything = _refs(await _list(client, manager, limit=200, sort=sort))
+        assert len(everything) == 13
+        assert await _walk(client, manager, 5, sort=sort) == everything, sort
+        assert await _walk(client, manager, 13, sort=sort) == everything, sort
+    # Filters apply to every page; total counts every match, whatever the cursor.
+    filtered = _refs(await _list(client, manager, limit=200, has_children="false"))
+    assert await _walk(client, manager, 2, has_children="false") == filtered
+    first = await _list(client, manager, limit=4)
+    second = await _list(client, manager, limit=4, cursor=first["next_cursor"])
+    assert second["total"] == 13
+    # An offset page offers a cursor too (continuing after its last item).
+    offset_page = await _list(client, manager, limit=4, offset=4)
+    assert _refs(await _list(client, manager, limit=4, cursor=offset_page["next_cursor"])) == _refs(
+        await _list(client, manager, limit=4, offset=8)
+    )
+    last = await _list(client, manager, limit=4, offset=12)
+    assert last["next_cursor"] is None
+
+
+async def test_bad_cursors_are_422_naming_cursor(client: AsyncClient, service_manager: Actor) -> None:
+    for _ in range(3):
+        await create_household(client, service_manager)
+    cursor = (await _list(client, service_manager, limit=1))["next_cursor"]
+    assert cursor
+    for params in (
+        {"cursor": "not-a-cursor"},
+        {"cursor": "eyJ4IjoxfQ"},  # {"x":1}
+        {"cursor": "WyItY3JlYXRlZF9hdCIsWyJub3QgYSBkYXRlIiwieCJdXQ"},  # ["-created_at",["not a date","x"]]
+        {"cursor": "a b"},
+        {"cursor": cursor, "sort": "reference"},
+    ):
+        r = await client.get(BASE, params=params, headers=service_manager.headers)
+        assert r.status_code == 422, (params, r.text)
+        assert r.json()["errors"][0]["field"] == "query.cursor", params
+    r = await client.get(BASE, params={"cursor": cursor, "offset": 2}, headers=service_manager.headers)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "query.offset"
 
 
 async def test_created_dates_are_bounded(client: AsyncClient, service_manager: Actor) -> None:
@@ -179,3 +277,44 @@ async def test_created_dates_are_bounded(client: AsyncClient, service_manager: A
             assert r.json()["errors"][0]["field"] == f"query.{name}"
         for value in ("2014-01-01", "2100-12-31"):
             assert (await client.get(BASE, params={name: value}, headers=service_manager.headers)).status_code == 200
+
+
+async def test_answers_are_exactly_their_response_models(client: AsyncClient, actors: Factory) -> None:
+    """The two reads answer JSON built by PostgreSQL: it must be what the response models would write."""
+    from tests.households.conftest import insert_household
+    from toit_emploi_api.core.resources import CursorPage
+    from toit_emploi_api.households.schemas import (
+        HouseholdListItem,
+        HouseholdOut,
+        HouseholdStaffOut,
+        HouseholdStatusOut,
+    )
+
+    manager = await actors.user(Role.SERVICE_MANAGER)
+    partner = await actors.user(Role.PARTNER_WORKER)
+    in_diagnostic = await create_household(
+        client, partner, members=[adult(), child()], needs_constraints="Ground floor.", last_contact_date=None
+    )
+    later, _ = await insert_household(actors, partner.organisation_id, stage="matching", members=2)
+    cases: list[tuple[Actor, Any, type[Any]]] = [
+        (manager, in_diagnostic["id"], HouseholdStaffOut),
+        (manager, later, HouseholdStaffOut),
+        (partner, in_diagnostic["id"], HouseholdOut),
+        (partner, later, HouseholdStatusOut),
+    ]
+    for actor, household_id, view in cases:
+        body = (await client.get(f"{BASE}/{household_id}", headers=actor.headers)).json()
+        dumped = view.model_validate(body).model_dump(mode="json")
+        assert list(body) == list(dumped), view
+        assert body == dumped, view
+    for actor in (manager, partner):
+        page = await _list(client, actor)
+        dumped = CursorPage[HouseholdListItem].model_validate(page).model_dump(mode="json")
+        assert page == dumped
+        assert [list(item) for item in page["items"]] == [list(item) for item in dumped["items"]]
+        assert (
+            {len(item) for item in page["items"]}
+            == {len(HouseholdOut.model_fields), len(HouseholdStatusOut.model_fields)}
+            if actor is partner
+            else {len(HouseholdOut.model_fields)}
+        )

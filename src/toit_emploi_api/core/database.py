@@ -14,7 +14,7 @@ from toit_emploi_api.core.settings import Settings
 def make_engine(settings: Settings) -> AsyncEngine:
     return create_async_engine(
         settings.async_database_url,
-        pool_pre_ping=True,
+        pool_pre_ping=False,
         hide_parameters=True,  # SQL parameters are personal data: never in exception messages or logs
         pool_size=10,
         max_overflow=20,

@@ -14,6 +14,9 @@ Loader dependencies (`CurrentHousehold`, `LockedEmployer`, …) live in each dom
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
@@ -23,7 +26,13 @@ from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toit_emploi_api.core.errors import NotFoundError, PreconditionFailedError, PreconditionRequiredError
+from toit_emploi_api.core.errors import (
+    FieldError,
+    NotFoundError,
+    PreconditionFailedError,
+    PreconditionRequiredError,
+    ValidationProblemError,
+)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -96,6 +105,14 @@ def with_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = etag_for(version)
 
 
+def json_answer(body: str, version: int | None = None) -> Response:
+    """A 200 whose JSON was built already (e.g. by PostgreSQL, in the route's response model's exact shape): sent as
+    is, without a second validation and serialisation; with its ETag when `version` is given. The route keeps its
+    `response_model` for the OpenAPI document."""
+    headers = None if version is None else {"ETag": etag_for(version)}
+    return Response(content=body, media_type="application/json", headers=headers)
+
+
 def created(response: Response, version: int, location: str) -> None:
     """A creation's answer headers: the new resource's ETag and its Location."""
     response.headers["ETag"] = etag_for(version)
@@ -131,6 +148,84 @@ def _page_params(
 
 
 PageDep = Annotated[PageParams, Depends(_page_params)]
+
+
+# --- keyset (cursor) pagination ----------------------------------------------------------------------------------
+class CursorPage(Page[T], Generic[T]):
+    """A page of a list that also offers keyset pagination: `next_cursor` continues after the last item (null when
+    no item follows); send it back as `cursor` (with the same filters and sort) for the next page."""
+
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class CursorPageParams(PageParams):
+    """`limit`, `offset` and `cursor` (opaque; `offset` must then be 0)."""
+
+    cursor: str | None = None
+
+    def after(self, sort: str) -> list[Any] | None:
+        """The sort-key values the cursor carries (None without a cursor); 422 naming `cursor` when it is not one
+        of ours or was made for another sort."""
+        if self.cursor is None:
+            return None
+        return decode_cursor(self.cursor, sort)
+
+
+_CURSOR_FIELD = "query.cursor"
+
+
+def encode_cursor(sort: str, values: Sequence[Any]) -> str:
+    """An opaque cursor for the row after which the next page starts: the sort and that row's sort-key values."""
+    raw = json.dumps([sort, [None if v is None else str(v) for v in values]], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> list[Any]:
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        made_for, values = decoded
+        if not isinstance(made_for, str) or not isinstance(values, list) or not values:
+            raise ValueError(cursor)
+        if not all(isinstance(v, str) for v in values):
+            raise ValueError(cursor)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise ValidationProblemError(
+            "The cursor is not one this API made: send back a next_cursor unchanged.",
+            errors=[FieldError(field=_CURSOR_FIELD, message="not a cursor of this list")],
+        ) from None
+    if made_for != sort:
+        raise ValidationProblemError(
+            "The cursor was made for another sort: keep the sort (and the filters) of the first page.",
+            errors=[FieldError(field=_CURSOR_FIELD, message=f"made for sort {made_for!r}, not {sort!r}")],
+        )
+    return values
+
+
+def _cursor_page_params(
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size (1-200).")] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000, description="Rows to skip (0 when `cursor` is sent).")] = 0,
+    cursor: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=1000,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="Keyset pagination: the `next_cursor` of the previous page (same filters and sort). "
+            "Every page then costs the same, however deep.",
+        ),
+    ] = None,
+) -> CursorPageParams:
+    if cursor is not None and offset:
+        raise ValidationProblemError(
+            "Send either offset or cursor, not both.",
+            errors=[FieldError(field="query.offset", message="must be 0 (or absent) when a cursor is sent")],
+        )
+    return CursorPageParams(limit=limit, offset=offset, cursor=cursor)
+
+
+CursorPageDep = Annotated[CursorPageParams, Depends(_cursor_page_params)]
+"""`limit` + `offset`, or `limit` + `cursor` (keyset): for lists that answer a `CursorPage`."""
 
 
 @dataclass(frozen=True)

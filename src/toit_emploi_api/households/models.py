@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     Sequence,
     String,
+    literal_column,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -89,6 +90,8 @@ class Household(UUIDPrimaryKey, Timestamps, Versioned, Base):
         Index("ix_households_referring_organisation_id", "referring_organisation_id"),
         Index("ix_households_stage", "stage"),
         Index("ix_households_created_at", "created_at"),
+        # Keyset pages of the default sort (created_at, id).
+        Index("ix_households_created_at_id", "created_at", "id"),
         # The retention due list (privacy.retention): files not yet anonymised, by last contact.
         Index("ix_households_last_contact_date", "last_contact_date", postgresql_where=text("anonymised_at IS NULL")),
     )
@@ -122,6 +125,15 @@ class Member(UUIDPrimaryKey, Timestamps, Versioned, Base):
         Index("ix_household_members_household_id", "household_id"),
         Index("ix_household_members_identity", "last_name_folded", "first_name_folded", "birth_date"),
         Index("ix_household_members_rome_codes", "rome_codes", postgresql_using="gin"),
+        # The list's has_children filter (and its count) without reading every member.
+        Index("ix_household_members_household_id_child", "household_id", postgresql_where=text("role = 'child'")),
+        # The list's name search (LIKE '%word%' on the folded "first last" name): pg_trgm's GIN operator class.
+        Index(
+            "ix_household_members_full_name_trgm",
+            literal_column("((first_name_folded || ' ') || last_name_folded)").label("full_name"),
+            postgresql_using="gin",
+            postgresql_ops={"full_name": "gin_trgm_ops"},
+        ),
         CheckConstraint("years_of_experience IS NULL OR years_of_experience BETWEEN 0 AND 60", name="experience_range"),
         # Defence in depth for the API rule: children carry no professional profile, adults no schooling level.
         CheckConstraint("role = 'child' OR schooling_level IS NULL", name="schooling_children_only"),

@@ -10,13 +10,22 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from toit_emploi_api.auth.policy import Principal, authorize
+from toit_emploi_api.auth.policy import Principal, TokenCaller, authorize, authorize_token
 from toit_emploi_api.core import idempotency
 from toit_emploi_api.core.clock import CALENDAR_END, PROGRAMME_START
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.problems import IDEMPOTENCY_KEY_IN_PROGRESS, IDEMPOTENCY_KEY_REUSED, NOT_FOUND
-from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, with_etag
+from toit_emploi_api.core.resources import (
+    CursorPage,
+    CursorPageDep,
+    IfMatchDep,
+    Page,
+    PageDep,
+    created,
+    json_answer,
+    with_etag,
+)
 from toit_emploi_api.households import service
 from toit_emploi_api.households.deps import (
     CurrentHousehold,
@@ -60,6 +69,10 @@ QueryDate = Annotated[date, Field(ge=PROGRAMME_START, le=CALENDAR_END)]
 # Funders and landlords have no household access at all (403); partner workers are scoped to their organisation.
 HouseholdUserDep = Annotated[
     Principal, Depends(authorize(Role.PARTNER_WORKER, Role.PARIS_REFERENT, Role.SERVICE_MANAGER))
+]
+# The same policy for the two hot reads, whose one statement checks the account (households.reads).
+HouseholdReaderDep = Annotated[
+    TokenCaller, Depends(authorize_token(Role.PARTNER_WORKER, Role.PARIS_REFERENT, Role.SERVICE_MANAGER))
 ]
 ManagerDep = Annotated[Principal, Depends(authorize(Role.SERVICE_MANAGER))]
 # The problem types each kind of route answers with besides 401/403/413/422/500 and If-Match's 412/428.
@@ -106,16 +119,16 @@ FiltersDep = Annotated[HouseholdFilters, Depends(_filters)]
 
 
 # --- households --------------------------------------------------------------------------------------------
-@router.get("/households", summary="List households", response_model=Page[HouseholdListItem])
+@router.get("/households", summary="List households", response_model=CursorPage[HouseholdListItem])
 async def households_list(
-    principal: HouseholdUserDep,
+    caller: HouseholdReaderDep,
     session: SessionDep,
-    page: PageDep,
+    page: CursorPageDep,
     filters: FiltersDep,
     sort: Annotated[HouseholdSort, Query(description="Sort key; `-` for descending.")] = HouseholdSort.CREATED_AT_DESC,
-) -> Page[HouseholdListItem]:
-    """One page (`limit` 1-200, default 50; `offset`) of the households the caller may see, as
-    `{items, total, limit, offset}`.
+) -> Response:
+    """One page (`limit` 1-200, default 50; `offset`, or `cursor`) of the households the caller may see, as
+    `{items, total, limit, offset, next_cursor}`.
 
     **Who sees what.** Partner workers, the Paris referent, the service manager and admins (funders and landlords:
     403). A partner worker sees only the households its organisation refers, and a household of its that has left
@@ -132,9 +145,13 @@ async def households_list(
 
     **Sort.** `-created_at` (default), `created_at`, `reference`, `-reference`.
 
+    **Pages.** `total` counts every match. `next_cursor` (null on the last page) continues after the last item: send
+    it back as `cursor` with the same filters and sort (and no `offset`) for keyset pagination, where page 1,000
+    costs what page 1 does; a cursor made for another sort, or not made by this API, is a 422 naming `cursor`.
+
     **Audit.** One `household.list` event per call, with the ids of the households returned and the names (not the
-    values) of the filters used. A page costs the same few statements whatever its size."""
-    return await service.list_households(session, principal, filters, sort, page)
+    values) of the filters used. A page costs one statement whatever its size."""
+    return json_answer(await service.list_households(session, caller, filters, sort, page))
 
 
 @router.post(
@@ -209,9 +226,7 @@ async def households_possible_duplicates(
     response_model=HouseholdView,
     responses=problem_responses(NOT_FOUND),
 )
-async def households_get(
-    principal: HouseholdUserDep, session: SessionDep, household: CurrentHousehold, response: Response
-) -> HouseholdOut | HouseholdStatusOut:
+async def households_get(caller: HouseholdReaderDep, session: SessionDep, household_id: uuid.UUID) -> Response:
     """One household with its members, and its `ETag` (which covers its members).
 
     **Who sees what.** Partner workers see their organisation's households only: any other household is a 404,
@@ -221,9 +236,8 @@ async def households_get(
     service manager and admins see every household, with `manager_notes` and `closure_note`.
 
     **Audit.** Every read is a `household.read` event."""
-    out = await service.read_household(session, principal, household)
-    with_etag(response, household.version)
-    return out
+    body, version = await service.read_household_by_id(session, caller, household_id)
+    return json_answer(body, version)
 
 
 @router.patch(

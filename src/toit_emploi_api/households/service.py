@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.auth.policy import Principal, TokenCaller
 from toit_emploi_api.core import audit, clock, idempotency, outbox
 from toit_emploi_api.core.errors import (
     FieldError,
@@ -23,8 +23,15 @@ from toit_emploi_api.core.errors import (
     ProblemError,
     ValidationProblemError,
 )
-from toit_emploi_api.core.resources import Page, PageParams, etag_for, found
-from toit_emploi_api.households import ports, repository
+from toit_emploi_api.core.resources import (
+    CursorPageParams,
+    Page,
+    PageParams,
+    encode_cursor,
+    etag_for,
+    found,
+)
+from toit_emploi_api.households import ports, reads, repository
 from toit_emploi_api.households.access import check_members_readable, scope_of, sees_status_only
 from toit_emploi_api.households.events import household_event
 from toit_emploi_api.households.models import Household, Member
@@ -34,7 +41,6 @@ from toit_emploi_api.households.schemas import (
     DuplicatePair,
     HouseholdCreate,
     HouseholdFilters,
-    HouseholdListItem,
     HouseholdOut,
     HouseholdSort,
     HouseholdStaffOut,
@@ -145,24 +151,42 @@ def household_out(
 # --- reads (each one recorded in the audit trail: names and birth dates went out) ----------------------------
 async def list_households(
     session: AsyncSession,
-    principal: Principal,
+    caller: TokenCaller,
     filters: HouseholdFilters,
     sort: HouseholdSort,
-    page: PageParams,
-) -> Page[HouseholdListItem]:
-    """One page of the households the caller may see (list items never carry the notes): one audit event per call,
-    with the households shown and the names of the filters used."""
-    rows = await repository.list_households(session, filters, sort, page, scope_organisation_id=scope_of(principal))
-    await audit.record(
+    page: CursorPageParams,
+) -> str:
+    """One page of the households the caller may see, as the JSON of a `CursorPage[HouseholdListItem]` (built by
+    PostgreSQL; list items never carry the notes): one audit event per call, with the households shown and the
+    names of the filters used; `next_cursor` when more follow.
+
+    One statement (`households.reads`): the caller's account, the page, the total and the audit row."""
+    raw_after = page.after(sort.value)
+    try:
+        after = None if raw_after is None else reads.parse_after(sort, raw_after)
+    except ValueError:
+        raise ValidationProblemError(
+            "The cursor is not one this API made: send back a next_cursor unchanged.",
+            errors=[FieldError(field="query.cursor", message="not a cursor of this list")],
+        ) from None
+    claims = caller.claims
+    row = await reads.list_households(
         session,
-        principal,
-        AuditAction.HOUSEHOLD_LIST,
-        "household",
-        None,
-        details={"household_ids": [str(h.id) for h in rows.rows], "filters": filters.used()},
-        shown=[h.id for h in rows.rows],
+        claims.subject_kind,
+        claims.subject_id,
+        caller.allowed,
+        filters,
+        sort,
+        page,
+        AuditAction.HOUSEHOLD_LIST.value,
+        after,
     )
-    return rows.to(lambda h: household_out(principal, h, staff_view=False))
+    caller.principal_of(row.subject)
+    next_cursor = None if row.next_key is None else encode_cursor(sort.value, row.next_key)
+    return (
+        f'{{"items":{row.items},"total":{row.total},"limit":{page.limit},"offset":{page.offset},'
+        f'"next_cursor":{"null" if next_cursor is None else chr(34) + next_cursor + chr(34)}}}'
+    )
 
 
 async def possible_duplicates(session: AsyncSession, principal: Principal, page: PageParams) -> Page[DuplicatePair]:
@@ -178,6 +202,21 @@ async def possible_duplicates(session: AsyncSession, principal: Principal, page:
         shown=sorted({uuid.UUID(str(p[side]["id"])) for p in pairs for side in ("first", "second")}),
     )
     return page.of([DuplicatePair.model_validate(p) for p in pairs], total)
+
+
+async def read_household_by_id(session: AsyncSession, caller: TokenCaller, household_id: uuid.UUID) -> tuple[str, int]:
+    """The household's JSON as the caller may see it (its response model's exact shape, built by PostgreSQL: no
+    object per field, serialised once), and its version; the read is recorded.
+
+    One statement (`households.reads`): the caller's account, the household with its members, the audit row."""
+    claims = caller.claims
+    row = await reads.read_household(
+        session, claims.subject_kind, claims.subject_id, caller.allowed, household_id, AuditAction.HOUSEHOLD_READ.value
+    )
+    caller.principal_of(row.subject)
+    body = found(row.body, "No household with this id.")
+    assert row.version is not None
+    return body, row.version
 
 
 async def read_household(

@@ -1,8 +1,9 @@
 """Set-based SQL of the vacancy sync: a few statements whatever the number of units, never a loop of ORM objects.
 
 1. ``pg_advisory_xact_lock``: two syncs of one landlord run one after the other (released at commit/rollback).
-2. ``SELECT … ORDER BY id FOR UPDATE`` of the rows the sync may touch (after any concurrent reservation commits).
-3. One statement: ``unnest`` the column arrays, compare with the stored units, and
+2. The valid rows into a temporary table with one binary ``COPY`` (``copy_records_to_table``): they travel once.
+   ``SELECT … ORDER BY id FOR UPDATE`` of the rows the sync may touch (after any concurrent reservation commits).
+3. One statement: read the temporary table, compare with the stored units, and
    ``INSERT … ON CONFLICT (landlord_organisation_id, landlord_reference) DO UPDATE … WHERE (facts) IS DISTINCT FROM
    (incoming facts) AND status NOT IN (reserved, let)`` for the new or changed rows only, counting created vs
    updated with ``xmax = 0``; the same statement lists the conflicts: reserved/let units whose facts differ, and relay
@@ -70,8 +71,20 @@ def _row(prefix: str, columns: Sequence[str]) -> str:
     return "(" + ", ".join(f"{prefix}.{c}" for c in columns) + ")"
 
 
-_UNNEST_ARGS = ", ".join(f"CAST(:{c} AS {t}[])" for c, t in _ARRAY_TYPES.items())
-_INCOMING_COLUMNS = ", ".join(f"CAST(t.{c} AS dpe_class) AS {c}" if c == "dpe_class" else f"t.{c}" for c in COLUMNS)
+# The temporary table the rows are copied into (COPY, binary): decimals travel as text, cast back below.
+INCOMING_TABLE: Final = "sync_incoming"
+_TEMP_TYPES: Final = {c: "text" if t == "numeric" else t for c, t in _ARRAY_TYPES.items()}
+CREATE_INCOMING_SQL: Final = (
+    f"CREATE TEMPORARY TABLE {INCOMING_TABLE} ("
+    + ", ".join(f"{c} {t}" for c, t in _TEMP_TYPES.items())
+    + ") ON COMMIT DROP"
+)
+_INCOMING_COLUMNS = ", ".join(
+    f"CAST(t.{c} AS dpe_class) AS {c}"
+    if c == "dpe_class"
+    else (f"CAST(t.{c} AS numeric) AS {c}" if _ARRAY_TYPES[c] == "numeric" else f"t.{c}")
+    for c in COLUMNS
+)
 _DIFF_FIELDS = ", ".join(f"CASE WHEN h.{c} IS DISTINCT FROM c.{c} THEN '{c}' END" for c in _FACTS)
 
 # A relay apartment with a booked stay that is not over yet: ``relay_held_until`` (the stay's last day, kept by the
@@ -85,7 +98,7 @@ _RELAY_HELD: Final = "COALESCE(u.relay_held_until >= CAST(:today AS date), false
 UPSERT_SQL: Final = f"""
 WITH incoming AS (
     SELECT {_INCOMING_COLUMNS}
-    FROM unnest({_UNNEST_ARGS}) AS t({", ".join(COLUMNS)})
+    FROM {INCOMING_TABLE} AS t
 ),
 compared AS (
     SELECT i.*, u.id AS unit_id, u.status AS current_status,
@@ -141,7 +154,8 @@ LOCK_ROWS_SQL: Final = """
 SELECT count(*) FROM (
     SELECT 1 FROM housing_units AS u
     WHERE u.landlord_organisation_id = CAST(:org AS uuid)
-      AND (CAST(:whole AS boolean) OR u.landlord_reference = ANY(CAST(:references AS text[])))
+      AND (CAST(:whole AS boolean)
+           OR u.landlord_reference IN (SELECT i.landlord_reference FROM sync_incoming AS i))
     ORDER BY u.id
     FOR UPDATE
 ) AS locked
@@ -152,7 +166,8 @@ CLEAR_ABSENT_SQL: Final = """
 UPDATE housing_units AS u SET held_absent_since = NULL
 WHERE u.landlord_organisation_id = CAST(:org AS uuid)
   AND u.held_absent_since IS NOT NULL
-  AND u.landlord_reference = ANY(CAST(:references AS text[]))
+  AND (u.landlord_reference IN (SELECT i.landlord_reference FROM sync_incoming AS i)
+       OR u.landlord_reference = ANY(CAST(:references AS text[])))
 """
 
 # Snapshot: this landlord's units absent from it. Vacant ones become unavailable, except relay apartments with a booked
@@ -164,7 +179,8 @@ WITH absent AS (
     FROM housing_units AS u
     WHERE u.landlord_organisation_id = CAST(:org AS uuid)
       AND u.status IN {_ABSENT_CANDIDATES}
-      AND NOT EXISTS (SELECT 1 FROM unnest(CAST(:references AS text[])) AS p(ref) WHERE p.ref = u.landlord_reference)
+      AND NOT EXISTS (SELECT 1 FROM sync_incoming AS i WHERE i.landlord_reference = u.landlord_reference)
+      AND u.landlord_reference <> ALL(CAST(:references AS text[]))
 ),
 unavailable AS (
     UPDATE housing_units AS u
@@ -226,18 +242,28 @@ async def lock_landlord(session: AsyncSession, landlord_organisation_id: uuid.UU
     )
 
 
-async def lock_rows(
-    session: AsyncSession, landlord_organisation_id: uuid.UUID, references: Sequence[str], *, whole_landlord: bool
-) -> None:
-    """Lock the rows the sync may touch (see ``LOCK_ROWS_SQL``); call it after ``lock_landlord``, before ``upsert``."""
-    params = {"org": landlord_organisation_id, "whole": whole_landlord, "references": list(references)}
+async def copy_incoming(session: AsyncSession, columns: Mapping[str, list[Any]]) -> None:
+    """The valid rows into a temporary table (dropped at commit) with one binary COPY: the statements below read
+    them from there, so the rows travel once, without an array parameter per column. Call it after
+    ``lock_landlord`` (inside the request's transaction)."""
+    connection = await session.connection()
+    await connection.exec_driver_sql(CREATE_INCOMING_SQL)
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    records = list(zip(*(columns[c] for c in COLUMNS), strict=True))
+    await driver.copy_records_to_table(INCOMING_TABLE, records=records, columns=list(COLUMNS))
+    await connection.exec_driver_sql(f"ANALYZE {INCOMING_TABLE}")
+
+
+async def lock_rows(session: AsyncSession, landlord_organisation_id: uuid.UUID, *, whole_landlord: bool) -> None:
+    """Lock the rows the sync may touch (see ``LOCK_ROWS_SQL``); after ``copy_incoming``, before ``upsert``."""
+    params = {"org": landlord_organisation_id, "whole": whole_landlord}
     await session.execute(text(LOCK_ROWS_SQL), params)
 
 
-async def upsert(
-    session: AsyncSession, landlord_organisation_id: uuid.UUID, columns: Mapping[str, list[Any]], *, today: date
-) -> UpsertOutcome:
-    params: dict[str, Any] = {"org": landlord_organisation_id, "today": today, **columns}
+async def upsert(session: AsyncSession, landlord_organisation_id: uuid.UUID, *, today: date) -> UpsertOutcome:
+    """The rows of ``copy_incoming``, compared and written (see ``UPSERT_SQL``)."""
+    params: dict[str, Any] = {"org": landlord_organisation_id, "today": today}
     rows = (await session.execute(text(UPSERT_SQL), params)).all()
     created = updated = 0
     conflicts: list[Conflict] = []
@@ -252,17 +278,17 @@ async def upsert(
 
 
 async def clear_absent_marks(
-    session: AsyncSession, landlord_organisation_id: uuid.UUID, listed_references: Sequence[str]
+    session: AsyncSession, landlord_organisation_id: uuid.UUID, other_listed: Sequence[str]
 ) -> None:
-    await session.execute(
-        text(CLEAR_ABSENT_SQL), {"org": landlord_organisation_id, "references": list(listed_references)}
-    )
+    """Listed units are not absent: the copied rows, and ``other_listed`` (references of invalid rows)."""
+    await session.execute(text(CLEAR_ABSENT_SQL), {"org": landlord_organisation_id, "references": list(other_listed)})
 
 
 async def mark_absent(
-    session: AsyncSession, landlord_organisation_id: uuid.UUID, present_references: Sequence[str], *, today: date
+    session: AsyncSession, landlord_organisation_id: uuid.UUID, other_present: Sequence[str], *, today: date
 ) -> AbsentOutcome:
-    params = {"org": landlord_organisation_id, "today": today, "references": list(present_references)}
+    """Units absent from the snapshot: neither copied nor in ``other_present`` (references of invalid rows)."""
+    params = {"org": landlord_organisation_id, "today": today, "references": list(other_present)}
     rows = (await session.execute(text(MARK_ABSENT_SQL), params)).all()
     made_unavailable = 0
     conflicts: list[Conflict] = []

@@ -163,20 +163,16 @@ async def run_sync(
         )
     started = time.perf_counter()
     await sync_repository.lock_landlord(session, landlord_organisation_id)
-    await sync_repository.lock_rows(
-        session,
-        landlord_organisation_id,
-        parsed.columns["landlord_reference"],
-        whole_landlord=parsed.mode == "snapshot",
-    )
+    await sync_repository.copy_incoming(session, parsed.columns)
+    await sync_repository.lock_rows(session, landlord_organisation_id, whole_landlord=parsed.mode == "snapshot")
     today = clock.today()
-    outcome = await sync_repository.upsert(session, landlord_organisation_id, parsed.columns, today=today)
-    # Units listed in the body, even on an invalid row, are not "absent" from it.
-    listed = sorted(parsed.seen_references)
-    await sync_repository.clear_absent_marks(session, landlord_organisation_id, listed)
+    outcome = await sync_repository.upsert(session, landlord_organisation_id, today=today)
+    # Units listed in the body, even on an invalid row, are not "absent" from it: the copied rows, and these.
+    others = sorted(parsed.seen_references - set(parsed.columns["landlord_reference"]))
+    await sync_repository.clear_absent_marks(session, landlord_organisation_id, others)
     absent = sync_repository.AbsentOutcome(0, [])
     if parsed.mode == "snapshot":
-        absent = await sync_repository.mark_absent(session, landlord_organisation_id, listed, today=today)
+        absent = await sync_repository.mark_absent(session, landlord_organisation_id, others, today=today)
     timings.sql_ms = (time.perf_counter() - started) * 1000
     conflicts = [_conflict(c) for c in outcome.conflicts + absent.conflicts]
     report = SyncReport(
