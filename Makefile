@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck pytest openapi bench bench-privacy clean
+.PHONY: install run test lint typecheck pytest openapi bench bench-privacy clean fuzz
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
@@ -31,12 +31,18 @@ pytest: install
 
 test: lint typecheck pytest
 
+# Schemathesis for longer than `make test` (25 examples): every phase, coverage included; FUZZ_EXAMPLES to change.
+FUZZ_EXAMPLES ?= 200
+fuzz: install
+	TOIT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TOIT_FUZZ_COVERAGE=1 $(BIN)/pytest -q tests/contract/test_fuzz.py
+
 openapi: install
 	$(BIN)/toit-emploi openapi
 
 bench: install
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/matching.py
 
 bench-privacy: install
 	$(BIN)/python bench/privacy.py

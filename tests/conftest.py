@@ -22,7 +22,7 @@ from toit_emploi_api.vocab.roles import Role
 ROOT = Path(__file__).resolve().parents[1]
 __all__ = ["TEST_PASSWORD", "Actor", "Factory"]
 # Tables filled by migrations (reference data): never truncated between tests.
-PRESERVED_TABLES = {"alembic_version", "rome_codes"}
+PRESERVED_TABLES = {"alembic_version", "rome_codes", "communes"}
 
 
 @pytest.fixture(scope="session")

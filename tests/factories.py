@@ -32,10 +32,24 @@ from toit_emploi_api.employers.models import Employer, JobOpening
 from toit_emploi_api.households.models import Household, HousingSituation, Member, household_reference_seq
 from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.integration.webhooks.models import WebhookSubscription
-from toit_emploi_api.pipeline.models import FollowUpDomain, FollowUpEntry, Placement, RelayStay, StageTransition
+from toit_emploi_api.pipeline.models import (
+    FollowUpDomain,
+    FollowUpEntry,
+    HousingAllocation,
+    Placement,
+    RelayStay,
+    StageTransition,
+)
 from toit_emploi_api.vocab.roles import ROLE_ORGANISATION_KIND, OrganisationKind, Role
 from toit_emploi_api.vocab.stages import Stage
-from toit_emploi_api.vocab.statuses import ContractType, MemberRole, PlacementStatus, RelayStayStatus, UnitStatus
+from toit_emploi_api.vocab.statuses import (
+    AllocationStatus,
+    ContractType,
+    MemberRole,
+    PlacementStatus,
+    RelayStayStatus,
+    UnitStatus,
+)
 
 TEST_PASSWORD = "correct horse battery staple"
 # Aurore's own SIRET (Luhn-valid); generated ones come from `make_siret`.
@@ -272,6 +286,12 @@ class Factory:
         await self._add(member)
         return member.id
 
+    async def profile(self, member_id: uuid.UUID, **values: Any) -> None:
+        """Set an adult's professional profile (`rome_codes`, `years_of_experience`, `driving_licence`, …)."""
+        async with self._maker() as session:
+            await session.execute(update(Member).where(Member.id == member_id).values(**values))
+            await session.commit()
+
     async def set_stage(self, household_id: str | uuid.UUID, stage: Stage | str) -> None:
         """What the pipeline does: move a household to another stage (straight in the database)."""
         async with self._maker() as session:
@@ -283,23 +303,34 @@ class Factory:
             await session.commit()
 
     # employers
-    async def employer(self, *, siret: str | None = None, legal_name: str = "Aurore") -> uuid.UUID:
-        employer = Employer(siret=siret or make_siret(), legal_name=legal_name, commune_insee="15014")
+    async def employer(
+        self, *, siret: str | None = None, legal_name: str = "Aurore", commune_insee: str = "15014"
+    ) -> uuid.UUID:
+        employer = Employer(siret=siret or make_siret(), legal_name=legal_name, commune_insee=commune_insee)
         await self._add(employer)
         return employer.id
 
-    async def opening(self, positions: int = 1, *, employer: uuid.UUID | None = None) -> uuid.UUID:
-        """A CDI job opening (F1703) of `employer`, by default one employer shared by the test."""
+    async def opening(
+        self,
+        positions: int = 1,
+        *,
+        employer: uuid.UUID | None = None,
+        rome_code: str = "F1703",
+        start_date: date | None = None,
+        title: str = "Maçon",
+    ) -> uuid.UUID:
+        """A CDI job opening (F1703 by default) of `employer`, by default one employer shared by the test."""
         if employer is None:
             if self._employer is None:
                 self._employer = await self.employer(siret=AURORE_SIRET)
             employer = self._employer
         opening = JobOpening(
             employer_id=employer,
-            rome_code="F1703",
-            title="Maçon",
+            rome_code=rome_code,
+            title=title,
             contract_type=ContractType.CDI,
             open_positions=positions,
+            start_date=start_date,
         )
         await self._add(opening)
         return opening.id
@@ -313,14 +344,19 @@ class Factory:
         status: UnitStatus = UnitStatus.VACANT,
         landlord: uuid.UUID | None = None,
         reference: str | None = None,
+        commune_insee: str = "15014",
+        postcode: str = "15000",
+        rent: int = 420,
+        available_from: date | None = None,
     ) -> uuid.UUID:
         unit = HousingUnit(
             landlord_organisation_id=landlord or await self.landlord_org(),
             landlord_reference=reference or f"LGT-{next(_counter):05d}",
-            postcode="15000",
-            commune_insee="15014",
+            postcode=postcode,
+            commune_insee=commune_insee,
             rooms=rooms,
-            rent=Decimal(420),
+            rent=Decimal(rent),
+            available_from=available_from,
             is_relay=relay,
             status=status,
         )
@@ -354,8 +390,10 @@ class Factory:
         status: PlacementStatus,
         *,
         member: uuid.UUID | str | None = None,
+        start_date: date | None = None,
     ) -> uuid.UUID:
-        """What the pipeline records when it proposes a job opening to an adult (the first one by default)."""
+        """What the pipeline records when it proposes a job opening to an adult (the first one by default); a hired
+        one has a CDI starting on `start_date` (default today)."""
         if isinstance(ref, HouseholdRef):
             household_id, member_id = ref.id, uuid.UUID(str(member)) if member else ref.adults[0]
         else:
@@ -367,6 +405,8 @@ class Factory:
             job_opening_id=opening,
             status=status,
             declined_by="household" if status is PlacementStatus.DECLINED else None,
+            contract_type=ContractType.CDI if status is PlacementStatus.HIRED else None,
+            start_date=(start_date or today()) if status is PlacementStatus.HIRED else start_date,
         )
         await self._add(placement)
         return placement.id
@@ -408,6 +448,26 @@ class Factory:
                 )
                 await session.commit()
         return stay.id
+
+    async def allocation(
+        self,
+        household: uuid.UUID,
+        unit: uuid.UUID,
+        status: AllocationStatus = AllocationStatus.RESERVED,
+        *,
+        lease_signed: date | None = None,
+        move_in: date | None = None,
+    ) -> uuid.UUID:
+        """What the pipeline records when it reserves a unit for a household (and signs its lease)."""
+        allocation = HousingAllocation(
+            household_id=household,
+            unit_id=unit,
+            status=status,
+            lease_signed_date=lease_signed,
+            move_in_date=move_in,
+        )
+        await self._add(allocation)
+        return allocation.id
 
     # integration
     async def webhook_failing_since(self, subscription_id: uuid.UUID | str, since: datetime) -> None:

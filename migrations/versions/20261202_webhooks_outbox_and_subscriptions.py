@@ -3,7 +3,7 @@
 Reviewed by hand; names follow the naming convention (wrapped in ``op.f()``). No application imports.
 
 Revision ID: 20261202_webhooks
-Revises: 20261202_speed
+Revises: 20261202_matching
 Create Date: 2026-12-02
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "20261202_webhooks"
-down_revision: str | None = "20261202_speed"
+down_revision: str | None = "20261202_matching"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

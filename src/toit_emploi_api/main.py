@@ -25,20 +25,25 @@ from toit_emploi_api.core.health import router as health_router
 from toit_emploi_api.core.logging import configure_logging
 from toit_emploi_api.core.middleware import (
     BodySizeLimitMiddleware,
+    HttpConformanceMiddleware,
     RequestContextMiddleware,
     UrlSafetyMiddleware,
 )
 from toit_emploi_api.core.migrations import head_revision
+from toit_emploi_api.core.request_rules import RequestRules
 from toit_emploi_api.core.settings import DEFAULT_SECRET, Settings, get_settings
+from toit_emploi_api.desk.router import router as desk_router
 from toit_emploi_api.employers.router import router as employers_router
 from toit_emploi_api.households import ports as households_ports
 from toit_emploi_api.households.router import router as households_router
 from toit_emploi_api.housing.router import router as housing_router
 from toit_emploi_api.integration.webhooks.router import router as webhooks_router
+from toit_emploi_api.matching.router import router as matching_router
 from toit_emploi_api.pipeline.placements import placement_ids_of_member
 from toit_emploi_api.pipeline.router import router as pipeline_router
 from toit_emploi_api.privacy.router import router as privacy_router
 from toit_emploi_api.privacy.scheduler import retention_loop
+from toit_emploi_api.vocab import labels
 from toit_emploi_api.worker import running_in_background
 
 DESCRIPTION = """
@@ -57,7 +62,7 @@ TAGS = [
     {"name": "administration", "description": "Organisations, users and API clients (admin only)."},
     {"name": "households", "description": "The diagnostic file: households and their members."},
     {"name": "employers", "description": "Employers in the Cantal and their job openings."},
-    {"name": "reference", "description": "Reference data (ROME codes)."},
+    {"name": "reference", "description": "Reference data (ROME codes, communes)."},
     {"name": "housing", "description": "Housing units and Polygone's vacancy sync."},
     {
         "name": "pipeline",
@@ -65,6 +70,11 @@ TAGS = [
     },
     {"name": "webhooks", "description": "Signed webhooks: subscriptions and their deliveries (admin only)."},
     {"name": "privacy", "description": "Audit trail, retention and anonymisation, access export and erasure."},
+    {
+        "name": "matching",
+        "description": "Suggestions and candidates: a job and a home for a family, ranked and explained.",
+    },
+    {"name": "desk", "description": "The manager's desk: relay stays and placements across households, the agenda."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
@@ -106,6 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
         swagger_ui_parameters={"persistAuthorization": True},
+        # Unknown query parameters are 422, a JSON body in another media type 415: for every route.
+        dependencies=[RequestRules],
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -127,6 +139,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pipeline_router,
         webhooks_router,
         privacy_router,
+        matching_router,
+        desk_router,
     ):
         app.include_router(router)
 
@@ -136,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost last: the request id wraps everything, including the 413/422 answers of the guards.
     app.add_middleware(BodySizeLimitMiddleware, limit_for=limit_for)
     app.add_middleware(UrlSafetyMiddleware)
+    app.add_middleware(HttpConformanceMiddleware)  # Allow on 405, 304 on If-None-Match, Cache-Control: no-store
     app.add_middleware(RequestContextMiddleware)
     # CORS outermost, so that even the last-resort 500 reaches a browser frontend with its headers.
     if settings.cors_origins:
@@ -143,10 +158,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-ID"],
-            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "If-None-Match",
+                "Idempotency-Key",
+                "X-Request-ID",
+            ],
+            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After", "Idempotent-Replayed"],
         )
-    openapi_hooks.install(app)
+    openapi_hooks.install(app, labels)
     if settings.jwt_secret == DEFAULT_SECRET and settings.environment != "test":
         logging.getLogger("toit_emploi_api").warning(
             "Using the default JWT secret: fine on your machine, never elsewhere (set TOIT_EMPLOI_JWT_SECRET)."

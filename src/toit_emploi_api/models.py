@@ -9,6 +9,7 @@ from toit_emploi_api.employers import models as employers_models
 from toit_emploi_api.households import models as households_models
 from toit_emploi_api.housing import models as housing_models
 from toit_emploi_api.integration.webhooks import models as webhooks_models
+from toit_emploi_api.matching import models as matching_models
 from toit_emploi_api.pipeline import models as pipeline_models
 from toit_emploi_api.reference import models as reference_models
 
@@ -19,6 +20,7 @@ __all__ = [
     "employers_models",
     "households_models",
     "housing_models",
+    "matching_models",
     "outbox_models",
     "pipeline_models",
     "reference_models",

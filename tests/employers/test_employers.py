@@ -295,10 +295,10 @@ async def test_list_and_filters(client: AsyncClient, service_manager: Actor) -> 
     assert await names() == ["Ajaccio Services", "Boulangerie Alpha", "Charpente Bravo"]  # by legal name
     assert await names(active="true") == ["Ajaccio Services", "Charpente Bravo"]
     assert await names(active="false") == ["Boulangerie Alpha"]
-    assert await names(commune="2a004") == ["Ajaccio Services"]
+    assert await names(commune_insee="2a004") == ["Ajaccio Services"]
     assert await names(sector="batiment") == ["Ajaccio Services", "Charpente Bravo"]
-    assert await names(sector="Bâtiment", commune="15014") == ["Charpente Bravo"]
-    r = await client.get(URL, params={"commune": "20004"}, headers=service_manager.headers)
+    assert await names(sector="Bâtiment", commune_insee="15014") == ["Charpente Bravo"]
+    r = await client.get(URL, params={"commune_insee": "20004"}, headers=service_manager.headers)
     _problem(r, 422)
     r = await client.get(URL, params={"limit": 2, "offset": 1}, headers=service_manager.headers)
     body = r.json()

@@ -192,31 +192,31 @@ async def test_filters(client: AsyncClient, service_manager: Actor) -> None:
         return [o["id"] for o in body["items"]]
 
     assert await ids() == [macon["id"], beton["id"], peintre["id"], cuisine["id"]]  # oldest first
-    assert await ids(rome="F1703") == [macon["id"]]  # exact
-    assert await ids(rome="f1703") == [macon["id"]]
-    assert await ids(rome="F17") == [macon["id"], beton["id"]]  # prefix
-    assert await ids(rome="F1") == [macon["id"], beton["id"], peintre["id"]]
-    assert await ids(rome="F") == [macon["id"], beton["id"], peintre["id"]]
-    assert await ids(rome="F170") == [macon["id"], beton["id"]]
-    assert await ids(rome="F1702") == []
+    assert await ids(rome_code="F1703") == [macon["id"]]  # exact
+    assert await ids(rome_code="f1703") == [macon["id"]]
+    assert await ids(rome_code="F17") == [macon["id"], beton["id"]]  # prefix
+    assert await ids(rome_code="F1") == [macon["id"], beton["id"], peintre["id"]]
+    assert await ids(rome_code="F") == [macon["id"], beton["id"], peintre["id"]]
+    assert await ids(rome_code="F170") == [macon["id"], beton["id"]]
+    assert await ids(rome_code="F1702") == []
     assert await ids(status="closed") == [peintre["id"]]
-    assert await ids(status="open", rome="F1") == [macon["id"], beton["id"]]
+    assert await ids(status="open", rome_code="F1") == [macon["id"], beton["id"]]
     assert await ids(contract_type="cdd") == [beton["id"]]
     assert await ids(sector="restauration") == [cuisine["id"]]
     assert await ids(sector="BATIMENT", status="open") == [macon["id"], beton["id"]]
-    assert await ids(commune="2a004") == [cuisine["id"]]
-    assert await ids(commune="15014", contract_type="cdi") == [macon["id"], peintre["id"]]
+    assert await ids(commune_insee="2a004") == [cuisine["id"]]
+    assert await ids(commune_insee="15014", contract_type="cdi") == [macon["id"], peintre["id"]]
     assert await ids(employer_id=ajaccio["id"]) == [cuisine["id"]]
     r = await client.get(
         f"/api/v1/employers/{aurillac['id']}/job-openings", params={"status": "open"}, headers=service_manager.headers
     )
     assert [o["id"] for o in r.json()["items"]] == [macon["id"], beton["id"]]
     for bad in (
-        {"rome": "F17031"},
-        {"rome": "Z1"},
-        {"rome": "17"},
-        {"rome": "F%"},
-        {"commune": "2C004"},
+        {"rome_code": "F17031"},
+        {"rome_code": "Z1"},
+        {"rome_code": "17"},
+        {"rome_code": "F%"},
+        {"commune_insee": "2C004"},
         {"status": "pending"},
         {"contract_type": "x"},
         {"employer_id": "nope"},

@@ -106,6 +106,7 @@ async def test_partner_workers_see_open_openings_without_contact_details(
         "trade_name": employer["trade_name"],
         "sector": employer["sector"],
         "commune_insee": employer["commune_insee"],
+        "commune_name": "Aurillac",
     }
     assert not CONTACT_FIELDS & set(item["employer"])
     assert "Claire Martin" not in r.text

@@ -285,11 +285,13 @@ async def test_weakened_etags_from_compressing_proxies_still_match(client: Async
 
 
 async def test_role_null_on_oneself_is_not_a_self_lockout(client: AsyncClient, admin: Actor) -> None:
+    # `role` cannot be cleared: null is a 422 naming it (not a self-lockout 409), and nothing changes.
     current = await client.get(f"/api/v1/users/{admin.id}", headers=admin.headers)
     r = await client.patch(
         f"/api/v1/users/{admin.id}",
         json={"role": None, "full_name": "Renamed Admin"},
         headers={**admin.headers, "If-Match": current.headers["etag"]},
     )
-    assert r.status_code == 200, r.text
-    assert r.json()["role"] == "admin"
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["role"]
+    assert (await client.get(f"/api/v1/users/{admin.id}", headers=admin.headers)).json()["role"] == "admin"

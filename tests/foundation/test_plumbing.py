@@ -30,7 +30,7 @@ from toit_emploi_api.vocab.roles import OrganisationKind
 SECRET_NAME = "".join(["Secret ", "Person ", "Name "])
 
 # Tables whose key is not a surrogate UUID `id`, on purpose.
-NATURAL_KEY_TABLES = {"alembic_version", "login_throttle", "rome_codes", "idempotency_keys"}
+NATURAL_KEY_TABLES = {"alembic_version", "login_throttle", "rome_codes", "communes", "idempotency_keys"}
 
 
 async def test_a_failing_request_writes_nothing(settings: Settings, db: AsyncSession) -> None:

@@ -9,16 +9,19 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.accounts.models import ApiClient, Organisation, User
-from toit_emploi_api.core.resources import PageParams, Slice, paginate
+from toit_emploi_api.core.resources import PageParams, Slice, paginate, sorted_by
 from toit_emploi_api.vocab.roles import Role
 
 M = TypeVar("M", Organisation, User, ApiClient)
 ADMIN_CHANGES_LOCK = 0x7465_0001  # advisory lock key for changes to admins
 
 
-async def list_page(session: AsyncSession, model: type[M], page: PageParams) -> Slice[M]:
-    """One page of organisations, users or API clients, oldest first, and their total."""
-    return await paginate(session, select(model).order_by(model.created_at, model.id), page)
+async def list_page(session: AsyncSession, model: type[M], page: PageParams, sort: str = "created_at") -> Slice[M]:
+    """One page of organisations, users or API clients in the `sort` order (a column name, `-` for descending;
+    oldest first by default), and their total."""
+    key = sort.removeprefix("-")
+    stmt = sorted_by(select(model), sort, {key: getattr(model, key)}, model.id)
+    return await paginate(session, stmt, page)
 
 
 async def get(session: AsyncSession, model: type[M], obj_id: uuid.UUID, *, for_update: bool = False) -> M | None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from enum import StrEnum
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
@@ -38,6 +39,8 @@ class OrganisationCreate(InputModel):
 
 
 class OrganisationUpdate(InputModel):
+    NON_NULLABLE: ClassVar[tuple[str, ...]] = ("name", "active")
+
     name: OrgName | None = None
     active: bool | None = None
 
@@ -60,6 +63,8 @@ class UserCreate(InputModel):
 
 
 class UserUpdate(InputModel):
+    NON_NULLABLE: ClassVar[tuple[str, ...]] = ("full_name", "role", "active", "password")
+
     full_name: PersonName | None = None
     role: Role | None = None
     active: bool | None = None
@@ -85,6 +90,8 @@ class ApiClientCreate(InputModel):
 
 
 class ApiClientUpdate(InputModel):
+    NON_NULLABLE: ClassVar[tuple[str, ...]] = ("name", "role", "active")
+
     name: OrgName | None = None
     role: Role | None = None
     active: bool | None = None
@@ -121,3 +128,32 @@ class MeOut(OutputModel):
     full_name: str | None = None
     client_id: str | None = None
     name: str | None = None
+
+
+class OrganisationSort(StrEnum):
+    """`sort` of the organisations list; `-` for descending."""
+
+    CREATED_AT = "created_at"
+    CREATED_AT_DESC = "-created_at"
+    NAME = "name"
+    NAME_DESC = "-name"
+
+
+class UserSort(StrEnum):
+    """`sort` of the users list; `-` for descending."""
+
+    CREATED_AT = "created_at"
+    CREATED_AT_DESC = "-created_at"
+    FULL_NAME = "full_name"
+    FULL_NAME_DESC = "-full_name"
+    EMAIL = "email"
+    EMAIL_DESC = "-email"
+
+
+class ApiClientSort(StrEnum):
+    """`sort` of the API clients list; `-` for descending."""
+
+    CREATED_AT = "created_at"
+    CREATED_AT_DESC = "-created_at"
+    NAME = "name"
+    NAME_DESC = "-name"

@@ -231,6 +231,6 @@ async def get_or_404(session: AsyncSession, model: type[M], obj_id: uuid.UUID, *
     return found(obj, f"No {_NOUNS[model]} with this id.")
 
 
-async def list_page(session: AsyncSession, model: type[M], page: PageParams) -> Slice[M]:
-    """One page of organisations, users or API clients, oldest first."""
-    return await repository.list_page(session, model, page)
+async def list_page(session: AsyncSession, model: type[M], page: PageParams, sort: str = "created_at") -> Slice[M]:
+    """One page of organisations, users or API clients in the `sort` order (oldest first by default)."""
+    return await repository.list_page(session, model, page, sort)

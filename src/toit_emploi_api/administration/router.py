@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from toit_emploi_api.accounts import service
 from toit_emploi_api.accounts.models import ApiClient, Organisation, User
 from toit_emploi_api.accounts.schemas import (
     ApiClientCreate,
     ApiClientOut,
+    ApiClientSort,
     ApiClientUpdate,
     ApiClientWithSecret,
     OrganisationCreate,
     OrganisationOut,
+    OrganisationSort,
     OrganisationUpdate,
     UserCreate,
     UserOut,
+    UserSort,
     UserUpdate,
 )
 from toit_emploi_api.administration.deps import (
@@ -52,9 +55,15 @@ def _with_secret(response: Response, client: ApiClient, secret: str) -> ApiClien
     summary="List organisations",
     response_model=Page[OrganisationOut],
 )
-async def list_organisations(_: AdminDep, session: SessionDep, page: PageDep) -> Page[OrganisationOut]:
-    """Every organisation, oldest first (admin only). Paginated with `limit` and `offset`."""
-    return (await service.list_page(session, Organisation, page)).to(OrganisationOut.model_validate)
+async def list_organisations(
+    _: AdminDep,
+    session: SessionDep,
+    page: PageDep,
+    sort: Annotated[OrganisationSort, Query(description="Sort key; `-` for descending.")] = OrganisationSort.CREATED_AT,
+) -> Page[OrganisationOut]:
+    """Every organisation, oldest first unless `sort` says otherwise (`name`, `created_at`, `-` for descending;
+    admin only). Paginated with `limit` and `offset`."""
+    return (await service.list_page(session, Organisation, page, sort.value)).to(OrganisationOut.model_validate)
 
 
 @router.post(
@@ -119,10 +128,16 @@ async def update_organisation(
 
 # --- users -------------------------------------------------------------------------------------------------
 @router.get("/users", operation_id="users_list", summary="List users", response_model=Page[UserOut])
-async def list_users(admin: AdminDep, session: SessionDep, page: PageDep) -> Page[UserOut]:
-    """Every user, oldest first (admin only). Paginated with `limit` and `offset`; passwords are never returned.
+async def list_users(
+    admin: AdminDep,
+    session: SessionDep,
+    page: PageDep,
+    sort: Annotated[UserSort, Query(description="Sort key; `-` for descending.")] = UserSort.CREATED_AT,
+) -> Page[UserOut]:
+    """Every user, oldest first unless `sort` says otherwise (`full_name`, `email`, `created_at`, `-` for
+    descending; admin only). Paginated with `limit` and `offset`; passwords are never returned.
     The read is recorded (`user.list`, with the users shown)."""
-    rows = await service.list_page(session, User, page)
+    rows = await service.list_page(session, User, page, sort.value)
     await service.record_user_read(session, admin, rows.rows, listed=True)
     return rows.to(UserOut.model_validate)
 
@@ -183,9 +198,15 @@ async def update_user(
 @router.get(
     "/api-clients", operation_id="api_clients_list", summary="List API clients", response_model=Page[ApiClientOut]
 )
-async def list_api_clients(_: AdminDep, session: SessionDep, page: PageDep) -> Page[ApiClientOut]:
-    """Every API client, oldest first (admin only). Paginated with `limit` and `offset`; secrets are never listed."""
-    return (await service.list_page(session, ApiClient, page)).to(ApiClientOut.model_validate)
+async def list_api_clients(
+    _: AdminDep,
+    session: SessionDep,
+    page: PageDep,
+    sort: Annotated[ApiClientSort, Query(description="Sort key; `-` for descending.")] = ApiClientSort.CREATED_AT,
+) -> Page[ApiClientOut]:
+    """Every API client, oldest first unless `sort` says otherwise (`name`, `created_at`, `-` for descending; admin
+    only). Paginated with `limit` and `offset`; secrets are never listed."""
+    return (await service.list_page(session, ApiClient, page, sort.value)).to(ApiClientOut.model_validate)
 
 
 @router.post(

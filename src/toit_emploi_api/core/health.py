@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from toit_emploi_api.core import problems
 from toit_emploi_api.core.errors import problem_response, problem_responses
+from toit_emploi_api.core.request_rules import lenient_query
 from toit_emploi_api.core.routes import public_route
 
 router = APIRouter(tags=["health"], dependencies=[Depends(public_route)])
@@ -24,6 +25,7 @@ class ReadyOut(BaseModel):
 
 
 @router.get("/healthz", operation_id="health_live", summary="Liveness", response_model=HealthOut)
+@lenient_query
 async def healthz() -> HealthOut:
     """The process is alive: always 200 `{"status": "ok"}`, without touching the database (no token needed).
 
@@ -38,6 +40,7 @@ async def healthz() -> HealthOut:
     response_model=ReadyOut,
     responses=problem_responses(problems.NOT_READY),
 )
+@lenient_query
 async def readyz(request: Request) -> JSONResponse:
     """Ready to serve: the database answers and its migrations are at this release's head (200 with the revision).
 

@@ -16,6 +16,7 @@ from toit_emploi_api.core import problems
 from toit_emploi_api.core.errors import PROBLEM_JSON
 from toit_emploi_api.core.problems import ProblemType
 from toit_emploi_api.core.request_context import _request_id
+from toit_emploi_api.core.request_rules import path_methods
 
 access_log = logging.getLogger("toit_emploi_api.access")
 error_log = logging.getLogger("toit_emploi_api.errors")
@@ -171,3 +172,65 @@ class BodySizeLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+# --- HTTP conformance -------------------------------------------------------------------------------------------
+NO_STORE = "no-store"
+API_PREFIX = "/api/"
+
+
+def _etag_matches(if_none_match: str, etag: str) -> bool:
+    """Weak comparison (RFC 9110 §13.1.2): `W/"3"` matches `"3"`; `*` matches any current representation."""
+    candidates = {c.strip().removeprefix("W/") for c in if_none_match.split(",")}
+    return "*" in candidates or etag.removeprefix("W/") in candidates
+
+
+class HttpConformanceMiddleware:
+    """What HTTP asks of every answer, for every route whoever wrote it:
+
+    - a **405** lists in `Allow` every method the path supports (Starlette lists only the first route's);
+    - a `GET` whose `If-None-Match` matches the answer's `ETag` is a **304** without body (conditional GET);
+    - every answer under `/api/` carries `Cache-Control: no-store` unless the route set its own (the answers carry
+      personal data, tokens or data scoped to the caller: no shared or browser cache may keep them).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_headers: Mapping[bytes, bytes] = dict(scope.get("headers") or [])
+        if_none_match = request_headers.get(b"if-none-match", b"").decode("latin-1").strip()
+        conditional = scope["method"] in ("GET", "HEAD") and bool(if_none_match)
+        api = scope["path"].startswith(API_PREFIX)
+        not_modified = False
+
+        async def send_conformant(message: Message) -> None:
+            nonlocal not_modified
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", [])]
+                names = {k.lower() for k, _ in headers}
+                if status == 405:
+                    allow = ", ".join(path_methods(scope["app"], scope)).encode()
+                    headers = [(k, v) for k, v in headers if k.lower() != b"allow"] + [(b"allow", allow)]
+                if api and b"cache-control" not in names:
+                    headers.append((b"cache-control", NO_STORE.encode()))
+                if conditional and status == 200:
+                    etag = next((v.decode("latin-1") for k, v in headers if k.lower() == b"etag"), None)
+                    if etag and _etag_matches(if_none_match, etag):
+                        not_modified = True
+                        kept = {b"etag", b"cache-control", b"vary", b"x-request-id", b"content-location"}
+                        headers = [(k, v) for k, v in headers if k.lower() in kept]
+                        await send({"type": "http.response.start", "status": 304, "headers": headers})
+                        return
+                message = {**message, "headers": headers}
+            elif message["type"] == "http.response.body" and not_modified:
+                if not message.get("more_body", False):
+                    await send({"type": "http.response.body", "body": b""})
+                return
+            await send(message)
+
+        await self.app(scope, receive, send_conformant)

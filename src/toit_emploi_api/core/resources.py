@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -253,3 +253,15 @@ async def paginate(session: AsyncSession, stmt: Select[Any], page: PageParams, *
     result = await session.execute(stmt.limit(page.limit).offset(page.offset))
     rows: Sequence[Any] = result.scalars().all() if scalars else result.all()
     return Slice(rows=rows, total=total, page=page)
+
+
+# --- sorting ---------------------------------------------------------------------------------------------------
+def sorted_by(stmt: Select[Any], sort: str, columns: Mapping[str, Any], *tiebreak: Any) -> Select[Any]:
+    """The `sort` query parameter of a list is a `StrEnum` of keys, each also with `-` for descending (name it
+    `<Thing>Sort`: its French labels come from `vocab.labels.SORT_KEYS`).
+
+    `stmt` ordered by the `sort` value (`-` for descending) over `columns` (key → column), then by `tiebreak`
+    (a unique column, so that the order is total and pages never overlap)."""
+    column = columns[sort.removeprefix("-")]
+    direction = column.desc() if sort.startswith("-") else column.asc()
+    return stmt.order_by(None).order_by(direction, *tiebreak)

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     bootstrap_admin_email: str | None = None
     bootstrap_admin_password: str | None = None
     idempotency_ttl_hours: int = Field(default=48, ge=24)
+    # The manager's agenda (docs/desk.md): days without a follow-up entry, days without news of an open placement,
+    # and how far ahead right-to-work documents are flagged.
+    agenda_follow_up_days: int = Field(default=30, ge=1, le=365)
+    agenda_placement_stale_days: int = Field(default=21, ge=1, le=365)
+    agenda_right_to_work_days: int = Field(default=90, ge=1, le=730)
     # Privacy (docs/privacy.md): files are anonymised this many months after the last contact (CNIL: 2 years).
     retention_months: int = Field(default=24, ge=24)
     # The daily retention run inside the API process (off: run `toit-emploi retention run` or the worker instead).

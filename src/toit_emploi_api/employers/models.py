@@ -6,11 +6,12 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, Numeric, String, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, Numeric, String, select, text
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from toit_emploi_api.core.enums import pg_enum
 from toit_emploi_api.core.models import Base, Timestamps, UUIDPrimaryKey, Versioned
+from toit_emploi_api.reference.models import Commune
 from toit_emploi_api.vocab.statuses import ContractType, JobOpeningStatus
 
 contract_type_enum = pg_enum(ContractType, "contract_type")
@@ -28,6 +29,10 @@ class Employer(UUIDPrimaryKey, Timestamps, Versioned, Base):
     address: Mapped[str | None] = mapped_column(String(300))
     postcode: Mapped[str | None] = mapped_column(String(5))
     commune_insee: Mapped[str] = mapped_column(String(5))
+    # The commune's name from the reference (None for a code it does not hold), read in the same SELECT.
+    commune_name: Mapped[str | None] = column_property(
+        select(Commune.name).where(Commune.insee_code == commune_insee).correlate_except(Commune).scalar_subquery()
+    )
     latitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
     longitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
     contact_name: Mapped[str | None] = mapped_column(String(200))

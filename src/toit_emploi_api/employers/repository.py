@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
-from toit_emploi_api.core.resources import PageParams, Slice, paginate
+from toit_emploi_api.core.clock import PROGRAMME_TZ
+from toit_emploi_api.core.resources import PageParams, Slice, paginate, sorted_by
 from toit_emploi_api.employers.models import Employer, JobOpening
 from toit_emploi_api.vocab.statuses import ContractType, JobOpeningStatus
 
@@ -20,6 +22,8 @@ class EmployerFilters:
     active: bool | None = None
     commune_insee: str | None = None
     sector_folded: str | None = None
+    created_since: date | None = None  # Paris dates
+    created_before: date | None = None
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,18 @@ class JobOpeningFilters:
     contract_type: ContractType | None = None
     employer_id: uuid.UUID | None = None
     only_open: bool = False  # partner workers see open openings only
+    created_since: date | None = None  # Paris dates
+    created_before: date | None = None
+
+
+def _created_between(column: Any, since: date | None, before: date | None) -> list[ColumnElement[bool]]:
+    """`created_since` (on or after that Paris day) and `created_before` (strictly before it)."""
+    conds: list[ColumnElement[bool]] = []
+    if since is not None:
+        conds.append(column >= datetime.combine(since, time.min, tzinfo=PROGRAMME_TZ))
+    if before is not None:
+        conds.append(column < datetime.combine(before, time.min, tzinfo=PROGRAMME_TZ))
+    return conds
 
 
 # --- employers ---------------------------------------------------------------------------------------------
@@ -62,12 +78,22 @@ def _employer_where(f: EmployerFilters) -> list[ColumnElement[bool]]:
         (Employer.active, f.active),
         (Employer.commune_insee, f.commune_insee),
         (Employer.sector_folded, f.sector_folded),
-    )
+    ) + _created_between(Employer.created_at, f.created_since, f.created_before)
 
 
-async def list_employers(session: AsyncSession, filters: EmployerFilters, page: PageParams) -> Slice[Employer]:
-    """One page ordered by legal name, and the total: two statements whatever the page size."""
-    stmt = select(Employer).where(*_employer_where(filters)).order_by(Employer.legal_name, Employer.id)
+_EMPLOYER_SORTS: dict[str, Any] = {"legal_name": Employer.legal_name, "created_at": Employer.created_at}
+_OPENING_SORTS: dict[str, Any] = {
+    "created_at": JobOpening.created_at,
+    "start_date": JobOpening.start_date,
+    "title": JobOpening.title,
+}
+
+
+async def list_employers(
+    session: AsyncSession, filters: EmployerFilters, page: PageParams, sort: str = "legal_name"
+) -> Slice[Employer]:
+    """One page in the `sort` order (legal name by default), and the total: two statements whatever the page size."""
+    stmt = sorted_by(select(Employer).where(*_employer_where(filters)), sort, _EMPLOYER_SORTS, Employer.id)
     return await paginate(session, stmt, page)
 
 
@@ -104,6 +130,7 @@ def _job_opening_where(f: JobOpeningFilters) -> list[ColumnElement[bool]]:
         (Employer.commune_insee, f.commune_insee),
         (Employer.sector_folded, f.sector_folded),
     )
+    where += _created_between(JobOpening.created_at, f.created_since, f.created_before)
     if f.rome is not None:
         if len(f.rome) == 5:
             where.append(JobOpening.rome_code == f.rome)
@@ -112,9 +139,11 @@ def _job_opening_where(f: JobOpeningFilters) -> list[ColumnElement[bool]]:
     return where
 
 
-async def list_job_openings(session: AsyncSession, filters: JobOpeningFilters, page: PageParams) -> Slice[JobOpening]:
-    """One page (oldest first) with each opening's employer, and the total: two statements whatever the page size."""
-    stmt = _with_employer().where(*_job_opening_where(filters)).order_by(JobOpening.created_at, JobOpening.id)
+async def list_job_openings(
+    session: AsyncSession, filters: JobOpeningFilters, page: PageParams, sort: str = "created_at"
+) -> Slice[JobOpening]:
+    """One page (oldest first by default) with each opening's employer, and the total: two statements."""
+    stmt = sorted_by(_with_employer().where(*_job_opening_where(filters)), sort, _OPENING_SORTS, JobOpening.id)
     return await paginate(session, stmt, page)
 
 

@@ -10,22 +10,27 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import Field
 
 from toit_emploi_api.auth.policy import Principal, authorize
+from toit_emploi_api.core.clock import CALENDAR_END, PROGRAMME_START
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.problems import NOT_FOUND
 from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, with_etag
+from toit_emploi_api.core.schemas import IsoDate
 from toit_emploi_api.employers import service
 from toit_emploi_api.employers.deps import CurrentEmployer, CurrentJobOpening, LockedEmployer, LockedJobOpening
 from toit_emploi_api.employers.models import JobOpening
 from toit_emploi_api.employers.schemas import (
     EmployerCreate,
     EmployerOut,
+    EmployerSort,
     EmployerUpdate,
     JobOpeningCreate,
     JobOpeningOut,
     JobOpeningPublicOut,
+    JobOpeningSort,
     JobOpeningUpdate,
 )
 from toit_emploi_api.reference.codes import InseeCommuneCode
@@ -50,13 +55,21 @@ OpeningReaderDep = Annotated[
 _READ = problem_responses(NOT_FOUND)
 
 CommuneQuery = Annotated[
-    InseeCommuneCode | None, Query(description="INSEE commune code of the employer (`15014`, `2A004`).")
+    InseeCommuneCode | None,
+    Query(alias="commune_insee", description="INSEE commune code of the employer (`15014`, `2A004`)."),
 ]
 SectorQuery = Annotated[
     str | None,
     Query(min_length=1, max_length=100, description="Employer sector, whole value, case and accents ignored."),
 ]
 StatusQuery = Annotated[JobOpeningStatus | None, Query(alias="status")]
+QueryDate = Annotated[IsoDate, Field(ge=PROGRAMME_START, le=CALENDAR_END)]
+SinceQuery = Annotated[
+    QueryDate | None, Query(description="Created on or after this Paris date (2014-01-01..2100-12-31).")
+]
+BeforeQuery = Annotated[
+    QueryDate | None, Query(description="Created strictly before this Paris date (2014-01-01..2100-12-31).")
+]
 
 
 def _opening_out(principal: Principal, opening: JobOpening) -> JobOpeningOut | JobOpeningPublicOut:
@@ -74,12 +87,26 @@ async def employers_list(
     active: Annotated[bool | None, Query(description="Only active (true) or deactivated (false) employers.")] = None,
     commune: CommuneQuery = None,
     sector: SectorQuery = None,
+    sort: Annotated[EmployerSort, Query(description="Sort key; `-` for descending.")] = EmployerSort.LEGAL_NAME,
+    created_since: SinceQuery = None,
+    created_before: BeforeQuery = None,
 ) -> Page[EmployerOut]:
-    """Employers ordered by legal name (admin, service manager, Paris referent; partner workers get 403).
+    """Employers, by legal name unless `sort` says otherwise (admin, service manager, Paris referent; partner workers
+    get 403).
 
-    Filters: `active`, `commune` (the employer's INSEE code) and `sector` (the whole value, case and accents
-    ignored). Paginated with `limit` and `offset`."""
-    rows = await service.list_employers(session, page, active=active, commune_insee=commune, sector=sector)
+    Filters: `active`, `commune_insee` (the employer's INSEE code) and `sector` (the whole value, case and accents
+    ignored), `created_since`/`created_before` (Paris dates). `sort`: `legal_name`, `created_at`, `-` for
+    descending. Paginated with `limit` and `offset`."""
+    rows = await service.list_employers(
+        session,
+        page,
+        active=active,
+        commune_insee=commune,
+        sector=sector,
+        sort=sort.value,
+        created_since=created_since,
+        created_before=created_before,
+    )
     return rows.to(EmployerOut.model_validate)
 
 
@@ -201,6 +228,7 @@ async def job_openings_list(
     rome: Annotated[
         str | None,
         Query(
+            alias="rome_code",
             min_length=1,
             max_length=5,
             pattern="^[A-Na-n][0-9]{0,4}$",
@@ -211,12 +239,17 @@ async def job_openings_list(
     commune: CommuneQuery = None,
     contract_type: Annotated[ContractType | None, Query()] = None,
     employer_id: Annotated[uuid.UUID | None, Query()] = None,
+    sort: Annotated[JobOpeningSort, Query(description="Sort key; `-` for descending.")] = JobOpeningSort.CREATED_AT,
+    created_since: SinceQuery = None,
+    created_before: BeforeQuery = None,
 ) -> Page[JobOpeningOut] | Page[JobOpeningPublicOut]:
-    """Job openings, oldest first (admin, service manager, Paris referent, partner workers).
+    """Job openings, oldest first unless `sort` says otherwise (admin, service manager, Paris referent, partner
+    workers).
 
-    Filters: `status`, `rome` (a whole code, or the start of one: `F17`, `F`), `sector` (the employer's, whole value,
-    case and accents ignored), `commune` (the employer's INSEE code), `contract_type`, `employer_id`. Paginated with
-    `limit` and `offset`.
+    Filters: `status`, `rome_code` (a whole code, or the start of one: `F17`, `F`), `sector` (the employer's, whole
+    value, case and accents ignored), `commune_insee` (the employer's INSEE code), `contract_type`, `employer_id`,
+    `created_since`/`created_before` (Paris dates).
+    `sort`: `created_at`, `start_date`, `title`, `-` for descending. Paginated with `limit` and `offset`.
 
     Partner workers see open openings only, with the employer reduced to `id`, `legal_name`, `trade_name`, `sector`
     and `commune_insee` (no address, contact, SIRET or notes); staff see every status and the employer's contact."""
@@ -230,6 +263,9 @@ async def job_openings_list(
         commune_insee=commune,
         contract_type=contract_type,
         employer_id=employer_id,
+        sort=sort.value,
+        created_since=created_since,
+        created_before=created_before,
     )
     if service.is_staff(principal):
         return rows.to(JobOpeningOut.model_validate, Page[JobOpeningOut])

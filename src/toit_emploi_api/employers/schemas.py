@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -24,8 +25,9 @@ from pydantic import (
 )
 
 from toit_emploi_api.core.clock import CALENDAR_END, PROGRAMME_START
-from toit_emploi_api.core.schemas import InputModel, OutputModel
+from toit_emploi_api.core.schemas import InputModel, MoneyInput, OutputModel
 from toit_emploi_api.reference.codes import InseeCommuneCode, PostCode, RomeCode, Siret, rome_label
+from toit_emploi_api.reference.communes import COMMUNE_NAME_DOC
 from toit_emploi_api.reference.text import FoldableName, LongText, Name, NoteText, ShortText, Title
 from toit_emploi_api.vocab.statuses import ContractType, JobOpeningStatus
 
@@ -60,15 +62,6 @@ def _no_boolean(value: Any) -> Any:
     return value
 
 
-def _no_json_float(value: Any) -> Any:
-    """Money never goes through a binary float: a JSON string ("1834.56") or a whole JSON number only."""
-    if isinstance(value, bool):
-        raise ValueError("must be an amount, not true/false")
-    if isinstance(value, float):
-        raise ValueError('send euros with cents as a JSON string ("1834.56") or a whole number (1834), not 1834.56')
-    return value
-
-
 HoursPerWeek = Annotated[
     Decimal,
     BeforeValidator(_no_boolean),
@@ -82,7 +75,7 @@ HoursPerWeek = Annotated[
 ]
 MonthlyWage = Annotated[
     Decimal,
-    BeforeValidator(_no_json_float),
+    MoneyInput,
     Field(
         ge=0,
         le=100000,
@@ -146,7 +139,7 @@ class EmployerCreate(InputModel):
         json_schema_extra={
             "examples": [
                 {
-                    "siret": "775 684 970 00244",
+                    "siret": "77568497000244",
                     "legal_name": "Menuiserie du Cantal SARL",
                     "sector": "Bâtiment",
                     "address": "12 avenue de la République",
@@ -209,6 +202,7 @@ class EmployerPublicOut(OutputModel):
     trade_name: str | None
     sector: str | None
     commune_insee: str
+    commune_name: str | None = Field(description=COMMUNE_NAME_DOC)
 
 
 class EmployerSummaryOut(OutputModel):
@@ -219,6 +213,7 @@ class EmployerSummaryOut(OutputModel):
     trade_name: str | None
     sector: str | None
     commune_insee: str
+    commune_name: str | None = Field(description=COMMUNE_NAME_DOC)
     contact_name: str | None
     contact_phone: str | None
     contact_email: str | None
@@ -234,6 +229,7 @@ class EmployerOut(OutputModel):
     address: str | None
     postcode: str | None
     commune_insee: str
+    commune_name: str | None = Field(description=COMMUNE_NAME_DOC)
     latitude: Decimal | None
     longitude: Decimal | None
     contact_name: str | None
@@ -344,3 +340,23 @@ class JobOpeningPublicOut(_JobOpeningFields):
     model_config = ConfigDict(from_attributes=True, extra="forbid")
 
     employer: EmployerPublicOut
+
+
+class EmployerSort(StrEnum):
+    """`sort` of the employers list; `-` for descending."""
+
+    LEGAL_NAME = "legal_name"
+    LEGAL_NAME_DESC = "-legal_name"
+    CREATED_AT = "created_at"
+    CREATED_AT_DESC = "-created_at"
+
+
+class JobOpeningSort(StrEnum):
+    """`sort` of the job openings list; `-` for descending."""
+
+    CREATED_AT = "created_at"
+    CREATED_AT_DESC = "-created_at"
+    START_DATE = "start_date"
+    START_DATE_DESC = "-start_date"
+    TITLE = "title"
+    TITLE_DESC = "-title"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -87,10 +88,19 @@ async def list_employers(
     active: bool | None = None,
     commune_insee: str | None = None,
     sector: str | None = None,
+    sort: str = "legal_name",
+    created_since: date | None = None,
+    created_before: date | None = None,
 ) -> Slice[Employer]:
-    """One page of employers by legal name; `sector` matches the whole value, case and accents ignored."""
-    filters = repository.EmployerFilters(active=active, commune_insee=commune_insee, sector_folded=_folded(sector))
-    return await repository.list_employers(session, filters, page)
+    """One page of employers in the `sort` order; `sector` matches the whole value, case and accents ignored."""
+    filters = repository.EmployerFilters(
+        active=active,
+        commune_insee=commune_insee,
+        sector_folded=_folded(sector),
+        created_since=created_since,
+        created_before=created_before,
+    )
+    return await repository.list_employers(session, filters, page, sort)
 
 
 async def create_employer(session: AsyncSession, principal: Principal, data: EmployerCreate) -> Employer:
@@ -168,6 +178,9 @@ async def list_job_openings(
     commune_insee: str | None = None,
     contract_type: ContractType | None = None,
     employer_id: uuid.UUID | None = None,
+    sort: str = "created_at",
+    created_since: date | None = None,
+    created_before: date | None = None,
 ) -> Slice[JobOpening]:
     """One page of job openings, oldest first, with their employers; partner workers get open ones only.
     `rome` is a whole code or the start of one, in any case."""
@@ -179,8 +192,10 @@ async def list_job_openings(
         contract_type=contract_type,
         employer_id=employer_id,
         only_open=not is_staff(principal),
+        created_since=created_since,
+        created_before=created_before,
     )
-    return await repository.list_job_openings(session, filters, page)
+    return await repository.list_job_openings(session, filters, page, sort)
 
 
 async def create_job_opening(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -26,6 +25,7 @@ from toit_emploi_api.core.resources import (
     json_answer,
     with_etag,
 )
+from toit_emploi_api.core.schemas import IsoDate
 from toit_emploi_api.households import service
 from toit_emploi_api.households.deps import (
     CurrentHousehold,
@@ -64,7 +64,7 @@ from toit_emploi_api.vocab.stages import Stage
 router = APIRouter(prefix="/api/v1", tags=["households"])
 
 # The programme started in 2014: dates outside these bounds are a 422 naming the parameter.
-QueryDate = Annotated[date, Field(ge=PROGRAMME_START, le=CALENDAR_END)]
+QueryDate = Annotated[IsoDate, Field(ge=PROGRAMME_START, le=CALENDAR_END)]
 
 # Funders and landlords have no household access at all (403); partner workers are scoped to their organisation.
 HouseholdUserDep = Annotated[

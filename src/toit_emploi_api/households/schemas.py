@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, ConfigDict, Field
 
@@ -15,7 +15,7 @@ from toit_emploi_api.core.schemas import InputModel, OutputModel
 from toit_emploi_api.households.models import FrenchLevel, HousingSituation, SchoolingLevel
 from toit_emploi_api.reference.codes import RomeCode
 from toit_emploi_api.reference.text import BriefText, MediumText, NoteText, PersonName
-from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.stages import Stage, WithdrawalReason
 from toit_emploi_api.vocab.statuses import MemberRole
 
 MAX_MEMBERS = 20
@@ -112,6 +112,7 @@ class MemberUpdate(InputModel):
     """Only the fields sent are changed; `null` clears an optional field. Names, birth date and role cannot be null."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"rome_codes": ["G1602"], "french_level": "b1"}]})
+    NON_NULLABLE: ClassVar[tuple[str, ...]] = ("first_name", "last_name", "birth_date", "role")
 
     first_name: MemberName | None = None
     last_name: MemberName | None = None
@@ -207,6 +208,7 @@ class HouseholdUpdate(InputModel):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"last_contact_date": "2026-11-23", "housing_situation": "shelter"}]}
     )
+    NON_NULLABLE: ClassVar[tuple[str, ...]] = ("referring_organisation_id", "housing_situation")
 
     referring_organisation_id: uuid.UUID | None = Field(default=None, description="Service manager and admin only.")
     housing_situation: HousingSituation | None = None
@@ -233,7 +235,7 @@ class HouseholdOut(OutputModel):
     days_in_stage: int = Field(description="Whole days (24-hour periods) since the household entered its stage.")
     last_contact_date: date | None
     closure_date: date | None
-    withdrawal_reason: str | None
+    withdrawal_reason: WithdrawalReason | None
     adult_count: int
     children_count: int
     members: list[MemberOut]

@@ -17,12 +17,14 @@ from sqlalchemy import (
     Numeric,
     String,
     UniqueConstraint,
+    select,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from toit_emploi_api.core.enums import pg_enum
 from toit_emploi_api.core.models import Base, Timestamps, UUIDPrimaryKey, Versioned
+from toit_emploi_api.reference.models import Commune
 from toit_emploi_api.vocab.statuses import UnitStatus
 
 
@@ -46,6 +48,10 @@ class HousingUnit(UUIDPrimaryKey, Timestamps, Versioned, Base):
     street_name: Mapped[str | None] = mapped_column(String(200))  # NOMVOIE
     postcode: Mapped[str] = mapped_column(String(5))  # CODEPOSTAL
     commune_insee: Mapped[str] = mapped_column(String(5))  # DEPCOM
+    # The commune's name from the reference (None for a code it does not hold), read in the same SELECT.
+    commune_name: Mapped[str | None] = column_property(
+        select(Commune.name).where(Commune.insee_code == commune_insee).correlate_except(Commune).scalar_subquery()
+    )
     latitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
     longitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
     rooms: Mapped[int] = mapped_column(Integer)  # NBPIECE, living room included

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
@@ -14,6 +13,7 @@ from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.problems import NOT_FOUND, UNSUPPORTED_MEDIA_TYPE
 from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, with_etag
+from toit_emploi_api.core.schemas import IsoDate
 from toit_emploi_api.housing import service, sync_service
 from toit_emploi_api.housing.deps import CurrentUnit, LockedUnit
 from toit_emploi_api.housing.models import HousingUnit
@@ -73,7 +73,7 @@ def _filters(
         Query(ge=0, le=Decimal("2000000"), max_digits=9, decimal_places=2, description="rent + charges at most."),
     ] = None,
     available_before: Annotated[
-        date | None, Query(description="Available on or before this date (a unit without a date is available now).")
+        IsoDate | None, Query(description="Available on or before this date (a unit without a date is available now).")
     ] = None,
     is_relay: Annotated[bool | None, Query(description="Relay apartments only (true) or none (false).")] = None,
     landlord_organisation_id: Annotated[uuid.UUID | None, Query(description="Units of this landlord.")] = None,

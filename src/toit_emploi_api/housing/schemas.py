@@ -6,15 +6,16 @@ import re
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Final, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Final, Literal, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
-from toit_emploi_api.core.schemas import InputModel, OutputModel
+from toit_emploi_api.core.schemas import InputModel, MoneyInput, OutputModel
 from toit_emploi_api.housing import rules
 from toit_emploi_api.housing.models import DpeClass
 from toit_emploi_api.housing.sync_input import MAX_UNITS, REQUIRED_CSV_HEADERS, UNIT_JSON_SCHEMA
 from toit_emploi_api.reference.codes import InseeCommuneCode, PostCode
+from toit_emploi_api.reference.communes import COMMUNE_NAME_DOC
 from toit_emploi_api.reference.text import reject_control_characters
 from toit_emploi_api.vocab.statuses import UnitStatus
 
@@ -63,8 +64,14 @@ Area = Annotated[
 ]
 Money = Annotated[
     Decimal,
+    MoneyInput,
     Field(
-        ge=0, le=rules.MONEY_MAX, max_digits=8, decimal_places=2, description="Euros per month.", examples=["412.30"]
+        ge=0,
+        le=rules.MONEY_MAX,
+        max_digits=8,
+        decimal_places=2,
+        description='Euros per month: a JSON string (`"412.30"`) or a whole number (`412`), at most 2 decimals.',
+        examples=["412.30"],
     ),
 ]
 Year = Annotated[int, Field(ge=rules.YEAR_MIN, le=rules.YEAR_MAX, description="CONSTRUCT.", examples=[1974])]
@@ -153,6 +160,8 @@ NOT_NULLABLE = frozenset(
 class HousingUnitUpdate(InputModel):
     """Partial update: only the fields sent are changed; `null` clears an optional fact."""
 
+    NON_NULLABLE: ClassVar[frozenset[str]] = NOT_NULLABLE
+
     model_config = ConfigDict(json_schema_extra={"examples": [{"rent": "420.00", "available_from": "2027-01-15"}]})
 
     landlord_reference: LandlordReference | None = None
@@ -188,6 +197,7 @@ class HousingUnitPublicOut(OutputModel):
     street_name: str | None
     postcode: str
     commune_insee: str
+    commune_name: str | None = Field(description=COMMUNE_NAME_DOC)
     latitude: Decimal | None
     longitude: Decimal | None
     rooms: int

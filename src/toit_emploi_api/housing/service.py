@@ -104,6 +104,7 @@ async def create_unit(session: AsyncSession, principal: Principal, data: Housing
             await session.flush()
     except IntegrityError:
         raise _reference_taken() from None
+    await session.refresh(unit, ["commune_name"])  # read from the communes reference
     await audit.record(
         session,
         principal,
@@ -155,7 +156,7 @@ async def update_unit(
     for key, value in changes.items():
         setattr(unit, key, value)
     await session.flush()
-    await session.refresh(unit, ["updated_at"])  # set by the database on UPDATE
+    await session.refresh(unit, ["updated_at", "commune_name"])  # set by the database on UPDATE; the reference
     await audit.record(
         session,
         principal,

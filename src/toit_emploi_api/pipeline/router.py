@@ -187,7 +187,7 @@ async def transitions_create(
     - follow_up → completed: `closure_date` (not in the future) and `note` (`closure_missing`), stored on the
       household; `closure_date` with any other target is 422;
     - → withdrawn: `reason`, one of the withdrawal reasons, and `note` (`withdrawal_reason_missing`,
-      `withdrawal_reason_invalid`, `withdrawal_note_missing`). Withdrawing cancels the reserved allocation (unit
+      `withdrawal_note_missing`; a reason outside the list is a 422). Withdrawing cancels the reserved allocation (unit
       released), every relay stay still booked and the open placements; `released` gives the counts.
 
     A skipped stage or a terminal household is 409 `transition-not-allowed`. Answers 201 with the new stage, the

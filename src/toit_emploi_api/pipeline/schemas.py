@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from toit_emploi_api.core.schemas import InputModel, OutputModel
 from toit_emploi_api.pipeline.models import FollowUpDomain
 from toit_emploi_api.reference.text import NoteText, ShortText
-from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.stages import Stage, WithdrawalReason
 from toit_emploi_api.vocab.statuses import (
     AllocationStatus,
     ContractType,
@@ -20,25 +20,12 @@ from toit_emploi_api.vocab.statuses import (
     RelayStayStatus,
 )
 
-ReasonCode = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=40,
-        pattern=r"^[a-z][a-z0-9_]*$",
-        description="A snake_case reason code; for a withdrawal one of the withdrawal reasons.",
-        examples=["household_declined"],
-    ),
-]
-
 
 # --- stage transitions ---------------------------------------------------------------------------------------
 class TransitionCreate(InputModel):
     to: Stage = Field(description="The stage to move the household to.")
-    reason: ReasonCode | None = Field(
-        default=None,
-        description="Withdrawal: required, one of application_declined, household_declined, employer_declined, "
-        "relay_stay_inconclusive, no_housing_found, returned_to_paris, lost_contact, other. Optional otherwise.",
+    reason: WithdrawalReason | None = Field(
+        default=None, description="A withdrawal reason: required to withdraw; optional for other moves."
     )
     note: NoteText | None = Field(
         default=None,
@@ -74,7 +61,7 @@ class TransitionBriefOut(OutputModel):
     to_stage: Stage
     at: datetime
     by: ActorOut
-    reason: str | None
+    reason: WithdrawalReason | None
 
 
 class TransitionOut(TransitionBriefOut):
@@ -87,7 +74,7 @@ class HouseholdStageOut(OutputModel):
     stage_entered_at: datetime
     days_in_stage: int = Field(ge=0, description="Whole days since the household entered its current stage.")
     closure_date: date | None = None
-    withdrawal_reason: str | None = None
+    withdrawal_reason: WithdrawalReason | None = None
 
 
 class TransitionResultOut(HouseholdStageOut):
@@ -105,7 +92,7 @@ class TransitionHistoryItemOut(OutputModel):
     to_stage: Stage
     at: datetime
     by: ActorOut | None = Field(default=None, description="Who moved the household. Omitted for partner workers.")
-    reason: str | None = Field(default=None, description="Omitted for partner workers.")
+    reason: WithdrawalReason | None = Field(default=None, description="Omitted for partner workers.")
     note: str | None = Field(default=None, description="Omitted for partner workers.")
 
 
@@ -137,7 +124,10 @@ class PlacementCreate(InputModel):
 PLACEMENT_CREATE_EXAMPLES = {
     "propose": {
         "summary": "Propose a job opening to an adult",
-        "value": {"member_id": "6f1c1f0e-3a9b-4a7e-9a38-0d2f4f0b8a11", "job_opening_id": "0b7e..."},
+        "value": {
+            "member_id": "6f1c1f0e-3a9b-4a7e-9a38-0d2f4f0b8a11",
+            "job_opening_id": "0b7e5c0e-8f1d-4c2a-9a54-3d6f2b1e7c90",
+        },
     }
 }
 
@@ -207,7 +197,11 @@ class RelayStayCreate(InputModel):
 RELAY_STAY_EXAMPLES = {
     "book": {
         "summary": "Book 4 days",
-        "value": {"unit_id": "9d3c...", "start_date": "2026-12-07", "end_date": "2026-12-10"},
+        "value": {
+            "unit_id": "9d3c2b1a-6e4f-4a8b-b7c6-1f2e3d4c5b6a",
+            "start_date": "2026-12-07",
+            "end_date": "2026-12-10",
+        },
     }
 }
 
@@ -251,7 +245,9 @@ class AllocationCreate(InputModel):
     )
 
 
-ALLOCATION_CREATE_EXAMPLES = {"reserve": {"summary": "Reserve a T4", "value": {"unit_id": "2a4f..."}}}
+ALLOCATION_CREATE_EXAMPLES = {
+    "reserve": {"summary": "Reserve a T4", "value": {"unit_id": "2a4f6b8c-0d1e-4f2a-8b3c-5d6e7f8a9b0c"}}
+}
 
 
 class AllocationLease(InputModel):

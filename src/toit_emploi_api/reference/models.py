@@ -1,8 +1,9 @@
-"""The ROME reference table, filled by the migration baseline (literal rows equal to ``rome_codes.csv``)."""
+"""The reference tables: ROME codes (filled by the migration baseline, literal rows equal to ``rome_codes.csv``) and
+communes (filled by the migration ``20261202_matching`` from ``communes.csv``)."""
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, String
+from sqlalchemy import ARRAY, CheckConstraint, Double, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from toit_emploi_api.core.models import Base
@@ -19,3 +20,27 @@ class RomeCodeEntry(Base):
     label_folded: Mapped[str] = mapped_column(String(400))  # folding can lengthen text
 
     __table_args__ = (CheckConstraint("code ~ '^[A-N][0-9]{4}$'", name="code_format"),)
+
+
+class Commune(Base):
+    """A commune of the Cantal or a neighbouring department (`communes.csv`). Reference data: written by
+    migrations only. Coordinates are the commune's (WGS 84), used for great-circle distances."""
+
+    __tablename__ = "communes"
+
+    insee_code: Mapped[str] = mapped_column(String(5), primary_key=True)
+    department: Mapped[str] = mapped_column(String(3))
+    name: Mapped[str] = mapped_column(String(100))
+    # fold(name): lower case, no accents, hyphens and apostrophes as spaces; searched with LIKE.
+    name_folded: Mapped[str] = mapped_column(String(400))
+    postcodes: Mapped[list[str]] = mapped_column(ARRAY(String(5)))
+    latitude: Mapped[float] = mapped_column(Double)
+    longitude: Mapped[float] = mapped_column(Double)
+    population: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index("ix_communes_department", "department"),
+        Index("ix_communes_name_folded", "name_folded"),
+        CheckConstraint("insee_code ~ '^([0-9]{2}|2A|2B)[0-9]{3}$'", name="insee_code_format"),
+        CheckConstraint("latitude BETWEEN -90 AND 90 AND longitude BETWEEN -180 AND 180", name="coordinates_range"),
+    )

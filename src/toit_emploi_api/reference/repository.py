@@ -1,14 +1,14 @@
-"""All SQL over the reference data (the ROME codes the API knows)."""
+"""All SQL over the reference data (the ROME codes the API knows, the communes)."""
 
 from __future__ import annotations
 
 import re
 
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, and_, any_, false, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.core.resources import PageParams, Slice, paginate
-from toit_emploi_api.reference.models import RomeCodeEntry
+from toit_emploi_api.reference.models import Commune, RomeCodeEntry
 from toit_emploi_api.reference.text import fold
 
 # What a user types when looking for codes: a letter and up to 4 digits ("f", "F17", "F1703").
@@ -41,3 +41,47 @@ async def list_rome_codes(session: AsyncSession, q: str | None, page: PageParams
 
 async def get_rome_code(session: AsyncSession, code: str) -> RomeCodeEntry | None:
     return await session.get(RomeCodeEntry, code)
+
+
+# --- communes ----------------------------------------------------------------------------------------------------
+_DIGITS_PREFIX = re.compile("[0-9][0-9AB]?[0-9]{0,3}", re.IGNORECASE)
+
+
+def _commune_search(q: str | None) -> list[ColumnElement[bool]]:
+    if q is None:
+        return []
+    folded = fold(q)
+    conditions: list[ColumnElement[bool]] = []
+    if folded:
+        # Every word of q starts a word of the name ("st flour" does not match; "saint flour" and "flour" do).
+        words = [
+            or_(
+                Commune.name_folded.startswith(word, autoescape=True),
+                Commune.name_folded.contains(f" {word}", autoescape=True),
+            )
+            for word in folded.split()
+        ]
+        conditions.append(and_(*words))
+    stripped = q.strip().upper()
+    if _DIGITS_PREFIX.fullmatch(stripped):
+        conditions.append(Commune.insee_code.startswith(stripped, autoescape=True))
+        if stripped.isdigit() and len(stripped) == 5:
+            conditions.append(literal(stripped) == any_(Commune.postcodes))
+    return [or_(*conditions)] if conditions else [false()]
+
+
+async def list_communes(
+    session: AsyncSession, q: str | None, department: str | None, page: PageParams
+) -> Slice[Commune]:
+    """One page of communes (the most populous first, then by INSEE code) and the total matching."""
+    stmt = select(Commune).where(*_commune_search(q))
+    if department is not None:
+        stmt = stmt.where(Commune.department == department)
+    if q is not None:
+        stmt = stmt.order_by((Commune.name_folded == fold(q)).desc())
+    stmt = stmt.order_by(Commune.population.desc(), Commune.insee_code)
+    return await paginate(session, stmt, page)
+
+
+async def get_commune(session: AsyncSession, insee_code: str) -> Commune | None:
+    return await session.get(Commune, insee_code)

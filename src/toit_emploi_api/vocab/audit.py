@@ -32,12 +32,15 @@ class AuditAction(StrEnum):
     HOUSEHOLD_POSSIBLE_DUPLICATES = "household.possible_duplicates"
     HOUSEHOLD_PIPELINE_EVENTS_READ = "household.pipeline_events_read"
     HOUSEHOLD_READ = "household.read"
+    HOUSEHOLD_SUGGESTIONS = "household.suggestions"
     HOUSEHOLD_TRANSITION = "household.transition"
     HOUSEHOLD_UPDATE = "household.update"
+    HOUSING_UNIT_CANDIDATES = "housing_unit.candidates"
     HOUSING_UNIT_CREATE = "housing_unit.create"
     HOUSING_UNIT_DELETE = "housing_unit.delete"
     HOUSING_UNIT_SYNC = "housing_unit.sync"
     HOUSING_UNIT_UPDATE = "housing_unit.update"
+    JOB_OPENING_CANDIDATES = "job_opening.candidates"
     JOB_OPENING_CREATE = "job_opening.create"
     JOB_OPENING_DELETE = "job_opening.delete"
     JOB_OPENING_UPDATE = "job_opening.update"
@@ -82,6 +85,9 @@ READ_ACTIONS = frozenset(
         AuditAction.HOUSEHOLD_PIPELINE_EVENTS_READ,
         AuditAction.HOUSEHOLD_POSSIBLE_DUPLICATES,
         AuditAction.HOUSEHOLD_READ,
+        AuditAction.HOUSEHOLD_SUGGESTIONS,
+        AuditAction.HOUSING_UNIT_CANDIDATES,
+        AuditAction.JOB_OPENING_CANDIDATES,
         AuditAction.MEMBER_LIST,
         AuditAction.MEMBER_READ,
         AuditAction.PLACEMENT_LIST,

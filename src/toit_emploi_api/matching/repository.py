@@ -1,0 +1,376 @@
+"""All SQL of the matching read model: (adult, job opening, housing unit) proposals, ranked, in ONE statement.
+
+The statement is built from one template for the three questions (a household's suggestions, an opening's
+candidates, a unit's candidates); only the filters and the "best one per" step differ. Its steps (CTEs):
+
+- `adults`: the adults of the households concerned (in matching; in lease too for a unit's candidates);
+- `families`: per household, the bedrooms it needs (1 + ceil(children / 2)) and its commute limit;
+- `fits`: (adult, opening) pairs that pass the job rules, with the workplace (the employer's commune);
+- `units`: vacant units that are not relay apartments;
+- `pairs`: the great-circle distance between each DISTINCT (workplace commune, unit commune) pair within reach,
+  so that the trigonometry runs once per pair of communes, not once per (opening, unit);
+- `scored`: the triples that pass the housing rules, each factor's contribution computed in SQL (numeric);
+- then the page, ordered by score (ties: distance, opening id, unit id, member id), and the total.
+
+Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from toit_emploi_api.core.resources import PageParams
+from toit_emploi_api.reference.communes import KM_PER_DEGREE_LATITUDE, distance_km_radians_sql, distance_km_sql
+
+Mode = Literal["household", "opening", "unit"]
+
+# The weights (points); a proposal's score is the sum of the contributions, at most 100. docs/matching.md.
+W_ROME = 30  # exact code: 30; same ROME family (include_related): half
+W_EXPERIENCE = 15  # linear up to EXPERIENCE_FULL_YEARS
+W_COMMUTE = 25  # 25 at 0 km, 0 at the commute limit
+W_RENT = 15  # rent + charges: 15 at RENT_FULL or less, 0 at RENT_ZERO or more
+W_WAIT = 10  # 10 when the unit is free by the job's start, 0 at max_wait_days after it
+W_SIZE = 5  # bedrooms beyond the need: none 5, one 2.5, more 0
+EXPERIENCE_FULL_YEARS = 5
+RENT_FULL = 300
+RENT_ZERO = 1000
+DEFAULT_COMMUTE_KM_WITH_LICENCE = 30
+DEFAULT_COMMUTE_KM_WITHOUT_LICENCE = 5
+
+# Points of the unit's own facts, as SQL over `u` (a housing_units row) and a need; one definition for the
+# ranking and for the page.
+_C_RENT = (
+    f"round({W_RENT}00 * greatest(0, least(1,"
+    f" ({RENT_ZERO} - (u.rent + u.charges)::float8) / {RENT_ZERO - RENT_FULL})))::int"
+)
+
+
+def _c_size(need: str) -> str:
+    return f"CASE u.rooms - 1 - {need} WHEN 0 THEN {W_SIZE}00 WHEN 1 THEN {W_SIZE}00 / 2 ELSE 0 END"
+
+
+def _c_wait(available: str, start: str) -> str:
+    return (
+        f"round({W_WAIT}00 * (1 - greatest(0, {available} - {start})::float8"
+        " / greatest(CAST(:max_wait AS integer), 1)))::int"
+    )
+
+
+_DISTANCE = distance_km_sql("cw.latitude", "cw.longitude", "ch.latitude", "ch.longitude", rounded=False)
+_FAST_DISTANCE = distance_km_radians_sql("cw.rlat", "cw.rlng", "cw.clat", "ch.rlat", "ch.rlng", "ch.clat")
+
+_TEMPLATE = """
+WITH adults AS MATERIALIZED (
+    SELECT m.id AS member_id, m.household_id, m.rome_codes, coalesce(m.years_of_experience, 0) AS years, h.stage
+    FROM household_members m
+    JOIN households h ON h.id = m.household_id
+    WHERE m.role <> 'child' AND h.anonymised_at IS NULL AND h.stage IN ({stages}) {adult_filter}
+),
+families AS MATERIALIZED (
+    SELECT m.household_id,
+           1 + (count(*) FILTER (WHERE m.role = 'child') + 1) / 2 AS need,
+           coalesce(
+               CAST(:max_km AS integer),
+               CASE WHEN bool_or(coalesce(m.driving_licence, false)) THEN {with_licence} ELSE {without_licence} END
+           ) AS max_km
+    FROM household_members m
+    WHERE m.household_id IN (SELECT household_id FROM adults)
+    GROUP BY m.household_id
+),
+units AS MATERIALIZED (
+    SELECT u.id AS unit_id, u.commune_insee AS home_insee, u.rooms, u.rent + u.charges AS total_rent,
+           coalesce(u.available_from, CAST(:today AS date)) AS available, n.need,
+           {c_rent} AS c_rent, {c_size_units} AS c_size
+    FROM housing_units u
+    JOIN (SELECT DISTINCT need FROM families) n ON u.rooms - 1 >= n.need
+    WHERE u.status = 'vacant' AND NOT u.is_relay {unit_filter}
+),
+-- Per commune and need, the units no other unit beats for every job start: a unit at least as cheap-and-fitting
+-- (c_rent + c_size) and free no later is at least as good whatever the job, so only this frontier is scored.
+frontier AS MATERIALIZED (
+    SELECT x.*, row_number() OVER (ORDER BY x.unit_id, x.need)::int AS ux FROM (
+        SELECT un.*, max(un.c_rent + un.c_size) OVER (
+            PARTITION BY un.need, un.home_insee ORDER BY un.available, un.c_rent + un.c_size DESC, un.unit_id
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS beaten_by
+        FROM units un
+    ) x
+    WHERE beaten_by IS NULL OR c_rent + c_size > beaten_by
+),
+{reach}
+fits AS MATERIALIZED (
+    SELECT a.member_id, a.household_id, a.years, o.id AS opening_id, o.start_date, e.commune_insee AS work_insee,
+           o.rome_code = ANY(a.rome_codes) AS exact
+    FROM adults a
+    JOIN job_openings o
+      ON o.status = 'open' AND o.hires_count < o.open_positions
+     AND (o.rome_code = ANY(a.rome_codes)
+          OR (CAST(:related AS boolean)
+              AND left(o.rome_code, 3) IN (SELECT left(code, 3) FROM unnest(a.rome_codes) AS code)))
+    JOIN employers e ON e.id = o.employer_id AND e.active
+    WHERE a.stage = 'matching' {opening_filter} {fits_filter}
+      AND NOT EXISTS (
+          SELECT 1 FROM placements p
+          WHERE p.member_id = a.member_id AND p.job_opening_id = o.id
+            AND p.status IN ('proposed', 'interview', 'offered')
+      )
+    {lease_fits}
+),
+-- What the choice of a unit depends on: the job (workplace, start) and the family (need, commute limit).
+keys AS MATERIALIZED (
+    SELECT DISTINCT f.opening_id, coalesce(f.start_date, CAST(:today AS date)) AS start, f.work_insee,
+           fam.need, fam.max_km
+    FROM fits f JOIN families fam ON fam.household_id = f.household_id
+),
+{pairs}
+-- Per commune and need: the best points of its units (rent and size), and of those free today.
+stats AS MATERIALIZED (
+    SELECT need, home_insee, max(c_rent + c_size) AS p_max,
+           max(c_rent + c_size) FILTER (WHERE available <= CAST(:today AS date)) AS p_now
+    FROM frontier GROUP BY need, home_insee
+),
+-- Each workplace and family with the unit communes within its commute limit, and the commute points.
+pair_stats AS MATERIALIZED (
+    SELECT p.work_insee, p.home_insee, p.km10, st.need, st.p_max, st.p_now
+    FROM pairs p JOIN stats st ON st.home_insee = p.home_insee
+),
+bounds AS MATERIALIZED (
+    SELECT w.work_insee, w.need, w.max_km, ps.home_insee, ps.km10, ps.p_max, ps.p_now,
+           round({w_commute}00.0 * (w.max_km * 10 - ps.km10) / (w.max_km * 10))::int AS c_commute
+    FROM pair_stats ps
+    JOIN (SELECT DISTINCT work_insee, need, max_km FROM keys) w
+      ON w.work_insee = ps.work_insee AND w.need = ps.need AND ps.km10 <= w.max_km * 10
+),
+-- A sure score for a job starting today or later: the best unit free today (its availability gives full points).
+-- A commune whose best possible score (its best unit, full availability points) is below it cannot win: it is
+-- skipped for such jobs. Per workplace and family, the communes kept (and all of them, for jobs already started).
+floors AS MATERIALIZED (
+    SELECT work_insee, need, max_km,
+           array_agg(home_insee) FILTER (WHERE floor IS NULL OR c_commute + p_max >= floor) AS homes,
+           array_agg(km10) FILTER (WHERE floor IS NULL OR c_commute + p_max >= floor) AS kms,
+           array_agg(c_commute) FILTER (WHERE floor IS NULL OR c_commute + p_max >= floor) AS commutes,
+           array_agg(home_insee) AS all_homes, array_agg(km10) AS all_kms, array_agg(c_commute) AS all_commutes
+    FROM (
+        SELECT b.*, max(b.c_commute + b.p_now) OVER (PARTITION BY b.work_insee, b.need, b.max_km) AS floor
+        FROM bounds b
+    ) x
+    GROUP BY work_insee, need, max_km
+),
+reachable AS MATERIALIZED (
+    SELECT k.opening_id, k.need, k.max_km, k.start, r.home_insee, r.km10, r.c_commute
+    FROM keys k
+    JOIN floors fl ON fl.work_insee = k.work_insee AND fl.need = k.need AND fl.max_km = k.max_km
+    CROSS JOIN LATERAL unnest(
+        CASE WHEN k.start < CAST(:today AS date) THEN fl.all_homes ELSE fl.homes END,
+        CASE WHEN k.start < CAST(:today AS date) THEN fl.all_kms ELSE fl.kms END,
+        CASE WHEN k.start < CAST(:today AS date) THEN fl.all_commutes ELSE fl.commutes END
+    ) AS r(home_insee, km10, c_commute)
+),
+-- The best unit of each key: the largest (points, -distance, -unit index) of its candidates.
+choice AS (
+    SELECT r.opening_id, r.need, r.max_km, r.start,
+           max(ARRAY[
+               r.c_commute + fr.c_rent + fr.c_size
+               + {c_wait_choice},
+               -r.km10, -fr.ux]) AS best
+    FROM reachable r
+    JOIN frontier fr ON fr.home_insee = r.home_insee AND fr.need = r.need
+     AND fr.available <= r.start + CAST(:max_wait AS integer)
+    GROUP BY r.opening_id, r.need, r.max_km, r.start
+),
+ranked AS (
+    SELECT f.member_id, f.household_id, f.opening_id, -c.best[3] AS ux, -c.best[2] AS km10, f.exact, f.years,
+           fam.max_km, fam.need, c.start,
+           CASE WHEN f.exact THEN {w_rome}00 ELSE {w_rome}00 / 2 END AS c_rome,
+           {w_exp}00 * least(f.years, {exp_full}) / {exp_full} AS c_experience,
+           CASE WHEN f.exact THEN {w_rome}00 ELSE {w_rome}00 / 2 END
+               + {w_exp}00 * least(f.years, {exp_full}) / {exp_full} + c.best[1] AS score
+    FROM fits f
+    JOIN families fam ON fam.household_id = f.household_id
+    JOIN choice c ON c.opening_id = f.opening_id AND c.need = fam.need AND c.max_km = fam.max_km
+),
+best AS ({best}),
+page AS MATERIALIZED (
+    SELECT * FROM best
+    ORDER BY score DESC, km10, opening_id, ux, member_id
+    LIMIT CAST(:limit AS integer) OFFSET CAST(:offset AS integer)
+),
+unit_ids AS (SELECT array_agg(unit_id ORDER BY ux) AS ids FROM frontier),
+total AS (SELECT count(*) AS total FROM best)
+SELECT t.total,
+       pg.member_id, pg.household_id, h.reference AS household_reference,
+       pg.opening_id, o.title AS opening_title, o.rome_code, o.contract_type, o.start_date AS opening_start_date,
+       o.open_positions - o.hires_count AS positions_left,
+       e.id AS employer_id, e.legal_name AS employer_name, e.commune_insee AS work_insee, cw.name AS work_name,
+       u.id AS unit_id, u.landlord_reference, u.rooms, u.rent, u.charges, u.available_from, u.postcode,
+       u.commune_insee AS home_insee, ch.name AS home_name, u.rent + u.charges AS total_rent,
+       pg.km10, pg.exact, pg.years, pg.max_km, pg.need, u.rooms - 1 - pg.need AS spare,
+       greatest(0, coalesce(u.available_from, CAST(:today AS date)) - pg.start) AS gap_days,
+       pg.c_rome, pg.c_experience,
+       round({w_commute}00.0 * (pg.max_km * 10 - pg.km10) / (pg.max_km * 10))::int AS c_commute,
+       {c_rent} AS c_rent, {c_wait_page} AS c_wait, {c_size_page} AS c_size, pg.score
+FROM total t
+LEFT JOIN page pg ON true
+LEFT JOIN households h ON h.id = pg.household_id
+LEFT JOIN job_openings o ON o.id = pg.opening_id
+LEFT JOIN employers e ON e.id = o.employer_id
+LEFT JOIN communes cw ON cw.insee_code = e.commune_insee
+LEFT JOIN housing_units u ON u.id = (SELECT ids FROM unit_ids)[pg.ux]
+LEFT JOIN communes ch ON ch.insee_code = u.commune_insee
+ORDER BY pg.score DESC, pg.km10, pg.opening_id, pg.ux, pg.member_id
+"""
+
+# Distinct workplace communes × distinct unit communes, with a bounding box before the exact distance (km10: the
+# distance in tenths of a km, an integer).
+_PAIRS = """work_communes AS MATERIALIZED (
+    SELECT insee_code, latitude, longitude, radians(latitude) AS rlat, radians(longitude) AS rlng,
+           cos(radians(latitude)) AS clat
+    FROM communes WHERE insee_code IN (SELECT work_insee FROM keys)
+),
+home_communes AS MATERIALIZED (
+    SELECT insee_code, latitude, longitude, radians(latitude) AS rlat, radians(longitude) AS rlng,
+           cos(radians(latitude)) AS clat
+    FROM communes WHERE insee_code IN (SELECT home_insee FROM frontier)
+),
+pairs AS MATERIALIZED (
+    SELECT * FROM (
+        SELECT cw.insee_code AS work_insee, ch.insee_code AS home_insee, round(10 * {fast_distance})::int AS km10
+        FROM work_communes cw
+        JOIN home_communes ch
+          ON abs(cw.latitude - ch.latitude) <= {box_lat} AND abs(cw.longitude - ch.longitude) <= {box_lng}
+        OFFSET 0
+    ) d
+    WHERE km10 <= CAST(:reach_km AS integer) * 10
+),"""
+
+# For one unit: the communes within reach of its commune, computed first (fits are restricted to them).
+_REACH = """reach AS MATERIALIZED (
+    SELECT * FROM (
+        SELECT cw.insee_code AS work_insee, h.home_insee, round(10 * {distance})::int AS km10
+        FROM (SELECT DISTINCT home_insee FROM units) h
+        JOIN communes ch ON ch.insee_code = h.home_insee
+        JOIN communes cw
+          ON abs(cw.latitude - ch.latitude) <= {box_lat} AND abs(cw.longitude - ch.longitude) <= {box_lng}
+        OFFSET 0
+    ) d
+    WHERE km10 <= CAST(:reach_km AS integer) * 10
+),"""
+
+# Households in lease: the job is the one they were hired for (a signed job counts as an exact match).
+_LEASE_FITS = """UNION ALL
+    SELECT a.member_id, a.household_id, a.years, o.id, coalesce(p.start_date, o.start_date), e.commune_insee, true
+    FROM adults a
+    JOIN placements p ON p.member_id = a.member_id AND p.status = 'hired'
+    JOIN job_openings o ON o.id = p.job_opening_id
+    JOIN employers e ON e.id = o.employer_id
+    WHERE a.stage = 'lease' AND e.commune_insee IN (SELECT work_insee FROM reach)"""
+
+_NO_ACTIVE_ALLOCATION = """AND NOT EXISTS (
+        SELECT 1 FROM housing_allocations al
+        WHERE al.household_id = m.household_id AND al.status IN ('reserved', 'lease_signed'))"""
+
+
+def _statement(mode: Mode, *, member: bool) -> str:
+    box_lat = f"CAST(:reach_km AS double precision) / {KM_PER_DEGREE_LATITUDE:.1f}"
+    box_lng = f"({box_lat}) / 0.6"  # cos(53°): generous for the latitudes of France
+    geometry = {"distance": _DISTANCE, "fast_distance": _FAST_DISTANCE, "box_lat": box_lat, "box_lng": box_lng}
+    parts: dict[str, Any] = {
+        "stages": "'matching'",
+        "adult_filter": "",
+        "unit_filter": "",
+        "opening_filter": "",
+        "fits_filter": "",
+        "lease_fits": "",
+        "reach": "",
+        "pairs": _PAIRS.format(**geometry),
+        "best": "SELECT * FROM ranked",
+        "with_licence": DEFAULT_COMMUTE_KM_WITH_LICENCE,
+        "without_licence": DEFAULT_COMMUTE_KM_WITHOUT_LICENCE,
+        "c_rent": _C_RENT,
+        "c_size_units": _c_size("n.need"),
+        "c_size_page": _c_size("pg.need"),
+        "c_wait_choice": _c_wait("fr.available", "r.start"),
+        "c_wait_page": _c_wait("coalesce(u.available_from, CAST(:today AS date))", "pg.start"),
+        "w_rome": W_ROME,
+        "w_exp": W_EXPERIENCE,
+        "exp_full": EXPERIENCE_FULL_YEARS,
+        "w_commute": W_COMMUTE,
+    }
+    if mode == "household":
+        parts["adult_filter"] = "AND m.household_id = CAST(:household_id AS uuid)"
+        if member:
+            parts["adult_filter"] += " AND m.id = CAST(:member_id AS uuid)"
+    elif mode == "opening":
+        parts["adult_filter"] = (
+            "AND (CAST(:rome_code AS varchar) = ANY(m.rome_codes) OR (CAST(:related AS boolean) AND "
+            "left(CAST(:rome_code AS varchar), 3) IN (SELECT left(code, 3) FROM unnest(m.rome_codes) AS code)))"
+        )
+        parts["opening_filter"] = "AND o.id = CAST(:opening_id AS uuid)"
+    else:
+        parts["stages"] = "'matching', 'lease'"
+        parts["adult_filter"] = _NO_ACTIVE_ALLOCATION
+        parts["unit_filter"] = "AND u.id = CAST(:unit_id AS uuid)"
+        parts["reach"] = _REACH.format(**geometry)
+        parts["fits_filter"] = "AND e.commune_insee IN (SELECT work_insee FROM reach)"
+        parts["lease_fits"] = _LEASE_FITS
+        parts["pairs"] = "pairs AS (SELECT work_insee, home_insee, km10 FROM reach),"
+        parts["best"] = (
+            "SELECT DISTINCT ON (household_id) * FROM ranked"
+            " ORDER BY household_id, score DESC, km10, opening_id, ux, member_id"
+        )
+    return _TEMPLATE.format(**parts)
+
+
+@dataclass(frozen=True)
+class Query:
+    """What one question asks: the mode, its object, and the caller's settings."""
+
+    mode: Mode
+    today: date
+    related: bool
+    max_wait_days: int
+    max_commute_km: int | None
+    household_id: uuid.UUID | None = None
+    member_id: uuid.UUID | None = None
+    opening_id: uuid.UUID | None = None
+    rome_code: str | None = None
+    unit_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class Rows:
+    rows: list[dict[str, Any]]
+    total: int
+
+
+async def proposals(session: AsyncSession, query: Query, page: PageParams) -> Rows:
+    """One page of ranked proposals and the total: one statement."""
+    reach = query.max_commute_km or max(DEFAULT_COMMUTE_KM_WITH_LICENCE, DEFAULT_COMMUTE_KM_WITHOUT_LICENCE)
+    params: dict[str, Any] = {
+        "today": query.today,
+        "related": query.related,
+        "max_wait": query.max_wait_days,
+        "max_km": query.max_commute_km,
+        "reach_km": reach,
+        "limit": page.limit,
+        "offset": page.offset,
+    }
+    if query.mode == "household":
+        params["household_id"] = query.household_id
+        if query.member_id is not None:
+            params["member_id"] = query.member_id
+    elif query.mode == "opening":
+        params["opening_id"] = query.opening_id
+        params["rome_code"] = query.rome_code
+    else:
+        params["unit_id"] = query.unit_id
+    sql = _statement(query.mode, member=query.member_id is not None)
+    result = await session.execute(text(sql), params)
+    rows = [dict(row) for row in result.mappings()]
+    total = int(rows[0]["total"]) if rows else 0
+    return Rows(rows=[row for row in rows if row["member_id"] is not None], total=total)

@@ -1,0 +1,259 @@
+"""The matching rules around the one SQL statement (repository): which objects may be asked about, the settings of
+a question, the audit of the read, and the shaping of each proposal (factors and links). Nothing here writes
+except the audit event of the read."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.core import audit, clock
+from toit_emploi_api.core.errors import FieldError, ProblemError, ValidationProblemError
+from toit_emploi_api.core.resources import Page, PageParams
+from toit_emploi_api.employers.models import JobOpening
+from toit_emploi_api.households.access import member_of
+from toit_emploi_api.households.models import Household
+from toit_emploi_api.housing.models import HousingUnit
+from toit_emploi_api.matching import repository as repo
+from toit_emploi_api.matching.schemas import (
+    FactorOut,
+    LinkOut,
+    ProposalLinksOut,
+    ProposalOut,
+    ProposedOpeningOut,
+    ProposedUnitOut,
+)
+from toit_emploi_api.vocab.audit import AuditAction
+from toit_emploi_api.vocab.problems import (
+    JOB_OPENING_FULL,
+    JOB_OPENING_NOT_OPEN,
+    UNIT_IS_RELAY_APARTMENT,
+    UNIT_NOT_AVAILABLE,
+    WRONG_STAGE,
+)
+from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.statuses import JobOpeningStatus, MemberRole, UnitStatus
+
+API = "/api/v1"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The caller's settings of one question (query parameters)."""
+
+    max_commute_km: int | None
+    include_related: bool
+    max_wait_days: int
+
+
+def _query(mode: repo.Mode, settings: Settings, **ids: Any) -> repo.Query:
+    return repo.Query(
+        mode=mode,
+        today=clock.today(),
+        related=settings.include_related,
+        max_wait_days=settings.max_wait_days,
+        max_commute_km=settings.max_commute_km,
+        **ids,
+    )
+
+
+async def suggestions(
+    session: AsyncSession,
+    principal: Principal,
+    household: Household,
+    settings: Settings,
+    member_id: uuid.UUID | None,
+    page: PageParams,
+) -> Page[ProposalOut]:
+    """The household's proposals (409 `wrong-stage` outside matching; `member_id` another household's: 404)."""
+    if household.stage is not Stage.MATCHING:
+        raise ProblemError(
+            WRONG_STAGE,
+            f"Suggestions are made while the household is in matching; it is in {household.stage.value}.",
+            extra={"stage": household.stage.value, "allowed_stages": [Stage.MATCHING.value]},
+        )
+    if member_id is not None and member_of(household, member_id).role is MemberRole.CHILD:
+        raise ValidationProblemError(
+            "Jobs are proposed to adults.", errors=[FieldError(field="member_id", message="must be an adult member")]
+        )
+    rows = await repo.proposals(
+        session, _query("household", settings, household_id=household.id, member_id=member_id), page
+    )
+    await audit.record(
+        session,
+        principal,
+        AuditAction.HOUSEHOLD_SUGGESTIONS,
+        "household",
+        household.id,
+        household_id=household.id,
+        details={"member_ids": sorted({str(r["member_id"]) for r in rows.rows}), "total": rows.total},
+        shown=[household.id],
+    )
+    return page.of([proposal(r) for r in rows.rows], rows.total)
+
+
+async def opening_candidates(
+    session: AsyncSession, principal: Principal, opening: JobOpening, settings: Settings, page: PageParams
+) -> Page[ProposalOut]:
+    """Adults of households in matching for this opening, each with its best unit (409 when not open or full)."""
+    if opening.status is not JobOpeningStatus.OPEN:
+        raise ProblemError(JOB_OPENING_NOT_OPEN, f"The job opening is {opening.status.value}: nobody is proposed.")
+    if opening.hires_count >= opening.open_positions:
+        raise ProblemError(JOB_OPENING_FULL, "Every position of the job opening is filled.")
+    query = _query("opening", settings, opening_id=opening.id, rome_code=opening.rome_code)
+    rows = await repo.proposals(session, query, page)
+    await _audit_many(session, principal, AuditAction.JOB_OPENING_CANDIDATES, "job_opening", opening.id, rows)
+    return page.of([proposal(r) for r in rows.rows], rows.total)
+
+
+async def unit_candidates(
+    session: AsyncSession, principal: Principal, unit: HousingUnit, settings: Settings, page: PageParams
+) -> Page[ProposalOut]:
+    """Households in matching or lease that this unit fits, each with its best job (409 when not proposable)."""
+    if unit.is_relay:
+        raise ProblemError(UNIT_IS_RELAY_APARTMENT, "A relay apartment is not proposed as a home.")
+    if unit.status is not UnitStatus.VACANT:
+        raise ProblemError(UNIT_NOT_AVAILABLE, f"The unit is {unit.status.value}: only vacant units are proposed.")
+    rows = await repo.proposals(session, _query("unit", settings, unit_id=unit.id), page)
+    await _audit_many(session, principal, AuditAction.HOUSING_UNIT_CANDIDATES, "housing_unit", unit.id, rows)
+    return page.of([proposal(r) for r in rows.rows], rows.total)
+
+
+async def _audit_many(
+    session: AsyncSession,
+    principal: Principal,
+    action: AuditAction,
+    entity_type: str,
+    entity_id: uuid.UUID,
+    rows: repo.Rows,
+) -> None:
+    """One event for the read, with the households it showed (`shown`), as the households list does."""
+    await audit.record(
+        session,
+        principal,
+        action,
+        entity_type,
+        entity_id,
+        details={"total": rows.total},
+        shown=sorted({r["household_id"] for r in rows.rows}),
+    )
+
+
+# --- shaping --------------------------------------------------------------------------------------------------
+CENT = Decimal("0.01")
+
+
+def _points(hundredths: int) -> Decimal:
+    """Points are computed in SQL as whole hundredths (exact sums); shown with two decimals."""
+    return (Decimal(int(hundredths)) / 100).quantize(CENT)
+
+
+def _km(tenths: int) -> Decimal:
+    return (Decimal(int(tenths)) / 10).quantize(Decimal("0.1"))
+
+
+def factors(r: dict[str, Any]) -> list[FactorOut]:
+    """The six factors of one proposal row, in a fixed order; their contributions add up to the row's score."""
+    exact = bool(r["exact"])
+    years = int(r["years"])
+    gap = int(r["gap_days"])
+    spare = int(r["spare"])
+    family = r["rome_code"][:3]
+    return [
+        FactorOut(
+            name="rome_match",
+            value=Decimal(1) if exact else Decimal("0.5"),
+            weight=repo.W_ROME,
+            contribution=_points(r["c_rome"]),
+            detail=f"exact ROME code {r['rome_code']}" if exact else f"same ROME family {family} (include_related)",
+        ),
+        FactorOut(
+            name="experience",
+            value=Decimal(years),
+            weight=repo.W_EXPERIENCE,
+            contribution=_points(r["c_experience"]),
+            detail=f"{years} years of experience (full points from {repo.EXPERIENCE_FULL_YEARS})",
+        ),
+        FactorOut(
+            name="commute",
+            value=_km(r["km10"]),
+            weight=repo.W_COMMUTE,
+            contribution=_points(r["c_commute"]),
+            detail=f"{_km(r['km10'])} km as the crow flies, {r['max_km']} km at most",
+        ),
+        FactorOut(
+            name="rent",
+            value=r["total_rent"],
+            weight=repo.W_RENT,
+            contribution=_points(r["c_rent"]),
+            detail=f"{r['total_rent']} EUR a month with charges (full points up to {repo.RENT_FULL}, "
+            f"none from {repo.RENT_ZERO})",
+        ),
+        FactorOut(
+            name="availability",
+            value=Decimal(gap),
+            weight=repo.W_WAIT,
+            contribution=_points(r["c_wait"]),
+            detail="free by the job's start" if gap == 0 else f"free {gap} days after the job's start",
+        ),
+        FactorOut(
+            name="size_fit",
+            value=Decimal(spare),
+            weight=repo.W_SIZE,
+            contribution=_points(r["c_size"]),
+            detail=f"{r['rooms'] - 1} bedrooms for {r['need']} needed",
+        ),
+    ]
+
+
+def proposal(r: dict[str, Any]) -> ProposalOut:
+    household_id, member_id, opening_id, unit_id = r["household_id"], r["member_id"], r["opening_id"], r["unit_id"]
+    return ProposalOut(
+        household_id=household_id,
+        household_reference=r["household_reference"],
+        member_id=member_id,
+        job_opening=ProposedOpeningOut(
+            id=opening_id,
+            title=r["opening_title"],
+            rome_code=r["rome_code"],
+            contract_type=r["contract_type"],
+            start_date=r["opening_start_date"],
+            positions_left=r["positions_left"],
+            employer_id=r["employer_id"],
+            employer_name=r["employer_name"],
+            commune_insee=r["work_insee"],
+            commune_name=r["work_name"],
+        ),
+        housing_unit=ProposedUnitOut(
+            id=unit_id,
+            landlord_reference=r["landlord_reference"],
+            rooms=r["rooms"],
+            rent=r["rent"],
+            charges=r["charges"],
+            available_from=r["available_from"],
+            postcode=r["postcode"],
+            commune_insee=r["home_insee"],
+            commune_name=r["home_name"],
+        ),
+        distance_km=_km(r["km10"]),
+        score=_points(r["score"]),
+        factors=factors(r),
+        links=ProposalLinksOut(
+            create_placement=LinkOut(
+                method="POST",
+                href=f"{API}/households/{household_id}/placements",
+                body={"member_id": str(member_id), "job_opening_id": str(opening_id)},
+            ),
+            reserve_unit=LinkOut(
+                method="POST", href=f"{API}/households/{household_id}/allocation", body={"unit_id": str(unit_id)}
+            ),
+            household=LinkOut(method="GET", href=f"{API}/households/{household_id}"),
+            job_opening=LinkOut(method="GET", href=f"{API}/job-openings/{opening_id}"),
+            housing_unit=LinkOut(method="GET", href=f"{API}/housing-units/{unit_id}"),
+        ),
+    )
