@@ -26,10 +26,12 @@ from toit_emploi_api.accounts.passwords import SecretHasher
 from toit_emploi_api.auth.tokens import issue_access_token
 from toit_emploi_api.core.audit import AuditEvent
 from toit_emploi_api.core.clock import today
+from toit_emploi_api.core.outbox import OutboxEvent
 from toit_emploi_api.core.settings import Settings
 from toit_emploi_api.employers.models import Employer, JobOpening
 from toit_emploi_api.households.models import Household, HousingSituation, Member, household_reference_seq
 from toit_emploi_api.housing.models import HousingUnit
+from toit_emploi_api.integration.webhooks.models import WebhookSubscription
 from toit_emploi_api.pipeline.models import (
     FollowUpDomain,
     FollowUpEntry,
@@ -539,6 +541,22 @@ class Factory:
         )
         await self._add(allocation)
         return allocation.id
+
+    # integration
+    async def webhook_failing_since(self, subscription_id: uuid.UUID | str, since: datetime) -> None:
+        """What the delivery worker records when a subscription's attempts have failed since `since`."""
+        async with self._maker() as session:
+            await session.execute(
+                update(WebhookSubscription)
+                .where(WebhookSubscription.id == uuid.UUID(str(subscription_id)))
+                .values(failing_since=since, version=WebhookSubscription.version + 1)
+            )
+            await session.commit()
+
+    async def outbox_events(self) -> list[OutboxEvent]:
+        """Every event in the outbox, in order."""
+        async with self._maker() as session:
+            return list((await session.execute(select(OutboxEvent).order_by(OutboxEvent.seq))).scalars())
 
     # privacy
     async def set_household(self, household_id: uuid.UUID, **values: Any) -> None:

@@ -1,4 +1,4 @@
-"""The `toit-emploi` command: serve, migrate, create-organisation, create-user, create-client, list-users,
+"""The `toit-emploi` command: serve, worker, migrate, create-organisation, create-user, create-client, list-users,
 reset-password, unlock-account, deactivate-user, openapi, retention run."""
 
 from __future__ import annotations
@@ -129,6 +129,26 @@ def serve_exit_code(child_status: int, stop_requested: bool) -> int:
     if stop_requested and child_status in (0, -signal.SIGINT, -signal.SIGTERM):
         return 0
     return child_status if child_status >= 0 else 128 - child_status
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Only the background loops (webhook deliveries, …), until SIGTERM or Ctrl-C; as many as you like."""
+    from toit_emploi_api import worker
+    from toit_emploi_api.core.logging import configure_logging
+
+    settings = _settings_with_db()
+    configure_logging(settings)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await worker.run(settings, stop)
+
+    print("Worker running (Ctrl-C to stop).", file=sys.stderr)
+    asyncio.run(main())
+    return 0
 
 
 def cmd_create_organisation(args: argparse.Namespace) -> int:
@@ -305,6 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=int(os.environ.get("TOIT_EMPLOI_PORT", "8000")))
     p.add_argument("--workers", type=int, default=1)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="run the background worker alone (webhook deliveries); several may run")
+    p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
     p.add_argument(

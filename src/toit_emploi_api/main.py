@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -41,6 +41,7 @@ from toit_emploi_api.households.router import router as households_router
 from toit_emploi_api.housing.router import router as housing_router
 from toit_emploi_api.integration.history_router import router as history_router
 from toit_emploi_api.integration.imports_router import router as imports_router
+from toit_emploi_api.integration.webhooks.router import router as webhooks_router
 from toit_emploi_api.matching.router import router as matching_router
 from toit_emploi_api.pipeline.placements import placement_ids_of_member
 from toit_emploi_api.pipeline.router import router as pipeline_router
@@ -48,6 +49,7 @@ from toit_emploi_api.privacy.router import router as privacy_router
 from toit_emploi_api.privacy.scheduler import retention_loop
 from toit_emploi_api.reports.router import router as reports_router
 from toit_emploi_api.vocab import labels
+from toit_emploi_api.worker import running_in_background
 
 DESCRIPTION = """
 The JSON API behind **Un toit, un emploi** (Aurore and Polygone): it follows precarious families from the Paris
@@ -73,6 +75,7 @@ TAGS = [
         "description": "Stage transitions, placements, relay stays, allocations, follow-up.",
     },
     {"name": "imports", "description": "Bulk CSV import of households; the programme's history since 2014."},
+    {"name": "webhooks", "description": "Signed webhooks: subscriptions and their deliveries (admin only)."},
     {"name": "privacy", "description": "Audit trail, retention and anonymisation, access export and erasure."},
     {
         "name": "matching",
@@ -95,13 +98,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # The daily retention run (privacy.scheduler), when this process is the one meant to run it.
+        # The background worker (webhook deliveries, …) runs in the API process unless told otherwise; the daily
+        # retention run (privacy.scheduler) when this process is the one meant to run it.
         task = (
             asyncio.create_task(retention_loop(app.state.sessionmaker, settings))
             if settings.retention_scheduler
             else None
         )
-        yield
+        async with AsyncExitStack() as stack:
+            if settings.worker_in_serve:
+                await stack.enter_async_context(running_in_background(settings, app.state.sessionmaker))
+            yield
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -142,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics_router,
         reports_router,
         history_router,
+        webhooks_router,
         privacy_router,
         matching_router,
         desk_router,

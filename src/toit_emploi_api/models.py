@@ -6,10 +6,12 @@ from toit_emploi_api.core import (
     idempotency_models,  # noqa: F401 - registers the idempotency_keys table
     imports_models,  # noqa: F401 - registers the imports table
 )
+from toit_emploi_api.core import outbox as outbox_models
 from toit_emploi_api.core.models import Base
 from toit_emploi_api.employers import models as employers_models
 from toit_emploi_api.households import models as households_models
 from toit_emploi_api.housing import models as housing_models
+from toit_emploi_api.integration.webhooks import models as webhooks_models
 from toit_emploi_api.matching import models as matching_models
 from toit_emploi_api.pipeline import models as pipeline_models
 from toit_emploi_api.reference import models as reference_models
@@ -23,7 +25,9 @@ __all__ = [
     "households_models",
     "housing_models",
     "matching_models",
+    "outbox_models",
     "pipeline_models",
     "reference_models",
     "reports_models",
+    "webhooks_models",
 ]

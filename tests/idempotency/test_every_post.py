@@ -297,7 +297,24 @@ async def _application_present(client: AsyncClient, f: Factory) -> Case:
     return await _application_step(f, "present", ApplicationStatus.SUBMITTED, HistoryKind.APPLICATION_PRESENTED)
 
 
+async def _webhook_subscription(client: AsyncClient, f: Factory) -> Case:
+    body = {"organisation_id": str(await f.partner_org()), "url": "http://127.0.0.1:9/hook",
+            "event_types": ["household.created"]}  # fmt: skip
+    return Case("/api/v1/webhook-subscriptions", await f.user(Role.ADMIN), body,
+                "SELECT count(*) FROM webhook_subscriptions")  # fmt: skip
+
+
+async def _webhook_secret(client: AsyncClient, f: Factory) -> Case:
+    admin = await f.user(Role.ADMIN)
+    created = await client.post("/api/v1/webhook-subscriptions", json=(await _webhook_subscription(client, f)).json,
+                                headers=admin.headers)  # fmt: skip
+    assert created.status_code == 201, created.text
+    return Case(f"/api/v1/webhook-subscriptions/{created.json()['id']}/secret", admin, if_match=True)
+
+
 CASES: dict[str, Arrange] = {
+    "/api/v1/webhook-subscriptions": _webhook_subscription,
+    "/api/v1/webhook-subscriptions/{subscription_id}/secret": _webhook_secret,
     "/api/v1/households/{household_id}/application/submit": _application_submit,
     "/api/v1/households/{household_id}/application/present": _application_present,
     "/api/v1/retention/runs": _retention_run,
@@ -323,7 +340,11 @@ CASES: dict[str, Arrange] = {
     "/api/v1/households/{household_id}/follow-up-entries": _follow_up,
 }
 # The households import races in tests/integration_imports/test_households_import.py.
-COVERED_ELSEWHERE = {"/api/v1/households/import"}
+COVERED_ELSEWHERE = {
+    "/api/v1/households/import",
+    # tests/integration/test_webhook_delivery.py: twenty concurrent redeliveries with one key send it once more.
+    "/api/v1/webhook-subscriptions/{subscription_id}/deliveries/{delivery_id}/redeliver",
+}
 
 
 def test_every_idempotent_route_has_a_concurrency_case(app: FastAPI) -> None:

@@ -60,6 +60,25 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_cost: int = Field(default=65_536, ge=8, description="KiB")
     argon2_parallelism: int = Field(default=4, ge=1)
+    # --- the background worker and webhooks (docs/integration.md#webhooks) ---
+    # `toit-emploi serve` runs the worker loops inside each API process unless this is false (then run
+    # `toit-emploi worker` alone, as many as you like: they share the work through PostgreSQL row locks).
+    worker_in_serve: bool = True
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Exponential backoff with jitter: retry n waits a random time between half and all of
+    # min(base * 2**(n-1), max); the first retry comes within `base` seconds.
+    webhook_retry_base_seconds: float = Field(default=10.0, gt=0, le=30)
+    webhook_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    webhook_retry_hours: float = Field(default=24.0, gt=0)
+    webhook_disable_after_hours: float = Field(default=72.0, gt=0)
+    webhook_concurrency: int = Field(default=4, ge=1, le=64)
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # A rotated secret keeps signing (alongside the new one) this long, so receivers can switch without a gap.
+    webhook_previous_secret_hours: float = Field(default=24.0, ge=0)
+    # Dispatched events (with their deliveries and attempts) are deleted after this many days.
+    webhook_retention_days: int = Field(default=30, ge=1)
+    # None: allowed in the local and test environments only (http:// and loopback/private addresses).
+    webhook_allow_private_urls: bool | None = None
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -70,6 +89,8 @@ class Settings(BaseSettings):
                 )
             if not self.database_url:
                 raise ValueError("DATABASE_URL must be set in production")
+            if self.webhook_allow_private_urls:
+                raise ValueError("TOIT_EMPLOI_WEBHOOK_ALLOW_PRIVATE_URLS cannot be true in production (SSRF)")
         return self
 
     @model_validator(mode="after")
@@ -77,6 +98,13 @@ class Settings(BaseSettings):
         if self.argon2_memory_cost < 8 * self.argon2_parallelism:
             raise ValueError("TOIT_EMPLOI_ARGON2_MEMORY_COST must be at least 8 KiB per lane (parallelism)")
         return self
+
+    @property
+    def webhooks_private_urls_allowed(self) -> bool:
+        """http:// and private, loopback or link-local targets: by default only outside production."""
+        if self.webhook_allow_private_urls is not None:
+            return self.webhook_allow_private_urls
+        return self.environment != "production"
 
     @property
     def json_logs(self) -> bool:

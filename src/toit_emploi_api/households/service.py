@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from toit_emploi_api.auth import repository as auth_repository
 from toit_emploi_api.auth.policy import Principal, TokenCaller
-from toit_emploi_api.core import audit, clock, idempotency
+from toit_emploi_api.core import audit, clock, idempotency, outbox
 from toit_emploi_api.core.csv import stream_rows
 from toit_emploi_api.core.errors import (
     FieldError,
@@ -35,6 +35,7 @@ from toit_emploi_api.core.resources import (
 )
 from toit_emploi_api.households import ports, reads, repository
 from toit_emploi_api.households.access import check_members_readable, scope_of, sees_status_only
+from toit_emploi_api.households.events import household_event
 from toit_emploi_api.households.models import Household, Member
 from toit_emploi_api.households.schemas import (
     MAX_MEMBERS,
@@ -53,6 +54,7 @@ from toit_emploi_api.households.schemas import (
 )
 from toit_emploi_api.reference.text import fold
 from toit_emploi_api.vocab.audit import AuditAction
+from toit_emploi_api.vocab.events import EventType
 from toit_emploi_api.vocab.problems import (
     HOUSEHOLD_MEMBERS_LIMIT,
     HOUSEHOLD_NOT_IN_DIAGNOSTIC,
@@ -408,6 +410,7 @@ async def create_household(session: AsyncSession, principal: Principal, data: Ho
         household,
         {"fields": sorted(data.model_dump(exclude_unset=True, exclude={"members"})), "members": len(states)},
     )
+    await outbox.emit(session, EventType.HOUSEHOLD_CREATED, **household_event(household))
     return household
 
 

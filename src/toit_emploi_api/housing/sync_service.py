@@ -13,7 +13,7 @@ from anyio import to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.core import audit, clock
+from toit_emploi_api.core import audit, clock, outbox
 from toit_emploi_api.core.errors import FieldError, ProblemError
 from toit_emploi_api.core.problems import UNSUPPORTED_MEDIA_TYPE
 from toit_emploi_api.housing import service, sync_repository
@@ -28,6 +28,7 @@ from toit_emploi_api.housing.sync_input import (
     parse_json,
 )
 from toit_emploi_api.vocab.audit import AuditAction
+from toit_emploi_api.vocab.events import EventType
 from toit_emploi_api.vocab.problems import SYNC_EMPTY_SNAPSHOT, SYNC_INVALID_ROWS, SYNC_TOO_MANY_UNITS, SYNC_UNREADABLE
 from toit_emploi_api.vocab.statuses import UnitStatus
 
@@ -200,6 +201,12 @@ async def run_sync(
     }
     await audit.record(
         session, principal, AuditAction.HOUSING_UNIT_SYNC, "organisation", landlord_organisation_id, details=counts
+    )
+    await outbox.emit(
+        session,
+        EventType.HOUSING_UNIT_SYNC_COMPLETED,
+        organisation_id=landlord_organisation_id,
+        data={"landlord_organisation_id": str(landlord_organisation_id), **counts},
     )
     logger.info(
         "housing sync",

@@ -1,1 +1,2 @@
-"""Partner integration (flows layer): bulk imports of households and of the programme's history, webhooks."""
+"""Partner integration (flows layer): signed webhooks (`integration.webhooks`), bulk imports of households and of
+the programme's history."""

@@ -12,12 +12,13 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.core import outbox
 from toit_emploi_api.core.clock import utcnow
 from toit_emploi_api.core.errors import ProblemError
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.housing import holds
 from toit_emploi_api.housing.models import HousingUnit
-from toit_emploi_api.pipeline import repository
+from toit_emploi_api.pipeline import events, repository
 from toit_emploi_api.pipeline.checks import check_dates, invalid_field, require_stage, sane_date
 from toit_emploi_api.pipeline.deps import Owned
 from toit_emploi_api.pipeline.models import (
@@ -28,6 +29,7 @@ from toit_emploi_api.pipeline.models import (
 from toit_emploi_api.pipeline.records import flush, saved
 from toit_emploi_api.pipeline.schemas import AllocationCancel, AllocationCreate, AllocationLease
 from toit_emploi_api.vocab.audit import AuditAction
+from toit_emploi_api.vocab.events import EventType
 from toit_emploi_api.vocab.problems import (
     ALLOCATION_NOT_RESERVED,
     HOUSEHOLD_ALREADY_ALLOCATED,
@@ -95,7 +97,9 @@ async def reserve(
     )
     await holds.reserve_unit(session, unit)
     details: dict[str, object] = {"unit_id": str(unit.id), "override": body.override_reason is not None}
-    return await saved(session, principal, AuditAction.ALLOCATION_RESERVE, allocation, household.id, details)
+    allocation = await saved(session, principal, AuditAction.ALLOCATION_RESERVE, allocation, household.id, details)
+    await outbox.emit(session, EventType.ALLOCATION_CHANGED, **events.allocation_changed(household, allocation))
+    return allocation
 
 
 async def _reserved_unit(session: AsyncSession, allocation: HousingAllocation) -> HousingUnit:
@@ -123,7 +127,9 @@ async def sign_lease(
     allocation.move_in_date = body.move_in_date
     await session.flush()
     await holds.let_unit(session, unit)
-    return await saved(session, principal, AuditAction.ALLOCATION_LEASE_SIGNED, allocation, household.id)
+    allocation = await saved(session, principal, AuditAction.ALLOCATION_LEASE_SIGNED, allocation, household.id)
+    await outbox.emit(session, EventType.ALLOCATION_CHANGED, **events.allocation_changed(household, allocation))
+    return allocation
 
 
 async def cancel(
@@ -138,7 +144,9 @@ async def cancel(
     await session.flush()
     await holds.release_unit(session, unit)
     details = {"unit_id": str(unit.id)}
-    return await saved(session, principal, AuditAction.ALLOCATION_CANCEL, allocation, household.id, details)
+    allocation = await saved(session, principal, AuditAction.ALLOCATION_CANCEL, allocation, household.id, details)
+    await outbox.emit(session, EventType.ALLOCATION_CHANGED, **events.allocation_changed(household, allocation))
+    return allocation
 
 
 async def release_reserved(session: AsyncSession, household_id: uuid.UUID, now: datetime) -> int:

@@ -11,18 +11,23 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.core import audit
+from toit_emploi_api.core import audit, outbox
 from toit_emploi_api.core.clock import utcnow
 from toit_emploi_api.core.errors import ProblemError
 from toit_emploi_api.households.models import Household
-from toit_emploi_api.pipeline import rules
+from toit_emploi_api.pipeline import events, rules
 from toit_emploi_api.pipeline.models import StageTransition
 from toit_emploi_api.vocab.audit import AuditAction
+from toit_emploi_api.vocab.events import EventType
 from toit_emploi_api.vocab.problems import APPLICATION_STEP_OUT_OF_ORDER, ROLE_NOT_PERMITTED, WRONG_STAGE
 from toit_emploi_api.vocab.stages import ApplicationStatus, HistoryKind, Stage
 
 _KINDS = {"submit": HistoryKind.APPLICATION_SUBMITTED, "present": HistoryKind.APPLICATION_PRESENTED}
 _ACTIONS = {"submit": AuditAction.HOUSEHOLD_APPLICATION_SUBMIT, "present": AuditAction.HOUSEHOLD_APPLICATION_PRESENT}
+_EVENTS = {
+    "submit": EventType.HOUSEHOLD_APPLICATION_SUBMITTED,
+    "present": EventType.HOUSEHOLD_APPLICATION_PRESENTED,
+}
 
 
 @dataclass(frozen=True)
@@ -79,4 +84,5 @@ async def take_step(
         household_id=household.id,
         details={"application_status": household.application_status.value, "note": note is not None},
     )
+    await outbox.emit(session, _EVENTS[step], **events.application_step(household, now))
     return StepResult(household=household, event=event)

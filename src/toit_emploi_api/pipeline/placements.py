@@ -7,12 +7,13 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.core import outbox
 from toit_emploi_api.core.clock import today
 from toit_emploi_api.core.errors import FieldError, ProblemError
 from toit_emploi_api.core.resources import PageParams, Slice
 from toit_emploi_api.employers import hires
 from toit_emploi_api.households.models import Household, Member
-from toit_emploi_api.pipeline import records, repository
+from toit_emploi_api.pipeline import events, records, repository
 from toit_emploi_api.pipeline.checks import check_dates, invalid, invalid_field, require_stage, sane_date
 from toit_emploi_api.pipeline.deps import Owned
 from toit_emploi_api.pipeline.models import PLACEMENT_OPEN_INDEX, Placement
@@ -20,6 +21,7 @@ from toit_emploi_api.pipeline.records import saved
 from toit_emploi_api.pipeline.rules import placement_move_allowed, placement_targets
 from toit_emploi_api.pipeline.schemas import PlacementCreate, PlacementUpdate
 from toit_emploi_api.vocab.audit import AuditAction
+from toit_emploi_api.vocab.events import EventType
 from toit_emploi_api.vocab.problems import (
     PLACEMENT_ALREADY_OPEN,
     PLACEMENT_CLOSED,
@@ -59,7 +61,7 @@ async def create(session: AsyncSession, principal: Principal, household: Househo
         note=body.note,
     )
     session.add(placement)
-    return await saved(
+    placement = await saved(
         session,
         principal,
         AuditAction.PLACEMENT_CREATE,
@@ -68,6 +70,8 @@ async def create(session: AsyncSession, principal: Principal, household: Househo
         details={"job_opening_id": str(opening.id)},
         problems={PLACEMENT_OPEN_INDEX: _already_open},
     )
+    await outbox.emit(session, EventType.PLACEMENT_CHANGED, **events.placement_changed(household, placement))
+    return placement
 
 
 async def list_for(
@@ -163,4 +167,6 @@ async def update(
     details: dict[str, object] = {"fields": sorted(changes)}
     if target is not None:
         details["status"] = target.value
-    return await saved(session, principal, AuditAction.PLACEMENT_UPDATE, placement, household.id, details)
+    placement = await saved(session, principal, AuditAction.PLACEMENT_UPDATE, placement, household.id, details)
+    await outbox.emit(session, EventType.PLACEMENT_CHANGED, **events.placement_changed(household, placement))
+    return placement

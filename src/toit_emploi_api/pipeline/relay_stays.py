@@ -12,18 +12,20 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
+from toit_emploi_api.core import outbox
 from toit_emploi_api.core.clock import today, utcnow
 from toit_emploi_api.core.errors import ProblemError
 from toit_emploi_api.core.resources import PageParams, Slice
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.housing import holds
-from toit_emploi_api.pipeline import records, repository
+from toit_emploi_api.pipeline import events, records, repository
 from toit_emploi_api.pipeline.checks import booking_window, check_dates, invalid_field, require_stage
 from toit_emploi_api.pipeline.deps import Owned
 from toit_emploi_api.pipeline.models import RELAY_STAY_OVERLAP_CONSTRAINT, RelayStay
 from toit_emploi_api.pipeline.records import flush, saved
 from toit_emploi_api.pipeline.schemas import RelayStayCreate, RelayStayOutcomeIn
 from toit_emploi_api.vocab.audit import AuditAction
+from toit_emploi_api.vocab.events import EventType
 from toit_emploi_api.vocab.problems import (
     NOT_A_RELAY_APARTMENT,
     RELAY_APARTMENT_UNAVAILABLE,
@@ -84,7 +86,9 @@ async def create(session: AsyncSession, principal: Principal, household: Househo
     await flush(session, {RELAY_STAY_OVERLAP_CONSTRAINT: _overlap})
     await hold_apartments(session, [unit.id])
     details = {"unit_id": str(unit.id)}
-    return await saved(session, principal, AuditAction.RELAY_STAY_CREATE, stay, household.id, details)
+    stay = await saved(session, principal, AuditAction.RELAY_STAY_CREATE, stay, household.id, details)
+    await outbox.emit(session, EventType.RELAY_STAY_BOOKED, **events.relay_stay(household, stay))
+    return stay
 
 
 async def list_for(
@@ -124,7 +128,9 @@ async def record_outcome(
     if ends_now:
         await hold_apartments(session, [stay.unit_id])
     details = {"family_agrees": body.family_agrees, "employer_agrees": body.employer_agrees}
-    return await saved(session, principal, AuditAction.RELAY_STAY_OUTCOME, stay, household.id, details)
+    stay = await saved(session, principal, AuditAction.RELAY_STAY_OUTCOME, stay, household.id, details)
+    await outbox.emit(session, EventType.RELAY_STAY_OUTCOME_RECORDED, **events.relay_stay(household, stay))
+    return stay
 
 
 async def cancel(session: AsyncSession, principal: Principal, owned: Owned[RelayStay]) -> RelayStay:
@@ -141,4 +147,6 @@ async def cancel(session: AsyncSession, principal: Principal, owned: Owned[Relay
     stay.cancelled_at = utcnow()
     await session.flush()
     await hold_apartments(session, [stay.unit_id])
-    return await saved(session, principal, AuditAction.RELAY_STAY_CANCEL, stay, household.id)
+    stay = await saved(session, principal, AuditAction.RELAY_STAY_CANCEL, stay, household.id)
+    await outbox.emit(session, EventType.RELAY_STAY_CANCELLED, **events.relay_stay(household, stay))
+    return stay

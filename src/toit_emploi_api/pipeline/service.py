@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.core import audit
+from toit_emploi_api.core import audit, outbox
 from toit_emploi_api.core.audit import AuditEvent
 from toit_emploi_api.core.clock import PROGRAMME_START, today, utcnow
 from toit_emploi_api.core.errors import FieldError, ProblemError, ValidationProblemError
@@ -18,10 +18,12 @@ from toit_emploi_api.households.models import Household
 from toit_emploi_api.housing import holds
 from toit_emploi_api.pipeline import allocations, records, relay_stays, repository, rules
 from toit_emploi_api.pipeline.checks import check_dates
+from toit_emploi_api.pipeline.events import stage_changed
 from toit_emploi_api.pipeline.models import StageTransition
 from toit_emploi_api.pipeline.rules import Decision, HouseholdFacts
 from toit_emploi_api.pipeline.schemas import TransitionCreate
 from toit_emploi_api.vocab.audit import AuditAction
+from toit_emploi_api.vocab.events import EventType
 from toit_emploi_api.vocab.problems import GUARD_FAILED, ROLE_NOT_PERMITTED, TRANSITION_NOT_ALLOWED
 from toit_emploi_api.vocab.stages import ApplicationStatus, Stage
 from toit_emploi_api.vocab.statuses import RelayStayStatus
@@ -159,6 +161,7 @@ async def transition(
         household_id=household.id,
         details=details,
     )
+    await outbox.emit(session, EventType.HOUSEHOLD_STAGE_CHANGED, **stage_changed(household, move, released))
     return TransitionResult(household=household, transition=move, released=released)
 
 

@@ -71,6 +71,11 @@ class AuditAction(StrEnum):
     USER_LIST = "user.list"
     USER_READ = "user.read"
     USER_UPDATE = "user.update"
+    WEBHOOK_DELIVERY_REDELIVER = "webhook_delivery.redeliver"
+    WEBHOOK_SUBSCRIPTION_CREATE = "webhook_subscription.create"
+    WEBHOOK_SUBSCRIPTION_DELETE = "webhook_subscription.delete"
+    WEBHOOK_SUBSCRIPTION_ROTATE_SECRET = "webhook_subscription.rotate_secret"
+    WEBHOOK_SUBSCRIPTION_UPDATE = "webhook_subscription.update"
 
 
 READ_ACTIONS = frozenset(

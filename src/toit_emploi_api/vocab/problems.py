@@ -75,6 +75,12 @@ OAUTH_INVALID_GRANT = problem_type("oauth-invalid-grant", "Token request refused
 OAUTH_UNSUPPORTED_GRANT_TYPE = problem_type("oauth-unsupported-grant-type", "Token request refused", 400)
 OAUTH_INVALID_CLIENT = problem_type("oauth-invalid-client", "Token request refused", 401)
 
+# --- integration: webhooks -------------------------------------------------------------------------------
+WEBHOOK_URL_NOT_ALLOWED = problem_type("webhook-url-not-allowed", "Webhook URL not allowed", 422)
+WEBHOOK_EVENT_NOT_ALLOWED = problem_type("webhook-event-not-allowed", "Event type not allowed", 422)
+WEBHOOK_DELIVERY_PENDING = problem_type("webhook-delivery-pending", "Delivery still pending", 409)
+WEBHOOK_SUBSCRIPTION_INACTIVE = problem_type("webhook-subscription-inactive", "Subscription inactive", 409)
+
 # --- privacy (retention, anonymisation, the data subject's rights) ---------------------------------------
 HOUSEHOLD_ANONYMISED = problem_type("household-anonymised", "Household already anonymised", 409)
 HOUSEHOLD_STILL_ACTIVE = problem_type("household-still-active", "Household still active", 409)

@@ -1,0 +1,73 @@
+"""The outbox events of the pipeline (`core.outbox.emit`): each builder gives `emit`'s keyword arguments, the
+household's status block (`households.events`) plus the record's ids, statuses, codes and dates. Never a name,
+a birth date, a note or a free-text reason."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from toit_emploi_api.households.events import household_event
+from toit_emploi_api.households.models import Household
+from toit_emploi_api.pipeline.models import HousingAllocation, Placement, RelayStay, StageTransition
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def stage_changed(household: Household, move: StageTransition, released: dict[str, int]) -> dict[str, Any]:
+    """`household.stage_changed`: from, to (the block's `stage`), the withdrawal reason code, what was released."""
+    return household_event(
+        household,
+        transition_id=str(move.id),
+        from_stage=move.from_stage.value,
+        reason=move.reason,
+        released=released,
+    )
+
+
+def application_step(household: Household, at: datetime) -> dict[str, Any]:
+    """`household.application_submitted` / `household.application_presented`: when the step was recorded."""
+    return household_event(household, at=at.isoformat())
+
+
+def placement_changed(household: Household, placement: Placement) -> dict[str, Any]:
+    """`placement.changed`: created, moved or its note edited."""
+    return household_event(
+        household,
+        placement_id=str(placement.id),
+        member_id=str(placement.member_id),
+        job_opening_id=str(placement.job_opening_id),
+        status=placement.status.value,
+        declined_by=placement.declined_by.value if placement.declined_by else None,
+        contract_type=placement.contract_type.value if placement.contract_type else None,
+        start_date=_day(placement.start_date),
+    )
+
+
+def relay_stay(household: Household, stay: RelayStay) -> dict[str, Any]:
+    """`relay_stay.booked`, `relay_stay.outcome_recorded`, `relay_stay.cancelled` (the outcome's note stays out)."""
+    return household_event(
+        household,
+        relay_stay_id=str(stay.id),
+        unit_id=str(stay.unit_id),
+        start_date=_day(stay.start_date),
+        end_date=_day(stay.end_date),
+        status=stay.status.value,
+        family_agrees=stay.family_agrees,
+        employer_agrees=stay.employer_agrees,
+    )
+
+
+def allocation_changed(household: Household, allocation: HousingAllocation) -> dict[str, Any]:
+    """`allocation.changed`: reserved, lease signed or cancelled (an override is a flag, its reason stays out)."""
+    return household_event(
+        household,
+        allocation_id=str(allocation.id),
+        unit_id=str(allocation.unit_id),
+        status=allocation.status.value,
+        override=allocation.override_reason is not None,
+        lease_signed_date=_day(allocation.lease_signed_date),
+        move_in_date=_day(allocation.move_in_date),
+    )
