@@ -60,7 +60,8 @@ def create_app() -> Starlette:
         if claims is None:
             return Response(status_code=401)
         household_id = uuid.UUID(request.path_params["household_id"])
-        params = (claims.subject_id, ALLOWED, household_id, claims.subject_kind, "household.read", None)
+        sid = claims.session_id
+        params = (claims.subject_id, ALLOWED, household_id, claims.subject_kind, "household.read", None, sid)
         async with state["pool"].acquire() as conn:  # one statement: its own transaction, as in the app
             row = await conn.fetchrow(reads.read_sql(claims.subject_kind), *params)
         if row is None or not row[1] or row[0] not in ALLOWED:
@@ -79,7 +80,15 @@ def create_app() -> Starlette:
         page = CursorPageParams(limit=int(request.query_params.get("limit", 50)), offset=0)
         sort = HouseholdSort.CREATED_AT_DESC
         sql, params = reads.list_query(
-            claims.subject_kind, claims.subject_id, ALLOWED_SET, filters, sort, page, "household.list", None
+            claims.subject_kind,
+            claims.subject_id,
+            ALLOWED_SET,
+            filters,
+            sort,
+            page,
+            "household.list",
+            None,
+            session_id=claims.session_id,
         )
         async with state["pool"].acquire() as conn:
             row = reads.list_row(await conn.fetchrow(sql, *params))

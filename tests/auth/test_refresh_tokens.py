@@ -136,6 +136,22 @@ async def test_revoking_an_access_token_revokes_its_sign_in(client: AsyncClient,
     _refused(await _refresh(client, body["refresh_token"]))
 
 
+async def test_signing_out_ends_the_access_token_on_the_one_statement_household_reads(
+    client: AsyncClient, service_manager: Actor, actors: Factory
+) -> None:
+    """`GET /households` and `GET /households/{id}` check the account inside their own statement: a signed-out
+    sign-in is refused there too, at once."""
+    household = await actors.household()
+    body = await _login(client, service_manager.email)
+    auth = {"Authorization": f"Bearer {body['access_token']}"}
+    one, many = f"/api/v1/households/{household.id}", "/api/v1/households"
+    assert [(await client.get(url, headers=auth)).status_code for url in (one, many)] == [200, 200]
+    assert (await client.post(REVOKE, data={"token": body["refresh_token"]})).status_code == 200
+    assert [(await client.get(url, headers=auth)).status_code for url in (one, many)] == [401, 401]
+    other = await _login(client, service_manager.email)  # another sign-in of the same person is not affected
+    assert (await client.get(one, headers={"Authorization": f"Bearer {other['access_token']}"})).status_code == 200
+
+
 async def test_revoke_answers_200_for_unknown_tokens_and_422_without_a_token(
     client: AsyncClient, service_manager: Actor
 ) -> None:

@@ -62,11 +62,16 @@ def _ts(column: str) -> str:
     )
 
 
-def _who(kind: SubjectKind) -> str:
+def _who(kind: SubjectKind, session_id: str) -> str:
+    """The caller's account; `session_id` is the placeholder of the token's sign-in (`sid`, null for API clients):
+    a signed-out sign-in counts as an inactive account, as in `auth.repository.subject_state`."""
     table = "users" if kind == "user" else "api_clients"
     return f"""who AS (
-    SELECT CAST(s.role AS text) AS role, s.active, s.organisation_id AS org, CAST(o.kind AS text) AS org_kind,
-           o.active AS org_active
+    SELECT CAST(s.role AS text) AS role,
+           s.active AND NOT EXISTS (
+               SELECT 1 FROM refresh_tokens AS rt WHERE rt.family_id = {session_id} AND rt.revoked_at IS NOT NULL
+           ) AS active,
+           s.organisation_id AS org, CAST(o.kind AS text) AS org_kind, o.active AS org_active
     FROM {table} AS s JOIN organisations AS o ON o.id = s.organisation_id
     WHERE s.id = $1
 ),
@@ -139,9 +144,10 @@ def _request_id() -> str | None:
 
 
 def read_sql(kind: SubjectKind) -> str:
-    """$1 subject id, $2 allowed roles, $3 household id, $4 actor kind, $5 audit action, $6 request id."""
+    """$1 subject id, $2 allowed roles, $3 household id, $4 actor kind, $5 audit action, $6 request id, $7 the
+    token's sign-in id (or null)."""
     return f"""
-WITH {_who(kind)},
+WITH {_who(kind, "CAST($7 AS uuid)")},
 h AS (
     SELECT h.id, h.version, CAST(h.stage AS text) AS stage, {_body(f"ok.role IN {_STAFF_NOTES}")} AS body
     FROM households AS h
@@ -200,12 +206,14 @@ async def read_household(
     allowed: frozenset[Role],
     household_id: uuid.UUID,
     action: str,
+    *,
+    session_id: uuid.UUID | None = None,
 ) -> ReadRow:
     """The caller's account, and the household as it may see it (audited in the same statement)."""
     row = await _fetch(
         session,
         read_sql(kind),
-        (subject_id, sorted(r.value for r in allowed), household_id, kind, action, _request_id()),
+        (subject_id, sorted(r.value for r in allowed), household_id, kind, action, _request_id(), session_id),
     )
     if row is None:
         return ReadRow(None, None, None, None)
@@ -314,9 +322,12 @@ def list_query(
     page: CursorPageParams,
     action: str,
     after: Sequence[Any] | None,
+    *,
+    session_id: uuid.UUID | None = None,
 ) -> tuple[str, list[Any]]:
     """The list's statement and its parameters (see `list_households`)."""
     p = _Params(subject_id, sorted(r.value for r in allowed))
+    sid = p(session_id, "uuid")
     spec = _SORTS[sort]
     conds = _conditions(filters, p)
     count_where = " AND ".join(["true", *conds])
@@ -341,7 +352,7 @@ def list_query(
     )
     last_keys = ", ".join(f"(SELECT p.{k} FROM page AS p WHERE p.n = {limit}) AS last_{k}" for k in spec.keys)
     sql = f"""
-WITH {_who(kind)},
+WITH {_who(kind, sid)},
 page AS (
     SELECT q.*, row_number() OVER (ORDER BY {spec.order.replace("h.", "q.")}) AS n
     FROM ({page_sql}) AS q
@@ -394,7 +405,9 @@ async def list_households(
     page: CursorPageParams,
     action: str,
     after: Sequence[Any] | None,
+    *,
+    session_id: uuid.UUID | None = None,
 ) -> ListRow:
     """The caller's account, one page (+1 row, to know whether more follow), the total, and the audit row."""
-    sql, params = list_query(kind, subject_id, allowed, filters, sort, page, action, after)
+    sql, params = list_query(kind, subject_id, allowed, filters, sort, page, action, after, session_id=session_id)
     return list_row(await _fetch(session, sql, params))

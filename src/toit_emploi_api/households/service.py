@@ -182,6 +182,7 @@ async def list_households(
         page,
         AuditAction.HOUSEHOLD_LIST.value,
         after,
+        session_id=claims.session_id,
     )
     caller.principal_of(row.subject)
     next_cursor = None if row.next_key is None else encode_cursor(sort.value, row.next_key)
@@ -209,7 +210,7 @@ async def export_households(
     the list: one `household.list` event with the ids exported (computed by PostgreSQL) and the filters used."""
     claims = caller.claims
     principal = caller.principal_of(
-        await auth_repository.subject_state(session, claims.subject_kind, claims.subject_id)
+        await auth_repository.subject_state(session, claims.subject_kind, claims.subject_id, claims.session_id)
     )
     scope = scope_of(principal)
     columns = repository.CSV_STATUS_COLUMNS if principal.role is Role.PARTNER_WORKER else repository.CSV_STAFF_COLUMNS
@@ -249,7 +250,13 @@ async def read_household_by_id(session: AsyncSession, caller: TokenCaller, house
     One statement (`households.reads`): the caller's account, the household with its members, the audit row."""
     claims = caller.claims
     row = await reads.read_household(
-        session, claims.subject_kind, claims.subject_id, caller.allowed, household_id, AuditAction.HOUSEHOLD_READ.value
+        session,
+        claims.subject_kind,
+        claims.subject_id,
+        caller.allowed,
+        household_id,
+        AuditAction.HOUSEHOLD_READ.value,
+        session_id=claims.session_id,
     )
     caller.principal_of(row.subject)
     body = found(row.body, "No household with this id.")
