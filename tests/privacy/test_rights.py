@@ -48,6 +48,7 @@ async def test_export_holds_everything_and_is_audited(
     assert doc["household"]["manager_notes"] == SECRET_NOTE
     assert {m["last_name"] for m in doc["household"]["members"]} == {SECRET_LAST_NAME}
     assert doc["stage_history"][0]["note"] == "Retenu"
+    assert [item["kind"] for item in doc["stage_history"]] == ["move"]
     assert doc["follow_up_entries"][0]["note"] == "Inscription école"
     assert len(doc["placements"]) == 1
     assert doc["relay_stays"] == []
@@ -65,6 +66,11 @@ async def test_export_holds_everything_and_is_audited(
     admin = await actors.user(Role.ADMIN)
     assert (await client.get(export_url(h.id), headers=admin.headers)).status_code == 200
     assert (await client.get(export_url(uuid.uuid4()), headers=admin.headers)).status_code == 404
+    # The application's steps are exported as what they are (the same mapping as the stage history's).
+    draft = await arrange.household()
+    await arrange.history(draft.id, datetime(2025, 1, 6, tzinfo=UTC), [("submitted", datetime(2025, 1, 8, tzinfo=UTC))])
+    r = await client.get(export_url(draft.id), headers=service_manager.headers)
+    assert [item["kind"] for item in r.json()["stage_history"]] == ["application_submitted"]
 
 
 async def test_erasure_on_request(

@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse
 from pydantic.main import IncEx
 
 from toit_emploi_api.auth.policy import Principal, authorize
-from toit_emploi_api.core.audit import AuditEvent
 from toit_emploi_api.core.clock import days_since
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
@@ -24,7 +23,16 @@ from toit_emploi_api.core.problems import NOT_FOUND
 from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, etag_for, with_etag
 from toit_emploi_api.households.deps import LockedHousehold
 from toit_emploi_api.households.models import Household
-from toit_emploi_api.pipeline import allocations, application, follow_up, placements, records, relay_stays, service
+from toit_emploi_api.pipeline import (
+    allocations,
+    application,
+    follow_up,
+    placements,
+    records,
+    relay_stays,
+    service,
+    views,
+)
 from toit_emploi_api.pipeline.deps import (
     CurrentAllocation,
     CurrentPlacement,
@@ -35,7 +43,6 @@ from toit_emploi_api.pipeline.deps import (
     LockedStageHousehold,
     StageHousehold,
 )
-from toit_emploi_api.pipeline.models import FollowUpEntry, StageTransition
 from toit_emploi_api.pipeline.schemas import (
     ALLOCATION_CREATE_EXAMPLES,
     ALLOCATION_LEASE_EXAMPLES,
@@ -46,7 +53,6 @@ from toit_emploi_api.pipeline.schemas import (
     PLACEMENT_UPDATE_EXAMPLES,
     RELAY_STAY_EXAMPLES,
     TRANSITION_EXAMPLES,
-    ActorOut,
     AllocationCancel,
     AllocationCreate,
     AllocationLease,
@@ -64,7 +70,6 @@ from toit_emploi_api.pipeline.schemas import (
     RelayStayOutcomeIn,
     StageHistoryOut,
     TransitionCreate,
-    TransitionOut,
     TransitionResultOut,
 )
 from toit_emploi_api.vocab.audit import AuditAction
@@ -117,42 +122,6 @@ def _stage_out(household: Household) -> dict[str, object]:
         "closure_date": household.closure_date,
         "withdrawal_reason": household.withdrawal_reason,
     }
-
-
-def _transition_out(move: StageTransition) -> TransitionOut:
-    return TransitionOut(
-        id=move.id,
-        kind=move.kind,
-        from_stage=move.from_stage,
-        to_stage=move.to_stage,
-        at=move.at,
-        by=ActorOut(kind=move.actor_kind, id=move.actor_id, role=move.actor_role),
-        reason=move.reason,
-        note=move.note,
-    )
-
-
-def _event_out(event: AuditEvent) -> PipelineEventOut:
-    return PipelineEventOut(
-        at=event.at,
-        action=event.action,
-        entity_type=event.entity_type,
-        entity_id=event.entity_id,
-        by=ActorOut(kind=event.actor_kind, id=event.actor_id, role=event.actor_role),
-        details=event.details,
-    )
-
-
-def _entry_out(entry: FollowUpEntry) -> FollowUpEntryOut:
-    return FollowUpEntryOut(
-        id=entry.id,
-        household_id=entry.household_id,
-        entry_date=entry.entry_date,
-        domain=entry.domain,
-        note=entry.note,
-        author=ActorOut(kind=entry.author_kind, id=entry.author_id, role=entry.author_role),
-        created_at=entry.created_at,
-    )
 
 
 # --- stage transitions -------------------------------------------------------------------------------------------
@@ -210,7 +179,7 @@ async def transitions_create(
     return TransitionResultOut.model_validate(
         {
             **_stage_out(result.household),
-            "transition": _transition_out(result.transition),
+            "transition": views.transition_out(result.transition),
             "released": result.released,
         }
     )
@@ -237,7 +206,7 @@ async def transitions_list(principal: HistoryReaderDep, session: SessionDep, hou
     """
     moves = await service.history(session, principal, household)
     out = StageHistoryOut.model_validate(
-        {**_stage_out(household), "items": [_transition_out(m).model_dump() for m in moves]}
+        {**_stage_out(household), "items": [views.transition_out(m).model_dump() for m in moves]}
     )
     # A referring partner follows where its family is, not who moved it nor why (reasons, notes, staff ids).
     exclude: IncEx | None = None
@@ -254,7 +223,9 @@ _APPLICATION_STEP = problem_responses(NOT_FOUND, WRONG_STAGE, APPLICATION_STEP_O
 
 def _step_out(result: application.StepResult, response: Response) -> ApplicationStepOut:
     with_etag(response, result.household.version)
-    return ApplicationStepOut.model_validate({**_stage_out(result.household), "event": _transition_out(result.event)})
+    return ApplicationStepOut.model_validate(
+        {**_stage_out(result.household), "event": views.transition_out(result.event)}
+    )
 
 
 @router.post(
@@ -337,7 +308,7 @@ async def pipeline_events_list(
 
     **Who:** the service manager and the Paris referent.
     """
-    return (await service.events(session, principal, household, page)).to(_event_out)
+    return (await service.events(session, principal, household, page)).to(views.event_out)
 
 
 # --- placements --------------------------------------------------------------------------------------------------
@@ -712,7 +683,7 @@ async def follow_up_entries_list(
 
     **Who:** the service manager and the Paris referent.
     """
-    return (await follow_up.list_for(session, principal, household, page)).to(_entry_out)
+    return (await follow_up.list_for(session, principal, household, page)).to(views.entry_out)
 
 
 @router.post(
@@ -736,4 +707,4 @@ async def follow_up_entries_create(
 
     **Who:** the service manager. **Checks:** only while the household is in follow_up (409 `wrong-stage`).
     """
-    return _entry_out(await follow_up.create(session, principal, household, body))
+    return views.entry_out(await follow_up.create(session, principal, household, body))

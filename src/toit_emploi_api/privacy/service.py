@@ -20,14 +20,11 @@ from toit_emploi_api.households.access import check_members_readable
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.households.schemas import HouseholdStaffOut
 from toit_emploi_api.households.service import household_out
-from toit_emploi_api.pipeline.models import FollowUpEntry, StageTransition
+from toit_emploi_api.pipeline import views
 from toit_emploi_api.pipeline.schemas import (
-    ActorOut,
     AllocationOut,
-    FollowUpEntryOut,
     PlacementOut,
     RelayStayOut,
-    TransitionOut,
 )
 from toit_emploi_api.privacy import repository, retention
 from toit_emploi_api.privacy.repository import AuditFilters
@@ -63,7 +60,7 @@ def event_out(event: AuditEvent) -> AuditEventOut:
     return AuditEventOut(
         id=event.id,
         at=event.at,
-        actor=ActorOut(kind=event.actor_kind, id=event.actor_id, role=event.actor_role),
+        actor=views.actor_out(event.actor_kind, event.actor_id, event.actor_role),
         actor_organisation_id=event.actor_organisation_id,
         action=event.action,
         object_type=event.entity_type,
@@ -180,30 +177,6 @@ async def erase(session: AsyncSession, principal: Principal, household: Househol
 
 
 # --- the access export (right of access) ---------------------------------------------------------------------
-def _transition_out(move: StageTransition) -> TransitionOut:
-    return TransitionOut(
-        id=move.id,
-        from_stage=move.from_stage,
-        to_stage=move.to_stage,
-        at=move.at,
-        by=ActorOut(kind=move.actor_kind, id=move.actor_id, role=move.actor_role),
-        reason=move.reason,
-        note=move.note,
-    )
-
-
-def _entry_out(entry: FollowUpEntry) -> FollowUpEntryOut:
-    return FollowUpEntryOut(
-        id=entry.id,
-        household_id=entry.household_id,
-        entry_date=entry.entry_date,
-        domain=entry.domain,
-        note=entry.note,
-        author=ActorOut(kind=entry.author_kind, id=entry.author_id, role=entry.author_role),
-        created_at=entry.created_at,
-    )
-
-
 async def export(session: AsyncSession, principal: Principal, household: Household) -> HouseholdExport:
     """Everything held about the household in one document; recorded as an export of that household."""
     records = await repository.records_of(session, household.id)
@@ -234,10 +207,10 @@ async def export(session: AsyncSession, principal: Principal, household: Househo
         exported_at=clock.utcnow(),
         household=view,
         anonymised_at=household.anonymised_at,
-        stage_history=[_transition_out(m) for m in records.transitions],
+        stage_history=[views.transition_out(m) for m in records.transitions],
         placements=[PlacementOut.model_validate(p) for p in records.placements],
         relay_stays=[RelayStayOut.model_validate(s) for s in records.relay_stays],
         allocations=[AllocationOut.model_validate(a) for a in records.allocations],
-        follow_up_entries=[_entry_out(e) for e in records.follow_up_entries],
+        follow_up_entries=[views.entry_out(e) for e in records.follow_up_entries],
         access_log=[event_out(e) for e in log],
     )
