@@ -267,6 +267,10 @@ def is_database_unavailable(exc: BaseException) -> bool:
             return True
         if name == "InterfaceError" and any(m in str(error) for m in _CLOSED_MESSAGES):
             return True
+        # A pooled connection left mid-operation by an interrupted request (seen while the server restarts): this
+        # request's statement was not sent; the connection is thrown away and a retry gets a sound one.
+        if name == "InternalClientError" and "another operation is in progress" in str(error):
+            return True
         # Refused, reset, a missing socket, a connect timeout (TimeoutError is an OSError), raised by the driver.
         if isinstance(error, OSError) and _raised_by_database_code(error):
             return True
@@ -356,6 +360,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
         app.add_exception_handler(asyncpg.PostgresError, _on_unavailable)
         app.add_exception_handler(asyncpg.InterfaceError, _on_unavailable)
+        app.add_exception_handler(asyncpg.exceptions._base.InternalClientError, _on_unavailable)
     except ImportError:  # pragma: no cover - asyncpg is a dependency
         pass
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, Final
 
+from asyncpg import PostgresError  # type: ignore[import-untyped]
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.repository import SubjectState
@@ -195,7 +196,17 @@ async def _fetch(session: AsyncSession, sql: str, params: Sequence[Any]) -> Sequ
     connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None
-    row: Sequence[Any] | None = await driver.fetchrow(sql, *params)
+    try:
+        row: Sequence[Any] | None = await driver.fetchrow(sql, *params)
+    except PostgresError:
+        raise  # the server refused the statement: the connection is fine
+    except BaseException:
+        # The driver was interrupted (the connection lost, the task cancelled, the protocol left mid-operation).
+        # SQLAlchemy did not see it, as the call went around it: throw the connection away so the pool never hands
+        # it out again in that state ("another operation is in progress"); the error itself is answered as usual
+        # (a lost connection is a 503).
+        await connection.invalidate()
+        raise
     return row
 
 
