@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -11,11 +11,11 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories import Actor, Factory
-from toit_emploi_api.core.clock import today
+from toit_emploi_api.core.clock import PROGRAMME_TZ, today, utcnow
 from toit_emploi_api.households.models import Household, Member
 from toit_emploi_api.pipeline.models import Placement
 from toit_emploi_api.vocab.roles import Role
-from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.stages import ApplicationStatus, Stage
 from toit_emploi_api.vocab.statuses import AllocationStatus, PlacementStatus, RelayStayStatus
 
 DESK = ["/api/v1/relay-stays", "/api/v1/placements", "/api/v1/agenda"]
@@ -187,3 +187,56 @@ async def test_the_agenda_lists_each_kind_in_date_order(
 async def test_agenda_bad_windows_are_422(client: AsyncClient, service_manager: Actor, params: dict[str, str]) -> None:
     r = await client.get("/api/v1/agenda", params=params, headers=service_manager.headers)
     assert r.status_code == 422, r.text
+
+
+async def test_the_agenda_lists_presented_applications_until_the_decision(
+    client: AsyncClient, arrange: Factory, service_manager: Actor, db: AsyncSession
+) -> None:
+    day = today()
+    created = datetime.combine(day - timedelta(days=20), time(12), tzinfo=PROGRAMME_TZ)
+    presented = await arrange.household(application=ApplicationStatus.DRAFT)
+    await arrange.history(
+        presented.id, created, [("submitted", created + timedelta(days=3)), ("presented", created + timedelta(days=5))]
+    )
+    # Waiting as well, without its history item (an imported file): dated by its entry into diagnostic.
+    imported = await arrange.household()
+    # Left out: a submitted application, a retained household, a withdrawn one, an anonymised one.
+    submitted = await arrange.household(application=ApplicationStatus.DRAFT)
+    await arrange.history(submitted.id, created, [("submitted", created + timedelta(days=3))])
+    retained = await arrange.household(application=ApplicationStatus.DRAFT)
+    await arrange.history(
+        retained.id,
+        created,
+        [("submitted", created), ("presented", created), ("matching", created + timedelta(days=1))],
+    )
+    withdrawn = await arrange.household(application=ApplicationStatus.DRAFT)
+    await arrange.history(
+        withdrawn.id,
+        created,
+        [("submitted", created), ("presented", created), ("withdrawn", created + timedelta(days=1))],
+        reason="lost_contact",
+    )
+    erased = await arrange.household()
+    await db.execute(update(Household).where(Household.id == erased.id).values(anonymised_at=utcnow()))
+    await db.commit()
+
+    body = await get(client, service_manager, "/api/v1/agenda")
+    got = [(i["kind"], i["household_id"], i["date"]) for i in body["items"]]
+    assert got == [
+        ("application_awaiting_decision", str(presented.id), str(day - timedelta(days=15))),
+        ("application_awaiting_decision", str(imported.id), str(day)),
+    ]
+    item = body["items"][0]
+    assert item["overdue"] is True
+    assert item["object_type"] == "household"
+    assert item["href"] == f"/api/v1/households/{presented.id}/transitions"
+    assert "matching" in item["action"]
+    assert body["items"][1]["overdue"] is False
+    # A window ending before the presentation does not list it yet.
+    before = await get(
+        client,
+        service_manager,
+        "/api/v1/agenda",
+        **{"from": str(day - timedelta(days=30)), "to": str(day - timedelta(days=16))},
+    )
+    assert [i for i in before["items"] if i["kind"] == "application_awaiting_decision"] == []

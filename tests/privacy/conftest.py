@@ -51,9 +51,9 @@ FIGURES_SQL = text(
     )
     SELECT h.stage::text AS stage,
            count(DISTINCT h.id) AS households,
-           count(m.id) FILTER (WHERE age((r.at AT TIME ZONE 'Europe/Paris')::date, m.birth_date) >= INTERVAL '18 years')
+           count(m.id) FILTER (WHERE m.birth_date <= ((r.at AT TIME ZONE 'Europe/Paris')::date - INTERVAL '18 years'))
                AS adults_at_retention,
-           count(m.id) FILTER (WHERE age((r.at AT TIME ZONE 'Europe/Paris')::date, m.birth_date) < INTERVAL '18 years')
+           count(m.id) FILTER (WHERE m.birth_date > ((r.at AT TIME ZONE 'Europe/Paris')::date - INTERVAL '18 years'))
                AS children_at_retention,
            count(m.id) FILTER (WHERE m.role = 'child') AS children_by_role,
            array_agg(extract(year FROM m.birth_date)::int ORDER BY m.id) AS birth_years,

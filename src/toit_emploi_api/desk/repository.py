@@ -127,6 +127,17 @@ WITH items AS (
     WHERE p.status IN ('proposed', 'interview', 'offered')
       AND p.updated_at < CAST(:stale_before AS timestamptz) AND {_ACTIVE}
   UNION ALL
+    SELECT d.presented, 'application_awaiting_decision', d.id, d.reference, 'household', d.id
+    FROM (
+        SELECT h.id, h.reference,
+               coalesce((SELECT {_PARIS_DAY.format(column="max(t.at)")} FROM stage_transitions t
+                         WHERE t.household_id = h.id AND t.kind = 'application_presented'),
+                        {_PARIS_DAY.format(column="h.stage_entered_at")}) AS presented
+        FROM households h
+        WHERE h.stage = 'diagnostic' AND h.application_status = 'presented' AND h.anonymised_at IS NULL
+    ) d
+    WHERE d.presented <= :end
+  UNION ALL
     SELECT m.right_to_work_expiry, 'right_to_work_expiry', h.id, h.reference, 'member', m.id
     FROM household_members m JOIN households h ON h.id = m.household_id
     WHERE m.right_to_work_expiry <= CAST(:end AS date) + CAST(:right_to_work_days AS integer) AND {_ACTIVE}

@@ -91,10 +91,11 @@ async def desk_agenda(
     to record), `follow_up_overdue` (a household in follow-up without an entry for 30 days, setting
     `TOIT_EMPLOI_AGENDA_FOLLOW_UP_DAYS`; due 30 days after its last entry or its entry into follow-up),
     `placement_without_news` (an open placement unchanged for 21 days, `TOIT_EMPLOI_AGENDA_PLACEMENT_STALE_DAYS`),
-    `right_to_work_expiry` (an adult's right-to-work document expiring within 90 days after `to`,
-    `TOIT_EMPLOI_AGENDA_RIGHT_TO_WORK_DAYS`; dated by its expiry). Completed, withdrawn and anonymised households
-    are left out. Each item names its household by reference only and says the action expected. `to` before
-    `from`, or a window longer than 366 days, is 422.
+    `application_awaiting_decision` (a household in diagnostic whose application is presented: retain it or
+    withdraw it; dated by the presentation), `right_to_work_expiry` (an adult's right-to-work document expiring
+    within 90 days after `to`, `TOIT_EMPLOI_AGENDA_RIGHT_TO_WORK_DAYS`; dated by its expiry). Completed,
+    withdrawn and anonymised households are left out. Each item names its household by reference only and says
+    the action expected. `to` before `from`, or a window longer than 366 days, is 422.
 
     **Who:** the service manager (and admins); others 403."""
     return await service.agenda(session, request.app.state.settings, page, start=start, end=end)

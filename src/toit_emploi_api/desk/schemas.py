@@ -34,6 +34,7 @@ AgendaKind = Literal[
     "move_in",
     "follow_up_overdue",
     "placement_without_news",
+    "application_awaiting_decision",
     "right_to_work_expiry",
 ]
 

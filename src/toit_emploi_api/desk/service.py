@@ -111,6 +111,8 @@ _ACTIONS = {
     "move_in": "The household moves in.",
     "follow_up_overdue": "Record a follow-up entry: none for {follow_up} days.",
     "placement_without_news": "Ask the employer for news of the placement: unchanged for {stale} days.",
+    "application_awaiting_decision": "Decide on the presented application: retain the household (move it to "
+    "matching) or withdraw it.",
     "right_to_work_expiry": "A right-to-work document expires: help renew it before this date.",
 }
 
@@ -122,6 +124,8 @@ def _href(kind: str, object_type: str, object_id: uuid.UUID, household_id: uuid.
         return f"{API}/placements/{object_id}"
     if object_type == "allocation":
         return f"{API}/households/{household_id}/allocation"
+    if kind == "application_awaiting_decision":
+        return f"{API}/households/{household_id}/transitions"
     if object_type == "member":
         return f"{API}/households/{household_id}/members/{object_id}"
     return f"{API}/households/{household_id}/follow-up-entries"

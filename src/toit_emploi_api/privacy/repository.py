@@ -154,7 +154,9 @@ _IDS = bindparam("ids", type_=ARRAY(Uuid()))
 # was an adult on the household's reference date (the day it was retained, diagnostic → matching, else the day its
 # file was created), 31 December otherwise: the year is kept, and the adult/child split on that date, computed from
 # birth dates, stays exactly what it was (an adult born later in the year is older on 1 January; a child younger on
-# 31 December). Names, profile details and schooling level go.
+# 31 December). Adult is the reports' rule (born on or before the day 18 years earlier: see the summary in the
+# reports migration), not `age(...) >= INTERVAL '18 years'`, which counts a month as 30 days and so takes someone
+# aged 17 years 11 months 30 days for an adult. Names, profile details and schooling level go.
 _MEMBERS = text(
     """
     WITH ref AS (
@@ -168,7 +170,7 @@ _MEMBERS = text(
     )
     UPDATE household_members m
        SET first_name = '', last_name = '', first_name_folded = '', last_name_folded = '',
-           birth_date = CASE WHEN age(ref.on_day, m.birth_date) >= INTERVAL '18 years'
+           birth_date = CASE WHEN m.birth_date <= (ref.on_day - INTERVAL '18 years')::date
                              THEN make_date(extract(year FROM m.birth_date)::int, 1, 1)
                              ELSE make_date(extract(year FROM m.birth_date)::int, 12, 31) END,
            years_of_experience = NULL, driving_licence = NULL, french_level = NULL, qualifications = NULL,

@@ -153,6 +153,7 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "move_in": "Emménagement",
         "follow_up_overdue": "Suivi en retard",
         "placement_without_news": "Mise en relation sans nouvelles",
+        "application_awaiting_decision": "Candidature présentée en attente de décision",
         "right_to_work_expiry": "Fin du titre de séjour",
     },
     "AgendaObjectType": {
