@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
+from common import prepare_database  # noqa: E402 - bench/common.py
+
 SECRET = "bench-" + "y" * 40
 HOUSEHOLDS = 100_000
 APP_PORT, BASE_PORT = 18_431, 18_432
@@ -141,17 +143,6 @@ def loadgen(args: argparse.Namespace) -> None:
 
 
 # -------------------------------------------------------------------------------------------------------- setup
-def prepare_database() -> str:
-    from toit_emploi_api.core import embedded, migrations
-
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        server = embedded.start(ROOT / ".data" / "bench-pg")
-        url = embedded.ensure_database(server, "toit_emploi_bench_api", recreate=True)
-    migrations.upgrade(url)
-    return str(url)
-
-
 async def seed(url: str) -> list[str]:
     """Seed once (bulk SQL); the household ids."""
     import asyncpg  # type: ignore[import-untyped]
@@ -320,7 +311,7 @@ def main(args: argparse.Namespace) -> None:
     from toit_emploi_api.auth.tokens import issue_access_token
     from toit_emploi_api.core.settings import Settings
 
-    url = prepare_database()
+    url = prepare_database("toit_emploi_bench_api")
     ids = asyncio.run(seed(url))
     settings = Settings(environment="test", DATABASE_URL=url, jwt_secret=SECRET)
     token, _ = issue_access_token(

@@ -33,8 +33,9 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from common import prepare_database  # noqa: E402 - bench/common.py
+
 from toit_emploi_api.auth.tokens import issue_access_token  # noqa: E402
-from toit_emploi_api.core import embedded, migrations  # noqa: E402
 from toit_emploi_api.core.settings import Settings  # noqa: E402
 from toit_emploi_api.main import create_app  # noqa: E402
 from toit_emploi_api.vocab.roles import Role  # noqa: E402
@@ -112,16 +113,6 @@ async def post(client: AsyncClient, headers: dict[str, str], body: bytes, *, dry
     return elapsed, detail
 
 
-def prepare_database() -> str:
-    """The database URL, migrated to head (alembic runs its own event loop: call this before asyncio.run)."""
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        server = embedded.start(ROOT / ".data" / "bench-pg")
-        url = embedded.ensure_database(server, "toit_emploi_bench", recreate=True)
-    migrations.upgrade(url)
-    return url
-
-
 async def main(args: argparse.Namespace, url: str) -> None:
     settings = Settings(environment="test", DATABASE_URL=url, jwt_secret="bench-" + "x" * 40, log_level="WARNING")
     app = create_app(settings)
@@ -150,4 +141,4 @@ async def main(args: argparse.Namespace, url: str) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--households", type=int, default=5_000)
-    asyncio.run(main(parser.parse_args(), prepare_database()))
+    asyncio.run(main(parser.parse_args(), prepare_database("toit_emploi_bench")))

@@ -35,8 +35,9 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from common import prepare_database  # noqa: E402 - bench/common.py
+
 from toit_emploi_api.auth.tokens import issue_access_token  # noqa: E402
-from toit_emploi_api.core import embedded, migrations  # noqa: E402
 from toit_emploi_api.core.settings import Settings  # noqa: E402
 from toit_emploi_api.main import create_app  # noqa: E402
 from toit_emploi_api.reference.codes import ROME_CODES  # noqa: E402
@@ -123,15 +124,6 @@ def report(label: str, times: list[float], total: int, target: float | None) -> 
     return target is None or median <= target
 
 
-def prepare_database() -> str:
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        server = embedded.start(ROOT / ".data" / "bench-pg")
-        url = embedded.ensure_database(server, "toit_emploi_bench_matching", recreate=True)
-    migrations.upgrade(url)
-    return url
-
-
 async def main(args: argparse.Namespace, url: str) -> int:
     settings = Settings(environment="test", DATABASE_URL=url, jwt_secret="bench-" + "x" * 40, log_level="WARNING")
     app = create_app(settings)
@@ -215,4 +207,4 @@ async def main(args: argparse.Namespace, url: str) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=30)
-    sys.exit(asyncio.run(main(parser.parse_args(), prepare_database())))
+    sys.exit(asyncio.run(main(parser.parse_args(), prepare_database("toit_emploi_bench_matching"))))

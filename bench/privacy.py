@@ -29,7 +29,8 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from toit_emploi_api.core import embedded, migrations  # noqa: E402
+from common import prepare_database  # noqa: E402 - bench/common.py
+
 from toit_emploi_api.core.database import make_engine, make_sessionmaker  # noqa: E402
 from toit_emploi_api.core.settings import Settings  # noqa: E402
 from toit_emploi_api.privacy import retention  # noqa: E402
@@ -87,16 +88,6 @@ CHILDREN = [
               jsonb_build_object('id', h.id::text, 'reference', h.reference)
          FROM households h WHERE h.reference LIKE 'BENCH-' || :tag || '-%'""",
 ]
-
-
-def prepare_database() -> str:
-    """The database URL, migrated to head (alembic runs its own event loop: call this before asyncio.run)."""
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        server = embedded.start(ROOT / ".data" / "bench-pg")
-        url = embedded.ensure_database(server, "toit_emploi_bench", recreate=True)
-    migrations.upgrade(url)
-    return url
 
 
 async def main(args: argparse.Namespace, url: str) -> int:
@@ -165,4 +156,4 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--households", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=1_000)
-    raise SystemExit(asyncio.run(main(parser.parse_args(), prepare_database())))
+    raise SystemExit(asyncio.run(main(parser.parse_args(), prepare_database("toit_emploi_bench"))))

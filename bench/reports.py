@@ -31,8 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from common import prepare_database  # noqa: E402 - bench/common.py
+
 from toit_emploi_api.auth.tokens import issue_access_token  # noqa: E402
-from toit_emploi_api.core import embedded, migrations  # noqa: E402
 from toit_emploi_api.core.settings import Settings  # noqa: E402
 from toit_emploi_api.main import create_app  # noqa: E402
 from toit_emploi_api.vocab.roles import Role  # noqa: E402
@@ -262,18 +263,8 @@ async def main(args: argparse.Namespace, url: str) -> None:
     await app.state.engine.dispose()
 
 
-def prepare_database() -> str:
-    """The database URL, migrated to head (alembic runs its own event loop: call this before asyncio.run)."""
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        server = embedded.start(ROOT / ".data" / "bench-pg")
-        url = embedded.ensure_database(server, "toit_emploi_bench_reports", recreate=True)
-    migrations.upgrade(url)
-    return url
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--households", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=7)
-    asyncio.run(main(parser.parse_args(), prepare_database()))
+    asyncio.run(main(parser.parse_args(), prepare_database("toit_emploi_bench_reports")))

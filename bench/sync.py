@@ -43,8 +43,9 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from common import prepare_database  # noqa: E402 - bench/common.py
+
 from toit_emploi_api.auth.tokens import issue_access_token  # noqa: E402
-from toit_emploi_api.core import embedded, migrations  # noqa: E402
 from toit_emploi_api.core.settings import Settings  # noqa: E402
 from toit_emploi_api.housing.sync_input import COLUMNS, CSV_HEADERS  # noqa: E402
 from toit_emploi_api.housing.sync_repository import _ARRAY_TYPES as ARRAY_TYPES  # noqa: E402
@@ -298,16 +299,6 @@ class Bench:
         return times
 
 
-def prepare_database() -> str:
-    """The database URL, migrated to head (alembic runs its own event loop: call this before asyncio.run)."""
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        server = embedded.start(ROOT / ".data" / "bench-pg")
-        url = embedded.ensure_database(server, "toit_emploi_bench", recreate=True)
-    migrations.upgrade(url)
-    return url
-
-
 async def main(args: argparse.Namespace, url: str) -> None:
     settings = Settings(environment="test", DATABASE_URL=url, jwt_secret="bench-" + "x" * 40, log_level="WARNING")
     app = create_app(settings)
@@ -338,4 +329,4 @@ if __name__ == "__main__":
     parser.add_argument("--small", type=int, default=2_000)
     parser.add_argument("--large", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=20_000)
-    asyncio.run(main(parser.parse_args(), prepare_database()))
+    asyncio.run(main(parser.parse_args(), prepare_database("toit_emploi_bench")))
