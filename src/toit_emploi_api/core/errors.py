@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
@@ -220,6 +221,8 @@ RETRY_AFTER_SECONDS = 5
 # 53300 too many connections: the server is going away or not accepting us yet, not the request's fault.
 _UNAVAILABLE_STATES = ("57P01", "57P02", "57P03", "53300")
 _CLOSED_MESSAGES = ("connection is closed", "connection was closed", "underlying connection is closed")
+# asyncpg: "cannot switch to state 12; another operation (2) is in progress" (the number is the protocol state).
+_LEFT_MID_OPERATION = re.compile(r"another operation( \(\d+\))? is in progress")
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -269,7 +272,7 @@ def is_database_unavailable(exc: BaseException) -> bool:
             return True
         # A pooled connection left mid-operation by an interrupted request (seen while the server restarts): this
         # request's statement was not sent; the connection is thrown away and a retry gets a sound one.
-        if name == "InternalClientError" and "another operation is in progress" in str(error):
+        if name == "InternalClientError" and _LEFT_MID_OPERATION.search(str(error)):
             return True
         # Refused, reset, a missing socket, a connect timeout (TimeoutError is an OSError), raised by the driver.
         if isinstance(error, OSError) and _raised_by_database_code(error):
