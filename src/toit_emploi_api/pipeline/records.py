@@ -4,7 +4,7 @@ back what the database made, and record the audit event."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +14,8 @@ from toit_emploi_api.auth.policy import Principal
 from toit_emploi_api.core import audit
 from toit_emploi_api.core.clock import today
 from toit_emploi_api.core.errors import ProblemError, constraint_name
+from toit_emploi_api.core.resources import PageParams, Slice
+from toit_emploi_api.households.models import Household
 from toit_emploi_api.households.service import touch_contact
 from toit_emploi_api.pipeline.models import FollowUpEntry, HousingAllocation, Placement, RelayStay
 from toit_emploi_api.vocab.audit import AuditAction
@@ -85,3 +87,17 @@ async def read(
         household_id=household_id,
         details={"ids": [str(r.id) for r in records]},
     )
+
+
+def household_list(
+    action: AuditAction, page_of: Callable[[AsyncSession, uuid.UUID, PageParams], Awaitable[Slice[R]]]
+) -> Callable[[AsyncSession, Principal, Household, PageParams], Awaitable[Slice[R]]]:
+    """The service function that lists one page of a household's records (`page_of`, from the repository) and
+    records the read (`action`) with the ids shown."""
+
+    async def list_for(session: AsyncSession, principal: Principal, household: Household, page: PageParams) -> Slice[R]:
+        rows = await page_of(session, household.id, page)
+        await read(session, principal, action, household.id, rows.rows)
+        return rows
+
+    return list_for
