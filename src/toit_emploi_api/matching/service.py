@@ -5,10 +5,12 @@ except the audit event of the read."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
@@ -39,6 +41,7 @@ from toit_emploi_api.vocab.problems import (
 from toit_emploi_api.vocab.stages import Stage
 from toit_emploi_api.vocab.statuses import JobOpeningStatus, MemberRole, UnitStatus
 
+M = TypeVar("M", bound=BaseModel)
 API = "/api/v1"
 
 
@@ -211,35 +214,27 @@ def factors(r: dict[str, Any]) -> list[FactorOut]:
     ]
 
 
+def _part(schema: type[M], r: Mapping[str, Any], **columns: str) -> M:
+    """`schema` from the row's columns of the same names as its fields, or of the names `columns` gives."""
+    return schema.model_validate({name: r[columns.get(name, name)] for name in schema.model_fields})
+
+
 def proposal(r: dict[str, Any]) -> ProposalOut:
     household_id, member_id, opening_id, unit_id = r["household_id"], r["member_id"], r["opening_id"], r["unit_id"]
     return ProposalOut(
         household_id=household_id,
         household_reference=r["household_reference"],
         member_id=member_id,
-        job_opening=ProposedOpeningOut(
-            id=opening_id,
-            title=r["opening_title"],
-            rome_code=r["rome_code"],
-            contract_type=r["contract_type"],
-            start_date=r["opening_start_date"],
-            positions_left=r["positions_left"],
-            employer_id=r["employer_id"],
-            employer_name=r["employer_name"],
-            commune_insee=r["work_insee"],
-            commune_name=r["work_name"],
+        job_opening=_part(
+            ProposedOpeningOut,
+            r,
+            id="opening_id",
+            title="opening_title",
+            start_date="opening_start_date",
+            commune_insee="work_insee",
+            commune_name="work_name",
         ),
-        housing_unit=ProposedUnitOut(
-            id=unit_id,
-            landlord_reference=r["landlord_reference"],
-            rooms=r["rooms"],
-            rent=r["rent"],
-            charges=r["charges"],
-            available_from=r["available_from"],
-            postcode=r["postcode"],
-            commune_insee=r["home_insee"],
-            commune_name=r["home_name"],
-        ),
+        housing_unit=_part(ProposedUnitOut, r, id="unit_id", commune_insee="home_insee", commune_name="home_name"),
         distance_km=_km(r["km10"]),
         score=_points(r["score"]),
         factors=factors(r),
