@@ -19,7 +19,7 @@ from toit_emploi_api.accounts.models import ApiClient, Organisation, User
 from toit_emploi_api.accounts.passwords import verify_secret
 from toit_emploi_api.auth import repository, throttle
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.auth.tokens import InvalidTokenError, decode_access_token, issue_access_token
+from toit_emploi_api.auth.tokens import InvalidTokenError, SubjectKind, decode_access_token, issue_access_token
 from toit_emploi_api.core import audit
 from toit_emploi_api.core.settings import Settings
 from toit_emploi_api.vocab.audit import AuditAction
@@ -59,10 +59,29 @@ class TokenRefused:
 class _Subject:
     """The account that signed in, as the audit trail's actor."""
 
-    kind: str
+    kind: SubjectKind
     id: uuid.UUID
     role: Role
     organisation_id: uuid.UUID
+
+    @classmethod
+    def of(cls, account: User | ApiClient) -> _Subject:
+        return cls("user" if isinstance(account, User) else "client", account.id, account.role, account.organisation_id)
+
+
+def _access_token(
+    settings: Settings, account: User | ApiClient, session_id: uuid.UUID | None = None
+) -> tuple[str, int]:
+    """An access token for the account (`sid`: the sign-in of a person, for the refresh tokens)."""
+    subject = _Subject.of(account)
+    return issue_access_token(
+        settings,
+        subject_kind=subject.kind,
+        subject_id=subject.id,
+        role=subject.role.value,
+        organisation_id=subject.organisation_id,
+        session_id=session_id,
+    )
 
 
 async def _audit_sign_in(session: AsyncSession, subject: _Subject, grant: str) -> None:
@@ -208,7 +227,7 @@ async def password_grant(
     )
     if isinstance(user, TokenRefused):
         return user
-    await _audit_sign_in(session, _Subject("user", user.id, user.role, user.organisation_id), "password")
+    await _audit_sign_in(session, _Subject.of(user), "password")
     now = datetime.now(UTC)
     await repository.touch_last_login(session, user.id, now)
     return await _grant_for_user(session, settings, user, family_id=uuid.uuid4(), now=now)
@@ -235,14 +254,7 @@ async def _grant_for_user(
         user_id=user.id,
         expires_at=now + timedelta(days=settings.refresh_token_idle_days),
     )
-    token, expires_in = issue_access_token(
-        settings,
-        subject_kind="user",
-        subject_id=user.id,
-        role=user.role.value,
-        organisation_id=user.organisation_id,
-        session_id=family_id,
-    )
+    token, expires_in = _access_token(settings, user, session_id=family_id)
     return TokenGranted(token, expires_in, refresh)
 
 
@@ -269,7 +281,7 @@ async def refresh_grant(session: AsyncSession, settings: Settings, refresh_token
         await accounts.revoke_refresh_family(session, row.family_id, now)
         return _REFRESH_REFUSED
     await accounts.mark_refresh_token_used(session, row.id, now)
-    await _audit_sign_in(session, _Subject("user", user.id, user.role, user.organisation_id), "refresh_token")
+    await _audit_sign_in(session, _Subject.of(user), "refresh_token")
     if random.random() < 0.05:  # noqa: S311 - housekeeping, not security
         await accounts.purge_expired_refresh_tokens(session, now)
     return await _grant_for_user(session, settings, user, family_id=row.family_id, now=now)
@@ -317,16 +329,9 @@ async def client_credentials_grant(
     )
     if isinstance(client, TokenRefused):
         return client
-    subject = _Subject("client", client.id, client.role, client.organisation_id)
-    await _audit_sign_in(session, subject, "client_credentials")
+    await _audit_sign_in(session, _Subject.of(client), "client_credentials")
     await repository.touch_last_used(session, client.id, datetime.now(UTC))
-    token, expires_in = issue_access_token(
-        settings,
-        subject_kind="client",
-        subject_id=client.id,
-        role=client.role.value,
-        organisation_id=client.organisation_id,
-    )
+    token, expires_in = _access_token(settings, client)
     return TokenGranted(token, expires_in)
 
 
