@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +21,8 @@ from toit_emploi_api.pipeline.models import FollowUpEntry, HousingAllocation, Pl
 from toit_emploi_api.vocab.audit import AuditAction
 
 R = TypeVar("R", Placement, RelayStay, HousingAllocation, FollowUpEntry)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 ENTITY_TYPES: Mapping[type[Any], str] = {
     Placement: "placement",
@@ -90,13 +92,21 @@ async def read(
 
 
 def household_list(
-    action: AuditAction, page_of: Callable[[AsyncSession, uuid.UUID, PageParams], Awaitable[Slice[R]]]
-) -> Callable[[AsyncSession, Principal, Household, PageParams], Awaitable[Slice[R]]]:
-    """The service function that lists one page of a household's records (`page_of`, from the repository) and
-    records the read (`action`) with the ids shown."""
+    action: AuditAction, page_of: Callable[Concatenate[AsyncSession, uuid.UUID, PageParams, P], Awaitable[Slice[T]]]
+) -> Callable[Concatenate[AsyncSession, Principal, Household, PageParams, P], Awaitable[Slice[T]]]:
+    """The service function that lists one page of a household's records (`page_of`, from the repository, which
+    may take further arguments: the list's query) and records the read (`action`) with the ids shown."""
 
-    async def list_for(session: AsyncSession, principal: Principal, household: Household, page: PageParams) -> Slice[R]:
-        rows = await page_of(session, household.id, page)
+    async def list_for(
+        session: AsyncSession,
+        principal: Principal,
+        household: Household,
+        page: PageParams,
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Slice[T]:
+        rows = await page_of(session, household.id, page, *args, **kwargs)
         await read(session, principal, action, household.id, rows.rows)
         return rows
 
