@@ -299,7 +299,7 @@ def sessions_opened(url: str) -> int:
     import asyncpg
 
     async def count() -> int:
-        time.sleep(1.2)  # the servers' backends flush their counters about once a second
+        await asyncio.sleep(1.2)  # the servers' backends flush their counters about once a second
         conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
         try:
             value = await conn.fetchval("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
@@ -362,7 +362,7 @@ def main(args: argparse.Namespace) -> None:
                     result["connections_opened"] = sessions_opened(url) - before - 1  # minus the first count's own
                     results.setdefault((scenario, target), []).append(result)
                     print(f"  {scenario:<26} {target:<9} {result['rps']:7.0f} req/s  p50 {result['p50']:6.1f} ms"
-                          f"  p99 {result['p99']:6.1f} ms  {result['connections_opened']:4d} connections opened")  # fmt: skip
+                          f"  p99 {result['p99']:6.1f} ms  {result['connections_opened']:3d} conn. opened")  # fmt: skip
                     if result["errors"]:
                         print(f"  {target} {scenario}: {result['errors']} errors (first {result['first_error']})")
             print(f"round {round_no + 1}/{args.rounds} done")
