@@ -26,7 +26,7 @@ from toit_emploi_api.integration.history_schemas import (
 )
 from toit_emploi_api.pipeline import rules
 from toit_emploi_api.vocab.stages import TERMINAL_STAGES, Stage
-from toit_emploi_api.vocab.statuses import MemberRole, PlacementStatus
+from toit_emploi_api.vocab.statuses import MemberRole, PlacementStatus, UnitStatus
 
 MEETING: frozenset[PlacementStatus] = frozenset(
     {PlacementStatus.INTERVIEW, PlacementStatus.OFFERED, PlacementStatus.HIRED}
@@ -45,6 +45,7 @@ class Known:
     units: dict[uuid.UUID, bool] = field(default_factory=dict)  # unit id → is a relay apartment
     stays: dict[uuid.UUID, list[tuple[date, date]]] = field(default_factory=dict)  # unit → its stays (not cancelled)
     allocated_units: set[uuid.UUID] = field(default_factory=set)  # units with an active allocation
+    unit_statuses: dict[uuid.UUID, UnitStatus] = field(default_factory=dict)  # unit → its status now
     openings: dict[uuid.UUID, tuple[int, int]] = field(default_factory=dict)  # opening → (positions, hires)
 
 
@@ -212,18 +213,52 @@ def _check_stays(
         taken[s.unit_id].append((s.start_date, s.end_date, h.key))
 
 
-def _check_allocation(h: HistoryHousehold, final: Stage, known: Known, errors: _Errors) -> None:
+def _check_allocation(
+    h: HistoryHousehold,
+    path: list[tuple[Stage, Stage, date]],
+    known: Known,
+    leased: dict[uuid.UUID, str],
+    errors: _Errors,
+) -> None:
+    """The allocated home: an existing unit, not a relay apartment, reserved while in relay_stay or lease, dates in
+    order. A household still in its lease (final stage lease or follow_up) holds the unit now: it must be vacant,
+    with no active allocation recorded or in the file (it becomes `let`)."""
     a = h.allocation
     if a is None:
         return
+    final = path[-1][1] if path else Stage.DIAGNOSTIC
     if a.unit_id not in known.units:
         errors.add("allocation.unit_id", "unknown housing unit")
     elif known.units[a.unit_id]:
         errors.add("allocation.unit_id", "a relay apartment is not allocated to a household")
     if not a.reserved_on <= a.lease_signed_date <= a.move_in_date:
         errors.add("allocation", "reserved_on, lease_signed_date and move_in_date must follow one another")
-    if final not in TERMINAL_STAGES and a.unit_id in known.allocated_units:
+    into_lease = [i for i, (_, to, _) in enumerate(path) if to is Stage.LEASE]
+    if not into_lease and not errors.found:
+        errors.add("allocation", "an allocation goes with a household that reached lease")
+    elif into_lease:
+        i = into_lease[-1]
+        start = path[i - 1][2]  # the move into relay_stay that led to the lease
+        end = path[i + 1][2] if i + 1 < len(path) else None
+        if a.reserved_on < start or (end is not None and a.reserved_on > end):
+            where = f"between {start} and {end}" if end is not None else f"on or after {start}"
+            errors.add("allocation.reserved_on", f"a unit is reserved during relay_stay or lease ({where})")
+    if final in TERMINAL_STAGES or a.unit_id not in known.units:
+        return
+    status = known.unit_statuses.get(a.unit_id)
+    if a.unit_id in known.allocated_units:
         errors.add("allocation.unit_id", "the unit already has an active allocation")
+    elif a.unit_id in leased:
+        errors.add(
+            "allocation.unit_id", f"household {leased[a.unit_id]} of the file is still in its lease in this unit"
+        )
+    elif status is not UnitStatus.VACANT:
+        shown = status.value if status is not None else "unknown"
+        errors.add(
+            "allocation.unit_id",
+            f"the unit is {shown}: a household still in its lease needs a vacant unit (it becomes let)",
+        )
+    leased.setdefault(a.unit_id, h.key)
 
 
 def _walk(h: HistoryHousehold, booked_on: list[date], errors: _Errors) -> list[tuple[Stage, Stage, date]]:
@@ -271,6 +306,7 @@ def check(
     problems: list[HistoryLineError] = []
     taken: dict[uuid.UUID, list[tuple[date, date, str]]] = {u: [] for u in known.units}
     hires: Counter[uuid.UUID] = Counter()
+    leased: dict[uuid.UUID, str] = {}  # unit → the household of the file still in its lease there
     for line, h in households:
         errors = _Errors(line, h.key)
         if keys[h.key] > 1:
@@ -283,10 +319,9 @@ def check(
         _check_stays(h, known, taken, errors)
         booked_on = _booked_on(h)
         path = _walk(h, booked_on, errors) if not errors.found else []
-        final = path[-1][1] if path else Stage.DIAGNOSTIC
         if not errors.found:
             _check_after_walk(h, path, errors)
-        _check_allocation(h, final, known, errors)
+        _check_allocation(h, path, known, leased, errors)
         for i, p in enumerate(h.placements):
             if p.status is PlacementStatus.HIRED and p.job_opening_id in known.openings:
                 hires[p.job_opening_id] += 1

@@ -23,7 +23,9 @@ from toit_emploi_api.core.errors import FieldError, ProblemError
 from toit_emploi_api.core.imports_models import ImportBatch
 from toit_emploi_api.core.problems import UNSUPPORTED_MEDIA_TYPE
 from toit_emploi_api.core.resources import found
+from toit_emploi_api.employers import hires as employer_hires
 from toit_emploi_api.households.models import Household, Member
+from toit_emploi_api.housing import holds
 from toit_emploi_api.integration import history_check, history_csv, history_repository
 from toit_emploi_api.integration.history_check import Checked, Known
 from toit_emploi_api.integration.history_schemas import (
@@ -42,7 +44,7 @@ from toit_emploi_api.vocab.problems import (
     IMPORT_UNREADABLE,
 )
 from toit_emploi_api.vocab.stages import TERMINAL_STAGES, Stage
-from toit_emploi_api.vocab.statuses import AllocationStatus, RelayStayStatus
+from toit_emploi_api.vocab.statuses import AllocationStatus, PlacementStatus, RelayStayStatus
 
 JSON_LINES: Final = frozenset({"application/x-ndjson", "application/jsonl", "application/jsonlines"})
 CSV_TYPES: Final = frozenset({"text/csv", "application/csv"})
@@ -123,13 +125,28 @@ async def _known(session: AsyncSession, principal: Principal, households: list[t
         h.allocation.unit_id for _, h in households if h.allocation
     }
     opening_ids = {p.job_opening_id for _, h in households for p in h.placements}
+    # Locked until the transaction ends, as live work does: the units (a booking, a reservation or the landlord's
+    # sync waits) and the job openings (a live hire waits), so that what is checked is what is written.
+    await holds.lock_units(session, sorted(unit_ids))
+    units = await history_repository.units(session, unit_ids)
     return Known(
         organisations=await history_repository.referring_organisations(session, organisations),
-        units=await history_repository.units(session, unit_ids),
+        units={u: relay for u, (relay, _) in units.items()},
+        unit_statuses={u: status for u, (_, status) in units.items()},
         stays=await history_repository.stays(session, unit_ids),
         allocated_units=await history_repository.allocated_units(session, unit_ids),
-        openings=await history_repository.openings(session, opening_ids),
+        openings=await employer_hires.lock_openings(session, opening_ids),
     )
+
+
+def _holds(checked: list[Checked]) -> tuple[list[uuid.UUID], dict[uuid.UUID, int]]:
+    """What the import takes from housing and employers: the units of the households still in their lease (they
+    become let), and the hired placements per job opening (they count against its positions)."""
+    let = [c.household.allocation.unit_id for c in checked if c.household.allocation and c.stage not in TERMINAL_STAGES]
+    hired = Counter(
+        p.job_opening_id for c in checked for p in c.household.placements if p.status is PlacementStatus.HIRED
+    )
+    return let, dict(hired)
 
 
 def last_fact(h: HistoryHousehold) -> date:
@@ -344,6 +361,9 @@ async def import_history(
             "version": 1,
         }
         await history_repository.insert_all(session, batch, rows)
+        let, hired = _holds(checked)
+        await holds.let_units(session, let)
+        await employer_hires.count_past_hires(session, hired)
         made = list(created)
     else:
         counts = {
@@ -396,6 +416,10 @@ async def rollback(session: AsyncSession, principal: Principal, batch: ImportBat
             "rolled back whole.",
             extra={"household_ids": [str(h) for h in changed[:1000]]},
         )
+    let, hired = await history_repository.held_by_import(session, batch.id)
+    await holds.lock_units(session, let)
+    await holds.end_lets(session, let)
+    await employer_hires.undo_past_hires(session, hired)
     deleted = await history_repository.delete_imported(session, batch.id)
     await history_repository.mark_rolled_back(session, batch.id)
     await audit.record(
