@@ -407,3 +407,58 @@ async def test_rules_of_live_work_against_what_is_recorded(
     assert "relay apartment" in problems[("relay-home", "allocation.unit_id")]
     assert "unknown job opening" in problems[("unknown", "placements.0.job_opening_id")]
     assert await scalar(db, "SELECT count(*) FROM households WHERE import_id IS NOT NULL") == 1
+
+
+async def test_facts_dated_when_live_work_records_them(
+    client: AsyncClient, admin: Actor, arrange: Factory, db: AsyncSession
+) -> None:
+    """Placements while in matching, relay_stay or lease; relay stays booked in matching or relay_stay and their
+    outcome in relay_stay; a home big enough unless an override reason; one open placement per adult and opening."""
+    relay, units, opening = await places(arrange)
+    small = await arrange.unit(rooms=2)  # one bedroom; a family with a child needs two
+    late_placement = full_path("late-placement", date(2015, 1, 5), relay, units[0], opening)
+    late_placement["placements"].append(
+        {"member": "b", "job_opening_id": str(opening), "proposed_on": "2015-06-01", "status": "proposed"}
+    )  # in follow_up then
+    early_placement = withdrawn("early-placement", date(2015, 3, 2), 90)
+    early_placement["placements"] = [
+        {"member": "a", "job_opening_id": str(opening), "proposed_on": "2015-03-10", "status": "proposed"}
+    ]  # still in diagnostic
+    cut_short = full_path("cut-short", date(2016, 1, 4), relay, units[0], opening)
+    cut_short["moves"] = [
+        *cut_short["moves"][:2],
+        {"to": "withdrawn", "on": "2016-03-05", "reason": "household_declined", "note": "Partis pendant le séjour."},
+    ]  # the stay runs 2016-03-04 to 03-07: a withdrawal on 03-05 cancels it (live), it cannot have an outcome
+    for key in ("allocation", "follow_up_entries", "closure"):
+        cut_short.pop(key)
+    placement = cut_short["placements"][0]
+    for key in ("offered_on", "closed_on", "contract_type", "start_date"):
+        placement.pop(key)
+    placement["status"] = "interview"
+    too_small = full_path("too-small", date(2017, 1, 2), relay, small, opening)
+    twice = withdrawn("twice", date(2018, 1, 8), 90)
+    twice["placements"] = [
+        {"member": "a", "job_opening_id": str(opening), "proposed_on": "2018-02-10", "status": "proposed"},
+        {"member": "a", "job_opening_id": str(opening), "proposed_on": "2018-02-12", "status": "interview",
+         "interview_on": "2018-02-20"},
+    ]  # fmt: skip
+    r = await post(client, admin, lines(late_placement, early_placement, cut_short, too_small, twice))
+    assert r.status_code == 422, r.text
+    problems = {(e["key"], e["field"]): e["message"] for e in r.json()["row_errors"]}
+    assert "while in matching/relay_stay/lease" in problems[("late-placement", "placements.1.proposed_on")]
+    assert ("early-placement", "placements.0.proposed_on") in problems
+    assert "recorded while in relay_stay" in problems[("cut-short", "relay_stays.0.end_date")]
+    assert "needs 2: give an override_reason" in problems[("too-small", "allocation.unit_id")]
+    assert "already has an open placement" in problems[("twice", "placements.1")]
+    assert len(problems) == 5
+
+    # With its override reason the small home is accepted; a withdrawal cancels the open placements, as live.
+    too_small["allocation"]["override_reason"] = "Seul logement disponible près de l'emploi."
+    twice["placements"].pop()
+    ok = await post(client, admin, lines(too_small, twice))
+    assert ok.status_code == 201, ok.text
+    rows = (await db.execute(text("SELECT status::text, reason FROM placements ORDER BY created_at"))).all()
+    assert [tuple(row) for row in rows] == [("hired", None), ("cancelled", "household_withdrawn")]
+    assert await scalar(db, "SELECT override_reason FROM housing_allocations") == (
+        "Seul logement disponible près de l'emploi."
+    )

@@ -77,7 +77,7 @@ def family(
         return body
     offsets = {"matching": 30, "relay_stay": 60, "lease": 64, "follow_up": 120, "completed": 400}
     stages = PATH[: PATH.index(str(reached)) + 1]
-    moves = [{"to": s, "on": d(o + timedelta(offsets[s]))} for s in stages]
+    moves: list[dict[str, Any]] = [{"to": s, "on": d(o + timedelta(offsets[s]))} for s in stages]
     if "relay_stay" in stages:
         validated = "lease" in stages
         placement: dict[str, Any] = {"member": "a", "job_opening_id": str(places.opening),

@@ -12,7 +12,8 @@ Facts (`fait`), with what `date` means and their other columns:
 - `mise_en_relation` (proposed): cle_membre, offre (job opening id), date_entretien, date_offre, statut, date_fin,
   type_contrat, date_debut_contrat, refuse_par, motif;
 - `sejour_relais` (first day): logement (unit id), date_fin, accord_famille, accord_employeur (oui/non), note;
-- `attribution` (reserved): logement, date_bail, date_emmenagement;
+- `attribution` (reserved): logement, date_bail, date_emmenagement, derogation (the override reason of a unit too
+  small);
 - `suivi` (the entry): domaine, note;
 - `cloture` (closure): note.
 """
@@ -29,7 +30,7 @@ HEADERS: Final = (
     "organisation_orientatrice", "besoins_contraintes", "cle_membre", "prenom", "nom", "date_naissance", "role",
     "codes_rome", "niveau_scolaire", "vers", "motif", "note", "offre", "date_entretien", "date_offre", "statut",
     "date_fin", "type_contrat", "date_debut_contrat", "refuse_par", "logement", "accord_famille", "accord_employeur",
-    "date_bail", "date_emmenagement", "domaine",
+    "date_bail", "date_emmenagement", "domaine", "derogation",
 )  # fmt: skip
 REQUIRED: Final = ("cle_foyer", "fait", "date")
 _YES, _NO = frozenset({"oui", "o", "true", "1"}), frozenset({"non", "n", "false", "0"})
@@ -146,7 +147,7 @@ def parse(text: str) -> tuple[list[tuple[int, dict[str, Any], dict[str, int]]], 
             add(
                 "allocation",
                 {"reserved_on": day, **_pick(cells, unit_id="logement", lease_signed_date="date_bail",
-                                              move_in_date="date_emmenagement")},
+                                              move_in_date="date_emmenagement", override_reason="derogation")},
             )  # fmt: skip
         elif fact == "suivi":
             add("", {"entry_date": day, **_pick(cells, domain="domaine", note="note")}, "follow_up_entries")

@@ -43,10 +43,12 @@ async def referring_organisations(session: AsyncSession, ids: set[uuid.UUID]) ->
     return set((await session.execute(stmt)).scalars())
 
 
-async def units(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, tuple[bool, UnitStatus]]:
-    """Unit → (is a relay apartment, its status). The caller locked them (`housing.holds.lock_units`)."""
-    stmt = select(HousingUnit.id, HousingUnit.is_relay, HousingUnit.status).where(HousingUnit.id.in_(ids))
-    return {r.id: (bool(r.is_relay), UnitStatus(r.status)) for r in await session.execute(stmt)}
+async def units(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, tuple[bool, UnitStatus, int]]:
+    """Unit → (is a relay apartment, its status, its rooms). The caller locked them (`housing.holds.lock_units`)."""
+    stmt = select(HousingUnit.id, HousingUnit.is_relay, HousingUnit.status, HousingUnit.rooms).where(
+        HousingUnit.id.in_(ids)
+    )
+    return {r.id: (bool(r.is_relay), UnitStatus(r.status), int(r.rooms)) for r in await session.execute(stmt)}
 
 
 async def stays(session: AsyncSession, unit_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[tuple[date, date]]]:

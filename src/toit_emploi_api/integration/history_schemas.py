@@ -75,6 +75,9 @@ class HistoryAllocation(_In):
     reserved_on: HistoryDate
     lease_signed_date: HistoryDate
     move_in_date: HistoryDate
+    override_reason: str | None = Field(
+        default=None, max_length=500, description="Why a unit with fewer bedrooms than 1 + ceil(children / 2)."
+    )
 
 
 class HistoryFollowUp(_In):

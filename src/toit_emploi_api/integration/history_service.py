@@ -44,7 +44,12 @@ from toit_emploi_api.vocab.problems import (
     IMPORT_UNREADABLE,
 )
 from toit_emploi_api.vocab.stages import TERMINAL_STAGES, Stage
-from toit_emploi_api.vocab.statuses import AllocationStatus, PlacementStatus, RelayStayStatus
+from toit_emploi_api.vocab.statuses import (
+    OPEN_PLACEMENT_STATUSES,
+    AllocationStatus,
+    PlacementStatus,
+    RelayStayStatus,
+)
 
 JSON_LINES: Final = frozenset({"application/x-ndjson", "application/jsonl", "application/jsonlines"})
 CSV_TYPES: Final = frozenset({"text/csv", "application/csv"})
@@ -131,8 +136,9 @@ async def _known(session: AsyncSession, principal: Principal, households: list[t
     units = await history_repository.units(session, unit_ids)
     return Known(
         organisations=await history_repository.referring_organisations(session, organisations),
-        units={u: relay for u, (relay, _) in units.items()},
-        unit_statuses={u: status for u, (_, status) in units.items()},
+        units={u: relay for u, (relay, _, _) in units.items()},
+        unit_statuses={u: status for u, (_, status, _) in units.items()},
+        unit_rooms={u: rooms for u, (_, _, rooms) in units.items()},
         stays=await history_repository.stays(session, unit_ids),
         allocated_units=await history_repository.allocated_units(session, unit_ids),
         openings=await employer_hires.lock_openings(session, opening_ids),
@@ -236,15 +242,18 @@ def _rows(
             )
         for p in h.placements:
             last = max(d for d in (p.proposed_on, p.interview_on, p.offered_on, p.closed_on) if d is not None)
+            status, reason = p.status, p.reason
+            if withdrawal is not None and status in OPEN_PLACEMENT_STATUSES:  # as a live withdrawal does
+                status, reason, last = PlacementStatus.CANCELLED, "household_withdrawn", withdrawal.on
             rows[Placement].append(
                 {
                     "id": uuid.uuid4(),
                     "household_id": hid,
                     "member_id": member_ids[p.member],
                     "job_opening_id": p.job_opening_id,
-                    "status": p.status,
+                    "status": status,
                     "declined_by": p.declined_by,
-                    "reason": p.reason,
+                    "reason": reason,
                     "contract_type": p.contract_type,
                     "start_date": p.start_date,
                     "note": None,
@@ -283,7 +292,7 @@ def _rows(
                     "unit_id": a.unit_id,
                     # A closed file's lease is over for the programme; an active one's is still running.
                     "status": AllocationStatus.ENDED if final in TERMINAL_STAGES else AllocationStatus.LEASE_SIGNED,
-                    "override_reason": None,
+                    "override_reason": a.override_reason,
                     "lease_signed_date": a.lease_signed_date,
                     "move_in_date": a.move_in_date,
                     "cancelled_at": None,
