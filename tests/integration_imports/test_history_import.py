@@ -462,3 +462,35 @@ async def test_facts_dated_when_live_work_records_them(
     assert await scalar(db, "SELECT override_reason FROM housing_allocations") == (
         "Seul logement disponible près de l'emploi."
     )
+
+
+async def test_the_applications_steps_inside_diagnostic(client: AsyncClient, admin: Actor, db: AsyncSession) -> None:
+    opened = date(2016, 3, 1)
+    retained = household("retained", opened, submitted_on="2016-03-10", presented_on="2016-03-20",
+                         moves=[{"to": "matching", "on": "2016-04-01"}])  # fmt: skip
+    old = household("old", opened, moves=[{"to": "matching", "on": "2016-04-01"}])  # steps not in the file
+    waiting = household("waiting", opened, submitted_on="2016-03-10")
+    late = household("late", opened, submitted_on="2016-03-10", presented_on="2016-04-05",
+                      moves=[{"to": "matching", "on": "2016-04-01"}])  # fmt: skip
+    unsent = household("unsent", opened, presented_on="2016-03-20")
+    early = household("early", opened, submitted_on="2016-02-20")
+    r = await post(client, admin, lines(retained, old, waiting, late, unsent, early))
+    assert r.status_code == 422, r.text
+    problems = {(e["key"], e["field"]) for e in r.json()["row_errors"]}
+    assert problems == {("late", "presented_on"), ("unsent", "presented_on"), ("early", "submitted_on")}
+    r = await post(client, admin, lines(retained, old, waiting))
+    assert r.status_code == 201, r.text
+    assert r.json()["counts"]["stage_transitions"] == 2 + 2 + 1
+    rows = await db.execute(
+        text(
+            "SELECT h.application_status::text, t.kind::text, t.at::date FROM households h"
+            " JOIN stage_transitions t ON t.household_id = h.id ORDER BY h.reference, t.at"
+        )
+    )
+    assert [tuple(row) for row in rows] == [
+        ("presented", "application_submitted", date(2016, 3, 10)),
+        ("presented", "application_presented", date(2016, 3, 20)),
+        ("presented", "move", date(2016, 4, 1)),
+        ("presented", "move", date(2016, 4, 1)),  # retained: presented by definition
+        ("submitted", "application_submitted", date(2016, 3, 10)),
+    ]

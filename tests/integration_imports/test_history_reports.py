@@ -71,6 +71,8 @@ def family(
         "consent_scope": "programme",
         "members": members,
     }
+    if o.year > 2015:  # the 2015 spreadsheets did not keep the application's steps
+        body["submitted_on"], body["presented_on"] = d(o + timedelta(10)), d(o + timedelta(20))
     reached = final if final != "withdrawn" else left
     if reached == "diagnostic":  # declined by the service manager
         body["moves"] = [{"to": "withdrawn", "on": d(o + timedelta(40)), "reason": reason, "note": "Non retenu."}]
@@ -152,6 +154,8 @@ def figures_of(files: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, d
     retained = a move to matching (its date), adult = 18 or older on that date, the outcome = the last move."""
     groups: dict[str, dict[str, Any]] = defaultdict(_zero)
     for h in files:
+        if h.get("submitted_on"):
+            groups[h["submitted_on"][:4]]["applications_submitted"] += 1
         moves = h.get("moves", [])
         final = moves[-1]["to"] if moves else "diagnostic"
         retained = next((date.fromisoformat(m["on"]) for m in moves if m["to"] == "matching"), None)
@@ -209,6 +213,7 @@ def ndjson(files: list[dict[str, Any]]) -> bytes:
 
 
 CSV_COLUMNS = ("cle_foyer", "fait", "date", "situation_logement", "date_consentement", "portee_consentement",
+               "date_transmission", "date_presentation",
                "cle_membre", "prenom", "nom", "date_naissance", "role", "codes_rome", "vers", "motif", "note", "offre",
                "date_entretien", "date_offre", "statut", "date_fin", "type_contrat", "date_debut_contrat",
                "logement", "accord_famille", "accord_employeur", "date_bail", "date_emmenagement")  # fmt: skip
@@ -224,7 +229,8 @@ def as_csv(files: list[dict[str, Any]]) -> bytes:
         k = h["key"]
         writer.writerow({"cle_foyer": k, "fait": "foyer", "date": h["created_on"],
                          "situation_logement": h["housing_situation"], "date_consentement": h["consent_date"],
-                         "portee_consentement": h["consent_scope"]})  # fmt: skip
+                         "portee_consentement": h["consent_scope"], "date_transmission": h.get("submitted_on"),
+                         "date_presentation": h.get("presented_on")})  # fmt: skip
         for m in h["members"]:
             writer.writerow({"cle_foyer": k, "fait": "membre", "cle_membre": m["key"], "prenom": m["first_name"],
                              "nom": m["last_name"], "date_naissance": m["birth_date"], "role": m["role"],
@@ -275,6 +281,7 @@ async def test_the_reports_over_an_imported_2015_2019_history_give_the_files_fig
     assert (total["households_installed"], total["households_not_completed"], total["households_in_progress"]) == (
         15, 13, 5)  # fmt: skip
     assert (total["households_completed"], total["declined_at_diagnostic"]) == (9, 4)
+    assert total["applications_submitted"] == 37 - 9  # every file but 2015's gives its submission
     assert sorted(by_year) == ["2015", "2016", "2017", "2018", "2019"]
 
     # Live work first: three households retained today through the API (the live figures).
@@ -331,6 +338,8 @@ async def test_the_reports_over_an_imported_2015_2019_history_give_the_files_fig
     for stage in PATH:
         assert reached[stage] == sum(1 for h in retained_files if any(m["to"] == stage for m in h["moves"])), stage
     assert reached["diagnostic"] == len(retained_files)  # the cohort: retained in the period
+    assert reached["application_submitted"] == sum(1 for h in retained_files if h.get("submitted_on"))
+    assert reached["application_presented"] == reached["application_submitted"] == 33 - 6
     passes = {s["stage"]: s["passes"] for s in funnel["stage_durations"]}
     assert passes["relay_stay"] == sum(
         1 for h in retained_files if any(m["to"] == "relay_stay" for m in h["moves"][:-1])

@@ -138,6 +138,8 @@ def _check_dates(h: HistoryHousehold, errors: _Errors, today: date) -> None:
 
     later("created_on", h.created_on)
     later("consent_date", h.consent_date)
+    later("submitted_on", h.submitted_on)
+    later("presented_on", h.presented_on)
     for i, m in enumerate(h.moves):
         later(f"moves.{i}.on", m.on)
         if m.on < h.created_on:
@@ -339,6 +341,14 @@ def _check_windows(h: HistoryHousehold, path: list[tuple[Stage, Stage, date]], e
 
 def _check_after_walk(h: HistoryHousehold, path: list[tuple[Stage, Stage, date]], errors: _Errors) -> None:
     final = path[-1][1] if path else Stage.DIAGNOSTIC
+    # The application's steps: submitted, then presented, inside diagnostic (before the first move).
+    left_diagnostic = path[0][2] if path else None
+    steps = (("submitted_on", h.submitted_on), ("presented_on", h.presented_on))
+    for name, day in steps:
+        if day is not None and (day < h.created_on or (left_diagnostic is not None and day > left_diagnostic)):
+            errors.add(name, "the application's steps are dated inside diagnostic (from created_on to the first move)")
+    if h.presented_on is not None and (h.submitted_on is None or h.presented_on < h.submitted_on):
+        errors.add("presented_on", "an application is presented after its submission (submitted_on)")
     if (h.closure is not None) != (final is Stage.COMPLETED):
         errors.add("closure", "a closure (date and note) goes with a household that ended completed")
     elif h.closure is not None and h.closure.date != path[-1][2]:

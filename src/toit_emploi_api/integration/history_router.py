@@ -82,12 +82,13 @@ async def history_import(
     (`text/csv`, `;` or `,`, one line per fact of a household: `cle_foyer;fait;date;…`, see docs/integration.md);
     UTF-8 or a declared `charset=windows-1252`; at most 10,000 households and 32 MiB. A household: `key` (yours),
     `created_on`, `housing_situation`, `consent_date`, `consent_scope`, `referring_organisation_id` (default:
-    yours), `members` (as `POST /households/{id}/members`, plus a `key`), `moves` (`{to, on, reason, note}`, in
-    order), `placements` (`{member, job_opening_id, proposed_on, interview_on, offered_on, status, closed_on,
-    contract_type, start_date, declined_by, reason}`, on an existing job opening), `relay_stays` (`{unit_id,
-    start_date, end_date, family_agrees, employer_agrees, note}`, in an existing relay apartment), `allocation`
-    (`{unit_id, reserved_on, lease_signed_date, move_in_date}`), `follow_up_entries` (`{entry_date, domain,
-    note}`), `closure` (`{date, note}`).
+    yours), `submitted_on` and `presented_on` (the application's steps, inside diagnostic), `members` (as
+    `POST /households/{id}/members`, plus a `key`), `moves` (`{to, on, reason, note}`, in order), `placements`
+    (`{member, job_opening_id, proposed_on, interview_on, offered_on, status, closed_on, contract_type, start_date,
+    declined_by, reason}`, on an existing job opening), `relay_stays` (`{unit_id, start_date, end_date,
+    family_agrees, employer_agrees, note}`, in an existing relay apartment), `allocation` (`{unit_id, reserved_on,
+    lease_signed_date, move_in_date, override_reason}`), `follow_up_entries` (`{entry_date, domain, note}`),
+    `closure` (`{date, note}`).
 
     **The rules of live work, as of each date.** The stages' order and every guard of the pipeline (its own rules,
     `pipeline.rules`), decided with the facts as they were on the move's date: consent from its date, a relay stay

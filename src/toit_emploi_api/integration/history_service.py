@@ -43,7 +43,7 @@ from toit_emploi_api.vocab.problems import (
     IMPORT_TOO_LARGE,
     IMPORT_UNREADABLE,
 )
-from toit_emploi_api.vocab.stages import TERMINAL_STAGES, Stage
+from toit_emploi_api.vocab.stages import TERMINAL_STAGES, ApplicationStatus, HistoryKind, Stage
 from toit_emploi_api.vocab.statuses import (
     OPEN_PLACEMENT_STATUSES,
     AllocationStatus,
@@ -158,6 +158,7 @@ def _holds(checked: list[Checked]) -> tuple[list[uuid.UUID], dict[uuid.UUID, int
 def last_fact(h: HistoryHousehold) -> date:
     """The date of the household's last fact in the file (its last contact, unless the file gives one)."""
     dates = [h.created_on, *(m.on for m in h.moves), *(e.entry_date for e in h.follow_up_entries)]
+    dates += [d for d in (h.submitted_on, h.presented_on) if d is not None]
     dates += [s.end_date for s in h.relay_stays]
     dates += [d for p in h.placements for d in (p.proposed_on, p.interview_on, p.offered_on, p.closed_on) if d]
     if h.allocation:
@@ -165,6 +166,14 @@ def last_fact(h: HistoryHousehold) -> date:
     if h.closure:
         dates.append(h.closure.date)
     return max(dates)
+
+
+def _application_status(h: HistoryHousehold, item: Checked) -> ApplicationStatus:
+    """Presented when the file says so or the household was retained (retention follows a presentation), submitted
+    when only submitted, else draft."""
+    if h.presented_on is not None or any(to is Stage.MATCHING for _, to, _ in item.path):
+        return ApplicationStatus.PRESENTED
+    return ApplicationStatus.SUBMITTED if h.submitted_on is not None else ApplicationStatus.DRAFT
 
 
 def _rows(
@@ -200,6 +209,7 @@ def _rows(
                 "closure_date": h.closure.date if h.closure else None,
                 "closure_note": h.closure.note if h.closure else None,
                 "withdrawal_reason": withdrawal.reason if withdrawal else None,
+                "application_status": _application_status(h, item),
                 "created_at": _instant(h.created_on),
                 "updated_at": now,
                 "version": 1,
@@ -237,9 +247,32 @@ def _rows(
                     "actor_role": actor["role"],
                     "reason": move.reason if to is Stage.WITHDRAWN else None,
                     "note": move.note,
+                    "kind": HistoryKind.MOVE,
                     "import_id": import_id,
                 }
             )
+        steps = (
+            (HistoryKind.APPLICATION_SUBMITTED, h.submitted_on),
+            (HistoryKind.APPLICATION_PRESENTED, h.presented_on),
+        )
+        for kind, day in steps:
+            if day is not None:
+                rows[StageTransition].append(
+                    {
+                        "id": uuid.uuid4(),
+                        "household_id": hid,
+                        "from_stage": Stage.DIAGNOSTIC,
+                        "to_stage": Stage.DIAGNOSTIC,
+                        "at": _instant(day),
+                        "actor_kind": actor["kind"],
+                        "actor_id": actor["id"],
+                        "actor_role": actor["role"],
+                        "reason": None,
+                        "note": None,
+                        "kind": kind,
+                        "import_id": import_id,
+                    }
+                )
         for p in h.placements:
             last = max(d for d in (p.proposed_on, p.interview_on, p.offered_on, p.closed_on) if d is not None)
             status, reason = p.status, p.reason
@@ -378,7 +411,10 @@ async def import_history(
         counts = {
             "households": len(checked),
             "household_members": sum(len(c.household.members) for c in checked),
-            "stage_transitions": sum(len(c.path) for c in checked),
+            "stage_transitions": sum(
+                len(c.path) + (c.household.submitted_on is not None) + (c.household.presented_on is not None)
+                for c in checked
+            ),
             "placements": sum(len(c.household.placements) for c in checked),
             "relay_stays": sum(len(c.household.relay_stays) for c in checked),
             "housing_allocations": sum(1 for c in checked if c.household.allocation),
