@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections import Counter
@@ -494,3 +495,27 @@ async def test_the_applications_steps_inside_diagnostic(client: AsyncClient, adm
         ("presented", "move", date(2016, 4, 1)),  # retained: presented by definition
         ("submitted", "application_submitted", date(2016, 3, 10)),
     ]
+
+
+async def test_an_import_and_a_live_reservation_of_one_unit_at_once(
+    client: AsyncClient, admin: Actor, arrange: Factory, db: AsyncSession
+) -> None:
+    """The import locks the units it names, as a live reservation does: whichever comes second sees the unit taken
+    (a row problem for the import, 409 for the reservation), never a 500 nor two holds."""
+    relay, _, opening = await places(arrange)
+    manager = await arrange.user(Role.SERVICE_MANAGER)
+    for round_ in range(4):
+        unit = await arrange.unit(rooms=4)
+        live = await arrange.household(stage=Stage.RELAY_STAY)
+        past = full_path(f"r{round_}", date(2015 + round_, 2, 2), relay, unit, opening, end="follow_up")
+        imported, reserved = await asyncio.gather(
+            post(client, admin, lines(past)),
+            client.post(f"/api/v1/households/{live.id}/allocation", json={"unit_id": str(unit)},
+                        headers=manager.headers),
+        )  # fmt: skip
+        outcome = (imported.status_code, reserved.status_code)
+        assert outcome in {(201, 409), (422, 201)}, (imported.text, reserved.text)
+        status = await scalar(db, f"SELECT status::text FROM housing_units WHERE id = '{unit}'")
+        assert status == ("let" if outcome[0] == 201 else "reserved")
+        holds = f"SELECT count(*) FROM housing_allocations WHERE unit_id = '{unit}' AND status <> 'ended'"
+        assert await scalar(db, holds) == 1
