@@ -2,7 +2,9 @@
 import, and the checks and delete of a rollback.
 
 The imported rows are written here, not through each domain's live services: those stamp facts with today's date
-and one row at a time, while an import writes past facts in bulk. Every row written carries the import's id."""
+and one row at a time, while an import writes past facts in bulk. Every row written carries the import's id. What the
+import changes on rows other packages own (a unit let, hires counted on a job opening) goes through their contracts,
+`housing.holds` and `employers.hires` (`history_service`), never through this module."""
 
 from __future__ import annotations
 
