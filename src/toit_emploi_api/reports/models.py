@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Identity, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from toit_emploi_api.core.models import Base
@@ -59,3 +59,72 @@ class ReportStagePass(Base):
     retained_at: Mapped[datetime | None]
     submitted_at: Mapped[datetime | None]
     retained_year: Mapped[int | None] = mapped_column(Integer)
+
+
+class ReportHouseholdCount(Base):
+    """How many households (and their adults and children at retention) share one grain: the years of their dated
+    steps, their referring organisation, their stage and outcome, the steps they reached. The programme report and
+    the funnel's steps read these few thousand rows instead of one row per household (migration
+    20261202_reports_counts: statement-level triggers on `report_households` add each change to them)."""
+
+    __tablename__ = "report_household_counts"
+    __table_args__ = (
+        UniqueConstraint(
+            "referring_organisation_id",
+            "retained_year",
+            "submitted_year",
+            "withdrawn_year",
+            "stage",
+            "left_stage",
+            "left_reason",
+            "presented",
+            "reached_relay_stay",
+            "reached_lease",
+            "reached_follow_up",
+            "completed",
+            name="uq_report_household_counts_grain",
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    referring_organisation_id: Mapped[uuid.UUID]
+    retained_year: Mapped[int | None] = mapped_column(Integer)
+    submitted_year: Mapped[int | None] = mapped_column(Integer)
+    withdrawn_year: Mapped[int | None] = mapped_column(Integer)
+    stage: Mapped[Stage] = mapped_column(stage_enum)
+    left_stage: Mapped[Stage | None] = mapped_column(stage_enum)
+    left_reason: Mapped[str | None] = mapped_column(String(40))
+    presented: Mapped[bool] = mapped_column(Boolean)
+    reached_relay_stay: Mapped[bool] = mapped_column(Boolean)
+    reached_lease: Mapped[bool] = mapped_column(Boolean)
+    reached_follow_up: Mapped[bool] = mapped_column(Boolean)
+    completed: Mapped[bool] = mapped_column(Boolean)
+    households: Mapped[int] = mapped_column(Integer)
+    adults: Mapped[int] = mapped_column(Integer)
+    children: Mapped[int] = mapped_column(Integer)
+
+
+class ReportDayCount(Base):
+    """How many completed passes through a stage (`measure` = the stage), or households' spans (`measure` =
+    submission_to_lease, retention_to_completion), took `days` whole days, per year of retention and of submission:
+    the funnel's day histograms (kept from `report_stage_passes` and `report_households` by the same triggers)."""
+
+    __tablename__ = "report_day_counts"
+    __table_args__ = (
+        UniqueConstraint(
+            "retained_year",
+            "submitted_year",
+            "measure",
+            "days",
+            name="uq_report_day_counts_grain",
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    retained_year: Mapped[int | None] = mapped_column(Integer)
+    submitted_year: Mapped[int | None] = mapped_column(Integer)
+    measure: Mapped[str] = mapped_column(String(30))
+    days: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(Integer)
