@@ -112,7 +112,8 @@ async def test_the_counts_stay_exact_through_every_write(
     await _known(arrange)
     known = await assert_exact(db, client, sm)
     assert known["0"]["households_retained"] == 3
-    assert [d["passes"] for d in known["4"]["stage_durations"]] == [3, 4, 3, 1, 1]  # the cohort retained: not the declined one
+    # The cohort retained: not the declined household's diagnostic pass.
+    assert [d["passes"] for d in known["4"]["stage_durations"]] == [3, 4, 3, 1, 1]
 
     # Through the API: applications submitted and presented, retained, withdrawn; a member added.
     org = await arrange.partner_org()

@@ -1,9 +1,12 @@
-"""The reports' maintained summary: one row per household and one per completed pass through a stage.
+"""The reports' maintained summary, in two levels: one row per household and one per completed pass through a stage
+(`report_households`, `report_stage_passes`), and their counts per grain (`report_household_counts`,
+`report_day_counts`).
 
 Written only by PostgreSQL itself: statement-level triggers on `stage_transitions`, `households`,
-`household_members` and `housing_allocations` call `report_refresh(household ids)` (see the migration
-20261202_reports), so every writer — the API, a bulk history import — keeps it exact in the same transaction.
-The application never writes these tables; the reports only read them."""
+`household_members` and `housing_allocations` call `report_refresh(household ids)` (migration 20261202_reports),
+and statement-level triggers on the two per-household tables add each change to the counts (migration
+20261202_reports_counts), so every writer — the API, a bulk history import, its rollback — keeps both exact in the
+same transaction. The application never writes these tables; the reports only read them."""
 
 from __future__ import annotations
 
@@ -61,6 +64,25 @@ class ReportStagePass(Base):
     retained_year: Mapped[int | None] = mapped_column(Integer)
 
 
+HOUSEHOLD_GRAIN = (
+    "referring_organisation_id",
+    "retained_year",
+    "submitted_year",
+    "withdrawn_year",
+    "stage",
+    "left_stage",
+    "left_reason",
+    "presented",
+    "reached_relay_stay",
+    "reached_lease",
+    "reached_follow_up",
+    "completed",
+)
+"""What the households of one row of report_household_counts share (NULLs equal: a year not reached)."""
+DAY_GRAIN = ("retained_year", "submitted_year", "measure", "days")
+"""What the passes or spans of one row of report_day_counts share."""
+
+
 class ReportHouseholdCount(Base):
     """How many households (and their adults and children at retention) share one grain: the years of their dated
     steps, their referring organisation, their stage and outcome, the steps they reached. The programme report and
@@ -69,22 +91,7 @@ class ReportHouseholdCount(Base):
 
     __tablename__ = "report_household_counts"
     __table_args__ = (
-        UniqueConstraint(
-            "referring_organisation_id",
-            "retained_year",
-            "submitted_year",
-            "withdrawn_year",
-            "stage",
-            "left_stage",
-            "left_reason",
-            "presented",
-            "reached_relay_stay",
-            "reached_lease",
-            "reached_follow_up",
-            "completed",
-            name="uq_report_household_counts_grain",
-            postgresql_nulls_not_distinct=True,
-        ),
+        UniqueConstraint(*HOUSEHOLD_GRAIN, name="uq_report_household_counts_grain", postgresql_nulls_not_distinct=True),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
@@ -112,14 +119,7 @@ class ReportDayCount(Base):
 
     __tablename__ = "report_day_counts"
     __table_args__ = (
-        UniqueConstraint(
-            "retained_year",
-            "submitted_year",
-            "measure",
-            "days",
-            name="uq_report_day_counts_grain",
-            postgresql_nulls_not_distinct=True,
-        ),
+        UniqueConstraint(*DAY_GRAIN, name="uq_report_day_counts_grain", postgresql_nulls_not_distinct=True),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
