@@ -5,7 +5,8 @@ Builds, by bulk SQL (INSERT … SELECT over generate_series), 100,000 households
 withdrawals from every stage, steps back relay_stay → matching, completions), with their lease-signed allocations,
 spread over 2015–2026. Then it times, in process (``create_app`` + httpx ``ASGITransport``: server-side time, no
 network), for the funder role: the programme report and the funnel, ungrouped and grouped by year of retention. Each
-is run 7 times after a warm-up; the median and the worst are printed. The target is 100 ms each.
+is run 7 times after a warm-up; the median and the worst are printed. The target is 100 ms each. Those four read
+the aggregated summary; two more cases, with a period not starting on 1 January, time the per-household path.
 
 Database: ``DATABASE_URL`` if set (its data is added to), otherwise the embedded PostgreSQL under ``.data/bench-pg``
 with a fresh ``toit_emploi_bench_reports`` database, migrated to head.
@@ -211,8 +212,8 @@ async def compact(engine: AsyncEngine) -> None:
     freshly imported database would be after autovacuum, and gather the planner's statistics."""
     async with engine.connect() as connection:
         autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await autocommit.execute(text("VACUUM FULL ANALYZE report_households"))
-        await autocommit.execute(text("VACUUM FULL ANALYZE report_stage_passes"))
+        for table in ("report_households", "report_stage_passes", "report_household_counts", "report_day_counts"):
+            await autocommit.execute(text(f"VACUUM FULL ANALYZE {table}"))
         await autocommit.execute(text("ANALYZE"))
 
 
@@ -227,13 +228,14 @@ async def main(args: argparse.Namespace, url: str) -> None:
             await s.execute(
                 text(
                     "SELECT (SELECT count(*) FROM households), (SELECT count(*) FROM stage_transitions),"
-                    " (SELECT count(*) FROM household_members)"
+                    " (SELECT count(*) FROM household_members), (SELECT count(*) FROM report_household_counts),"
+                    " (SELECT count(*) FROM report_day_counts)"
                 )
             )
         ).one()
     print(
         f"built {counts[0]:,} households, {counts[1]:,} stage-history items, {counts[2]:,} members "
-        f"in {time.perf_counter() - started:.1f} s"
+        f"in {time.perf_counter() - started:.1f} s; aggregated summary: {counts[3]:,} + {counts[4]:,} rows"
     )
     token, _ = issue_access_token(
         settings, subject_kind="user", subject_id=funder, role=Role.FUNDER.value, organisation_id=funder_org
@@ -246,6 +248,9 @@ async def main(args: argparse.Namespace, url: str) -> None:
         ("programme by year", "/api/v1/reports/programme", {"group_by": "retention_year"}),
         ("funnel", "/api/v1/reports/funnel", {}),
         ("funnel by year", "/api/v1/reports/funnel", {"group_by": "retention_year"}),
+        # A period not on 1 January: read per household (informative; the target is for the four above).
+        ("programme 2018-03-01+", "/api/v1/reports/programme", {"retained_since": "2018-03-01"}),
+        ("funnel 2018-03-01+", "/api/v1/reports/funnel", {"retained_since": "2018-03-01"}),
     ]
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://bench", timeout=120) as client:
         for name, path, params in cases:
@@ -259,7 +264,7 @@ async def main(args: argparse.Namespace, url: str) -> None:
                 if run:  # the first run warms the pool and the caches
                     times.append(elapsed)
             verdict = "ok" if statistics.median(times) <= 100 else "OVER 100 ms"
-            print(f"{name:<20} median {statistics.median(times):7.1f} ms   worst {max(times):7.1f} ms   {verdict}")
+            print(f"{name:<22} median {statistics.median(times):7.1f} ms   worst {max(times):7.1f} ms   {verdict}")
     await app.state.engine.dispose()
 
 

@@ -1,12 +1,13 @@
 # ruff: noqa: S608 - the statements are built from the fixed fragments of this module; every value is bound.
-"""All SQL of the reports: set-based statements over the stage history, households and members.
+"""All SQL of the reports: set-based statements over the reports' maintained summary.
 
-The reports read the maintained summary (`reports.models`: `report_households`, `report_stage_passes`, kept by
-triggers from `stage_transitions`, `households`, `household_members` and `housing_allocations`) and, for groups and
-filters by organisation, `organisations` (id, kind, name). Never a name, a note, a reference.
-
-Each statement aggregates in PostgreSQL and returns a few hundred rows at most (counts per group and outcome, or
-per number of days), whatever the number of households.
+The summary (`reports.models`, kept by triggers from `stage_transitions`, `households`, `household_members` and
+`housing_allocations`) has two levels: one row per household and per completed stage pass (`report_households`,
+`report_stage_passes`), and their counts per grain (`report_household_counts`: years of the dated steps,
+organisation, outcome; `report_day_counts`: years, stage or span, whole days). A query whose periods are whole years
+(every bound on 1 January, or none: the common case) reads the counts, a few thousand rows; any other period reads
+the rows per household, compared on the instants. Both give the same figures (tests/reports). Groups and filters by
+organisation also read `organisations` (id, kind, name). Never a name, a note, a reference.
 """
 
 from __future__ import annotations
@@ -27,31 +28,87 @@ def paris_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=PROGRAMME_TZ)
 
 
-def _key(group_by: str, column: str) -> str:
-    """The group key of a figure dated by `column` (a fixed expression: never user input): its stored year."""
+@dataclass(frozen=True)
+class Source:
+    """Where the counts are read. Both relations have the columns of the aggregated summary
+    (`report_household_counts`, `report_day_counts`), so one statement reads either."""
+
+    households: str
+    days: str
+    exact: bool
+    """True: periods compare the instants (`*_at`); False: the Paris years (`*_year`)."""
+
+
+AGGREGATED = Source("report_household_counts", "report_day_counts", exact=False)
+"""The counts per grain (years, organisation, outcome; days): a few thousand rows."""
+
+
+def _per_household(include_imported: bool) -> Source:
+    """One row per household and per pass; `include_imported=False` leaves out the households of a history import
+    (their `import_id` is set), which the aggregated counts cannot tell apart."""
+    live = "" if include_imported else " AND ih.import_id IS NULL"
+    of = ("JOIN households ih ON ih.id = {}.household_id" + live) if live else ""
+    return Source(
+        households=f"""(
+        SELECT r.*, 1 AS households, r.presented_at IS NOT NULL AS presented, r.completed_at IS NOT NULL AS completed
+        FROM report_households r {of.format("r")})""",
+        days=f"""(
+        SELECT p.retained_year, p.retained_at, p.submitted_at, p.stage::text AS measure, p.days, 1 AS n
+        FROM report_stage_passes p {of.format("p")}
+        UNION ALL
+        SELECT c.retained_year, c.retained_at, c.submitted_at, 'submission_to_lease',
+            greatest(0, c.lease_signed_on - (c.submitted_at AT TIME ZONE 'Europe/Paris')::date), 1
+        FROM report_households c {of.format("c")} WHERE c.lease_signed_on IS NOT NULL AND c.submitted_at IS NOT NULL
+        UNION ALL
+        SELECT c.retained_year, c.retained_at, c.submitted_at, 'retention_to_completion',
+            greatest(0, floor(extract(epoch FROM c.completed_at - c.retained_at) / 86400))::int, 1
+        FROM report_households c {of.format("c")} WHERE c.completed_at IS NOT NULL AND c.retained_at IS NOT NULL)""",
+        exact=True,
+    )
+
+
+PER_HOUSEHOLD = _per_household(include_imported=True)
+"""The periods that do not start and end on 1 January."""
+LIVE_ONLY = _per_household(include_imported=False)
+"""Without the imported history (any period)."""
+
+
+def source(*bounds: date | None, include_imported: bool = True) -> Source:
+    """The aggregated summary when every bound of the query is 1 January (a whole number of years: exact at year
+    grain), or absent; else, or without the imported history, the per-household summary."""
+    if not include_imported:
+        return LIVE_ONLY
+    if all(b is None or (b.month, b.day) == (1, 1) for b in bounds):
+        return AGGREGATED
+    return PER_HOUSEHOLD
+
+
+def _key(group_by: str, step: str) -> str:
+    """The group key of a figure dated by `step` (a fixed prefix such as `r.retained`: never user input)."""
     if group_by == "retention_year":
-        return column.replace("_at", "_year")
+        return f"{step}_year"
     if group_by == "referring_organisation":
         return "r.referring_organisation_id"
     return "NULL::int"
 
 
-def _period(column: str, since: date | None, before: date | None, params: dict[str, Any], prefix: str) -> str:
-    clauses = [f"{column} IS NOT NULL"]
-    if since is not None:
-        params[f"{prefix}_since"] = paris_midnight(since)
-        clauses.append(f"{column} >= :{prefix}_since")
-    if before is not None:
-        params[f"{prefix}_before"] = paris_midnight(before)
-        clauses.append(f"{column} < :{prefix}_before")
-    return "(" + " AND ".join(clauses) + ")"
+class _Periods:
+    """The bound values of a statement's periods, each compared on the instants or the years of the source."""
 
+    def __init__(self, src: Source) -> None:
+        self.exact = src.exact
+        self.params: dict[str, Any] = {}
 
-def _live_only(alias: str, include_imported: bool) -> str:
-    """`include_imported=False`: leave out the households of a history import (their `import_id` is set)."""
-    if include_imported:
-        return "true"
-    return f"NOT EXISTS (SELECT 1 FROM households ih WHERE ih.id = {alias}.household_id AND ih.import_id IS NOT NULL)"
+    def __call__(self, step: str, since: date | None, before: date | None) -> str:
+        """`step` (`r.retained`) in [since, before): a Paris date on or after `since`, strictly before `before`."""
+        column = f"{step}_at" if self.exact else f"{step}_year"
+        clauses = [f"{column} IS NOT NULL"]
+        for bound, op in ((since, ">="), (before, "<")):
+            if bound is not None:
+                name = f"p{len(self.params)}"
+                self.params[name] = paris_midnight(bound) if self.exact else bound.year
+                clauses.append(f"{column} {op} :{name}")
+        return "(" + " AND ".join(clauses) + ")"
 
 
 @dataclass(frozen=True)
@@ -77,29 +134,31 @@ async def programme_cells(
     group_by: str,
     include_imported: bool = True,
 ) -> list[Cell]:
-    """Every figure of the programme report, per group: one statement over the summary, grouped by the figures'
-    dates and outcomes (a few hundred rows), folded here into cells."""
-    params: dict[str, Any] = {}
+    """Every figure of the programme report, per group: one statement over the summary (aggregated when the period
+    is whole years), grouped by the figures' dates and outcomes (a few hundred rows), folded here into cells."""
+    src = source(since, before, include_imported=include_imported)
+    period = _Periods(src)
     join = ""
     if organisation_kind is not None:
-        params["kind"] = organisation_kind
+        period.params["kind"] = organisation_kind
         join = "JOIN organisations o ON o.id = r.referring_organisation_id AND o.kind::text = :kind"
-    retained = _period("r.retained_at", since, before, params, "r")
-    submitted = _period("r.submitted_at", since, before, params, "s")
-    withdrawn = _period("r.withdrawn_at", since, before, params, "d")
-    rk, sk, wk = (_key(group_by, f"r.{c}_at") for c in ("retained", "submitted", "withdrawn"))
+    retained, submitted, withdrawn = (
+        period(f"r.{step}", since, before) for step in ("retained", "submitted", "withdrawn")
+    )
+    rk, sk, wk = (_key(group_by, f"r.{step}") for step in ("retained", "submitted", "withdrawn"))
     # One scan, three groupings (hashed together): the retained households by group and outcome, the submissions
     # by group, the withdrawals by group and stage left.
     sql = f"""
     SELECT CASE WHEN grouping(r.stage) = 0 THEN 'r' WHEN grouping(r.left_stage) = 0 THEN 'w' ELSE 's' END,
         {rk}, {sk}, {wk}, r.stage::text, r.left_stage::text, r.left_reason,
-        count(*) FILTER (WHERE {retained}), sum(r.adults) FILTER (WHERE {retained}),
-        sum(r.children) FILTER (WHERE {retained}), count(*) FILTER (WHERE {submitted}),
-        count(*) FILTER (WHERE {withdrawn} AND r.left_stage = 'diagnostic')
-    FROM report_households r {join}
-    WHERE ({retained} OR {submitted} OR {withdrawn}) AND {_live_only("r", include_imported)}
+        sum(r.households) FILTER (WHERE {retained}), sum(r.adults) FILTER (WHERE {retained}),
+        sum(r.children) FILTER (WHERE {retained}), sum(r.households) FILTER (WHERE {submitted}),
+        sum(r.households) FILTER (WHERE {withdrawn} AND r.left_stage = 'diagnostic')
+    FROM {src.households} r {join}
+    WHERE {retained} OR {submitted} OR {withdrawn}
     GROUP BY GROUPING SETS (({rk}, r.stage, r.left_stage, r.left_reason), ({sk}), ({wk}, r.left_stage))
     """
+    params = period.params
     counts: dict[tuple[str, str, str | None], int] = defaultdict(int)
     for row in (await session.execute(text(sql), params)).all():
         part = row[0]
@@ -115,7 +174,7 @@ async def programme_cells(
             continue
         if not n:
             continue
-        key = keys[0]
+        key, n = keys[0], int(n)
         counts["households_retained", key, None] += n
         counts["adults", key, None] += int(adults)
         counts["children", key, None] += int(children)
@@ -169,13 +228,12 @@ class FunnelRows:
     """(key, span) → days: submission_to_lease, retention_to_completion."""
 
 
-def _grouping(by_year: bool, retained: str, extra: tuple[str, ...]) -> tuple[str, str]:
+def _grouping(by_year: bool, year: str, extra: tuple[str, ...]) -> tuple[str, str]:
     """(key expression, GROUP BY …): the whole cohort, or (`by_year`) one group per year of retention, `none` for the
     households never retained; the whole cohort's figures are then the sum of the groups (`_with_totals`)."""
     plain = ", ".join(extra)
     if not by_year:
         return "'all'", f"GROUP BY ({plain})" if extra else "GROUP BY ()"
-    year = retained.replace("_at", "_year")
     return f"coalesce({year}::text, 'none')", f"GROUP BY {plain + ', ' if extra else ''}{year}"
 
 
@@ -191,6 +249,9 @@ def _with_totals(histograms: dict[tuple[str, str], Histogram]) -> dict[tuple[str
     return out
 
 
+SPANS = ("submission_to_lease", "retention_to_completion")
+
+
 async def funnel_rows(
     session: AsyncSession,
     *,
@@ -202,67 +263,51 @@ async def funnel_rows(
     include_imported: bool = True,
 ) -> FunnelRows:
     """Reached per step, the histograms of stage durations and of the two spans, for the whole cohort and
-    (`by_year`) per year of retention: three statements over the summary."""
-    params: dict[str, Any] = {}
+    (`by_year`) per year of retention: two statements over the summary (aggregated when the periods are whole
+    years)."""
+    src = source(retained_since, retained_before, submitted_since, submitted_before, include_imported=include_imported)
+    period = _Periods(src)
 
     def cohort(alias: str) -> str:
-        clauses = [_live_only(alias, include_imported)]
+        clauses = ["true"]
         if retained_since is not None or retained_before is not None:
-            clauses.append(_period(f"{alias}.retained_at", retained_since, retained_before, params, "r"))
+            clauses.append(period(f"{alias}.retained", retained_since, retained_before))
         if submitted_since is not None or submitted_before is not None:
-            clauses.append(_period(f"{alias}.submitted_at", submitted_since, submitted_before, params, "s"))
+            clauses.append(period(f"{alias}.submitted", submitted_since, submitted_before))
         return " AND ".join(clauses)
 
-    key, grouping = _grouping(by_year, "c.retained_at", ())
+    key, grouping = _grouping(by_year, "c.retained_year", ())
     reached_sql = f"""
     SELECT {key} AS key,
-        count(*) AS diagnostic,
-        count(c.submitted_at) AS application_submitted,
-        count(c.presented_at) AS application_presented,
-        count(c.retained_at) AS matching,
-        count(*) FILTER (WHERE c.reached_relay_stay) AS relay_stay,
-        count(*) FILTER (WHERE c.reached_lease) AS lease,
-        count(*) FILTER (WHERE c.reached_follow_up) AS follow_up,
-        count(c.completed_at) AS completed
-    FROM report_households c
+        sum(c.households) AS diagnostic,
+        sum(c.households) FILTER (WHERE c.submitted_year IS NOT NULL) AS application_submitted,
+        sum(c.households) FILTER (WHERE c.presented) AS application_presented,
+        sum(c.households) FILTER (WHERE c.retained_year IS NOT NULL) AS matching,
+        sum(c.households) FILTER (WHERE c.reached_relay_stay) AS relay_stay,
+        sum(c.households) FILTER (WHERE c.reached_lease) AS lease,
+        sum(c.households) FILTER (WHERE c.reached_follow_up) AS follow_up,
+        sum(c.households) FILTER (WHERE c.completed) AS completed
+    FROM {src.households} c
     WHERE {cohort("c")}
     {grouping}
     """
     reached: list[Cell] = []
     totals: dict[str, int] = dict.fromkeys(FUNNEL_STEPS, 0)
-    for row in (await session.execute(text(reached_sql), params)).mappings().all():
+    for row in (await session.execute(text(reached_sql), period.params)).mappings().all():
         for name in FUNNEL_STEPS:
-            totals[name] += int(row[name])
+            count = int(row[name] or 0)
+            totals[name] += count
             if row["key"] not in ("all", "none"):
-                reached.append(Cell(name, str(row["key"]), None, int(row[name])))
+                reached.append(Cell(name, str(row["key"]), None, count))
     reached += [Cell(name, "all", None, count) for name, count in totals.items()]
 
-    key, grouping = _grouping(by_year, "p.retained_at", ("p.stage", "p.days"))
-    durations_sql = f"""
-    SELECT {key}, p.stage::text, p.days, count(*) FROM report_stage_passes p WHERE {cohort("p")} {grouping}
-    """
+    key, grouping = _grouping(by_year, "d.retained_year", ("d.measure", "d.days"))
+    days_sql = f"SELECT {key}, d.measure, d.days, sum(d.n) FROM {src.days} d WHERE {cohort('d')} {grouping}"
     durations: dict[tuple[str, str], Histogram] = defaultdict(dict)
-    for k, stage, days, n in (await session.execute(text(durations_sql), params)).all():
-        durations[str(k), str(stage)][int(days)] = int(n)
-
-    key, grouping = _grouping(by_year, "s.retained_at", ("s.span", "s.days"))
-    spans_sql = f"""
-    WITH spans AS (
-        SELECT c.retained_year, 'submission_to_lease' AS span,
-            greatest(0, c.lease_signed_on - (c.submitted_at AT TIME ZONE 'Europe/Paris')::date) AS days
-        FROM report_households c
-        WHERE c.lease_signed_on IS NOT NULL AND c.submitted_at IS NOT NULL AND {cohort("c")}
-        UNION ALL
-        SELECT c.retained_year, 'retention_to_completion',
-            greatest(0, floor(extract(epoch FROM c.completed_at - c.retained_at) / 86400))::int
-        FROM report_households c
-        WHERE c.completed_at IS NOT NULL AND c.retained_at IS NOT NULL AND {cohort("c")}
-    )
-    SELECT {key}, s.span, s.days, count(*) FROM spans s {grouping}
-    """
     spans: dict[tuple[str, str], Histogram] = defaultdict(dict)
-    for k, span, days, n in (await session.execute(text(spans_sql), params)).all():
-        spans[str(k), str(span)][int(days)] = int(n)
+    for k, measure, days, n in (await session.execute(text(days_sql), period.params)).all():
+        if n:
+            (spans if measure in SPANS else durations)[str(k), str(measure)][int(days)] = int(n)
     return FunnelRows(reached=reached, durations=_with_totals(durations), spans=_with_totals(spans))
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -50,78 +50,88 @@ LEFT_STAGES = (Stage.MATCHING, Stage.RELAY_STAY, Stage.LEASE, Stage.FOLLOW_UP)
 """The stages a retained household can leave the programme from."""
 DURATION_STAGES = (Stage.DIAGNOSTIC, Stage.MATCHING, Stage.RELAY_STAY, Stage.LEASE, Stage.FOLLOW_UP)
 
-PROGRAMME_DEFINITIONS: dict[str, Definition] = {
-    "applications_submitted": Definition(
-        fr="Ménages dont le partenaire a transmis la candidature (date de transmission dans la période).",
-        en="Households whose application the partner submitted (submission date in the period).",
-    ),
-    "households_retained": Definition(
-        fr="Ménages retenus : passés un jour du diagnostic à la recherche d'emploi (date de la décision dans la "
-        "période).",
-        en="Households retained: they once moved from diagnostic to matching (decision date in the period).",
-    ),
-    "adults": Definition(
-        fr="Membres des ménages retenus âgés de 18 ans ou plus à la date où le ménage a été retenu.",
-        en="Members of the retained households aged 18 or older on the date the household was retained.",
-    ),
-    "children": Definition(
-        fr="Membres des ménages retenus âgés de moins de 18 ans à la date où le ménage a été retenu.",
-        en="Members of the retained households under 18 on the date the household was retained.",
-    ),
-    "households_installed": Definition(
-        fr="Ménages retenus installés ou en cours d'installation : aujourd'hui au bail, en accompagnement ou sortis "
-        "en droit commun.",
-        en="Retained households installed or being installed: now in lease, follow_up or completed.",
-    ),
-    "households_completed": Definition(
-        fr="Ménages retenus sortis du programme en droit commun (étape completed).",
-        en="Retained households that entered droit commun (stage completed).",
-    ),
-    "households_not_completed": Definition(
-        fr="Ménages retenus n'ayant pas achevé le parcours : aujourd'hui sortis (withdrawn), quelle que soit l'étape "
-        "quittée.",
-        en="Retained households that did not complete the process: now withdrawn, whatever the stage they left.",
-    ),
-    "households_in_progress": Definition(
-        fr="Ménages retenus en cours de parcours : aujourd'hui en recherche d'emploi ou en séjour relais.",
-        en="Retained households in progress: now in matching or relay_stay.",
-    ),
-    "declined_at_diagnostic": Definition(
-        fr="Candidatures non retenues : ménages sortis pendant le diagnostic (date de sortie dans la période).",
-        en="Applications declined: households withdrawn from diagnostic (withdrawal date in the period).",
-    ),
-    "withdrawals_by_reason": Definition(
-        fr="Ménages retenus puis sortis, par motif de sortie.",
-        en="Retained households that were withdrawn, by withdrawal reason.",
-    ),
-    "withdrawals_by_stage": Definition(
-        fr="Ménages retenus puis sortis, par étape quittée.",
-        en="Retained households that were withdrawn, by the stage they left.",
-    ),
-}
 
-FUNNEL_DEFINITIONS: dict[str, Definition] = {
-    "steps": Definition(
-        fr="Ménages de la cohorte ayant atteint chaque étape (diagnostic = toute la cohorte), et le taux de passage "
-        "depuis l'étape précédente.",
-        en="Households of the cohort that reached each step (diagnostic = the whole cohort), and the conversion from "
-        "the previous step.",
-    ),
-    "stage_durations": Definition(
-        fr="Jours entiers passés dans chaque étape, par passage achevé (un retour du séjour relais à la recherche "
-        "d'emploi compte deux passages) : médiane, 75e et 90e centiles (rang le plus proche).",
-        en="Whole days spent in each stage per completed pass (a step back relay_stay → matching counts both "
-        "passes): median, 75th and 90th percentiles (nearest rank).",
-    ),
-    "submission_to_lease": Definition(
-        fr="Médiane des jours entre la transmission de la candidature et la date de signature du bail.",
-        en="Median days from the application's submission to the lease signature date.",
-    ),
-    "retention_to_completion": Definition(
-        fr="Médiane des jours entre la décision de retenir le ménage et sa sortie en droit commun.",
-        en="Median days from the household's retention to its completion (droit commun).",
-    ),
-}
+def _definitions(sentences: dict[str, tuple[str, str]]) -> dict[str, Definition]:
+    """Each figure's definition from its (French, English) sentences."""
+    return {name: Definition(fr=fr, en=en) for name, (fr, en) in sentences.items()}
+
+
+PROGRAMME_DEFINITIONS = _definitions(
+    {
+        "applications_submitted": (
+            "Ménages dont le partenaire a transmis la candidature (date de transmission dans la période).",
+            "Households whose application the partner submitted (submission date in the period).",
+        ),
+        "households_retained": (
+            "Ménages retenus : passés un jour du diagnostic à la recherche d'emploi (date de la décision dans la "
+            "période).",
+            "Households retained: they once moved from diagnostic to matching (decision date in the period).",
+        ),
+        "adults": (
+            "Membres des ménages retenus âgés de 18 ans ou plus à la date où le ménage a été retenu.",
+            "Members of the retained households aged 18 or older on the date the household was retained.",
+        ),
+        "children": (
+            "Membres des ménages retenus âgés de moins de 18 ans à la date où le ménage a été retenu.",
+            "Members of the retained households under 18 on the date the household was retained.",
+        ),
+        "households_installed": (
+            "Ménages retenus installés ou en cours d'installation : aujourd'hui au bail, en accompagnement ou sortis "
+            "en droit commun.",
+            "Retained households installed or being installed: now in lease, follow_up or completed.",
+        ),
+        "households_completed": (
+            "Ménages retenus sortis du programme en droit commun (étape completed).",
+            "Retained households that entered droit commun (stage completed).",
+        ),
+        "households_not_completed": (
+            "Ménages retenus n'ayant pas achevé le parcours : aujourd'hui sortis (withdrawn), quelle que soit l'étape "
+            "quittée.",
+            "Retained households that did not complete the process: now withdrawn, whatever the stage they left.",
+        ),
+        "households_in_progress": (
+            "Ménages retenus en cours de parcours : aujourd'hui en recherche d'emploi ou en séjour relais.",
+            "Retained households in progress: now in matching or relay_stay.",
+        ),
+        "declined_at_diagnostic": (
+            "Candidatures non retenues : ménages sortis pendant le diagnostic (date de sortie dans la période).",
+            "Applications declined: households withdrawn from diagnostic (withdrawal date in the period).",
+        ),
+        "withdrawals_by_reason": (
+            "Ménages retenus puis sortis, par motif de sortie.",
+            "Retained households that were withdrawn, by withdrawal reason.",
+        ),
+        "withdrawals_by_stage": (
+            "Ménages retenus puis sortis, par étape quittée.",
+            "Retained households that were withdrawn, by the stage they left.",
+        ),
+    }
+)
+
+FUNNEL_DEFINITIONS = _definitions(
+    {
+        "steps": (
+            "Ménages de la cohorte ayant atteint chaque étape (diagnostic = toute la cohorte), et le taux de passage "
+            "depuis l'étape précédente.",
+            "Households of the cohort that reached each step (diagnostic = the whole cohort), and the conversion from "
+            "the previous step.",
+        ),
+        "stage_durations": (
+            "Jours entiers passés dans chaque étape, par passage achevé (un retour du séjour relais à la recherche "
+            "d'emploi compte deux passages) : médiane, 75e et 90e centiles (rang le plus proche).",
+            "Whole days spent in each stage per completed pass (a step back relay_stay → matching counts both "
+            "passes): median, 75th and 90th percentiles (nearest rank).",
+        ),
+        "submission_to_lease": (
+            "Médiane des jours entre la transmission de la candidature et la date de signature du bail.",
+            "Median days from the application's submission to the lease signature date.",
+        ),
+        "retention_to_completion": (
+            "Médiane des jours entre la décision de retenir le ménage et sa sortie en droit commun.",
+            "Median days from the household's retention to its completion (droit commun).",
+        ),
+    }
+)
 
 # French column headers of the programme report's CSV.
 STAGE_FR = {
@@ -271,12 +281,8 @@ async def programme(
         groups = [ProgrammeGroup(key=k, label=labels[k], **_figures(cells, k, suppress, totals=False)) for k in keys]
     return ProgrammeReport(
         **totals,
+        **asdict(query),
         as_of=as_of,
-        retained_since=query.retained_since,
-        retained_before=query.retained_before,
-        referring_organisation_kind=query.referring_organisation_kind,
-        group_by=query.group_by,
-        include_imported=query.include_imported,
         suppression_threshold=suppress.threshold,
         definitions=PROGRAMME_DEFINITIONS,
         groups=groups,
@@ -372,13 +378,8 @@ async def funnel(session: AsyncSession, principal: Principal, query: FunnelQuery
         groups = [FunnelGroup(key=k, label=k, **_funnel_figures(rows, k, suppress, totals=False)) for k in keys]
     return FunnelReport(
         **_funnel_figures(rows, "all", suppress, totals=True),
+        **asdict(query),
         as_of=as_of,
-        retained_since=query.retained_since,
-        retained_before=query.retained_before,
-        submitted_since=query.submitted_since,
-        submitted_before=query.submitted_before,
-        group_by=query.group_by,
-        include_imported=query.include_imported,
         suppression_threshold=suppress.threshold,
         definitions=FUNNEL_DEFINITIONS,
         groups=groups,
