@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
-from toit_emploi_api.core.clock import PROGRAMME_TZ
-from toit_emploi_api.core.resources import PageParams, Slice, paginate, sorted_by
+from toit_emploi_api.core.resources import PageParams, Slice, created_between, paginate, sorted_by
 from toit_emploi_api.employers.models import Employer, JobOpening
 from toit_emploi_api.vocab.statuses import ContractType, JobOpeningStatus
 
@@ -37,16 +36,6 @@ class JobOpeningFilters:
     only_open: bool = False  # partner workers see open openings only
     created_since: date | None = None  # Paris dates
     created_before: date | None = None
-
-
-def _created_between(column: Any, since: date | None, before: date | None) -> list[ColumnElement[bool]]:
-    """`created_since` (on or after that Paris day) and `created_before` (strictly before it)."""
-    conds: list[ColumnElement[bool]] = []
-    if since is not None:
-        conds.append(column >= datetime.combine(since, time.min, tzinfo=PROGRAMME_TZ))
-    if before is not None:
-        conds.append(column < datetime.combine(before, time.min, tzinfo=PROGRAMME_TZ))
-    return conds
 
 
 # --- employers ---------------------------------------------------------------------------------------------
@@ -78,7 +67,7 @@ def _employer_where(f: EmployerFilters) -> list[ColumnElement[bool]]:
         (Employer.active, f.active),
         (Employer.commune_insee, f.commune_insee),
         (Employer.sector_folded, f.sector_folded),
-    ) + _created_between(Employer.created_at, f.created_since, f.created_before)
+    ) + created_between(Employer.created_at, f.created_since, f.created_before)
 
 
 _EMPLOYER_SORTS: dict[str, Any] = {"legal_name": Employer.legal_name, "created_at": Employer.created_at}
@@ -130,7 +119,7 @@ def _job_opening_where(f: JobOpeningFilters) -> list[ColumnElement[bool]]:
         (Employer.commune_insee, f.commune_insee),
         (Employer.sector_folded, f.sector_folded),
     )
-    where += _created_between(JobOpening.created_at, f.created_since, f.created_before)
+    where += created_between(JobOpening.created_at, f.created_since, f.created_before)
     if f.rome is not None:
         if len(f.rome) == 5:
             where.append(JobOpening.rome_code == f.rome)

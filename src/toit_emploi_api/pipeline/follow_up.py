@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
 from toit_emploi_api.core.clock import PROGRAMME_START, today
-from toit_emploi_api.core.resources import PageParams, Slice
+from toit_emploi_api.core.resources import ListQuery, PageParams, Slice
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.pipeline import records, repository
 from toit_emploi_api.pipeline.checks import check_dates, require_stage
@@ -38,9 +38,9 @@ async def create(
 
 
 async def list_for(
-    session: AsyncSession, principal: Principal, household: Household, page: PageParams
+    session: AsyncSession, principal: Principal, household: Household, page: PageParams, q: ListQuery
 ) -> Slice[FollowUpEntry]:
     """One page of the household's records; the read is recorded with the ids shown."""
-    rows = await repository.list_follow_up(session, household.id, page)
+    rows = await repository.list_follow_up(session, household.id, page, q)
     await records.read(session, principal, AuditAction.FOLLOW_UP_ENTRY_LIST, household.id, rows.rows)
     return rows
