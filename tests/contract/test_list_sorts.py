@@ -254,23 +254,6 @@ async def test_every_sort_key_both_ways_and_across_pages(
     assert [e["field"] for e in r.json()["errors"]] == ["query.sort"]
 
 
-async def test_stage_history_newest_first(client: AsyncClient, arrange: Factory, service_manager: Actor) -> None:
-    household = (await arrange.household(stage=Stage.MATCHING, adults=1, children=0)).id
-    start = utcnow() - timedelta(days=10)
-    await arrange.transition(household, Stage.DIAGNOSTIC, Stage.MATCHING, start + timedelta(days=2))
-    await arrange.transition(household, Stage.MATCHING, Stage.DIAGNOSTIC, start)
-    await arrange.transition(household, Stage.DIAGNOSTIC, Stage.MATCHING, start + timedelta(days=1))
-    url = f"/api/v1/households/{household}/transitions"
-    oldest = (await client.get(url, headers=service_manager.headers)).json()["items"]
-    newest = (await client.get(url, params={"sort": "-at"}, headers=service_manager.headers)).json()["items"]
-    assert [_instant(i["at"]) for i in oldest] == sorted(_instant(i["at"]) for i in oldest)
-    assert len(oldest) >= 3
-    assert [i["id"] for i in newest] == [i["id"] for i in reversed(oldest)]
-    r = await client.get(url, params={"sort": "stage"}, headers=service_manager.headers)
-    assert r.status_code == 422
-    assert [e["field"] for e in r.json()["errors"]] == ["query.sort"]
-
-
 @pytest.mark.parametrize("desk", [False, True])
 async def test_placements_created_window(
     client: AsyncClient, arrange: Factory, service_manager: Actor, desk: bool

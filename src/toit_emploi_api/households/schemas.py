@@ -323,12 +323,6 @@ class MemberSort(StrEnum):
     BIRTH_DATE, BIRTH_DATE_DESC = "birth_date", "-birth_date"
 
 
-class DuplicateSort(StrEnum):
-    """`sort` of the possible duplicates: by the creation of the newer household of each pair."""
-
-    CREATED_AT, CREATED_AT_DESC = "created_at", "-created_at"
-
-
 # --- possible duplicates -----------------------------------------------------------------------------------
 class DuplicateHousehold(OutputModel):
     id: uuid.UUID
@@ -349,3 +343,9 @@ class DuplicatePair(OutputModel):
     first: DuplicateHousehold
     second: DuplicateHousehold
     shared_members: list[SharedMember]
+
+
+class DuplicateSort(StrEnum):
+    """`sort` of the possible duplicates: by the creation of the newer household of each pair."""
+
+    CREATED_AT, CREATED_AT_DESC = "created_at", "-created_at"

@@ -205,19 +205,23 @@ async def booked_until(session: AsyncSession, unit_id: uuid.UUID) -> date | None
 
 
 # --- placements --------------------------------------------------------------------------------------------------
+async def _household_list(
+    session: AsyncSession, model: Any, household_id: uuid.UUID, page: PageParams, q: ListQuery, columns: Any, *ties: Any
+) -> Slice[Any]:
+    """One page of a household's `model` rows created in `q`'s window, in `q.sort` order over `columns`, then
+    `ties` and the id (in the sort's direction)."""
+    stmt = select(model).where(
+        model.household_id == household_id, *created_between(model.created_at, q.created_since, q.created_before)
+    )
+    return await paginate(session, sorted_by(stmt, q.sort, columns, *ties, model.id), page)
+
+
 async def list_placements(
     session: AsyncSession, household_id: uuid.UUID, page: PageParams, q: ListQuery
 ) -> Slice[Placement]:
-    stmt = select(Placement).where(
-        Placement.household_id == household_id,
-        *created_between(Placement.created_at, q.created_since, q.created_before),
-    )
-    columns = {
-        "created_at": Placement.created_at,
-        "updated_at": Placement.updated_at,
-        "start_date": Placement.start_date,
-    }
-    return await paginate(session, sorted_by(stmt, q.sort, columns, Placement.id), page)
+    columns = {"created_at": Placement.created_at, "updated_at": Placement.updated_at}
+    columns["start_date"] = Placement.start_date
+    return await _household_list(session, Placement, household_id, page, q, columns)
 
 
 async def placement_ids_of_member(session: AsyncSession, member_id: uuid.UUID) -> list[uuid.UUID]:
@@ -229,12 +233,8 @@ async def placement_ids_of_member(session: AsyncSession, member_id: uuid.UUID) -
 async def list_relay_stays(
     session: AsyncSession, household_id: uuid.UUID, page: PageParams, q: ListQuery
 ) -> Slice[RelayStay]:
-    stmt = select(RelayStay).where(
-        RelayStay.household_id == household_id,
-        *created_between(RelayStay.created_at, q.created_since, q.created_before),
-    )
     columns = {"start_date": RelayStay.start_date, "created_at": RelayStay.created_at}
-    return await paginate(session, sorted_by(stmt, q.sort, columns, RelayStay.id), page)
+    return await _household_list(session, RelayStay, household_id, page, q, columns)
 
 
 async def has_booked_stay(session: AsyncSession, household_id: uuid.UUID) -> bool:
@@ -259,12 +259,8 @@ async def list_follow_up(
     session: AsyncSession, household_id: uuid.UUID, page: PageParams, q: ListQuery
 ) -> Slice[FollowUpEntry]:
     """Entries of the same day in the order they were written, in the sort's direction."""
-    stmt = select(FollowUpEntry).where(
-        FollowUpEntry.household_id == household_id,
-        *created_between(FollowUpEntry.created_at, q.created_since, q.created_before),
-    )
     columns = {"entry_date": FollowUpEntry.entry_date, "created_at": FollowUpEntry.created_at}
-    return await paginate(session, sorted_by(stmt, q.sort, columns, FollowUpEntry.created_at, FollowUpEntry.id), page)
+    return await _household_list(session, FollowUpEntry, household_id, page, q, columns, FollowUpEntry.created_at)
 
 
 # --- pipeline events (from the audit trail) ----------------------------------------------------------------------

@@ -210,13 +210,12 @@ async def transitions_create(
     response_model=StageHistoryOut,
     responses=_READ,
 )
-async def transitions_list(
-    principal: HistoryReaderDep, session: SessionDep, household: StageHousehold, q: EventQuery
-) -> Response:
+async def transitions_list(principal: HistoryReaderDep, session: SessionDep, household: StageHousehold) -> Response:
     """The household's current `stage`, `application_status`, `stage_entered_at`, `days_in_stage` and every item of
     its history, oldest first (`kind`, `from_stage`, `to_stage`, `at`, `by {kind, id, role}`, `reason`, `note`):
     `kind` is `move` for a stage move, `application_submitted` / `application_presented` for the application's steps
-    inside diagnostic (from and to diagnostic). `sort=-at` lists the newest first.
+    inside diagnostic (from and to diagnostic). One resource, not a paginated list: it takes no `sort` (its ETag
+    is the household's, so that If-None-Match stays exact; `GET …/pipeline-events?sort=-at` lists newest first).
 
     **Who:** the service manager, the Paris referent and partner workers (their own organisation's households:
     others are 404). A partner worker gets each item's `id`, `kind`, `from_stage`, `to_stage` and `at` only, and no
@@ -224,9 +223,7 @@ async def transitions_list(
 
     The answer's ETag is the household's: the one `POST …/transitions` expects in If-Match.
     """
-    moves = list(await service.history(session, principal, household))
-    if q.sort == ChronologySort.AT_DESC:
-        moves.reverse()  # (at, id) descending
+    moves = await service.history(session, principal, household)
     out = StageHistoryOut.model_validate(
         {**_stage_out(household), "items": [views.transition_out(m).model_dump() for m in moves]}
     )
