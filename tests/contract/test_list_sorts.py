@@ -269,3 +269,33 @@ async def test_placements_created_window(
     assert len(before) == 3
     r = await client.get(url, params={"created_since": "0"}, headers=service_manager.headers)
     assert r.status_code == 422
+
+
+async def test_q_finds_employers_and_openings_by_words(
+    client: AsyncClient, arrange: Factory, service_manager: Actor
+) -> None:
+    sawmill = await arrange.employer(legal_name="Scierie du Cantal")
+    bakery = await arrange.employer(legal_name="Boulangerie Légère")
+    for title in ("Maçon", "Aide-maçon", "Cariste"):
+        await arrange.opening(employer=sawmill, title=title)
+    await arrange.opening(employer=bakery, title="Boulanger")
+
+    async def names(url: str, q: str, key: str) -> list[str]:
+        r = await client.get(url, params={"q": q, "sort": key}, headers=service_manager.headers)
+        assert r.status_code == 200, r.text
+        return [item[key] for item in r.json()["items"]]
+
+    employers = "/api/v1/employers"
+    assert await names(employers, "scierie", "legal_name") == ["Scierie du Cantal"]
+    assert await names(employers, "CANTAL scierie", "legal_name") == ["Scierie du Cantal"]
+    assert await names(employers, "legere", "legal_name") == ["Boulangerie Légère"]
+    assert await names(employers, "scierie legere", "legal_name") == []
+    assert await names(employers, "'", "legal_name") == []
+    openings = "/api/v1/job-openings"
+    assert await names(openings, "macon", "title") == ["Aide-maçon", "Maçon"]
+    assert await names(openings, "aide macon", "title") == ["Aide-maçon"]
+    assert await names(f"/api/v1/employers/{sawmill}/job-openings", "cariste", "title") == ["Cariste"]
+    assert await names(f"/api/v1/employers/{bakery}/job-openings", "macon", "title") == []
+    r = await client.get(openings, params={"q": ""}, headers=service_manager.headers)
+    assert r.status_code == 422
+    assert [e["field"] for e in r.json()["errors"]] == ["query.q"]

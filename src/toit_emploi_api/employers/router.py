@@ -73,6 +73,24 @@ SectorQuery = Annotated[
     Query(min_length=1, max_length=100, description="Employer sector, whole value, case and accents ignored."),
 ]
 StatusQuery = Annotated[JobOpeningStatus | None, Query(alias="status")]
+EmployerWordsQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=100,
+        description="Words of the legal or trade name, each found (case, accents, hyphens and apostrophes ignored).",
+        examples=["scierie"],
+    ),
+]
+TitleWordsQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=100,
+        description="Words of the title, each found (case, accents, hyphens and apostrophes ignored).",
+        examples=["macon"],
+    ),
+]
 
 
 def _opening_out(principal: Principal, opening: JobOpening) -> JobOpeningOut | JobOpeningPublicOut:
@@ -93,13 +111,15 @@ async def employers_list(
     sort: Annotated[EmployerSort, SortQuery] = EmployerSort.LEGAL_NAME,
     created_since: CreatedSinceQuery = None,
     created_before: CreatedBeforeQuery = None,
+    q: EmployerWordsQuery = None,
 ) -> Page[EmployerOut]:
     """Employers, by legal name unless `sort` says otherwise (admin, service manager, Paris referent; partner workers
     get 403).
 
     Filters: `active`, `commune_insee` (the employer's INSEE code) and `sector` (the whole value, case and accents
-    ignored), `created_since`/`created_before` (Paris dates). `sort`: `legal_name`, `created_at`, `-` for
-    descending. Paginated with `limit` and `offset`."""
+    ignored), `created_since`/`created_before` (Paris dates), `q` (words of the legal or trade name, case and
+    accents ignored: `scierie du cantal`). `sort`: `legal_name`, `created_at`, `-` for descending. Paginated with
+    `limit` and `offset`."""
     rows = await service.list_employers(
         session,
         page,
@@ -109,6 +129,7 @@ async def employers_list(
         sort=sort.value,
         created_since=created_since,
         created_before=created_before,
+        q=q,
     )
     return rows.to(EmployerOut.model_validate)
 
@@ -191,12 +212,13 @@ async def employers_job_openings_list(
     created_since: CreatedSinceQuery = None,
     created_before: CreatedBeforeQuery = None,
     sort: Annotated[JobOpeningSort, SortQuery] = JobOpeningSort.CREATED_AT,
+    q: TitleWordsQuery = None,
 ) -> Page[JobOpeningOut]:
     """One employer's job openings, every status unless `status` is given, oldest first unless `sort` says
     otherwise (admin, service manager, Paris referent); 404 when the employer is unknown.
 
-    Filters: `status`, `created_since`/`created_before` (Paris dates). `sort`: `created_at`, `start_date`, `title`,
-    `-` for descending (ties by id). Paginated with `limit` and `offset`."""
+    Filters: `status`, `created_since`/`created_before` (Paris dates), `q` (words of the title). `sort`:
+    `created_at`, `start_date`, `title`, `-` for descending (ties by id). Paginated with `limit` and `offset`."""
     rows = await service.list_job_openings(
         session,
         principal,
@@ -206,6 +228,7 @@ async def employers_job_openings_list(
         created_since=created_since,
         created_before=created_before,
         sort=sort.value,
+        q=q,
     )
     return rows.to(JobOpeningOut.model_validate)
 
@@ -292,13 +315,14 @@ async def job_openings_list(
     sort: Annotated[JobOpeningSort, SortQuery] = JobOpeningSort.CREATED_AT,
     created_since: CreatedSinceQuery = None,
     created_before: CreatedBeforeQuery = None,
+    q: TitleWordsQuery = None,
 ) -> Page[JobOpeningOut] | Page[JobOpeningPublicOut] | StreamingResponse:
     """Job openings, oldest first unless `sort` says otherwise (admin, service manager, Paris referent, partner
     workers).
 
     Filters: `status`, `rome_code` (a whole code, or the start of one: `F17`, `F`), `sector` (the employer's, whole
     value, case and accents ignored), `commune_insee` (the employer's INSEE code), `contract_type`, `employer_id`,
-    `created_since`/`created_before` (Paris dates).
+    `created_since`/`created_before` (Paris dates), `q` (words of the title, case and accents ignored: `macon`).
     `sort`: `created_at`, `start_date`, `title`, `-` for descending. Paginated with `limit` and `offset`.
 
     Partner workers see open openings only, with the employer reduced to `id`, `legal_name`, `trade_name`, `sector`
@@ -320,6 +344,7 @@ async def job_openings_list(
             employer_id=employer_id,
             created_since=created_since,
             created_before=created_before,
+            q=q,
         )
         paths = columns(view, OPENING_LABELS)
         statement = service.job_openings_csv_statement(filters, sort.value)
@@ -339,6 +364,7 @@ async def job_openings_list(
         sort=sort.value,
         created_since=created_since,
         created_before=created_before,
+        q=q,
     )
     if service.is_staff(principal):
         return rows.to(JobOpeningOut.model_validate, Page[JobOpeningOut])

@@ -71,6 +71,11 @@ def is_staff(principal: Principal) -> bool:
     return principal.role in STAFF_ROLES
 
 
+def _words(q: str | None) -> tuple[str, ...] | None:
+    """`q`'s folded words (None without `q`; an empty tuple when it holds none: nothing matches)."""
+    return None if q is None else tuple(fold(q).split())
+
+
 def _folded(sector: str | None) -> str | None:
     return fold(sector) if sector else None
 
@@ -92,14 +97,17 @@ async def list_employers(
     sort: str = "legal_name",
     created_since: date | None = None,
     created_before: date | None = None,
+    q: str | None = None,
 ) -> Slice[Employer]:
-    """One page of employers in the `sort` order; `sector` matches the whole value, case and accents ignored."""
+    """One page of employers in the `sort` order; `sector` matches the whole value, case and accents ignored; `q`
+    words of the legal or trade name."""
     filters = repository.EmployerFilters(
         active=active,
         commune_insee=commune_insee,
         sector_folded=_folded(sector),
         created_since=created_since,
         created_before=created_before,
+        words=_words(q),
     )
     return await repository.list_employers(session, filters, page, sort)
 
@@ -182,6 +190,7 @@ async def list_job_openings(
     sort: str = "created_at",
     created_since: date | None = None,
     created_before: date | None = None,
+    q: str | None = None,
 ) -> Slice[JobOpening]:
     """One page of job openings, oldest first, with their employers; partner workers get open ones only.
     `rome` is a whole code or the start of one, in any case."""
@@ -195,6 +204,7 @@ async def list_job_openings(
         employer_id=employer_id,
         created_since=created_since,
         created_before=created_before,
+        q=q,
     )
     return await repository.list_job_openings(session, filters, page, sort)
 
@@ -210,6 +220,7 @@ def job_opening_filters(
     employer_id: uuid.UUID | None = None,
     created_since: date | None = None,
     created_before: date | None = None,
+    q: str | None = None,
 ) -> repository.JobOpeningFilters:
     """The list's filters within what the caller may see (partner workers: open openings only)."""
     return repository.JobOpeningFilters(
@@ -222,6 +233,7 @@ def job_opening_filters(
         only_open=not is_staff(principal),
         created_since=created_since,
         created_before=created_before,
+        words=_words(q),
     )
 
 

@@ -219,7 +219,7 @@ async def _household_list(
 async def list_placements(
     session: AsyncSession, household_id: uuid.UUID, page: PageParams, q: ListQuery
 ) -> Slice[Placement]:
-    columns = {"created_at": Placement.created_at, "updated_at": Placement.updated_at}
+    columns: dict[str, Any] = {"created_at": Placement.created_at, "updated_at": Placement.updated_at}
     columns["start_date"] = Placement.start_date
     return await _household_list(session, Placement, household_id, page, q, columns)
 
