@@ -7,7 +7,7 @@ with the employer reduced to name, sector and commune; landlords and funders get
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
@@ -73,24 +73,16 @@ SectorQuery = Annotated[
     Query(min_length=1, max_length=100, description="Employer sector, whole value, case and accents ignored."),
 ]
 StatusQuery = Annotated[JobOpeningStatus | None, Query(alias="status")]
-EmployerWordsQuery = Annotated[
-    str | None,
-    Query(
-        min_length=1,
-        max_length=100,
-        description="Words of the legal or trade name, each found (case, accents, hyphens and apostrophes ignored).",
-        examples=["scierie"],
-    ),
-]
-TitleWordsQuery = Annotated[
-    str | None,
-    Query(
-        min_length=1,
-        max_length=100,
-        description="Words of the title, each found (case, accents, hyphens and apostrophes ignored).",
-        examples=["macon"],
-    ),
-]
+
+
+def _words_query(of: str, example: str) -> Any:
+    """A `q` parameter: words of `of`, each found, as `reference.text.fold` compares them."""
+    description = f"Words of {of}, each found (case, accents, hyphens and apostrophes ignored)."
+    return Query(min_length=1, max_length=100, description=description, examples=[example])
+
+
+EmployerWordsQuery = Annotated[str | None, _words_query("the legal or trade name", "scierie")]
+TitleWordsQuery = Annotated[str | None, _words_query("the title", "macon")]
 
 
 def _opening_out(principal: Principal, opening: JobOpening) -> JobOpeningOut | JobOpeningPublicOut:
