@@ -157,13 +157,40 @@ async def test_405_lists_every_method_of_the_path(client: AsyncClient, service_m
     )
     r = await client.put(f"{V1}/households/{household.json()['id']}", headers=service_manager.headers)
     assert r.status_code == 405
-    assert r.headers["allow"] == "GET, PATCH, DELETE"
+    assert r.headers["allow"] == "GET, HEAD, PATCH, DELETE"
     assert r.headers["content-type"] == "application/problem+json"
     r = await client.patch(f"{V1}/households/possible-duplicates", headers=service_manager.headers)
     assert r.status_code == 405
-    assert r.headers["allow"] == "GET"
+    assert r.headers["allow"] == "GET, HEAD"
     r = await client.get(f"{V1}/households/not-a-uuid", headers=service_manager.headers)
     assert r.status_code == 404
+
+
+async def test_head_answers_as_get_without_a_body(client: AsyncClient, service_manager: Actor) -> None:
+    created = await client.post(
+        f"{V1}/households", json={"housing_situation": "shelter"}, headers=service_manager.headers
+    )
+    url = created.headers["Location"]
+    got = await client.get(url, headers=service_manager.headers)
+    head = await client.head(url, headers=service_manager.headers)
+    assert head.status_code == 200
+    assert head.content == b""
+    for name in ("etag", "content-type", "content-length", "cache-control"):
+        assert head.headers[name] == got.headers[name], name
+    assert int(head.headers["content-length"]) == len(got.content) > 0
+    listed = await client.head(f"{V1}/households", params={"sort": "reference"}, headers=service_manager.headers)
+    assert (listed.status_code, listed.content) == (200, b"")
+    # The same checks as the GET: no token, an unknown query parameter, a stale If-None-Match.
+    assert (await client.head(url)).status_code == 401
+    r = await client.head(f"{V1}/households", params={"sorting": "x"}, headers=service_manager.headers)
+    assert (r.status_code, r.content) == (422, b"")
+    r = await client.head(url, headers={**service_manager.headers, "If-None-Match": got.headers["etag"]})
+    assert (r.status_code, r.content) == (304, b"")
+    # A path without GET: 405, and Allow does not offer HEAD.
+    r = await client.head(f"{V1}/auth/token")
+    assert r.status_code == 405
+    assert "HEAD" not in r.headers["allow"]
+    assert "POST" in r.headers["allow"]
 
 
 async def test_415_for_a_json_body_in_another_media_type(client: AsyncClient, service_manager: Actor) -> None:

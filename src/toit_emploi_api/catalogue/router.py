@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from toit_emploi_api.auth.policy import Principal, authorize
 from toit_emploi_api.catalogue import service
-from toit_emploi_api.catalogue.schemas import CommuneOut, RomeCodeOut, VocabularyItem
+from toit_emploi_api.catalogue.schemas import CommuneOut, CommuneSort, RomeCodeOut, RomeCodeSort, VocabularyItem
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.problems import NOT_FOUND
-from toit_emploi_api.core.resources import Page, PageDep
+from toit_emploi_api.core.resources import Page, PageDep, SortQuery
 from toit_emploi_api.vocab import labels
 from toit_emploi_api.vocab.roles import Role
 
@@ -45,14 +45,16 @@ async def rome_codes_list(
             examples=["maconnerie"],
         ),
     ] = None,
+    sort: Annotated[RomeCodeSort, SortQuery] = RomeCodeSort.CODE,
 ) -> Page[RomeCodeOut]:
-    """The ROME codes (France Travail's job codes) the API knows, ordered by code (admin, service manager, Paris
-    referent, partner workers; landlords and funders get 403).
+    """The ROME codes (France Travail's job codes) the API knows, ordered by code unless `sort` says otherwise
+    (`code`, `label`; `-` for descending) (admin, service manager, Paris referent, partner workers; landlords and
+    funders get 403).
 
     `q` matches words of the label ignoring case and accents (`maconnerie` finds `Maçonnerie`) or the start of a
     code (`F17`, `k13`); without `q`, every code. Paginated with `limit` and `offset`. The list is the reference
     file loaded by a migration; profiles and job openings also accept well-formed codes it does not hold."""
-    return (await service.list_rome_codes(session, q, page)).to(RomeCodeOut.model_validate)
+    return (await service.list_rome_codes(session, q, page, sort.value)).to(RomeCodeOut.model_validate)
 
 
 @router.get(
@@ -94,6 +96,7 @@ async def communes_list(
             examples=["15"],
         ),
     ] = None,
+    sort: Annotated[CommuneSort | None, SortQuery] = None,
 ) -> Page[CommuneOut]:
     """The communes of the Cantal (15) and its neighbouring departments (12, 19, 43, 46, 48, 63), from INSEE's
     Code officiel géographique and La Poste's postcodes (Licence Ouverte / Etalab 2.0; see docs/matching.md).
@@ -102,9 +105,12 @@ async def communes_list(
 
     `q` matches communes each of whose words of `q` starts a word of the name (case, accents, hyphens and
     apostrophes ignored), or whose INSEE code starts with `q`, or one of whose postcodes is `q`; `department`
-    keeps one department. Order: the exact name first, then the most populous, then by INSEE code. Paginated
+    keeps one department. Order: the exact name first, then the most populous, then by INSEE code; `sort`
+    (`name`, `population`, `insee_code`; `-` for descending) orders by one key instead. Paginated
     with `limit` and `offset`. Coordinates are the commune's (WGS 84), as decimal strings."""
-    return (await service.list_communes(session, q, department, page)).to(CommuneOut.model_validate)
+    return (await service.list_communes(session, q, department, page, None if sort is None else sort.value)).to(
+        CommuneOut.model_validate
+    )
 
 
 @router.get(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
@@ -36,3 +37,19 @@ class CommuneOut(OutputModel):
 class VocabularyItem(OutputModel):
     code: str = Field(examples=["relay_stay"], description="The value the API sends and accepts.")
     label: str = Field(examples=["Séjour en appartement relais"], description="Its French label.")
+
+
+class RomeCodeSort(StrEnum):
+    """`sort` of the ROME codes (labels compared without case or accents)."""
+
+    CODE, CODE_DESC = "code", "-code"
+    LABEL, LABEL_DESC = "label", "-label"
+
+
+class CommuneSort(StrEnum):
+    """`sort` of the communes (names compared without case, accents, hyphens or apostrophes); without it, the
+    relevance order."""
+
+    NAME, NAME_DESC = "name", "-name"
+    POPULATION, POPULATION_DESC = "population", "-population"
+    INSEE_CODE, INSEE_CODE_DESC = "insee_code", "-insee_code"

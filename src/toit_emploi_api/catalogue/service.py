@@ -10,9 +10,12 @@ from toit_emploi_api.reference.codes import normalise_insee_commune, normalise_r
 from toit_emploi_api.reference.models import Commune, RomeCodeEntry
 
 
-async def list_rome_codes(session: AsyncSession, q: str | None, page: PageParams) -> Slice[RomeCodeEntry]:
-    """Codes whose label holds the words of `q` (case and accents ignored) or that start with `q`, by code."""
-    return await repository.list_rome_codes(session, q, page)
+async def list_rome_codes(
+    session: AsyncSession, q: str | None, page: PageParams, sort: str = "code"
+) -> Slice[RomeCodeEntry]:
+    """Codes whose label holds the words of `q` (case and accents ignored) or that start with `q`, in the `sort`
+    order."""
+    return await repository.list_rome_codes(session, q, page, sort)
 
 
 async def get_rome_code(session: AsyncSession, code: str) -> RomeCodeEntry:
@@ -22,11 +25,11 @@ async def get_rome_code(session: AsyncSession, code: str) -> RomeCodeEntry:
 
 
 async def list_communes(
-    session: AsyncSession, q: str | None, department: str | None, page: PageParams
+    session: AsyncSession, q: str | None, department: str | None, page: PageParams, sort: str | None = None
 ) -> Slice[Commune]:
     """Communes whose name holds words starting like those of `q` (case and accents ignored), or whose INSEE code
     starts with `q`, or one of whose postcodes is `q`; optionally of one department."""
-    return await repository.list_communes(session, q, department.upper() if department else None, page)
+    return await repository.list_communes(session, q, department.upper() if department else None, page, sort)
 
 
 async def get_commune(session: AsyncSession, insee_code: str) -> Commune:

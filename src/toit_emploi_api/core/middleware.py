@@ -195,14 +195,19 @@ class HttpConformanceMiddleware(_HttpMiddleware):
 
     - a **405** lists in `Allow` every method the path supports (Starlette lists only the first route's);
     - a `GET` whose `If-None-Match` matches the answer's `ETag` is a **304** without body (conditional GET);
+    - a **HEAD** is answered as the GET of the same URL (status and headers, `Content-Length` included, the same
+      checks, audit and rate limits), without its body (FastAPI routes answer GET only);
     - every answer under `/api/` carries `Cache-Control: no-store` unless the route set its own (the answers carry
       personal data, tokens or data scoped to the caller: no shared or browser cache may keep them).
     """
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        head = scope["method"] == "HEAD"
+        if head:
+            scope = {**scope, "method": "GET"}
         request_headers: Mapping[bytes, bytes] = dict(scope.get("headers") or [])
         if_none_match = request_headers.get(b"if-none-match", b"").decode("latin-1").strip()
-        conditional = scope["method"] in ("GET", "HEAD") and bool(if_none_match)
+        conditional = scope["method"] == "GET" and bool(if_none_match)
         api = scope["path"].startswith(API_PREFIX)
         not_modified = False
 
@@ -226,7 +231,7 @@ class HttpConformanceMiddleware(_HttpMiddleware):
                         await send({"type": "http.response.start", "status": 304, "headers": headers})
                         return
                 message = {**message, "headers": headers}
-            elif message["type"] == "http.response.body" and not_modified:
+            elif message["type"] == "http.response.body" and (not_modified or head):
                 if not message.get("more_body", False):
                     await send({"type": "http.response.body", "body": b""})
                 return

@@ -16,16 +16,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import inspect
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, time
+from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Header, Query, Response
-from pydantic import BaseModel
-from sqlalchemy import Select, func, select
+from pydantic import BaseModel, Field
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from toit_emploi_api.core.clock import CALENDAR_END, PROGRAMME_START, PROGRAMME_TZ
 from toit_emploi_api.core.errors import (
     FieldError,
     NotFoundError,
@@ -33,6 +37,7 @@ from toit_emploi_api.core.errors import (
     PreconditionRequiredError,
     ValidationProblemError,
 )
+from toit_emploi_api.core.schemas import IsoDate
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -261,7 +266,70 @@ def sorted_by(stmt: Select[Any], sort: str, columns: Mapping[str, Any], *tiebrea
     `<Thing>Sort`: its French labels come from `vocab.labels.SORT_KEYS`).
 
     `stmt` ordered by the `sort` value (`-` for descending) over `columns` (key → column), then by `tiebreak`
-    (a unique column, so that the order is total and pages never overlap)."""
-    column = columns[sort.removeprefix("-")]
-    direction = column.desc() if sort.startswith("-") else column.asc()
-    return stmt.order_by(None).order_by(direction, *tiebreak)
+    (ending with a unique column, so that the order is total and pages never overlap), in the same direction: a
+    descending sort is exactly the ascending one reversed."""
+    descending = sort.startswith("-")
+    keys = [columns[sort.removeprefix("-")], *tiebreak]
+    return stmt.order_by(None).order_by(*(k.desc() if descending else k.asc() for k in keys))
+
+
+class ChronologySort(StrEnum):
+    """`sort` of a list of dated events (pipeline events, stage history, access log, audit trail)."""
+
+    AT, AT_DESC = "at", "-at"
+
+
+SortQuery = Query(description="Sort key; `-` for descending. Ties are broken by id: pages never overlap.")
+"""The `sort` parameter of a list: `sort: Annotated[ThingSort, SortQuery] = ThingSort.CREATED_AT`."""
+
+
+# --- the shared filter vocabulary ----------------------------------------------------------------------------------
+QueryDate = Annotated[IsoDate, Field(ge=PROGRAMME_START, le=CALENDAR_END)]
+"""A Paris date in a query (`YYYY-MM-DD` only, 2014-01-01..2100-12-31)."""
+
+CreatedSinceQuery = Annotated[
+    QueryDate | None, Query(description="Created on or after this Paris date (2014-01-01..2100-12-31).")
+]
+CreatedBeforeQuery = Annotated[
+    QueryDate | None, Query(description="Created strictly before this Paris date (2014-01-01..2100-12-31).")
+]
+
+
+def created_between(column: Any, since: date | None, before: date | None) -> list[ColumnElement[bool]]:
+    """`created_since` (on or after that Paris day) and `created_before` (strictly before it) over `column`."""
+    conds: list[ColumnElement[bool]] = []
+    if since is not None:
+        conds.append(column >= datetime.combine(since, time.min, tzinfo=PROGRAMME_TZ))
+    if before is not None:
+        conds.append(column < datetime.combine(before, time.min, tzinfo=PROGRAMME_TZ))
+    return conds
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """What `list_query` parsed: the `sort` value (`-` for descending) and the creation window (Paris dates)."""
+
+    sort: str
+    created_since: date | None = None
+    created_before: date | None = None
+
+
+def list_query(sort: type[StrEnum], default: StrEnum, *, created: bool = False) -> Any:
+    """`Depends` on a list's `sort` (the `StrEnum` `sort`, `default` when absent) and, with `created`, its
+    `created_since`/`created_before`: `q: Annotated[ListQuery, list_query(PlacementSort, PlacementSort.CREATED_AT)]`.
+
+    One declaration for every list, so that the same parameters read the same everywhere."""
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("sort", keyword, default=default, annotation=Annotated[sort, SortQuery])]
+    if created:
+        params += [
+            inspect.Parameter("created_since", keyword, default=None, annotation=CreatedSinceQuery),
+            inspect.Parameter("created_before", keyword, default=None, annotation=CreatedBeforeQuery),
+        ]
+
+    async def dependency(**values: Any) -> ListQuery:  # async: pure CPU, no thread-pool hop
+        return ListQuery(str(values["sort"].value), values.get("created_since"), values.get("created_before"))
+
+    dependency.__signature__ = inspect.Signature(params, return_annotation=ListQuery)  # type: ignore[attr-defined]
+    dependency.__name__ = f"list_query_{sort.__name__}"
+    return Depends(dependency)

@@ -11,7 +11,7 @@ from typing import Any, cast
 from sqlalchemy import Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toit_emploi_api.core.resources import PageParams, Slice, paginate
+from toit_emploi_api.core.resources import ListQuery, PageParams, Slice, created_between, paginate, sorted_by
 from toit_emploi_api.employers.models import Employer, JobOpening
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.housing.models import HousingUnit
@@ -28,8 +28,9 @@ class StayFilters:
     status: RelayStayStatus | None = None
 
 
-async def relay_stays(session: AsyncSession, f: StayFilters, page: PageParams) -> Slice[Any]:
-    """Stays overlapping [start, end] (each bound optional), by start date: rows (stay, reference, unit facts)."""
+async def relay_stays(session: AsyncSession, f: StayFilters, page: PageParams, q: ListQuery) -> Slice[Any]:
+    """Stays overlapping [start, end] (each bound optional), in the `q.sort` order: rows (stay, reference, unit
+    facts)."""
     stmt = (
         select(
             RelayStay,
@@ -49,7 +50,9 @@ async def relay_stays(session: AsyncSession, f: StayFilters, page: PageParams) -
         stmt = stmt.where(RelayStay.unit_id == f.unit_id)
     if f.status is not None:
         stmt = stmt.where(RelayStay.status == f.status)
-    ordered = cast("Select[Any]", stmt.order_by(RelayStay.start_date, RelayStay.id))
+    stmt = stmt.where(*created_between(RelayStay.created_at, q.created_since, q.created_before))
+    columns = {"start_date": RelayStay.start_date, "created_at": RelayStay.created_at}
+    ordered = sorted_by(cast("Select[Any]", stmt), q.sort, columns, RelayStay.id)
     return await paginate(session, ordered, page, scalars=False)
 
 
@@ -62,8 +65,8 @@ class PlacementFilters:
     updated_before: datetime | None = None
 
 
-async def placements(session: AsyncSession, f: PlacementFilters, page: PageParams) -> Slice[Any]:
-    """Placements of every household, least recently changed first: rows (placement, reference, opening, employer)."""
+async def placements(session: AsyncSession, f: PlacementFilters, page: PageParams, q: ListQuery) -> Slice[Any]:
+    """Placements of every household in the `q.sort` order: rows (placement, reference, opening, employer)."""
     stmt = (
         select(Placement, Household.reference, JobOpening.title, Employer.id, Employer.legal_name)
         .join(Household, Household.id == Placement.household_id)
@@ -78,7 +81,13 @@ async def placements(session: AsyncSession, f: PlacementFilters, page: PageParam
         stmt = stmt.where(JobOpening.employer_id == f.employer_id)
     if f.updated_before is not None:
         stmt = stmt.where(Placement.updated_at < f.updated_before)
-    ordered = cast("Select[Any]", stmt.order_by(Placement.updated_at, Placement.id))
+    stmt = stmt.where(*created_between(Placement.created_at, q.created_since, q.created_before))
+    columns = {
+        "updated_at": Placement.updated_at,
+        "created_at": Placement.created_at,
+        "start_date": Placement.start_date,
+    }
+    ordered = sorted_by(cast("Select[Any]", stmt), q.sort, columns, Placement.id)
     return await paginate(session, ordered, page, scalars=False)
 
 

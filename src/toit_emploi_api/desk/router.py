@@ -12,15 +12,18 @@ from fastapi import APIRouter, Depends, Query, Request
 from toit_emploi_api.auth.policy import Principal, authorize
 from toit_emploi_api.core.clock import CALENDAR_END, PROGRAMME_START
 from toit_emploi_api.core.database import SessionDep
-from toit_emploi_api.core.resources import Page, PageDep
+from toit_emploi_api.core.resources import ListQuery, Page, PageDep, list_query
 from toit_emploi_api.desk import service
 from toit_emploi_api.desk.schemas import AgendaItemOut, DeskPlacementOut, DeskRelayStayOut
+from toit_emploi_api.pipeline.schemas import PlacementSort, RelayStaySort
 from toit_emploi_api.vocab.roles import Role
 from toit_emploi_api.vocab.statuses import PlacementStatus, RelayStayStatus
 
 router = APIRouter(prefix="/api/v1", tags=["desk"])
 
 ManagerDep = Annotated[Principal, Depends(authorize(Role.SERVICE_MANAGER))]
+StayQuery = Annotated[ListQuery, list_query(RelayStaySort, RelayStaySort.START_DATE, created=True)]
+PlacementQuery = Annotated[ListQuery, list_query(PlacementSort, PlacementSort.UPDATED_AT, created=True)]
 DayQuery = Annotated[date | None, Query(ge=PROGRAMME_START, le=CALENDAR_END, description="A Paris date, `YYYY-MM-DD`.")]
 
 
@@ -29,19 +32,23 @@ async def desk_relay_stays_list(
     principal: ManagerDep,
     session: SessionDep,
     page: PageDep,
+    q: StayQuery,
     start: Annotated[DayQuery, Query(alias="from")] = None,
     end: Annotated[DayQuery, Query(alias="to")] = None,
     unit_id: Annotated[uuid.UUID | None, Query(description="One relay apartment.")] = None,
     status: RelayStayStatus | None = None,
 ) -> Page[DeskRelayStayOut]:
-    """The relay stays of every household, by start date: the relay apartments' calendar.
+    """The relay stays of every household, by start date unless `sort` says otherwise: the relay apartments'
+    calendar.
 
     `from` and `to` (Paris dates, inclusive, each optional) keep the stays that overlap the window; `unit_id` one
-    apartment; `status` (`booked`, `ended`, `cancelled`). `to` before `from` is 422. Each stay carries its
-    household's reference and its apartment's reference and commune (with its name). Paginated.
+    apartment; `status` (`booked`, `ended`, `cancelled`); `created_since`/`created_before` (Paris dates) the stays
+    booked in a window. `to` before `from` is 422. `sort`: `start_date`, `created_at`, `-` for descending (ties by
+    id). Each stay carries its household's reference and its apartment's reference and commune (with its name).
+    Paginated.
 
     **Who:** the service manager (and admins); others 403. The read is audited (`relay_stay.list`)."""
-    return await service.relay_stays(session, principal, page, start=start, end=end, unit_id=unit_id, status=status)
+    return await service.relay_stays(session, principal, page, q, start=start, end=end, unit_id=unit_id, status=status)
 
 
 @router.get("/placements", summary="Placements of every household", response_model=Page[DeskPlacementOut])
@@ -49,6 +56,7 @@ async def desk_placements_list(
     principal: ManagerDep,
     session: SessionDep,
     page: PageDep,
+    q: PlacementQuery,
     status: PlacementStatus | None = None,
     job_opening_id: uuid.UUID | None = None,
     employer_id: uuid.UUID | None = None,
@@ -56,17 +64,19 @@ async def desk_placements_list(
         DayQuery, Query(description="Only placements last changed before this Paris date (without news since).")
     ] = None,
 ) -> Page[DeskPlacementOut]:
-    """The placements of every household, least recently changed first (so those without news come first).
+    """The placements of every household, least recently changed first (so those without news come first) unless
+    `sort` says otherwise (`updated_at`, `created_at`, `start_date`; `-` for descending; ties by id).
 
     Filters (AND): `status`, `job_opening_id`, `employer_id` (the opening's employer), `updated_before` (last
-    change before the start of this Paris day). Each placement carries its household's reference, its opening's
-    title and its employer. Paginated.
+    change before the start of this Paris day), `created_since`/`created_before` (Paris dates). Each placement
+    carries its household's reference, its opening's title and its employer. Paginated.
 
     **Who:** the service manager (and admins); others 403. The read is audited (`placement.list`)."""
     return await service.placements(
         session,
         principal,
         page,
+        q,
         status=status,
         job_opening_id=job_opening_id,
         employer_id=employer_id,
@@ -83,7 +93,8 @@ async def desk_agenda(
     start: Annotated[DayQuery, Query(alias="from", description="First day (default today, Paris).")] = None,
     end: Annotated[DayQuery, Query(alias="to", description="Last day (default `from` + 14 days).")] = None,
 ) -> Page[AgendaItemOut]:
-    """Dated things to do across households, in date order (then kind, household reference), paginated.
+    """Dated things to do across households, in date order (then kind, household reference), paginated. An agenda
+    is in date order by definition: it takes no `sort`.
 
     Dated events in the window [`from`, `to`]: `relay_stay_start` (booked stays), `job_start` (hired placements'
     start dates), `lease_signature` and `move_in` (signed leases). To-dos due on or before `to`, even before

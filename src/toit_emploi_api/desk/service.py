@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from toit_emploi_api.auth.policy import Principal
 from toit_emploi_api.core import audit, clock
 from toit_emploi_api.core.errors import FieldError, ValidationProblemError
-from toit_emploi_api.core.resources import Page, PageParams
+from toit_emploi_api.core.resources import ListQuery, Page, PageParams
 from toit_emploi_api.core.settings import Settings
 from toit_emploi_api.desk import repository
 from toit_emploi_api.desk.schemas import AgendaItemOut, DeskPlacementOut, DeskRelayStayOut
@@ -52,6 +52,7 @@ async def relay_stays(
     session: AsyncSession,
     principal: Principal,
     page: PageParams,
+    q: ListQuery,
     *,
     start: date | None,
     end: date | None,
@@ -59,7 +60,7 @@ async def relay_stays(
     status: RelayStayStatus | None,
 ) -> Page[DeskRelayStayOut]:
     start, end = _window(start, end, default_days=None)
-    rows = await repository.relay_stays(session, repository.StayFilters(start, end, unit_id, status), page)
+    rows = await repository.relay_stays(session, repository.StayFilters(start, end, unit_id, status), page, q)
     await _audit(session, principal, AuditAction.RELAY_STAY_LIST, "relay_stay", [r[0].household_id for r in rows.rows])
 
     def out(row: Any) -> DeskRelayStayOut:
@@ -79,6 +80,7 @@ async def placements(
     session: AsyncSession,
     principal: Principal,
     page: PageParams,
+    q: ListQuery,
     *,
     status: PlacementStatus | None,
     job_opening_id: uuid.UUID | None,
@@ -87,7 +89,7 @@ async def placements(
 ) -> Page[DeskPlacementOut]:
     before = paris_midnight(updated_before) if updated_before is not None else None
     filters = repository.PlacementFilters(status, job_opening_id, employer_id, before)
-    rows = await repository.placements(session, filters, page)
+    rows = await repository.placements(session, filters, page, q)
     await _audit(session, principal, AuditAction.PLACEMENT_LIST, "placement", [r[0].household_id for r in rows.rows])
 
     def out(row: Any) -> DeskPlacementOut:

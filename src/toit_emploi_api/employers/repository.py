@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select, text
+from sqlalchemy import ColumnElement, Select, false, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
-from toit_emploi_api.core.clock import PROGRAMME_TZ
-from toit_emploi_api.core.resources import PageParams, Slice, paginate, sorted_by
+from toit_emploi_api.core.resources import PageParams, Slice, created_between, paginate, sorted_by
 from toit_emploi_api.employers.models import Employer, JobOpening
 from toit_emploi_api.vocab.statuses import ContractType, JobOpeningStatus
 
@@ -24,6 +23,7 @@ class EmployerFilters:
     sector_folded: str | None = None
     created_since: date | None = None  # Paris dates
     created_before: date | None = None
+    words: tuple[str, ...] | None = None  # `q`, folded: each word in the legal or trade name
 
 
 @dataclass(frozen=True)
@@ -37,16 +37,21 @@ class JobOpeningFilters:
     only_open: bool = False  # partner workers see open openings only
     created_since: date | None = None  # Paris dates
     created_before: date | None = None
+    words: tuple[str, ...] | None = None  # `q`, folded: each word in the title
 
 
-def _created_between(column: Any, since: date | None, before: date | None) -> list[ColumnElement[bool]]:
-    """`created_since` (on or after that Paris day) and `created_before` (strictly before it)."""
-    conds: list[ColumnElement[bool]] = []
-    if since is not None:
-        conds.append(column >= datetime.combine(since, time.min, tzinfo=PROGRAMME_TZ))
-    if before is not None:
-        conds.append(column < datetime.combine(before, time.min, tzinfo=PROGRAMME_TZ))
-    return conds
+def _folded_text(column: Any) -> Any:
+    """`column` as `reference.text.fold` writes it (case, accents, hyphens and apostrophes ignored), in SQL."""
+    return func.lower(func.unaccent(func.translate(column, "-'’", "   ")))
+
+
+def _words_in(words: tuple[str, ...] | None, *columns: Any) -> list[ColumnElement[bool]]:
+    """`q`: every word appears in one of `columns` (an empty tuple, a `q` of punctuation only, matches nothing)."""
+    if words is None:
+        return []
+    if not words:
+        return [false()]
+    return [or_(*(_folded_text(c).contains(word, autoescape=True) for c in columns)) for word in words]
 
 
 # --- employers ---------------------------------------------------------------------------------------------
@@ -74,11 +79,15 @@ def _equal(*pairs: tuple[Any, object | None]) -> list[ColumnElement[bool]]:
 
 
 def _employer_where(f: EmployerFilters) -> list[ColumnElement[bool]]:
-    return _equal(
-        (Employer.active, f.active),
-        (Employer.commune_insee, f.commune_insee),
-        (Employer.sector_folded, f.sector_folded),
-    ) + _created_between(Employer.created_at, f.created_since, f.created_before)
+    return [
+        *_equal(
+            (Employer.active, f.active),
+            (Employer.commune_insee, f.commune_insee),
+            (Employer.sector_folded, f.sector_folded),
+        ),
+        *created_between(Employer.created_at, f.created_since, f.created_before),
+        *_words_in(f.words, Employer.legal_name, Employer.trade_name),
+    ]
 
 
 _EMPLOYER_SORTS: dict[str, Any] = {"legal_name": Employer.legal_name, "created_at": Employer.created_at}
@@ -130,7 +139,8 @@ def _job_opening_where(f: JobOpeningFilters) -> list[ColumnElement[bool]]:
         (Employer.commune_insee, f.commune_insee),
         (Employer.sector_folded, f.sector_folded),
     )
-    where += _created_between(JobOpening.created_at, f.created_since, f.created_before)
+    where += created_between(JobOpening.created_at, f.created_since, f.created_before)
+    where += _words_in(f.words, JobOpening.title)
     if f.rome is not None:
         if len(f.rome) == 5:
             where.append(JobOpening.rome_code == f.rome)

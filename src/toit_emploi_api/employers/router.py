@@ -7,22 +7,28 @@ with the employer reduced to name, sector and commune; landlords and funders get
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
-from pydantic import Field
 
 from toit_emploi_api.auth.policy import Principal, authorize
-from toit_emploi_api.core.clock import CALENDAR_END, PROGRAMME_START
 from toit_emploi_api.core.csv import CSV_CONTENT, csv_response, stream_rows, wants_csv
 from toit_emploi_api.core.csv_models import cells, columns
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND
-from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, with_etag
-from toit_emploi_api.core.schemas import IsoDate
+from toit_emploi_api.core.resources import (
+    CreatedBeforeQuery,
+    CreatedSinceQuery,
+    IfMatchDep,
+    Page,
+    PageDep,
+    SortQuery,
+    created,
+    with_etag,
+)
 from toit_emploi_api.employers import service
 from toit_emploi_api.employers.deps import CurrentEmployer, CurrentJobOpening, LockedEmployer, LockedJobOpening
 from toit_emploi_api.employers.models import JobOpening
@@ -67,13 +73,16 @@ SectorQuery = Annotated[
     Query(min_length=1, max_length=100, description="Employer sector, whole value, case and accents ignored."),
 ]
 StatusQuery = Annotated[JobOpeningStatus | None, Query(alias="status")]
-QueryDate = Annotated[IsoDate, Field(ge=PROGRAMME_START, le=CALENDAR_END)]
-SinceQuery = Annotated[
-    QueryDate | None, Query(description="Created on or after this Paris date (2014-01-01..2100-12-31).")
-]
-BeforeQuery = Annotated[
-    QueryDate | None, Query(description="Created strictly before this Paris date (2014-01-01..2100-12-31).")
-]
+
+
+def _words_query(of: str, example: str) -> Any:
+    """A `q` parameter: words of `of`, each found, as `reference.text.fold` compares them."""
+    description = f"Words of {of}, each found (case, accents, hyphens and apostrophes ignored)."
+    return Query(min_length=1, max_length=100, description=description, examples=[example])
+
+
+EmployerWordsQuery = Annotated[str | None, _words_query("the legal or trade name", "scierie")]
+TitleWordsQuery = Annotated[str | None, _words_query("the title", "macon")]
 
 
 def _opening_out(principal: Principal, opening: JobOpening) -> JobOpeningOut | JobOpeningPublicOut:
@@ -91,16 +100,18 @@ async def employers_list(
     active: Annotated[bool | None, Query(description="Only active (true) or deactivated (false) employers.")] = None,
     commune: CommuneQuery = None,
     sector: SectorQuery = None,
-    sort: Annotated[EmployerSort, Query(description="Sort key; `-` for descending.")] = EmployerSort.LEGAL_NAME,
-    created_since: SinceQuery = None,
-    created_before: BeforeQuery = None,
+    sort: Annotated[EmployerSort, SortQuery] = EmployerSort.LEGAL_NAME,
+    created_since: CreatedSinceQuery = None,
+    created_before: CreatedBeforeQuery = None,
+    q: EmployerWordsQuery = None,
 ) -> Page[EmployerOut]:
     """Employers, by legal name unless `sort` says otherwise (admin, service manager, Paris referent; partner workers
     get 403).
 
     Filters: `active`, `commune_insee` (the employer's INSEE code) and `sector` (the whole value, case and accents
-    ignored), `created_since`/`created_before` (Paris dates). `sort`: `legal_name`, `created_at`, `-` for
-    descending. Paginated with `limit` and `offset`."""
+    ignored), `created_since`/`created_before` (Paris dates), `q` (words of the legal or trade name, case and
+    accents ignored: `scierie du cantal`). `sort`: `legal_name`, `created_at`, `-` for descending. Paginated with
+    `limit` and `offset`."""
     rows = await service.list_employers(
         session,
         page,
@@ -110,6 +121,7 @@ async def employers_list(
         sort=sort.value,
         created_since=created_since,
         created_before=created_before,
+        q=q,
     )
     return rows.to(EmployerOut.model_validate)
 
@@ -189,10 +201,27 @@ async def employers_job_openings_list(
     employer: CurrentEmployer,
     page: PageDep,
     status_filter: StatusQuery = None,
+    created_since: CreatedSinceQuery = None,
+    created_before: CreatedBeforeQuery = None,
+    sort: Annotated[JobOpeningSort, SortQuery] = JobOpeningSort.CREATED_AT,
+    q: TitleWordsQuery = None,
 ) -> Page[JobOpeningOut]:
-    """One employer's job openings, every status unless `status` is given, oldest first (admin, service manager,
-    Paris referent); 404 when the employer is unknown. Paginated with `limit` and `offset`."""
-    rows = await service.list_job_openings(session, principal, page, employer_id=employer.id, status=status_filter)
+    """One employer's job openings, every status unless `status` is given, oldest first unless `sort` says
+    otherwise (admin, service manager, Paris referent); 404 when the employer is unknown.
+
+    Filters: `status`, `created_since`/`created_before` (Paris dates), `q` (words of the title). `sort`:
+    `created_at`, `start_date`, `title`, `-` for descending (ties by id). Paginated with `limit` and `offset`."""
+    rows = await service.list_job_openings(
+        session,
+        principal,
+        page,
+        employer_id=employer.id,
+        status=status_filter,
+        created_since=created_since,
+        created_before=created_before,
+        sort=sort.value,
+        q=q,
+    )
     return rows.to(JobOpeningOut.model_validate)
 
 
@@ -275,16 +304,17 @@ async def job_openings_list(
     commune: CommuneQuery = None,
     contract_type: Annotated[ContractType | None, Query()] = None,
     employer_id: Annotated[uuid.UUID | None, Query()] = None,
-    sort: Annotated[JobOpeningSort, Query(description="Sort key; `-` for descending.")] = JobOpeningSort.CREATED_AT,
-    created_since: SinceQuery = None,
-    created_before: BeforeQuery = None,
+    sort: Annotated[JobOpeningSort, SortQuery] = JobOpeningSort.CREATED_AT,
+    created_since: CreatedSinceQuery = None,
+    created_before: CreatedBeforeQuery = None,
+    q: TitleWordsQuery = None,
 ) -> Page[JobOpeningOut] | Page[JobOpeningPublicOut] | StreamingResponse:
     """Job openings, oldest first unless `sort` says otherwise (admin, service manager, Paris referent, partner
     workers).
 
     Filters: `status`, `rome_code` (a whole code, or the start of one: `F17`, `F`), `sector` (the employer's, whole
     value, case and accents ignored), `commune_insee` (the employer's INSEE code), `contract_type`, `employer_id`,
-    `created_since`/`created_before` (Paris dates).
+    `created_since`/`created_before` (Paris dates), `q` (words of the title, case and accents ignored: `macon`).
     `sort`: `created_at`, `start_date`, `title`, `-` for descending. Paginated with `limit` and `offset`.
 
     Partner workers see open openings only, with the employer reduced to `id`, `legal_name`, `trade_name`, `sector`
@@ -306,6 +336,7 @@ async def job_openings_list(
             employer_id=employer_id,
             created_since=created_since,
             created_before=created_before,
+            q=q,
         )
         paths = columns(view, OPENING_LABELS)
         statement = service.job_openings_csv_statement(filters, sort.value)
@@ -325,6 +356,7 @@ async def job_openings_list(
         sort=sort.value,
         created_since=created_since,
         created_before=created_before,
+        q=q,
     )
     if service.is_staff(principal):
         return rows.to(JobOpeningOut.model_validate, Page[JobOpeningOut])

@@ -71,6 +71,11 @@ def is_staff(principal: Principal) -> bool:
     return principal.role in STAFF_ROLES
 
 
+def _words(q: str | None) -> tuple[str, ...] | None:
+    """`q`'s folded words (None without `q`; an empty tuple when it holds none: nothing matches)."""
+    return None if q is None else tuple(fold(q).split())
+
+
 def _folded(sector: str | None) -> str | None:
     return fold(sector) if sector else None
 
@@ -92,14 +97,17 @@ async def list_employers(
     sort: str = "legal_name",
     created_since: date | None = None,
     created_before: date | None = None,
+    q: str | None = None,
 ) -> Slice[Employer]:
-    """One page of employers in the `sort` order; `sector` matches the whole value, case and accents ignored."""
+    """One page of employers in the `sort` order; `sector` matches the whole value, case and accents ignored; `q`
+    words of the legal or trade name."""
     filters = repository.EmployerFilters(
         active=active,
         commune_insee=commune_insee,
         sector_folded=_folded(sector),
         created_since=created_since,
         created_before=created_before,
+        words=_words(q),
     )
     return await repository.list_employers(session, filters, page, sort)
 
@@ -179,6 +187,7 @@ class JobOpeningCriteria(TypedDict, total=False):
     employer_id: uuid.UUID | None
     created_since: date | None
     created_before: date | None
+    q: str | None  # words of the title
 
 
 async def list_job_openings(
@@ -207,6 +216,7 @@ def job_opening_filters(principal: Principal, **criteria: Unpack[JobOpeningCrite
         only_open=not is_staff(principal),
         created_since=criteria.get("created_since"),
         created_before=criteria.get("created_before"),
+        words=_words(criteria.get("q")),
     )
 
 

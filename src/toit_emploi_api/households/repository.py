@@ -34,7 +34,7 @@ from sqlalchemy.orm import aliased, selectinload
 
 from toit_emploi_api.accounts.models import Organisation
 from toit_emploi_api.core.clock import PROGRAMME_TZ as PARIS
-from toit_emploi_api.core.resources import PageParams, Slice, paginate
+from toit_emploi_api.core.resources import PageParams, Slice, paginate, sorted_by
 from toit_emploi_api.households.models import Household, Member, household_reference_seq
 from toit_emploi_api.households.schemas import HouseholdFilters, HouseholdSort
 from toit_emploi_api.vocab.stages import ACTIVE_STAGES
@@ -270,7 +270,9 @@ def _duplicate_pairs_from(m1: Any, m2: Any, h1: Any, h2: Any) -> Select[Any]:
     )
 
 
-async def possible_duplicates(session: AsyncSession, page: PageParams) -> tuple[list[dict[str, Any]], int]:
+async def possible_duplicates(
+    session: AsyncSession, page: PageParams, sort: str = "-created_at"
+) -> tuple[list[dict[str, Any]], int]:
     """Pairs of active households sharing a member with the same folded first and last name and birth date.
 
     One set-based statement (the total comes from a window function). Each pair appears once (first id < second id).
@@ -304,11 +306,10 @@ async def possible_duplicates(session: AsyncSession, page: PageParams) -> tuple[
             func.count().over(),
         )
         .group_by(h1.id, h2.id)
-        .order_by(func.greatest(h1.created_at, h2.created_at).desc(), h1.reference, h2.reference)
-        .limit(page.limit)
-        .offset(page.offset)
     )
-    rows = (await session.execute(stmt)).all()
+    newer = func.greatest(h1.created_at, h2.created_at)
+    stmt = sorted_by(stmt, sort, {"created_at": newer}, h1.reference, h2.reference)
+    rows = (await session.execute(stmt.limit(page.limit).offset(page.offset))).all()
     pairs = [
         {
             "first": dict(zip(household_columns, row[0:5], strict=True)),

@@ -6,26 +6,26 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from pydantic import Field
 
 from toit_emploi_api.auth.policy import Principal, TokenCaller, authorize, authorize_token
-from toit_emploi_api.core.clock import CALENDAR_END, PROGRAMME_START
 from toit_emploi_api.core.csv import CSV_CONTENT, csv_response, wants_csv
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND
 from toit_emploi_api.core.resources import (
+    CreatedBeforeQuery,
+    CreatedSinceQuery,
     CursorPage,
     CursorPageDep,
     IfMatchDep,
     Page,
     PageDep,
+    SortQuery,
     created,
     json_answer,
     with_etag,
 )
-from toit_emploi_api.core.schemas import IsoDate
 from toit_emploi_api.households import service
 from toit_emploi_api.households.deps import (
     CurrentHousehold,
@@ -36,6 +36,7 @@ from toit_emploi_api.households.deps import (
 )
 from toit_emploi_api.households.schemas import (
     DuplicatePair,
+    DuplicateSort,
     HouseholdCreate,
     HouseholdFilters,
     HouseholdListItem,
@@ -46,6 +47,7 @@ from toit_emploi_api.households.schemas import (
     HouseholdView,
     MemberCreate,
     MemberOut,
+    MemberSort,
     MemberUpdate,
 )
 from toit_emploi_api.reference.codes import RomeCode
@@ -64,7 +66,6 @@ from toit_emploi_api.vocab.stages import ApplicationStatus, Stage
 router = APIRouter(prefix="/api/v1", tags=["households"])
 
 # The programme started in 2014: dates outside these bounds are a 422 naming the parameter.
-QueryDate = Annotated[IsoDate, Field(ge=PROGRAMME_START, le=CALENDAR_END)]
 
 # Funders and landlords have no household access at all (403); partner workers are scoped to their organisation.
 HouseholdUserDep = Annotated[
@@ -89,12 +90,8 @@ async def _filters(
     referring_organisation_id: uuid.UUID | None = None,
     has_children: Annotated[bool | None, Query(description="true: with children; false: without.")] = None,
     rome_code: Annotated[RomeCode | None, Query(description="An adult of the household has this ROME code.")] = None,
-    created_since: Annotated[
-        QueryDate | None, Query(description="Created on or after this Paris date (2014-01-01..2100-12-31).")
-    ] = None,
-    created_before: Annotated[
-        QueryDate | None, Query(description="Created strictly before this Paris date (2014-01-01..2100-12-31).")
-    ] = None,
+    created_since: CreatedSinceQuery = None,
+    created_before: CreatedBeforeQuery = None,
     q: Annotated[
         str | None,
         Query(
@@ -136,7 +133,7 @@ async def households_list(
     page: CursorPageDep,
     filters: FiltersDep,
     request: Request,
-    sort: Annotated[HouseholdSort, Query(description="Sort key; `-` for descending.")] = HouseholdSort.CREATED_AT_DESC,
+    sort: Annotated[HouseholdSort, SortQuery] = HouseholdSort.CREATED_AT_DESC,
 ) -> Response:
     """One page (`limit` 1-200, default 50; `offset`, or `cursor`) of the households the caller may see, as
     `{items, total, limit, offset, next_cursor}`.
@@ -219,16 +216,20 @@ async def households_create(
     "/households/possible-duplicates", summary="List possible duplicate households", response_model=Page[DuplicatePair]
 )
 async def households_possible_duplicates(
-    principal: ManagerDep, session: SessionDep, page: PageDep
+    principal: ManagerDep,
+    session: SessionDep,
+    page: PageDep,
+    sort: Annotated[DuplicateSort, SortQuery] = DuplicateSort.CREATED_AT_DESC,
 ) -> Page[DuplicatePair]:
     """Pairs of active households (not `completed` or `withdrawn`) sharing a member with the same first and last
-    name (ignoring case and accents) and the same birth date, with the shared members; newest pairs first.
+    name (ignoring case and accents) and the same birth date, with the shared members; newest pairs first (by the
+    creation of the newer household of the pair; `sort=created_at`: oldest first).
 
     **Who.** The service manager and admins only. Creation is never blocked by another organisation's household,
     and nothing tells a partner about it.
 
     **Audit.** One `household.possible_duplicates` event per call, with the pairs of household ids shown."""
-    return await service.possible_duplicates(session, principal, page)
+    return await service.possible_duplicates(session, principal, page, sort.value)
 
 
 @router.get(
@@ -312,16 +313,22 @@ async def households_delete(
     responses=problem_responses(NOT_FOUND, HOUSEHOLD_STATUS_ONLY),
 )
 async def household_members_list(
-    principal: HouseholdUserDep, session: SessionDep, household: CurrentHousehold, page: PageDep
+    principal: HouseholdUserDep,
+    session: SessionDep,
+    household: CurrentHousehold,
+    page: PageDep,
+    sort: Annotated[MemberSort, SortQuery] = MemberSort.CREATED_AT,
 ) -> Page[MemberOut]:
-    """One page of the household's members (`limit`, `offset`), in the household's order.
+    """One page of the household's members (`limit`, `offset`), in the household's order (the order they were
+    added) unless `sort` says otherwise: `created_at`, `last_name` (case and accents ignored), `birth_date`; `-` for
+    descending; ties by id.
 
     **Who.** As for reading the household (another organisation's household is a 404 for a partner worker). Once
     the household has left `diagnostic`, its partner worker gets 403 `household-status-only`: it knows the household
     exists, but reads only its stage and dates.
 
     **Audit.** Every call is a `member.list` event."""
-    return await service.list_members(session, principal, household, page)
+    return await service.list_members(session, principal, household, page, sort.value)
 
 
 @router.post(

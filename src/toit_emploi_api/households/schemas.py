@@ -315,6 +315,14 @@ class HouseholdSort(StrEnum):
     REFERENCE_DESC = "-reference"
 
 
+class MemberSort(StrEnum):
+    """`sort` of a household's members (`created_at`: the household's order; last names without case or accents)."""
+
+    CREATED_AT, CREATED_AT_DESC = "created_at", "-created_at"
+    LAST_NAME, LAST_NAME_DESC = "last_name", "-last_name"
+    BIRTH_DATE, BIRTH_DATE_DESC = "birth_date", "-birth_date"
+
+
 # --- possible duplicates -----------------------------------------------------------------------------------
 class DuplicateHousehold(OutputModel):
     id: uuid.UUID
@@ -335,3 +343,9 @@ class DuplicatePair(OutputModel):
     first: DuplicateHousehold
     second: DuplicateHousehold
     shared_members: list[SharedMember]
+
+
+class DuplicateSort(StrEnum):
+    """`sort` of the possible duplicates: by the creation of the newer household of each pair."""
+
+    CREATED_AT, CREATED_AT_DESC = "created_at", "-created_at"

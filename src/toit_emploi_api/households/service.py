@@ -228,9 +228,11 @@ async def export_households(
     return CsvExport(header=[header for _, header in columns], rows=stream_rows(maker, stmt))
 
 
-async def possible_duplicates(session: AsyncSession, principal: Principal, page: PageParams) -> Page[DuplicatePair]:
+async def possible_duplicates(
+    session: AsyncSession, principal: Principal, page: PageParams, sort: str = "-created_at"
+) -> Page[DuplicatePair]:
     """One page of pairs of active households sharing a member; the pairs shown are recorded."""
-    pairs, total = await repository.possible_duplicates(session, page)
+    pairs, total = await repository.possible_duplicates(session, page, sort)
     await audit.record(
         session,
         principal,
@@ -272,13 +274,19 @@ async def read_household(
     return household_out(principal, household)
 
 
+_MEMBER_SORTS = {"created_at": "created_at", "last_name": "last_name_folded", "birth_date": "birth_date"}
+
+
 async def list_members(
-    session: AsyncSession, principal: Principal, household: Household, page: PageParams
+    session: AsyncSession, principal: Principal, household: Household, page: PageParams, sort: str = "created_at"
 ) -> Page[MemberOut]:
-    """One page of the household's members (403 for its partner after diagnostic); the read is recorded."""
+    """One page of the household's members in the `sort` order, ties by id (403 for its partner after diagnostic);
+    the read is recorded."""
     check_members_readable(principal, household)
     await _audit_household(session, principal, AuditAction.MEMBER_LIST, household)
-    return page.slice([member_out(m) for m in household.members])
+    attribute = _MEMBER_SORTS[sort.removeprefix("-")]
+    members = sorted(household.members, key=lambda m: (getattr(m, attribute), m.id), reverse=sort.startswith("-"))
+    return page.slice([member_out(m) for m in members])
 
 
 async def read_member(session: AsyncSession, principal: Principal, household: Household, member: Member) -> MemberOut:

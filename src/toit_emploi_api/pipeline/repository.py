@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.core.audit import AuditEvent
 from toit_emploi_api.core.clock import ADULT_AGE, years_later
-from toit_emploi_api.core.resources import PageParams, Slice, paginate
+from toit_emploi_api.core.resources import ListQuery, PageParams, Slice, created_between, paginate, sorted_by
 from toit_emploi_api.households.models import Member
 from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.pipeline.models import FollowUpEntry, HousingAllocation, Placement, RelayStay, StageTransition
@@ -205,9 +205,23 @@ async def booked_until(session: AsyncSession, unit_id: uuid.UUID) -> date | None
 
 
 # --- placements --------------------------------------------------------------------------------------------------
-async def list_placements(session: AsyncSession, household_id: uuid.UUID, page: PageParams) -> Slice[Placement]:
-    stmt = select(Placement).where(Placement.household_id == household_id).order_by(Placement.created_at, Placement.id)
-    return await paginate(session, stmt, page)
+async def _household_list(
+    session: AsyncSession, model: Any, household_id: uuid.UUID, page: PageParams, q: ListQuery, columns: Any, *ties: Any
+) -> Slice[Any]:
+    """One page of a household's `model` rows created in `q`'s window, in `q.sort` order over `columns`, then
+    `ties` and the id (in the sort's direction)."""
+    stmt = select(model).where(
+        model.household_id == household_id, *created_between(model.created_at, q.created_since, q.created_before)
+    )
+    return await paginate(session, sorted_by(stmt, q.sort, columns, *ties, model.id), page)
+
+
+async def list_placements(
+    session: AsyncSession, household_id: uuid.UUID, page: PageParams, q: ListQuery
+) -> Slice[Placement]:
+    columns: dict[str, Any] = {"created_at": Placement.created_at, "updated_at": Placement.updated_at}
+    columns["start_date"] = Placement.start_date
+    return await _household_list(session, Placement, household_id, page, q, columns)
 
 
 async def placement_ids_of_member(session: AsyncSession, member_id: uuid.UUID) -> list[uuid.UUID]:
@@ -216,9 +230,11 @@ async def placement_ids_of_member(session: AsyncSession, member_id: uuid.UUID) -
 
 
 # --- relay stays -------------------------------------------------------------------------------------------------
-async def list_relay_stays(session: AsyncSession, household_id: uuid.UUID, page: PageParams) -> Slice[RelayStay]:
-    stmt = select(RelayStay).where(RelayStay.household_id == household_id).order_by(RelayStay.start_date, RelayStay.id)
-    return await paginate(session, stmt, page)
+async def list_relay_stays(
+    session: AsyncSession, household_id: uuid.UUID, page: PageParams, q: ListQuery
+) -> Slice[RelayStay]:
+    columns = {"start_date": RelayStay.start_date, "created_at": RelayStay.created_at}
+    return await _household_list(session, RelayStay, household_id, page, q, columns)
 
 
 async def has_booked_stay(session: AsyncSession, household_id: uuid.UUID) -> bool:
@@ -239,13 +255,12 @@ async def active_allocation(
 
 
 # --- follow-up ---------------------------------------------------------------------------------------------------
-async def list_follow_up(session: AsyncSession, household_id: uuid.UUID, page: PageParams) -> Slice[FollowUpEntry]:
-    stmt = (
-        select(FollowUpEntry)
-        .where(FollowUpEntry.household_id == household_id)
-        .order_by(FollowUpEntry.entry_date.desc(), FollowUpEntry.created_at.desc(), FollowUpEntry.id)
-    )
-    return await paginate(session, stmt, page)
+async def list_follow_up(
+    session: AsyncSession, household_id: uuid.UUID, page: PageParams, q: ListQuery
+) -> Slice[FollowUpEntry]:
+    """Entries of the same day in the order they were written, in the sort's direction."""
+    columns = {"entry_date": FollowUpEntry.entry_date, "created_at": FollowUpEntry.created_at}
+    return await _household_list(session, FollowUpEntry, household_id, page, q, columns, FollowUpEntry.created_at)
 
 
 # --- pipeline events (from the audit trail) ----------------------------------------------------------------------
@@ -259,14 +274,12 @@ PIPELINE_ACTION_PREFIXES = (
 )
 
 
-async def list_events(session: AsyncSession, household_id: uuid.UUID, page: PageParams) -> Slice[AuditEvent]:
-    stmt = (
-        select(AuditEvent)
-        .where(
-            AuditEvent.household_id == household_id,
-            or_(*(AuditEvent.action.startswith(prefix) for prefix in PIPELINE_ACTION_PREFIXES)),
-            AuditEvent.action.not_in([str(a) for a in READ_ACTIONS]),
-        )
-        .order_by(AuditEvent.at, AuditEvent.id)
+async def list_events(
+    session: AsyncSession, household_id: uuid.UUID, page: PageParams, q: ListQuery
+) -> Slice[AuditEvent]:
+    stmt = select(AuditEvent).where(
+        AuditEvent.household_id == household_id,
+        or_(*(AuditEvent.action.startswith(prefix) for prefix in PIPELINE_ACTION_PREFIXES)),
+        AuditEvent.action.not_in([str(a) for a in READ_ACTIONS]),
     )
-    return await paginate(session, stmt, page)
+    return await paginate(session, sorted_by(stmt, q.sort, {"at": AuditEvent.at}, AuditEvent.id), page)

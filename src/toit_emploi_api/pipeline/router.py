@@ -20,7 +20,17 @@ from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND
-from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, etag_for, with_etag
+from toit_emploi_api.core.resources import (
+    ChronologySort,
+    IfMatchDep,
+    ListQuery,
+    Page,
+    PageDep,
+    created,
+    etag_for,
+    list_query,
+    with_etag,
+)
 from toit_emploi_api.households.deps import LockedHousehold
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.pipeline import (
@@ -61,13 +71,16 @@ from toit_emploi_api.pipeline.schemas import (
     ApplicationStepOut,
     FollowUpEntryCreate,
     FollowUpEntryOut,
+    FollowUpEntrySort,
     PipelineEventOut,
     PlacementCreate,
     PlacementOut,
+    PlacementSort,
     PlacementUpdate,
     RelayStayCreate,
     RelayStayOut,
     RelayStayOutcomeIn,
+    RelayStaySort,
     StageHistoryOut,
     TransitionCreate,
     TransitionResultOut,
@@ -101,6 +114,11 @@ from toit_emploi_api.vocab.problems import (
 from toit_emploi_api.vocab.roles import Role
 
 router = APIRouter(prefix="/api/v1", tags=["pipeline"])
+
+PlacementQuery = Annotated[ListQuery, list_query(PlacementSort, PlacementSort.CREATED_AT, created=True)]
+RelayStayQuery = Annotated[ListQuery, list_query(RelayStaySort, RelayStaySort.START_DATE, created=True)]
+FollowUpQuery = Annotated[ListQuery, list_query(FollowUpEntrySort, FollowUpEntrySort.ENTRY_DATE_DESC, created=True)]
+EventQuery = Annotated[ListQuery, list_query(ChronologySort, ChronologySort.AT)]
 
 # Transitions: the Paris referent and partner workers may only withdraw in diagnostic (checked by the rules).
 MoverDep = Annotated[Principal, Depends(authorize(Role.SERVICE_MANAGER, Role.PARIS_REFERENT, Role.PARTNER_WORKER))]
@@ -196,7 +214,8 @@ async def transitions_list(principal: HistoryReaderDep, session: SessionDep, hou
     """The household's current `stage`, `application_status`, `stage_entered_at`, `days_in_stage` and every item of
     its history, oldest first (`kind`, `from_stage`, `to_stage`, `at`, `by {kind, id, role}`, `reason`, `note`):
     `kind` is `move` for a stage move, `application_submitted` / `application_presented` for the application's steps
-    inside diagnostic (from and to diagnostic).
+    inside diagnostic (from and to diagnostic). One resource, not a paginated list: it takes no `sort` (its ETag
+    is the household's, so that If-None-Match stays exact; `GET …/pipeline-events?sort=-at` lists newest first).
 
     **Who:** the service manager, the Paris referent and partner workers (their own organisation's households:
     others are 404). A partner worker gets each item's `id`, `kind`, `from_stage`, `to_stage` and `at` only, and no
@@ -300,15 +319,15 @@ async def application_present(
     responses=_READ,
 )
 async def pipeline_events_list(
-    principal: ReaderDep, session: SessionDep, household: StageHousehold, page: PageDep
+    principal: ReaderDep, session: SessionDep, household: StageHousehold, page: PageDep, q: EventQuery
 ) -> Page[PipelineEventOut]:
     """Every pipeline write and move for the household (stage moves, placements, relay stays, allocation,
-    follow-up entries), oldest first, from the audit trail: who, when, the action and its codes, never notes or
-    names.
+    follow-up entries), oldest first (`sort=-at`: newest first), from the audit trail: who, when, the action and
+    its codes, never notes or names.
 
     **Who:** the service manager and the Paris referent.
     """
-    return (await service.events(session, principal, household, page)).to(views.event_out)
+    return (await service.events(session, principal, household, page, q)).to(views.event_out)
 
 
 # --- placements --------------------------------------------------------------------------------------------------
@@ -320,13 +339,15 @@ async def pipeline_events_list(
     responses=_READ,
 )
 async def placements_list(
-    principal: ReaderDep, session: SessionDep, household: StageHousehold, page: PageDep
+    principal: ReaderDep, session: SessionDep, household: StageHousehold, page: PageDep, q: PlacementQuery
 ) -> Page[PlacementOut]:
-    """The household's placements (job openings proposed to its adults), oldest first.
+    """The household's placements (job openings proposed to its adults), oldest first unless `sort` says otherwise
+    (`created_at`, `updated_at`, `start_date`; `-` for descending; ties by id); `created_since`/`created_before`
+    (Paris dates) keep those created in a window.
 
     **Who:** the service manager and the Paris referent.
     """
-    return (await placements.list_for(session, principal, household, page)).to(PlacementOut.model_validate)
+    return (await placements.list_for(session, principal, household, page, q)).to(PlacementOut.model_validate)
 
 
 @router.post(
@@ -427,13 +448,14 @@ async def placements_update(
     responses=_READ,
 )
 async def relay_stays_list(
-    principal: ReaderDep, session: SessionDep, household: StageHousehold, page: PageDep
+    principal: ReaderDep, session: SessionDep, household: StageHousehold, page: PageDep, q: RelayStayQuery
 ) -> Page[RelayStayOut]:
-    """The household's relay stays, by start date.
+    """The household's relay stays, by start date unless `sort` says otherwise (`start_date`, `created_at`; `-`
+    for descending; ties by id); `created_since`/`created_before` (Paris dates) keep those booked in a window.
 
     **Who:** the service manager and the Paris referent.
     """
-    return (await relay_stays.list_for(session, principal, household, page)).to(RelayStayOut.model_validate)
+    return (await relay_stays.list_for(session, principal, household, page, q)).to(RelayStayOut.model_validate)
 
 
 @router.post(
@@ -677,13 +699,15 @@ async def allocations_cancel(
     responses=_READ,
 )
 async def follow_up_entries_list(
-    principal: ReaderDep, session: SessionDep, household: StageHousehold, page: PageDep
+    principal: ReaderDep, session: SessionDep, household: StageHousehold, page: PageDep, q: FollowUpQuery
 ) -> Page[FollowUpEntryOut]:
-    """The household's follow-up entries, newest first (by entry date, then by when they were written).
+    """The household's follow-up entries, newest first (by entry date, then by when they were written) unless
+    `sort` says otherwise (`entry_date`, `created_at`; `-` for descending); `created_since`/`created_before` (Paris
+    dates) keep those written in a window.
 
     **Who:** the service manager and the Paris referent.
     """
-    return (await follow_up.list_for(session, principal, household, page)).to(views.entry_out)
+    return (await follow_up.list_for(session, principal, household, page, q)).to(views.entry_out)
 
 
 @router.post(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field, model_validator
@@ -332,3 +333,26 @@ class FollowUpEntryOut(OutputModel):
     note: str
     author: ActorOut
     created_at: datetime
+
+
+# --- `sort` of the pipeline's lists (`-` for descending) ----------------------------------------------------------
+class PlacementSort(StrEnum):
+    """`sort` of the placement lists (a household's and the desk's)."""
+
+    CREATED_AT, CREATED_AT_DESC = "created_at", "-created_at"
+    UPDATED_AT, UPDATED_AT_DESC = "updated_at", "-updated_at"
+    START_DATE, START_DATE_DESC = "start_date", "-start_date"
+
+
+class RelayStaySort(StrEnum):
+    """`sort` of the relay stay lists (a household's and the desk's)."""
+
+    START_DATE, START_DATE_DESC = "start_date", "-start_date"
+    CREATED_AT, CREATED_AT_DESC = "created_at", "-created_at"
+
+
+class FollowUpEntrySort(StrEnum):
+    """`sort` of a household's follow-up entries (ties by when they were written, in the same direction)."""
+
+    ENTRY_DATE, ENTRY_DATE_DESC = "entry_date", "-entry_date"
+    CREATED_AT, CREATED_AT_DESC = "created_at", "-created_at"

@@ -13,7 +13,7 @@ from toit_emploi_api.core import audit, outbox
 from toit_emploi_api.core.audit import AuditEvent
 from toit_emploi_api.core.clock import PROGRAMME_START, today, utcnow
 from toit_emploi_api.core.errors import FieldError, ProblemError, ValidationProblemError
-from toit_emploi_api.core.resources import PageParams, Slice
+from toit_emploi_api.core.resources import ListQuery, PageParams, Slice
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.housing import holds
 from toit_emploi_api.pipeline import allocations, records, relay_stays, repository, rules
@@ -173,8 +173,8 @@ async def history(session: AsyncSession, principal: Principal, household: Househ
 
 
 async def events(
-    session: AsyncSession, principal: Principal, household: Household, page: PageParams
+    session: AsyncSession, principal: Principal, household: Household, page: PageParams, q: ListQuery
 ) -> Slice[AuditEvent]:
     """One page of the household's pipeline events; the read is recorded."""
     await records.read(session, principal, AuditAction.HOUSEHOLD_PIPELINE_EVENTS_READ, household.id, [])
-    return await repository.list_events(session, household.id, page)
+    return await repository.list_events(session, household.id, page, q)

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.core.audit import AuditEvent, allow_anonymisation
-from toit_emploi_api.core.resources import PageParams, Slice, paginate
+from toit_emploi_api.core.resources import PageParams, Slice, paginate, sorted_by
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.pipeline.models import FollowUpEntry, HousingAllocation, Placement, RelayStay, StageTransition
 from toit_emploi_api.vocab.audit import AuditAction
@@ -32,17 +32,21 @@ ADVISORY_LOCK_KEY = 0x7E_2012_0001
 
 
 # --- the audit trail -------------------------------------------------------------------------------------------
-def _household_events(household_id: uuid.UUID) -> Select[AuditEvent]:
+_EVENT_SORTS = {"at": AuditEvent.at}
+
+
+def _household_events(household_id: uuid.UUID, sort: str = "-at") -> Select[AuditEvent]:
     """Every event about the household: its own, and the lists and exports that showed it."""
-    return (
-        select(AuditEvent)
-        .where(or_(AuditEvent.household_id == household_id, AuditEvent.household_ids.contains([household_id])))
-        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    stmt = select(AuditEvent).where(
+        or_(AuditEvent.household_id == household_id, AuditEvent.household_ids.contains([household_id]))
     )
+    return sorted_by(stmt, sort, _EVENT_SORTS, AuditEvent.id)
 
 
-async def access_log(session: AsyncSession, household_id: uuid.UUID, page: PageParams) -> Slice[AuditEvent]:
-    return await paginate(session, _household_events(household_id), page)
+async def access_log(
+    session: AsyncSession, household_id: uuid.UUID, page: PageParams, sort: str = "-at"
+) -> Slice[AuditEvent]:
+    return await paginate(session, _household_events(household_id, sort), page)
 
 
 async def whole_access_log(session: AsyncSession, household_id: uuid.UUID) -> Sequence[AuditEvent]:
@@ -65,7 +69,7 @@ class AuditFilters:
         return [name for name, value in vars(self).items() if value is not None]
 
 
-def audit_events_stmt(filters: AuditFilters) -> Select[AuditEvent]:
+def audit_events_stmt(filters: AuditFilters, sort: str = "-at") -> Select[AuditEvent]:
     stmt = select(AuditEvent)
     if filters.actor_id is not None:
         stmt = stmt.where(AuditEvent.actor_id == filters.actor_id)
@@ -84,11 +88,13 @@ def audit_events_stmt(filters: AuditFilters) -> Select[AuditEvent]:
         stmt = stmt.where(AuditEvent.at >= filters.since)
     if filters.before is not None:
         stmt = stmt.where(AuditEvent.at < filters.before)
-    return stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    return sorted_by(stmt, sort, _EVENT_SORTS, AuditEvent.id)
 
 
-async def audit_events(session: AsyncSession, filters: AuditFilters, page: PageParams) -> Slice[AuditEvent]:
-    return await paginate(session, audit_events_stmt(filters), page)
+async def audit_events(
+    session: AsyncSession, filters: AuditFilters, page: PageParams, sort: str = "-at"
+) -> Slice[AuditEvent]:
+    return await paginate(session, audit_events_stmt(filters, sort), page)
 
 
 # --- retention -----------------------------------------------------------------------------------------------
@@ -112,10 +118,13 @@ def _due_columns(months: int) -> Select[Any]:
     ).where(Household.anonymised_at.is_(None))
 
 
-async def due_list(session: AsyncSession, months: int, as_of: date, page: PageParams) -> Slice[Any]:
-    """Files not anonymised whose due date is at most 30 days after `as_of`, soonest first."""
+async def due_list(
+    session: AsyncSession, months: int, as_of: date, page: PageParams, sort: str = "due_on"
+) -> Slice[Any]:
+    """Files not anonymised whose due date is at most 30 days after `as_of`, in the `sort` order (soonest first)."""
     due_on = _due_on(months)
-    stmt = _due_columns(months).where(due_on <= as_of + DUE_HORIZON).order_by(due_on, Household.id)
+    columns = {"due_on": due_on, "reference": Household.reference}
+    stmt = sorted_by(_due_columns(months).where(due_on <= as_of + DUE_HORIZON), sort, columns, Household.id)
     return await paginate(session, stmt, page, scalars=False)
 
 

@@ -16,7 +16,7 @@ from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import ProblemError, problem_responses
 from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND
-from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, with_etag
+from toit_emploi_api.core.resources import ChronologySort, IfMatchDep, Page, PageDep, SortQuery, with_etag
 from toit_emploi_api.households.deps import CurrentHousehold, LockedHousehold
 from toit_emploi_api.privacy import retention, service
 from toit_emploi_api.privacy.repository import AuditFilters
@@ -26,6 +26,7 @@ from toit_emploi_api.privacy.schemas import (
     AnonymiseOut,
     AuditEventOut,
     DueHouseholdOut,
+    DueSort,
     HouseholdExport,
     RetentionRunIn,
     RetentionRunOut,
@@ -53,17 +54,22 @@ AccessLogReaderDep = Annotated[Principal, Depends(authorize(Role.SERVICE_MANAGER
     responses=problem_responses(NOT_FOUND, HOUSEHOLD_STATUS_ONLY),
 )
 async def household_access_log(
-    principal: AccessLogReaderDep, session: SessionDep, household: CurrentHousehold, page: PageDep
+    principal: AccessLogReaderDep,
+    session: SessionDep,
+    household: CurrentHousehold,
+    page: PageDep,
+    sort: Annotated[ChronologySort, SortQuery] = ChronologySort.AT_DESC,
 ) -> Page[AuditEventOut]:
     """Every read and change of the household's file and its sub-resources (members, stage history, placements,
-    relay stays, allocation, follow-up entries, exports), and every list that showed it, newest first: who (kind,
+    relay stays, allocation, follow-up entries, exports), and every list that showed it, newest first (`sort=at`:
+    oldest first; ties by id): who (kind,
     id, role, organisation), the action, the object, when, the request id, and field names or codes (never values
     of names, birth dates or notes).
 
     **Who:** the service manager and admins; a partner worker for its own organisation's households while they are
     in diagnostic (another organisation's household is a 404, a household that has left diagnostic a 403
     `household-status-only`). **Audit:** reading it is a `household.access_log_read` event."""
-    return await service.access_log(session, principal, household, page)
+    return await service.access_log(session, principal, household, page, sort.value)
 
 
 @router.get(
@@ -88,17 +94,19 @@ async def audit_events_list(
     ] = None,
     since: Annotated[datetime | None, Query(description="At or after this instant (ISO 8601).")] = None,
     before: Annotated[datetime | None, Query(description="Strictly before this instant (ISO 8601).")] = None,
+    sort: Annotated[ChronologySort, SortQuery] = ChronologySort.AT_DESC,
 ) -> Page[AdminAuditEventOut] | StreamingResponse:
-    """The audit trail, newest first, filtered by `actor_id`, `organisation_id` (the actor's), `action`,
-    `object_type`, `object_id`, `household_id`, `since` and `before`; with `Accept: text/csv` every matching event
-    as a CSV file (`;`, UTF-8 with BOM, French headers), ignoring `limit` and `offset`.
+    """The audit trail, newest first (`sort=at`: oldest first; ties by id), filtered by `actor_id`,
+    `organisation_id` (the actor's), `action`, `object_type`, `object_id`, `household_id`, `since` and `before`;
+    with `Accept: text/csv` every matching event as a CSV file (`;`, UTF-8 with BOM, French headers), in the same
+    order, ignoring `limit` and `offset`.
 
     **Who:** admins. **Audit:** every search is an `audit_event.list` event (the names of its filters)."""
     filters = AuditFilters(actor_id, organisation_id, action, object_type, object_id, household_id, since, before)
     if wants_csv(request):
-        rows = await service.audit_events_csv(session, request.app.state.sessionmaker, principal, filters)
+        rows = await service.audit_events_csv(session, request.app.state.sessionmaker, principal, filters, sort.value)
         return csv_response(service.CSV_HEADER, rows, filename="audit-events.csv")
-    return await service.audit_events(session, principal, filters, page)
+    return await service.audit_events(session, principal, filters, page, sort.value)
 
 
 @router.get(
@@ -108,15 +116,20 @@ async def audit_events_list(
     response_model=Page[DueHouseholdOut],
 )
 async def retention_due_list(
-    principal: ManagerDep, session: SessionDep, request: Request, page: PageDep
+    principal: ManagerDep,
+    session: SessionDep,
+    request: Request,
+    page: PageDep,
+    sort: Annotated[DueSort, SortQuery] = DueSort.DUE_ON,
 ) -> Page[DueHouseholdOut]:
     """Households whose last contact will be more than the retention period old (24 months by default) within 30
-    days, or already is, soonest first, with `due_on`, the first day they are due. Completed and withdrawn files
-    are anonymised automatically on that day; active files are marked `decision_needed` and never anonymised
-    automatically: withdraw the household, record a contact, or erase it.
+    days, or already is, soonest first (`sort`: `due_on`, `reference`, `-` for descending; ties by id), with
+    `due_on`, the first day they are due. Completed and withdrawn files are anonymised automatically on that day;
+    active files are marked `decision_needed` and never anonymised automatically: withdraw the household, record a
+    contact, or erase it.
 
     **Who:** the service manager and admins. **Audit:** `retention.due_list` with the households shown."""
-    return await service.due_list(session, principal, request.app.state.settings, page)
+    return await service.due_list(session, principal, request.app.state.settings, page, sort.value)
 
 
 @router.post(

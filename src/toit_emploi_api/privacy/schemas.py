@@ -120,3 +120,10 @@ class HouseholdExport(OutputModel):
     allocations: list[AllocationOut]
     follow_up_entries: list[FollowUpEntryOut]
     access_log: list[AuditEventOut]
+
+
+class DueSort(StrEnum):
+    """`sort` of the files due for anonymisation."""
+
+    DUE_ON, DUE_ON_DESC = "due_on", "-due_on"
+    REFERENCE, REFERENCE_DESC = "reference", "-reference"

@@ -77,12 +77,12 @@ def admin_event_out(event: AuditEvent) -> AdminAuditEventOut:
 
 # --- the audit trail -----------------------------------------------------------------------------------------
 async def access_log(
-    session: AsyncSession, principal: Principal, household: Household, page: PageParams
+    session: AsyncSession, principal: Principal, household: Household, page: PageParams, sort: str = "-at"
 ) -> Page[AuditEventOut]:
     """Every read and change of the household's file, newest first (a partner worker: while in diagnostic only,
     403 `household-status-only` afterwards). The households other lists showed at the same time are not shown."""
     check_members_readable(principal, household)
-    rows = await repository.access_log(session, household.id, page)
+    rows = await repository.access_log(session, household.id, page, sort)
     await audit.record(
         session, principal, AuditAction.HOUSEHOLD_ACCESS_LOG_READ, "household", household.id, household_id=household.id
     )
@@ -90,19 +90,24 @@ async def access_log(
 
 
 async def audit_events(
-    session: AsyncSession, principal: Principal, filters: AuditFilters, page: PageParams
+    session: AsyncSession, principal: Principal, filters: AuditFilters, page: PageParams, sort: str = "-at"
 ) -> Page[AdminAuditEventOut]:
-    rows = await repository.audit_events(session, filters, page)
+    rows = await repository.audit_events(session, filters, page, sort)
     await _record_listing(session, principal, filters, "json")
     return rows.to(admin_event_out)
 
 
 async def audit_events_csv(
-    session: AsyncSession, maker: async_sessionmaker[AsyncSession], principal: Principal, filters: AuditFilters
+    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
+    principal: Principal,
+    filters: AuditFilters,
+    sort: str = "-at",
 ) -> AsyncIterator[Sequence[Any]]:
-    """Every event matching the filters, newest first, as CSV rows (streamed in one snapshot)."""
+    """Every event matching the filters, in the `sort` order (newest first), as CSV rows (streamed in one
+    snapshot)."""
     await _record_listing(session, principal, filters, "csv")
-    stmt = repository.audit_events_stmt(filters)
+    stmt = repository.audit_events_stmt(filters, sort)
 
     async def rows() -> AsyncIterator[Sequence[Any]]:
         async for (event,) in stream_rows(maker, stmt):
@@ -137,11 +142,11 @@ async def _record_listing(session: AsyncSession, principal: Principal, filters: 
 
 # --- retention -----------------------------------------------------------------------------------------------
 async def due_list(
-    session: AsyncSession, principal: Principal, settings: Settings, page: PageParams
+    session: AsyncSession, principal: Principal, settings: Settings, page: PageParams, sort: str = "due_on"
 ) -> Page[DueHouseholdOut]:
-    """Files due within 30 days, soonest first; the households shown are recorded."""
+    """Files due within 30 days, soonest first unless `sort` says otherwise; the households shown are recorded."""
     day = clock.today()
-    rows = await repository.due_list(session, settings.retention_months, day, page)
+    rows = await repository.due_list(session, settings.retention_months, day, page, sort)
     await audit.record(
         session, principal, AuditAction.RETENTION_DUE_LIST, "household", None, shown=[r.id for r in rows.rows]
     )

@@ -7,7 +7,7 @@ import re
 from sqlalchemy import ColumnElement, and_, any_, false, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toit_emploi_api.core.resources import PageParams, Slice, paginate
+from toit_emploi_api.core.resources import PageParams, Slice, paginate, sorted_by
 from toit_emploi_api.reference.models import Commune, RomeCodeEntry
 from toit_emploi_api.reference.text import fold
 
@@ -34,9 +34,14 @@ def _search(q: str | None) -> list[ColumnElement[bool]]:
     return [or_(*conditions)] if conditions else [false()]
 
 
-async def list_rome_codes(session: AsyncSession, q: str | None, page: PageParams) -> Slice[RomeCodeEntry]:
-    """One page of ROME codes (ordered by code) and the total matching: two statements."""
-    return await paginate(session, select(RomeCodeEntry).where(*_search(q)).order_by(RomeCodeEntry.code), page)
+async def list_rome_codes(
+    session: AsyncSession, q: str | None, page: PageParams, sort: str = "code"
+) -> Slice[RomeCodeEntry]:
+    """One page of ROME codes in the `sort` order (by code by default) and the total matching: two statements."""
+    columns = {"code": RomeCodeEntry.code, "label": RomeCodeEntry.label_folded}
+    return await paginate(
+        session, sorted_by(select(RomeCodeEntry).where(*_search(q)), sort, columns, RomeCodeEntry.code), page
+    )
 
 
 async def get_rome_code(session: AsyncSession, code: str) -> RomeCodeEntry | None:
@@ -71,15 +76,19 @@ def _commune_search(q: str | None) -> list[ColumnElement[bool]]:
 
 
 async def list_communes(
-    session: AsyncSession, q: str | None, department: str | None, page: PageParams
+    session: AsyncSession, q: str | None, department: str | None, page: PageParams, sort: str | None = None
 ) -> Slice[Commune]:
-    """One page of communes (the most populous first, then by INSEE code) and the total matching."""
+    """One page of communes and the total matching: in the `sort` order, else the exact name first, then the most
+    populous, then by INSEE code."""
     stmt = select(Commune).where(*_commune_search(q))
     if department is not None:
         stmt = stmt.where(Commune.department == department)
     if q is not None:
         stmt = stmt.order_by((Commune.name_folded == fold(q)).desc())
     stmt = stmt.order_by(Commune.population.desc(), Commune.insee_code)
+    if sort is not None:
+        columns = {"name": Commune.name_folded, "population": Commune.population, "insee_code": Commune.insee_code}
+        stmt = sorted_by(stmt, sort, columns, Commune.insee_code)
     return await paginate(session, stmt, page)
 
 

@@ -209,6 +209,11 @@ SORT_KEYS: Final[dict[str, str]] = {
     "last_contact_date": "Dernier contact",
     "full_name": "Nom",
     "starts_on": "Date d'arrivée",
+    "population": "Population",
+    "insee_code": "Code INSEE",
+    "birth_date": "Date de naissance",
+    "last_name": "Nom de famille",
+    "due_on": "Date d'échéance",
 }
 
 
