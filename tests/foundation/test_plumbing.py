@@ -30,7 +30,9 @@ from toit_emploi_api.vocab.roles import OrganisationKind
 SECRET_NAME = "".join(["Secret ", "Person ", "Name "])
 
 # Tables whose key is not a surrogate UUID `id`, on purpose.
-# The reports' summary tables are keyed by the household (and pass number) they summarise.
+# The reports' summary tables are keyed by the household (and pass number) they summarise; their aggregated counts
+# by their grain (a unique constraint over nullable columns, with a bigint row number as primary key): derived rows,
+# never addressed by the API.
 NATURAL_KEY_TABLES = {
     "alembic_version",
     "login_throttle",
@@ -39,6 +41,8 @@ NATURAL_KEY_TABLES = {
     "idempotency_keys",
     "report_households",
     "report_stage_passes",
+    "report_household_counts",
+    "report_day_counts",
 }
 
 
