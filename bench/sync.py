@@ -18,7 +18,7 @@ changed (rent). "rows written" is measured by PostgreSQL itself: the delta of ``
 ``housing_units`` in ``pg_stat_user_tables`` around the scenario (every inserted or updated row version counts, the
 sync's bookkeeping updates included; nothing else writes that table during the bench).
 
-    .venv/bin/python bench/sync.py [--small 2000] [--large 100000] [--batch 20000]
+    .venv/bin/python bench/sync.py [--small 2000] [--large 100000] [--batch 20000] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import io
 import json
 import os
 import random
+import statistics
 import sys
 import time
 import uuid
@@ -314,13 +315,32 @@ async def main(args: argparse.Namespace, url: str) -> None:
         print(f"PostgreSQL: {url.rsplit('@', 1)[-1].split('?')[0]}   CPUs: {os.cpu_count()}   load average: {load}")
         await bench.run("Polygone", make_units(args.small, 1, "POL"), args.batch, "snapshot", "json")
         await bench.run("Polygone CSV", make_units(args.small, 2, "PCSV"), args.batch, "snapshot", "csv")
-        large = make_units(args.large, 3, "BIG")
-        app_times = await bench.run("Large landlord", large, args.batch, "delta", "json")
-        bare_times = await bench.bare(make_units(args.large, 3, "BARE"), args.batch)
-        print(f"\n## ratio to a bare COPY + upsert of the same {args.large:,} rows (same server, same batches)")
-        for name, bare_ms in bare_times.items():
-            ratio = app_times[name] / bare_ms
-            print(f"{name:<18} app {app_times[name]:9.1f} ms   bare {bare_ms:9.1f} ms   ratio {ratio:5.2f}")
+        # Interleaved rounds (app then baseline, the order alternating): ratios of medians, side by side.
+        app_runs: list[dict[str, float]] = []
+        bare_runs: list[dict[str, float]] = []
+        for round_no in range(args.rounds):
+            large = make_units(args.large, 3, f"BIG{round_no}")
+            bare_units = make_units(args.large, 3, f"BARE{round_no}")
+            if round_no % 2 == 0:
+                app_runs.append(await bench.run("Large landlord", large, args.batch, "delta", "json"))
+                bare_runs.append(await bench.bare(bare_units, args.batch))
+            else:
+                bare_runs.append(await bench.bare(bare_units, args.batch))
+                app_runs.append(await bench.run("Large landlord", large, args.batch, "delta", "json"))
+            print("bare: " + ", ".join(f"{k} {v:.1f} ms" for k, v in bare_runs[-1].items()))
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(
+            f"\n## ratio to a bare COPY + upsert of the same {args.large:,} rows (same server, same batches), "
+            f"medians of {args.rounds} interleaved round(s), load average now {load}"
+        )
+        for name in bare_runs[0]:
+            app_ms = statistics.median(r[name] for r in app_runs)
+            bare_ms = statistics.median(r[name] for r in bare_runs)
+            ratios = ", ".join(f"{a[name] / b[name]:.2f}" for a, b in zip(app_runs, bare_runs, strict=True))
+            print(
+                f"{name:<18} app {app_ms:9.1f} ms   bare {bare_ms:9.1f} ms   ratio {app_ms / bare_ms:5.2f}"
+                f"   (per round: {ratios})"
+            )
     await app.state.engine.dispose()
 
 
@@ -329,4 +349,5 @@ if __name__ == "__main__":
     parser.add_argument("--small", type=int, default=2_000)
     parser.add_argument("--large", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved app/baseline rounds of the large sync")
     asyncio.run(main(parser.parse_args(), prepare_database("toit_emploi_bench")))

@@ -90,6 +90,56 @@ class SyncDocument(TypedDict):
 
 
 DOCUMENT: Final = TypeAdapter(SyncDocument)
+
+# The fast path (``parse_json``): the same unit, but every decimal is its canonical text, the text ``_columns`` would
+# send anyway ('412.30': no sign unless negative, no leading zero, exactly the stored decimals, inside the bounds by
+# construction), so no ``Decimal`` is built, checked, quantized and formatted back per value. It accepts a subset of
+# what ``SyncUnit`` accepts, with the same result; anything else (a JSON number, '412.3', any invalid row) is
+# validated again by ``DOCUMENT``, whose errors and messages are the only ones ever reported.
+_CANONICAL_MONEY: Final = r"^(?:0|[1-9][0-9]{0,5})\.[0-9]{2}$"  # 0.00 … 999999.99 = [0, MONEY_MAX], 2 places
+_CANONICAL_AREA: Final = r"^(?:[1-9][0-9]{0,3}\.[0-9]{2}|0\.(?:0[1-9]|[1-9][0-9]))$"  # 0.01 … 9999.99
+_CANONICAL_LATITUDE: Final = r"^-?(?:[1-8]?[0-9]\.[0-9]{6}|90\.000000)$"  # -90 … 90, 6 places
+_CANONICAL_LONGITUDE: Final = r"^-?(?:(?:1[0-7][0-9]|[1-9]?[0-9])\.[0-9]{6}|180\.000000)$"  # -180 … 180
+assert Decimal("999999.99") == rules.MONEY_MAX
+assert Decimal("9999.99") == rules.AREA_MAX
+
+
+def _canonical(pattern: str) -> Any:
+    return Annotated[str, StringConstraints(pattern=pattern)]
+
+
+class _FastUnit(TypedDict):
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    landlord_reference: Reference
+    commune_insee: Insee
+    postcode: Postcode
+    street_number: NotRequired[StreetNumber | None]
+    street_type: NotRequired[StreetType | None]
+    street_name: NotRequired[StreetName | None]
+    floor: NotRequired[Annotated[int, Field(ge=rules.FLOOR_MIN, le=rules.FLOOR_MAX)] | None]
+    rooms: Annotated[int, Field(ge=rules.ROOMS_MIN, le=rules.ROOMS_MAX)]
+    living_area_m2: NotRequired[_canonical(_CANONICAL_AREA) | None]  # type: ignore[valid-type]
+    rent: _canonical(_CANONICAL_MONEY)  # type: ignore[valid-type]
+    charges: NotRequired[_canonical(_CANONICAL_MONEY) | None]  # type: ignore[valid-type]
+    dpe_class: NotRequired[Literal["A", "B", "C", "D", "E", "F", "G"] | None]
+    construction_year: NotRequired[Annotated[int, Field(ge=rules.YEAR_MIN, le=rules.YEAR_MAX)] | None]
+    available_from: NotRequired[date | None]
+    is_relay: NotRequired[bool | None]
+    elevator: NotRequired[bool | None]
+    step_free_access: NotRequired[bool | None]
+    latitude: NotRequired[_canonical(_CANONICAL_LATITUDE) | None]  # type: ignore[valid-type]
+    longitude: NotRequired[_canonical(_CANONICAL_LONGITUDE) | None]  # type: ignore[valid-type]
+
+
+class _FastDocument(TypedDict):
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    mode: NotRequired[Literal["snapshot", "delta"]]
+    units: Annotated[list[_FastUnit], Field(max_length=MAX_UNITS)]
+
+
+_FAST_DOCUMENT: Final = TypeAdapter(_FastDocument)
 UNITS: Final = TypeAdapter(list[SyncUnit])
 UNIT_JSON_SCHEMA: Final[dict[str, Any]] = TypeAdapter(SyncUnit).json_schema()
 
@@ -195,13 +245,20 @@ def _raw_reference(row: Any) -> str | None:
     return None
 
 
-def _columns(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+def _columns(rows: Sequence[Mapping[str, Any]], *, canonical: bool = False) -> dict[str, list[Any]]:
+    """Column arrays of validated rows; ``canonical``: the decimals are already their canonical text (fast path)."""
     columns = {c: [r.get(c) for r in rows] for c in COLUMNS}
     for c in _TEXT_COLUMNS:  # an empty text is no text
-        columns[c] = [v or None for v in columns[c]]
-    columns["charges"] = [Decimal("0.00") if v is None else v for v in columns["charges"]]
+        if "" in columns[c]:
+            columns[c] = [v or None for v in columns[c]]
     for c in ("is_relay", "step_free_access"):
-        columns[c] = [bool(v) for v in columns[c]]
+        if None in columns[c]:
+            columns[c] = [bool(v) for v in columns[c]]
+    if canonical:
+        if None in columns["charges"]:
+            columns["charges"] = ["0.00" if v is None else v for v in columns["charges"]]
+        return columns
+    columns["charges"] = [Decimal("0.00") if v is None else v for v in columns["charges"]]
     for c in ("latitude", "longitude"):  # GPS figures often carry more than the 6 decimals stored
         columns[c] = [None if v is None else v.quantize(_COORDINATE) for v in columns[c]]
     for c in ("living_area_m2", "rent", "charges"):  # '0E+100000000' is a valid 0: never send such text to PostgreSQL
@@ -301,6 +358,9 @@ def _collect(exc: ValidationError, prefix: int) -> dict[int, list[tuple[str, str
 
 
 def parse_json(body: bytes, query_mode: str | None) -> ParsedSync:
+    fast = _parse_json_fast(body, query_mode)
+    if fast is not None:
+        return fast
     try:
         # Strict: JSON integers and booleans must be JSON numbers and booleans (no "3", no true for 1).
         document = DOCUMENT.validate_json(body, strict=True)
@@ -309,6 +369,30 @@ def parse_json(body: bytes, query_mode: str | None) -> ParsedSync:
     mode = _mode(document.get("mode"), query_mode)
     units = document["units"]
     return _finish(ParsedSync(mode=mode), units, {}, units, csv_names=False, json_rows=True)
+
+
+def _parse_json_fast(body: bytes, query_mode: str | None) -> ParsedSync | None:
+    """Every row valid, decimals in canonical text, no duplicate, every date in bounds: the parsed sync, without a
+    ``Decimal`` per value. Otherwise ``None``: the caller validates the body again, as it always did."""
+    try:
+        document = _FAST_DOCUMENT.validate_json(body, strict=True)
+    except ValidationError:
+        return None
+    units = document["units"]
+    columns = _columns(units, canonical=True)
+    references = columns["landlord_reference"]
+    seen = set(references)
+    if len(seen) != len(references):
+        return None  # duplicates: reported by the full path
+    low, high = available_from_bounds()
+    dates = [d for d in columns["available_from"] if d is not None]
+    if dates and not low <= min(dates) <= max(dates) <= high:
+        return None
+    result = ParsedSync(mode=_mode(document.get("mode"), query_mode), received=len(units), columns=columns)
+    # The references the full path would see (the raw ones, stripped): the validated ones, since a valid reference
+    # neither starts nor ends with a character Python's strip() removes and pydantic's does not.
+    result.seen_references = seen
+    return result
 
 
 def _mode(body_mode: str | None, query_mode: str | None) -> str:
