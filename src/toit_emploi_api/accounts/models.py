@@ -27,15 +27,21 @@ class Organisation(UUIDPrimaryKey, Timestamps, Versioned, Base):
     __table_args__ = (Index("uq_organisations_lower_name", func.lower(name), unique=True),)
 
 
-class User(UUIDPrimaryKey, Timestamps, Versioned, Base):
+class Account:
+    """What a user and an API client share: a role within an organisation, and whether the account may sign in
+    (an inactive account, or one of an inactive organisation, is refused at once)."""
+
+    role: Mapped[Role] = mapped_column(role_enum)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+
+
+class User(UUIDPrimaryKey, Timestamps, Versioned, Account, Base):
     __tablename__ = "users"
 
     email: Mapped[str] = mapped_column(String(254))
     full_name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[Role] = mapped_column(role_enum)
-    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
     password_hash: Mapped[str] = mapped_column(String(200))
-    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     last_login_at: Mapped[datetime | None]
 
     __table_args__ = (
@@ -45,15 +51,12 @@ class User(UUIDPrimaryKey, Timestamps, Versioned, Base):
     )
 
 
-class ApiClient(UUIDPrimaryKey, Timestamps, Versioned, Base):
+class ApiClient(UUIDPrimaryKey, Timestamps, Versioned, Account, Base):
     __tablename__ = "api_clients"
 
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[Role] = mapped_column(role_enum)
-    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id", ondelete="RESTRICT"))
     secret_hash: Mapped[str] = mapped_column(String(200))
-    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     last_used_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_api_clients_organisation_id", "organisation_id"),)

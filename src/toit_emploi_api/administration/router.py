@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from toit_emploi_api.accounts import service
 from toit_emploi_api.accounts.models import ApiClient, Organisation, User
@@ -31,7 +31,7 @@ from toit_emploi_api.administration.deps import (
     LockedOrganisation,
     LockedUser,
 )
-from toit_emploi_api.auth.policy import Principal, authorize
+from toit_emploi_api.auth.policy import AdminDep
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.idempotency import idempotent
@@ -40,7 +40,6 @@ from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, w
 from toit_emploi_api.vocab.problems import EMAIL_TAKEN, LAST_ADMIN, ORGANISATION_NAME_TAKEN, SELF_LOCKOUT
 
 router = APIRouter(prefix="/api/v1", tags=["administration"])
-AdminDep = Annotated[Principal, Depends(authorize())]
 _READ = problem_responses(NOT_FOUND)
 
 

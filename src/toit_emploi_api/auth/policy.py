@@ -126,6 +126,11 @@ def authorize(*roles: Role) -> Callable[..., Awaitable[Principal]]:
 # Any authenticated caller, whatever the role.
 ALL_ROLES_POLICY = authorize(*Role)
 
+AdminDep = Annotated[Principal, Depends(authorize())]
+"""The caller of an admin-only route (administration, webhooks, retention, history imports)."""
+ManagerDep = Annotated[Principal, Depends(authorize(Role.SERVICE_MANAGER))]
+"""The caller of a route for the service manager (and admins) only."""
+
 Authenticated = Annotated[Principal, Depends(_authenticate)]
 """The caller, for loader dependencies (`households.deps`, …): the route's own `authorize(...)` checks the role;
 declare it before the loader so that a refused role is a 403, not a 404."""

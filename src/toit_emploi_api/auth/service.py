@@ -7,8 +7,10 @@ import hashlib
 import random
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Final, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +19,7 @@ from toit_emploi_api.accounts.models import ApiClient, Organisation, User
 from toit_emploi_api.accounts.passwords import verify_secret
 from toit_emploi_api.auth import repository, throttle
 from toit_emploi_api.auth.policy import Principal
-from toit_emploi_api.auth.tokens import InvalidTokenError, decode_access_token, issue_access_token
+from toit_emploi_api.auth.tokens import InvalidTokenError, SubjectKind, decode_access_token, issue_access_token
 from toit_emploi_api.core import audit
 from toit_emploi_api.core.settings import Settings
 from toit_emploi_api.vocab.audit import AuditAction
@@ -57,10 +59,29 @@ class TokenRefused:
 class _Subject:
     """The account that signed in, as the audit trail's actor."""
 
-    kind: str
+    kind: SubjectKind
     id: uuid.UUID
     role: Role
     organisation_id: uuid.UUID
+
+    @classmethod
+    def of(cls, account: User | ApiClient) -> _Subject:
+        return cls("user" if isinstance(account, User) else "client", account.id, account.role, account.organisation_id)
+
+
+def _access_token(
+    settings: Settings, account: User | ApiClient, session_id: uuid.UUID | None = None
+) -> tuple[str, int]:
+    """An access token for the account (`sid`: the sign-in of a person, for the refresh tokens)."""
+    subject = _Subject.of(account)
+    return issue_access_token(
+        settings,
+        subject_kind=subject.kind,
+        subject_id=subject.id,
+        role=subject.role.value,
+        organisation_id=subject.organisation_id,
+        session_id=session_id,
+    )
 
 
 async def _audit_sign_in(session: AsyncSession, subject: _Subject, grant: str) -> None:
@@ -154,20 +175,59 @@ async def _refused(
     return TokenRefused(refusal.status, refusal.error, refusal.description, wait)
 
 
+@dataclass(frozen=True)
+class _SecretGrant:
+    """A grant that checks an account's secret: how its audit events and its refusals are worded."""
+
+    subject_kind: str  # the audit trail's subject kind
+    name: str  # the grant, as the audit trail names it
+    status: int
+    error: str  # RFC 6749 error code
+    refused: str  # the description of a bad secret, unknown or inactive account
+
+
+_PASSWORD: Final = _SecretGrant("user", "password", 400, "invalid_grant", "Invalid email or password.")
+_CLIENT_CREDENTIALS: Final = _SecretGrant(
+    "api_client", "client_credentials", 401, "invalid_client", "Client authentication failed."
+)
+_Account = TypeVar("_Account", User, ApiClient)
+
+
+async def _checked_account(
+    session: AsyncSession,
+    settings: Settings,
+    grant: _SecretGrant,
+    keys: throttle.Keys,
+    account_of: Callable[[], Awaitable[_Account | None]],
+    secret: str,
+) -> _Account | TokenRefused:
+    """The account whose secret matches, active in an active organisation, with its failure counters cleared; else
+    the refusal (too many failures: the account is not even looked up), the failure counted and recorded."""
+    if wait := await throttle.lock_and_check(session, keys):
+        await _audit_failure(session, grant.subject_kind, None, grant.name, locked=True)
+        return TokenRefused(grant.status, grant.error, "Too many failed attempts; try again later.", wait)
+    account = await account_of()
+    secret_hash: str | None = None
+    if account is not None:
+        secret_hash = account.password_hash if isinstance(account, User) else account.secret_hash
+    ok = await verify_secret(secret_hash, secret)
+    if not ok or account is None or not account.active or not await _org_active(session, account.organisation_id):
+        await _audit_failure(session, grant.subject_kind, account.id if account else None, grant.name, locked=False)
+        return await _refused(session, settings, keys, TokenRefused(grant.status, grant.error, grant.refused))
+    await throttle.clear(session, keys)
+    return account
+
+
 async def password_grant(
     session: AsyncSession, settings: Settings, username: str, password: str, client_address: str | None
 ) -> TokenGranted | TokenRefused:
     keys = throttle.keys_for(throttle.user_identifier(username), client_address)
-    if wait := await throttle.lock_and_check(session, keys):
-        await _audit_failure(session, "user", None, "password", locked=True)
-        return TokenRefused(400, "invalid_grant", "Too many failed attempts; try again later.", wait)
-    user = await accounts.user_by_email(session, username.strip())
-    ok = await verify_secret(user.password_hash if user else None, password)
-    if not ok or user is None or not user.active or not await _org_active(session, user.organisation_id):
-        await _audit_failure(session, "user", user.id if user else None, "password", locked=False)
-        return await _refused(session, settings, keys, TokenRefused(400, "invalid_grant", "Invalid email or password."))
-    await throttle.clear(session, keys)
-    await _audit_sign_in(session, _Subject("user", user.id, user.role, user.organisation_id), "password")
+    user = await _checked_account(
+        session, settings, _PASSWORD, keys, lambda: accounts.user_by_email(session, username.strip()), password
+    )
+    if isinstance(user, TokenRefused):
+        return user
+    await _audit_sign_in(session, _Subject.of(user), "password")
     now = datetime.now(UTC)
     await repository.touch_last_login(session, user.id, now)
     return await _grant_for_user(session, settings, user, family_id=uuid.uuid4(), now=now)
@@ -194,14 +254,7 @@ async def _grant_for_user(
         user_id=user.id,
         expires_at=now + timedelta(days=settings.refresh_token_idle_days),
     )
-    token, expires_in = issue_access_token(
-        settings,
-        subject_kind="user",
-        subject_id=user.id,
-        role=user.role.value,
-        organisation_id=user.organisation_id,
-        session_id=family_id,
-    )
+    token, expires_in = _access_token(settings, user, session_id=family_id)
     return TokenGranted(token, expires_in, refresh)
 
 
@@ -228,7 +281,7 @@ async def refresh_grant(session: AsyncSession, settings: Settings, refresh_token
         await accounts.revoke_refresh_family(session, row.family_id, now)
         return _REFRESH_REFUSED
     await accounts.mark_refresh_token_used(session, row.id, now)
-    await _audit_sign_in(session, _Subject("user", user.id, user.role, user.organisation_id), "refresh_token")
+    await _audit_sign_in(session, _Subject.of(user), "refresh_token")
     if random.random() < 0.05:  # noqa: S311 - housekeeping, not security
         await accounts.purge_expired_refresh_tokens(session, now)
     return await _grant_for_user(session, settings, user, family_id=row.family_id, now=now)
@@ -266,27 +319,19 @@ async def client_credentials_grant(
     session: AsyncSession, settings: Settings, client_id: str, client_secret: str, client_address: str | None
 ) -> TokenGranted | TokenRefused:
     keys = throttle.keys_for(throttle.client_identifier(client_id), client_address)
-    if wait := await throttle.lock_and_check(session, keys):
-        await _audit_failure(session, "api_client", None, "client_credentials", locked=True)
-        return TokenRefused(401, "invalid_client", "Too many failed attempts; try again later.", wait)
-    client = await accounts.client_by_client_id(session, client_id)
-    ok = await verify_secret(client.secret_hash if client else None, client_secret)
-    if not ok or client is None or not client.active or not await _org_active(session, client.organisation_id):
-        await _audit_failure(session, "api_client", client.id if client else None, "client_credentials", locked=False)
-        return await _refused(
-            session, settings, keys, TokenRefused(401, "invalid_client", "Client authentication failed.")
-        )
-    await throttle.clear(session, keys)
-    subject = _Subject("client", client.id, client.role, client.organisation_id)
-    await _audit_sign_in(session, subject, "client_credentials")
-    await repository.touch_last_used(session, client.id, datetime.now(UTC))
-    token, expires_in = issue_access_token(
+    client = await _checked_account(
+        session,
         settings,
-        subject_kind="client",
-        subject_id=client.id,
-        role=client.role.value,
-        organisation_id=client.organisation_id,
+        _CLIENT_CREDENTIALS,
+        keys,
+        lambda: accounts.client_by_client_id(session, client_id),
+        client_secret,
     )
+    if isinstance(client, TokenRefused):
+        return client
+    await _audit_sign_in(session, _Subject.of(client), "client_credentials")
+    await repository.touch_last_used(session, client.id, datetime.now(UTC))
+    token, expires_in = _access_token(settings, client)
     return TokenGranted(token, expires_in)
 
 

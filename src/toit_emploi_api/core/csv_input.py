@@ -12,7 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 
 class CsvInputError(Exception):
@@ -91,3 +91,24 @@ def records(rows: Iterable[list[str]]) -> Iterator[list[str]]:
             continue  # blank line
         count += 1
         yield cells
+
+
+def check_header(names: Sequence[str], required: Sequence[str], optional: Sequence[str], *, joiner: str = ";") -> None:
+    """Refuse a header (a `CsvInputError` on `header`) that misses a required column, names one that is neither
+    required nor optional, or repeats one; the message lists every problem and the expected columns."""
+    known = {*required, *optional}
+    problems: list[str] = []
+    missing = [h for h in required if h not in names]
+    unknown = [h for h in names if h not in known]
+    repeated = sorted({h for h in names if names.count(h) > 1})
+    if missing:
+        problems.append("missing column(s) " + ", ".join(missing))
+    if unknown:
+        problems.append("unknown column(s) " + ", ".join(repr(h[:40]) for h in unknown[:10]))
+    if repeated:
+        problems.append("repeated column(s) " + ", ".join(repeated))
+    if problems:
+        raise CsvInputError(
+            f"{'; '.join(problems)}. Expected: {joiner.join(required)} (optional: {joiner.join(optional)}).",
+            field="header",
+        )

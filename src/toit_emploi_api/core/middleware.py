@@ -41,11 +41,8 @@ async def _send_problem(send: Send, problem: ProblemType, detail: str, path: str
     await send({"type": "http.response.body", "body": body})
 
 
-class RequestContextMiddleware:
-    """Assigns a request id (or keeps a well-formed incoming X-Request-ID), echoes it, logs one access line.
-
-    The access line holds method, path, status and duration; never the query string, which may carry names.
-    """
+class _HttpMiddleware:
+    """A pure ASGI middleware that acts on HTTP requests only: lifespan and websocket scopes pass through."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -54,6 +51,20 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one HTTP request (and pass it on to `self.app`)."""
+        raise NotImplementedError
+
+
+class RequestContextMiddleware(_HttpMiddleware):
+    """Assigns a request id (or keeps a well-formed incoming X-Request-ID), echoes it, logs one access line.
+
+    The access line holds method, path, status and duration; never the query string, which may carry names.
+    """
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = _request_id.set(request_id)
@@ -105,38 +116,26 @@ class RequestContextMiddleware:
             _request_id.reset(token)
 
 
-class UrlSafetyMiddleware:
+class UrlSafetyMiddleware(_HttpMiddleware):
     """A NUL byte in the path or query string is a 422, before it can reach PostgreSQL."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            raw_path = scope.get("raw_path") or scope["path"].encode()
-            query = scope.get("query_string", b"")
-            if b"\x00" in unquote_to_bytes(raw_path) or b"\x00" in unquote_to_bytes(query.replace(b"+", b" ")):
-                await _send_problem(
-                    send,
-                    problems.VALIDATION_ERROR,
-                    "URL must not contain NUL characters.",
-                    scope["path"],
-                )
-                return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        query = scope.get("query_string", b"")
+        if b"\x00" in unquote_to_bytes(raw_path) or b"\x00" in unquote_to_bytes(query.replace(b"+", b" ")):
+            await _send_problem(send, problems.VALIDATION_ERROR, "URL must not contain NUL characters.", scope["path"])
+            return
         await self.app(scope, receive, send)
 
 
-class BodySizeLimitMiddleware:
+class BodySizeLimitMiddleware(_HttpMiddleware):
     """Caps request bodies (413 problem+json), by Content-Length up front and by counting streamed bytes."""
 
     def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
-        self.app = app
+        super().__init__(app)
         self.limit_for = limit_for
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.limit_for(scope["path"])
         headers: Mapping[bytes, bytes] = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
@@ -191,7 +190,7 @@ def _etag_matches(if_none_match: str, etag: str) -> bool:
     return "*" in candidates or etag.removeprefix("W/") in candidates
 
 
-class HttpConformanceMiddleware:
+class HttpConformanceMiddleware(_HttpMiddleware):
     """What HTTP asks of every answer, for every route whoever wrote it:
 
     - a **405** lists in `Allow` every method the path supports (Starlette lists only the first route's);
@@ -200,13 +199,7 @@ class HttpConformanceMiddleware:
       personal data, tokens or data scoped to the caller: no shared or browser cache may keep them).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_headers: Mapping[bytes, bytes] = dict(scope.get("headers") or [])
         if_none_match = request_headers.get(b"if-none-match", b"").decode("latin-1").strip()
         conditional = scope["method"] in ("GET", "HEAD") and bool(if_none_match)

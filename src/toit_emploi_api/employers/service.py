@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
@@ -168,60 +168,45 @@ async def get_job_opening_or_404(
     return found(opening, "No job opening with this id.")
 
 
+class JobOpeningCriteria(TypedDict, total=False):
+    """The filters of the job openings list, as the caller asks them (each one optional)."""
+
+    status: JobOpeningStatus | None
+    rome: str | None
+    sector: str | None
+    commune_insee: str | None
+    contract_type: ContractType | None
+    employer_id: uuid.UUID | None
+    created_since: date | None
+    created_before: date | None
+
+
 async def list_job_openings(
     session: AsyncSession,
     principal: Principal,
     page: PageParams,
     *,
-    status: JobOpeningStatus | None = None,
-    rome: str | None = None,
-    sector: str | None = None,
-    commune_insee: str | None = None,
-    contract_type: ContractType | None = None,
-    employer_id: uuid.UUID | None = None,
     sort: str = "created_at",
-    created_since: date | None = None,
-    created_before: date | None = None,
+    **criteria: Unpack[JobOpeningCriteria],
 ) -> Slice[JobOpening]:
     """One page of job openings, oldest first, with their employers; partner workers get open ones only.
     `rome` is a whole code or the start of one, in any case."""
-    filters = job_opening_filters(
-        principal,
-        status=status,
-        rome=rome,
-        sector=sector,
-        commune_insee=commune_insee,
-        contract_type=contract_type,
-        employer_id=employer_id,
-        created_since=created_since,
-        created_before=created_before,
-    )
-    return await repository.list_job_openings(session, filters, page, sort)
+    return await repository.list_job_openings(session, job_opening_filters(principal, **criteria), page, sort)
 
 
-def job_opening_filters(
-    principal: Principal,
-    *,
-    status: JobOpeningStatus | None = None,
-    rome: str | None = None,
-    sector: str | None = None,
-    commune_insee: str | None = None,
-    contract_type: ContractType | None = None,
-    employer_id: uuid.UUID | None = None,
-    created_since: date | None = None,
-    created_before: date | None = None,
-) -> repository.JobOpeningFilters:
+def job_opening_filters(principal: Principal, **criteria: Unpack[JobOpeningCriteria]) -> repository.JobOpeningFilters:
     """The list's filters within what the caller may see (partner workers: open openings only)."""
+    rome, sector = criteria.get("rome"), criteria.get("sector")
     return repository.JobOpeningFilters(
-        status=status,
+        status=criteria.get("status"),
         rome=rome.upper() if rome else None,
         sector_folded=_folded(sector),
-        commune_insee=commune_insee,
-        contract_type=contract_type,
-        employer_id=employer_id,
+        commune_insee=criteria.get("commune_insee"),
+        contract_type=criteria.get("contract_type"),
+        employer_id=criteria.get("employer_id"),
         only_open=not is_staff(principal),
-        created_since=created_since,
-        created_before=created_before,
+        created_since=criteria.get("created_since"),
+        created_before=criteria.get("created_before"),
     )
 
 

@@ -362,9 +362,9 @@ def parse_csv(text: str, mode: str) -> ParsedSync:
     reader = csv_input.reader(text, delimiter)
     try:
         names = [h.upper() for h in csv_input.header(reader)]
+        csv_input.check_header(names, REQUIRED_CSV_HEADERS, OPTIONAL_CSV_HEADERS, joiner=",")
     except csv_input.CsvInputError as exc:
         raise SyncInputError(exc.message, field=exc.field) from None
-    _check_header(names)
     keys = [_JSON_NAME[n] for n in names]
     # With ";" as separator, decimals may use a comma (French spreadsheets).
     comma_decimals = [i for i, k in enumerate(keys) if k in _DECIMAL_COLUMNS] if delimiter == ";" else []
@@ -399,26 +399,3 @@ def _records(reader: Iterable[list[str]]) -> Iterable[list[str]]:
         yield from csv_input.records(reader)
     except csv_input.CsvInputError as exc:
         raise SyncInputError(exc.message, field=exc.field) from None
-
-
-def _check_header(names: list[str]) -> None:
-    problems: list[str] = []
-    missing = [h for h in REQUIRED_CSV_HEADERS if h not in names]
-    unknown = [h for h in names if h not in _JSON_NAME]
-    duplicated = sorted({h for h in names if names.count(h) > 1})
-    if missing:
-        problems.append("missing column(s) " + ", ".join(missing))
-    if unknown:
-        problems.append("unknown column(s) " + ", ".join(repr(h[:40]) for h in unknown[:10]))
-    if duplicated:
-        problems.append("repeated column(s) " + ", ".join(duplicated))
-    if problems:
-        raise SyncInputError(
-            "; ".join(problems)
-            + ". Expected: "
-            + ",".join(REQUIRED_CSV_HEADERS)
-            + " (optional: "
-            + ",".join(OPTIONAL_CSV_HEADERS)
-            + ").",
-            field="header",
-        )

@@ -16,7 +16,6 @@ from typing import Any, Final, Literal
 from pydantic import TypeAdapter, ValidationError
 
 from toit_emploi_api.core import csv_input
-from toit_emploi_api.core.csv_input import CsvInputError
 from toit_emploi_api.households.schemas import MAX_MEMBERS, HouseholdCreate
 from toit_emploi_api.households.service import new_household_errors
 
@@ -73,6 +72,7 @@ COLUMNS: Final[tuple[Column, ...]] = (
 )
 HEADERS: Final[tuple[str, ...]] = tuple(c.header for c in COLUMNS)
 REQUIRED_HEADERS: Final[tuple[str, ...]] = tuple(c.header for c in COLUMNS if c.required)
+_OPTIONAL_HEADERS: Final[tuple[str, ...]] = tuple(c.header for c in COLUMNS if not c.required)
 _BY_HEADER: Final[Mapping[str, Column]] = {c.header: c for c in COLUMNS}
 _BY_FIELD: Final[Mapping[tuple[Level, str], Column]] = {(c.level, c.field): c for c in COLUMNS}
 _TRUE, _FALSE = frozenset({"oui", "o", "true", "1", "yes"}), frozenset({"non", "n", "false", "0", "no"})
@@ -135,25 +135,6 @@ def _cell(column: Column, raw: str) -> Any:
     return value
 
 
-def _check_header(names: list[str]) -> None:
-    problems: list[str] = []
-    missing = [h for h in REQUIRED_HEADERS if h not in names]
-    unknown = [h for h in names if h not in _BY_HEADER]
-    repeated = sorted({h for h in names if names.count(h) > 1})
-    if missing:
-        problems.append("missing column(s) " + ", ".join(missing))
-    if unknown:
-        problems.append("unknown column(s) " + ", ".join(repr(h[:40]) for h in unknown[:10]))
-    if repeated:
-        problems.append("repeated column(s) " + ", ".join(repeated))
-    if problems:
-        raise CsvInputError(
-            "; ".join(problems) + ". Expected: " + ";".join(REQUIRED_HEADERS) + " (optional: "
-            + ";".join(h for h in HEADERS if h not in REQUIRED_HEADERS) + ").",
-            field="header",
-        )  # fmt: skip
-
-
 class TooLarge(Exception):
     """More households or lines than one import takes."""
 
@@ -162,7 +143,7 @@ def parse(text: str) -> ParsedImport:
     """The households of the file, with every line and field at fault (nothing is dropped silently)."""
     rows = csv_input.reader(text)
     names = [h.lower() for h in csv_input.header(rows)]
-    _check_header(names)
+    csv_input.check_header(names, REQUIRED_HEADERS, _OPTIONAL_HEADERS)
     columns = [_BY_HEADER[n] for n in names]
     result = ParsedImport()
     by_key: dict[str, ParsedHousehold] = {}

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - the statement is built from the constant fragments of this module; every value is bound.
 """All SQL of the matching read model: (adult, job opening, housing unit) proposals, ranked, in ONE statement.
 
 The statement is built from one template for the three questions (a household's suggestions, an opening's
@@ -225,9 +226,24 @@ LEFT JOIN communes ch ON ch.insee_code = u.commune_insee
 ORDER BY pg.score DESC, pg.km10, pg.opening_id, pg.ux, pg.member_id
 """
 
+
+def _within_reach(communes: str, home_insee: str, distance: str) -> str:
+    """The (work commune `cw`, home commune `ch`) pairs of `communes` (a FROM … JOIN … ending where the ON of `cw`
+    and `ch` goes) within reach: a bounding box first, then the exact distance (km10: tenths of a km, an integer).
+    `{box_lat}` and `{box_lng}` are left for the geometry."""
+    return f"""SELECT * FROM (
+        SELECT cw.insee_code AS work_insee, {home_insee} AS home_insee, round(10 * {distance})::int AS km10
+        FROM {communes}
+          ON abs(cw.latitude - ch.latitude) <= {{box_lat}} AND abs(cw.longitude - ch.longitude) <= {{box_lng}}
+        OFFSET 0
+    ) d
+    WHERE km10 <= CAST(:reach_km AS integer) * 10"""
+
+
 # Distinct workplace communes × distinct unit communes, with a bounding box before the exact distance (km10: the
 # distance in tenths of a km, an integer).
-_PAIRS = """work_communes AS MATERIALIZED (
+_PAIRS = (
+    """work_communes AS MATERIALIZED (
     SELECT insee_code, latitude, longitude, radians(latitude) AS rlat, radians(longitude) AS rlng,
            cos(radians(latitude)) AS clat
     FROM communes WHERE insee_code IN (SELECT work_insee FROM keys)
@@ -238,28 +254,25 @@ home_communes AS MATERIALIZED (
     FROM communes WHERE insee_code IN (SELECT home_insee FROM frontier)
 ),
 pairs AS MATERIALIZED (
-    SELECT * FROM (
-        SELECT cw.insee_code AS work_insee, ch.insee_code AS home_insee, round(10 * {fast_distance})::int AS km10
-        FROM work_communes cw
-        JOIN home_communes ch
-          ON abs(cw.latitude - ch.latitude) <= {box_lat} AND abs(cw.longitude - ch.longitude) <= {box_lng}
-        OFFSET 0
-    ) d
-    WHERE km10 <= CAST(:reach_km AS integer) * 10
+    """
+    + _within_reach("work_communes cw\n        JOIN home_communes ch", "ch.insee_code", "{fast_distance}")
+    + """
 ),"""
+)
 
 # For one unit: the communes within reach of its commune, computed first (fits are restricted to them).
-_REACH = """reach AS MATERIALIZED (
-    SELECT * FROM (
-        SELECT cw.insee_code AS work_insee, h.home_insee, round(10 * {distance})::int AS km10
-        FROM (SELECT DISTINCT home_insee FROM units) h
-        JOIN communes ch ON ch.insee_code = h.home_insee
-        JOIN communes cw
-          ON abs(cw.latitude - ch.latitude) <= {box_lat} AND abs(cw.longitude - ch.longitude) <= {box_lng}
-        OFFSET 0
-    ) d
-    WHERE km10 <= CAST(:reach_km AS integer) * 10
+_REACH = (
+    """reach AS MATERIALIZED (
+    """
+    + _within_reach(
+        "(SELECT DISTINCT home_insee FROM units) h\n        JOIN communes ch ON ch.insee_code = h.home_insee\n"
+        "        JOIN communes cw",
+        "h.home_insee",
+        "{distance}",
+    )
+    + """
 ),"""
+)
 
 # Households in lease: the job is the one they were hired for (a signed job counts as an exact match).
 _LEASE_FITS = """UNION ALL

@@ -7,9 +7,9 @@ import inspect
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from toit_emploi_api.auth.policy import Principal, authorize
+from toit_emploi_api.auth.policy import ManagerDep
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.problems import NOT_FOUND
@@ -27,11 +27,9 @@ from toit_emploi_api.vocab.problems import (
     UNIT_NOT_AVAILABLE,
     WRONG_STAGE,
 )
-from toit_emploi_api.vocab.roles import Role
 
 router = APIRouter(prefix="/api/v1", tags=["matching"])
 
-ManagerDep = Annotated[Principal, Depends(authorize(Role.SERVICE_MANAGER))]
 
 _RULES = """
 **Hard rules** (a proposal that breaks one is not listed): the opening is open with positions left, of an active

@@ -5,10 +5,12 @@ except the audit event of the read."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
@@ -39,6 +41,7 @@ from toit_emploi_api.vocab.problems import (
 from toit_emploi_api.vocab.stages import Stage
 from toit_emploi_api.vocab.statuses import JobOpeningStatus, MemberRole, UnitStatus
 
+M = TypeVar("M", bound=BaseModel)
 API = "/api/v1"
 
 
@@ -157,58 +160,49 @@ def _km(tenths: int) -> Decimal:
     return (Decimal(int(tenths)) / 10).quantize(Decimal("0.1"))
 
 
+_FACTORS: Final = (
+    ("rome_match", repo.W_ROME, "c_rome"),
+    ("experience", repo.W_EXPERIENCE, "c_experience"),
+    ("commute", repo.W_COMMUTE, "c_commute"),
+    ("rent", repo.W_RENT, "c_rent"),
+    ("availability", repo.W_WAIT, "c_wait"),
+    ("size_fit", repo.W_SIZE, "c_size"),
+)
+"""The six factors in their fixed order: name, weight, and the row's column of its contribution (hundredths)."""
+
+
 def factors(r: dict[str, Any]) -> list[FactorOut]:
     """The six factors of one proposal row, in a fixed order; their contributions add up to the row's score."""
     exact = bool(r["exact"])
     years = int(r["years"])
     gap = int(r["gap_days"])
     spare = int(r["spare"])
-    family = r["rome_code"][:3]
+    km = _km(r["km10"])
+    rome = f"exact ROME code {r['rome_code']}" if exact else f"same ROME family {r['rome_code'][:3]} (include_related)"
+    rent = f"full points up to {repo.RENT_FULL}, none from {repo.RENT_ZERO}"
+    # name: (value, detail)
+    shown: dict[str, tuple[Decimal, str]] = {
+        "rome_match": (Decimal(1) if exact else Decimal("0.5"), rome),
+        "experience": (Decimal(years), f"{years} years of experience (full points from {repo.EXPERIENCE_FULL_YEARS})"),
+        "commute": (km, f"{km} km as the crow flies, {r['max_km']} km at most"),
+        "rent": (r["total_rent"], f"{r['total_rent']} EUR a month with charges ({rent})"),
+        "availability": (
+            Decimal(gap),
+            "free by the job's start" if gap == 0 else f"free {gap} days after the job's start",
+        ),
+        "size_fit": (Decimal(spare), f"{r['rooms'] - 1} bedrooms for {r['need']} needed"),
+    }
     return [
         FactorOut(
-            name="rome_match",
-            value=Decimal(1) if exact else Decimal("0.5"),
-            weight=repo.W_ROME,
-            contribution=_points(r["c_rome"]),
-            detail=f"exact ROME code {r['rome_code']}" if exact else f"same ROME family {family} (include_related)",
-        ),
-        FactorOut(
-            name="experience",
-            value=Decimal(years),
-            weight=repo.W_EXPERIENCE,
-            contribution=_points(r["c_experience"]),
-            detail=f"{years} years of experience (full points from {repo.EXPERIENCE_FULL_YEARS})",
-        ),
-        FactorOut(
-            name="commute",
-            value=_km(r["km10"]),
-            weight=repo.W_COMMUTE,
-            contribution=_points(r["c_commute"]),
-            detail=f"{_km(r['km10'])} km as the crow flies, {r['max_km']} km at most",
-        ),
-        FactorOut(
-            name="rent",
-            value=r["total_rent"],
-            weight=repo.W_RENT,
-            contribution=_points(r["c_rent"]),
-            detail=f"{r['total_rent']} EUR a month with charges (full points up to {repo.RENT_FULL}, "
-            f"none from {repo.RENT_ZERO})",
-        ),
-        FactorOut(
-            name="availability",
-            value=Decimal(gap),
-            weight=repo.W_WAIT,
-            contribution=_points(r["c_wait"]),
-            detail="free by the job's start" if gap == 0 else f"free {gap} days after the job's start",
-        ),
-        FactorOut(
-            name="size_fit",
-            value=Decimal(spare),
-            weight=repo.W_SIZE,
-            contribution=_points(r["c_size"]),
-            detail=f"{r['rooms'] - 1} bedrooms for {r['need']} needed",
-        ),
+            name=name, value=shown[name][0], weight=weight, contribution=_points(r[column]), detail=shown[name][1]
+        )
+        for name, weight, column in _FACTORS
     ]
+
+
+def _part(schema: type[M], r: Mapping[str, Any], **columns: str) -> M:
+    """`schema` from the row's columns of the same names as its fields, or of the names `columns` gives."""
+    return schema.model_validate({name: r[columns.get(name, name)] for name in schema.model_fields})
 
 
 def proposal(r: dict[str, Any]) -> ProposalOut:
@@ -217,29 +211,16 @@ def proposal(r: dict[str, Any]) -> ProposalOut:
         household_id=household_id,
         household_reference=r["household_reference"],
         member_id=member_id,
-        job_opening=ProposedOpeningOut(
-            id=opening_id,
-            title=r["opening_title"],
-            rome_code=r["rome_code"],
-            contract_type=r["contract_type"],
-            start_date=r["opening_start_date"],
-            positions_left=r["positions_left"],
-            employer_id=r["employer_id"],
-            employer_name=r["employer_name"],
-            commune_insee=r["work_insee"],
-            commune_name=r["work_name"],
+        job_opening=_part(
+            ProposedOpeningOut,
+            r,
+            id="opening_id",
+            title="opening_title",
+            start_date="opening_start_date",
+            commune_insee="work_insee",
+            commune_name="work_name",
         ),
-        housing_unit=ProposedUnitOut(
-            id=unit_id,
-            landlord_reference=r["landlord_reference"],
-            rooms=r["rooms"],
-            rent=r["rent"],
-            charges=r["charges"],
-            available_from=r["available_from"],
-            postcode=r["postcode"],
-            commune_insee=r["home_insee"],
-            commune_name=r["home_name"],
-        ),
+        housing_unit=_part(ProposedUnitOut, r, id="unit_id", commune_insee="home_insee", commune_name="home_name"),
         distance_km=_km(r["km10"]),
         score=_points(r["score"]),
         factors=factors(r),

@@ -4,7 +4,9 @@ a birth date, a note or a free-text reason."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
+from enum import Enum
 from typing import Any
 
 from toit_emploi_api.households.events import household_event
@@ -12,8 +14,20 @@ from toit_emploi_api.households.models import Household
 from toit_emploi_api.pipeline.models import HousingAllocation, Placement, RelayStay, StageTransition
 
 
-def _day(value: date | None) -> str | None:
-    return value.isoformat() if value is not None else None
+def _json(value: object) -> object:
+    """An id, a status or code, a date as JSON (the rest as it is: flags, None)."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _record(record: object, *names: str) -> dict[str, Any]:
+    """The record's named attributes, as JSON: the event's allowlist of what leaves the process."""
+    return {name: _json(getattr(record, name)) for name in names}
 
 
 def stage_changed(household: Household, move: StageTransition, released: dict[str, int]) -> dict[str, Any]:
@@ -34,30 +48,14 @@ def application_step(household: Household, at: datetime) -> dict[str, Any]:
 
 def placement_changed(household: Household, placement: Placement) -> dict[str, Any]:
     """`placement.changed`: created, moved or its note edited."""
-    return household_event(
-        household,
-        placement_id=str(placement.id),
-        member_id=str(placement.member_id),
-        job_opening_id=str(placement.job_opening_id),
-        status=placement.status.value,
-        declined_by=placement.declined_by.value if placement.declined_by else None,
-        contract_type=placement.contract_type.value if placement.contract_type else None,
-        start_date=_day(placement.start_date),
-    )
+    fields = _record(placement, "member_id", "job_opening_id", "status", "declined_by", "contract_type", "start_date")
+    return household_event(household, placement_id=str(placement.id), **fields)
 
 
 def relay_stay(household: Household, stay: RelayStay) -> dict[str, Any]:
     """`relay_stay.booked`, `relay_stay.outcome_recorded`, `relay_stay.cancelled` (the outcome's note stays out)."""
-    return household_event(
-        household,
-        relay_stay_id=str(stay.id),
-        unit_id=str(stay.unit_id),
-        start_date=_day(stay.start_date),
-        end_date=_day(stay.end_date),
-        status=stay.status.value,
-        family_agrees=stay.family_agrees,
-        employer_agrees=stay.employer_agrees,
-    )
+    fields = _record(stay, "unit_id", "start_date", "end_date", "status", "family_agrees", "employer_agrees")
+    return household_event(household, relay_stay_id=str(stay.id), **fields)
 
 
 def allocation_changed(household: Household, allocation: HousingAllocation) -> dict[str, Any]:
@@ -68,6 +66,6 @@ def allocation_changed(household: Household, allocation: HousingAllocation) -> d
         unit_id=str(allocation.unit_id),
         status=allocation.status.value,
         override=allocation.override_reason is not None,
-        lease_signed_date=_day(allocation.lease_signed_date),
-        move_in_date=_day(allocation.move_in_date),
+        lease_signed_date=_json(allocation.lease_signed_date),
+        move_in_date=_json(allocation.move_in_date),
     )

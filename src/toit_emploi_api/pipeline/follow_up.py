@@ -6,7 +6,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
 from toit_emploi_api.core.clock import PROGRAMME_START, today
-from toit_emploi_api.core.resources import PageParams, Slice
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.pipeline import records, repository
 from toit_emploi_api.pipeline.checks import check_dates, require_stage
@@ -37,10 +36,5 @@ async def create(
     return await saved(session, principal, AuditAction.FOLLOW_UP_ENTRY_CREATE, entry, household.id, details)
 
 
-async def list_for(
-    session: AsyncSession, principal: Principal, household: Household, page: PageParams
-) -> Slice[FollowUpEntry]:
-    """One page of the household's records; the read is recorded with the ids shown."""
-    rows = await repository.list_follow_up(session, household.id, page)
-    await records.read(session, principal, AuditAction.FOLLOW_UP_ENTRY_LIST, household.id, rows.rows)
-    return rows
+list_for = records.household_list(AuditAction.FOLLOW_UP_ENTRY_LIST, repository.list_follow_up)
+"""One page of the household's follow-up entries; the read is recorded with the ids shown."""

@@ -10,7 +10,6 @@ from toit_emploi_api.auth.policy import Principal
 from toit_emploi_api.core import outbox
 from toit_emploi_api.core.clock import today
 from toit_emploi_api.core.errors import FieldError, ProblemError
-from toit_emploi_api.core.resources import PageParams, Slice
 from toit_emploi_api.employers import hires
 from toit_emploi_api.households.models import Household, Member
 from toit_emploi_api.pipeline import events, records, repository
@@ -74,13 +73,8 @@ async def create(session: AsyncSession, principal: Principal, household: Househo
     return placement
 
 
-async def list_for(
-    session: AsyncSession, principal: Principal, household: Household, page: PageParams
-) -> Slice[Placement]:
-    """One page of the household's records; the read is recorded with the ids shown."""
-    rows = await repository.list_placements(session, household.id, page)
-    await records.read(session, principal, AuditAction.PLACEMENT_LIST, household.id, rows.rows)
-    return rows
+list_for = records.household_list(AuditAction.PLACEMENT_LIST, repository.list_placements)
+"""One page of the household's placements; the read is recorded with the ids shown."""
 
 
 async def placement_ids_of_member(session: AsyncSession, member_id: uuid.UUID) -> list[uuid.UUID]:

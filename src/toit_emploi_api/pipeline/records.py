@@ -4,8 +4,8 @@ back what the database made, and record the audit event."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,11 +14,15 @@ from toit_emploi_api.auth.policy import Principal
 from toit_emploi_api.core import audit
 from toit_emploi_api.core.clock import today
 from toit_emploi_api.core.errors import ProblemError, constraint_name
+from toit_emploi_api.core.resources import PageParams, Slice
+from toit_emploi_api.households.models import Household
 from toit_emploi_api.households.service import touch_contact
 from toit_emploi_api.pipeline.models import FollowUpEntry, HousingAllocation, Placement, RelayStay
 from toit_emploi_api.vocab.audit import AuditAction
 
 R = TypeVar("R", Placement, RelayStay, HousingAllocation, FollowUpEntry)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 ENTITY_TYPES: Mapping[type[Any], str] = {
     Placement: "placement",
@@ -85,3 +89,25 @@ async def read(
         household_id=household_id,
         details={"ids": [str(r.id) for r in records]},
     )
+
+
+def household_list(
+    action: AuditAction, page_of: Callable[Concatenate[AsyncSession, uuid.UUID, PageParams, P], Awaitable[Slice[T]]]
+) -> Callable[Concatenate[AsyncSession, Principal, Household, PageParams, P], Awaitable[Slice[T]]]:
+    """The service function that lists one page of a household's records (`page_of`, from the repository, which
+    may take further arguments: the list's query) and records the read (`action`) with the ids shown."""
+
+    async def list_for(
+        session: AsyncSession,
+        principal: Principal,
+        household: Household,
+        page: PageParams,
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Slice[T]:
+        rows = await page_of(session, household.id, page, *args, **kwargs)
+        await read(session, principal, action, household.id, rows.rows)
+        return rows
+
+    return list_for

@@ -15,7 +15,6 @@ from toit_emploi_api.auth.policy import Principal
 from toit_emploi_api.core import outbox
 from toit_emploi_api.core.clock import today, utcnow
 from toit_emploi_api.core.errors import ProblemError
-from toit_emploi_api.core.resources import PageParams, Slice
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.housing import holds
 from toit_emploi_api.pipeline import events, records, repository
@@ -91,13 +90,8 @@ async def create(session: AsyncSession, principal: Principal, household: Househo
     return stay
 
 
-async def list_for(
-    session: AsyncSession, principal: Principal, household: Household, page: PageParams
-) -> Slice[RelayStay]:
-    """One page of the household's records; the read is recorded with the ids shown."""
-    rows = await repository.list_relay_stays(session, household.id, page)
-    await records.read(session, principal, AuditAction.RELAY_STAY_LIST, household.id, rows.rows)
-    return rows
+list_for = records.household_list(AuditAction.RELAY_STAY_LIST, repository.list_relay_stays)
+"""One page of the household's relay stays; the read is recorded with the ids shown."""
 
 
 async def record_outcome(

@@ -9,8 +9,9 @@ The path (see docs/domain.md): diagnostic → matching → relay_stay → lease 
 back (relay_stay → matching after an inconclusive relay stay) and, from every active stage, → withdrawn.
 No stage may be skipped; completed and withdrawn are terminal.
 
-Roles are plain strings (the role enum lives elsewhere): ``admin`` may do everything a ``service_manager``
-may; the Paris referent and the referring partner's worker may only withdraw a household still in diagnostic.
+Roles are the values of ``vocab.roles.Role``, passed as plain strings: ``admin`` may do everything a
+``service_manager`` may; the Paris referent and the referring partner's worker may only withdraw a household still
+in diagnostic.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Literal
 
+from toit_emploi_api.vocab.roles import Role
 from toit_emploi_api.vocab.stages import (
     Stage,
     WithdrawalReason,
@@ -31,17 +33,12 @@ __all__ = [
     "ADMIN",
     "APPLICATION_STEPS",
     "CONDITION_CODES",
-    "FUNDER",
     "KNOWN_ROLES",
-    "LANDLORD",
-    "PARIS_REFERENT",
-    "PARTNER_WORKER",
     "PLACEMENT_TRANSITIONS",
     "RULE_GUARD_FAILED",
     "RULE_OK",
     "RULE_ROLE_NOT_PERMITTED",
     "RULE_TRANSITION_NOT_ALLOWED",
-    "SERVICE_MANAGER",
     "TRANSITIONS",
     "ApplicationStep",
     "Condition",
@@ -64,17 +61,10 @@ __all__ = [
 # ----------------------------------------------------------------------------------------------------
 
 
-# Roles are plain strings here; these constants only avoid typos.
-ADMIN: Final = "admin"
-SERVICE_MANAGER: Final = "service_manager"
-PARIS_REFERENT: Final = "paris_referent"
-PARTNER_WORKER: Final = "partner_worker"
-LANDLORD: Final = "landlord"
-FUNDER: Final = "funder"
+ADMIN: Final = Role.ADMIN
+"""The importer's role (integration.history_check): an admin may take every move a service manager may."""
 
-KNOWN_ROLES: Final[frozenset[str]] = frozenset(
-    {ADMIN, SERVICE_MANAGER, PARIS_REFERENT, PARTNER_WORKER, LANDLORD, FUNDER}
-)
+KNOWN_ROLES: Final[frozenset[str]] = frozenset(Role)
 """Every role the API knows."""
 
 
@@ -287,8 +277,8 @@ _WITHDRAWAL_GUARDS: Final[tuple[Guard, ...]] = (
 # The table
 # ----------------------------------------------------------------------------------------------------
 
-_MANAGERS: Final[frozenset[str]] = frozenset({ADMIN, SERVICE_MANAGER})
-_MANAGERS_AND_PARIS: Final[frozenset[str]] = _MANAGERS | {PARIS_REFERENT, PARTNER_WORKER}
+_MANAGERS: Final[frozenset[str]] = frozenset({Role.ADMIN, Role.SERVICE_MANAGER})
+_MANAGERS_AND_PARIS: Final[frozenset[str]] = _MANAGERS | {Role.PARIS_REFERENT, Role.PARTNER_WORKER}
 
 TRANSITIONS: Final[Mapping[tuple[Stage, Stage], Move]] = MappingProxyType(
     {
@@ -395,9 +385,13 @@ class ApplicationStep:
 APPLICATION_STEPS: Final[Mapping[str, ApplicationStep]] = MappingProxyType(
     {
         # The partner says the diagnostic file is complete and sends it to the Paris referent.
-        "submit": ApplicationStep("draft", "submitted", frozenset({ADMIN, PARTNER_WORKER, PARIS_REFERENT})),
+        "submit": ApplicationStep(
+            "draft", "submitted", frozenset({Role.ADMIN, Role.PARTNER_WORKER, Role.PARIS_REFERENT})
+        ),
         # The Paris referent presents it to the service manager (who then retains or declines it).
-        "present": ApplicationStep("submitted", "presented", frozenset({ADMIN, PARIS_REFERENT, SERVICE_MANAGER})),
+        "present": ApplicationStep(
+            "submitted", "presented", frozenset({Role.ADMIN, Role.PARIS_REFERENT, Role.SERVICE_MANAGER})
+        ),
     }
 )
 """The application's steps, keyed by name: draft → submitted → presented, only while the household is in diagnostic."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
-from toit_emploi_api.auth.policy import Principal, authorize
+from toit_emploi_api.auth.policy import AdminDep
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.idempotency import idempotent
@@ -37,7 +37,6 @@ from toit_emploi_api.vocab.problems import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["webhooks"])
-AdminDep = Annotated[Principal, Depends(authorize())]
 BASE = "/webhook-subscriptions"
 ONE = BASE + "/{subscription_id}"
 DELIVERY = ONE + "/deliveries/{delivery_id}"

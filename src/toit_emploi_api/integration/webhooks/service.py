@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,16 +31,6 @@ ENTITY = "webhook_subscription"
 
 def subscription_location(subscription: WebhookSubscription) -> str:
     return f"/api/v1/webhook-subscriptions/{subscription.id}"
-
-
-async def _audit(
-    session: AsyncSession,
-    principal: Principal,
-    action: AuditAction,
-    subscription: WebhookSubscription,
-    details: dict[str, Any] | None = None,
-) -> None:
-    await audit.record(session, principal, action, ENTITY, subscription.id, details=details)
 
 
 async def check_url(url: str, settings: Settings) -> None:
@@ -99,12 +88,9 @@ async def create(
     )
     session.add(subscription)
     await session.flush()
-    await _audit(
-        session,
-        principal,
-        AuditAction.WEBHOOK_SUBSCRIPTION_CREATE,
-        subscription,
-        {"event_types": subscription.event_types},
+    details = {"event_types": subscription.event_types}
+    await audit.record(
+        session, principal, AuditAction.WEBHOOK_SUBSCRIPTION_CREATE, ENTITY, subscription.id, details=details
     )
     return subscription
 
@@ -153,7 +139,10 @@ async def update(
     if changed:
         subscription.updated_at = utcnow()
     await session.flush()
-    await _audit(session, principal, AuditAction.WEBHOOK_SUBSCRIPTION_UPDATE, subscription, {"fields": changed})
+    details = {"fields": changed}
+    await audit.record(
+        session, principal, AuditAction.WEBHOOK_SUBSCRIPTION_UPDATE, ENTITY, subscription.id, details=details
+    )
     return subscription
 
 
@@ -168,13 +157,13 @@ async def rotate_secret(
     subscription.secret = signing.new_secret()
     subscription.updated_at = now
     await session.flush()
-    await _audit(session, principal, AuditAction.WEBHOOK_SUBSCRIPTION_ROTATE_SECRET, subscription)
+    await audit.record(session, principal, AuditAction.WEBHOOK_SUBSCRIPTION_ROTATE_SECRET, ENTITY, subscription.id)
     return subscription
 
 
 async def delete(session: AsyncSession, principal: Principal, subscription: WebhookSubscription) -> None:
     """Delete the subscription and its deliveries (the events stay in the outbox for the other subscribers)."""
-    await _audit(session, principal, AuditAction.WEBHOOK_SUBSCRIPTION_DELETE, subscription)
+    await audit.record(session, principal, AuditAction.WEBHOOK_SUBSCRIPTION_DELETE, ENTITY, subscription.id)
     await session.delete(subscription)
     await session.flush()
 
