@@ -59,3 +59,19 @@ async def test_clean_up_empties_every_table_but_the_reference_data(
     async with sessionmaker() as session:
         for sequence in sequences:
             assert (await session.execute(text(f"SELECT is_called FROM {sequence}"))).scalar_one() is False
+
+
+async def test_clean_up_of_a_volume_test_empties_its_tables_too(
+    factory: Factory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    await factory.household()
+    await factory.many_households(1_500)  # over 1,000 rows: these tables are truncated, the others deleted
+    before = await _counts(sessionmaker)
+    assert before["households"] > 1_000
+    assert before["household_members"] > 1_000
+
+    await truncate_all(sessionmaker)
+
+    after = await _counts(sessionmaker)
+    assert {n: c for n, c in after.items() if c and n not in PRESERVED_TABLES} == {}
+    assert after["communes"] == before["communes"] > 0
