@@ -294,6 +294,22 @@ def _seq_scans(node: dict[str, Any]) -> Iterator[str]:
         yield from _seq_scans(child)
 
 
+def sessions_opened(url: str) -> int:
+    """PostgreSQL's count of sessions ever opened on the bench database (`pg_stat_database.sessions`, PG 14+)."""
+    import asyncpg
+
+    async def count() -> int:
+        await asyncio.sleep(1.2)  # the servers' backends flush their counters about once a second
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            value = await conn.fetchval("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+            return int(value)
+        finally:
+            await conn.close()
+
+    return asyncio.run(count())
+
+
 def search_latency(port: int, token: str, q: str, count: int = 40) -> tuple[float, float]:
     import httpx
 
@@ -341,10 +357,12 @@ def main(args: argparse.Namespace) -> None:
                 order.reverse()
             for scenario, paths in scenarios.items():
                 for target, port in order:
+                    before = sessions_opened(url)
                     result = run_load(port, paths, token, args.duration, args.connections)
+                    result["connections_opened"] = sessions_opened(url) - before - 1  # minus the first count's own
                     results.setdefault((scenario, target), []).append(result)
                     print(f"  {scenario:<26} {target:<9} {result['rps']:7.0f} req/s  p50 {result['p50']:6.1f} ms"
-                          f"  p99 {result['p99']:6.1f} ms")  # fmt: skip
+                          f"  p99 {result['p99']:6.1f} ms  {result['connections_opened']:3d} conn. opened")  # fmt: skip
                     if result["errors"]:
                         print(f"  {target} {scenario}: {result['errors']} errors (first {result['first_error']})")
             print(f"round {round_no + 1}/{args.rounds} done")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Set as AbstractSet
+from pathlib import Path
 
 import pytest
 
@@ -194,6 +195,24 @@ def test_revisions_are_date_prefixed_and_import_no_application_code() -> None:
         imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
         imported += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
         assert [m for m in imported if m.split(".")[0] == "toit_emploi_api"] == [], path.name
+
+
+def test_head_read_from_the_files_is_alembics_head(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/readyz compares the database with `head_revision()`, which reads the files without importing Alembic: it
+    must name the head Alembic would, and refuse a chain with two heads."""
+    import shutil
+
+    from alembic.script import ScriptDirectory
+
+    assert migrations.head_revision() == ScriptDirectory.from_config(migrations.alembic_config()).get_current_head()
+    forked = tmp_path / "migrations"
+    shutil.copytree(migrations.migrations_dir(), forked)
+    (forked / "versions" / "20990101_fork.py").write_text(
+        'revision: str = "20990101_fork"\ndown_revision: str | None = "20261202_baseline"\n', encoding="utf-8"
+    )
+    monkeypatch.setenv("TOIT_EMPLOI_MIGRATIONS_DIR", str(forked))
+    with pytest.raises(RuntimeError, match="one migration head"):
+        migrations.head_revision()
 
 
 def test_rome_reference_rows_equal_the_shipped_csv(scratch_url: str) -> None:

@@ -45,7 +45,7 @@ async def test_metrics_count_requests_by_route_template_and_status(client: Async
     assert 'route="<unmatched>"' in text
     for gauge in ("size", "checked_out", "idle", "overflow"):
         assert re.search(rf"^toit_emploi_db_pool_{gauge} ", text, re.MULTILINE), gauge
-    assert _value(text, "toit_emploi_db_pool_size") == 10
+    assert _value(text, "toit_emploi_db_pool_size") == 20  # TOIT_EMPLOI_DB_POOL_SIZE's default
 
 
 async def test_metrics_need_an_admin_or_the_metrics_token(client: AsyncClient, actors: Factory) -> None:

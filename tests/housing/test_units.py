@@ -53,6 +53,19 @@ async def test_landlord_creates_and_reads_its_unit(client: AsyncClient, polygone
     assert got.headers["etag"] == '"1"'
 
 
+async def test_amounts_are_answered_with_two_decimals(client: AsyncClient, polygone: Landlord) -> None:
+    """Whole euros may be sent as JSON numbers; every answer says them as the API's money strings, "400.00"."""
+    body = await create(client, polygone, rent=400, charges=0, living_area_m2="64.5")
+    assert (body["rent"], body["charges"]) == ("400.00", "0.00")
+    got = await client.get(f"{UNITS_URL}/{body['id']}", headers=polygone.headers)
+    assert (got.json()["rent"], got.json()["charges"]) == ("400.00", "0.00")
+    patched = await client.patch(
+        f"{UNITS_URL}/{body['id']}", json={"rent": 401}, headers={**polygone.headers, "If-Match": got.headers["etag"]}
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["rent"] == "401.00"
+
+
 async def test_duplicate_reference_is_409_per_landlord(
     client: AsyncClient, polygone: Landlord, other_landlord: Landlord
 ) -> None:

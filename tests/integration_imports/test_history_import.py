@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections import Counter
@@ -14,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories import Actor, Factory
 from toit_emploi_api.vocab.roles import Role
+from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.statuses import UnitStatus
 
 URL = "/api/v1/history/import"
 NDJSON = {"Content-Type": "application/x-ndjson"}
@@ -295,3 +298,224 @@ async def test_a_csv_history_one_line_per_fact(client: AsyncClient, admin: Actor
     assert r.status_code == 422, r.text
     found = {(e["line"], e["field"]) for e in r.json()["row_errors"]}
     assert found == {(3, "members.0.birth_date"), (5, "fait"), (8, "moves.0.to")}
+
+
+async def test_current_leases_let_their_unit_and_hires_count_on_their_openings(
+    client: AsyncClient, admin: Actor, arrange: Factory, db: AsyncSession
+) -> None:
+    relay, units, _ = await places(arrange)
+    opening = await arrange.opening(positions=2)
+    ended = full_path("ended", date(2015, 2, 2), relay, units[0], opening)  # completed: its lease is over
+    current = full_path("current", date(2016, 3, 1), relay, units[1], opening, end="follow_up")  # still in its home
+    r = await post(client, admin, lines(ended, current))
+    assert r.status_code == 201, r.text
+
+    async def unit_status(unit: uuid.UUID) -> str:
+        return str(await scalar(db, f"SELECT status::text FROM housing_units WHERE id = '{unit}'"))
+
+    async def opening_state() -> tuple[int, str]:
+        await db.rollback()
+        row = (
+            await db.execute(text(f"SELECT hires_count, status::text FROM job_openings WHERE id = '{opening}'"))
+        ).one()
+        return int(row[0]), str(row[1])
+
+    assert await unit_status(units[0]) == "vacant"  # a past lease is not a current allocation
+    assert await unit_status(units[1]) == "let"
+    assert await opening_state() == (2, "filled")  # both past hires took a position: the last one fills it
+    unit = await client.get(
+        f"/api/v1/housing-units/{units[1]}", headers=(await arrange.user(Role.SERVICE_MANAGER)).headers
+    )
+    assert unit.status_code == 200
+    assert unit.json()["status"] == "let"
+
+    # The same unit again, or one more hire: row problems, nothing written (the dry run says so first).
+    again = full_path("again", date(2017, 3, 1), relay, units[1], opening, end="follow_up")
+    dry = await post(client, admin, lines(again), dry_run="true")
+    assert dry.status_code == 422, dry.text
+    problems = {(e["key"], e["field"]): e["message"] for e in dry.json()["row_errors"]}
+    assert "active allocation" in problems[("again", "allocation.unit_id")]
+    assert "more hires than the job opening's positions" in problems[("again", "placements.0.job_opening_id")]
+
+    # The rollback gives the unit back and takes the hires back.
+    import_id = r.json()["id"]
+    url = f"/api/v1/history/imports/{import_id}"
+    tag = (await client.get(url, headers=admin.headers)).headers["ETag"]
+    done = await client.post(f"{url}/rollback", headers=admin.headers | {"If-Match": tag})
+    assert done.status_code == 200, done.text
+    assert await unit_status(units[1]) == "vacant"
+    assert await opening_state() == (0, "open")
+
+
+async def test_units_and_openings_in_conflict_are_row_problems(
+    client: AsyncClient, admin: Actor, arrange: Factory, db: AsyncSession
+) -> None:
+    relay, units, opening = await places(arrange)
+    let_unit = await arrange.unit(rooms=4, status=UnitStatus.LET)
+    small_opening = await arrange.opening(positions=1)
+    on_let = full_path("on-let", date(2015, 2, 2), relay, let_unit, opening, end="follow_up")
+    first = full_path("first", date(2016, 3, 1), relay, units[0], opening, end="follow_up")
+    second = full_path("second", date(2017, 3, 1), relay, units[0], opening, end="follow_up")  # same home, still in it
+    ended_there = full_path("ended-there", date(2018, 3, 1), relay, units[0], opening)  # a past lease there: fine
+    hired_a = full_path("hired-a", date(2015, 6, 1), relay, units[1], small_opening)
+    hired_b = full_path("hired-b", date(2016, 6, 1), relay, units[2], small_opening)  # one position only
+    never_leased = household(
+        "never-leased", date(2019, 1, 7), moves=[{"to": "matching", "on": "2019-02-01"}],
+        allocation={"unit_id": str(units[2]), "reserved_on": "2019-02-02", "lease_signed_date": "2019-03-01",
+                    "move_in_date": "2019-03-02"},
+    )  # fmt: skip
+    early = full_path("early", date(2019, 3, 4), relay, units[2], opening)
+    early["allocation"]["reserved_on"] = "2019-03-20"  # before the relay stay (+60)
+    body = lines(on_let, first, second, ended_there, hired_a, hired_b, never_leased, early)
+    r = await post(client, admin, body, dry_run="true")
+    assert r.status_code == 422, r.text
+    problems = {(e["key"], e["field"]): e["message"] for e in r.json()["row_errors"]}
+    assert "the unit is let" in problems[("on-let", "allocation.unit_id")]
+    assert "household first of the file" in problems[("second", "allocation.unit_id")]
+    assert "more hires" in problems[("hired-b", "placements.0.job_opening_id")]
+    assert "reached lease" in problems[("never-leased", "allocation")]
+    assert "during relay_stay or lease" in problems[("early", "allocation.reserved_on")]
+    assert {key for key, _ in problems} == {"on-let", "second", "hired-b", "never-leased", "early"}
+    assert await scalar(db, "SELECT count(*) FROM households") == 0
+    assert await scalar(db, f"SELECT hires_count FROM job_openings WHERE id = '{small_opening}'") == 0
+
+
+async def test_rules_of_live_work_against_what_is_recorded(
+    client: AsyncClient, admin: Actor, arrange: Factory, db: AsyncSession
+) -> None:
+    """A relay stay overlapping one already recorded, a unit with a live allocation, follow-up entries outside
+    follow-up, a closure not on the move to completed, a relay apartment as a home, an unknown opening."""
+    relay, units, opening = await places(arrange)
+    done = await post(client, admin, lines(full_path("first", date(2016, 1, 4), relay, units[0], opening)))
+    assert done.status_code == 201, done.text
+    live = await arrange.household(stage=Stage.LEASE)
+    await arrange.allocation(live.id, units[1])
+    overlap = full_path("overlap", date(2016, 1, 6), relay, units[2], opening)  # stay 2016-03-06..09: overlaps
+    taken = full_path("taken", date(2017, 1, 4), relay, units[1], opening, end="follow_up")
+    entry = full_path("entry", date(2018, 1, 4), relay, units[2], opening)
+    entry["follow_up_entries"][0]["entry_date"] = "2018-02-01"  # still in matching then
+    closure = full_path("closure", date(2018, 6, 4), relay, units[2], opening)
+    closure["closure"]["date"] = "2019-06-01"
+    relay_home = full_path("relay-home", date(2019, 1, 7), relay, relay, opening)
+    unknown = full_path("unknown", date(2019, 6, 3), relay, units[2], uuid.uuid4())
+    r = await post(client, admin, lines(overlap, taken, entry, closure, relay_home, unknown))
+    assert r.status_code == 422, r.text
+    problems = {(e["key"], e["field"]): e["message"] for e in r.json()["row_errors"]}
+    assert "a stay already recorded" in problems[("overlap", "relay_stays.0")]
+    assert "active allocation" in problems[("taken", "allocation.unit_id")]
+    assert "during follow_up" in problems[("entry", "follow_up_entries.0.entry_date")]
+    assert "move to completed" in problems[("closure", "closure.date")]
+    assert "relay apartment" in problems[("relay-home", "allocation.unit_id")]
+    assert "unknown job opening" in problems[("unknown", "placements.0.job_opening_id")]
+    assert await scalar(db, "SELECT count(*) FROM households WHERE import_id IS NOT NULL") == 1
+
+
+async def test_facts_dated_when_live_work_records_them(
+    client: AsyncClient, admin: Actor, arrange: Factory, db: AsyncSession
+) -> None:
+    """Placements while in matching, relay_stay or lease; relay stays booked in matching or relay_stay and their
+    outcome in relay_stay; a home big enough unless an override reason; one open placement per adult and opening."""
+    relay, units, opening = await places(arrange)
+    small = await arrange.unit(rooms=2)  # one bedroom; a family with a child needs two
+    late_placement = full_path("late-placement", date(2015, 1, 5), relay, units[0], opening)
+    late_placement["placements"].append(
+        {"member": "b", "job_opening_id": str(opening), "proposed_on": "2015-06-01", "status": "proposed"}
+    )  # in follow_up then
+    early_placement = withdrawn("early-placement", date(2015, 3, 2), 90)
+    early_placement["placements"] = [
+        {"member": "a", "job_opening_id": str(opening), "proposed_on": "2015-03-10", "status": "proposed"}
+    ]  # still in diagnostic
+    cut_short = full_path("cut-short", date(2016, 1, 4), relay, units[0], opening)
+    cut_short["moves"] = [
+        *cut_short["moves"][:2],
+        {"to": "withdrawn", "on": "2016-03-05", "reason": "household_declined", "note": "Partis pendant le séjour."},
+    ]  # the stay runs 2016-03-04 to 03-07: a withdrawal on 03-05 cancels it (live), it cannot have an outcome
+    for key in ("allocation", "follow_up_entries", "closure"):
+        cut_short.pop(key)
+    placement = cut_short["placements"][0]
+    for key in ("offered_on", "closed_on", "contract_type", "start_date"):
+        placement.pop(key)
+    placement["status"] = "interview"
+    too_small = full_path("too-small", date(2017, 1, 2), relay, small, opening)
+    twice = withdrawn("twice", date(2018, 1, 8), 90)
+    twice["placements"] = [
+        {"member": "a", "job_opening_id": str(opening), "proposed_on": "2018-02-10", "status": "proposed"},
+        {"member": "a", "job_opening_id": str(opening), "proposed_on": "2018-02-12", "status": "interview",
+         "interview_on": "2018-02-20"},
+    ]  # fmt: skip
+    r = await post(client, admin, lines(late_placement, early_placement, cut_short, too_small, twice))
+    assert r.status_code == 422, r.text
+    problems = {(e["key"], e["field"]): e["message"] for e in r.json()["row_errors"]}
+    assert "while in matching/relay_stay/lease" in problems[("late-placement", "placements.1.proposed_on")]
+    assert ("early-placement", "placements.0.proposed_on") in problems
+    assert "recorded while in relay_stay" in problems[("cut-short", "relay_stays.0.end_date")]
+    assert "needs 2: give an override_reason" in problems[("too-small", "allocation.unit_id")]
+    assert "already has an open placement" in problems[("twice", "placements.1")]
+    assert len(problems) == 5
+
+    # With its override reason the small home is accepted; a withdrawal cancels the open placements, as live.
+    too_small["allocation"]["override_reason"] = "Seul logement disponible près de l'emploi."
+    twice["placements"].pop()
+    ok = await post(client, admin, lines(too_small, twice))
+    assert ok.status_code == 201, ok.text
+    rows = (await db.execute(text("SELECT status::text, reason FROM placements ORDER BY created_at"))).all()
+    assert [tuple(row) for row in rows] == [("hired", None), ("cancelled", "household_withdrawn")]
+    assert await scalar(db, "SELECT override_reason FROM housing_allocations") == (
+        "Seul logement disponible près de l'emploi."
+    )
+
+
+async def test_the_applications_steps_inside_diagnostic(client: AsyncClient, admin: Actor, db: AsyncSession) -> None:
+    opened = date(2016, 3, 1)
+    retained = household("retained", opened, submitted_on="2016-03-10", presented_on="2016-03-20",
+                         moves=[{"to": "matching", "on": "2016-04-01"}])  # fmt: skip
+    old = household("old", opened, moves=[{"to": "matching", "on": "2016-04-01"}])  # steps not in the file
+    waiting = household("waiting", opened, submitted_on="2016-03-10")
+    late = household("late", opened, submitted_on="2016-03-10", presented_on="2016-04-05",
+                      moves=[{"to": "matching", "on": "2016-04-01"}])  # fmt: skip
+    unsent = household("unsent", opened, presented_on="2016-03-20")
+    early = household("early", opened, submitted_on="2016-02-20")
+    r = await post(client, admin, lines(retained, old, waiting, late, unsent, early))
+    assert r.status_code == 422, r.text
+    problems = {(e["key"], e["field"]) for e in r.json()["row_errors"]}
+    assert problems == {("late", "presented_on"), ("unsent", "presented_on"), ("early", "submitted_on")}
+    r = await post(client, admin, lines(retained, old, waiting))
+    assert r.status_code == 201, r.text
+    assert r.json()["counts"]["stage_transitions"] == 2 + 2 + 1
+    rows = await db.execute(
+        text(
+            "SELECT h.application_status::text, t.kind::text, t.at::date FROM households h"
+            " JOIN stage_transitions t ON t.household_id = h.id ORDER BY h.reference, t.at"
+        )
+    )
+    assert [tuple(row) for row in rows] == [
+        ("presented", "application_submitted", date(2016, 3, 10)),
+        ("presented", "application_presented", date(2016, 3, 20)),
+        ("presented", "move", date(2016, 4, 1)),
+        ("presented", "move", date(2016, 4, 1)),  # retained: presented by definition
+        ("submitted", "application_submitted", date(2016, 3, 10)),
+    ]
+
+
+async def test_an_import_and_a_live_reservation_of_one_unit_at_once(
+    client: AsyncClient, admin: Actor, arrange: Factory, db: AsyncSession
+) -> None:
+    """The import locks the units it names, as a live reservation does: whichever comes second sees the unit taken
+    (a row problem for the import, 409 for the reservation), never a 500 nor two holds."""
+    relay, _, opening = await places(arrange)
+    manager = await arrange.user(Role.SERVICE_MANAGER)
+    for round_ in range(4):
+        unit = await arrange.unit(rooms=4)
+        live = await arrange.household(stage=Stage.RELAY_STAY)
+        past = full_path(f"r{round_}", date(2015 + round_, 2, 2), relay, unit, opening, end="follow_up")
+        imported, reserved = await asyncio.gather(
+            post(client, admin, lines(past)),
+            client.post(f"/api/v1/households/{live.id}/allocation", json={"unit_id": str(unit)},
+                        headers=manager.headers),
+        )  # fmt: skip
+        outcome = (imported.status_code, reserved.status_code)
+        assert outcome in {(201, 409), (422, 201)}, (imported.text, reserved.text)
+        status = await scalar(db, f"SELECT status::text FROM housing_units WHERE id = '{unit}'")
+        assert status == ("let" if outcome[0] == 201 else "reserved")
+        holds = f"SELECT count(*) FROM housing_allocations WHERE unit_id = '{unit}' AND status <> 'ended'"
+        assert await scalar(db, holds) == 1

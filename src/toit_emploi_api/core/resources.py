@@ -140,7 +140,7 @@ class PageParams:
         return self.of(items[self.offset : self.offset + self.limit], len(items))
 
 
-def _page_params(
+async def _page_params(
     limit: Annotated[int, Query(ge=1, le=200, description="Page size (1-200).")] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000, description="Rows to skip.")] = 0,
 ) -> PageParams:
@@ -202,7 +202,7 @@ def decode_cursor(cursor: str, sort: str) -> list[Any]:
     return values
 
 
-def _cursor_page_params(
+async def _cursor_page_params(
     limit: Annotated[int, Query(ge=1, le=200, description="Page size (1-200).")] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000, description="Rows to skip (0 when `cursor` is sent).")] = 0,
     cursor: Annotated[

@@ -26,7 +26,15 @@ from decimal import Decimal
 from functools import cache
 from typing import Annotated, Any, ClassVar, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, GetJsonSchemaHandler, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    GetJsonSchemaHandler,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
@@ -140,6 +148,22 @@ class _MoneyInput:
 
 AMOUNT_MARK = "x-amount"
 MoneyInput = _MoneyInput()
+
+
+def _money_text(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+# An amount in an answer: always a string with two decimals ("400.00"), whether it was read back from PostgreSQL
+# (numeric(8,2)) or is the value the client just sent (400).
+MoneyOut = Annotated[
+    Decimal,
+    PlainSerializer(_money_text, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^[0-9]+\.[0-9]{2}$", "examples": ["1834.56"], "description": "Euros."},
+        mode="serialization",
+    ),
+]
 
 
 def _iso_date(value: Any) -> Any:

@@ -22,6 +22,12 @@ class Settings(BaseSettings):
         description="postgresql:// or postgresql+asyncpg:// URL",
     )
     data_dir: str = ".data"
+    # The database pool of each process (docs/operations.md#the-database-pool): `db_pool_size` connections stay open
+    # (size it to the requests one worker serves at once), `db_pool_max_overflow` more may open under a burst and are
+    # closed when returned; a request waits up to `db_pool_timeout_seconds` for one, then answers 503.
+    db_pool_size: int = Field(default=20, ge=1, le=200)
+    db_pool_max_overflow: int = Field(default=5, ge=0, le=200)
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     jwt_secret: str = DEFAULT_SECRET
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     jwt_issuer: str = "toit-emploi-api"

@@ -42,3 +42,42 @@ async def take_position(session: AsyncSession, job_opening_id: uuid.UUID) -> boo
         .execution_options(synchronize_session=False)
     )
     return (await session.execute(stmt)).first() is not None
+
+
+async def lock_openings(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int]]:
+    stmt = (
+        select(JobOpening.id, JobOpening.open_positions, JobOpening.hires_count)
+        .where(JobOpening.id.in_(ids))
+        .order_by(JobOpening.id)
+        .with_for_update()
+    )
+    return {r.id: (int(r.open_positions), int(r.hires_count)) for r in await session.execute(stmt)}
+
+
+async def add_hires(session: AsyncSession, job_opening_id: uuid.UUID, count: int) -> bool:
+    """`count` more hires (fewer when negative): an open opening reaching its positions is `filled`, a filled one
+    below them `open` again; a closed one stays closed. False when that would exceed the positions or go below 0."""
+    hires = JobOpening.hires_count + count
+    stmt = (
+        update(JobOpening)
+        .where(JobOpening.id == job_opening_id, hires <= JobOpening.open_positions, hires >= 0)
+        .values(
+            hires_count=hires,
+            status=case(
+                (
+                    (JobOpening.status == JobOpeningStatus.OPEN) & (hires >= JobOpening.open_positions),
+                    literal(JobOpeningStatus.FILLED, JobOpening.status.type),
+                ),
+                (
+                    (JobOpening.status == JobOpeningStatus.FILLED) & (hires < JobOpening.open_positions),
+                    literal(JobOpeningStatus.OPEN, JobOpening.status.type),
+                ),
+                else_=JobOpening.status,
+            ),
+            version=JobOpening.version + 1,
+            updated_at=func.now(),
+        )
+        .returning(JobOpening.id)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(stmt)).first() is not None

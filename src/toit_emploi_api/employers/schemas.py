@@ -17,15 +17,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     StrictInt,
-    WithJsonSchema,
     computed_field,
     model_validator,
 )
 
 from toit_emploi_api.core.clock import CALENDAR_END, PROGRAMME_START
-from toit_emploi_api.core.schemas import InputModel, MoneyInput, OutputModel
+from toit_emploi_api.core.schemas import InputModel, MoneyInput, MoneyOut, OutputModel
 from toit_emploi_api.reference.codes import InseeCommuneCode, PostCode, RomeCode, Siret, rome_label
 from toit_emploi_api.reference.communes import COMMUNE_NAME_DOC
 from toit_emploi_api.reference.text import FoldableName, LongText, Name, NoteText, ShortText, Title
@@ -92,20 +90,6 @@ Positions = Annotated[
     Field(ge=1, le=1000, description="Number of people wanted, 1..1000: a JSON integer (not a string, nor true)."),
 ]
 StartDate = Annotated[date, Field(ge=PROGRAMME_START, le=CALENDAR_END, description="2014-01-01..2100-12-31.")]
-
-
-def _money_text(value: Decimal) -> str:
-    return f"{value:.2f}"
-
-
-MoneyOut = Annotated[
-    Decimal,
-    PlainSerializer(_money_text, return_type=str, when_used="json"),
-    WithJsonSchema(
-        {"type": "string", "pattern": r"^[0-9]+\.[0-9]{2}$", "examples": ["1834.56"], "description": "Euros."},
-        mode="serialization",
-    ),
-]
 
 
 def _refuse_null(data: Any, fields: tuple[str, ...]) -> Any:

@@ -80,7 +80,7 @@ _WRITABLE = (NOT_FOUND, HOUSEHOLD_CLOSED, HOUSEHOLD_NOT_IN_DIAGNOSTIC)
 _MEMBER_IDENTITY = (MEMBER_HAS_PLACEMENTS, LAST_PROFILED_ADULT)
 
 
-def _filters(
+async def _filters(
     stage: Annotated[list[Stage] | None, Query(max_length=7, description="One or more stages.")] = None,
     application_status: Annotated[
         list[ApplicationStatus] | None,

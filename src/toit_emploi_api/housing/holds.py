@@ -7,6 +7,8 @@ functions and never writes a unit's columns itself.
   rows) cannot change it meanwhile.
 - `reserve_unit` (vacant → reserved), `let_unit` (→ let), `release_unit`/`release_units` (reserved → vacant, or →
   unavailable when the landlord's last snapshot no longer listed the unit): the unit's version changes.
+- `let_units` / `end_lets`: a history import's households still in their lease (vacant → let), and its rollback
+  (let → vacant, or unavailable as above), in one statement each.
 - `set_relay_hold`: the last day of a stay booked in this relay apartment (None: no booked stay). The apartment is
   held by the programme (its relay flag and status kept by the sync and by unit updates) while that date is today
   or later. Bookkeeping only: the unit's version does not change.
@@ -71,6 +73,22 @@ async def release_units(session: AsyncSession, unit_ids: list[uuid.UUID]) -> Non
     """`release_unit` for many units in one statement (they need not be locked first: the UPDATE locks them)."""
     if unit_ids:
         await holds_repository.release_units(session, unit_ids, utcnow())
+
+
+async def let_units(session: AsyncSession, unit_ids: list[uuid.UUID]) -> int:
+    """Vacant units become `let` in one statement (a history import's current leases); how many. The caller has
+    locked them (`lock_units`) and checked they are vacant."""
+    if not unit_ids:
+        return 0
+    return await holds_repository.let_units(session, unit_ids, utcnow())
+
+
+async def end_lets(session: AsyncSession, unit_ids: list[uuid.UUID]) -> int:
+    """The programme stops holding let units (a history import rolled back): `vacant`, or `unavailable` when the
+    landlord's last snapshot dropped them; a unit no longer `let` is left alone. How many."""
+    if not unit_ids:
+        return 0
+    return await holds_repository.end_lets(session, unit_ids, utcnow())
 
 
 async def set_relay_hold(session: AsyncSession, unit_id: uuid.UUID, until: date | None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import case, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +25,34 @@ async def lock_units(session: AsyncSession, unit_ids: list[uuid.UUID]) -> None:
     """Lock the units `FOR UPDATE` in one statement, in id order (the order the vacancy sync locks them in)."""
     stmt = select(HousingUnit.id).where(HousingUnit.id.in_(unit_ids)).order_by(HousingUnit.id).with_for_update()
     await session.execute(stmt)
+
+
+def _released() -> Any:
+    """What a unit the programme stops holding becomes (see `holds.released_status`), as SQL."""
+    return case(
+        (HousingUnit.held_absent_since.is_not(None), literal(UnitStatus.UNAVAILABLE, HousingUnit.status.type)),
+        else_=literal(UnitStatus.VACANT, HousingUnit.status.type),
+    )
+
+
+async def let_units(session: AsyncSession, unit_ids: list[uuid.UUID], now: datetime) -> int:
+    result = await session.execute(
+        update(HousingUnit)
+        .where(HousingUnit.id.in_(unit_ids), HousingUnit.status == UnitStatus.VACANT)
+        .values(status=UnitStatus.LET, updated_at=now, version=HousingUnit.version + 1)
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def end_lets(session: AsyncSession, unit_ids: list[uuid.UUID], now: datetime) -> int:
+    result = await session.execute(
+        update(HousingUnit)
+        .where(HousingUnit.id.in_(unit_ids), HousingUnit.status == UnitStatus.LET)
+        .values(status=_released(), held_absent_since=None, updated_at=now, version=HousingUnit.version + 1)
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def release_units(session: AsyncSession, unit_ids: list[uuid.UUID], now: datetime) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated, Any, ClassVar, Final, Literal, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
-from toit_emploi_api.core.schemas import InputModel, MoneyInput, OutputModel
+from toit_emploi_api.core.schemas import InputModel, MoneyInput, MoneyOut, OutputModel
 from toit_emploi_api.housing import rules
 from toit_emploi_api.housing.models import DpeClass
 from toit_emploi_api.housing.sync_input import MAX_UNITS, REQUIRED_CSV_HEADERS, UNIT_JSON_SCHEMA
@@ -204,8 +204,8 @@ class HousingUnitPublicOut(OutputModel):
     living_area_m2: Decimal | None
     floor: int | None
     elevator: bool | None
-    rent: Decimal
-    charges: Decimal
+    rent: MoneyOut
+    charges: MoneyOut
     dpe_class: DpeClass | None
     construction_year: int | None
     available_from: date | None

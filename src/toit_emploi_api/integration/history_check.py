@@ -25,8 +25,11 @@ from toit_emploi_api.integration.history_schemas import (
     HistoryPlacement,
 )
 from toit_emploi_api.pipeline import rules
+from toit_emploi_api.pipeline.allocations import ALLOCATION_STAGES, bedrooms, required_bedrooms
+from toit_emploi_api.pipeline.placements import PLACEMENT_STAGES
+from toit_emploi_api.pipeline.relay_stays import OUTCOME_STAGES, RELAY_STAGES
 from toit_emploi_api.vocab.stages import TERMINAL_STAGES, Stage
-from toit_emploi_api.vocab.statuses import MemberRole, PlacementStatus
+from toit_emploi_api.vocab.statuses import MemberRole, PlacementStatus, UnitStatus
 
 MEETING: frozenset[PlacementStatus] = frozenset(
     {PlacementStatus.INTERVIEW, PlacementStatus.OFFERED, PlacementStatus.HIRED}
@@ -45,6 +48,8 @@ class Known:
     units: dict[uuid.UUID, bool] = field(default_factory=dict)  # unit id → is a relay apartment
     stays: dict[uuid.UUID, list[tuple[date, date]]] = field(default_factory=dict)  # unit → its stays (not cancelled)
     allocated_units: set[uuid.UUID] = field(default_factory=set)  # units with an active allocation
+    unit_statuses: dict[uuid.UUID, UnitStatus] = field(default_factory=dict)  # unit → its status now
+    unit_rooms: dict[uuid.UUID, int] = field(default_factory=dict)  # unit → its rooms (living room included)
     openings: dict[uuid.UUID, tuple[int, int]] = field(default_factory=dict)  # opening → (positions, hires)
 
 
@@ -133,6 +138,8 @@ def _check_dates(h: HistoryHousehold, errors: _Errors, today: date) -> None:
 
     later("created_on", h.created_on)
     later("consent_date", h.consent_date)
+    later("submitted_on", h.submitted_on)
+    later("presented_on", h.presented_on)
     for i, m in enumerate(h.moves):
         later(f"moves.{i}.on", m.on)
         if m.on < h.created_on:
@@ -212,18 +219,61 @@ def _check_stays(
         taken[s.unit_id].append((s.start_date, s.end_date, h.key))
 
 
-def _check_allocation(h: HistoryHousehold, final: Stage, known: Known, errors: _Errors) -> None:
+def _check_allocation(
+    h: HistoryHousehold,
+    path: list[tuple[Stage, Stage, date]],
+    known: Known,
+    leased: dict[uuid.UUID, str],
+    errors: _Errors,
+) -> None:
+    """The allocated home: an existing unit, not a relay apartment, reserved while in relay_stay or lease, dates in
+    order. A household still in its lease (final stage lease or follow_up) holds the unit now: it must be vacant,
+    with no active allocation recorded or in the file (it becomes `let`)."""
     a = h.allocation
     if a is None:
         return
+    final = path[-1][1] if path else Stage.DIAGNOSTIC
     if a.unit_id not in known.units:
         errors.add("allocation.unit_id", "unknown housing unit")
     elif known.units[a.unit_id]:
         errors.add("allocation.unit_id", "a relay apartment is not allocated to a household")
+    elif a.unit_id in known.unit_rooms and not a.override_reason:
+        needed = required_bedrooms(sum(1 for m in h.members if m.role is MemberRole.CHILD))
+        has = bedrooms(known.unit_rooms[a.unit_id])
+        if has < needed:
+            errors.add(
+                "allocation.unit_id",
+                f"the unit has {has} bedroom(s); the household needs {needed}: give an override_reason",
+            )
     if not a.reserved_on <= a.lease_signed_date <= a.move_in_date:
         errors.add("allocation", "reserved_on, lease_signed_date and move_in_date must follow one another")
-    if final not in TERMINAL_STAGES and a.unit_id in known.allocated_units:
+    into_lease = [i for i, (_, to, _) in enumerate(path) if to is Stage.LEASE]
+    if not into_lease and not errors.found:
+        errors.add("allocation", "an allocation goes with a household that reached lease")
+    elif into_lease:
+        i = into_lease[-1]
+        start = path[i - 1][2]  # the move into relay_stay that led to the lease
+        end = path[i + 1][2] if i + 1 < len(path) else None
+        if a.reserved_on < start or (end is not None and a.reserved_on > end):
+            where = f"between {start} and {end}" if end is not None else f"on or after {start}"
+            stages = " or ".join(s.value for s in ALLOCATION_STAGES)
+            errors.add("allocation.reserved_on", f"a unit is reserved during {stages} ({where})")
+    if final in TERMINAL_STAGES or a.unit_id not in known.units:
+        return
+    status = known.unit_statuses.get(a.unit_id)
+    if a.unit_id in known.allocated_units:
         errors.add("allocation.unit_id", "the unit already has an active allocation")
+    elif a.unit_id in leased:
+        errors.add(
+            "allocation.unit_id", f"household {leased[a.unit_id]} of the file is still in its lease in this unit"
+        )
+    elif status is not UnitStatus.VACANT:
+        shown = status.value if status is not None else "unknown"
+        errors.add(
+            "allocation.unit_id",
+            f"the unit is {shown}: a household still in its lease needs a vacant unit (it becomes let)",
+        )
+    leased.setdefault(a.unit_id, h.key)
 
 
 def _walk(h: HistoryHousehold, booked_on: list[date], errors: _Errors) -> list[tuple[Stage, Stage, date]]:
@@ -247,8 +297,58 @@ def _walk(h: HistoryHousehold, booked_on: list[date], errors: _Errors) -> list[t
     return path
 
 
+Period = tuple[Stage, date, date | None]
+
+
+def periods(h: HistoryHousehold, path: list[tuple[Stage, Stage, date]]) -> list[Period]:
+    """The household's time in each stage: (stage, entered, left; None while still in it), from its opening."""
+    starts = [(Stage.DIAGNOSTIC, h.created_on), *((to, on) for _, to, on in path)]
+    return [(stage, on, starts[i + 1][1] if i + 1 < len(starts) else None) for i, (stage, on) in enumerate(starts)]
+
+
+def _during(spans: list[Period], stages: tuple[Stage, ...], day: date) -> bool:
+    """Whether the household was in one of `stages` on `day` (a move's day belongs to both stages)."""
+    return any(stage in stages and start <= day and (end is None or day <= end) for stage, start, end in spans)
+
+
+def _check_windows(h: HistoryHousehold, path: list[tuple[Stage, Stage, date]], errors: _Errors) -> None:
+    """Live work records placements while in matching, relay_stay or lease, books relay stays in matching or
+    relay_stay and records their outcome in relay_stay: each dated fact must fall in such a period."""
+    spans = periods(h, path)
+    stages = "/".join(s.value for s in PLACEMENT_STAGES)
+    for i, p in enumerate(h.placements):
+        for name in ("proposed_on", "interview_on", "offered_on", "closed_on"):
+            day = getattr(p, name)
+            if day is not None and not _during(spans, PLACEMENT_STAGES, day):
+                errors.add(f"placements.{i}.{name}", f"placements are proposed and change while in {stages}")
+    for i, s in enumerate(h.relay_stays):
+        if not _during(spans, RELAY_STAGES, s.start_date):
+            errors.add(f"relay_stays.{i}.start_date", "a relay stay is booked while in matching or relay_stay")
+        elif not _during(spans, OUTCOME_STAGES, s.end_date):
+            errors.add(
+                f"relay_stays.{i}.end_date",
+                "a relay stay's outcome is recorded while in relay_stay: the household was not in relay_stay on its "
+                "last day (a withdrawal during a stay cancels it: leave it out)",
+            )
+    open_pairs: set[tuple[str, uuid.UUID]] = set()
+    for i, p in enumerate(h.placements):
+        if p.status in CLOSED:
+            continue
+        if (p.member, p.job_opening_id) in open_pairs:
+            errors.add(f"placements.{i}", "this adult already has an open placement on this job opening")
+        open_pairs.add((p.member, p.job_opening_id))
+
+
 def _check_after_walk(h: HistoryHousehold, path: list[tuple[Stage, Stage, date]], errors: _Errors) -> None:
     final = path[-1][1] if path else Stage.DIAGNOSTIC
+    # The application's steps: submitted, then presented, inside diagnostic (before the first move).
+    left_diagnostic = path[0][2] if path else None
+    steps = (("submitted_on", h.submitted_on), ("presented_on", h.presented_on))
+    for name, day in steps:
+        if day is not None and (day < h.created_on or (left_diagnostic is not None and day > left_diagnostic)):
+            errors.add(name, "the application's steps are dated inside diagnostic (from created_on to the first move)")
+    if h.presented_on is not None and (h.submitted_on is None or h.presented_on < h.submitted_on):
+        errors.add("presented_on", "an application is presented after its submission (submitted_on)")
     if (h.closure is not None) != (final is Stage.COMPLETED):
         errors.add("closure", "a closure (date and note) goes with a household that ended completed")
     elif h.closure is not None and h.closure.date != path[-1][2]:
@@ -271,6 +371,7 @@ def check(
     problems: list[HistoryLineError] = []
     taken: dict[uuid.UUID, list[tuple[date, date, str]]] = {u: [] for u in known.units}
     hires: Counter[uuid.UUID] = Counter()
+    leased: dict[uuid.UUID, str] = {}  # unit → the household of the file still in its lease there
     for line, h in households:
         errors = _Errors(line, h.key)
         if keys[h.key] > 1:
@@ -283,10 +384,10 @@ def check(
         _check_stays(h, known, taken, errors)
         booked_on = _booked_on(h)
         path = _walk(h, booked_on, errors) if not errors.found else []
-        final = path[-1][1] if path else Stage.DIAGNOSTIC
         if not errors.found:
             _check_after_walk(h, path, errors)
-        _check_allocation(h, final, known, errors)
+            _check_windows(h, path, errors)
+        _check_allocation(h, path, known, leased, errors)
         for i, p in enumerate(h.placements):
             if p.status is PlacementStatus.HIRED and p.job_opening_id in known.openings:
                 hires[p.job_opening_id] += 1

@@ -6,13 +6,14 @@ and every problem found in a household is reported on the line of the fact at fa
 Facts (`fait`), with what `date` means and their other columns:
 
 - `foyer` (opened): situation_logement, date_consentement, portee_consentement, organisation_orientatrice,
-  besoins_contraintes;
+  besoins_contraintes, date_transmission (the application submitted), date_presentation (presented);
 - `membre` (no date): cle_membre, prenom, nom, date_naissance, role, codes_rome (space separated), niveau_scolaire;
 - `etape` (the move): vers (the stage), motif (withdrawal reason), note;
 - `mise_en_relation` (proposed): cle_membre, offre (job opening id), date_entretien, date_offre, statut, date_fin,
   type_contrat, date_debut_contrat, refuse_par, motif;
 - `sejour_relais` (first day): logement (unit id), date_fin, accord_famille, accord_employeur (oui/non), note;
-- `attribution` (reserved): logement, date_bail, date_emmenagement;
+- `attribution` (reserved): logement, date_bail, date_emmenagement, derogation (the override reason of a unit too
+  small);
 - `suivi` (the entry): domaine, note;
 - `cloture` (closure): note.
 """
@@ -29,7 +30,7 @@ HEADERS: Final = (
     "organisation_orientatrice", "besoins_contraintes", "cle_membre", "prenom", "nom", "date_naissance", "role",
     "codes_rome", "niveau_scolaire", "vers", "motif", "note", "offre", "date_entretien", "date_offre", "statut",
     "date_fin", "type_contrat", "date_debut_contrat", "refuse_par", "logement", "accord_famille", "accord_employeur",
-    "date_bail", "date_emmenagement", "domaine",
+    "date_bail", "date_emmenagement", "domaine", "derogation", "date_transmission", "date_presentation",
 )  # fmt: skip
 REQUIRED: Final = ("cle_foyer", "fait", "date")
 _YES, _NO = frozenset({"oui", "o", "true", "1"}), frozenset({"non", "n", "false", "0"})
@@ -101,6 +102,8 @@ def parse(text: str) -> tuple[list[tuple[int, dict[str, Any], dict[str, int]]], 
                     consent_scope="portee_consentement",
                     referring_organisation_id="organisation_orientatrice",
                     needs_constraints="besoins_contraintes",
+                    submitted_on="date_transmission",
+                    presented_on="date_presentation",
                 )
             )
             lines[""] = line
@@ -146,7 +149,7 @@ def parse(text: str) -> tuple[list[tuple[int, dict[str, Any], dict[str, int]]], 
             add(
                 "allocation",
                 {"reserved_on": day, **_pick(cells, unit_id="logement", lease_signed_date="date_bail",
-                                              move_in_date="date_emmenagement")},
+                                              move_in_date="date_emmenagement", override_reason="derogation")},
             )  # fmt: skip
         elif fact == "suivi":
             add("", {"entry_date": day, **_pick(cells, domain="domaine", note="note")}, "follow_up_entries")

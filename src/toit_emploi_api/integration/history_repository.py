@@ -2,7 +2,9 @@
 import, and the checks and delete of a rollback.
 
 The imported rows are written here, not through each domain's live services: those stamp facts with today's date
-and one row at a time, while an import writes past facts in bulk. Every row written carries the import's id."""
+and one row at a time, while an import writes past facts in bulk. Every row written carries the import's id. What the
+import changes on rows other packages own (a unit let, hires counted on a job opening) goes through their contracts,
+`housing.holds` and `employers.hires` (`history_service`), never through this module."""
 
 from __future__ import annotations
 
@@ -15,12 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.accounts.models import Organisation
 from toit_emploi_api.core.imports_models import ImportBatch
-from toit_emploi_api.employers.models import JobOpening
 from toit_emploi_api.households.models import Household, Member, household_reference_seq
 from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.pipeline.models import FollowUpEntry, HousingAllocation, Placement, RelayStay, StageTransition
 from toit_emploi_api.vocab.roles import OrganisationKind
-from toit_emploi_api.vocab.statuses import ACTIVE_ALLOCATION_STATUSES, RelayStayStatus
+from toit_emploi_api.vocab.statuses import (
+    ACTIVE_ALLOCATION_STATUSES,
+    AllocationStatus,
+    PlacementStatus,
+    RelayStayStatus,
+    UnitStatus,
+)
 
 IMPORTED: tuple[type[Any], ...] = (Member, StageTransition, Placement, RelayStay, HousingAllocation, FollowUpEntry)
 VERSIONED: tuple[type[Any], ...] = (Member, Placement, RelayStay, HousingAllocation)
@@ -38,9 +45,12 @@ async def referring_organisations(session: AsyncSession, ids: set[uuid.UUID]) ->
     return set((await session.execute(stmt)).scalars())
 
 
-async def units(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, bool]:
-    stmt = select(HousingUnit.id, HousingUnit.is_relay).where(HousingUnit.id.in_(ids))
-    return {r.id: bool(r.is_relay) for r in await session.execute(stmt)}
+async def units(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, tuple[bool, UnitStatus, int]]:
+    """Unit → (is a relay apartment, its status, its rooms). The caller locked them (`housing.holds.lock_units`)."""
+    stmt = select(HousingUnit.id, HousingUnit.is_relay, HousingUnit.status, HousingUnit.rooms).where(
+        HousingUnit.id.in_(ids)
+    )
+    return {r.id: (bool(r.is_relay), UnitStatus(r.status), int(r.rooms)) for r in await session.execute(stmt)}
 
 
 async def stays(session: AsyncSession, unit_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[tuple[date, date]]]:
@@ -60,9 +70,20 @@ async def allocated_units(session: AsyncSession, unit_ids: set[uuid.UUID]) -> se
     return set((await session.execute(stmt)).scalars())
 
 
-async def openings(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int]]:
-    stmt = select(JobOpening.id, JobOpening.open_positions, JobOpening.hires_count).where(JobOpening.id.in_(ids))
-    return {r.id: (int(r.open_positions), int(r.hires_count)) for r in await session.execute(stmt)}
+async def held_by_import(session: AsyncSession, import_id: uuid.UUID) -> tuple[list[uuid.UUID], dict[uuid.UUID, int]]:
+    """What the import holds: the units of its allocations still `lease_signed` (it let them), and its hired
+    placements per job opening (it counted them)."""
+    units_stmt = select(HousingAllocation.unit_id).where(
+        HousingAllocation.import_id == import_id, HousingAllocation.status == AllocationStatus.LEASE_SIGNED
+    )
+    hires_stmt = (
+        select(Placement.job_opening_id, func.count())
+        .where(Placement.import_id == import_id, Placement.status == PlacementStatus.HIRED)
+        .group_by(Placement.job_opening_id)
+    )
+    unit_ids = list((await session.execute(units_stmt)).scalars())
+    hires = {r[0]: int(r[1]) for r in await session.execute(hires_stmt)}
+    return unit_ids, hires
 
 
 async def reference_numbers(session: AsyncSession, count: int) -> list[int]:

@@ -82,21 +82,28 @@ async def history_import(
     (`text/csv`, `;` or `,`, one line per fact of a household: `cle_foyer;fait;date;…`, see docs/integration.md);
     UTF-8 or a declared `charset=windows-1252`; at most 10,000 households and 32 MiB. A household: `key` (yours),
     `created_on`, `housing_situation`, `consent_date`, `consent_scope`, `referring_organisation_id` (default:
-    yours), `members` (as `POST /households/{id}/members`, plus a `key`), `moves` (`{to, on, reason, note}`, in
-    order), `placements` (`{member, job_opening_id, proposed_on, interview_on, offered_on, status, closed_on,
-    contract_type, start_date, declined_by, reason}`, on an existing job opening), `relay_stays` (`{unit_id,
-    start_date, end_date, family_agrees, employer_agrees, note}`, in an existing relay apartment), `allocation`
-    (`{unit_id, reserved_on, lease_signed_date, move_in_date}`), `follow_up_entries` (`{entry_date, domain,
-    note}`), `closure` (`{date, note}`).
+    yours), `submitted_on` and `presented_on` (the application's steps, inside diagnostic), `members` (as
+    `POST /households/{id}/members`, plus a `key`), `moves` (`{to, on, reason, note}`, in order), `placements`
+    (`{member, job_opening_id, proposed_on, interview_on, offered_on, status, closed_on, contract_type, start_date,
+    declined_by, reason}`, on an existing job opening), `relay_stays` (`{unit_id, start_date, end_date,
+    family_agrees, employer_agrees, note}`, in an existing relay apartment), `allocation` (`{unit_id, reserved_on,
+    lease_signed_date, move_in_date, override_reason}`), `follow_up_entries` (`{entry_date, domain, note}`),
+    `closure` (`{date, note}`).
 
     **The rules of live work, as of each date.** The stages' order and every guard of the pipeline (its own rules,
     `pipeline.rules`), decided with the facts as they were on the move's date: consent from its date, a relay stay
     booked from when the household last entered matching before it until its last day, its outcome from its last
     day, a placement's status the last reached by then, the lease from its signature, the closure on its date. Relay
     stays last 3 to 5 days in a relay apartment and never overlap another stay of that apartment (recorded or in the
-    file); a job opening never gets more hires than positions. Differences: dates go back to 2014-01-01 (never in
-    the future), ages are checked on `created_on`, and the import does not change units' statuses or job openings'
-    hire counts (past facts).
+    file); a job opening never gets more hires than positions; placements are dated while in matching, relay_stay or
+    lease, relay stays booked in matching or relay_stay with their outcome in relay_stay, the home reserved in
+    relay_stay or lease and big enough unless an `override_reason`. Differences: dates go back to 2014-01-01 (never
+    in the future), ages are checked on `created_on`.
+
+    **Homes and jobs now.** A household still in its lease (lease or follow_up) lets its unit, which must be vacant
+    (a closed household's lease is recorded ended: the unit is left alone); every imported hire counts against its
+    job opening's positions (filled at the last one); a withdrawal cancels the open placements, as live. A conflict
+    is a problem of its line. The rollback gives them back.
 
     **All or nothing.** Any problem: 422 `import-invalid-rows` listing every problem with its `line`, `key` and
     `field` (a path inside the line, e.g. `moves.2.to`). Otherwise every row is written, marked with the import's
@@ -140,7 +147,8 @@ async def history_import_rollback(
     """Delete everything a history import added (its households, with their members and records), while nothing
     was added on top: 409 `import-not-reversible` (with `household_ids`) when an imported household was changed
     or got a record not imported since, or when the import was already rolled back. `If-Match` with the import's
-    ETag. The import stays, `rolled_back`. **Audit**: `history.rollback`."""
+    ETag. The units it let are vacant again (unavailable when the landlord's last snapshot dropped them) and its
+    hires are taken off their job openings. The import stays, `rolled_back`. **Audit**: `history.rollback`."""
     batch = await history_service.get_import(session, import_id, lock=True)
     if_match.check(batch.version)
     batch = await history_service.rollback(session, principal, batch)

@@ -75,6 +75,9 @@ class HistoryAllocation(_In):
     reserved_on: HistoryDate
     lease_signed_date: HistoryDate
     move_in_date: HistoryDate
+    override_reason: str | None = Field(
+        default=None, max_length=500, description="Why a unit with fewer bedrooms than 1 + ceil(children / 2)."
+    )
 
 
 class HistoryFollowUp(_In):
@@ -98,6 +101,12 @@ class HistoryHousehold(_In):
     needs_constraints: str | None = Field(default=None, max_length=1000)
     consent_date: HistoryDate | None = None
     consent_scope: str | None = Field(default=None, max_length=500)
+    submitted_on: HistoryDate | None = Field(
+        default=None, description="The application's submission by the partner (inside diagnostic)."
+    )
+    presented_on: HistoryDate | None = Field(
+        default=None, description="The application's presentation to the service manager (after its submission)."
+    )
     last_contact_date: HistoryDate | None = Field(
         default=None, description="Default: the date of the household's last fact in the file."
     )

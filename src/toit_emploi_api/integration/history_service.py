@@ -23,7 +23,9 @@ from toit_emploi_api.core.errors import FieldError, ProblemError
 from toit_emploi_api.core.imports_models import ImportBatch
 from toit_emploi_api.core.problems import UNSUPPORTED_MEDIA_TYPE
 from toit_emploi_api.core.resources import found
+from toit_emploi_api.employers import hires as employer_hires
 from toit_emploi_api.households.models import Household, Member
+from toit_emploi_api.housing import holds
 from toit_emploi_api.integration import history_check, history_csv, history_repository
 from toit_emploi_api.integration.history_check import Checked, Known
 from toit_emploi_api.integration.history_schemas import (
@@ -41,8 +43,13 @@ from toit_emploi_api.vocab.problems import (
     IMPORT_TOO_LARGE,
     IMPORT_UNREADABLE,
 )
-from toit_emploi_api.vocab.stages import TERMINAL_STAGES, Stage
-from toit_emploi_api.vocab.statuses import AllocationStatus, RelayStayStatus
+from toit_emploi_api.vocab.stages import TERMINAL_STAGES, ApplicationStatus, HistoryKind, Stage
+from toit_emploi_api.vocab.statuses import (
+    OPEN_PLACEMENT_STATUSES,
+    AllocationStatus,
+    PlacementStatus,
+    RelayStayStatus,
+)
 
 JSON_LINES: Final = frozenset({"application/x-ndjson", "application/jsonl", "application/jsonlines"})
 CSV_TYPES: Final = frozenset({"text/csv", "application/csv"})
@@ -123,18 +130,35 @@ async def _known(session: AsyncSession, principal: Principal, households: list[t
         h.allocation.unit_id for _, h in households if h.allocation
     }
     opening_ids = {p.job_opening_id for _, h in households for p in h.placements}
+    # Locked until the transaction ends, as live work does: the units (a booking, a reservation or the landlord's
+    # sync waits) and the job openings (a live hire waits), so that what is checked is what is written.
+    await holds.lock_units(session, sorted(unit_ids))
+    units = await history_repository.units(session, unit_ids)
     return Known(
         organisations=await history_repository.referring_organisations(session, organisations),
-        units=await history_repository.units(session, unit_ids),
+        units={u: relay for u, (relay, _, _) in units.items()},
+        unit_statuses={u: status for u, (_, status, _) in units.items()},
+        unit_rooms={u: rooms for u, (_, _, rooms) in units.items()},
         stays=await history_repository.stays(session, unit_ids),
         allocated_units=await history_repository.allocated_units(session, unit_ids),
-        openings=await history_repository.openings(session, opening_ids),
+        openings=await employer_hires.lock_openings(session, opening_ids),
     )
+
+
+def _holds(checked: list[Checked]) -> tuple[list[uuid.UUID], dict[uuid.UUID, int]]:
+    """What the import takes from housing and employers: the units of the households still in their lease (they
+    become let), and the hired placements per job opening (they count against its positions)."""
+    let = [c.household.allocation.unit_id for c in checked if c.household.allocation and c.stage not in TERMINAL_STAGES]
+    hired = Counter(
+        p.job_opening_id for c in checked for p in c.household.placements if p.status is PlacementStatus.HIRED
+    )
+    return let, dict(hired)
 
 
 def last_fact(h: HistoryHousehold) -> date:
     """The date of the household's last fact in the file (its last contact, unless the file gives one)."""
     dates = [h.created_on, *(m.on for m in h.moves), *(e.entry_date for e in h.follow_up_entries)]
+    dates += [d for d in (h.submitted_on, h.presented_on) if d is not None]
     dates += [s.end_date for s in h.relay_stays]
     dates += [d for p in h.placements for d in (p.proposed_on, p.interview_on, p.offered_on, p.closed_on) if d]
     if h.allocation:
@@ -142,6 +166,14 @@ def last_fact(h: HistoryHousehold) -> date:
     if h.closure:
         dates.append(h.closure.date)
     return max(dates)
+
+
+def _application_status(h: HistoryHousehold, item: Checked) -> ApplicationStatus:
+    """Presented when the file says so or the household was retained (retention follows a presentation), submitted
+    when only submitted, else draft."""
+    if h.presented_on is not None or any(to is Stage.MATCHING for _, to, _ in item.path):
+        return ApplicationStatus.PRESENTED
+    return ApplicationStatus.SUBMITTED if h.submitted_on is not None else ApplicationStatus.DRAFT
 
 
 def _rows(
@@ -177,6 +209,7 @@ def _rows(
                 "closure_date": h.closure.date if h.closure else None,
                 "closure_note": h.closure.note if h.closure else None,
                 "withdrawal_reason": withdrawal.reason if withdrawal else None,
+                "application_status": _application_status(h, item),
                 "created_at": _instant(h.created_on),
                 "updated_at": now,
                 "version": 1,
@@ -214,20 +247,46 @@ def _rows(
                     "actor_role": actor["role"],
                     "reason": move.reason if to is Stage.WITHDRAWN else None,
                     "note": move.note,
+                    "kind": HistoryKind.MOVE,
                     "import_id": import_id,
                 }
             )
+        steps = (
+            (HistoryKind.APPLICATION_SUBMITTED, h.submitted_on),
+            (HistoryKind.APPLICATION_PRESENTED, h.presented_on),
+        )
+        for kind, day in steps:
+            if day is not None:
+                rows[StageTransition].append(
+                    {
+                        "id": uuid.uuid4(),
+                        "household_id": hid,
+                        "from_stage": Stage.DIAGNOSTIC,
+                        "to_stage": Stage.DIAGNOSTIC,
+                        "at": _instant(day),
+                        "actor_kind": actor["kind"],
+                        "actor_id": actor["id"],
+                        "actor_role": actor["role"],
+                        "reason": None,
+                        "note": None,
+                        "kind": kind,
+                        "import_id": import_id,
+                    }
+                )
         for p in h.placements:
             last = max(d for d in (p.proposed_on, p.interview_on, p.offered_on, p.closed_on) if d is not None)
+            status, reason = p.status, p.reason
+            if withdrawal is not None and status in OPEN_PLACEMENT_STATUSES:  # as a live withdrawal does
+                status, reason, last = PlacementStatus.CANCELLED, "household_withdrawn", withdrawal.on
             rows[Placement].append(
                 {
                     "id": uuid.uuid4(),
                     "household_id": hid,
                     "member_id": member_ids[p.member],
                     "job_opening_id": p.job_opening_id,
-                    "status": p.status,
+                    "status": status,
                     "declined_by": p.declined_by,
-                    "reason": p.reason,
+                    "reason": reason,
                     "contract_type": p.contract_type,
                     "start_date": p.start_date,
                     "note": None,
@@ -266,7 +325,7 @@ def _rows(
                     "unit_id": a.unit_id,
                     # A closed file's lease is over for the programme; an active one's is still running.
                     "status": AllocationStatus.ENDED if final in TERMINAL_STAGES else AllocationStatus.LEASE_SIGNED,
-                    "override_reason": None,
+                    "override_reason": a.override_reason,
                     "lease_signed_date": a.lease_signed_date,
                     "move_in_date": a.move_in_date,
                     "cancelled_at": None,
@@ -344,12 +403,18 @@ async def import_history(
             "version": 1,
         }
         await history_repository.insert_all(session, batch, rows)
+        let, hired = _holds(checked)
+        await holds.let_units(session, let)
+        await employer_hires.count_past_hires(session, hired)
         made = list(created)
     else:
         counts = {
             "households": len(checked),
             "household_members": sum(len(c.household.members) for c in checked),
-            "stage_transitions": sum(len(c.path) for c in checked),
+            "stage_transitions": sum(
+                len(c.path) + (c.household.submitted_on is not None) + (c.household.presented_on is not None)
+                for c in checked
+            ),
             "placements": sum(len(c.household.placements) for c in checked),
             "relay_stays": sum(len(c.household.relay_stays) for c in checked),
             "housing_allocations": sum(1 for c in checked if c.household.allocation),
@@ -396,6 +461,10 @@ async def rollback(session: AsyncSession, principal: Principal, batch: ImportBat
             "rolled back whole.",
             extra={"household_ids": [str(h) for h in changed[:1000]]},
         )
+    let, hired = await history_repository.held_by_import(session, batch.id)
+    await holds.lock_units(session, let)
+    await holds.end_lets(session, let)
+    await employer_hires.undo_past_hires(session, hired)
     deleted = await history_repository.delete_imported(session, batch.id)
     await history_repository.mark_rolled_back(session, batch.id)
     await audit.record(

@@ -12,7 +12,7 @@ from toit_emploi_api.matching.service import Settings
 DEFAULT_MAX_WAIT_DAYS = 60
 
 
-def _settings(
+async def _settings(
     max_commute_km: Annotated[
         int | None,
         Query(

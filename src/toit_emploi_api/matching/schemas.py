@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from toit_emploi_api.core.schemas import OutputModel
+from toit_emploi_api.core.schemas import MoneyOut, OutputModel
 from toit_emploi_api.vocab.statuses import ContractType
 
 FactorName = Literal["rome_match", "experience", "commute", "rent", "availability", "size_fit"]
@@ -48,8 +48,8 @@ class ProposedUnitOut(OutputModel):
     id: uuid.UUID
     landlord_reference: str
     rooms: int = Field(description="NBPIECE, living room included: bedrooms = rooms - 1.")
-    rent: Decimal
-    charges: Decimal
+    rent: MoneyOut
+    charges: MoneyOut
     available_from: date | None = Field(description="Null: available now.")
     postcode: str
     commune_insee: str

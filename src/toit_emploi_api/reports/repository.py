@@ -47,6 +47,13 @@ def _period(column: str, since: date | None, before: date | None, params: dict[s
     return "(" + " AND ".join(clauses) + ")"
 
 
+def _live_only(alias: str, include_imported: bool) -> str:
+    """`include_imported=False`: leave out the households of a history import (their `import_id` is set)."""
+    if include_imported:
+        return "true"
+    return f"NOT EXISTS (SELECT 1 FROM households ih WHERE ih.id = {alias}.household_id AND ih.import_id IS NOT NULL)"
+
+
 @dataclass(frozen=True)
 class Cell:
     """One aggregated count: `figure` (and `cell` for a breakdown) of the group `key`."""
@@ -68,6 +75,7 @@ async def programme_cells(
     before: date | None,
     organisation_kind: str | None,
     group_by: str,
+    include_imported: bool = True,
 ) -> list[Cell]:
     """Every figure of the programme report, per group: one statement over the summary, grouped by the figures'
     dates and outcomes (a few hundred rows), folded here into cells."""
@@ -89,7 +97,7 @@ async def programme_cells(
         sum(r.children) FILTER (WHERE {retained}), count(*) FILTER (WHERE {submitted}),
         count(*) FILTER (WHERE {withdrawn} AND r.left_stage = 'diagnostic')
     FROM report_households r {join}
-    WHERE {retained} OR {submitted} OR {withdrawn}
+    WHERE ({retained} OR {submitted} OR {withdrawn}) AND {_live_only("r", include_imported)}
     GROUP BY GROUPING SETS (({rk}, r.stage, r.left_stage, r.left_reason), ({sk}), ({wk}, r.left_stage))
     """
     counts: dict[tuple[str, str, str | None], int] = defaultdict(int)
@@ -191,13 +199,14 @@ async def funnel_rows(
     submitted_since: date | None,
     submitted_before: date | None,
     by_year: bool,
+    include_imported: bool = True,
 ) -> FunnelRows:
     """Reached per step, the histograms of stage durations and of the two spans, for the whole cohort and
     (`by_year`) per year of retention: three statements over the summary."""
     params: dict[str, Any] = {}
 
     def cohort(alias: str) -> str:
-        clauses = ["true"]
+        clauses = [_live_only(alias, include_imported)]
         if retained_since is not None or retained_before is not None:
             clauses.append(_period(f"{alias}.retained_at", retained_since, retained_before, params, "r"))
         if submitted_since is not None or submitted_before is not None:

@@ -31,6 +31,13 @@ router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 ReportReader = Annotated[Principal, Depends(authorize(Role.FUNDER, Role.SERVICE_MANAGER))]
 QueryDate = Annotated[date, Field(ge=PROGRAMME_START, le=CALENDAR_END)]
 _BOUNDS = "(2014-01-01..2100-12-31)"
+IncludeImported = Annotated[
+    bool,
+    Query(
+        description="False: only the households recorded live; the households of a history import "
+        "(`POST /history/import`) are left out whole."
+    ),
+]
 
 
 def _threshold(request: Request) -> int:
@@ -60,6 +67,7 @@ async def reports_programme(
     group_by: Annotated[
         ProgrammeGroupBy, Query(description="`retention_year`, or `referring_organisation` (not funders).")
     ] = ProgrammeGroupBy.NONE,
+    include_imported: IncludeImported = True,
 ) -> ProgrammeReport | StreamingResponse:
     """The table funders ask for, for the whole selection and per group: aggregates only, never a name, a birth
     date, a note, a reference or a household id.
@@ -76,6 +84,9 @@ async def reports_programme(
     counted by its own date (retention, submission, withdrawal from diagnostic); default the whole history;
     `retained_before` must be after `retained_since` (422 naming it).
 
+    **History.** `include_imported=false` leaves out the households of history imports (live records only);
+    default: included.
+
     **Grouping.** `group_by=retention_year` (each figure by the year of its date) or `referring_organisation`;
     `groups` then holds the same figures per group, ordered by key.
 
@@ -88,7 +99,9 @@ async def reports_programme(
     **CSV.** `Accept: text/csv` answers the same report as a spreadsheet: one row per group then a total row (or one
     row), French headers, `;`, UTF-8 with BOM; a suppressed cell shows `s`.
     """
-    query = service.ProgrammeQuery(retained_since, retained_before, referring_organisation_kind, group_by)
+    query = service.ProgrammeQuery(
+        retained_since, retained_before, referring_organisation_kind, group_by, include_imported
+    )
     report = await service.programme(session, principal, query, threshold=_threshold(request))
     if wants_csv(request):
         header, rows = service.programme_csv(report)
@@ -122,11 +135,13 @@ async def reports_funnel(
     group_by: Annotated[FunnelGroupBy, Query(description="`retention_year`: one group per year.")] = (
         FunnelGroupBy.NONE
     ),
+    include_imported: IncludeImported = True,
 ) -> FunnelReport:
     """How far a cohort went and how long each stage took, from the stage history.
 
     **Cohort.** Households retained in a period (`retained_since`, `retained_before`), or whose application was
     submitted in a period (`submitted_since`, `submitted_before`), or both; default every household.
+    `include_imported=false` leaves out the households of history imports.
 
     **Steps.** `steps` gives, in path order, how many households of the cohort reached diagnostic (the whole
     cohort), application_submitted, application_presented, matching, relay_stay, lease, follow_up and completed, and
@@ -144,5 +159,7 @@ async def reports_funnel(
     **Who.** Funders, the service manager and admins (others: 403). For funders, a group's step count of 1 or 2,
     and any duration or span computed over 1 or 2 passes or households, is null and named in `suppressed`.
     """
-    query = service.FunnelQuery(retained_since, retained_before, submitted_since, submitted_before, group_by)
+    query = service.FunnelQuery(
+        retained_since, retained_before, submitted_since, submitted_before, group_by, include_imported
+    )
     return await service.funnel(session, principal, query, threshold=_threshold(request))

@@ -40,6 +40,7 @@ _SUPPRESSED = (
     "(e.g. `households_completed`, `withdrawals_by_reason.lost_contact`)."
 )
 _BREAKDOWN = "Null when suppressed for the funder role."
+_IMPORTED = "False: the households of a history import (`POST /history/import`) were left out."
 
 
 # --- the programme report ------------------------------------------------------------------------------------
@@ -82,6 +83,7 @@ class ProgrammeReport(ProgrammeTotals):
     retained_before: date | None
     referring_organisation_kind: ReferringKind | None
     group_by: ProgrammeGroupBy
+    include_imported: bool = Field(default=True, description=_IMPORTED)
     suppression_threshold: int | None = Field(
         description="For the funder role: cells counting from 1 to this minus 1 are suppressed; null for others."
     )
@@ -135,6 +137,7 @@ class FunnelReport(FunnelFigures):
     submitted_since: date | None
     submitted_before: date | None
     group_by: FunnelGroupBy
+    include_imported: bool = Field(default=True, description=_IMPORTED)
     suppression_threshold: int | None
     definitions: dict[str, Definition]
     groups: list[FunnelGroup]

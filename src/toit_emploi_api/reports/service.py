@@ -197,6 +197,7 @@ class ProgrammeQuery:
     retained_before: date | None = None
     referring_organisation_kind: ReferringKind | None = None
     group_by: ProgrammeGroupBy = ProgrammeGroupBy.NONE
+    include_imported: bool = True
 
 
 def _figures(
@@ -256,6 +257,7 @@ async def programme(
         before=query.retained_before,
         organisation_kind=query.referring_organisation_kind.value if query.referring_organisation_kind else None,
         group_by=query.group_by.value,
+        include_imported=query.include_imported,
     )
     suppress = _Suppressor(_threshold(principal, threshold))
     totals = _figures(_sum(cells), "all", suppress, totals=True)
@@ -274,6 +276,7 @@ async def programme(
         retained_before=query.retained_before,
         referring_organisation_kind=query.referring_organisation_kind,
         group_by=query.group_by,
+        include_imported=query.include_imported,
         suppression_threshold=suppress.threshold,
         definitions=PROGRAMME_DEFINITIONS,
         groups=groups,
@@ -308,6 +311,7 @@ class FunnelQuery:
     submitted_since: date | None = None
     submitted_before: date | None = None
     group_by: FunnelGroupBy = FunnelGroupBy.NONE
+    include_imported: bool = True
 
 
 def _funnel_figures(rows: repository.FunnelRows, key: str, suppress: _Suppressor, *, totals: bool) -> dict[str, Any]:
@@ -359,6 +363,7 @@ async def funnel(session: AsyncSession, principal: Principal, query: FunnelQuery
         submitted_since=query.submitted_since,
         submitted_before=query.submitted_before,
         by_year=by_year,
+        include_imported=query.include_imported,
     )
     suppress = _Suppressor(_threshold(principal, threshold))
     groups: list[FunnelGroup] = []
@@ -373,6 +378,7 @@ async def funnel(session: AsyncSession, principal: Principal, query: FunnelQuery
         submitted_since=query.submitted_since,
         submitted_before=query.submitted_before,
         group_by=query.group_by,
+        include_imported=query.include_imported,
         suppression_threshold=suppress.threshold,
         definitions=FUNNEL_DEFINITIONS,
         groups=groups,
