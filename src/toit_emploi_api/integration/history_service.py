@@ -11,7 +11,7 @@ import json
 import uuid
 from collections import Counter
 from datetime import date, datetime, time
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from anyio import to_thread
 from pydantic import TypeAdapter, ValidationError
@@ -34,11 +34,11 @@ from toit_emploi_api.integration.history_schemas import (
     HistoryImportReport,
     HistoryLineError,
 )
+from toit_emploi_api.integration.line_errors import refuse_invalid_lines
 from toit_emploi_api.pipeline.models import FollowUpEntry, HousingAllocation, Placement, RelayStay, StageTransition
 from toit_emploi_api.reference.text import fold
 from toit_emploi_api.vocab.audit import AuditAction
 from toit_emploi_api.vocab.problems import (
-    IMPORT_INVALID_ROWS,
     IMPORT_NOT_REVERSIBLE,
     IMPORT_TOO_LARGE,
     IMPORT_UNREADABLE,
@@ -354,19 +354,8 @@ def _rows(
     return rows, made
 
 
-def _refuse(errors: list[HistoryLineError]) -> None:
-    shown = errors[:MAX_REPORTED]
-    lines = len({e.line for e in errors})
-    raise ProblemError(
-        IMPORT_INVALID_ROWS,
-        f"{lines} line(s) of the history are invalid: nothing was imported. Fix them and send the whole file again.",
-        errors=[FieldError(field=f"lines.{e.line}.{e.field}", message=e.message) for e in shown],
-        extra={
-            "invalid_lines": lines,
-            "row_errors": [e.model_dump() for e in shown],
-            "errors_truncated": len(errors) > len(shown),
-        },
-    )
+def _refuse(errors: list[HistoryLineError]) -> NoReturn:
+    refuse_invalid_lines(errors, of="the history", limit=MAX_REPORTED)
 
 
 async def import_history(

@@ -11,7 +11,7 @@ import contextlib
 import time
 import uuid
 from collections import defaultdict
-from typing import Final
+from typing import Final, NoReturn
 
 from anyio import to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,9 +29,10 @@ from toit_emploi_api.integration.imports_schemas import (
     ImportLineError,
     PossibleDuplicate,
 )
+from toit_emploi_api.integration.line_errors import refuse_invalid_lines
 from toit_emploi_api.reference.text import fold
 from toit_emploi_api.vocab.audit import AuditAction
-from toit_emploi_api.vocab.problems import IMPORT_INVALID_ROWS, IMPORT_TOO_LARGE, IMPORT_UNREADABLE
+from toit_emploi_api.vocab.problems import IMPORT_TOO_LARGE, IMPORT_UNREADABLE
 from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
 CSV_MEDIA_TYPES: Final = frozenset({"text/csv", "application/csv"})
@@ -124,18 +125,9 @@ async def _possible_duplicates(
     return sorted(out, key=lambda d: (d.line, d.reference or ""))
 
 
-def _refuse(parsed: ParsedImport) -> None:
-    errors = parsed.errors[: imports_csv.MAX_REPORTED_ERRORS]
-    lines = len({e.line for e in parsed.errors})
-    raise ProblemError(
-        IMPORT_INVALID_ROWS,
-        f"{lines} line(s) of the file are invalid: nothing was imported. Fix them and send the whole file again.",
-        errors=[FieldError(field=f"lines.{e.line}.{e.field}", message=e.message) for e in errors],
-        extra={
-            "invalid_lines": lines,
-            "row_errors": [ImportLineError(**e.__dict__).model_dump() for e in errors],
-            "errors_truncated": len(parsed.errors) > len(errors),
-        },
+def _refuse(parsed: ParsedImport) -> NoReturn:
+    refuse_invalid_lines(
+        [ImportLineError(**e.__dict__) for e in parsed.errors], of="the file", limit=imports_csv.MAX_REPORTED_ERRORS
     )
 
 
