@@ -66,7 +66,7 @@ def _location(unit: HousingUnit) -> str:
     return f"/api/v1/housing-units/{unit.id}"
 
 
-def _filters(
+async def _filters(
     status: Annotated[UnitStatus | None, Query(description="Only units with this status.")] = None,
     commune_insee: Annotated[
         str | None, Query(pattern=INSEE_COMMUNE_PATTERN, description="INSEE commune code (DEPCOM).")
