@@ -16,7 +16,7 @@ from toit_emploi_api.integration.webhooks import service
 from toit_emploi_api.integration.webhooks.models import WebhookDelivery, WebhookSubscription
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
