@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 PROGRAMME_TZ = ZoneInfo("Europe/Paris")
@@ -20,6 +20,11 @@ def utcnow() -> datetime:
 def today() -> date:
     """Today's date in Paris."""
     return now().date()
+
+
+def paris_midnight(day: date) -> datetime:
+    """The instant a Paris day starts: the bound of a `since`/`before` date filter over stored instants."""
+    return datetime.combine(day, time.min, tzinfo=PROGRAMME_TZ)
 
 
 def days_since(moment: datetime) -> int:

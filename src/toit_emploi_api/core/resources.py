@@ -20,7 +20,7 @@ import inspect
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toit_emploi_api.core.clock import CALENDAR_END, PROGRAMME_START, PROGRAMME_TZ
+from toit_emploi_api.core.clock import CALENDAR_END, PROGRAMME_START, paris_midnight
 from toit_emploi_api.core.errors import (
     FieldError,
     NotFoundError,
@@ -299,9 +299,9 @@ def created_between(column: Any, since: date | None, before: date | None) -> lis
     """`created_since` (on or after that Paris day) and `created_before` (strictly before it) over `column`."""
     conds: list[ColumnElement[bool]] = []
     if since is not None:
-        conds.append(column >= datetime.combine(since, time.min, tzinfo=PROGRAMME_TZ))
+        conds.append(column >= paris_midnight(since))
     if before is not None:
-        conds.append(column < datetime.combine(before, time.min, tzinfo=PROGRAMME_TZ))
+        conds.append(column < paris_midnight(before))
     return conds
 
 

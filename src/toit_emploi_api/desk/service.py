@@ -4,7 +4,7 @@ households' records. The agenda names households by reference only, so it is not
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,11 +41,6 @@ def _window(start: date | None, end: date | None, *, default_days: int | None) -
             errors=[FieldError(field="query.to", message=f"must be at most {AGENDA_MAX_DAYS} days after from")],
         )
     return start, end
-
-
-def paris_midnight(day: date) -> datetime:
-    """The instant a Paris day starts."""
-    return datetime.combine(day, time(), tzinfo=clock.PROGRAMME_TZ)
 
 
 async def relay_stays(
@@ -87,7 +82,7 @@ async def placements(
     employer_id: uuid.UUID | None,
     updated_before: date | None,
 ) -> Page[DeskPlacementOut]:
-    before = paris_midnight(updated_before) if updated_before is not None else None
+    before = clock.paris_midnight(updated_before) if updated_before is not None else None
     filters = repository.PlacementFilters(status, job_opening_id, employer_id, before)
     rows = await repository.placements(session, filters, page, q)
     await _audit(session, principal, AuditAction.PLACEMENT_LIST, "placement", [r[0].household_id for r in rows.rows])
@@ -146,7 +141,7 @@ async def agenda(
         follow_up_days=settings.agenda_follow_up_days,
         stale_days=stale,
         # An open placement is due when its last change's Paris day + `stale` is on or before the window's end.
-        stale_before=paris_midnight(last - timedelta(days=stale - 1)),
+        stale_before=clock.paris_midnight(last - timedelta(days=stale - 1)),
         right_to_work_days=settings.agenda_right_to_work_days,
     )
     rows, total = await repository.agenda(session, query, page)

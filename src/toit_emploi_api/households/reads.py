@@ -23,7 +23,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import datetime
 from typing import Any, Final
 
 from asyncpg import PostgresError  # type: ignore[import-untyped]
@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.repository import SubjectState
 from toit_emploi_api.auth.tokens import SubjectKind
-from toit_emploi_api.core.clock import PROGRAMME_TZ
+from toit_emploi_api.core.clock import paris_midnight
 from toit_emploi_api.core.request_context import current_request_id
 from toit_emploi_api.core.resources import CursorPageParams
 from toit_emploi_api.households.schemas import HouseholdFilters, HouseholdSort
@@ -268,10 +268,6 @@ def parse_after(sort: HouseholdSort, values: Sequence[str]) -> list[Any]:
     return parsed
 
 
-def _paris_midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=PROGRAMME_TZ)
-
-
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -304,9 +300,9 @@ def _conditions(filters: HouseholdFilters, p: _Params) -> list[str]:
             f" AND m.role <> {_CHILD} AND m.rome_codes @> ARRAY[{p(filters.rome_code, 'varchar')}])"
         )
     if filters.created_since is not None:
-        conds.append(f"h.created_at >= {p(_paris_midnight(filters.created_since))}")
+        conds.append(f"h.created_at >= {p(paris_midnight(filters.created_since))}")
     if filters.created_before is not None:
-        conds.append(f"h.created_at < {p(_paris_midnight(filters.created_before))}")
+        conds.append(f"h.created_at < {p(paris_midnight(filters.created_before))}")
     if filters.name_matches_nothing:
         conds.append("false")
     if filters.name_tokens:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time
+from datetime import date
 from typing import Any
 from typing import cast as typing_cast
 
@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
 
 from toit_emploi_api.accounts.models import Organisation
-from toit_emploi_api.core.clock import PROGRAMME_TZ as PARIS
+from toit_emploi_api.core.clock import paris_midnight
 from toit_emploi_api.core.resources import PageParams, Slice, paginate, sorted_by
 from toit_emploi_api.households.models import Household, Member, household_reference_seq
 from toit_emploi_api.households.schemas import HouseholdFilters, HouseholdSort
@@ -43,10 +43,6 @@ from toit_emploi_api.vocab.statuses import MemberRole
 
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _paris_midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=PARIS)
 
 
 def _conditions(filters: HouseholdFilters, scope_organisation_id: uuid.UUID | None) -> list[ColumnElement[bool]]:
@@ -71,9 +67,9 @@ def _conditions(filters: HouseholdFilters, scope_organisation_id: uuid.UUID | No
             )
         )
     if filters.created_since is not None:
-        conds.append(Household.created_at >= _paris_midnight(filters.created_since))
+        conds.append(Household.created_at >= paris_midnight(filters.created_since))
     if filters.created_before is not None:
-        conds.append(Household.created_at < _paris_midnight(filters.created_before))
+        conds.append(Household.created_at < paris_midnight(filters.created_before))
     if filters.name_matches_nothing:
         conds.append(false())
     if filters.name_tokens:

@@ -15,17 +15,13 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toit_emploi_api.core.clock import PROGRAMME_TZ
-
-
-def paris_midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=PROGRAMME_TZ)
+from toit_emploi_api.core.clock import paris_midnight
 
 
 @dataclass(frozen=True)
