@@ -218,8 +218,13 @@ _STATEMENTS = [
     ).bindparams(_IDS),
     # Follow-up entries keep their date and domain (the column is NOT NULL: an empty note).
     text("UPDATE follow_up_entries SET note = '' WHERE household_id = ANY(:ids) AND note <> ''").bindparams(_IDS),
-    # Stored answers of POST /households embed names and birth dates.
-    text("DELETE FROM idempotency_keys WHERE response_body ->> 'id' = ANY(CAST(:ids AS text[]))").bindparams(_IDS),
+    # Stored answers (Idempotency-Key) that embed the family's data: POST /households (`id`: names, birth dates)
+    # and every POST under it, whose answer names its `household_id` (members: names and birth dates; transitions,
+    # application steps, placements, relay stays, allocations, follow-up entries: notes).
+    text(
+        "DELETE FROM idempotency_keys WHERE response_body ->> 'id' = ANY(CAST(:ids AS text[]))"
+        " OR response_body ->> 'household_id' = ANY(CAST(:ids AS text[]))"
+    ).bindparams(_IDS),
     # The audit trail's own old events lose the household's reference: the trigger allows this one change of
     # `details`, in a transaction that set ANONYMISING_SETTING (core.audit.allow_anonymisation).
     text(
