@@ -233,6 +233,10 @@ _STATEMENTS = [
     ).bindparams(_IDS),
 ]
 
+REPORT_REFRESH_DEFERRED = "toit_emploi.report_refresh_deferred"
+"""The transaction-local setting that makes the reports' refresh triggers wait for `_REFRESH_REPORTS`."""
+_REFRESH_REPORTS = text("SELECT report_refresh(CAST(:ids AS uuid[]))").bindparams(_IDS)
+
 _AUDIT = text(
     """
     INSERT INTO audit_events (id, at, actor_kind, actor_id, actor_role, actor_organisation_id, action, entity_type,
@@ -257,8 +261,13 @@ async def anonymise(
         return
     params = {"ids": list(ids)}
     await allow_anonymisation(session)
+    # The reports' summary (report_households, kept by statement triggers) is refreshed once, after the statements,
+    # rather than by each of them (migration 20261202_privacy_refresh).
+    await session.execute(text(f"SELECT set_config('{REPORT_REFRESH_DEFERRED}', 'on', true)"))
     for statement in _STATEMENTS:
         await session.execute(statement, params)
+    await session.execute(text(f"SELECT set_config('{REPORT_REFRESH_DEFERRED}', 'off', true)"))
+    await session.execute(_REFRESH_REPORTS, params)
     await session.execute(
         _AUDIT,
         {
