@@ -168,7 +168,7 @@ _IDS = bindparam("ids", type_=ARRAY(Uuid()))
 # aged 17 years 11 months 30 days for an adult. Names, profile details and schooling level go.
 _MEMBERS = text(
     """
-    WITH ref AS (
+    WITH ref AS MATERIALIZED (  -- once per household, not once per member
         SELECT h.id,
                (coalesce(
                    (SELECT min(t.at) FROM stage_transitions t
