@@ -36,7 +36,7 @@ from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND
-from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, with_etag
+from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, answers_etag, created, with_etag
 from toit_emploi_api.vocab.problems import EMAIL_TAKEN, LAST_ADMIN, ORGANISATION_NAME_TAKEN, SELF_LOCKOUT
 
 router = APIRouter(prefix="/api/v1", tags=["administration"])
@@ -75,6 +75,7 @@ async def list_organisations(
     responses=problem_responses(ORGANISATION_NAME_TAKEN),
 )
 @idempotent
+@answers_etag
 async def create_organisation(
     admin: AdminDep, session: SessionDep, body: OrganisationCreate, response: Response
 ) -> OrganisationOut:
@@ -95,6 +96,7 @@ async def create_organisation(
     response_model=OrganisationOut,
     responses=_READ,
 )
+@answers_etag
 async def get_organisation(_: AdminDep, org: CurrentOrganisation, response: Response) -> OrganisationOut:
     """One organisation with its `ETag` (admin only); 404 when unknown."""
     with_etag(response, org.version)
@@ -108,6 +110,7 @@ async def get_organisation(_: AdminDep, org: CurrentOrganisation, response: Resp
     response_model=OrganisationOut,
     responses=problem_responses(NOT_FOUND, ORGANISATION_NAME_TAKEN, LAST_ADMIN),
 )
+@answers_etag
 async def update_organisation(
     admin: AdminDep,
     session: SessionDep,
@@ -152,6 +155,7 @@ async def list_users(
     responses=problem_responses(EMAIL_TAKEN),
 )
 @idempotent
+@answers_etag
 async def create_user(admin: AdminDep, session: SessionDep, body: UserCreate, response: Response) -> UserOut:
     """Create a person's account (admin only), active: `email` (stored lower case, unique: `409 email-taken`),
     `full_name`, `role`, `organisation_id` and a `password` of 12 to 128 characters (hashed with Argon2id; spaces
@@ -168,6 +172,7 @@ async def create_user(admin: AdminDep, session: SessionDep, body: UserCreate, re
 @router.get(
     "/users/{user_id}", operation_id="users_get", summary="Read a user", response_model=UserOut, responses=_READ
 )
+@answers_etag
 async def get_user(admin: AdminDep, session: SessionDep, user: CurrentUser, response: Response) -> UserOut:
     """One user with its `ETag` (admin only); 404 when unknown. The read is recorded (`user.read`)."""
     await service.record_user_read(session, admin, [user], listed=False)
@@ -182,6 +187,7 @@ async def get_user(admin: AdminDep, session: SessionDep, user: CurrentUser, resp
     response_model=UserOut,
     responses=problem_responses(NOT_FOUND, SELF_LOCKOUT, LAST_ADMIN),
 )
+@answers_etag
 async def update_user(
     admin: AdminDep, session: SessionDep, user: LockedUser, body: UserUpdate, if_match: IfMatchDep, response: Response
 ) -> UserOut:
@@ -219,6 +225,7 @@ async def list_api_clients(
     response_model=ApiClientWithSecret,
 )
 @idempotent
+@answers_etag
 async def create_api_client(
     admin: AdminDep, session: SessionDep, body: ApiClientCreate, response: Response
 ) -> ApiClientWithSecret:
@@ -240,6 +247,7 @@ async def create_api_client(
     response_model=ApiClientOut,
     responses=_READ,
 )
+@answers_etag
 async def get_api_client(_: AdminDep, client: CurrentApiClient, response: Response) -> ApiClientOut:
     """One API client with its `ETag` (admin only), without its secret; 404 when unknown."""
     with_etag(response, client.version)
@@ -253,6 +261,7 @@ async def get_api_client(_: AdminDep, client: CurrentApiClient, response: Respon
     response_model=ApiClientOut,
     responses=_READ,
 )
+@answers_etag
 async def update_api_client(
     admin: AdminDep,
     session: SessionDep,
@@ -279,6 +288,7 @@ async def update_api_client(
     responses=_READ,
 )
 @idempotent
+@answers_etag
 async def rotate_api_client_secret(
     admin: AdminDep, session: SessionDep, client: LockedApiClient, if_match: IfMatchDep, response: Response
 ) -> ApiClientWithSecret:

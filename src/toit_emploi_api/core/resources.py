@@ -2,6 +2,7 @@
 
 A router stays HTTP only (parse, call one service function, shape the answer):
 
+    @answers_etag
     async def employers_update(principal: Writer, session: SessionDep, employer: LockedEmployer,
                                body: EmployerUpdate, if_match: IfMatchDep, response: Response) -> EmployerOut:
         if_match.check(employer.version)
@@ -45,6 +46,11 @@ O = TypeVar("O")  # noqa: E741 - the output item type
 
 IF_MATCH_MARK = "__toit_if_match__"
 """Set on the If-Match dependency: the OpenAPI hook declares the header required and documents 412/428."""
+
+ETAG_MARK = "__toit_etag__"
+"""Set by `answers_etag` on a route's function: its 2xx carry an ETag (a GET also answers 304 to If-None-Match)."""
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 # --- loading ---------------------------------------------------------------------------------------------------
@@ -103,6 +109,21 @@ setattr(_if_match, IF_MATCH_MARK, True)
 
 IfMatchDep = Annotated[IfMatch, Depends(_if_match)]
 """One If-Match policy for PATCH, PUT, DELETE and the POSTs that change an existing resource."""
+
+
+def answers_etag(endpoint: F) -> F:
+    """Mark a route whose successful answers carry an ETag (`with_etag`, `created`, `json_answer(body, version)`):
+    the OpenAPI document then gives its 2xx the ETag header and, on a GET, `If-None-Match` and the 304 that the
+    conformance middleware answers. Put it right above `async def`, under `@router.<method>` (and `@idempotent`).
+
+    A test (tests/contract/test_etag_marker.py) fails when a route answers an ETag without the mark."""
+    setattr(endpoint, ETAG_MARK, True)
+    return endpoint
+
+
+def is_etag_marked(endpoint: Any) -> bool:
+    """Whether a route's function carries the `answers_etag` mark (`idempotent`'s wrapper copies it)."""
+    return bool(getattr(endpoint, ETAG_MARK, False))
 
 
 def with_etag(response: Response, version: int) -> None:

@@ -26,6 +26,7 @@ from toit_emploi_api.core.resources import (
     Page,
     PageDep,
     SortQuery,
+    answers_etag,
     created,
     with_etag,
 )
@@ -134,6 +135,7 @@ async def employers_list(
     responses=problem_responses(SIRET_TAKEN),
 )
 @idempotent
+@answers_etag
 async def employers_create(
     principal: WriterDep, session: SessionDep, body: EmployerCreate, response: Response
 ) -> EmployerOut:
@@ -153,6 +155,7 @@ async def employers_create(
 
 
 @router.get("/employers/{employer_id}", summary="Read an employer", response_model=EmployerOut, responses=_READ)
+@answers_etag
 async def employers_get(_: StaffReaderDep, employer: CurrentEmployer, response: Response) -> EmployerOut:
     """One employer with its contact details and its `ETag` (admin, service manager, Paris referent); 404 when
     unknown."""
@@ -166,6 +169,7 @@ async def employers_get(_: StaffReaderDep, employer: CurrentEmployer, response: 
     response_model=EmployerOut,
     responses=problem_responses(NOT_FOUND, SIRET_TAKEN, EMPLOYER_HAS_OPEN_JOB_OPENINGS),
 )
+@answers_etag
 async def employers_update(
     principal: WriterDep,
     session: SessionDep,
@@ -233,6 +237,7 @@ async def employers_job_openings_list(
     responses=problem_responses(NOT_FOUND, EMPLOYER_INACTIVE),
 )
 @idempotent
+@answers_etag
 async def employers_job_openings_create(
     principal: WriterDep, session: SessionDep, employer_id: uuid.UUID, body: JobOpeningCreate, response: Response
 ) -> JobOpeningOut:
@@ -369,6 +374,7 @@ async def job_openings_list(
     response_model=JobOpeningOut | JobOpeningPublicOut,
     responses=_READ,
 )
+@answers_etag
 async def job_openings_get(
     principal: OpeningReaderDep, opening: CurrentJobOpening, response: Response
 ) -> JobOpeningOut | JobOpeningPublicOut:
@@ -385,6 +391,7 @@ async def job_openings_get(
     response_model=JobOpeningOut,
     responses=problem_responses(NOT_FOUND, POSITIONS_BELOW_HIRES, JOB_OPENING_STATUS_NOT_ALLOWED, EMPLOYER_INACTIVE),
 )
+@answers_etag
 async def job_openings_update(
     principal: WriterDep,
     session: SessionDep,

@@ -22,6 +22,7 @@ from toit_emploi_api.core.resources import (
     Page,
     PageDep,
     SortQuery,
+    answers_etag,
     created,
     json_answer,
     with_etag,
@@ -181,6 +182,7 @@ async def households_list(
     responses=problem_responses(NOT_FOUND),
 )
 @idempotent(replay=service.replay_create)
+@answers_etag
 async def households_create(
     principal: HouseholdUserDep,
     session: SessionDep,
@@ -238,6 +240,7 @@ async def households_possible_duplicates(
     response_model=HouseholdView,
     responses=problem_responses(NOT_FOUND),
 )
+@answers_etag
 async def households_get(caller: HouseholdReaderDep, session: SessionDep, household_id: uuid.UUID) -> Response:
     """One household with its members, and its `ETag` (which covers its members).
 
@@ -258,6 +261,7 @@ async def households_get(caller: HouseholdReaderDep, session: SessionDep, househ
     response_model=HouseholdView,
     responses=problem_responses(*_WRITABLE),
 )
+@answers_etag
 async def households_update(
     principal: HouseholdUserDep,
     session: SessionDep,
@@ -339,6 +343,7 @@ async def household_members_list(
     responses=problem_responses(*_WRITABLE, HOUSEHOLD_MEMBERS_LIMIT),
 )
 @idempotent
+@answers_etag
 async def household_members_create(
     principal: HouseholdUserDep,
     session: SessionDep,
@@ -369,6 +374,7 @@ async def household_members_create(
     response_model=MemberOut,
     responses=problem_responses(NOT_FOUND, HOUSEHOLD_STATUS_ONLY),
 )
+@answers_etag
 async def household_members_get(
     principal: HouseholdUserDep,
     session: SessionDep,
@@ -393,6 +399,7 @@ async def household_members_get(
     response_model=MemberOut,
     responses=problem_responses(*_WRITABLE, *_MEMBER_IDENTITY),
 )
+@answers_etag
 async def household_members_update(
     principal: HouseholdUserDep,
     session: SessionDep,

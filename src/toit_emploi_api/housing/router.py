@@ -16,7 +16,7 @@ from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND, UNSUPPORTED_MEDIA_TYPE
-from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, with_etag
+from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, answers_etag, created, with_etag
 from toit_emploi_api.core.schemas import IsoDate
 from toit_emploi_api.housing import service, sync_service
 from toit_emploi_api.housing.deps import CurrentUnit, LockedUnit
@@ -175,6 +175,7 @@ async def housing_units_list(
     responses=problem_responses(LANDLORD_REFERENCE_TAKEN),
 )
 @idempotent
+@answers_etag
 async def housing_units_create(
     principal: WriterDep, session: SessionDep, body: HousingUnitCreate, response: Response
 ) -> HousingUnitOut:
@@ -278,6 +279,7 @@ async def housing_units_sync(
     response_model=UnitOut,
     responses=problem_responses(NOT_FOUND),
 )
+@answers_etag
 async def housing_units_get(principal: ReaderDep, unit: CurrentUnit, response: Response) -> UnitOut:
     """One housing unit, with its `ETag` (send it back as `If-Match` to change or delete the unit).
 
@@ -297,6 +299,7 @@ async def housing_units_get(principal: ReaderDep, unit: CurrentUnit, response: R
         NOT_FOUND, UNIT_HELD_BY_PROGRAMME, UNIT_HAS_BOOKED_RELAY_STAY, LANDLORD_REFERENCE_TAKEN
     ),
 )
+@answers_etag
 async def housing_units_update(
     principal: WriterDep,
     session: SessionDep,

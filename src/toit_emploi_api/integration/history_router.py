@@ -12,7 +12,7 @@ from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND, UNSUPPORTED_MEDIA_TYPE
-from toit_emploi_api.core.resources import IfMatchDep, with_etag
+from toit_emploi_api.core.resources import IfMatchDep, answers_etag, with_etag
 from toit_emploi_api.integration import history_service
 from toit_emploi_api.integration.history_schemas import HistoryImportOut, HistoryImportReport
 from toit_emploi_api.vocab.problems import (
@@ -124,6 +124,7 @@ async def history_import(
     response_model=HistoryImportOut,
     responses=problem_responses(NOT_FOUND),
 )
+@answers_etag
 async def history_import_get(
     _: AdminDep, session: SessionDep, import_id: uuid.UUID, response: Response
 ) -> HistoryImportOut:
@@ -141,6 +142,7 @@ async def history_import_get(
     responses=problem_responses(NOT_FOUND, IMPORT_NOT_REVERSIBLE),
 )
 @idempotent
+@answers_etag
 async def history_import_rollback(
     principal: AdminDep, session: SessionDep, import_id: uuid.UUID, if_match: IfMatchDep, response: Response
 ) -> HistoryImportOut:

@@ -26,6 +26,7 @@ from toit_emploi_api.core.resources import (
     ListQuery,
     Page,
     PageDep,
+    answers_etag,
     created,
     etag_for,
     list_query,
@@ -152,6 +153,7 @@ def _stage_out(household: Household) -> dict[str, object]:
     responses=problem_responses(NOT_FOUND, GUARD_FAILED, TRANSITION_NOT_ALLOWED, ROLE_NOT_PERMITTED),
 )
 @idempotent
+@answers_etag
 async def transitions_create(
     principal: MoverDep,
     session: SessionDep,
@@ -210,6 +212,7 @@ async def transitions_create(
     response_model=StageHistoryOut,
     responses=_READ,
 )
+@answers_etag
 async def transitions_list(principal: HistoryReaderDep, session: SessionDep, household: StageHousehold) -> Response:
     """The household's current `stage`, `application_status`, `stage_entered_at`, `days_in_stage` and every item of
     its history, oldest first (`kind`, `from_stage`, `to_stage`, `at`, `by {kind, id, role}`, `reason`, `note`):
@@ -256,6 +259,7 @@ def _step_out(result: application.StepResult, response: Response) -> Application
     responses=_APPLICATION_STEP,
 )
 @idempotent
+@answers_etag
 async def application_submit(
     principal: SubmitterDep,
     session: SessionDep,
@@ -288,6 +292,7 @@ async def application_submit(
     responses=_APPLICATION_STEP,
 )
 @idempotent
+@answers_etag
 async def application_present(
     principal: PresenterDep,
     session: SessionDep,
@@ -359,6 +364,7 @@ async def placements_list(
     responses=problem_responses(NOT_FOUND, WRONG_STAGE, JOB_OPENING_NOT_OPEN, PLACEMENT_ALREADY_OPEN),
 )
 @idempotent
+@answers_etag
 async def placements_create(
     principal: WriterDep,
     session: SessionDep,
@@ -389,6 +395,7 @@ async def placements_create(
     response_model=PlacementOut,
     responses=_READ,
 )
+@answers_etag
 async def placements_get(
     principal: ReaderDep, session: SessionDep, placement: CurrentPlacement, response: Response
 ) -> PlacementOut:
@@ -410,6 +417,7 @@ async def placements_get(
         NOT_FOUND, WRONG_STAGE, PLACEMENT_CLOSED, PLACEMENT_MOVE_NOT_ALLOWED, JOB_OPENING_FULL, JOB_OPENING_CLOSED
     ),
 )
+@answers_etag
 async def placements_update(
     principal: WriterDep,
     session: SessionDep,
@@ -474,6 +482,7 @@ async def relay_stays_list(
     ),
 )
 @idempotent
+@answers_etag
 async def relay_stays_create(
     principal: WriterDep,
     session: SessionDep,
@@ -506,6 +515,7 @@ async def relay_stays_create(
     response_model=RelayStayOut,
     responses=_READ,
 )
+@answers_etag
 async def relay_stays_get(
     principal: ReaderDep, session: SessionDep, stay: CurrentRelayStay, response: Response
 ) -> RelayStayOut:
@@ -525,6 +535,7 @@ async def relay_stays_get(
     response_model=RelayStayOut,
     responses=problem_responses(NOT_FOUND, WRONG_STAGE, RELAY_STAY_CANCELLED, RELAY_STAY_NOT_ENDED),
 )
+@answers_etag
 async def relay_stays_record_outcome(
     principal: WriterDep,
     session: SessionDep,
@@ -557,6 +568,7 @@ async def relay_stays_record_outcome(
     responses=problem_responses(NOT_FOUND, WRONG_STAGE, RELAY_STAY_NOT_BOOKED),
 )
 @idempotent
+@answers_etag
 async def relay_stays_cancel(
     principal: WriterDep, session: SessionDep, stay: LockedRelayStay, if_match: IfMatchDep, response: Response
 ) -> RelayStayOut:
@@ -581,6 +593,7 @@ async def relay_stays_cancel(
     response_model=AllocationOut,
     responses=_READ,
 )
+@answers_etag
 async def allocations_get(
     principal: ReaderDep, session: SessionDep, allocation: CurrentAllocation, response: Response
 ) -> AllocationOut:
@@ -607,6 +620,7 @@ async def allocations_get(
     ),
 )
 @idempotent
+@answers_etag
 async def allocations_reserve(
     principal: WriterDep,
     session: SessionDep,
@@ -638,6 +652,7 @@ async def allocations_reserve(
     response_model=AllocationOut,
     responses=problem_responses(NOT_FOUND, WRONG_STAGE, ALLOCATION_NOT_RESERVED),
 )
+@answers_etag
 async def allocations_sign_lease(
     principal: WriterDep,
     session: SessionDep,
@@ -668,6 +683,7 @@ async def allocations_sign_lease(
     responses=problem_responses(NOT_FOUND, WRONG_STAGE, ALLOCATION_NOT_RESERVED),
 )
 @idempotent
+@answers_etag
 async def allocations_cancel(
     principal: WriterDep,
     session: SessionDep,

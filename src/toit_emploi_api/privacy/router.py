@@ -16,7 +16,7 @@ from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import ProblemError, problem_responses
 from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND
-from toit_emploi_api.core.resources import ChronologySort, IfMatchDep, Page, PageDep, SortQuery, with_etag
+from toit_emploi_api.core.resources import ChronologySort, IfMatchDep, Page, PageDep, SortQuery, answers_etag, with_etag
 from toit_emploi_api.households.deps import CurrentHousehold, LockedHousehold
 from toit_emploi_api.privacy import retention, service
 from toit_emploi_api.privacy.repository import AuditFilters
@@ -184,6 +184,7 @@ async def household_export(principal: ManagerDep, session: SessionDep, household
     responses=problem_responses(NOT_FOUND, HOUSEHOLD_ANONYMISED, HOUSEHOLD_STILL_ACTIVE),
 )
 @idempotent
+@answers_etag
 async def household_anonymise(
     principal: ManagerDep,
     session: SessionDep,

@@ -12,7 +12,7 @@ from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND, VALIDATION_ERROR
-from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, with_etag
+from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, answers_etag, created, with_etag
 from toit_emploi_api.integration.webhooks import service
 from toit_emploi_api.integration.webhooks.deps import (
     CurrentDelivery,
@@ -75,6 +75,7 @@ async def webhook_subscriptions_list(
     responses=problem_responses(VALIDATION_ERROR, WEBHOOK_URL_NOT_ALLOWED, WEBHOOK_EVENT_NOT_ALLOWED),
 )
 @idempotent
+@answers_etag
 async def webhook_subscriptions_create(
     principal: AdminDep, session: SessionDep, body: SubscriptionCreate, settings: SettingsDep, response: Response
 ) -> SubscriptionWithSecret:
@@ -99,6 +100,7 @@ async def webhook_subscriptions_create(
     summary="Read a webhook subscription",
     responses=problem_responses(NOT_FOUND),
 )
+@answers_etag
 async def webhook_subscriptions_get(
     _: AdminDep, subscription: CurrentSubscription, response: Response
 ) -> SubscriptionOut:
@@ -114,6 +116,7 @@ async def webhook_subscriptions_get(
     summary="Change a webhook subscription",
     responses=problem_responses(NOT_FOUND, VALIDATION_ERROR, WEBHOOK_URL_NOT_ALLOWED, WEBHOOK_EVENT_NOT_ALLOWED),
 )
+@answers_etag
 async def webhook_subscriptions_update(
     principal: AdminDep,
     session: SessionDep,
@@ -158,6 +161,7 @@ async def webhook_subscriptions_delete(
     responses=problem_responses(NOT_FOUND),
 )
 @idempotent
+@answers_etag
 async def webhook_subscriptions_rotate_secret(
     principal: AdminDep,
     session: SessionDep,
@@ -202,6 +206,7 @@ async def webhook_deliveries_list(
     summary="Read one delivery",
     responses=problem_responses(NOT_FOUND),
 )
+@answers_etag
 async def webhook_deliveries_get(
     _: AdminDep, subscription: CurrentSubscription, delivery: CurrentDelivery, response: Response
 ) -> DeliveryOut:
@@ -218,6 +223,7 @@ async def webhook_deliveries_get(
     responses=problem_responses(NOT_FOUND, WEBHOOK_DELIVERY_PENDING, WEBHOOK_SUBSCRIPTION_INACTIVE),
 )
 @idempotent
+@answers_etag
 async def webhook_deliveries_redeliver(
     principal: AdminDep,
     session: SessionDep,
