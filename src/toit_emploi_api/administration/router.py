@@ -51,11 +51,9 @@ def _with_secret(response: Response, client: ApiClient, secret: str) -> ApiClien
 # --- organisations -----------------------------------------------------------------------------------------
 @router.get(
     "/organisations",
-    operation_id="organisations_list",
     summary="List organisations",
-    response_model=Page[OrganisationOut],
 )
-async def list_organisations(
+async def organisations_list(
     _: AdminDep,
     session: SessionDep,
     page: PageDep,
@@ -68,15 +66,13 @@ async def list_organisations(
 
 @router.post(
     "/organisations",
-    operation_id="organisations_create",
     summary="Create an organisation",
     status_code=status.HTTP_201_CREATED,
-    response_model=OrganisationOut,
     responses=problem_responses(ORGANISATION_NAME_TAKEN),
 )
 @idempotent
 @answers_etag
-async def create_organisation(
+async def organisations_create(
     admin: AdminDep, session: SessionDep, body: OrganisationCreate, response: Response
 ) -> OrganisationOut:
     """Create an organisation (admin only), active. Its `kind` is `operator` (Aurore), `referral_partner` (the
@@ -91,13 +87,11 @@ async def create_organisation(
 
 @router.get(
     "/organisations/{organisation_id}",
-    operation_id="organisations_get",
     summary="Read an organisation",
-    response_model=OrganisationOut,
     responses=_READ,
 )
 @answers_etag
-async def get_organisation(_: AdminDep, org: CurrentOrganisation, response: Response) -> OrganisationOut:
+async def organisations_get(_: AdminDep, org: CurrentOrganisation, response: Response) -> OrganisationOut:
     """One organisation with its `ETag` (admin only); 404 when unknown."""
     with_etag(response, org.version)
     return OrganisationOut.model_validate(org)
@@ -105,13 +99,11 @@ async def get_organisation(_: AdminDep, org: CurrentOrganisation, response: Resp
 
 @router.patch(
     "/organisations/{organisation_id}",
-    operation_id="organisations_update",
     summary="Rename or (de)activate an organisation",
-    response_model=OrganisationOut,
     responses=problem_responses(NOT_FOUND, ORGANISATION_NAME_TAKEN, LAST_ADMIN),
 )
 @answers_etag
-async def update_organisation(
+async def organisations_update(
     admin: AdminDep,
     session: SessionDep,
     org: LockedOrganisation,
@@ -131,8 +123,8 @@ async def update_organisation(
 
 
 # --- users -------------------------------------------------------------------------------------------------
-@router.get("/users", operation_id="users_list", summary="List users", response_model=Page[UserOut])
-async def list_users(
+@router.get("/users", summary="List users")
+async def users_list(
     admin: AdminDep,
     session: SessionDep,
     page: PageDep,
@@ -148,15 +140,13 @@ async def list_users(
 
 @router.post(
     "/users",
-    operation_id="users_create",
     summary="Create a user",
     status_code=status.HTTP_201_CREATED,
-    response_model=UserOut,
     responses=problem_responses(EMAIL_TAKEN),
 )
 @idempotent
 @answers_etag
-async def create_user(admin: AdminDep, session: SessionDep, body: UserCreate, response: Response) -> UserOut:
+async def users_create(admin: AdminDep, session: SessionDep, body: UserCreate, response: Response) -> UserOut:
     """Create a person's account (admin only), active: `email` (stored lower case, unique: `409 email-taken`),
     `full_name`, `role`, `organisation_id` and a `password` of 12 to 128 characters (hashed with Argon2id; spaces
     are kept).
@@ -169,11 +159,9 @@ async def create_user(admin: AdminDep, session: SessionDep, body: UserCreate, re
     return UserOut.model_validate(user)
 
 
-@router.get(
-    "/users/{user_id}", operation_id="users_get", summary="Read a user", response_model=UserOut, responses=_READ
-)
+@router.get("/users/{user_id}", summary="Read a user", responses=_READ)
 @answers_etag
-async def get_user(admin: AdminDep, session: SessionDep, user: CurrentUser, response: Response) -> UserOut:
+async def users_get(admin: AdminDep, session: SessionDep, user: CurrentUser, response: Response) -> UserOut:
     """One user with its `ETag` (admin only); 404 when unknown. The read is recorded (`user.read`)."""
     await service.record_user_read(session, admin, [user], listed=False)
     with_etag(response, user.version)
@@ -182,13 +170,11 @@ async def get_user(admin: AdminDep, session: SessionDep, user: CurrentUser, resp
 
 @router.patch(
     "/users/{user_id}",
-    operation_id="users_update",
     summary="Change a user",
-    response_model=UserOut,
     responses=problem_responses(NOT_FOUND, SELF_LOCKOUT, LAST_ADMIN),
 )
 @answers_etag
-async def update_user(
+async def users_update(
     admin: AdminDep, session: SessionDep, user: LockedUser, body: UserUpdate, if_match: IfMatchDep, response: Response
 ) -> UserOut:
     """Change a user's `full_name`, `role`, `password` or `active` (admin only), with `If-Match` from your last read.
@@ -203,10 +189,8 @@ async def update_user(
 
 
 # --- API clients -------------------------------------------------------------------------------------------
-@router.get(
-    "/api-clients", operation_id="api_clients_list", summary="List API clients", response_model=Page[ApiClientOut]
-)
-async def list_api_clients(
+@router.get("/api-clients", summary="List API clients")
+async def api_clients_list(
     _: AdminDep,
     session: SessionDep,
     page: PageDep,
@@ -219,14 +203,12 @@ async def list_api_clients(
 
 @router.post(
     "/api-clients",
-    operation_id="api_clients_create",
     summary="Create an API client",
     status_code=status.HTTP_201_CREATED,
-    response_model=ApiClientWithSecret,
 )
 @idempotent
 @answers_etag
-async def create_api_client(
+async def api_clients_create(
     admin: AdminDep, session: SessionDep, body: ApiClientCreate, response: Response
 ) -> ApiClientWithSecret:
     """Create an API client for a partner system (admin only): a `name`, a `role` and an `organisation_id`.
@@ -242,13 +224,11 @@ async def create_api_client(
 
 @router.get(
     "/api-clients/{api_client_id}",
-    operation_id="api_clients_get",
     summary="Read an API client",
-    response_model=ApiClientOut,
     responses=_READ,
 )
 @answers_etag
-async def get_api_client(_: AdminDep, client: CurrentApiClient, response: Response) -> ApiClientOut:
+async def api_clients_get(_: AdminDep, client: CurrentApiClient, response: Response) -> ApiClientOut:
     """One API client with its `ETag` (admin only), without its secret; 404 when unknown."""
     with_etag(response, client.version)
     return ApiClientOut.model_validate(client)
@@ -256,13 +236,11 @@ async def get_api_client(_: AdminDep, client: CurrentApiClient, response: Respon
 
 @router.patch(
     "/api-clients/{api_client_id}",
-    operation_id="api_clients_update",
     summary="Change an API client",
-    response_model=ApiClientOut,
     responses=_READ,
 )
 @answers_etag
-async def update_api_client(
+async def api_clients_update(
     admin: AdminDep,
     session: SessionDep,
     client: LockedApiClient,
@@ -282,14 +260,12 @@ async def update_api_client(
 
 @router.post(
     "/api-clients/{api_client_id}/secret",
-    operation_id="api_clients_rotate_secret",
     summary="Rotate an API client's secret",
-    response_model=ApiClientWithSecret,
     responses=_READ,
 )
 @idempotent
 @answers_etag
-async def rotate_api_client_secret(
+async def api_clients_rotate_secret(
     admin: AdminDep, session: SessionDep, client: LockedApiClient, if_match: IfMatchDep, response: Response
 ) -> ApiClientWithSecret:
     """Issue a new secret for an API client (admin only), with `If-Match` from your last read: the old secret stops

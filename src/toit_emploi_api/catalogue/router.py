@@ -30,7 +30,7 @@ CommuneReaderDep = Annotated[
 ]
 
 
-@router.get("/rome-codes", summary="Search ROME codes", response_model=Page[RomeCodeOut])
+@router.get("/rome-codes", summary="Search ROME codes")
 async def rome_codes_list(
     _: ReaderDep,
     session: SessionDep,
@@ -60,7 +60,6 @@ async def rome_codes_list(
 @router.get(
     "/rome-codes/{code}",
     summary="Read a ROME code",
-    response_model=RomeCodeOut,
     responses=problem_responses(NOT_FOUND),
 )
 async def rome_codes_get(
@@ -73,7 +72,7 @@ async def rome_codes_get(
     return RomeCodeOut.model_validate(await service.get_rome_code(session, code))
 
 
-@router.get("/communes", summary="Search communes", response_model=Page[CommuneOut])
+@router.get("/communes", summary="Search communes")
 async def communes_list(
     _: CommuneReaderDep,
     session: SessionDep,
@@ -116,7 +115,6 @@ async def communes_list(
 @router.get(
     "/communes/{insee_code}",
     summary="Read a commune",
-    response_model=CommuneOut,
     responses=problem_responses(NOT_FOUND),
 )
 async def communes_get(
@@ -138,7 +136,7 @@ AnyRoleDep = Annotated[
 ]
 
 
-@router.get("/vocabularies", summary="French labels of every enumerated value", response_model=Vocabularies)
+@router.get("/vocabularies", summary="French labels of every enumerated value")
 async def vocabularies_list(_: AnyRoleDep, response: Response) -> Vocabularies:
     """Every vocabulary of the API (stages, withdrawal reasons, roles, statuses, levels…) with the French label of
     each value, for a frontend's lists and badges: `{"Stage": [{"code": "relay_stay", "label": "Séjour en

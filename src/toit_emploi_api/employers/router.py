@@ -93,7 +93,7 @@ def _opening_out(principal: Principal, opening: JobOpening) -> JobOpeningOut | J
 
 
 # --- employers ---------------------------------------------------------------------------------------------
-@router.get("/employers", summary="List employers", response_model=Page[EmployerOut])
+@router.get("/employers", summary="List employers")
 async def employers_list(
     _: StaffReaderDep,
     session: SessionDep,
@@ -131,7 +131,6 @@ async def employers_list(
     "/employers",
     summary="Register an employer",
     status_code=status.HTTP_201_CREATED,
-    response_model=EmployerOut,
     responses=problem_responses(SIRET_TAKEN),
 )
 @idempotent
@@ -154,7 +153,7 @@ async def employers_create(
     return EmployerOut.model_validate(employer)
 
 
-@router.get("/employers/{employer_id}", summary="Read an employer", response_model=EmployerOut, responses=_READ)
+@router.get("/employers/{employer_id}", summary="Read an employer", responses=_READ)
 @answers_etag
 async def employers_get(_: StaffReaderDep, employer: CurrentEmployer, response: Response) -> EmployerOut:
     """One employer with its contact details and its `ETag` (admin, service manager, Paris referent); 404 when
@@ -166,7 +165,6 @@ async def employers_get(_: StaffReaderDep, employer: CurrentEmployer, response: 
 @router.patch(
     "/employers/{employer_id}",
     summary="Update or (de)activate an employer",
-    response_model=EmployerOut,
     responses=problem_responses(NOT_FOUND, SIRET_TAKEN, EMPLOYER_HAS_OPEN_JOB_OPENINGS),
 )
 @answers_etag
@@ -196,7 +194,6 @@ async def employers_update(
 @router.get(
     "/employers/{employer_id}/job-openings",
     summary="List an employer's job openings",
-    response_model=Page[JobOpeningOut],
     responses=_READ,
 )
 async def employers_job_openings_list(
@@ -233,7 +230,6 @@ async def employers_job_openings_list(
     "/employers/{employer_id}/job-openings",
     summary="Open a job opening",
     status_code=status.HTTP_201_CREATED,
-    response_model=JobOpeningOut,
     responses=problem_responses(NOT_FOUND, EMPLOYER_INACTIVE),
 )
 @idempotent
@@ -371,7 +367,6 @@ async def job_openings_list(
 @router.get(
     "/job-openings/{job_opening_id}",
     summary="Read a job opening",
-    response_model=JobOpeningOut | JobOpeningPublicOut,
     responses=_READ,
 )
 @answers_etag
@@ -388,7 +383,6 @@ async def job_openings_get(
 @router.patch(
     "/job-openings/{job_opening_id}",
     summary="Update, close or reopen a job opening",
-    response_model=JobOpeningOut,
     responses=problem_responses(NOT_FOUND, POSITIONS_BELOW_HIRES, JOB_OPENING_STATUS_NOT_ALLOWED, EMPLOYER_INACTIVE),
 )
 @answers_etag

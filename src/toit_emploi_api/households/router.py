@@ -214,9 +214,7 @@ async def households_create(
 
 
 # Declared before /households/{household_id} so that the path parameter does not capture it.
-@router.get(
-    "/households/possible-duplicates", summary="List possible duplicate households", response_model=Page[DuplicatePair]
-)
+@router.get("/households/possible-duplicates", summary="List possible duplicate households")
 async def households_possible_duplicates(
     principal: ManagerDep,
     session: SessionDep,
@@ -313,7 +311,6 @@ async def households_delete(
 @router.get(
     "/households/{household_id}/members",
     summary="List a household's members",
-    response_model=Page[MemberOut],
     responses=problem_responses(NOT_FOUND, HOUSEHOLD_STATUS_ONLY),
 )
 async def household_members_list(
@@ -339,7 +336,6 @@ async def household_members_list(
     "/households/{household_id}/members",
     summary="Add a member",
     status_code=status.HTTP_201_CREATED,
-    response_model=MemberOut,
     responses=problem_responses(*_WRITABLE, HOUSEHOLD_MEMBERS_LIMIT),
 )
 @idempotent
@@ -371,7 +367,6 @@ async def household_members_create(
 @router.get(
     "/households/{household_id}/members/{member_id}",
     summary="Read a member",
-    response_model=MemberOut,
     responses=problem_responses(NOT_FOUND, HOUSEHOLD_STATUS_ONLY),
 )
 @answers_etag
@@ -396,7 +391,6 @@ async def household_members_get(
 @router.patch(
     "/households/{household_id}/members/{member_id}",
     summary="Update a member",
-    response_model=MemberOut,
     responses=problem_responses(*_WRITABLE, *_MEMBER_IDENTITY),
 )
 @answers_etag

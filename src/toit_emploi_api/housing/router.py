@@ -171,7 +171,6 @@ async def housing_units_list(
     "/housing-units",
     summary="Create a housing unit",
     status_code=status.HTTP_201_CREATED,
-    response_model=HousingUnitOut,
     responses=problem_responses(LANDLORD_REFERENCE_TAKEN),
 )
 @idempotent
@@ -198,7 +197,6 @@ async def housing_units_create(
 @router.post(
     "/housing-units/sync",
     summary="Vacancy sync",
-    response_model=SyncReport,
     responses=problem_responses(
         SYNC_TOO_MANY_UNITS, UNSUPPORTED_MEDIA_TYPE, SYNC_UNREADABLE, SYNC_INVALID_ROWS, SYNC_EMPTY_SNAPSHOT
     ),
@@ -276,7 +274,6 @@ async def housing_units_sync(
 @router.get(
     "/housing-units/{unit_id}",
     summary="Read a housing unit",
-    response_model=UnitOut,
     responses=problem_responses(NOT_FOUND),
 )
 @answers_etag
@@ -294,7 +291,6 @@ async def housing_units_get(principal: ReaderDep, unit: CurrentUnit, response: R
 @router.patch(
     "/housing-units/{unit_id}",
     summary="Update a housing unit",
-    response_model=HousingUnitOut,
     responses=problem_responses(
         NOT_FOUND, UNIT_HELD_BY_PROGRAMME, UNIT_HAS_BOOKED_RELAY_STAY, LANDLORD_REFERENCE_TAKEN
     ),

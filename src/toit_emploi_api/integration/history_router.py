@@ -56,7 +56,6 @@ def _out(batch: object) -> HistoryImportOut:
     "/history/import",
     summary="Import the programme's history",
     status_code=status.HTTP_201_CREATED,
-    response_model=HistoryImportReport,
     responses={
         200: {"description": "Dry run: what would be imported.", "model": HistoryImportReport},
         **problem_responses(UNSUPPORTED_MEDIA_TYPE, IMPORT_UNREADABLE, IMPORT_INVALID_ROWS, IMPORT_TOO_LARGE),
@@ -121,7 +120,6 @@ async def history_import(
 @router.get(
     "/history/imports/{import_id}",
     summary="Read a history import",
-    response_model=HistoryImportOut,
     responses=problem_responses(NOT_FOUND),
 )
 @answers_etag
@@ -138,7 +136,6 @@ async def history_import_get(
 @router.post(
     "/history/imports/{import_id}/rollback",
     summary="Roll back a history import",
-    response_model=HistoryImportOut,
     responses=problem_responses(NOT_FOUND, IMPORT_NOT_REVERSIBLE),
 )
 @idempotent

@@ -146,10 +146,8 @@ def _stage_out(household: Household) -> dict[str, object]:
 # --- stage transitions -------------------------------------------------------------------------------------------
 @router.post(
     "/households/{household_id}/transitions",
-    operation_id="transitions_create",
     summary="Move a household to another stage",
     status_code=status.HTTP_201_CREATED,
-    response_model=TransitionResultOut,
     responses=problem_responses(NOT_FOUND, GUARD_FAILED, TRANSITION_NOT_ALLOWED, ROLE_NOT_PERMITTED),
 )
 @idempotent
@@ -207,7 +205,6 @@ async def transitions_create(
 
 @router.get(
     "/households/{household_id}/transitions",
-    operation_id="transitions_list",
     summary="Stage history of a household",
     response_model=StageHistoryOut,
     responses=_READ,
@@ -252,10 +249,8 @@ def _step_out(result: application.StepResult, response: Response) -> Application
 
 @router.post(
     "/households/{household_id}/application/submit",
-    operation_id="application_submit",
     summary="Submit a household's application",
     status_code=status.HTTP_201_CREATED,
-    response_model=ApplicationStepOut,
     responses=_APPLICATION_STEP,
 )
 @idempotent
@@ -285,10 +280,8 @@ async def application_submit(
 
 @router.post(
     "/households/{household_id}/application/present",
-    operation_id="application_present",
     summary="Present a household's application",
     status_code=status.HTTP_201_CREATED,
-    response_model=ApplicationStepOut,
     responses=_APPLICATION_STEP,
 )
 @idempotent
@@ -318,9 +311,7 @@ async def application_present(
 
 @router.get(
     "/households/{household_id}/pipeline-events",
-    operation_id="pipeline_events_list",
     summary="Pipeline events of a household",
-    response_model=Page[PipelineEventOut],
     responses=_READ,
 )
 async def pipeline_events_list(
@@ -338,9 +329,7 @@ async def pipeline_events_list(
 # --- placements --------------------------------------------------------------------------------------------------
 @router.get(
     "/households/{household_id}/placements",
-    operation_id="placements_list",
     summary="Placements of a household",
-    response_model=Page[PlacementOut],
     responses=_READ,
 )
 async def placements_list(
@@ -357,10 +346,8 @@ async def placements_list(
 
 @router.post(
     "/households/{household_id}/placements",
-    operation_id="placements_create",
     summary="Propose a job opening",
     status_code=status.HTTP_201_CREATED,
-    response_model=PlacementOut,
     responses=problem_responses(NOT_FOUND, WRONG_STAGE, JOB_OPENING_NOT_OPEN, PLACEMENT_ALREADY_OPEN),
 )
 @idempotent
@@ -390,9 +377,7 @@ async def placements_create(
 
 @router.get(
     "/placements/{placement_id}",
-    operation_id="placements_get",
     summary="Read a placement",
-    response_model=PlacementOut,
     responses=_READ,
 )
 @answers_etag
@@ -410,9 +395,7 @@ async def placements_get(
 
 @router.patch(
     "/placements/{placement_id}",
-    operation_id="placements_update",
     summary="Move or annotate a placement",
-    response_model=PlacementOut,
     responses=problem_responses(
         NOT_FOUND, WRONG_STAGE, PLACEMENT_CLOSED, PLACEMENT_MOVE_NOT_ALLOWED, JOB_OPENING_FULL, JOB_OPENING_CLOSED
     ),
@@ -450,9 +433,7 @@ async def placements_update(
 # --- relay stays -------------------------------------------------------------------------------------------------
 @router.get(
     "/households/{household_id}/relay-stays",
-    operation_id="relay_stays_list",
     summary="Relay stays of a household",
-    response_model=Page[RelayStayOut],
     responses=_READ,
 )
 async def relay_stays_list(
@@ -468,10 +449,8 @@ async def relay_stays_list(
 
 @router.post(
     "/households/{household_id}/relay-stays",
-    operation_id="relay_stays_create",
     summary="Book a relay stay",
     status_code=status.HTTP_201_CREATED,
-    response_model=RelayStayOut,
     responses=problem_responses(
         NOT_FOUND,
         WRONG_STAGE,
@@ -510,9 +489,7 @@ async def relay_stays_create(
 
 @router.get(
     "/relay-stays/{relay_stay_id}",
-    operation_id="relay_stays_get",
     summary="Read a relay stay",
-    response_model=RelayStayOut,
     responses=_READ,
 )
 @answers_etag
@@ -530,9 +507,7 @@ async def relay_stays_get(
 
 @router.put(
     "/relay-stays/{relay_stay_id}/outcome",
-    operation_id="relay_stays_record_outcome",
     summary="Record a relay stay's outcome",
-    response_model=RelayStayOut,
     responses=problem_responses(NOT_FOUND, WRONG_STAGE, RELAY_STAY_CANCELLED, RELAY_STAY_NOT_ENDED),
 )
 @answers_etag
@@ -562,9 +537,7 @@ async def relay_stays_record_outcome(
 
 @router.post(
     "/relay-stays/{relay_stay_id}/cancel",
-    operation_id="relay_stays_cancel",
     summary="Cancel a relay stay",
-    response_model=RelayStayOut,
     responses=problem_responses(NOT_FOUND, WRONG_STAGE, RELAY_STAY_NOT_BOOKED),
 )
 @idempotent
@@ -588,9 +561,7 @@ async def relay_stays_cancel(
 # --- housing allocation ------------------------------------------------------------------------------------------
 @router.get(
     "/households/{household_id}/allocation",
-    operation_id="allocations_get",
     summary="Active allocation of a household",
-    response_model=AllocationOut,
     responses=_READ,
 )
 @answers_etag
@@ -611,10 +582,8 @@ async def allocations_get(
 
 @router.post(
     "/households/{household_id}/allocation",
-    operation_id="allocations_reserve",
     summary="Reserve a housing unit",
     status_code=status.HTTP_201_CREATED,
-    response_model=AllocationOut,
     responses=problem_responses(
         NOT_FOUND, WRONG_STAGE, HOUSEHOLD_ALREADY_ALLOCATED, UNIT_IS_RELAY_APARTMENT, UNIT_NOT_AVAILABLE, UNIT_TOO_SMALL
     ),
@@ -647,9 +616,7 @@ async def allocations_reserve(
 
 @router.patch(
     "/households/{household_id}/allocation",
-    operation_id="allocations_sign_lease",
     summary="Record the lease",
-    response_model=AllocationOut,
     responses=problem_responses(NOT_FOUND, WRONG_STAGE, ALLOCATION_NOT_RESERVED),
 )
 @answers_etag
@@ -677,9 +644,7 @@ async def allocations_sign_lease(
 
 @router.post(
     "/households/{household_id}/allocation/cancel",
-    operation_id="allocations_cancel",
     summary="Cancel a reservation",
-    response_model=AllocationOut,
     responses=problem_responses(NOT_FOUND, WRONG_STAGE, ALLOCATION_NOT_RESERVED),
 )
 @idempotent
@@ -709,9 +674,7 @@ async def allocations_cancel(
 # --- follow-up ---------------------------------------------------------------------------------------------------
 @router.get(
     "/households/{household_id}/follow-up-entries",
-    operation_id="follow_up_entries_list",
     summary="Follow-up entries of a household",
-    response_model=Page[FollowUpEntryOut],
     responses=_READ,
 )
 async def follow_up_entries_list(
@@ -728,10 +691,8 @@ async def follow_up_entries_list(
 
 @router.post(
     "/households/{household_id}/follow-up-entries",
-    operation_id="follow_up_entries_create",
     summary="Write a follow-up entry",
     status_code=status.HTTP_201_CREATED,
-    response_model=FollowUpEntryOut,
     responses=problem_responses(NOT_FOUND, WRONG_STAGE),
 )
 @idempotent

@@ -55,7 +55,7 @@ def _delivery_out(delivery: WebhookDelivery) -> DeliveryOut:
     return DeliveryOut.model_validate(delivery)
 
 
-@router.get(BASE, operation_id="webhook_subscriptions_list", summary="List webhook subscriptions")
+@router.get(BASE, summary="List webhook subscriptions")
 async def webhook_subscriptions_list(
     _: AdminDep,
     session: SessionDep,
@@ -69,7 +69,6 @@ async def webhook_subscriptions_list(
 
 @router.post(
     BASE,
-    operation_id="webhook_subscriptions_create",
     summary="Create a webhook subscription",
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(VALIDATION_ERROR, WEBHOOK_URL_NOT_ALLOWED, WEBHOOK_EVENT_NOT_ALLOWED),
@@ -96,7 +95,6 @@ async def webhook_subscriptions_create(
 
 @router.get(
     ONE,
-    operation_id="webhook_subscriptions_get",
     summary="Read a webhook subscription",
     responses=problem_responses(NOT_FOUND),
 )
@@ -112,7 +110,6 @@ async def webhook_subscriptions_get(
 
 @router.patch(
     ONE,
-    operation_id="webhook_subscriptions_update",
     summary="Change a webhook subscription",
     responses=problem_responses(NOT_FOUND, VALIDATION_ERROR, WEBHOOK_URL_NOT_ALLOWED, WEBHOOK_EVENT_NOT_ALLOWED),
 )
@@ -139,7 +136,6 @@ async def webhook_subscriptions_update(
 
 @router.delete(
     ONE,
-    operation_id="webhook_subscriptions_delete",
     summary="Delete a webhook subscription",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(NOT_FOUND),
@@ -156,7 +152,6 @@ async def webhook_subscriptions_delete(
 
 @router.post(
     ONE + "/secret",
-    operation_id="webhook_subscriptions_rotate_secret",
     summary="Rotate a webhook subscription's secret",
     responses=problem_responses(NOT_FOUND),
 )
@@ -181,7 +176,6 @@ async def webhook_subscriptions_rotate_secret(
 
 @router.get(
     ONE + "/deliveries",
-    operation_id="webhook_deliveries_list",
     summary="List a subscription's deliveries",
     responses=problem_responses(NOT_FOUND),
 )
@@ -202,7 +196,6 @@ async def webhook_deliveries_list(
 
 @router.get(
     DELIVERY,
-    operation_id="webhook_deliveries_get",
     summary="Read one delivery",
     responses=problem_responses(NOT_FOUND),
 )
@@ -218,7 +211,6 @@ async def webhook_deliveries_get(
 
 @router.post(
     DELIVERY + "/redeliver",
-    operation_id="webhook_deliveries_redeliver",
     summary="Deliver a message again",
     responses=problem_responses(NOT_FOUND, WEBHOOK_DELIVERY_PENDING, WEBHOOK_SUBSCRIPTION_INACTIVE),
 )
