@@ -36,7 +36,16 @@ from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND
-from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, answers_etag, created, with_etag
+from toit_emploi_api.core.resources import (
+    IfMatchDep,
+    Page,
+    PageDep,
+    answers_etag,
+    created,
+    created_answer,
+    etag_answer,
+    with_etag,
+)
 from toit_emploi_api.vocab.problems import EMAIL_TAKEN, LAST_ADMIN, ORGANISATION_NAME_TAKEN, SELF_LOCKOUT
 
 router = APIRouter(prefix="/api/v1", tags=["administration"])
@@ -49,10 +58,7 @@ def _with_secret(response: Response, client: ApiClient, secret: str) -> ApiClien
 
 
 # --- organisations -----------------------------------------------------------------------------------------
-@router.get(
-    "/organisations",
-    summary="List organisations",
-)
+@router.get("/organisations", summary="List organisations")
 async def organisations_list(
     _: AdminDep,
     session: SessionDep,
@@ -81,20 +87,14 @@ async def organisations_create(
 
     Answers 201 with the organisation, its `ETag` and `Location`."""
     org = await service.create_organisation(session, body, actor=admin)
-    created(response, org.version, f"/api/v1/organisations/{org.id}")
-    return OrganisationOut.model_validate(org)
+    return created_answer(response, OrganisationOut, org, f"/api/v1/organisations/{org.id}")
 
 
-@router.get(
-    "/organisations/{organisation_id}",
-    summary="Read an organisation",
-    responses=_READ,
-)
+@router.get("/organisations/{organisation_id}", summary="Read an organisation", responses=_READ)
 @answers_etag
 async def organisations_get(_: AdminDep, org: CurrentOrganisation, response: Response) -> OrganisationOut:
     """One organisation with its `ETag` (admin only); 404 when unknown."""
-    with_etag(response, org.version)
-    return OrganisationOut.model_validate(org)
+    return etag_answer(response, OrganisationOut, org)
 
 
 @router.patch(
@@ -118,8 +118,7 @@ async def organisations_update(
     a name already taken (ignoring case) is `409 organisation-name-taken`."""
     if_match.check(org.version)
     org = await service.update_organisation(session, org, body, actor=admin)
-    with_etag(response, org.version)
-    return OrganisationOut.model_validate(org)
+    return etag_answer(response, OrganisationOut, org)
 
 
 # --- users -------------------------------------------------------------------------------------------------
@@ -155,8 +154,7 @@ async def users_create(admin: AdminDep, session: SessionDep, body: UserCreate, r
     `landlord`…); an unknown organisation or a role that does not fit is 422 naming the field.
     Answers 201 with the user, its `ETag` and `Location`."""
     user = await service.create_user(session, body, actor=admin)
-    created(response, user.version, f"/api/v1/users/{user.id}")
-    return UserOut.model_validate(user)
+    return created_answer(response, UserOut, user, f"/api/v1/users/{user.id}")
 
 
 @router.get("/users/{user_id}", summary="Read a user", responses=_READ)
@@ -164,8 +162,7 @@ async def users_create(admin: AdminDep, session: SessionDep, body: UserCreate, r
 async def users_get(admin: AdminDep, session: SessionDep, user: CurrentUser, response: Response) -> UserOut:
     """One user with its `ETag` (admin only); 404 when unknown. The read is recorded (`user.read`)."""
     await service.record_user_read(session, admin, [user], listed=False)
-    with_etag(response, user.version)
-    return UserOut.model_validate(user)
+    return etag_answer(response, UserOut, user)
 
 
 @router.patch(
@@ -184,8 +181,7 @@ async def users_update(
     deactivated or demoted (`409 last-admin`)."""
     if_match.check(user.version)
     user = await service.update_user(session, user, body, acting_user_id=admin.id, actor=admin)
-    with_etag(response, user.version)
-    return UserOut.model_validate(user)
+    return etag_answer(response, UserOut, user)
 
 
 # --- API clients -------------------------------------------------------------------------------------------
@@ -201,11 +197,7 @@ async def api_clients_list(
     return (await service.list_page(session, ApiClient, page, sort.value)).to(ApiClientOut.model_validate)
 
 
-@router.post(
-    "/api-clients",
-    summary="Create an API client",
-    status_code=status.HTTP_201_CREATED,
-)
+@router.post("/api-clients", summary="Create an API client", status_code=status.HTTP_201_CREATED)
 @idempotent
 @answers_etag
 async def api_clients_create(
@@ -222,23 +214,14 @@ async def api_clients_create(
     return _with_secret(response, client, secret)
 
 
-@router.get(
-    "/api-clients/{api_client_id}",
-    summary="Read an API client",
-    responses=_READ,
-)
+@router.get("/api-clients/{api_client_id}", summary="Read an API client", responses=_READ)
 @answers_etag
 async def api_clients_get(_: AdminDep, client: CurrentApiClient, response: Response) -> ApiClientOut:
     """One API client with its `ETag` (admin only), without its secret; 404 when unknown."""
-    with_etag(response, client.version)
-    return ApiClientOut.model_validate(client)
+    return etag_answer(response, ApiClientOut, client)
 
 
-@router.patch(
-    "/api-clients/{api_client_id}",
-    summary="Change an API client",
-    responses=_READ,
-)
+@router.patch("/api-clients/{api_client_id}", summary="Change an API client", responses=_READ)
 @answers_etag
 async def api_clients_update(
     admin: AdminDep,
@@ -254,15 +237,10 @@ async def api_clients_update(
     (422)."""
     if_match.check(client.version)
     client = await service.update_api_client(session, client, body, actor=admin)
-    with_etag(response, client.version)
-    return ApiClientOut.model_validate(client)
+    return etag_answer(response, ApiClientOut, client)
 
 
-@router.post(
-    "/api-clients/{api_client_id}/secret",
-    summary="Rotate an API client's secret",
-    responses=_READ,
-)
+@router.post("/api-clients/{api_client_id}/secret", summary="Rotate an API client's secret", responses=_READ)
 @idempotent
 @answers_etag
 async def api_clients_rotate_secret(

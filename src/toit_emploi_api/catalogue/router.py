@@ -57,11 +57,7 @@ async def rome_codes_list(
     return (await service.list_rome_codes(session, q, page, sort.value)).to(RomeCodeOut.model_validate)
 
 
-@router.get(
-    "/rome-codes/{code}",
-    summary="Read a ROME code",
-    responses=problem_responses(NOT_FOUND),
-)
+@router.get("/rome-codes/{code}", summary="Read a ROME code", responses=problem_responses(NOT_FOUND))
 async def rome_codes_get(
     _: ReaderDep,
     session: SessionDep,
@@ -112,11 +108,7 @@ async def communes_list(
     )
 
 
-@router.get(
-    "/communes/{insee_code}",
-    summary="Read a commune",
-    responses=problem_responses(NOT_FOUND),
-)
+@router.get("/communes/{insee_code}", summary="Read a commune", responses=problem_responses(NOT_FOUND))
 async def communes_get(
     _: CommuneReaderDep,
     session: SessionDep,

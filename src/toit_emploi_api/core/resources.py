@@ -7,8 +7,7 @@ A router stays HTTP only (parse, call one service function, shape the answer):
                                body: EmployerUpdate, if_match: IfMatchDep, response: Response) -> EmployerOut:
         if_match.check(employer.version)
         employer = await service.update_employer(session, principal, employer, body)
-        with_etag(response, employer.version)
-        return EmployerOut.model_validate(employer)
+        return etag_answer(response, EmployerOut, employer)
 
 Loader dependencies (`CurrentHousehold`, `LockedEmployer`, …) live in each domain's `deps.py` and use `found`.
 """
@@ -23,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 from fastapi import Depends, Header, Query, Response
 from pydantic import BaseModel, Field
@@ -43,6 +42,7 @@ from toit_emploi_api.core.schemas import IsoDate
 T = TypeVar("T")
 R = TypeVar("R")
 O = TypeVar("O")  # noqa: E741 - the output item type
+M = TypeVar("M", bound=BaseModel)
 
 IF_MATCH_MARK = "__toit_if_match__"
 """Set on the If-Match dependency: the OpenAPI hook declares the header required and documents 412/428."""
@@ -129,6 +129,25 @@ def is_etag_marked(endpoint: Any) -> bool:
 def with_etag(response: Response, version: int) -> None:
     """Answer with the resource's ETag (its row version)."""
     response.headers["ETag"] = etag_for(version)
+
+
+class Versioned(Protocol):
+    """A row with a version (its ETag)."""
+
+    @property
+    def version(self) -> int: ...
+
+
+def etag_answer(response: Response, model: type[M], obj: Versioned) -> M:
+    """The answer of a read or a change of one resource: `obj` as `model`, with its ETag (its row version)."""
+    response.headers["ETag"] = etag_for(obj.version)
+    return model.model_validate(obj)
+
+
+def created_answer(response: Response, model: type[M], obj: Versioned, location: str) -> M:
+    """The answer of a creation: `obj` as `model`, with its ETag and its Location."""
+    created(response, obj.version, location)
+    return model.model_validate(obj)
 
 
 def json_answer(body: str, version: int | None = None) -> Response:

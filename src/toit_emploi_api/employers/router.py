@@ -27,7 +27,8 @@ from toit_emploi_api.core.resources import (
     PageDep,
     SortQuery,
     answers_etag,
-    created,
+    created_answer,
+    etag_answer,
     with_etag,
 )
 from toit_emploi_api.employers import service
@@ -149,8 +150,7 @@ async def employers_create(
 
     Answers 201 with the employer, its `ETag` and `Location`; recorded in the audit trail (`employer.create`)."""
     employer = await service.create_employer(session, principal, body)
-    created(response, employer.version, f"/api/v1/employers/{employer.id}")
-    return EmployerOut.model_validate(employer)
+    return created_answer(response, EmployerOut, employer, f"/api/v1/employers/{employer.id}")
 
 
 @router.get("/employers/{employer_id}", summary="Read an employer", responses=_READ)
@@ -158,8 +158,7 @@ async def employers_create(
 async def employers_get(_: StaffReaderDep, employer: CurrentEmployer, response: Response) -> EmployerOut:
     """One employer with its contact details and its `ETag` (admin, service manager, Paris referent); 404 when
     unknown."""
-    with_etag(response, employer.version)
-    return EmployerOut.model_validate(employer)
+    return etag_answer(response, EmployerOut, employer)
 
 
 @router.patch(
@@ -186,16 +185,11 @@ async def employers_update(
     Recorded in the audit trail (`employer.update`, field names only)."""
     if_match.check(employer.version)
     employer = await service.update_employer(session, principal, employer, body)
-    with_etag(response, employer.version)
-    return EmployerOut.model_validate(employer)
+    return etag_answer(response, EmployerOut, employer)
 
 
 # --- job openings ------------------------------------------------------------------------------------------
-@router.get(
-    "/employers/{employer_id}/job-openings",
-    summary="List an employer's job openings",
-    responses=_READ,
-)
+@router.get("/employers/{employer_id}/job-openings", summary="List an employer's job openings", responses=_READ)
 async def employers_job_openings_list(
     principal: StaffReaderDep,
     session: SessionDep,
@@ -247,8 +241,7 @@ async def employers_job_openings_create(
 
     Answers 201 with the opening, its `ETag` and `Location`; recorded in the audit trail (`job_opening.create`)."""
     opening = await service.create_job_opening(session, principal, employer_id, body)
-    created(response, opening.version, f"/api/v1/job-openings/{opening.id}")
-    return JobOpeningOut.model_validate(opening)
+    return created_answer(response, JobOpeningOut, opening, f"/api/v1/job-openings/{opening.id}")
 
 
 # French headers of the job openings' CSV export (columns follow the caller's view).
@@ -364,11 +357,7 @@ async def job_openings_list(
     return rows.to(JobOpeningPublicOut.model_validate, Page[JobOpeningPublicOut])
 
 
-@router.get(
-    "/job-openings/{job_opening_id}",
-    summary="Read a job opening",
-    responses=_READ,
-)
+@router.get("/job-openings/{job_opening_id}", summary="Read a job opening", responses=_READ)
 @answers_etag
 async def job_openings_get(
     principal: OpeningReaderDep, opening: CurrentJobOpening, response: Response
@@ -407,8 +396,7 @@ async def job_openings_update(
     Recorded in the audit trail (`job_opening.update`, with the status move)."""
     if_match.check(opening.version)
     opening = await service.update_job_opening(session, principal, opening, body)
-    with_etag(response, opening.version)
-    return JobOpeningOut.model_validate(opening)
+    return etag_answer(response, JobOpeningOut, opening)
 
 
 @router.delete(

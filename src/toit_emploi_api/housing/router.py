@@ -16,7 +16,15 @@ from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND, UNSUPPORTED_MEDIA_TYPE
-from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, answers_etag, created, with_etag
+from toit_emploi_api.core.resources import (
+    IfMatchDep,
+    Page,
+    PageDep,
+    answers_etag,
+    created_answer,
+    etag_answer,
+    with_etag,
+)
 from toit_emploi_api.core.schemas import IsoDate
 from toit_emploi_api.housing import service, sync_service
 from toit_emploi_api.housing.deps import CurrentUnit, LockedUnit
@@ -190,8 +198,7 @@ async def housing_units_create(
     - Writes one audit event `housing_unit.create`.
     """
     unit = await service.create_unit(session, principal, body)
-    created(response, unit.version, _location(unit))
-    return HousingUnitOut.model_validate(unit)
+    return created_answer(response, HousingUnitOut, unit, _location(unit))
 
 
 @router.post(
@@ -271,11 +278,7 @@ async def housing_units_sync(
     return result.report
 
 
-@router.get(
-    "/housing-units/{unit_id}",
-    summary="Read a housing unit",
-    responses=problem_responses(NOT_FOUND),
-)
+@router.get("/housing-units/{unit_id}", summary="Read a housing unit", responses=problem_responses(NOT_FOUND))
 @answers_etag
 async def housing_units_get(principal: ReaderDep, unit: CurrentUnit, response: Response) -> UnitOut:
     """One housing unit, with its `ETag` (send it back as `If-Match` to change or delete the unit).
@@ -320,8 +323,7 @@ async def housing_units_update(
     """
     if_match.check(unit.version)
     unit = await service.update_unit(session, principal, unit, body)
-    with_etag(response, unit.version)
-    return HousingUnitOut.model_validate(unit)
+    return etag_answer(response, HousingUnitOut, unit)
 
 
 @router.delete(

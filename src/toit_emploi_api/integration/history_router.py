@@ -117,11 +117,7 @@ async def history_import(
     return report
 
 
-@router.get(
-    "/history/imports/{import_id}",
-    summary="Read a history import",
-    responses=problem_responses(NOT_FOUND),
-)
+@router.get("/history/imports/{import_id}", summary="Read a history import", responses=problem_responses(NOT_FOUND))
 @answers_etag
 async def history_import_get(
     _: AdminDep, session: SessionDep, import_id: uuid.UUID, response: Response

@@ -27,7 +27,8 @@ from toit_emploi_api.core.resources import (
     Page,
     PageDep,
     answers_etag,
-    created,
+    created_answer,
+    etag_answer,
     etag_for,
     list_query,
     with_etag,
@@ -309,11 +310,7 @@ async def application_present(
     return _step_out(await application.take_step(session, principal, household, "present", body.note), response)
 
 
-@router.get(
-    "/households/{household_id}/pipeline-events",
-    summary="Pipeline events of a household",
-    responses=_READ,
-)
+@router.get("/households/{household_id}/pipeline-events", summary="Pipeline events of a household", responses=_READ)
 async def pipeline_events_list(
     principal: ReaderDep, session: SessionDep, household: StageHousehold, page: PageDep, q: EventQuery
 ) -> Page[PipelineEventOut]:
@@ -327,11 +324,7 @@ async def pipeline_events_list(
 
 
 # --- placements --------------------------------------------------------------------------------------------------
-@router.get(
-    "/households/{household_id}/placements",
-    summary="Placements of a household",
-    responses=_READ,
-)
+@router.get("/households/{household_id}/placements", summary="Placements of a household", responses=_READ)
 async def placements_list(
     principal: ReaderDep, session: SessionDep, household: StageHousehold, page: PageDep, q: PlacementQuery
 ) -> Page[PlacementOut]:
@@ -371,15 +364,10 @@ async def placements_create(
     Answers 201 with the placement, its ETag and its Location.
     """
     placement = await placements.create(session, principal, household, body)
-    created(response, placement.version, f"/api/v1/placements/{placement.id}")
-    return PlacementOut.model_validate(placement)
+    return created_answer(response, PlacementOut, placement, f"/api/v1/placements/{placement.id}")
 
 
-@router.get(
-    "/placements/{placement_id}",
-    summary="Read a placement",
-    responses=_READ,
-)
+@router.get("/placements/{placement_id}", summary="Read a placement", responses=_READ)
 @answers_etag
 async def placements_get(
     principal: ReaderDep, session: SessionDep, placement: CurrentPlacement, response: Response
@@ -389,8 +377,7 @@ async def placements_get(
     **Who:** the service manager and the Paris referent.
     """
     await records.read(session, principal, AuditAction.PLACEMENT_READ, placement.household_id, [placement], "placement")
-    with_etag(response, placement.version)
-    return PlacementOut.model_validate(placement)
+    return etag_answer(response, PlacementOut, placement)
 
 
 @router.patch(
@@ -426,16 +413,11 @@ async def placements_update(
     """
     if_match.check(placement.record.version)
     updated = await placements.update(session, principal, placement, body)
-    with_etag(response, updated.version)
-    return PlacementOut.model_validate(updated)
+    return etag_answer(response, PlacementOut, updated)
 
 
 # --- relay stays -------------------------------------------------------------------------------------------------
-@router.get(
-    "/households/{household_id}/relay-stays",
-    summary="Relay stays of a household",
-    responses=_READ,
-)
+@router.get("/households/{household_id}/relay-stays", summary="Relay stays of a household", responses=_READ)
 async def relay_stays_list(
     principal: ReaderDep, session: SessionDep, household: StageHousehold, page: PageDep, q: RelayStayQuery
 ) -> Page[RelayStayOut]:
@@ -483,15 +465,10 @@ async def relay_stays_create(
     Answers 201 with the stay, its ETag and its Location.
     """
     stay = await relay_stays.create(session, principal, household, body)
-    created(response, stay.version, f"/api/v1/relay-stays/{stay.id}")
-    return RelayStayOut.model_validate(stay)
+    return created_answer(response, RelayStayOut, stay, f"/api/v1/relay-stays/{stay.id}")
 
 
-@router.get(
-    "/relay-stays/{relay_stay_id}",
-    summary="Read a relay stay",
-    responses=_READ,
-)
+@router.get("/relay-stays/{relay_stay_id}", summary="Read a relay stay", responses=_READ)
 @answers_etag
 async def relay_stays_get(
     principal: ReaderDep, session: SessionDep, stay: CurrentRelayStay, response: Response
@@ -501,8 +478,7 @@ async def relay_stays_get(
     **Who:** the service manager and the Paris referent.
     """
     await records.read(session, principal, AuditAction.RELAY_STAY_READ, stay.household_id, [stay], "relay_stay")
-    with_etag(response, stay.version)
-    return RelayStayOut.model_validate(stay)
+    return etag_answer(response, RelayStayOut, stay)
 
 
 @router.put(
@@ -531,8 +507,7 @@ async def relay_stays_record_outcome(
     """
     if_match.check(stay.record.version)
     updated = await relay_stays.record_outcome(session, principal, stay, body)
-    with_etag(response, updated.version)
-    return RelayStayOut.model_validate(updated)
+    return etag_answer(response, RelayStayOut, updated)
 
 
 @router.post(
@@ -554,16 +529,11 @@ async def relay_stays_cancel(
     """
     if_match.check(stay.record.version)
     updated = await relay_stays.cancel(session, principal, stay)
-    with_etag(response, updated.version)
-    return RelayStayOut.model_validate(updated)
+    return etag_answer(response, RelayStayOut, updated)
 
 
 # --- housing allocation ------------------------------------------------------------------------------------------
-@router.get(
-    "/households/{household_id}/allocation",
-    summary="Active allocation of a household",
-    responses=_READ,
-)
+@router.get("/households/{household_id}/allocation", summary="Active allocation of a household", responses=_READ)
 @answers_etag
 async def allocations_get(
     principal: ReaderDep, session: SessionDep, allocation: CurrentAllocation, response: Response
@@ -576,8 +546,7 @@ async def allocations_get(
     await records.read(
         session, principal, AuditAction.ALLOCATION_READ, allocation.household_id, [allocation], "housing_allocation"
     )
-    with_etag(response, allocation.version)
-    return AllocationOut.model_validate(allocation)
+    return etag_answer(response, AllocationOut, allocation)
 
 
 @router.post(
@@ -610,8 +579,7 @@ async def allocations_reserve(
     Answers 201 with the allocation, its ETag and its Location.
     """
     allocation = await allocations.reserve(session, principal, household, body)
-    created(response, allocation.version, f"/api/v1/households/{household.id}/allocation")
-    return AllocationOut.model_validate(allocation)
+    return created_answer(response, AllocationOut, allocation, f"/api/v1/households/{household.id}/allocation")
 
 
 @router.patch(
@@ -638,8 +606,7 @@ async def allocations_sign_lease(
     """
     if_match.check(allocation.record.version)
     updated = await allocations.sign_lease(session, principal, allocation, body)
-    with_etag(response, updated.version)
-    return AllocationOut.model_validate(updated)
+    return etag_answer(response, AllocationOut, updated)
 
 
 @router.post(
@@ -667,8 +634,7 @@ async def allocations_cancel(
     """
     if_match.check(allocation.record.version)
     updated = await allocations.cancel(session, principal, allocation, body or AllocationCancel())
-    with_etag(response, updated.version)
-    return AllocationOut.model_validate(updated)
+    return etag_answer(response, AllocationOut, updated)
 
 
 # --- follow-up ---------------------------------------------------------------------------------------------------

@@ -106,10 +106,7 @@ async def audit_events_list(
     return await service.audit_events(session, principal, filters, page, sort.value)
 
 
-@router.get(
-    "/retention/due",
-    summary="Files due for anonymisation",
-)
+@router.get("/retention/due", summary="Files due for anonymisation")
 async def retention_due_list(
     principal: ManagerDep,
     session: SessionDep,

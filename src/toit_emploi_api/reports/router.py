@@ -108,11 +108,7 @@ async def reports_programme(
     return report
 
 
-@router.get(
-    "/funnel",
-    summary="The funnel and the time spent in each stage",
-    responses=problem_responses(),
-)
+@router.get("/funnel", summary="The funnel and the time spent in each stage", responses=problem_responses())
 async def reports_funnel(
     principal: ReportReader,
     session: SessionDep,

@@ -93,11 +93,7 @@ async def webhook_subscriptions_create(
     return _with_secret(response, subscription)
 
 
-@router.get(
-    ONE,
-    summary="Read a webhook subscription",
-    responses=problem_responses(NOT_FOUND),
-)
+@router.get(ONE, summary="Read a webhook subscription", responses=problem_responses(NOT_FOUND))
 @answers_etag
 async def webhook_subscriptions_get(
     _: AdminDep, subscription: CurrentSubscription, response: Response
@@ -150,11 +146,7 @@ async def webhook_subscriptions_delete(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post(
-    ONE + "/secret",
-    summary="Rotate a webhook subscription's secret",
-    responses=problem_responses(NOT_FOUND),
-)
+@router.post(ONE + "/secret", summary="Rotate a webhook subscription's secret", responses=problem_responses(NOT_FOUND))
 @idempotent
 @answers_etag
 async def webhook_subscriptions_rotate_secret(
@@ -174,11 +166,7 @@ async def webhook_subscriptions_rotate_secret(
     return _with_secret(response, subscription)
 
 
-@router.get(
-    ONE + "/deliveries",
-    summary="List a subscription's deliveries",
-    responses=problem_responses(NOT_FOUND),
-)
+@router.get(ONE + "/deliveries", summary="List a subscription's deliveries", responses=problem_responses(NOT_FOUND))
 async def webhook_deliveries_list(
     _: AdminDep,
     session: SessionDep,
@@ -194,11 +182,7 @@ async def webhook_deliveries_list(
     return (await service.list_deliveries(session, subscription, page, delivery_status)).to(_delivery_out)
 
 
-@router.get(
-    DELIVERY,
-    summary="Read one delivery",
-    responses=problem_responses(NOT_FOUND),
-)
+@router.get(DELIVERY, summary="Read one delivery", responses=problem_responses(NOT_FOUND))
 @answers_etag
 async def webhook_deliveries_get(
     _: AdminDep, subscription: CurrentSubscription, delivery: CurrentDelivery, response: Response
