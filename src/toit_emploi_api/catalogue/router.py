@@ -13,7 +13,7 @@ from toit_emploi_api.catalogue.schemas import CommuneOut, CommuneSort, RomeCodeO
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.problems import NOT_FOUND
-from toit_emploi_api.core.resources import Page, PageDep, SortQuery
+from toit_emploi_api.core.resources import Page, PageDep, SortQuery, search_query
 from toit_emploi_api.vocab import labels
 from toit_emploi_api.vocab.roles import Role
 
@@ -37,12 +37,10 @@ async def rome_codes_list(
     page: PageDep,
     q: Annotated[
         str | None,
-        Query(
-            min_length=1,
-            max_length=100,
-            description="Words of the label (case and accents ignored: `maconnerie` finds `Maçonnerie`) "
-            "or the start of a code (`F17`).",
-            examples=["maconnerie"],
+        search_query(
+            "Words of the label (case and accents ignored: `maconnerie` finds `Maçonnerie`) or the start of a code "
+            "(`F17`).",
+            "maconnerie",
         ),
     ] = None,
     sort: Annotated[RomeCodeSort, SortQuery] = RomeCodeSort.CODE,
@@ -75,12 +73,10 @@ async def communes_list(
     page: PageDep,
     q: Annotated[
         str | None,
-        Query(
-            min_length=1,
-            max_length=100,
-            description="Words starting words of the name (case, accents, hyphens and apostrophes ignored: "
-            "`saint flour` finds `Saint-Flour`), the start of an INSEE code (`150`) or a postcode (`15000`).",
-            examples=["aurillac"],
+        search_query(
+            "Words starting words of the name (case, accents, hyphens and apostrophes ignored: `saint flour` finds "
+            "`Saint-Flour`), the start of an INSEE code (`150`) or a postcode (`15000`).",
+            "aurillac",
         ),
     ] = None,
     department: Annotated[

@@ -324,6 +324,12 @@ SortQuery = Query(description="Sort key; `-` for descending. Ties are broken by 
 
 
 # --- the shared filter vocabulary ----------------------------------------------------------------------------------
+def search_query(description: str, example: str | None = None) -> Any:
+    """The `q` parameter of a searchable list, 1 to 100 characters:
+    `q: Annotated[str | None, search_query("Words of the title…", "macon")] = None`."""
+    return Query(min_length=1, max_length=100, description=description, examples=None if example is None else [example])
+
+
 QueryDate = Annotated[IsoDate, Field(ge=PROGRAMME_START, le=CALENDAR_END)]
 """A Paris date in a query (`YYYY-MM-DD` only, 2014-01-01..2100-12-31)."""
 

@@ -29,6 +29,7 @@ from toit_emploi_api.core.resources import (
     answers_etag,
     created_answer,
     etag_answer,
+    search_query,
     with_etag,
 )
 from toit_emploi_api.employers import service
@@ -79,8 +80,7 @@ StatusQuery = Annotated[JobOpeningStatus | None, Query(alias="status")]
 
 def _words_query(of: str, example: str) -> Any:
     """A `q` parameter: words of `of`, each found, as `reference.text.fold` compares them."""
-    description = f"Words of {of}, each found (case, accents, hyphens and apostrophes ignored)."
-    return Query(min_length=1, max_length=100, description=description, examples=[example])
+    return search_query(f"Words of {of}, each found (case, accents, hyphens and apostrophes ignored).", example)
 
 
 EmployerWordsQuery = Annotated[str | None, _words_query("the legal or trade name", "scierie")]

@@ -25,6 +25,7 @@ from toit_emploi_api.core.resources import (
     answers_etag,
     created,
     json_answer,
+    search_query,
     with_etag,
 )
 from toit_emploi_api.households import service
@@ -95,12 +96,10 @@ async def _filters(
     created_before: CreatedBeforeQuery = None,
     q: Annotated[
         str | None,
-        Query(
-            min_length=1,
-            max_length=100,
-            description="Search members' first and last names, ignoring case, accents, hyphens and apostrophes "
-            "(partial words match; `%` is literal). A search with no letter or digit left once folded "
-            "(e.g. `_`, `-`) matches nothing.",
+        search_query(
+            "Search members' first and last names, ignoring case, accents, hyphens and apostrophes (partial words "
+            "match; `%` is literal). A search with no letter or digit left once folded (e.g. `_`, `-`) matches "
+            "nothing."
         ),
     ] = None,
 ) -> HouseholdFilters:
