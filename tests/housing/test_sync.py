@@ -290,6 +290,41 @@ async def test_row_errors_name_row_field_and_reason(client: AsyncClient, polygon
     assert body["created"] == 1
 
 
+async def test_references_equal_but_for_padding_are_duplicates_even_past_200_characters(
+    client: AsyncClient, polygone: Landlord, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # The same reference twice in one body, the second padded past 200 characters (spaces, a tab, a no-break and an
+    # ideographic space, which the validation strips): a duplicate on both rows, never two units nor a 500 (the
+    # upsert cannot take one key twice).
+    for padding in (" " * 250, "\t" * 120 + "\u00a0" * 120, "\u3000" * 210):
+        for units in (
+            [unit("PAD-1"), unit("PAD-1" + padding)],
+            [unit(padding + "PAD-1"), unit("PAD-1", rent="500.00")],
+            [unit("PAD-1" + padding, rent="412.3"), unit(" PAD-1 ")],  # neither in canonical form: the full path
+        ):
+            r = await sync_json(client, polygone, units)
+            assert r.status_code == 422, r.text
+            problem = r.json()
+            assert problem["type"] == "urn:toit-emploi:problem:sync-invalid-rows"
+            assert [(e["row"], e["field"], e["landlord_reference"], e["message"]) for e in problem["row_errors"]] == [
+                (1, "landlord_reference", "PAD-1", "duplicate reference in this sync (rows 1, 2)"),
+                (2, "landlord_reference", "PAD-1", "duplicate reference in this sync (rows 1, 2)"),
+            ]
+            # With another valid row, and with an invalid one too (the rows are then validated one by one).
+            for others, invalid in (([unit("PAD-2")], 2), ([unit("PAD-2"), unit("PAD-3", rooms=0)], 3)):
+                r = await sync_json(client, polygone, [*units, *others], partial="true")
+                assert r.status_code == 200, r.text
+                body = r.json()
+                assert (body["invalid_rows"], body["created"] + body["unchanged"]) == (invalid, 1)
+                assert [e["landlord_reference"] for e in body["errors"]][:2] == ["PAD-1", "PAD-1"]
+        csv_body = CSV_HEADER + "\n" + csv_line("PAD-1") + "\n" + csv_line("PAD-1" + padding) + "\n"
+        r = await sync_csv(client, polygone, csv_body)
+        assert r.status_code == 422, r.text
+        assert [(e["row"], e["field"]) for e in r.json()["row_errors"]] == [(1, "REFLOG"), (2, "REFLOG")]
+    rows = await snapshot_rows(sessionmaker, polygone.organisation_id)
+    assert sorted(rows) == ["PAD-2"]
+
+
 async def test_csv_row_errors_use_csv_headers(client: AsyncClient, polygone: Landlord) -> None:
     body = (
         CSV_HEADER
