@@ -522,6 +522,31 @@ async def test_sync_racing_a_reservation_reports_the_conflict(
     assert (rows["RACE-1"]["status"], str(rows["RACE-1"]["rent"])) == ("reserved", "412.30")
 
 
+async def test_sync_does_not_wait_for_a_locked_unit_it_leaves_as_it_is(
+    client: AsyncClient, polygone: Landlord, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # Only the rows the sync may write, clear or report are locked: an identical vacant unit is not, so a
+    # transaction holding it (here: reserving it, not committed yet) does not hold up a re-sync, which reports it
+    # unchanged, as if the sync had run first; RACE-2's change is applied.
+    await sync_json(client, polygone, [unit("RACE-1"), unit("RACE-2")])
+    async with sessionmaker() as a:
+        await a.execute(
+            text(
+                "UPDATE housing_units SET status = 'reserved', version = version + 1"
+                " WHERE landlord_organisation_id = :o AND landlord_reference = 'RACE-1'"
+            ),
+            {"o": polygone.organisation_id},
+        )
+        r = await asyncio.wait_for(
+            sync_json(client, polygone, [unit("RACE-1"), unit("RACE-2", rent="500.00")], mode="delta"), timeout=10
+        )
+        assert r.status_code == 200, r.text
+        assert (counts(r.json()), r.json()["conflicts"]) == ((0, 1, 1, 0), [])
+        await a.commit()
+    rows = await snapshot_rows(sessionmaker, polygone.organisation_id)
+    assert (rows["RACE-1"]["status"], str(rows["RACE-2"]["rent"])) == ("reserved", "500.00")
+
+
 async def test_relay_apartment_with_a_booked_stay_is_held(
     client: AsyncClient, polygone: Landlord, actors: Factory, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
