@@ -262,13 +262,14 @@ def lock_key(landlord_organisation_id: uuid.UUID) -> int:
 
 
 async def lock_landlord(session: AsyncSession, landlord_organisation_id: uuid.UUID) -> None:
-    """Serialise this landlord's syncs; for this transaction only, give the join room in memory and plan each
-    statement for its actual array sizes (a cached generic plan would guess 10 rows per ``unnest``)."""
+    """Serialise this landlord's syncs; for this transaction only, give the joins room in memory.
+
+    No ``plan_cache_mode = force_custom_plan`` (it was there for the ``unnest`` arrays): the statements read the
+    temporary table, new and analysed in each transaction, so they are planned for it anyway, while that setting
+    made PostgreSQL re-plan the foreign key's check (``organisations``) for every inserted row: measured, ≈ 40 % more
+    CPU for the upsert of 20,000 new units."""
     await session.execute(
-        text(
-            "SELECT set_config('work_mem', '32MB', true), set_config('plan_cache_mode', 'force_custom_plan', true),"
-            " pg_advisory_xact_lock(:key)"
-        ),
+        text("SELECT set_config('work_mem', '32MB', true), pg_advisory_xact_lock(:key)"),
         {"key": lock_key(landlord_organisation_id)},
     )
 
