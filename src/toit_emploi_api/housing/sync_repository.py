@@ -11,7 +11,8 @@
    updated with ``xmax = 0``; the same statement clears ``held_absent_since`` on the other listed units that carry it
    and lists the conflicts: reserved/let units whose facts differ, and relay apartments with a booked stay whose
    `is_relay` or status would change (those are left as they are).
-   Unchanged rows are not written: version, updated_at and last_synced_at stay as they were.
+   Unchanged rows are not written: version, updated_at and last_synced_at stay as they were. Not run at all when
+   step 2 found every listed unit and locked none (nothing to create, write, clear or report: an identical re-sync).
 4. Only when invalid rows listed references: one ``UPDATE`` clearing their units' ``held_absent_since``.
 5. Snapshot only: one statement making this landlord's vacant units absent from the snapshot ``unavailable`` (not a
    relay apartment with a booked stay), marking absent reserved/let units ``held_absent_since``, and listing both.
@@ -168,29 +169,34 @@ _LOCK_WORTHY: Final = (
     f"u.status <> {_VACANT} OR u.held_absent_since IS NOT NULL"
     f" OR {_row('u', _FACTS)} IS DISTINCT FROM {_row('i', _FACTS)}"
 )
+# Both answer (listed units that exist, units locked): when every listed unit exists and none is locked, the upsert
+# has nothing to create, write, clear or report, and is not run (an identical re-sync).
+_LOCK_AND_COUNT: Final = """
+locked AS (
+    SELECT 1 FROM housing_units AS u
+    WHERE u.id IN (SELECT m.id FROM matched AS m WHERE m.to_lock)
+    ORDER BY u.id
+    FOR UPDATE
+)
+SELECT (SELECT count(*) FROM matched AS m WHERE m.listed) AS listed, (SELECT count(*) FROM locked) AS locked
+"""
 LOCK_LISTED_ROWS_SQL: Final = f"""
-SELECT count(*) FROM (
-    SELECT 1
+WITH matched AS MATERIALIZED (
+    SELECT u.id, ({_LOCK_WORTHY}) AS to_lock, true AS listed
     FROM (SELECT {_INCOMING_COLUMNS} FROM {INCOMING_TABLE} AS t) AS i
     JOIN housing_units AS u
       ON u.landlord_organisation_id = CAST(:org AS uuid) AND u.landlord_reference = i.landlord_reference
-    WHERE {_LOCK_WORTHY}
-    ORDER BY u.id
-    FOR UPDATE OF u
-) AS locked
-"""  # noqa: S608
+),
+{_LOCK_AND_COUNT}"""  # noqa: S608
 LOCK_SNAPSHOT_ROWS_SQL: Final = f"""
-SELECT count(*) FROM (
-    SELECT 1
+WITH matched AS MATERIALIZED (
+    SELECT u.id, (i.landlord_reference IS NULL OR {_LOCK_WORTHY}) AS to_lock, i.landlord_reference IS NOT NULL AS listed
     FROM housing_units AS u
     LEFT JOIN (SELECT {_INCOMING_COLUMNS} FROM {INCOMING_TABLE} AS t) AS i
       ON i.landlord_reference = u.landlord_reference
     WHERE u.landlord_organisation_id = CAST(:org AS uuid)
-      AND (i.landlord_reference IS NULL OR {_LOCK_WORTHY})
-    ORDER BY u.id
-    FOR UPDATE OF u
-) AS locked
-"""  # noqa: S608
+),
+{_LOCK_AND_COUNT}"""  # noqa: S608
 
 # A unit listed on an invalid row is no longer "absent" either: clear its mark (bookkeeping only: version and
 # updated_at stay). The copied rows' marks are cleared by the upsert itself.
@@ -287,11 +293,18 @@ async def copy_incoming(session: AsyncSession, columns: Mapping[str, list[Any]])
     await connection.exec_driver_sql(f"ANALYZE {INCOMING_TABLE}")
 
 
-async def lock_rows(session: AsyncSession, landlord_organisation_id: uuid.UUID, *, whole_landlord: bool) -> None:
+@dataclass(frozen=True)
+class Locked:
+    listed_existing: int  # copied rows whose unit exists
+    locked: int  # units locked
+
+
+async def lock_rows(session: AsyncSession, landlord_organisation_id: uuid.UUID, *, whole_landlord: bool) -> Locked:
     """Lock the rows the sync may write, clear or report (see ``LOCK_LISTED_ROWS_SQL``); after ``copy_incoming``,
     before ``upsert``. ``whole_landlord`` (a snapshot): the rows it does not list too."""
     sql = LOCK_SNAPSHOT_ROWS_SQL if whole_landlord else LOCK_LISTED_ROWS_SQL
-    await session.execute(text(sql), {"org": landlord_organisation_id})
+    listed, locked = (await session.execute(text(sql), {"org": landlord_organisation_id})).one()
+    return Locked(int(listed), int(locked))
 
 
 async def upsert(session: AsyncSession, landlord_organisation_id: uuid.UUID, *, today: date) -> UpsertOutcome:

@@ -191,9 +191,15 @@ async def run_sync(
     started = time.perf_counter()
     await sync_repository.lock_landlord(session, landlord_organisation_id)
     await sync_repository.copy_incoming(session, parsed.columns)
-    await sync_repository.lock_rows(session, landlord_organisation_id, whole_landlord=parsed.mode == "snapshot")
+    locked = await sync_repository.lock_rows(
+        session, landlord_organisation_id, whole_landlord=parsed.mode == "snapshot"
+    )
     today = clock.today()
-    outcome = await sync_repository.upsert(session, landlord_organisation_id, today=today)
+    if locked.locked == 0 and locked.listed_existing == parsed.valid_rows:
+        # Every listed unit exists, is vacant, unmarked and identical: nothing to create, write, clear or report.
+        outcome = sync_repository.UpsertOutcome(0, 0, [])
+    else:
+        outcome = await sync_repository.upsert(session, landlord_organisation_id, today=today)
     # Units listed in the body, even on an invalid row, are not "absent" from it: the copied rows, and these.
     others = sorted(parsed.seen_references - set(parsed.columns["landlord_reference"]))
     await sync_repository.clear_absent_marks(session, landlord_organisation_id, others)
