@@ -7,8 +7,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI
 from httpx import AsyncClient
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.factories import Actor, Factory
@@ -138,13 +139,25 @@ async def test_snapshot_revives_an_unavailable_unit_it_lists(client: AsyncClient
 
 
 async def test_identical_resync_writes_nothing(
-    client: AsyncClient, polygone: Landlord, sessionmaker: async_sessionmaker[AsyncSession]
+    app: FastAPI, client: AsyncClient, polygone: Landlord, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     units = [unit(f"G-{i}", rent=f"{400 + i}.50", latitude=44.9263123, longitude="2.4399") for i in range(25)]
     assert counts((await sync_json(client, polygone, units)).json()) == (25, 0, 0, 0)
     before = await snapshot_rows(sessionmaker, polygone.organisation_id)
-    r = await sync_json(client, polygone, units)
+    statements: list[str] = []
+
+    def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(app.state.engine.sync_engine, "before_cursor_execute", listener)
+    try:
+        r = await sync_json(client, polygone, units)
+    finally:
+        event.remove(app.state.engine.sync_engine, "before_cursor_execute", listener)
     assert counts(r.json()) == (0, 0, 25, 0)
+    # Every unit found and none locked: the upsert statement is not even run.
+    assert [s for s in statements if "FOR UPDATE" in s]
+    assert not [s for s in statements if "ON CONFLICT" in s]
     after = await snapshot_rows(sessionmaker, polygone.organisation_id)
     # Same version, updated_at, last_synced_at, and the same physical row version (xmin): nothing was written.
     assert after == before
