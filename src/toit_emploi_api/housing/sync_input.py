@@ -239,9 +239,16 @@ def _message(column: str, err: Mapping[str, Any]) -> str:
 
 
 def _raw_reference(row: Any) -> str | None:
+    """The row's reference as the validation would see it (stripped; any padding, however long, goes), to find
+    duplicates and to name the row in errors; ``None`` when there is nothing usable (over 200 characters once
+    stripped, a NUL, not a string). Python's ``strip`` removes every character pydantic-core's does, so two valid
+    references that validate alike are alike here."""
     value = row.get("landlord_reference") if isinstance(row, dict) else None
-    if isinstance(value, str) and value.strip() and len(value) <= 200 and "\x00" not in value:
-        return value.strip()
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    if value and len(value) <= 200 and "\x00" not in value:
+        return value
     return None
 
 
@@ -298,9 +305,12 @@ def _finish(
                 message = f"duplicate reference in this sync (rows {where})"
                 row_errors.setdefault(index, []).append(("landlord_reference", message))
     result.seen_references = set(counts)
-    if validated is None or duplicates:
+    if validated is None:
         kept = [i for i in range(len(raw_rows)) if i not in row_errors]
         validated = (_validate_json_rows if json_rows else UNITS.validate_python)([raw_rows[i] for i in kept])
+    elif duplicates:  # every row was valid (``validated`` is row for row): keep those that are not duplicated
+        kept = [i for i in range(len(raw_rows)) if i not in row_errors]
+        validated = [validated[i] for i in kept]
     else:
         kept = list(range(len(raw_rows)))
     late = _date_errors(kept, validated)
