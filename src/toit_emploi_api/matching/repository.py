@@ -85,23 +85,34 @@ families AS MATERIALIZED (
     GROUP BY m.household_id
 ),
 units AS MATERIALIZED (
-    SELECT u.id AS unit_id, u.commune_insee AS home_insee, u.rooms, u.rent + u.charges AS total_rent,
-           coalesce(u.available_from, CAST(:today AS date)) AS available, n.need,
-           {c_rent} AS c_rent, {c_size_units} AS c_size
-    FROM housing_units u
-    JOIN (SELECT DISTINCT need FROM families) n ON u.rooms - 1 >= n.need
-    WHERE u.status = 'vacant' AND NOT u.is_relay {unit_filter}
+    SELECT v.*, v.c_rent + v.c_size AS pts FROM (
+        SELECT u.id AS unit_id, u.commune_insee AS home_insee, u.rooms, u.rent + u.charges AS total_rent,
+               coalesce(u.available_from, CAST(:today AS date)) AS available, n.need,
+               {c_rent} AS c_rent, {c_size_units} AS c_size
+        FROM housing_units u
+        JOIN (SELECT DISTINCT need FROM families) n ON u.rooms - 1 >= n.need
+        WHERE u.status = 'vacant' AND NOT u.is_relay {unit_filter}
+    ) v
 ),
--- Per commune and need, the units no other unit beats for every job start: a unit at least as cheap-and-fitting
--- (c_rent + c_size) and free no later is at least as good whatever the job, so only this frontier is scored.
+-- Per commune and need, the units that fewer than k other units beat for every job start: a unit W beats V when W
+-- is free no later and has more points of its own (rent and size; on equal points, the first by id), since W then
+-- ranks before V whatever the job. Only this frontier is scored. First the k best of each availability date (the
+-- others are beaten by those k), then, in availability order, the count of earlier units that beat the unit.
 frontier AS MATERIALIZED (
-    SELECT x.*, row_number() OVER (ORDER BY x.unit_id, x.need)::int AS ux FROM (
-        SELECT un.*, max(un.c_rent + un.c_size) OVER (
-            PARTITION BY un.need, un.home_insee ORDER BY un.available, un.c_rent + un.c_size DESC, un.unit_id
-            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS beaten_by
-        FROM units un
-    ) x
-    WHERE beaten_by IS NULL OR c_rent + c_size > beaten_by
+    SELECT z.*, row_number() OVER (ORDER BY z.unit_id, z.need)::int AS ux FROM (
+        SELECT y.*, array_agg(y.pts) OVER w AS prev_pts, array_agg(y.unit_id) OVER w AS prev_ids
+        FROM (
+            SELECT un.*, row_number() OVER (
+                PARTITION BY un.need, un.home_insee, un.available ORDER BY un.pts DESC, un.unit_id) AS nth_of_day
+            FROM units un
+        ) y
+        WHERE y.nth_of_day <= CAST(:k AS integer)
+        WINDOW w AS (PARTITION BY y.need, y.home_insee ORDER BY y.available, y.pts DESC, y.unit_id
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+    ) z
+    WHERE z.prev_pts IS NULL OR cardinality(z.prev_pts) < CAST(:k AS integer) OR (
+        SELECT count(*) FROM unnest(z.prev_pts, z.prev_ids) AS d(p, i)
+        WHERE d.p > z.pts OR (d.p = z.pts AND d.i < z.unit_id)) < CAST(:k AS integer)
 ),
 {reach}
 fits AS MATERIALIZED (
@@ -129,27 +140,27 @@ keys AS MATERIALIZED (
     FROM fits f JOIN families fam ON fam.household_id = f.household_id
 ),
 {pairs}
--- Per commune and need: the best points of its units (rent and size), and of those free today.
+-- Per commune and need: the best points of its units (rent and size), and those of its units free today, best first.
 stats AS MATERIALIZED (
-    SELECT need, home_insee, max(c_rent + c_size) AS p_max,
-           max(c_rent + c_size) FILTER (WHERE available <= CAST(:today AS date)) AS p_now
+    SELECT need, home_insee, max(pts) AS p_max,
+           array_agg(pts ORDER BY pts DESC) FILTER (WHERE available <= CAST(:today AS date)) AS now_pts
     FROM frontier GROUP BY need, home_insee
 ),
 -- Each workplace and family with the unit communes within its commute limit, and the commute points.
-pair_stats AS MATERIALIZED (
-    SELECT p.work_insee, p.home_insee, p.km10, st.need, st.p_max, st.p_now
-    FROM pairs p JOIN stats st ON st.home_insee = p.home_insee
-),
 bounds AS MATERIALIZED (
-    SELECT w.work_insee, w.need, w.max_km, ps.home_insee, ps.km10, ps.p_max, ps.p_now,
-           round({w_commute}00.0 * (w.max_km * 10 - ps.km10) / (w.max_km * 10))::int AS c_commute
-    FROM pair_stats ps
+    SELECT w.work_insee, w.need, w.max_km, p.home_insee, p.km10, st.p_max, st.now_pts[1] AS p_now,
+           st.now_pts[CAST(:k AS integer)] AS p_now_k,
+           round({w_commute}00.0 * (w.max_km * 10 - p.km10) / (w.max_km * 10))::int AS c_commute
+    FROM pairs p
+    JOIN stats st ON st.home_insee = p.home_insee
     JOIN (SELECT DISTINCT work_insee, need, max_km FROM keys) w
-      ON w.work_insee = ps.work_insee AND w.need = ps.need AND ps.km10 <= w.max_km * 10
+      ON w.work_insee = p.work_insee AND w.need = st.need AND p.km10 <= w.max_km * 10
 ),
--- A sure score for a job starting today or later: the best unit free today (its availability gives full points).
--- A commune whose best possible score (its best unit, full availability points) is below it cannot win: it is
--- skipped for such jobs. Per workplace and family, the communes kept (and all of them, for jobs already started).
+-- A sure score for a job starting today or later: the k-th best of the units free today (their availability gives
+-- full points): the k-th best commune by its best unit free today, or one commune's k-th unit free today. A commune
+-- whose best possible score (its best unit, full availability points) is below it cannot place a unit in the k
+-- best: it is skipped for such jobs. Per workplace and family, the communes kept (all of them, for jobs already
+-- started).
 floors AS MATERIALIZED (
     SELECT work_insee, need, max_km,
            array_agg(home_insee) FILTER (WHERE floor IS NULL OR c_commute + p_max >= floor) AS homes,
@@ -157,7 +168,11 @@ floors AS MATERIALIZED (
            array_agg(c_commute) FILTER (WHERE floor IS NULL OR c_commute + p_max >= floor) AS commutes,
            array_agg(home_insee) AS all_homes, array_agg(km10) AS all_kms, array_agg(c_commute) AS all_commutes
     FROM (
-        SELECT b.*, max(b.c_commute + b.p_now) OVER (PARTITION BY b.work_insee, b.need, b.max_km) AS floor
+        SELECT b.*, greatest(
+                   nth_value(b.c_commute + b.p_now, CAST(:k AS integer)) OVER (
+                       PARTITION BY b.work_insee, b.need, b.max_km ORDER BY b.c_commute + b.p_now DESC NULLS LAST
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING),
+                   max(b.c_commute + b.p_now_k) OVER (PARTITION BY b.work_insee, b.need, b.max_km)) AS floor
         FROM bounds b
     ) x
     GROUP BY work_insee, need, max_km
@@ -172,28 +187,31 @@ reachable AS MATERIALIZED (
         CASE WHEN k.start < CAST(:today AS date) THEN fl.all_commutes ELSE fl.commutes END
     ) AS r(home_insee, km10, c_commute)
 ),
--- The best unit of each key: the largest (points, -distance, -unit index) of its candidates.
+-- The k best units of each key: by points, then distance, then unit index (the unit ids' order).
 choice AS (
-    SELECT r.opening_id, r.need, r.max_km, r.start,
-           max(ARRAY[
-               r.c_commute + fr.c_rent + fr.c_size
-               + {c_wait_choice},
-               -r.km10, -fr.ux]) AS best
-    FROM reachable r
-    JOIN frontier fr ON fr.home_insee = r.home_insee AND fr.need = r.need
-     AND fr.available <= r.start + CAST(:max_wait AS integer)
-    GROUP BY r.opening_id, r.need, r.max_km, r.start
+    SELECT * FROM (
+        SELECT r.opening_id, r.need, r.max_km, r.start, r.km10, fr.ux,
+               r.c_commute + fr.pts + {c_wait_choice} AS points,
+               row_number() OVER (
+                   PARTITION BY r.opening_id, r.need, r.max_km, r.start
+                   ORDER BY r.c_commute + fr.pts + {c_wait_choice} DESC, r.km10, fr.ux) AS nth
+        FROM reachable r
+        JOIN frontier fr ON fr.home_insee = r.home_insee AND fr.need = r.need
+         AND fr.available <= r.start + CAST(:max_wait AS integer)
+    ) c
+    WHERE c.nth <= CAST(:k AS integer)
 ),
 ranked AS (
-    SELECT f.member_id, f.household_id, f.opening_id, -c.best[3] AS ux, -c.best[2] AS km10, f.exact, f.years,
+    SELECT f.member_id, f.household_id, f.opening_id, c.ux, c.km10, f.exact, f.years,
            fam.max_km, fam.need, c.start,
            CASE WHEN f.exact THEN {w_rome}00 ELSE {w_rome}00 / 2 END AS c_rome,
            {w_exp}00 * least(f.years, {exp_full}) / {exp_full} AS c_experience,
            CASE WHEN f.exact THEN {w_rome}00 ELSE {w_rome}00 / 2 END
-               + {w_exp}00 * least(f.years, {exp_full}) / {exp_full} + c.best[1] AS score
+               + {w_exp}00 * least(f.years, {exp_full}) / {exp_full} + c.points AS score
     FROM fits f
     JOIN families fam ON fam.household_id = f.household_id
     JOIN choice c ON c.opening_id = f.opening_id AND c.need = fam.need AND c.max_km = fam.max_km
+     AND c.start = coalesce(f.start_date, CAST(:today AS date))
 ),
 best AS ({best}),
 page AS MATERIALIZED (
@@ -353,6 +371,8 @@ class Query:
     opening_id: uuid.UUID | None = None
     rome_code: str | None = None
     unit_id: uuid.UUID | None = None
+    units_per_opening: int = 1
+    """How many units (the best first) are proposed with each (adult, opening); the candidates' modes use 1."""
 
 
 @dataclass(frozen=True)
@@ -372,6 +392,7 @@ async def proposals(session: AsyncSession, query: Query, page: PageParams) -> Ro
         "reach_km": reach,
         "limit": page.limit,
         "offset": page.offset,
+        "k": query.units_per_opening if query.mode == "household" else 1,
     }
     if query.mode == "household":
         params["household_id"] = query.household_id
