@@ -94,25 +94,17 @@ units AS MATERIALIZED (
         WHERE u.status = 'vacant' AND NOT u.is_relay {unit_filter}
     ) v
 ),
--- Per commune and need, the units that fewer than k other units beat for every job start: a unit W beats V when W
--- is free no later and has more points of its own (rent and size; on equal points, the first by id), since W then
--- ranks before V whatever the job. Only this frontier is scored. First the k best of each availability date (the
--- others are beaten by those k), then, in availability order, the count of earlier units that beat the unit.
+-- Per commune and need, the units that could be among the k best of some job (only these are scored): a unit W
+-- beats V for every job when W is free no later and has more points of its own (rent and size), since W then ranks
+-- before V whatever the job. Kept: the k best of each availability date (on equal points the first by id: the
+-- others are beaten by those k), in k layers: the units that no remaining unit beats (the running best points of
+-- the earlier units, in availability order), then the same among the rest, k times; a unit left after k layers is
+-- beaten by k units (a chain), so it is never among a job's k best.
+{layers}
 frontier AS MATERIALIZED (
-    SELECT z.*, row_number() OVER (ORDER BY z.unit_id, z.need)::int AS ux FROM (
-        SELECT y.*, array_agg(y.pts) OVER w AS prev_pts, array_agg(y.unit_id) OVER w AS prev_ids
-        FROM (
-            SELECT un.*, row_number() OVER (
-                PARTITION BY un.need, un.home_insee, un.available ORDER BY un.pts DESC, un.unit_id) AS nth_of_day
-            FROM units un
-        ) y
-        WHERE y.nth_of_day <= CAST(:k AS integer)
-        WINDOW w AS (PARTITION BY y.need, y.home_insee ORDER BY y.available, y.pts DESC, y.unit_id
-                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-    ) z
-    WHERE z.prev_pts IS NULL OR cardinality(z.prev_pts) < CAST(:k AS integer) OR (
-        SELECT count(*) FROM unnest(z.prev_pts, z.prev_ids) AS d(p, i)
-        WHERE d.p > z.pts OR (d.p = z.pts AND d.i < z.unit_id)) < CAST(:k AS integer)
+    SELECT f.*, row_number() OVER (ORDER BY f.unit_id, f.need)::int AS ux FROM (
+        {layer_union}
+    ) f
 ),
 {reach}
 fits AS MATERIALIZED (
@@ -148,44 +140,39 @@ stats AS MATERIALIZED (
 ),
 -- Each workplace and family with the unit communes within its commute limit, and the commute points.
 bounds AS MATERIALIZED (
-    SELECT w.work_insee, w.need, w.max_km, p.home_insee, p.km10, st.p_max, st.now_pts[1] AS p_now,
-           st.now_pts[CAST(:k AS integer)] AS p_now_k,
-           round({w_commute}00.0 * (w.max_km * 10 - p.km10) / (w.max_km * 10))::int AS c_commute
-    FROM pairs p
-    JOIN stats st ON st.home_insee = p.home_insee
-    JOIN (SELECT DISTINCT work_insee, need, max_km FROM keys) w
-      ON w.work_insee = p.work_insee AND w.need = st.need AND p.km10 <= w.max_km * 10
+    SELECT pw.*, st.p_max, st.now_pts[1] AS p_now, st.now_pts[CAST(:k AS integer)] AS p_now_k
+    FROM (
+        SELECT w.work_insee, w.need, w.max_km, p.home_insee, p.km10,
+               round({w_commute}00.0 * (w.max_km * 10 - p.km10) / (w.max_km * 10))::int AS c_commute
+        FROM pairs p
+        JOIN (SELECT DISTINCT work_insee, need, max_km FROM keys) w
+          ON w.work_insee = p.work_insee AND p.km10 <= w.max_km * 10
+        OFFSET 0
+    ) pw
+    JOIN stats st ON st.home_insee = pw.home_insee AND st.need = pw.need
 ),
 -- A sure score for a job starting today or later: the k-th best of the units free today (their availability gives
--- full points): the k-th best commune by its best unit free today, or one commune's k-th unit free today. A commune
--- whose best possible score (its best unit, full availability points) is below it cannot place a unit in the k
--- best: it is skipped for such jobs. Per workplace and family, the communes kept (all of them, for jobs already
--- started).
+-- full points), at least the k-th best commune by its best unit free today, or one commune's k-th unit free today.
+-- A commune whose best possible score (its best unit, full availability points) is below it cannot place a unit
+-- among the k best: it is skipped for such jobs (and kept for jobs already started).
 floors AS MATERIALIZED (
-    SELECT work_insee, need, max_km,
-           array_agg(home_insee) FILTER (WHERE floor IS NULL OR c_commute + p_max >= floor) AS homes,
-           array_agg(km10) FILTER (WHERE floor IS NULL OR c_commute + p_max >= floor) AS kms,
-           array_agg(c_commute) FILTER (WHERE floor IS NULL OR c_commute + p_max >= floor) AS commutes,
-           array_agg(home_insee) AS all_homes, array_agg(km10) AS all_kms, array_agg(c_commute) AS all_commutes
-    FROM (
-        SELECT b.*, greatest(
-                   nth_value(b.c_commute + b.p_now, CAST(:k AS integer)) OVER (
-                       PARTITION BY b.work_insee, b.need, b.max_km ORDER BY b.c_commute + b.p_now DESC NULLS LAST
-                       ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING),
-                   max(b.c_commute + b.p_now_k) OVER (PARTITION BY b.work_insee, b.need, b.max_km)) AS floor
-        FROM bounds b
-    ) x
-    GROUP BY work_insee, need, max_km
+    SELECT work_insee, need, max_km, {floor} AS floor
+    FROM bounds GROUP BY work_insee, need, max_km
+),
+kept AS MATERIALIZED (
+    SELECT b.work_insee, b.need, b.max_km, b.home_insee, b.km10, b.c_commute
+    FROM bounds b
+    JOIN floors fl ON fl.work_insee = b.work_insee AND fl.need = b.need AND fl.max_km = b.max_km
+    WHERE fl.floor IS NULL OR b.c_commute + b.p_max >= fl.floor
 ),
 reachable AS MATERIALIZED (
-    SELECT k.opening_id, k.need, k.max_km, k.start, r.home_insee, r.km10, r.c_commute
-    FROM keys k
-    JOIN floors fl ON fl.work_insee = k.work_insee AND fl.need = k.need AND fl.max_km = k.max_km
-    CROSS JOIN LATERAL unnest(
-        CASE WHEN k.start < CAST(:today AS date) THEN fl.all_homes ELSE fl.homes END,
-        CASE WHEN k.start < CAST(:today AS date) THEN fl.all_kms ELSE fl.kms END,
-        CASE WHEN k.start < CAST(:today AS date) THEN fl.all_commutes ELSE fl.commutes END
-    ) AS r(home_insee, km10, c_commute)
+    SELECT k.opening_id, k.need, k.max_km, k.start, b.home_insee, b.km10, b.c_commute
+    FROM keys k JOIN kept b ON b.work_insee = k.work_insee AND b.need = k.need AND b.max_km = k.max_km
+    WHERE k.start >= CAST(:today AS date)
+    UNION ALL
+    SELECT k.opening_id, k.need, k.max_km, k.start, b.home_insee, b.km10, b.c_commute
+    FROM keys k JOIN bounds b ON b.work_insee = k.work_insee AND b.need = k.need AND b.max_km = k.max_km
+    WHERE k.start < CAST(:today AS date)
 ),
 -- The k best units of each key: by points, then distance, then unit index (the unit ids' order).
 choice AS (
@@ -235,12 +222,12 @@ SELECT t.total,
        {c_rent} AS c_rent, {c_wait_page} AS c_wait, {c_size_page} AS c_size, pg.score
 FROM total t
 LEFT JOIN page pg ON true
-LEFT JOIN households h ON h.id = pg.household_id
-LEFT JOIN job_openings o ON o.id = pg.opening_id
-LEFT JOIN employers e ON e.id = o.employer_id
-LEFT JOIN communes cw ON cw.insee_code = e.commune_insee
-LEFT JOIN housing_units u ON u.id = (SELECT ids FROM unit_ids)[pg.ux]
-LEFT JOIN communes ch ON ch.insee_code = u.commune_insee
+LEFT JOIN LATERAL (SELECT * FROM households h WHERE h.id = pg.household_id OFFSET 0) h ON true
+LEFT JOIN LATERAL (SELECT * FROM job_openings o WHERE o.id = pg.opening_id OFFSET 0) o ON true
+LEFT JOIN LATERAL (SELECT * FROM employers e WHERE e.id = o.employer_id OFFSET 0) e ON true
+LEFT JOIN LATERAL (SELECT * FROM communes cw WHERE cw.insee_code = e.commune_insee OFFSET 0) cw ON true
+LEFT JOIN LATERAL (SELECT * FROM housing_units u WHERE u.id = (SELECT ids FROM unit_ids)[pg.ux] OFFSET 0) u ON true
+LEFT JOIN LATERAL (SELECT * FROM communes ch WHERE ch.insee_code = u.commune_insee OFFSET 0) ch ON true
 ORDER BY pg.score DESC, pg.km10, pg.opening_id, pg.ux, pg.member_id
 """
 
@@ -306,11 +293,45 @@ _NO_ACTIVE_ALLOCATION = """AND NOT EXISTS (
         WHERE al.household_id = m.household_id AND al.status IN ('reserved', 'lease_signed'))"""
 
 
-def _statement(mode: Mode, *, member: bool) -> str:
+_UNIT_COLUMNS = "unit_id, home_insee, available, need, pts"
+_LAYER = """layer_{n} AS MATERIALIZED (
+    SELECT {columns}, coalesce(x.pts >= max(x.pts) OVER (
+               PARTITION BY x.need, x.home_insee ORDER BY x.available, x.pts DESC, x.unit_id
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), true) AS kept
+    FROM {source} x
+),"""
+
+
+def _layers(k: int) -> tuple[str, str]:
+    """The frontier's k layer CTEs (see the template) and the union of the units they keep."""
+    first = (
+        "(SELECT * FROM (SELECT un.*, row_number() OVER (PARTITION BY un.need, un.home_insee, un.available"
+        f" ORDER BY un.pts DESC, un.unit_id) AS nth_of_day FROM units un) d WHERE d.nth_of_day <= {k})"
+    )
+    columns = ", ".join(f"x.{c.strip()}" for c in _UNIT_COLUMNS.split(","))
+    layers = [
+        _LAYER.format(n=n, columns=columns, source=first if n == 1 else f"(SELECT * FROM layer_{n - 1} WHERE NOT kept)")
+        for n in range(1, k + 1)
+    ]
+    union = "\n        UNION ALL ".join(f"SELECT {_UNIT_COLUMNS} FROM layer_{n} WHERE kept" for n in range(1, k + 1))
+    return "\n".join(layers), union
+
+
+def _statement(mode: Mode, *, member: bool, k: int = 1) -> str:
     box_lat = f"CAST(:reach_km AS double precision) / {KM_PER_DEGREE_LATITUDE:.1f}"
     box_lng = f"({box_lat}) / 0.6"  # cos(53°): generous for the latitudes of France
     geometry = {"distance": _DISTANCE, "fast_distance": _FAST_DISTANCE, "box_lat": box_lat, "box_lng": box_lng}
+    layers, layer_union = _layers(k)
+    floor = "max(c_commute + p_now)"
+    if k > 1:
+        floor = (
+            f"greatest(max(c_commute + p_now_k), (array_agg(c_commute + p_now ORDER BY c_commute + p_now DESC)"
+            f" FILTER (WHERE p_now IS NOT NULL))[{k}])"
+        )
     parts: dict[str, Any] = {
+        "floor": floor,
+        "layers": layers,
+        "layer_union": layer_union,
         "stages": "'matching'",
         "adult_filter": "",
         "unit_filter": "",
@@ -357,6 +378,10 @@ def _statement(mode: Mode, *, member: bool) -> str:
     return _TEMPLATE.format(**parts)
 
 
+_NO_NESTED_LOOPS = "SELECT current_setting('enable_nestloop'), set_config('enable_nestloop', 'off', true)"
+_RESTORE_NESTED_LOOPS = "SELECT set_config('enable_nestloop', CAST(:previous AS text), true)"
+
+
 @dataclass(frozen=True)
 class Query:
     """What one question asks: the mode, its object, and the caller's settings."""
@@ -384,6 +409,7 @@ class Rows:
 async def proposals(session: AsyncSession, query: Query, page: PageParams) -> Rows:
     """One page of ranked proposals and the total: one statement."""
     reach = query.max_commute_km or max(DEFAULT_COMMUTE_KM_WITH_LICENCE, DEFAULT_COMMUTE_KM_WITHOUT_LICENCE)
+    k = query.units_per_opening if query.mode == "household" else 1
     params: dict[str, Any] = {
         "today": query.today,
         "related": query.related,
@@ -392,7 +418,7 @@ async def proposals(session: AsyncSession, query: Query, page: PageParams) -> Ro
         "reach_km": reach,
         "limit": page.limit,
         "offset": page.offset,
-        "k": query.units_per_opening if query.mode == "household" else 1,
+        "k": k,
     }
     if query.mode == "household":
         params["household_id"] = query.household_id
@@ -403,8 +429,15 @@ async def proposals(session: AsyncSession, query: Query, page: PageParams) -> Ro
         params["rome_code"] = query.rome_code
     else:
         params["unit_id"] = query.unit_id
-    sql = _statement(query.mode, member=query.member_id is not None)
-    result = await session.execute(text(sql), params)
-    rows = [dict(row) for row in result.mappings()]
+    sql = _statement(query.mode, member=query.member_id is not None, k=k)
+    # The planner cannot estimate the CTEs' sizes (it sees a row or two where there are hundreds) and would join
+    # them by nested loops (hundreds of thousands of comparisons): hash joins only, for this statement (the lookups
+    # of the page are LATERAL, index scans either way). Set for the transaction, then restored.
+    previous = (await session.execute(text(_NO_NESTED_LOOPS))).scalar_one()
+    try:
+        result = await session.execute(text(sql), params)
+        rows = [dict(row) for row in result.mappings()]
+    finally:
+        await session.execute(text(_RESTORE_NESTED_LOOPS), {"previous": previous})
     total = int(rows[0]["total"]) if rows else 0
     return Rows(rows=[row for row in rows if row["member_id"] is not None], total=total)
