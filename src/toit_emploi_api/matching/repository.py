@@ -107,29 +107,33 @@ frontier AS MATERIALIZED (
     ) f
 ),
 {reach}
+-- Each adult's ROME codes (or their families, with include_related), so that openings are joined by hash.
+codes AS MATERIALIZED (
+    SELECT DISTINCT a.member_id, a.household_id, a.years, a.rome_codes,
+           CASE WHEN CAST(:related AS boolean) THEN left(code, 3) ELSE code END AS code_key
+    FROM adults a CROSS JOIN LATERAL unnest(a.rome_codes) AS code
+    WHERE a.stage = 'matching'
+),
 fits AS MATERIALIZED (
     SELECT a.member_id, a.household_id, a.years, o.id AS opening_id, o.start_date, e.commune_insee AS work_insee,
-           o.rome_code = ANY(a.rome_codes) AS exact
-    FROM adults a
+           o.rome_code = ANY(a.rome_codes) AS exact, fam.need, fam.max_km
+    FROM codes a
     JOIN job_openings o
-      ON o.status = 'open' AND o.hires_count < o.open_positions
-     AND (o.rome_code = ANY(a.rome_codes)
-          OR (CAST(:related AS boolean)
-              AND left(o.rome_code, 3) IN (SELECT left(code, 3) FROM unnest(a.rome_codes) AS code)))
+      ON (CASE WHEN CAST(:related AS boolean) THEN left(o.rome_code, 3) ELSE o.rome_code END) = a.code_key
+     AND o.status = 'open' AND o.hires_count < o.open_positions
     JOIN employers e ON e.id = o.employer_id AND e.active
-    WHERE a.stage = 'matching' {opening_filter} {fits_filter}
-      AND NOT EXISTS (
+    JOIN families fam ON fam.household_id = a.household_id
+    WHERE NOT EXISTS (
           SELECT 1 FROM placements p
           WHERE p.member_id = a.member_id AND p.job_opening_id = o.id
             AND p.status IN ('proposed', 'interview', 'offered')
-      )
+      ) {opening_filter} {fits_filter}
     {lease_fits}
 ),
 -- What the choice of a unit depends on: the job (workplace, start) and the family (need, commute limit).
 keys AS MATERIALIZED (
-    SELECT DISTINCT f.opening_id, coalesce(f.start_date, CAST(:today AS date)) AS start, f.work_insee,
-           fam.need, fam.max_km
-    FROM fits f JOIN families fam ON fam.household_id = f.household_id
+    SELECT DISTINCT opening_id, coalesce(start_date, CAST(:today AS date)) AS start, work_insee, need, max_km
+    FROM fits
 ),
 {pairs}
 -- Per commune and need: the best points of its units (rent and size), and those of its units free today, best first.
@@ -190,14 +194,13 @@ choice AS (
 ),
 ranked AS (
     SELECT f.member_id, f.household_id, f.opening_id, c.ux, c.km10, f.exact, f.years,
-           fam.max_km, fam.need, c.start,
+           f.max_km, f.need, c.start,
            CASE WHEN f.exact THEN {w_rome}00 ELSE {w_rome}00 / 2 END AS c_rome,
            {w_exp}00 * least(f.years, {exp_full}) / {exp_full} AS c_experience,
            CASE WHEN f.exact THEN {w_rome}00 ELSE {w_rome}00 / 2 END
                + {w_exp}00 * least(f.years, {exp_full}) / {exp_full} + c.points AS score
     FROM fits f
-    JOIN families fam ON fam.household_id = f.household_id
-    JOIN choice c ON c.opening_id = f.opening_id AND c.need = fam.need AND c.max_km = fam.max_km
+    JOIN choice c ON c.opening_id = f.opening_id AND c.need = f.need AND c.max_km = f.max_km
      AND c.start = coalesce(f.start_date, CAST(:today AS date))
 ),
 best AS ({best}),
@@ -281,11 +284,13 @@ _REACH = (
 
 # Households in lease: the job is the one they were hired for (a signed job counts as an exact match).
 _LEASE_FITS = """UNION ALL
-    SELECT a.member_id, a.household_id, a.years, o.id, coalesce(p.start_date, o.start_date), e.commune_insee, true
+    SELECT a.member_id, a.household_id, a.years, o.id, coalesce(p.start_date, o.start_date), e.commune_insee, true,
+           fam.need, fam.max_km
     FROM adults a
     JOIN placements p ON p.member_id = a.member_id AND p.status = 'hired'
     JOIN job_openings o ON o.id = p.job_opening_id
     JOIN employers e ON e.id = o.employer_id
+    JOIN families fam ON fam.household_id = a.household_id
     WHERE a.stage = 'lease' AND e.commune_insee IN (SELECT work_insee FROM reach)"""
 
 _NO_ACTIVE_ALLOCATION = """AND NOT EXISTS (
@@ -371,15 +376,26 @@ def _statement(mode: Mode, *, member: bool, k: int = 1) -> str:
         parts["fits_filter"] = "AND e.commune_insee IN (SELECT work_insee FROM reach)"
         parts["lease_fits"] = _LEASE_FITS
         parts["pairs"] = "pairs AS (SELECT work_insee, home_insee, km10 FROM reach),"
+        # Per household, its best score by hash, then the order among the few rows that reach it.
         parts["best"] = (
-            "SELECT DISTINCT ON (household_id) * FROM ranked"
-            " ORDER BY household_id, score DESC, km10, opening_id, ux, member_id"
+            "SELECT DISTINCT ON (r.household_id) r.* FROM ranked r"
+            " JOIN (SELECT household_id, max(score) AS top FROM ranked GROUP BY household_id) t"
+            " ON t.household_id = r.household_id AND r.score = t.top"
+            " ORDER BY r.household_id, r.km10, r.opening_id, r.ux, r.member_id"
         )
     return _TEMPLATE.format(**parts)
 
 
-_NO_NESTED_LOOPS = "SELECT current_setting('enable_nestloop'), set_config('enable_nestloop', 'off', true)"
-_RESTORE_NESTED_LOOPS = "SELECT set_config('enable_nestloop', CAST(:previous AS text), true)"
+_PLANNER_SETTINGS = {"enable_nestloop": "off", "work_mem": "32MB"}
+_SET = (
+    "SELECT ARRAY["
+    + ", ".join(f"current_setting('{name}')" for name in _PLANNER_SETTINGS)
+    + "], "
+    + ", ".join(f"set_config('{name}', '{value}', true)" for name, value in _PLANNER_SETTINGS.items())
+)
+_RESTORE = "SELECT " + ", ".join(
+    f"set_config('{name}', (CAST(:previous AS text[]))[{n}], true)" for n, name in enumerate(_PLANNER_SETTINGS, 1)
+)
 
 
 @dataclass(frozen=True)
@@ -432,12 +448,13 @@ async def proposals(session: AsyncSession, query: Query, page: PageParams) -> Ro
     sql = _statement(query.mode, member=query.member_id is not None, k=k)
     # The planner cannot estimate the CTEs' sizes (it sees a row or two where there are hundreds) and would join
     # them by nested loops (hundreds of thousands of comparisons): hash joins only, for this statement (the lookups
-    # of the page are LATERAL, index scans either way). Set for the transaction, then restored.
-    previous = (await session.execute(text(_NO_NESTED_LOOPS))).scalar_one()
+    # of the page are LATERAL, index scans either way), and room to sort a unit's candidates in memory. Set for
+    # the transaction, then restored.
+    previous = (await session.execute(text(_SET))).scalar_one()
     try:
         result = await session.execute(text(sql), params)
         rows = [dict(row) for row in result.mappings()]
     finally:
-        await session.execute(text(_RESTORE_NESTED_LOOPS), {"previous": previous})
+        await session.execute(text(_RESTORE), {"previous": previous})
     total = int(rows[0]["total"]) if rows else 0
     return Rows(rows=[row for row in rows if row["member_id"] is not None], total=total)
