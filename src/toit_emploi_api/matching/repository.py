@@ -307,13 +307,18 @@ _LAYER = """layer_{n} AS MATERIALIZED (
 ),"""
 
 
-def _layers(k: int) -> tuple[str, str]:
-    """The frontier's k layer CTEs (see the template) and the union of the units they keep."""
+def _layers(k: int, *, prune: bool) -> tuple[str, str]:
+    """The frontier's k layer CTEs (see the template) and the union of the units they keep (every unit, in one
+    layer, without `prune`)."""
+    columns = ", ".join(f"x.{c.strip()}" for c in _UNIT_COLUMNS.split(","))
+    if not prune:
+        return f"layer_1 AS MATERIALIZED (SELECT {columns}, true AS kept FROM units x),", (
+            f"SELECT {_UNIT_COLUMNS} FROM layer_1"
+        )
     first = (
         "(SELECT * FROM (SELECT un.*, row_number() OVER (PARTITION BY un.need, un.home_insee, un.available"
         f" ORDER BY un.pts DESC, un.unit_id) AS nth_of_day FROM units un) d WHERE d.nth_of_day <= {k})"
     )
-    columns = ", ".join(f"x.{c.strip()}" for c in _UNIT_COLUMNS.split(","))
     layers = [
         _LAYER.format(n=n, columns=columns, source=first if n == 1 else f"(SELECT * FROM layer_{n - 1} WHERE NOT kept)")
         for n in range(1, k + 1)
@@ -322,13 +327,15 @@ def _layers(k: int) -> tuple[str, str]:
     return "\n".join(layers), union
 
 
-def _statement(mode: Mode, *, member: bool, k: int = 1) -> str:
+def _statement(mode: Mode, *, member: bool, k: int = 1, prune: bool = True) -> str:
     box_lat = f"CAST(:reach_km AS double precision) / {KM_PER_DEGREE_LATITUDE:.1f}"
     box_lng = f"({box_lat}) / 0.6"  # cos(53°): generous for the latitudes of France
     geometry = {"distance": _DISTANCE, "fast_distance": _FAST_DISTANCE, "box_lat": box_lat, "box_lng": box_lng}
-    layers, layer_union = _layers(k)
+    layers, layer_union = _layers(k, prune=prune)
     floor = "max(c_commute + p_now)"
-    if k > 1:
+    if not prune:
+        floor = "CAST(NULL AS integer)"
+    elif k > 1:
         floor = (
             f"greatest(max(c_commute + p_now_k), (array_agg(c_commute + p_now ORDER BY c_commute + p_now DESC)"
             f" FILTER (WHERE p_now IS NOT NULL))[{k}])"
@@ -414,6 +421,9 @@ class Query:
     unit_id: uuid.UUID | None = None
     units_per_opening: int = 1
     """How many units (the best first) are proposed with each (adult, opening); the candidates' modes use 1."""
+    prune: bool = True
+    """False: score every (adult, opening, unit) that passes the rules, without the frontier and the floor (slow;
+    for checks: `bench/matching.py --check` compares both)."""
 
 
 @dataclass(frozen=True)
@@ -445,7 +455,7 @@ async def proposals(session: AsyncSession, query: Query, page: PageParams) -> Ro
         params["rome_code"] = query.rome_code
     else:
         params["unit_id"] = query.unit_id
-    sql = _statement(query.mode, member=query.member_id is not None, k=k)
+    sql = _statement(query.mode, member=query.member_id is not None, k=k, prune=query.prune)
     # The planner cannot estimate the CTEs' sizes (it sees a row or two where there are hundreds) and would join
     # them by nested loops (hundreds of thousands of comparisons): hash joins only, for this statement (the lookups
     # of the page are LATERAL, index scans either way), and room to sort a unit's candidates in memory. Set for
