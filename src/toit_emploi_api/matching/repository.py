@@ -94,18 +94,6 @@ units AS MATERIALIZED (
         WHERE u.status = 'vacant' AND NOT u.is_relay {unit_filter}
     ) v
 ),
--- Per commune and need, the units that could be among the k best of some job (only these are scored): a unit W
--- beats V for every job when W is free no later and has more points of its own (rent and size), since W then ranks
--- before V whatever the job. Kept: the k best of each availability date (on equal points the first by id: the
--- others are beaten by those k), in k layers: the units that no remaining unit beats (the running best points of
--- the earlier units, in availability order), then the same among the rest, k times; a unit left after k layers is
--- beaten by k units (a chain), so it is never among a job's k best.
-{layers}
-frontier AS MATERIALIZED (
-    SELECT f.*, row_number() OVER (ORDER BY f.unit_id, f.need)::int AS ux FROM (
-        {layer_union}
-    ) f
-),
 {reach}
 -- Each adult's ROME codes (or their families, with include_related), so that openings are joined by hash.
 codes AS MATERIALIZED (
@@ -136,11 +124,11 @@ keys AS MATERIALIZED (
     FROM fits
 ),
 {pairs}
--- Per commune and need: the best points of its units (rent and size), and those of its units free today, best first.
+-- Per commune and need (within reach of a workplace): the best points of its units (rent and size), and the k
+-- best points of its units free today.
 stats AS MATERIALIZED (
-    SELECT need, home_insee, max(pts) AS p_max,
-           array_agg(pts ORDER BY pts DESC) FILTER (WHERE available <= CAST(:today AS date)) AS now_pts
-    FROM frontier GROUP BY need, home_insee
+    SELECT need, home_insee, max(pts) AS p_max, {now_pts} AS now_pts
+    FROM units WHERE home_insee IN (SELECT home_insee FROM pairs) GROUP BY need, home_insee
 ),
 -- Each workplace and family with the unit communes within its commute limit, and the commute points.
 bounds AS MATERIALIZED (
@@ -177,6 +165,19 @@ reachable AS MATERIALIZED (
     SELECT k.opening_id, k.need, k.max_km, k.start, b.home_insee, b.km10, b.c_commute
     FROM keys k JOIN bounds b ON b.work_insee = k.work_insee AND b.need = k.need AND b.max_km = k.max_km
     WHERE k.start < CAST(:today AS date)
+),
+-- Per commune and need, the units that could be among the k best of some job (only these are scored): a unit W
+-- beats V for every job when W is free no later and has more points of its own (rent and size), since W then ranks
+-- before V whatever the job. Kept: the k best of each availability date (on equal points the first by id: the
+-- others are beaten by those k), in k layers: the units that no remaining unit beats (the running best points of
+-- the earlier units, in availability order), then the same among the rest, k times; a unit left after k layers is
+-- beaten by k units (a chain), so it is never among a job's k best. Only the communes and sizes some job reaches
+-- (`reachable`) are looked at.
+{layers}
+frontier AS MATERIALIZED (
+    SELECT f.*, row_number() OVER (ORDER BY f.unit_id, f.need)::int AS ux FROM (
+        {layer_union}
+    ) f
 ),
 -- The k best units of each key: by points, then distance, then unit index (the unit ids' order).
 choice AS (
@@ -259,7 +260,7 @@ _PAIRS = (
 home_communes AS MATERIALIZED (
     SELECT insee_code, latitude, longitude, radians(latitude) AS rlat, radians(longitude) AS rlng,
            cos(radians(latitude)) AS clat
-    FROM communes WHERE insee_code IN (SELECT home_insee FROM frontier)
+    FROM communes WHERE insee_code IN (SELECT home_insee FROM units)
 ),
 pairs AS MATERIALIZED (
     """
@@ -312,12 +313,13 @@ def _layers(k: int, *, prune: bool) -> tuple[str, str]:
     layer, without `prune`)."""
     columns = ", ".join(f"x.{c.strip()}" for c in _UNIT_COLUMNS.split(","))
     if not prune:
-        return f"layer_1 AS MATERIALIZED (SELECT {columns}, true AS kept FROM units x),", (
+        return f"layer_1 AS MATERIALIZED (SELECT {columns}, true AS kept FROM units x),", (  # every unit
             f"SELECT {_UNIT_COLUMNS} FROM layer_1"
         )
     first = (
         "(SELECT * FROM (SELECT un.*, row_number() OVER (PARTITION BY un.need, un.home_insee, un.available"
-        f" ORDER BY un.pts DESC, un.unit_id) AS nth_of_day FROM units un) d WHERE d.nth_of_day <= {k})"
+        " ORDER BY un.pts DESC, un.unit_id) AS nth_of_day FROM units un"
+        f" WHERE (un.need, un.home_insee) IN (SELECT need, home_insee FROM reachable)) d WHERE d.nth_of_day <= {k})"
     )
     layers = [
         _LAYER.format(n=n, columns=columns, source=first if n == 1 else f"(SELECT * FROM layer_{n - 1} WHERE NOT kept)")
@@ -333,6 +335,9 @@ def _statement(mode: Mode, *, member: bool, k: int = 1, prune: bool = True) -> s
     geometry = {"distance": _DISTANCE, "fast_distance": _FAST_DISTANCE, "box_lat": box_lat, "box_lng": box_lng}
     layers, layer_union = _layers(k, prune=prune)
     floor = "max(c_commute + p_now)"
+    now_pts = "ARRAY[max(pts) FILTER (WHERE available <= CAST(:today AS date))]"
+    if k > 1:
+        now_pts = "array_agg(pts ORDER BY pts DESC) FILTER (WHERE available <= CAST(:today AS date))"
     if not prune:
         floor = "CAST(NULL AS integer)"
     elif k > 1:
@@ -342,6 +347,7 @@ def _statement(mode: Mode, *, member: bool, k: int = 1, prune: bool = True) -> s
         )
     parts: dict[str, Any] = {
         "floor": floor,
+        "now_pts": now_pts,
         "layers": layers,
         "layer_union": layer_union,
         "stages": "'matching'",
@@ -459,12 +465,10 @@ async def proposals(session: AsyncSession, query: Query, page: PageParams) -> Ro
     # The planner cannot estimate the CTEs' sizes (it sees a row or two where there are hundreds) and would join
     # them by nested loops (hundreds of thousands of comparisons): hash joins only, for this statement (the lookups
     # of the page are LATERAL, index scans either way), and room to sort a unit's candidates in memory. Set for
-    # the transaction, then restored.
+    # the transaction, then restored (a failed statement aborts the transaction, which drops the settings too).
     previous = (await session.execute(text(_SET))).scalar_one()
-    try:
-        result = await session.execute(text(sql), params)
-        rows = [dict(row) for row in result.mappings()]
-    finally:
-        await session.execute(text(_RESTORE), {"previous": previous})
+    result = await session.execute(text(sql), params)
+    rows = [dict(row) for row in result.mappings()]
+    await session.execute(text(_RESTORE), {"previous": previous})
     total = int(rows[0]["total"]) if rows else 0
     return Rows(rows=[row for row in rows if row["member_id"] is not None], total=total)
