@@ -7,7 +7,7 @@ its area get the most). Then prints the server-side latency (the app in process 
 `bench/sync.py` does) of:
 
 * `GET /households/{id}/suggestions` for one household (median and worst of the runs, with the total found), with
-  the default `units_per_opening` (3 units per adult and opening) and, for information, with 1 and with
+  the default `units_per_opening` (1 unit per adult and opening) and, for information, with 3 and with
   `include_related`;
 * `GET /job-openings/{id}/candidates` for one opening;
 * `GET /housing-units/{id}/candidates` for one unit (for information);
@@ -250,8 +250,8 @@ async def main(args: argparse.Namespace, url: str) -> int:
             ("baseline: GET /communes/15014 (app only)", "/api/v1/communes/15014", None),
             ("suggestions for one household", f"/api/v1/households/{household}/suggestions", TARGET_MS),
             (
-                "suggestions, units_per_opening=1",
-                f"/api/v1/households/{household}/suggestions?units_per_opening=1",
+                "suggestions, units_per_opening=3",
+                f"/api/v1/households/{household}/suggestions?units_per_opening=3",
                 None,
             ),
             (

@@ -66,7 +66,7 @@ async def test_a_unit_in_the_jobs_commune_beats_one_25_km_away(
     assert Decimal(commute["contribution"]) == (Decimal(25) * (1 - Decimal("24.5") / 30)).quantize(Decimal("0.01"))
     # Seen from a job: a unit in its commune beats the one 25 km away (one unit per adult and job: its best).
     near = await arrange.unit(rooms=3, commune_insee=AURILLAC)
-    body = await suggest(client, service_manager, ref, units_per_opening=1)
+    body = await suggest(client, service_manager, ref)
     assert body["total"] == 2
     item = next(i for i in body["items"] if i["job_opening"]["id"] == str(opening))
     assert item["housing_unit"]["id"] == str(near)
@@ -89,7 +89,7 @@ async def test_the_factors_add_up_to_the_score(client: AsyncClient, arrange: Fac
     await arrange.opening(rome_code="F1701", title="Coffreur")
     await arrange.unit(rooms=3, commune_insee=SALERS, rent=650, available_from=today() + timedelta(days=40))
     await arrange.unit(rooms=5, rent=300, commune_insee=PRUNET)
-    body = await suggest(client, service_manager, ref, include_related="true")
+    body = await suggest(client, service_manager, ref, include_related="true", units_per_opening=2)
     assert body["total"] == 4  # two openings, each with both units
     for item in body["items"]:
         names = [f["name"] for f in item["factors"]]
@@ -111,7 +111,7 @@ async def test_several_homes_per_job_each_a_proposal_best_first(
     near = await arrange.unit(rooms=3, rent=420)  # Aurillac: 0 km
     naucelles = await arrange.unit(rooms=3, rent=420, commune_insee=NAUCELLES, postcode="15000")  # about 3 km
     await arrange.unit(rooms=2)  # too small for two children: never proposed
-    body = await suggest(client, service_manager, ref)
+    body = await suggest(client, service_manager, ref, units_per_opening=3)
     assert pairs(body) == [(str(opening), str(near)), (str(opening), str(naucelles))]
     assert {i["member_id"] for i in body["items"]} == {str(ref.adults[0])}
     first, second = body["items"]
@@ -119,8 +119,8 @@ async def test_several_homes_per_job_each_a_proposal_best_first(
     assert (first["distance_km"], Decimal(second["distance_km"]) > 2) == ("0.0", True)
     for item in body["items"]:
         assert sum(Decimal(f["contribution"]) for f in item["factors"]) == Decimal(item["score"])
-    # units_per_opening=1: the behaviour of one proposal per (adult, opening), its best unit.
-    one = await suggest(client, service_manager, ref, units_per_opening=1)
+    # units_per_opening=1 (the default): one proposal per (adult, opening), its best unit.
+    one = await suggest(client, service_manager, ref)
     assert (one["total"], pairs(one)) == (1, [(str(opening), str(near))])
     assert one["items"][0]["score"] == first["score"]
 
@@ -133,7 +133,7 @@ async def test_proposals_are_ranked_together_across_jobs(
     related = await arrange.opening(rome_code="F1701", title="Coffreur")  # same family: 15
     cheap = await arrange.unit(rooms=3, rent=250)
     dear = await arrange.unit(rooms=3, rent=700)
-    body = await suggest(client, service_manager, ref, include_related="true")
+    body = await suggest(client, service_manager, ref, include_related="true", units_per_opening=3)
     # The second home of the better job comes before the best home of the weaker one.
     assert pairs(body) == [
         (str(exact), str(cheap)),
@@ -157,10 +157,10 @@ async def test_equal_homes_are_ordered_by_id_even_when_one_frees_earlier(
     row = await arrange.fetch(HousingUnit, first)
     row.available_from = today() + timedelta(days=10)
     await db.commit()
-    body = await suggest(client, service_manager, ref)
+    body = await suggest(client, service_manager, ref, units_per_opening=2)
     assert pairs(body) == [(str(opening), str(first)), (str(opening), str(second))]
     assert body["items"][0]["score"] == body["items"][1]["score"]
-    one = await suggest(client, service_manager, ref, units_per_opening=1)
+    one = await suggest(client, service_manager, ref)
     assert pairs(one) == [(str(opening), str(first))]
 
 
@@ -253,19 +253,19 @@ async def test_ties_are_broken_deterministically_and_pages_are_stable(
     ref = await family(arrange)
     openings = sorted([str(await arrange.opening()) for _ in range(4)])
     units = sorted([str(await arrange.unit(rooms=3)) for _ in range(4)])
-    # Equal scores and distances: by opening id, then unit id; the 3 first units of each opening by default.
-    body = await suggest(client, service_manager, ref)
+    # Equal scores and distances: by opening id, then unit id; the 3 first units of each opening.
+    body = await suggest(client, service_manager, ref, units_per_opening=3)
     assert pairs(body) == [(opening, unit) for opening in openings for unit in units[:3]]
-    page = await suggest(client, service_manager, ref, limit=5, offset=5)
+    page = await suggest(client, service_manager, ref, limit=5, offset=5, units_per_opening=3)
     assert (page["total"], page["limit"], page["offset"]) == (12, 5, 5)
     assert pairs(page) == pairs(body)[5:10]
-    # One unit per pair: among equal units, the first by id.
-    one = await suggest(client, service_manager, ref, units_per_opening=1)
+    # One unit per pair (the default): among equal units, the first by id.
+    one = await suggest(client, service_manager, ref)
     assert pairs(one) == [(opening, units[0]) for opening in openings]
     page = await suggest(client, service_manager, ref, limit=2, offset=2, units_per_opening=1)
     assert (page["total"], page["limit"], page["offset"]) == (4, 2, 2)
     assert [i["job_opening"]["id"] for i in page["items"]] == openings[2:]
-    beyond = await suggest(client, service_manager, ref, offset=12)
+    beyond = await suggest(client, service_manager, ref, offset=12, units_per_opening=3)
     assert (beyond["total"], beyond["items"]) == (12, [])
 
 

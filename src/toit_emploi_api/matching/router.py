@@ -63,8 +63,9 @@ def _described(text: str) -> str:
         """Ranked (adult, job opening, housing unit) proposals for a household in matching (409 `wrong-stage`
         otherwise), best first, paginated with `limit` and `offset`; `member_id` keeps one adult.
 
-        Each (adult, job opening) comes with its `units_per_opening` best units (default 3, 1-10), each a
-        separate proposal, so that the manager has other homes to offer if the family turns the best one down.
+        Each (adult, job opening) comes with its `units_per_opening` best units (1-10; default 1, for speed: ask
+        3 to have the next homes at hand), each a separate proposal, so that the manager has other homes to offer
+        if the family turns the best one down.
         All proposals are ranked together by score (a second home of a good job may come before the best home of
         a weaker one); the same unit may appear with several jobs.
 
@@ -86,7 +87,8 @@ async def household_suggestions(
             ge=1,
             le=MAX_UNITS_PER_OPENING,
             description="How many homes to propose with each (adult, job opening): its best units, each a separate "
-            "proposal, ranked with all the others (1: only the best unit of each pair).",
+            "proposal, ranked with all the others (1, the default: only the best unit of each pair; 3 gives the "
+            "manager the next homes if the family turns the best one down).",
         ),
     ] = DEFAULT_UNITS_PER_OPENING,
 ) -> Page[ProposalOut]:
