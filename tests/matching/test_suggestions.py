@@ -13,10 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories import Actor, Factory, HouseholdRef
-from tests.matching.conftest import AURILLAC, PRUNET, SALERS
+from tests.matching.conftest import AURILLAC, NAUCELLES, PRUNET, SALERS
 from toit_emploi_api.core.audit import AuditEvent
 from toit_emploi_api.core.clock import today
 from toit_emploi_api.employers.models import JobOpening
+from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.vocab.roles import OrganisationKind, Role
 from toit_emploi_api.vocab.stages import Stage
 from toit_emploi_api.vocab.statuses import PlacementStatus
@@ -63,7 +64,7 @@ async def test_a_unit_in_the_jobs_commune_beats_one_25_km_away(
     commute = {f["name"]: f for f in second["factors"]}["commute"]
     assert Decimal(commute["value"]) == Decimal("24.5")
     assert Decimal(commute["contribution"]) == (Decimal(25) * (1 - Decimal("24.5") / 30)).quantize(Decimal("0.01"))
-    # Seen from a job: a unit in its commune beats the one 25 km away (one proposal per adult and job: its best).
+    # Seen from a job: a unit in its commune beats the one 25 km away (one unit per adult and job: its best).
     near = await arrange.unit(rooms=3, commune_insee=AURILLAC)
     body = await suggest(client, service_manager, ref)
     assert body["total"] == 2
@@ -88,8 +89,8 @@ async def test_the_factors_add_up_to_the_score(client: AsyncClient, arrange: Fac
     await arrange.opening(rome_code="F1701", title="Coffreur")
     await arrange.unit(rooms=3, commune_insee=SALERS, rent=650, available_from=today() + timedelta(days=40))
     await arrange.unit(rooms=5, rent=300, commune_insee=PRUNET)
-    body = await suggest(client, service_manager, ref, include_related="true")
-    assert body["total"] == 2
+    body = await suggest(client, service_manager, ref, include_related="true", units_per_opening=2)
+    assert body["total"] == 4  # two openings, each with both units
     for item in body["items"]:
         names = [f["name"] for f in item["factors"]]
         assert names == ["rome_match", "experience", "commute", "rent", "availability", "size_fit"]
@@ -100,6 +101,67 @@ async def test_the_factors_add_up_to_the_score(client: AsyncClient, arrange: Fac
     assert scores == sorted(scores, reverse=True)
     experience = {f["name"]: f for f in body["items"][0]["factors"]}["experience"]
     assert (experience["value"], experience["contribution"]) == ("3", "9.00")
+
+
+async def test_several_homes_per_job_each_a_proposal_best_first(
+    client: AsyncClient, arrange: Factory, service_manager: Actor
+) -> None:
+    ref = await family(arrange)
+    opening = await arrange.opening(start_date=today() + timedelta(days=20))  # in Aurillac
+    near = await arrange.unit(rooms=3, rent=420)  # Aurillac: 0 km
+    naucelles = await arrange.unit(rooms=3, rent=420, commune_insee=NAUCELLES, postcode="15000")  # about 3 km
+    await arrange.unit(rooms=2)  # too small for two children: never proposed
+    body = await suggest(client, service_manager, ref, units_per_opening=3)
+    assert pairs(body) == [(str(opening), str(near)), (str(opening), str(naucelles))]
+    assert {i["member_id"] for i in body["items"]} == {str(ref.adults[0])}
+    first, second = body["items"]
+    assert Decimal(first["score"]) > Decimal(second["score"])
+    assert (first["distance_km"], Decimal(second["distance_km"]) > 2) == ("0.0", True)
+    for item in body["items"]:
+        assert sum(Decimal(f["contribution"]) for f in item["factors"]) == Decimal(item["score"])
+    # units_per_opening=1 (the default): one proposal per (adult, opening), its best unit.
+    one = await suggest(client, service_manager, ref)
+    assert (one["total"], pairs(one)) == (1, [(str(opening), str(near))])
+    assert one["items"][0]["score"] == first["score"]
+
+
+async def test_proposals_are_ranked_together_across_jobs(
+    client: AsyncClient, arrange: Factory, service_manager: Actor
+) -> None:
+    ref = await family(arrange)
+    exact = await arrange.opening()  # F1703: 30 points of ROME match
+    related = await arrange.opening(rome_code="F1701", title="Coffreur")  # same family: 15
+    cheap = await arrange.unit(rooms=3, rent=250)
+    dear = await arrange.unit(rooms=3, rent=700)
+    body = await suggest(client, service_manager, ref, include_related="true", units_per_opening=3)
+    # The second home of the better job comes before the best home of the weaker one.
+    assert pairs(body) == [
+        (str(exact), str(cheap)),
+        (str(exact), str(dear)),
+        (str(related), str(cheap)),
+        (str(related), str(dear)),
+    ]
+    scores = [Decimal(i["score"]) for i in body["items"]]
+    assert scores == sorted(scores, reverse=True)
+    two = await suggest(client, service_manager, ref, include_related="true", units_per_opening=2, limit=3)
+    assert (two["total"], pairs(two)) == (4, pairs(body)[:3])
+
+
+async def test_equal_homes_are_ordered_by_id_even_when_one_frees_earlier(
+    client: AsyncClient, arrange: Factory, service_manager: Actor, db: AsyncSession
+) -> None:
+    ref = await family(arrange)
+    opening = await arrange.opening(start_date=today() + timedelta(days=30))
+    # Both are free by the job's start: the same score; the first by id comes first, whichever frees earlier.
+    first, second = sorted([await arrange.unit(rooms=3), await arrange.unit(rooms=3)], key=str)
+    row = await arrange.fetch(HousingUnit, first)
+    row.available_from = today() + timedelta(days=10)
+    await db.commit()
+    body = await suggest(client, service_manager, ref, units_per_opening=2)
+    assert pairs(body) == [(str(opening), str(first)), (str(opening), str(second))]
+    assert body["items"][0]["score"] == body["items"][1]["score"]
+    one = await suggest(client, service_manager, ref)
+    assert pairs(one) == [(str(opening), str(first))]
 
 
 async def test_an_adult_without_a_licence_gets_no_unit_12_km_away(
@@ -190,15 +252,21 @@ async def test_ties_are_broken_deterministically_and_pages_are_stable(
 ) -> None:
     ref = await family(arrange)
     openings = sorted([str(await arrange.opening()) for _ in range(4)])
-    units = sorted([str(await arrange.unit(rooms=3)) for _ in range(3)])
-    body = await suggest(client, service_manager, ref)
-    # Equal scores and distances: by opening id; among equal units, the first by id.
-    assert pairs(body) == [(opening, units[0]) for opening in openings]
-    page = await suggest(client, service_manager, ref, limit=2, offset=2)
+    units = sorted([str(await arrange.unit(rooms=3)) for _ in range(4)])
+    # Equal scores and distances: by opening id, then unit id; the 3 first units of each opening.
+    body = await suggest(client, service_manager, ref, units_per_opening=3)
+    assert pairs(body) == [(opening, unit) for opening in openings for unit in units[:3]]
+    page = await suggest(client, service_manager, ref, limit=5, offset=5, units_per_opening=3)
+    assert (page["total"], page["limit"], page["offset"]) == (12, 5, 5)
+    assert pairs(page) == pairs(body)[5:10]
+    # One unit per pair (the default): among equal units, the first by id.
+    one = await suggest(client, service_manager, ref)
+    assert pairs(one) == [(opening, units[0]) for opening in openings]
+    page = await suggest(client, service_manager, ref, limit=2, offset=2, units_per_opening=1)
     assert (page["total"], page["limit"], page["offset"]) == (4, 2, 2)
     assert [i["job_opening"]["id"] for i in page["items"]] == openings[2:]
-    beyond = await suggest(client, service_manager, ref, offset=10)
-    assert (beyond["total"], beyond["items"]) == (4, [])
+    beyond = await suggest(client, service_manager, ref, offset=12, units_per_opening=3)
+    assert (beyond["total"], beyond["items"]) == (12, [])
 
 
 async def test_member_id_keeps_one_adult(client: AsyncClient, arrange: Factory, service_manager: Actor) -> None:
@@ -276,6 +344,9 @@ async def test_outside_matching_is_409(
         ({"limit": "0"}, "limit"),
         ({"limit": "201"}, "limit"),
         ({"offset": "-1"}, "offset"),
+        ({"units_per_opening": "0"}, "units_per_opening"),
+        ({"units_per_opening": "11"}, "units_per_opening"),
+        ({"units_per_opening": "three"}, "units_per_opening"),
     ],
 )
 async def test_bad_query_values_are_422(

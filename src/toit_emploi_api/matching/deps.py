@@ -10,6 +10,8 @@ from toit_emploi_api.matching.repository import DEFAULT_COMMUTE_KM_WITH_LICENCE,
 from toit_emploi_api.matching.service import Settings
 
 DEFAULT_MAX_WAIT_DAYS = 60
+DEFAULT_UNITS_PER_OPENING = 1  # 3 costs about what 1 cost before (bench): at the 50 ms edge; see docs/matching.md
+MAX_UNITS_PER_OPENING = 10
 
 
 async def _settings(

@@ -85,115 +85,124 @@ families AS MATERIALIZED (
     GROUP BY m.household_id
 ),
 units AS MATERIALIZED (
-    SELECT u.id AS unit_id, u.commune_insee AS home_insee, u.rooms, u.rent + u.charges AS total_rent,
-           coalesce(u.available_from, CAST(:today AS date)) AS available, n.need,
-           {c_rent} AS c_rent, {c_size_units} AS c_size
-    FROM housing_units u
-    JOIN (SELECT DISTINCT need FROM families) n ON u.rooms - 1 >= n.need
-    WHERE u.status = 'vacant' AND NOT u.is_relay {unit_filter}
-),
--- Per commune and need, the units no other unit beats for every job start: a unit at least as cheap-and-fitting
--- (c_rent + c_size) and free no later is at least as good whatever the job, so only this frontier is scored.
-frontier AS MATERIALIZED (
-    SELECT x.*, row_number() OVER (ORDER BY x.unit_id, x.need)::int AS ux FROM (
-        SELECT un.*, max(un.c_rent + un.c_size) OVER (
-            PARTITION BY un.need, un.home_insee ORDER BY un.available, un.c_rent + un.c_size DESC, un.unit_id
-            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS beaten_by
-        FROM units un
-    ) x
-    WHERE beaten_by IS NULL OR c_rent + c_size > beaten_by
+    SELECT v.*, v.c_rent + v.c_size AS pts FROM (
+        SELECT u.id AS unit_id, u.commune_insee AS home_insee, u.rooms, u.rent + u.charges AS total_rent,
+               coalesce(u.available_from, CAST(:today AS date)) AS available, n.need,
+               {c_rent} AS c_rent, {c_size_units} AS c_size
+        FROM housing_units u
+        JOIN (SELECT DISTINCT need FROM families) n ON u.rooms - 1 >= n.need
+        WHERE u.status = 'vacant' AND NOT u.is_relay {unit_filter}
+    ) v
 ),
 {reach}
+-- Each adult's ROME codes (or their families, with include_related), so that openings are joined by hash.
+codes AS MATERIALIZED (
+    SELECT DISTINCT a.member_id, a.household_id, a.years, a.rome_codes,
+           CASE WHEN CAST(:related AS boolean) THEN left(code, 3) ELSE code END AS code_key
+    FROM adults a CROSS JOIN LATERAL unnest(a.rome_codes) AS code
+    WHERE a.stage = 'matching'
+),
 fits AS MATERIALIZED (
     SELECT a.member_id, a.household_id, a.years, o.id AS opening_id, o.start_date, e.commune_insee AS work_insee,
-           o.rome_code = ANY(a.rome_codes) AS exact
-    FROM adults a
+           o.rome_code = ANY(a.rome_codes) AS exact, fam.need, fam.max_km
+    FROM codes a
     JOIN job_openings o
-      ON o.status = 'open' AND o.hires_count < o.open_positions
-     AND (o.rome_code = ANY(a.rome_codes)
-          OR (CAST(:related AS boolean)
-              AND left(o.rome_code, 3) IN (SELECT left(code, 3) FROM unnest(a.rome_codes) AS code)))
+      ON (CASE WHEN CAST(:related AS boolean) THEN left(o.rome_code, 3) ELSE o.rome_code END) = a.code_key
+     AND o.status = 'open' AND o.hires_count < o.open_positions
     JOIN employers e ON e.id = o.employer_id AND e.active
-    WHERE a.stage = 'matching' {opening_filter} {fits_filter}
-      AND NOT EXISTS (
+    JOIN families fam ON fam.household_id = a.household_id
+    WHERE NOT EXISTS (
           SELECT 1 FROM placements p
           WHERE p.member_id = a.member_id AND p.job_opening_id = o.id
             AND p.status IN ('proposed', 'interview', 'offered')
-      )
+      ) {opening_filter} {fits_filter}
     {lease_fits}
 ),
 -- What the choice of a unit depends on: the job (workplace, start) and the family (need, commute limit).
 keys AS MATERIALIZED (
-    SELECT DISTINCT f.opening_id, coalesce(f.start_date, CAST(:today AS date)) AS start, f.work_insee,
-           fam.need, fam.max_km
-    FROM fits f JOIN families fam ON fam.household_id = f.household_id
+    SELECT DISTINCT opening_id, coalesce(start_date, CAST(:today AS date)) AS start, work_insee, need, max_km
+    FROM fits
 ),
 {pairs}
--- Per commune and need: the best points of its units (rent and size), and of those free today.
+-- Per commune and need (within reach of a workplace): the best points of its units (rent and size), and the k
+-- best points of its units free today.
 stats AS MATERIALIZED (
-    SELECT need, home_insee, max(c_rent + c_size) AS p_max,
-           max(c_rent + c_size) FILTER (WHERE available <= CAST(:today AS date)) AS p_now
-    FROM frontier GROUP BY need, home_insee
+    SELECT need, home_insee, max(pts) AS p_max, {now_pts} AS now_pts
+    FROM units WHERE home_insee IN (SELECT home_insee FROM pairs) GROUP BY need, home_insee
 ),
 -- Each workplace and family with the unit communes within its commute limit, and the commute points.
-pair_stats AS MATERIALIZED (
-    SELECT p.work_insee, p.home_insee, p.km10, st.need, st.p_max, st.p_now
-    FROM pairs p JOIN stats st ON st.home_insee = p.home_insee
-),
 bounds AS MATERIALIZED (
-    SELECT w.work_insee, w.need, w.max_km, ps.home_insee, ps.km10, ps.p_max, ps.p_now,
-           round({w_commute}00.0 * (w.max_km * 10 - ps.km10) / (w.max_km * 10))::int AS c_commute
-    FROM pair_stats ps
-    JOIN (SELECT DISTINCT work_insee, need, max_km FROM keys) w
-      ON w.work_insee = ps.work_insee AND w.need = ps.need AND ps.km10 <= w.max_km * 10
-),
--- A sure score for a job starting today or later: the best unit free today (its availability gives full points).
--- A commune whose best possible score (its best unit, full availability points) is below it cannot win: it is
--- skipped for such jobs. Per workplace and family, the communes kept (and all of them, for jobs already started).
-floors AS MATERIALIZED (
-    SELECT work_insee, need, max_km,
-           array_agg(home_insee) FILTER (WHERE floor IS NULL OR c_commute + p_max >= floor) AS homes,
-           array_agg(km10) FILTER (WHERE floor IS NULL OR c_commute + p_max >= floor) AS kms,
-           array_agg(c_commute) FILTER (WHERE floor IS NULL OR c_commute + p_max >= floor) AS commutes,
-           array_agg(home_insee) AS all_homes, array_agg(km10) AS all_kms, array_agg(c_commute) AS all_commutes
+    SELECT pw.*, st.p_max, st.now_pts[1] AS p_now, st.now_pts[CAST(:k AS integer)] AS p_now_k
     FROM (
-        SELECT b.*, max(b.c_commute + b.p_now) OVER (PARTITION BY b.work_insee, b.need, b.max_km) AS floor
-        FROM bounds b
-    ) x
-    GROUP BY work_insee, need, max_km
+        SELECT w.work_insee, w.need, w.max_km, p.home_insee, p.km10,
+               round({w_commute}00.0 * (w.max_km * 10 - p.km10) / (w.max_km * 10))::int AS c_commute
+        FROM pairs p
+        JOIN (SELECT DISTINCT work_insee, need, max_km FROM keys) w
+          ON w.work_insee = p.work_insee AND p.km10 <= w.max_km * 10
+        OFFSET 0
+    ) pw
+    JOIN stats st ON st.home_insee = pw.home_insee AND st.need = pw.need
+),
+-- A sure score for a job starting today or later: the k-th best of the units free today (their availability gives
+-- full points), at least the k-th best commune by its best unit free today, or one commune's k-th unit free today.
+-- A commune whose best possible score (its best unit, full availability points) is below it cannot place a unit
+-- among the k best: it is skipped for such jobs (and kept for jobs already started).
+floors AS MATERIALIZED (
+    SELECT work_insee, need, max_km, {floor} AS floor
+    FROM bounds GROUP BY work_insee, need, max_km
+),
+kept AS MATERIALIZED (
+    SELECT b.work_insee, b.need, b.max_km, b.home_insee, b.km10, b.c_commute
+    FROM bounds b
+    JOIN floors fl ON fl.work_insee = b.work_insee AND fl.need = b.need AND fl.max_km = b.max_km
+    WHERE fl.floor IS NULL OR b.c_commute + b.p_max >= fl.floor
 ),
 reachable AS MATERIALIZED (
-    SELECT k.opening_id, k.need, k.max_km, k.start, r.home_insee, r.km10, r.c_commute
-    FROM keys k
-    JOIN floors fl ON fl.work_insee = k.work_insee AND fl.need = k.need AND fl.max_km = k.max_km
-    CROSS JOIN LATERAL unnest(
-        CASE WHEN k.start < CAST(:today AS date) THEN fl.all_homes ELSE fl.homes END,
-        CASE WHEN k.start < CAST(:today AS date) THEN fl.all_kms ELSE fl.kms END,
-        CASE WHEN k.start < CAST(:today AS date) THEN fl.all_commutes ELSE fl.commutes END
-    ) AS r(home_insee, km10, c_commute)
+    SELECT k.opening_id, k.need, k.max_km, k.start, b.home_insee, b.km10, b.c_commute
+    FROM keys k JOIN kept b ON b.work_insee = k.work_insee AND b.need = k.need AND b.max_km = k.max_km
+    WHERE k.start >= CAST(:today AS date)
+    UNION ALL
+    SELECT k.opening_id, k.need, k.max_km, k.start, b.home_insee, b.km10, b.c_commute
+    FROM keys k JOIN bounds b ON b.work_insee = k.work_insee AND b.need = k.need AND b.max_km = k.max_km
+    WHERE k.start < CAST(:today AS date)
 ),
--- The best unit of each key: the largest (points, -distance, -unit index) of its candidates.
+-- Per commune and need, the units that could be among the k best of some job (only these are scored): a unit W
+-- beats V for every job when W is free no later and has more points of its own (rent and size), since W then ranks
+-- before V whatever the job. Kept: the k best of each availability date (on equal points the first by id: the
+-- others are beaten by those k), in k layers: the units that no remaining unit beats (the running best points of
+-- the earlier units, in availability order), then the same among the rest, k times; a unit left after k layers is
+-- beaten by k units (a chain), so it is never among a job's k best. Only the communes and sizes some job reaches
+-- (`reachable`) are looked at.
+{layers}
+frontier AS MATERIALIZED (
+    SELECT f.*, row_number() OVER (ORDER BY f.unit_id, f.need)::int AS ux FROM (
+        {layer_union}
+    ) f
+),
+-- The k best units of each key: by points, then distance, then unit index (the unit ids' order).
 choice AS (
-    SELECT r.opening_id, r.need, r.max_km, r.start,
-           max(ARRAY[
-               r.c_commute + fr.c_rent + fr.c_size
-               + {c_wait_choice},
-               -r.km10, -fr.ux]) AS best
-    FROM reachable r
-    JOIN frontier fr ON fr.home_insee = r.home_insee AND fr.need = r.need
-     AND fr.available <= r.start + CAST(:max_wait AS integer)
-    GROUP BY r.opening_id, r.need, r.max_km, r.start
+    SELECT * FROM (
+        SELECT r.opening_id, r.need, r.max_km, r.start, r.km10, fr.ux,
+               r.c_commute + fr.pts + {c_wait_choice} AS points,
+               row_number() OVER (
+                   PARTITION BY r.opening_id, r.need, r.max_km, r.start
+                   ORDER BY r.c_commute + fr.pts + {c_wait_choice} DESC, r.km10, fr.ux) AS nth
+        FROM reachable r
+        JOIN frontier fr ON fr.home_insee = r.home_insee AND fr.need = r.need
+         AND fr.available <= r.start + CAST(:max_wait AS integer)
+    ) c
+    WHERE c.nth <= CAST(:k AS integer)
 ),
 ranked AS (
-    SELECT f.member_id, f.household_id, f.opening_id, -c.best[3] AS ux, -c.best[2] AS km10, f.exact, f.years,
-           fam.max_km, fam.need, c.start,
+    SELECT f.member_id, f.household_id, f.opening_id, c.ux, c.km10, f.exact, f.years,
+           f.max_km, f.need, c.start,
            CASE WHEN f.exact THEN {w_rome}00 ELSE {w_rome}00 / 2 END AS c_rome,
            {w_exp}00 * least(f.years, {exp_full}) / {exp_full} AS c_experience,
            CASE WHEN f.exact THEN {w_rome}00 ELSE {w_rome}00 / 2 END
-               + {w_exp}00 * least(f.years, {exp_full}) / {exp_full} + c.best[1] AS score
+               + {w_exp}00 * least(f.years, {exp_full}) / {exp_full} + c.points AS score
     FROM fits f
-    JOIN families fam ON fam.household_id = f.household_id
-    JOIN choice c ON c.opening_id = f.opening_id AND c.need = fam.need AND c.max_km = fam.max_km
+    JOIN choice c ON c.opening_id = f.opening_id AND c.need = f.need AND c.max_km = f.max_km
+     AND c.start = coalesce(f.start_date, CAST(:today AS date))
 ),
 best AS ({best}),
 page AS MATERIALIZED (
@@ -217,12 +226,12 @@ SELECT t.total,
        {c_rent} AS c_rent, {c_wait_page} AS c_wait, {c_size_page} AS c_size, pg.score
 FROM total t
 LEFT JOIN page pg ON true
-LEFT JOIN households h ON h.id = pg.household_id
-LEFT JOIN job_openings o ON o.id = pg.opening_id
-LEFT JOIN employers e ON e.id = o.employer_id
-LEFT JOIN communes cw ON cw.insee_code = e.commune_insee
-LEFT JOIN housing_units u ON u.id = (SELECT ids FROM unit_ids)[pg.ux]
-LEFT JOIN communes ch ON ch.insee_code = u.commune_insee
+LEFT JOIN LATERAL (SELECT * FROM households h WHERE h.id = pg.household_id OFFSET 0) h ON true
+LEFT JOIN LATERAL (SELECT * FROM job_openings o WHERE o.id = pg.opening_id OFFSET 0) o ON true
+LEFT JOIN LATERAL (SELECT * FROM employers e WHERE e.id = o.employer_id OFFSET 0) e ON true
+LEFT JOIN LATERAL (SELECT * FROM communes cw WHERE cw.insee_code = e.commune_insee OFFSET 0) cw ON true
+LEFT JOIN LATERAL (SELECT * FROM housing_units u WHERE u.id = (SELECT ids FROM unit_ids)[pg.ux] OFFSET 0) u ON true
+LEFT JOIN LATERAL (SELECT * FROM communes ch WHERE ch.insee_code = u.commune_insee OFFSET 0) ch ON true
 ORDER BY pg.score DESC, pg.km10, pg.opening_id, pg.ux, pg.member_id
 """
 
@@ -251,7 +260,7 @@ _PAIRS = (
 home_communes AS MATERIALIZED (
     SELECT insee_code, latitude, longitude, radians(latitude) AS rlat, radians(longitude) AS rlng,
            cos(radians(latitude)) AS clat
-    FROM communes WHERE insee_code IN (SELECT home_insee FROM frontier)
+    FROM communes WHERE insee_code IN (SELECT home_insee FROM units)
 ),
 pairs AS MATERIALIZED (
     """
@@ -276,11 +285,13 @@ _REACH = (
 
 # Households in lease: the job is the one they were hired for (a signed job counts as an exact match).
 _LEASE_FITS = """UNION ALL
-    SELECT a.member_id, a.household_id, a.years, o.id, coalesce(p.start_date, o.start_date), e.commune_insee, true
+    SELECT a.member_id, a.household_id, a.years, o.id, coalesce(p.start_date, o.start_date), e.commune_insee, true,
+           fam.need, fam.max_km
     FROM adults a
     JOIN placements p ON p.member_id = a.member_id AND p.status = 'hired'
     JOIN job_openings o ON o.id = p.job_opening_id
     JOIN employers e ON e.id = o.employer_id
+    JOIN families fam ON fam.household_id = a.household_id
     WHERE a.stage = 'lease' AND e.commune_insee IN (SELECT work_insee FROM reach)"""
 
 _NO_ACTIVE_ALLOCATION = """AND NOT EXISTS (
@@ -288,11 +299,57 @@ _NO_ACTIVE_ALLOCATION = """AND NOT EXISTS (
         WHERE al.household_id = m.household_id AND al.status IN ('reserved', 'lease_signed'))"""
 
 
-def _statement(mode: Mode, *, member: bool) -> str:
+_UNIT_COLUMNS = "unit_id, home_insee, available, need, pts"
+_LAYER = """layer_{n} AS MATERIALIZED (
+    SELECT {columns}, coalesce(x.pts >= max(x.pts) OVER (
+               PARTITION BY x.need, x.home_insee ORDER BY x.available, x.pts DESC, x.unit_id
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), true) AS kept
+    FROM {source} x
+),"""
+
+
+def _layers(k: int, *, prune: bool) -> tuple[str, str]:
+    """The frontier's k layer CTEs (see the template) and the union of the units they keep (every unit, in one
+    layer, without `prune`)."""
+    columns = ", ".join(f"x.{c.strip()}" for c in _UNIT_COLUMNS.split(","))
+    if not prune:
+        return f"layer_1 AS MATERIALIZED (SELECT {columns}, true AS kept FROM units x),", (  # every unit
+            f"SELECT {_UNIT_COLUMNS} FROM layer_1"
+        )
+    first = (
+        "(SELECT * FROM (SELECT un.*, row_number() OVER (PARTITION BY un.need, un.home_insee, un.available"
+        " ORDER BY un.pts DESC, un.unit_id) AS nth_of_day FROM units un"
+        f" WHERE (un.need, un.home_insee) IN (SELECT need, home_insee FROM reachable)) d WHERE d.nth_of_day <= {k})"
+    )
+    layers = [
+        _LAYER.format(n=n, columns=columns, source=first if n == 1 else f"(SELECT * FROM layer_{n - 1} WHERE NOT kept)")
+        for n in range(1, k + 1)
+    ]
+    union = "\n        UNION ALL ".join(f"SELECT {_UNIT_COLUMNS} FROM layer_{n} WHERE kept" for n in range(1, k + 1))
+    return "\n".join(layers), union
+
+
+def _statement(mode: Mode, *, member: bool, k: int = 1, prune: bool = True) -> str:
     box_lat = f"CAST(:reach_km AS double precision) / {KM_PER_DEGREE_LATITUDE:.1f}"
     box_lng = f"({box_lat}) / 0.6"  # cos(53°): generous for the latitudes of France
     geometry = {"distance": _DISTANCE, "fast_distance": _FAST_DISTANCE, "box_lat": box_lat, "box_lng": box_lng}
+    layers, layer_union = _layers(k, prune=prune)
+    floor = "max(c_commute + p_now)"
+    now_pts = "ARRAY[max(pts) FILTER (WHERE available <= CAST(:today AS date))]"
+    if k > 1:
+        now_pts = "array_agg(pts ORDER BY pts DESC) FILTER (WHERE available <= CAST(:today AS date))"
+    if not prune:
+        floor = "CAST(NULL AS integer)"
+    elif k > 1:
+        floor = (
+            f"greatest(max(c_commute + p_now_k), (array_agg(c_commute + p_now ORDER BY c_commute + p_now DESC)"
+            f" FILTER (WHERE p_now IS NOT NULL))[{k}])"
+        )
     parts: dict[str, Any] = {
+        "floor": floor,
+        "now_pts": now_pts,
+        "layers": layers,
+        "layer_union": layer_union,
         "stages": "'matching'",
         "adult_filter": "",
         "unit_filter": "",
@@ -332,11 +389,26 @@ def _statement(mode: Mode, *, member: bool) -> str:
         parts["fits_filter"] = "AND e.commune_insee IN (SELECT work_insee FROM reach)"
         parts["lease_fits"] = _LEASE_FITS
         parts["pairs"] = "pairs AS (SELECT work_insee, home_insee, km10 FROM reach),"
+        # Per household, its best score by hash, then the order among the few rows that reach it.
         parts["best"] = (
-            "SELECT DISTINCT ON (household_id) * FROM ranked"
-            " ORDER BY household_id, score DESC, km10, opening_id, ux, member_id"
+            "SELECT DISTINCT ON (r.household_id) r.* FROM ranked r"
+            " JOIN (SELECT household_id, max(score) AS top FROM ranked GROUP BY household_id) t"
+            " ON t.household_id = r.household_id AND r.score = t.top"
+            " ORDER BY r.household_id, r.km10, r.opening_id, r.ux, r.member_id"
         )
     return _TEMPLATE.format(**parts)
+
+
+_PLANNER_SETTINGS = {"enable_nestloop": "off", "work_mem": "32MB"}
+_SET = (
+    "SELECT ARRAY["
+    + ", ".join(f"current_setting('{name}')" for name in _PLANNER_SETTINGS)
+    + "], "
+    + ", ".join(f"set_config('{name}', '{value}', true)" for name, value in _PLANNER_SETTINGS.items())
+)
+_RESTORE = "SELECT " + ", ".join(
+    f"set_config('{name}', (CAST(:previous AS text[]))[{n}], true)" for n, name in enumerate(_PLANNER_SETTINGS, 1)
+)
 
 
 @dataclass(frozen=True)
@@ -353,6 +425,11 @@ class Query:
     opening_id: uuid.UUID | None = None
     rome_code: str | None = None
     unit_id: uuid.UUID | None = None
+    units_per_opening: int = 1
+    """How many units (the best first) are proposed with each (adult, opening); the candidates' modes use 1."""
+    prune: bool = True
+    """False: score every (adult, opening, unit) that passes the rules, without the frontier and the floor (slow;
+    for checks: `bench/matching.py --check` compares both)."""
 
 
 @dataclass(frozen=True)
@@ -364,6 +441,7 @@ class Rows:
 async def proposals(session: AsyncSession, query: Query, page: PageParams) -> Rows:
     """One page of ranked proposals and the total: one statement."""
     reach = query.max_commute_km or max(DEFAULT_COMMUTE_KM_WITH_LICENCE, DEFAULT_COMMUTE_KM_WITHOUT_LICENCE)
+    k = query.units_per_opening if query.mode == "household" else 1
     params: dict[str, Any] = {
         "today": query.today,
         "related": query.related,
@@ -372,6 +450,7 @@ async def proposals(session: AsyncSession, query: Query, page: PageParams) -> Ro
         "reach_km": reach,
         "limit": page.limit,
         "offset": page.offset,
+        "k": k,
     }
     if query.mode == "household":
         params["household_id"] = query.household_id
@@ -382,8 +461,14 @@ async def proposals(session: AsyncSession, query: Query, page: PageParams) -> Ro
         params["rome_code"] = query.rome_code
     else:
         params["unit_id"] = query.unit_id
-    sql = _statement(query.mode, member=query.member_id is not None)
+    sql = _statement(query.mode, member=query.member_id is not None, k=k, prune=query.prune)
+    # The planner cannot estimate the CTEs' sizes (it sees a row or two where there are hundreds) and would join
+    # them by nested loops (hundreds of thousands of comparisons): hash joins only, for this statement (the lookups
+    # of the page are LATERAL, index scans either way), and room to sort a unit's candidates in memory. Set for
+    # the transaction, then restored (a failed statement aborts the transaction, which drops the settings too).
+    previous = (await session.execute(text(_SET))).scalar_one()
     result = await session.execute(text(sql), params)
     rows = [dict(row) for row in result.mappings()]
+    await session.execute(text(_RESTORE), {"previous": previous})
     total = int(rows[0]["total"]) if rows else 0
     return Rows(rows=[row for row in rows if row["member_id"] is not None], total=total)

@@ -18,7 +18,7 @@ from toit_emploi_api.employers.deps import CurrentJobOpening
 from toit_emploi_api.households.deps import CurrentHousehold
 from toit_emploi_api.housing.deps import CurrentUnit
 from toit_emploi_api.matching import service
-from toit_emploi_api.matching.deps import MatchingSettings
+from toit_emploi_api.matching.deps import DEFAULT_UNITS_PER_OPENING, MAX_UNITS_PER_OPENING, MatchingSettings
 from toit_emploi_api.matching.schemas import ProposalOut
 from toit_emploi_api.vocab.problems import (
     JOB_OPENING_FULL,
@@ -62,6 +62,12 @@ def _described(text: str) -> str:
         """Ranked (adult, job opening, housing unit) proposals for a household in matching (409 `wrong-stage`
         otherwise), best first, paginated with `limit` and `offset`; `member_id` keeps one adult.
 
+        Each (adult, job opening) comes with its `units_per_opening` best units (1-10; default 1, for speed: ask
+        3 to have the next homes at hand), each a separate proposal, so that the manager has other homes to offer
+        if the family turns the best one down.
+        All proposals are ranked together by score (a second home of a good job may come before the best home of
+        a weaker one); the same unit may appear with several jobs.
+
         **Who:** the service manager (and admins); others 403. The read is audited (`household.suggestions`)."""
     ),
 )
@@ -74,9 +80,19 @@ async def household_suggestions(
     member_id: Annotated[
         uuid.UUID | None, Query(description="Only this adult of the household (another household's member: 404).")
     ] = None,
+    units_per_opening: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=MAX_UNITS_PER_OPENING,
+            description="How many homes to propose with each (adult, job opening): its best units, each a separate "
+            "proposal, ranked with all the others (1, the default: only the best unit of each pair; 3 gives the "
+            "manager the next homes if the family turns the best one down).",
+        ),
+    ] = DEFAULT_UNITS_PER_OPENING,
 ) -> Page[ProposalOut]:
     """Suggestions for the household of the path (the description above has the rules)."""
-    return await service.suggestions(session, principal, household, settings, member_id, page)
+    return await service.suggestions(session, principal, household, settings, member_id, page, units_per_opening)
 
 
 @router.get(

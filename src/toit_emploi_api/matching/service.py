@@ -72,8 +72,10 @@ async def suggestions(
     settings: Settings,
     member_id: uuid.UUID | None,
     page: PageParams,
+    units_per_opening: int = 1,
 ) -> Page[ProposalOut]:
-    """The household's proposals (409 `wrong-stage` outside matching; `member_id` another household's: 404)."""
+    """The household's proposals, the `units_per_opening` best units of each (adult, opening) as separate
+    proposals (409 `wrong-stage` outside matching; `member_id` another household's: 404)."""
     if household.stage is not Stage.MATCHING:
         raise ProblemError(
             WRONG_STAGE,
@@ -84,9 +86,10 @@ async def suggestions(
         raise ValidationProblemError(
             "Jobs are proposed to adults.", errors=[FieldError(field="member_id", message="must be an adult member")]
         )
-    rows = await repo.proposals(
-        session, _query("household", settings, household_id=household.id, member_id=member_id), page
+    query = _query(
+        "household", settings, household_id=household.id, member_id=member_id, units_per_opening=units_per_opening
     )
+    rows = await repo.proposals(session, query, page)
     await audit.record(
         session,
         principal,
