@@ -87,6 +87,7 @@ TAGS = [
 
 
 def _operation_id(route: APIRoute) -> str:
+    """A route's OpenAPI `operationId` is its function's name (`households_get`): routes do not restate it."""
     return route.name
 
 
