@@ -12,7 +12,12 @@ are inserted with set-based SQL (`generate_series`), then the run is timed as th
 a fixed list of set-based statements). The dry run that lists them is timed too, and the result is checked
 (every due household anonymised, no other).
 
-    .venv/bin/python bench/privacy.py [--households 10000] [--batch 1000]
+Besides wall time the run prints its CPU time: this process's, and the PostgreSQL server's (the postmaster, its
+live children and its exited ones, read from /proc: the server must run on this machine, as the embedded one
+does). On a shared, loaded machine wall time mostly measures the queue for the CPU; CPU time is the work. With
+``--profile`` it also prints, per statement of the batches, the wall time and the CPU time of the backend that ran it.
+
+    .venv/bin/python bench/privacy.py [--households 10000] [--batch 1000] [--profile]
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ import asyncio
 import os
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -90,6 +97,48 @@ CHILDREN = [
 ]
 
 
+def _ticks(pid: int | str, children: bool = False) -> int:
+    """utime + stime of one process (and, for the postmaster, of its exited children), in clock ticks."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if children else 0)
+
+
+def server_cpu(postmaster: int | None) -> float:
+    """CPU seconds used so far by every process of the PostgreSQL server; 0 when it is not on this machine."""
+    if postmaster is None:
+        return 0.0
+    ticks = _ticks(postmaster, children=True)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                    ticks += _ticks(entry.name)
+            except (OSError, ValueError, IndexError):
+                continue  # exited meanwhile
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def profile_statements(engine: Any) -> dict[str, list[float]]:
+    """Per statement (its first words): [count, wall seconds, backend CPU seconds], filled as statements run."""
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    tick = os.sysconf("SC_CLK_TCK")
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        pid = conn.connection.driver_connection.get_server_pid()
+        conn.info["bench"] = (pid, time.perf_counter(), _ticks(pid))
+
+    @event.listens_for(engine.sync_engine, "after_cursor_execute")
+    def after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        pid, started, ticks = conn.info.pop("bench")
+        entry = totals[" ".join(statement.split())[:70]]
+        entry[0] += 1
+        entry[1] += time.perf_counter() - started
+        entry[2] += (_ticks(pid) - ticks) / tick
+
+    return totals
+
+
 async def main(args: argparse.Namespace, url: str) -> int:
     settings = Settings(
         environment="test",
@@ -100,6 +149,13 @@ async def main(args: argparse.Namespace, url: str) -> int:
     )
     engine = make_engine(settings)
     maker = make_sessionmaker(engine)
+    async with maker() as session:
+        data_dir = (await session.execute(text("SELECT current_setting('data_directory')"))).scalar_one()
+    try:
+        postmaster: int | None = int((Path(data_dir) / "postmaster.pid").read_text().split()[0])
+        server_cpu(postmaster)
+    except (OSError, ValueError, IndexError):
+        postmaster = None  # the server is elsewhere: CPU is this process's only
     run_tag = str(int(time.time()) % 100_000)
     n = args.households
     started = time.perf_counter()
@@ -128,10 +184,19 @@ async def main(args: argparse.Namespace, url: str) -> int:
     dry = await retention.run(maker, settings, dry_run=True)
     print(f"Dry run: {dry.count} households would be anonymised, listed in {time.perf_counter() - started:.2f} s")
 
-    started = time.perf_counter()
+    totals = profile_statements(engine) if args.profile else {}
+    started, cpu, server = time.perf_counter(), time.process_time(), server_cpu(postmaster)
     result = await retention.run(maker, settings)
     elapsed = time.perf_counter() - started
-    print(f"Run: {result.count} households anonymised in {elapsed:.2f} s (batches of {args.batch})")
+    cpu, server = time.process_time() - cpu, server_cpu(postmaster) - server
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"Run: {result.count} households anonymised in {elapsed:.2f} s wall (batches of {args.batch});"
+        f" CPU {cpu + server:.2f} s = this process {cpu:.2f} s + PostgreSQL {server:.2f} s"
+        f"{'' if postmaster else ' (server not on this machine: not counted)'}; load average now {load}"
+    )
+    for statement, (count, wall, backend) in sorted(totals.items(), key=lambda kv: -kv[1][1]):
+        print(f"  {wall:6.2f} s wall {backend:6.2f} s backend CPU  {int(count):5d}x  {statement}")
 
     async with maker() as session:
         left = (
@@ -156,4 +221,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--households", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--profile", action="store_true", help="time each statement of the run")
     raise SystemExit(asyncio.run(main(parser.parse_args(), prepare_database("toit_emploi_bench"))))
