@@ -87,29 +87,34 @@ def sessionmaker(app: FastAPI) -> async_sessionmaker[AsyncSession]:
 # Emptying the tables between tests, in one statement: DELETE of every table with triggers and foreign-key actions
 # switched off for the transaction (`session_replication_role = replica`, as TRUNCATE bypasses them too), then the
 # sequences TRUNCATE ... RESTART IDENTITY would restart. TRUNCATE gives each table new files (~70 ms a test for 24
-# tables); these DELETEs of a few rows take a few ms. The tables are read from the catalogue each time, so a table a
-# test creates is emptied too. A server where the test role is no superuser gets the TRUNCATE.
+# tables); these DELETEs of a few rows take a few ms: one statement a table, and setval only on the sequences used
+# (~4-5 ms of PostgreSQL CPU a test, against ~8 ms with an EXISTS probe a table and ALTER SEQUENCE ... RESTART).
+# The tables are read from the catalogue each time, so a table a test creates is emptied too. A server where the
+# test role is no superuser gets the TRUNCATE.
 _PRESERVED = ", ".join(f"'{name}'" for name in sorted(PRESERVED_TABLES))
 EMPTY_TABLES = f"""
 DO $$
-DECLARE r record; big boolean;
+DECLARE r record; n bigint;
 BEGIN
   SET LOCAL session_replication_role = replica;
   FOR r IN SELECT c.oid::regclass AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
            WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname NOT IN ({_PRESERVED}) LOOP
-    -- A table a volume test filled (over 1,000 rows) is truncated instead: deleted rows would stay as dead rows.
-    EXECUTE format('SELECT EXISTS (SELECT FROM %s OFFSET 1000)', r.t) INTO big;
-    IF big THEN
+    EXECUTE 'DELETE FROM ' || r.t;
+    -- A table a volume test filled (over 1,000 rows) is truncated too: the deleted rows would stay as dead rows.
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n > 1000 THEN
       EXECUTE 'TRUNCATE ' || r.t || ' CASCADE';
-    ELSE
-      EXECUTE 'DELETE FROM ' || r.t;
     END IF;
   END LOOP;
-  FOR r IN SELECT DISTINCT s.oid::regclass AS s FROM pg_class s
+  -- Only the sequences used since their last restart (pg_sequences shows no last_value before the first nextval),
+  -- set back in place with setval: ALTER SEQUENCE ... RESTART gives the sequence a new file each time.
+  FOR r IN SELECT DISTINCT s.oid::regclass AS s, q.start_value FROM pg_class s
            JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.deptype IN ('a', 'i')
            JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace n ON n.oid = t.relnamespace
-           WHERE s.relkind = 'S' AND n.nspname = 'public' AND t.relname NOT IN ({_PRESERVED}) LOOP
-    EXECUTE 'ALTER SEQUENCE ' || r.s || ' RESTART';
+           JOIN pg_sequences q ON q.schemaname = n.nspname AND q.sequencename = s.relname
+           WHERE s.relkind = 'S' AND n.nspname = 'public' AND t.relname NOT IN ({_PRESERVED})
+             AND q.last_value IS NOT NULL LOOP
+    PERFORM setval(r.s, r.start_value, false);
   END LOOP;
 END
 $$"""

@@ -453,25 +453,28 @@ class Factory:
                 await session.commit()
         return stay.id
 
-    async def many_households(self, count: int, *, org: uuid.UUID | None = None) -> None:
-        """`count` households of `org` in diagnostic, each with one adult, in two bulk statements (for volume tests)."""
+    async def many_households(self, count: int, *, org: uuid.UUID | None = None, batch: str = "V") -> None:
+        """`count` households of `org` in diagnostic, each with one adult, in two bulk statements (for volume tests).
+        Their references are `TE-<batch>-<n>`: call again with another `batch` to add more."""
         org = org or await self.partner_org()
+        prefix = f"TE-{batch}-"
         async with self._maker() as session:
             await session.execute(
                 text(
                     "INSERT INTO households (id, reference, referring_organisation_id, created_by_organisation_id,"
                     " housing_situation, version)"
-                    " SELECT gen_random_uuid(), 'TE-V-' || g, :org, :org, 'shelter', 1 FROM generate_series(1, :n) g"
+                    " SELECT gen_random_uuid(), :prefix || g, :org, :org, 'shelter', 1 FROM generate_series(1, :n) g"
                 ),
-                {"org": org, "n": count},
+                {"org": org, "n": count, "prefix": prefix},
             )
             await session.execute(
                 text(
                     "INSERT INTO household_members (id, household_id, first_name, last_name, first_name_folded,"
                     " last_name_folded, birth_date, role, version)"
                     " SELECT gen_random_uuid(), id, 'Awa', 'Volume', 'awa', 'volume', date '1980-01-01', 'head', 1"
-                    " FROM households WHERE reference LIKE 'TE-V-%'"
-                )
+                    " FROM households WHERE starts_with(reference, :prefix)"
+                ),
+                {"prefix": prefix},
             )
             await session.commit()
 
