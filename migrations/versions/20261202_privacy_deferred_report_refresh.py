@@ -3,8 +3,9 @@
 `report_refresh_trigger()` (the statement-level triggers on stage_transitions, households, household_members and
 housing_allocations that keep `report_households` exact) returns at once inside a transaction that set
 `toit_emploi.report_refresh_deferred` to `on` (`set_config(..., true)`: transaction-local). Only the retention
-job's anonymisation sets it, and it then calls `report_refresh(<the batch's ids>)` itself, once, after its
-statements: the summary stays exact, computed from the anonymised rows, for a third of the work.
+job's anonymisation sets it, and it then brings the batch's summary rows up to date itself, once, after its
+statements (today by marking them anonymised, the only fact anonymisation changes, and `report_refresh` for a
+household without a row: see `privacy/repository.py`). The summary stays exact for a fraction of the work.
 
 Reviewed by hand; no table, column, index or constraint changes. No application import.
 
