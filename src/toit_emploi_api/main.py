@@ -21,7 +21,7 @@ from toit_emploi_api.auth.router import metrics_router
 from toit_emploi_api.auth.router import router as auth_router
 from toit_emploi_api.catalogue.router import router as reference_router
 from toit_emploi_api.core import openapi as openapi_hooks
-from toit_emploi_api.core.database import make_engine, make_sessionmaker
+from toit_emploi_api.core.database import Database, make_engine, make_sessionmaker
 from toit_emploi_api.core.errors import install_error_handlers
 from toit_emploi_api.core.health import router as health_router
 from toit_emploi_api.core.logging import configure_logging
@@ -141,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.database = Database(engine)  # the hot reads' one statement, without an ORM session
     app.state.migration_head = head_revision()
     app.state.metrics = Metrics(engine)
 

@@ -120,7 +120,7 @@ async def mark_dispatched(session: AsyncSession, event_ids: list[uuid.UUID], now
 
 
 # --- the worker: delivery ----------------------------------------------------------------------------------------
-def _claim_due_statement() -> Select[tuple[WebhookDelivery, WebhookSubscription]]:
+def _claim_due_statement() -> Select[WebhookDelivery, WebhookSubscription]:
     earlier = aliased(WebhookDelivery)
     blocked = (
         select(literal(1))
