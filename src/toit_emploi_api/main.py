@@ -25,13 +25,8 @@ from toit_emploi_api.core.database import Database, make_engine, make_sessionmak
 from toit_emploi_api.core.errors import install_error_handlers
 from toit_emploi_api.core.health import router as health_router
 from toit_emploi_api.core.logging import configure_logging
-from toit_emploi_api.core.metrics import Metrics, MetricsMiddleware
-from toit_emploi_api.core.middleware import (
-    BodySizeLimitMiddleware,
-    HttpConformanceMiddleware,
-    RequestContextMiddleware,
-    UrlSafetyMiddleware,
-)
+from toit_emploi_api.core.metrics import Metrics
+from toit_emploi_api.core.middleware import HttpMiddleware
 from toit_emploi_api.core.migrations import head_revision
 from toit_emploi_api.core.request_rules import RequestRules
 from toit_emploi_api.core.settings import DEFAULT_SECRET, Settings, get_settings
@@ -172,13 +167,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def limit_for(path: str) -> int:
         return settings.max_sync_body_bytes if path in LARGE_BODY_PATHS else settings.max_body_bytes
 
-    # Outermost last: the request id wraps everything, including the 413/422 answers of the guards.
-    app.add_middleware(BodySizeLimitMiddleware, limit_for=limit_for)
-    app.add_middleware(UrlSafetyMiddleware)
-    app.add_middleware(HttpConformanceMiddleware)  # Allow on 405, 304 on If-None-Match, Cache-Control: no-store
-    app.add_middleware(RequestContextMiddleware)
-    # Outside the request id: counts every answer with its final status (503s and last-resort 500s included).
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    # One layer for every HTTP rule (core.middleware): metrics outermost (every answer with its final status, 503s
+    # and last-resort 500s included), then the request id and access line, HTTP conformance (Allow on 405, 304 on
+    # If-None-Match, HEAD, Cache-Control: no-store), NUL bytes in the URL and the body cap.
+    app.add_middleware(HttpMiddleware, limit_for=limit_for, metrics=app.state.metrics)
     # CORS outermost, so that even the last-resort 500 reaches a browser frontend with its headers.
     if settings.cors_origins:
         app.add_middleware(
