@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
@@ -11,10 +12,10 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tests.factories import Actor
-from toit_emploi_api.core.errors import is_database_unavailable
+from toit_emploi_api.core.errors import is_database_unavailable, is_transient_conflict
 from toit_emploi_api.core.settings import Settings
 from toit_emploi_api.main import create_app
 
@@ -112,3 +113,50 @@ async def test_no_free_connection_in_the_pool_is_503(settings: Settings, admin: 
         for conn in held:
             await conn.close()
         await app.state.engine.dispose()
+
+
+async def _deadlock(engine: AsyncEngine) -> None:
+    """Two transactions taking two advisory locks in opposite orders: PostgreSQL cancels one (SQLSTATE 40P01)."""
+    async with engine.connect() as first, engine.connect() as second:
+        await first.execute(text("SELECT pg_advisory_xact_lock(880001)"))
+        await second.execute(text("SELECT pg_advisory_xact_lock(880002)"))
+        await first.execute(text("SET LOCAL deadlock_timeout = '50ms'"))
+        await second.execute(text("SET LOCAL deadlock_timeout = '50ms'"))
+        await asyncio.gather(
+            first.execute(text("SELECT pg_advisory_xact_lock(880002)")),
+            second.execute(text("SELECT pg_advisory_xact_lock(880001)")),
+        )
+
+
+async def test_a_real_deadlock_is_a_transient_conflict(settings: Settings) -> None:
+    engine = create_async_engine(settings.async_database_url)
+    try:
+        with pytest.raises(DBAPIError) as raised:
+            await _deadlock(engine)
+        assert is_transient_conflict(raised.value)
+        assert not is_database_unavailable(raised.value)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_deadlock_is_503_transaction_conflict_with_retry_after(settings: Settings) -> None:
+    app: FastAPI = create_app(settings)
+
+    @app.get("/deadlock")
+    async def deadlock() -> None:
+        await _deadlock(app.state.engine)
+
+    try:
+        async with AsyncClient(transport=ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t") as c:
+            r = await c.get("/deadlock")
+        assert r.status_code == 503, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.headers["retry-after"] == "1"
+        assert r.json()["type"] == "urn:toit-emploi:problem:transaction-conflict"
+    finally:
+        await app.state.engine.dispose()
+
+
+def test_other_database_refusals_are_not_transient_conflicts() -> None:
+    assert not is_transient_conflict(_wrapped(asyncpg.exceptions.UndefinedTableError("relation does not exist")))
+    assert not is_transient_conflict(IntegrityError("INSERT", {}, asyncpg.exceptions.UniqueViolationError("dup")))

@@ -418,3 +418,23 @@ async def test_a_households_messages_wait_for_its_earlier_ones(
         "household.stage_changed",
     ]
     assert "They found" not in repr(receiver.verified(sub["secret"]))
+
+
+async def test_deleting_a_household_emits_household_deleted_with_its_block(
+    client: AsyncClient, actors: Factory
+) -> None:
+    partner = await actors.user(Role.PARTNER_WORKER)
+    household = await _household(client, partner)
+    tag = (await client.get(f"{V1}/households/{household}", headers=partner.headers)).headers["ETag"]
+    r = await client.delete(f"{V1}/households/{household}", headers={**partner.headers, "If-Match": tag})
+    assert r.status_code == 204, r.text
+    events = await actors.outbox_events()
+    assert [(e.event_type, str(e.household_id)) for e in events] == [
+        ("household.created", household),
+        ("household.deleted", household),
+    ]
+    deleted = events[1]
+    assert deleted.organisation_id == partner.organisation_id
+    assert deleted.data["household_id"] == household
+    assert deleted.data["stage"] == "diagnostic"
+    assert set(deleted.data) == {"household_id", "reference", "referring_organisation_id", "stage", "stage_entered_at"}

@@ -104,7 +104,7 @@ async def test_bad_bodies(client: AsyncClient, admin: Actor, actors: Factory) ->
     base = {"organisation_id": str(partner), "url": "http://127.0.0.1/", "event_types": ["household.created"]}
     for change, field in (
         ({"event_types": []}, "event_types"),
-        ({"event_types": ["household.deleted"]}, "event_types.0"),
+        ({"event_types": ["household.exploded"]}, "event_types.0"),
         ({"organisation_id": "6f1c1d1e-8a43-4f57-9a1c-2d3b4c5d6e7f"}, "organisation_id"),
         ({"secret": "mine"}, "secret"),
     ):

@@ -280,6 +280,30 @@ def is_database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+# SQLSTATE 40P01 deadlock detected, 40001 serialization failure: PostgreSQL rolled this transaction back because
+# of another one; the request did nothing and is safe to send again.
+_TRANSIENT_CONFLICT_STATES = ("40P01", "40001")
+TRANSACTION_RETRY_AFTER_SECONDS = 1
+
+
+def is_transient_conflict(exc: BaseException) -> bool:
+    """True when PostgreSQL cancelled the transaction to break a deadlock or a serialization conflict."""
+    for error in _chain(exc):
+        code = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if code in _TRANSIENT_CONFLICT_STATES:
+            return True
+    return False
+
+
+def _transaction_conflict_response(request: Request) -> JSONResponse:
+    return problem_response(
+        problems.TRANSACTION_CONFLICT,
+        "Another request changed the same records at the same moment; nothing was changed. Send the request again.",
+        instance=_instance(request),
+        headers={"Retry-After": str(TRANSACTION_RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
+    )
+
+
 def database_unavailable_response(instance: str | None) -> JSONResponse:
     return problem_response(
         problems.DATABASE_UNAVAILABLE,
@@ -291,6 +315,8 @@ def database_unavailable_response(instance: str | None) -> JSONResponse:
 
 async def _on_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """Database errors that are not the request's fault. Anything else not handled stays a real 500."""
+    if is_transient_conflict(exc):
+        return _transaction_conflict_response(request)
     if is_database_unavailable(exc):
         logger.warning("database unavailable", extra={"error_class": type(exc).__name__})
         return database_unavailable_response(_instance(request))
@@ -313,6 +339,9 @@ async def _on_dbapi_error(request: Request, exc: Exception) -> JSONResponse:
     Anything else stays a real 500."""
     if is_database_unavailable(exc):
         return await _on_unavailable(request, exc)
+    if is_transient_conflict(exc):
+        logger.warning("transaction cancelled by a concurrent one", extra={"sqlstate": _sqlstate(exc)})
+        return _transaction_conflict_response(request)
     state = _sqlstate(exc)
     if state.startswith("22") or isinstance(exc, DataError):
         logger.warning("database rejected a value", extra={"sqlstate": state})

@@ -317,9 +317,10 @@ def build_openapi(app: FastAPI, labels: EnumLabels | None = None) -> dict[str, A
                 types[422].append(problems.IDEMPOTENCY_KEY_REUSED.slug)
                 types[409] = [problems.IDEMPOTENCY_KEY_IN_PROGRESS.slug]
             if get_session in calls or get_database in calls:
-                # Every route that uses the database may find it unavailable for a moment (core.errors).
+                # Every route that uses the database may find it unavailable for a moment, or have its transaction
+                # cancelled by PostgreSQL to break a deadlock with another request (core.errors).
                 statuses.add(503)
-                types[503] = [problems.DATABASE_UNAVAILABLE.slug]
+                types[503] = [problems.DATABASE_UNAVAILABLE.slug, problems.TRANSACTION_CONFLICT.slug]
                 responses.setdefault("503", {})["headers"] = {"Retry-After": _RETRY_AFTER}
             if policy != "public":
                 statuses |= {401, 403}

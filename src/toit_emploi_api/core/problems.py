@@ -61,6 +61,9 @@ INTERNAL_ERROR = problem_type("internal-error", "Internal server error", 500)
 NOT_READY = problem_type("not-ready", "Service unavailable", 503)
 DATABASE_UNAVAILABLE = problem_type("database-unavailable", "Database unavailable", 503)
 """The database is unreachable for a moment (restart, failover, no free connection): retry after `Retry-After`."""
+TRANSACTION_CONFLICT = problem_type("transaction-conflict", "Concurrent transaction conflict", 503)
+"""PostgreSQL cancelled this request's transaction to break a deadlock or a serialization conflict with another
+request: nothing was changed; the same request sent again after `Retry-After` normally succeeds."""
 HTTP_ERROR = problem_type("http-error", "HTTP error", 400)
 """Any other status the HTTP layer itself answers with (the status of the answer tells which)."""
 

@@ -497,6 +497,8 @@ async def delete_household(session: AsyncSession, principal: Principal, househol
         household_id=household.id,
         details={"reference": household.reference, "members": len(household.members)},
     )
+    # The event holds the household block only (ids, reference, stage): a partner's system drops its copy.
+    await outbox.emit(session, EventType.HOUSEHOLD_DELETED, **household_event(household))
     await session.flush()
     await repository.delete_household(session, household.id)
 

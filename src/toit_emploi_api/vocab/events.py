@@ -8,6 +8,7 @@ from enum import StrEnum
 
 class EventType(StrEnum):
     HOUSEHOLD_CREATED = "household.created"
+    HOUSEHOLD_DELETED = "household.deleted"
     HOUSEHOLD_STAGE_CHANGED = "household.stage_changed"
     HOUSEHOLD_APPLICATION_SUBMITTED = "household.application_submitted"
     HOUSEHOLD_APPLICATION_PRESENTED = "household.application_presented"
@@ -22,6 +23,7 @@ class EventType(StrEnum):
 HOUSEHOLD_STATUS_EVENTS: frozenset[EventType] = frozenset(
     {
         EventType.HOUSEHOLD_CREATED,
+        EventType.HOUSEHOLD_DELETED,
         EventType.HOUSEHOLD_STAGE_CHANGED,
         EventType.HOUSEHOLD_APPLICATION_SUBMITTED,
         EventType.HOUSEHOLD_APPLICATION_PRESENTED,

@@ -173,6 +173,7 @@ LABELS: Final[dict[str, dict[str, str]]] = {
     },
     "EventType": {
         "household.created": "Foyer créé",
+        "household.deleted": "Foyer supprimé",
         "household.stage_changed": "Changement d'étape",
         "household.application_submitted": "Candidature transmise",
         "household.application_presented": "Candidature présentée",
