@@ -2,7 +2,8 @@
 
 * Database: ``DATABASE_URL`` if set (its households are NOT dropped: bench rows are added once, references
   ``TB-…``), otherwise the embedded PostgreSQL under ``.data/bench-pg`` with a database ``toit_emploi_bench_api``,
-  migrated to head, seeded by bulk SQL with 100,000 households and 250,000 members (``VACUUM ANALYZE`` after).
+  migrated to head, seeded by bulk SQL with 100,000 households and 250,000 members (``VACUUM ANALYZE`` after). That
+  database is kept between runs (the seed costs about a minute); each run empties its ``audit_events`` first.
 * Two servers, one uvicorn worker each, pinned to CPU 0: the app (``create_app``) and ``bench/baseline.py``
   (Starlette + asyncpg, the same statements, the same JWT check).
 * The load generator is this file again (``--loadgen``), in its own process pinned to CPU 1: an asyncio HTTP/1.1
