@@ -18,6 +18,11 @@ changed (rent). "rows written" is measured by PostgreSQL itself: the delta of ``
 ``housing_units`` in ``pg_stat_user_tables`` around the scenario (every inserted or updated row version counts, the
 sync's bookkeeping updates included; nothing else writes that table during the bench).
 
+Besides wall time, each large run prints its **CPU time**: this process's (the app, or the baseline's encoding and
+driver) plus the PostgreSQL server's (every process of the server, read from /proc: the server must run on this
+machine). On a shared, loaded machine wall time mostly measures the queue for the CPU; the CPU ratio is the steadier
+figure (on a quiet 2-core machine the request and its backend run one after the other, so wall ≈ CPU).
+
     .venv/bin/python bench/sync.py [--small 2000] [--large 100000] [--batch 20000] [--rounds 3]
 """
 
@@ -147,11 +152,50 @@ def as_csv(units: list[dict[str, Any]]) -> bytes:
     return buf.getvalue().encode()
 
 
+def _process_cpu(pid: str, children: bool = False) -> float:
+    """utime + stime (and the waited-for children's, for the postmaster) of one process, in ticks."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    return float(ticks + (int(fields[13]) + int(fields[14]) if children else 0))
+
+
+def server_cpu(postmaster: int | None) -> float:
+    """CPU seconds used so far by the PostgreSQL server: the postmaster, its live children, and the exited ones
+    (counted in the postmaster's children's time). 0 when the server is not on this machine."""
+    if postmaster is None:
+        return 0.0
+    ticks = _process_cpu(str(postmaster), children=True)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+                    ticks += _process_cpu(entry.name)
+            except (OSError, ValueError, IndexError):
+                continue  # exited meanwhile
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 class Bench:
     def __init__(self, client: AsyncClient, app: Any, settings: Settings) -> None:
         self.client = client
         self.app = app
         self.settings = settings
+        self.postmaster: int | None = None
+
+    async def find_server(self) -> None:
+        """The postmaster's pid, when the server's data directory is readable here (else CPU is this process's)."""
+        async with self.app.state.sessionmaker() as s:
+            data_dir = (await s.execute(text("SELECT current_setting('data_directory')"))).scalar_one()
+        try:
+            self.postmaster = int((Path(data_dir) / "postmaster.pid").read_text().split()[0])
+            server_cpu(self.postmaster)
+        except (OSError, ValueError, IndexError):
+            self.postmaster = None
+
+    def cpu(self) -> float:
+        """CPU seconds of this process and of the PostgreSQL server so far."""
+        return time.process_time() + server_cpu(self.postmaster)
 
     async def landlord(self, name: str) -> tuple[uuid.UUID, dict[str, str]]:
         org, user = uuid.uuid4(), uuid.uuid4()
@@ -236,7 +280,7 @@ class Bench:
             ("identical re-sync", units),
             ("5% changed", changed(units, 0.05, 7)),
         ):
-            total = 0.0
+            total = cpu = 0.0
             for start in range(0, len(payload), batch):
                 chunk = payload[start : start + batch]
                 rows = [
@@ -255,7 +299,7 @@ class Bench:
                     )
                     for r in rows
                 ]
-                started = time.perf_counter()
+                cpu_started, started = self.cpu(), time.perf_counter()
                 async with self.app.state.engine.connect() as conn:
                     raw = (await conn.get_raw_connection()).driver_connection
                     async with raw.transaction():
@@ -264,7 +308,9 @@ class Bench:
                         await raw.execute("ANALYZE bare_incoming")
                         await raw.execute(upsert)
                 total += (time.perf_counter() - started) * 1000
+                cpu += (self.cpu() - cpu_started) * 1000
             out[name] = total
+            out[f"{name} (CPU)"] = cpu
         return out
 
     async def run(self, label: str, units: list[dict[str, Any]], batch: int, mode: str, fmt: str) -> dict[str, float]:
@@ -274,7 +320,7 @@ class Bench:
         times = {}
         for name, payload in variants:
             since = await self.tuples_written()
-            total = parse = sql = 0.0
+            total = parse = sql = cpu = 0.0
             counts = {"created": 0, "updated": 0, "unchanged": 0, "conflicts": 0}
             for start in range(0, len(payload), batch):
                 chunk = payload[start : start + batch]
@@ -282,7 +328,9 @@ class Bench:
                     body, ctype = json.dumps({"mode": mode, "units": chunk}).encode(), "application/json"
                 else:
                     body, ctype = as_csv(chunk), "text/csv"
+                cpu_started = self.cpu()
                 elapsed, report, timing = await self.post(headers, body, ctype, mode)
+                cpu += (self.cpu() - cpu_started) * 1000
                 total += elapsed
                 parse += timing.get("parse", 0)
                 sql += timing.get("sql", 0)
@@ -292,11 +340,12 @@ class Bench:
             await asyncio.sleep(0.6)  # backends report their counters at most every 0.5 s when idle
             written = await self.tuples_written() - since
             print(
-                f"{name:<18} {total:9.1f} ms   (parse {parse:7.1f} ms, sql {sql:7.1f} ms)   "
+                f"{name:<18} {total:9.1f} ms   (parse {parse:7.1f} ms, sql {sql:7.1f} ms, CPU {cpu:7.1f} ms)   "
                 f"created {counts['created']:>6}  updated {counts['updated']:>6}  unchanged {counts['unchanged']:>6}"
                 f"   rows written {written}"
             )
             times[name] = total
+            times[f"{name} (CPU)"] = cpu
         return times
 
 
@@ -305,6 +354,7 @@ async def main(args: argparse.Namespace, url: str) -> None:
     app = create_app(settings)
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://bench", timeout=120) as client:
         bench = Bench(client, app, settings)
+        await bench.find_server()
         # Warm up the connection pool and the prepared statements, as on a running server.
         _, warm_headers = await bench.landlord("warm-up")
         for _ in range(3):
@@ -313,6 +363,8 @@ async def main(args: argparse.Namespace, url: str) -> None:
             )
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"PostgreSQL: {url.rsplit('@', 1)[-1].split('?')[0]}   CPUs: {os.cpu_count()}   load average: {load}")
+        if bench.postmaster is None:
+            print("(the server's processes are not readable here: CPU figures are this process's only)")
         await bench.run("Polygone", make_units(args.small, 1, "POL"), args.batch, "snapshot", "json")
         await bench.run("Polygone CSV", make_units(args.small, 2, "PCSV"), args.batch, "snapshot", "csv")
         # Interleaved rounds (app then baseline, the order alternating): ratios of medians, side by side.
@@ -338,7 +390,7 @@ async def main(args: argparse.Namespace, url: str) -> None:
             bare_ms = statistics.median(r[name] for r in bare_runs)
             ratios = ", ".join(f"{a[name] / b[name]:.2f}" for a, b in zip(app_runs, bare_runs, strict=True))
             print(
-                f"{name:<18} app {app_ms:9.1f} ms   bare {bare_ms:9.1f} ms   ratio {app_ms / bare_ms:5.2f}"
+                f"{name:<24} app {app_ms:9.1f} ms   bare {bare_ms:9.1f} ms   ratio {app_ms / bare_ms:5.2f}"
                 f"   (per round: {ratios})"
             )
     await app.state.engine.dispose()

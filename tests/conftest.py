@@ -13,6 +13,7 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.etag_guard import ETagMarkGuard
 from tests.factories import TEST_PASSWORD, Actor, Factory
 from toit_emploi_api.core import embedded, migrations
 from toit_emploi_api.core.settings import Settings
@@ -141,7 +142,8 @@ async def clean_db(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
 
 @pytest.fixture
 async def client(app: FastAPI, clean_db: None) -> AsyncIterator[AsyncClient]:
-    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as c:
+    # ETagMarkGuard: every answer with an ETag must come from a route marked `answers_etag` (tests/etag_guard.py).
+    async with AsyncClient(transport=ASGITransport(app=ETagMarkGuard(app)), base_url="http://testserver") as c:
         yield c
 
 

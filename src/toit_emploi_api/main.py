@@ -93,6 +93,7 @@ def freeze_startup_objects() -> None:
 
 
 def _operation_id(route: APIRoute) -> str:
+    """A route's OpenAPI `operationId` is its function's name (`households_get`): routes do not restate it."""
     return route.name
 
 
@@ -107,9 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The background worker (webhook deliveries, …) runs in the API process unless told otherwise; the daily
         # retention run (privacy.scheduler) when this process is the one meant to run it.
         task = (
-            asyncio.create_task(retention_loop(app.state.sessionmaker, settings))
-            if settings.retention_scheduler
-            else None
+            asyncio.create_task(retention_loop(app.state.sessionmaker, settings)) if settings.runs_retention else None
         )
         async with AsyncExitStack() as stack:
             if settings.worker_in_serve:

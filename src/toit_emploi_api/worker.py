@@ -106,7 +106,7 @@ async def run(
             # inside `serve` the app's lifespan starts that loop itself.
             retention = (
                 asyncio.create_task(retention_loop(sessionmaker, settings), name="retention")
-                if engine is not None and settings.retention_scheduler
+                if engine is not None and settings.runs_retention
                 else None
             )
             logger.info("worker started", extra={"lanes": len(lanes)})

@@ -7,8 +7,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI
 from httpx import AsyncClient
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.factories import Actor, Factory
@@ -138,13 +139,25 @@ async def test_snapshot_revives_an_unavailable_unit_it_lists(client: AsyncClient
 
 
 async def test_identical_resync_writes_nothing(
-    client: AsyncClient, polygone: Landlord, sessionmaker: async_sessionmaker[AsyncSession]
+    app: FastAPI, client: AsyncClient, polygone: Landlord, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     units = [unit(f"G-{i}", rent=f"{400 + i}.50", latitude=44.9263123, longitude="2.4399") for i in range(25)]
     assert counts((await sync_json(client, polygone, units)).json()) == (25, 0, 0, 0)
     before = await snapshot_rows(sessionmaker, polygone.organisation_id)
-    r = await sync_json(client, polygone, units)
+    statements: list[str] = []
+
+    def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(app.state.engine.sync_engine, "before_cursor_execute", listener)
+    try:
+        r = await sync_json(client, polygone, units)
+    finally:
+        event.remove(app.state.engine.sync_engine, "before_cursor_execute", listener)
     assert counts(r.json()) == (0, 0, 25, 0)
+    # Every unit found and none locked: the upsert statement is not even run.
+    assert [s for s in statements if "FOR UPDATE" in s]
+    assert not [s for s in statements if "ON CONFLICT" in s]
     after = await snapshot_rows(sessionmaker, polygone.organisation_id)
     # Same version, updated_at, last_synced_at, and the same physical row version (xmin): nothing was written.
     assert after == before
@@ -288,6 +301,41 @@ async def test_row_errors_name_row_field_and_reason(client: AsyncClient, polygon
     assert messages[(7, "colour")] == "unknown field"
     assert body["invalid_rows"] == 12
     assert body["created"] == 1
+
+
+async def test_references_equal_but_for_padding_are_duplicates_even_past_200_characters(
+    client: AsyncClient, polygone: Landlord, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # The same reference twice in one body, the second padded past 200 characters (spaces, a tab, a no-break and an
+    # ideographic space, which the validation strips): a duplicate on both rows, never two units nor a 500 (the
+    # upsert cannot take one key twice).
+    for padding in (" " * 250, "\t" * 120 + "\u00a0" * 120, "\u3000" * 210):
+        for units in (
+            [unit("PAD-1"), unit("PAD-1" + padding)],
+            [unit(padding + "PAD-1"), unit("PAD-1", rent="500.00")],
+            [unit("PAD-1" + padding, rent="412.3"), unit(" PAD-1 ")],  # neither in canonical form: the full path
+        ):
+            r = await sync_json(client, polygone, units)
+            assert r.status_code == 422, r.text
+            problem = r.json()
+            assert problem["type"] == "urn:toit-emploi:problem:sync-invalid-rows"
+            assert [(e["row"], e["field"], e["landlord_reference"], e["message"]) for e in problem["row_errors"]] == [
+                (1, "landlord_reference", "PAD-1", "duplicate reference in this sync (rows 1, 2)"),
+                (2, "landlord_reference", "PAD-1", "duplicate reference in this sync (rows 1, 2)"),
+            ]
+            # With another valid row, and with an invalid one too (the rows are then validated one by one).
+            for others, invalid in (([unit("PAD-2")], 2), ([unit("PAD-2"), unit("PAD-3", rooms=0)], 3)):
+                r = await sync_json(client, polygone, [*units, *others], partial="true")
+                assert r.status_code == 200, r.text
+                body = r.json()
+                assert (body["invalid_rows"], body["created"] + body["unchanged"]) == (invalid, 1)
+                assert [e["landlord_reference"] for e in body["errors"]][:2] == ["PAD-1", "PAD-1"]
+        csv_body = CSV_HEADER + "\n" + csv_line("PAD-1") + "\n" + csv_line("PAD-1" + padding) + "\n"
+        r = await sync_csv(client, polygone, csv_body)
+        assert r.status_code == 422, r.text
+        assert [(e["row"], e["field"]) for e in r.json()["row_errors"]] == [(1, "REFLOG"), (2, "REFLOG")]
+    rows = await snapshot_rows(sessionmaker, polygone.organisation_id)
+    assert sorted(rows) == ["PAD-2"]
 
 
 async def test_csv_row_errors_use_csv_headers(client: AsyncClient, polygone: Landlord) -> None:
@@ -485,6 +533,31 @@ async def test_sync_racing_a_reservation_reports_the_conflict(
     ]
     rows = await snapshot_rows(sessionmaker, polygone.organisation_id)
     assert (rows["RACE-1"]["status"], str(rows["RACE-1"]["rent"])) == ("reserved", "412.30")
+
+
+async def test_sync_does_not_wait_for_a_locked_unit_it_leaves_as_it_is(
+    client: AsyncClient, polygone: Landlord, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # Only the rows the sync may write, clear or report are locked: an identical vacant unit is not, so a
+    # transaction holding it (here: reserving it, not committed yet) does not hold up a re-sync, which reports it
+    # unchanged, as if the sync had run first; RACE-2's change is applied.
+    await sync_json(client, polygone, [unit("RACE-1"), unit("RACE-2")])
+    async with sessionmaker() as a:
+        await a.execute(
+            text(
+                "UPDATE housing_units SET status = 'reserved', version = version + 1"
+                " WHERE landlord_organisation_id = :o AND landlord_reference = 'RACE-1'"
+            ),
+            {"o": polygone.organisation_id},
+        )
+        r = await asyncio.wait_for(
+            sync_json(client, polygone, [unit("RACE-1"), unit("RACE-2", rent="500.00")], mode="delta"), timeout=10
+        )
+        assert r.status_code == 200, r.text
+        assert (counts(r.json()), r.json()["conflicts"]) == ((0, 1, 1, 0), [])
+        await a.commit()
+    rows = await snapshot_rows(sessionmaker, polygone.organisation_id)
+    assert (rows["RACE-1"]["status"], str(rows["RACE-2"]["rent"])) == ("reserved", "500.00")
 
 
 async def test_relay_apartment_with_a_booked_stay_is_held(

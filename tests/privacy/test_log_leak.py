@@ -1,27 +1,38 @@
 """No personal data in logs: a full scenario (accounts and sign-ins, create, list, search, read, export, pipeline
-moves with notes, errors including 422s carrying bad values, another organisation's 404s, erasure) with every
-logger of the server captured at DEBUG, and no name, birth date, note or email of the scenario in any log line, nor
-in any problem's `detail` that the request did not send itself (a 422 may name the unknown field you sent; it never
-tells another organisation's worker anything about the family)."""
+moves with notes, follow-up entries, the desk, matching, the CSV export, errors including 422s carrying bad values,
+another organisation's 404s, erasure) with every logger of the server captured at DEBUG, and no name, birth date,
+note or email of the scenario in any log line, nor in any problem's `detail` that the request did not send itself
+(a 422 may name the unknown field you sent; it never tells another organisation's worker anything about the
+family). The same scenario checks the audit trail's completeness: each request carries its own X-Request-ID, and
+every successful write, every failed sign-in and every read of personal data has an audit event with that request
+id."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from httpx import ASGITransport, AsyncClient, Response
+from httpx import ASGITransport, AsyncClient, Request, Response
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.factories import TEST_PASSWORD, Actor, Factory
+from toit_emploi_api.core.clock import today
 from toit_emploi_api.vocab.roles import OrganisationKind, Role
+from toit_emploi_api.vocab.stages import Stage
 
 FIRST, LAST = "Zéphyrine", "Oublieuse-Brumaire"
 BIRTH = "1984-07-19"
 NOTE = "Hébergée chez une tante rue des Lilas"
 EMAIL = "claire.confidentielle@charonne.example"
 SECRETS = (FIRST, LAST, BIRTH, "19/07/1984", NOTE, EMAIL, "Lilas", "Brumaire")
+# Reads that return no personal data (reference data, aggregated figures, the manager's agenda by reference).
+NOT_PERSONAL = ("/api/v1/rome-codes", "/api/v1/communes", "/api/v1/vocabularies", "/api/v1/reports/", "/api/v1/agenda")
 # The test client's own loggers are not the server's.
 CLIENT_LOGGERS = ("httpx", "httpcore")
 
@@ -55,18 +66,31 @@ def capture() -> Iterator[Capture]:
 
 
 async def test_no_personal_data_in_logs_or_problem_details(
-    app: FastAPI, clean_db: None, actors: Factory, admin: Actor, capture: Capture
+    app: FastAPI,
+    clean_db: None,
+    actors: Factory,
+    admin: Actor,
+    capture: Capture,
+    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     details: list[tuple[str, str]] = []  # (the problem's detail, what its request sent)
+    calls: list[tuple[str, str, int, str]] = []  # (method, path, status, request id)
+
+    async def name(request: Request) -> None:
+        request.headers["X-Request-ID"] = f"leak-{uuid.uuid4().hex[:12]}"
 
     async def collect(response: Response) -> None:
         await response.aread()
+        request = response.request
+        calls.append((request.method, request.url.path, response.status_code, request.headers["X-Request-ID"]))
         if response.headers.get("content-type", "").startswith("application/problem+json"):
-            sent = str(response.request.url) + response.request.content.decode()
+            sent = str(request.url) + request.content.decode()
             details.append((str(response.json().get("detail")), sent))
 
     async with AsyncClient(
-        transport=ASGITransport(app=app), base_url="http://testserver", event_hooks={"response": [collect]}
+        transport=ASGITransport(app=app),
+        base_url="http://testserver",
+        event_hooks={"request": [name], "response": [collect]},
     ) as client:
         await scenario(client, actors, admin)
 
@@ -77,6 +101,23 @@ async def test_no_personal_data_in_logs_or_problem_details(
         told = [d for d, sent in details if secret.lower() in d.lower() and secret.lower() not in sent.lower()]
         assert not told, f"{secret!r} in a problem detail: {told}"
     assert len(details) >= 8
+
+    # The same scenario's audit trail: every write that succeeded, every failed sign-in, and every read of personal
+    # data (everything under /api/v1 but the reference data and the reports) left an event with its request id.
+    async with sessionmaker() as session:
+        recorded = set((await session.execute(text("SELECT DISTINCT request_id FROM audit_events"))).scalars())
+    unrecorded = [
+        (method, path, status)
+        for method, path, status, rid in calls
+        if rid not in recorded
+        and (
+            (method != "GET" and status < 300)
+            or (path == "/api/v1/auth/token" and status == 400)
+            or (method == "GET" and status == 200 and path.startswith("/api/v1/") and not path.startswith(NOT_PERSONAL))
+        )
+    ]
+    assert not unrecorded
+    assert len(recorded) > 30
 
 
 async def scenario(client: AsyncClient, actors: Factory, admin: Actor) -> None:
@@ -192,6 +233,24 @@ async def scenario(client: AsyncClient, actors: Factory, admin: Actor) -> None:
     )
     await ok(await client.get(f"/api/v1/households/{hid}/transitions", headers=sm.headers))
     await ok(await client.get(f"/api/v1/households/{hid}/placements", headers=sm.headers))
+
+    # A family in follow-up: entries with notes (and a 422 quoting a bad value), the desk, matching, the CSV export.
+    f = await actors.household(stage=Stage.FOLLOW_UP, org=org, first_name=FIRST, last_name=LAST)
+    entries = f"/api/v1/households/{f.id}/follow-up-entries"
+    entry = {"entry_date": today().isoformat(), "domain": "schooling", "note": NOTE}
+    await ok(await client.post(entries, json=entry, headers=sm.headers), 201)
+    await ok(await client.post(entries, json={**entry, "domain": NOTE}, headers=sm.headers), 422)
+    later = (today() + timedelta(days=3)).isoformat()
+    await ok(await client.post(entries, json={**entry, "entry_date": later}, headers=sm.headers), 422)
+    await ok(await client.get(entries, headers=sm.headers))
+    await ok(await client.get(entries, headers=other.headers), 403)  # partner workers never read entries
+    g = await actors.household(stage=Stage.MATCHING, org=org, first_name=FIRST, last_name=LAST)
+    await ok(await client.get(f"/api/v1/households/{g.id}/suggestions", headers=sm.headers))
+    await ok(await client.get("/api/v1/placements", headers=sm.headers))
+    await ok(await client.get("/api/v1/relay-stays", headers=sm.headers))
+    await ok(await client.get("/api/v1/households", params={"q": LAST}, headers={**sm.headers, "Accept": "text/csv"}))
+    await ok(await client.get("/api/v1/retention/due", headers=sm.headers))
+    await ok(await client.get(f"/api/v1/households/{f.id}/access-log", headers=sm.headers))
 
     # The data subject's rights, the admin's trail.
     await ok(await client.get(f"/api/v1/households/{hid}/export", headers=sm.headers))

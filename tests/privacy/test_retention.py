@@ -290,6 +290,14 @@ async def test_one_run_at_a_time(
     assert len(await arrange.fetch_events("household.anonymise")) == 1
 
 
+def test_the_daily_run_is_on_by_itself_in_production() -> None:
+    production = {"environment": "production", "DATABASE_URL": "postgresql://db/x", "jwt_secret": "s" * 40}
+    assert Settings(**production).runs_retention is True  # type: ignore[arg-type]
+    assert Settings(**production, retention_scheduler=False).runs_retention is False  # type: ignore[arg-type]
+    assert Settings(environment="test").runs_retention is False
+    assert Settings(environment="local", retention_scheduler=True).runs_retention is True
+
+
 @pytest.mark.parametrize("months", [23])
 def test_retention_period_is_at_least_24_months(months: int) -> None:
     with pytest.raises(ValueError, match="retention_months"):

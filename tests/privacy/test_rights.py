@@ -150,7 +150,15 @@ async def test_cli_retention_run(
         return main(["retention", "run", *argv])
 
     loop = asyncio.get_running_loop()
-    assert await loop.run_in_executor(None, run, "--as-of", "2020-01-01") == 2
+    assert await loop.run_in_executor(None, run, "--as-of", "2020-01-01") == 2  # --as-of only with --dry-run
+    assert await loop.run_in_executor(None, run, "--dry-run", "--as-of", "2020-01-01") == 0
+    assert json.loads(capsys.readouterr().out) | {"households": []} == {
+        "dry_run": True,
+        "as_of": "2020-01-01",
+        "count": 0,
+        "households": [],
+        "skipped": False,
+    }
     assert await loop.run_in_executor(None, run, "--dry-run") == 0
     out = json.loads(capsys.readouterr().out)
     assert out["dry_run"] is True

@@ -36,7 +36,16 @@ from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND
-from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, with_etag
+from toit_emploi_api.core.resources import (
+    IfMatchDep,
+    Page,
+    PageDep,
+    answers_etag,
+    created,
+    created_answer,
+    etag_answer,
+    with_etag,
+)
 from toit_emploi_api.vocab.problems import EMAIL_TAKEN, LAST_ADMIN, ORGANISATION_NAME_TAKEN, SELF_LOCKOUT
 
 router = APIRouter(prefix="/api/v1", tags=["administration"])
@@ -49,13 +58,8 @@ def _with_secret(response: Response, client: ApiClient, secret: str) -> ApiClien
 
 
 # --- organisations -----------------------------------------------------------------------------------------
-@router.get(
-    "/organisations",
-    operation_id="organisations_list",
-    summary="List organisations",
-    response_model=Page[OrganisationOut],
-)
-async def list_organisations(
+@router.get("/organisations", summary="List organisations")
+async def organisations_list(
     _: AdminDep,
     session: SessionDep,
     page: PageDep,
@@ -68,14 +72,13 @@ async def list_organisations(
 
 @router.post(
     "/organisations",
-    operation_id="organisations_create",
     summary="Create an organisation",
     status_code=status.HTTP_201_CREATED,
-    response_model=OrganisationOut,
     responses=problem_responses(ORGANISATION_NAME_TAKEN),
 )
 @idempotent
-async def create_organisation(
+@answers_etag
+async def organisations_create(
     admin: AdminDep, session: SessionDep, body: OrganisationCreate, response: Response
 ) -> OrganisationOut:
     """Create an organisation (admin only), active. Its `kind` is `operator` (Aurore), `referral_partner` (the
@@ -84,31 +87,23 @@ async def create_organisation(
 
     Answers 201 with the organisation, its `ETag` and `Location`."""
     org = await service.create_organisation(session, body, actor=admin)
-    created(response, org.version, f"/api/v1/organisations/{org.id}")
-    return OrganisationOut.model_validate(org)
+    return created_answer(response, OrganisationOut, org, f"/api/v1/organisations/{org.id}")
 
 
-@router.get(
-    "/organisations/{organisation_id}",
-    operation_id="organisations_get",
-    summary="Read an organisation",
-    response_model=OrganisationOut,
-    responses=_READ,
-)
-async def get_organisation(_: AdminDep, org: CurrentOrganisation, response: Response) -> OrganisationOut:
+@router.get("/organisations/{organisation_id}", summary="Read an organisation", responses=_READ)
+@answers_etag
+async def organisations_get(_: AdminDep, org: CurrentOrganisation, response: Response) -> OrganisationOut:
     """One organisation with its `ETag` (admin only); 404 when unknown."""
-    with_etag(response, org.version)
-    return OrganisationOut.model_validate(org)
+    return etag_answer(response, OrganisationOut, org)
 
 
 @router.patch(
     "/organisations/{organisation_id}",
-    operation_id="organisations_update",
     summary="Rename or (de)activate an organisation",
-    response_model=OrganisationOut,
     responses=problem_responses(NOT_FOUND, ORGANISATION_NAME_TAKEN, LAST_ADMIN),
 )
-async def update_organisation(
+@answers_etag
+async def organisations_update(
     admin: AdminDep,
     session: SessionDep,
     org: LockedOrganisation,
@@ -123,13 +118,12 @@ async def update_organisation(
     a name already taken (ignoring case) is `409 organisation-name-taken`."""
     if_match.check(org.version)
     org = await service.update_organisation(session, org, body, actor=admin)
-    with_etag(response, org.version)
-    return OrganisationOut.model_validate(org)
+    return etag_answer(response, OrganisationOut, org)
 
 
 # --- users -------------------------------------------------------------------------------------------------
-@router.get("/users", operation_id="users_list", summary="List users", response_model=Page[UserOut])
-async def list_users(
+@router.get("/users", summary="List users")
+async def users_list(
     admin: AdminDep,
     session: SessionDep,
     page: PageDep,
@@ -145,14 +139,13 @@ async def list_users(
 
 @router.post(
     "/users",
-    operation_id="users_create",
     summary="Create a user",
     status_code=status.HTTP_201_CREATED,
-    response_model=UserOut,
     responses=problem_responses(EMAIL_TAKEN),
 )
 @idempotent
-async def create_user(admin: AdminDep, session: SessionDep, body: UserCreate, response: Response) -> UserOut:
+@answers_etag
+async def users_create(admin: AdminDep, session: SessionDep, body: UserCreate, response: Response) -> UserOut:
     """Create a person's account (admin only), active: `email` (stored lower case, unique: `409 email-taken`),
     `full_name`, `role`, `organisation_id` and a `password` of 12 to 128 characters (hashed with Argon2id; spaces
     are kept).
@@ -161,28 +154,24 @@ async def create_user(admin: AdminDep, session: SessionDep, body: UserCreate, re
     `landlord`…); an unknown organisation or a role that does not fit is 422 naming the field.
     Answers 201 with the user, its `ETag` and `Location`."""
     user = await service.create_user(session, body, actor=admin)
-    created(response, user.version, f"/api/v1/users/{user.id}")
-    return UserOut.model_validate(user)
+    return created_answer(response, UserOut, user, f"/api/v1/users/{user.id}")
 
 
-@router.get(
-    "/users/{user_id}", operation_id="users_get", summary="Read a user", response_model=UserOut, responses=_READ
-)
-async def get_user(admin: AdminDep, session: SessionDep, user: CurrentUser, response: Response) -> UserOut:
+@router.get("/users/{user_id}", summary="Read a user", responses=_READ)
+@answers_etag
+async def users_get(admin: AdminDep, session: SessionDep, user: CurrentUser, response: Response) -> UserOut:
     """One user with its `ETag` (admin only); 404 when unknown. The read is recorded (`user.read`)."""
     await service.record_user_read(session, admin, [user], listed=False)
-    with_etag(response, user.version)
-    return UserOut.model_validate(user)
+    return etag_answer(response, UserOut, user)
 
 
 @router.patch(
     "/users/{user_id}",
-    operation_id="users_update",
     summary="Change a user",
-    response_model=UserOut,
     responses=problem_responses(NOT_FOUND, SELF_LOCKOUT, LAST_ADMIN),
 )
-async def update_user(
+@answers_etag
+async def users_update(
     admin: AdminDep, session: SessionDep, user: LockedUser, body: UserUpdate, if_match: IfMatchDep, response: Response
 ) -> UserOut:
     """Change a user's `full_name`, `role`, `password` or `active` (admin only), with `If-Match` from your last read.
@@ -192,15 +181,12 @@ async def update_user(
     deactivated or demoted (`409 last-admin`)."""
     if_match.check(user.version)
     user = await service.update_user(session, user, body, acting_user_id=admin.id, actor=admin)
-    with_etag(response, user.version)
-    return UserOut.model_validate(user)
+    return etag_answer(response, UserOut, user)
 
 
 # --- API clients -------------------------------------------------------------------------------------------
-@router.get(
-    "/api-clients", operation_id="api_clients_list", summary="List API clients", response_model=Page[ApiClientOut]
-)
-async def list_api_clients(
+@router.get("/api-clients", summary="List API clients")
+async def api_clients_list(
     _: AdminDep,
     session: SessionDep,
     page: PageDep,
@@ -211,15 +197,10 @@ async def list_api_clients(
     return (await service.list_page(session, ApiClient, page, sort.value)).to(ApiClientOut.model_validate)
 
 
-@router.post(
-    "/api-clients",
-    operation_id="api_clients_create",
-    summary="Create an API client",
-    status_code=status.HTTP_201_CREATED,
-    response_model=ApiClientWithSecret,
-)
+@router.post("/api-clients", summary="Create an API client", status_code=status.HTTP_201_CREATED)
 @idempotent
-async def create_api_client(
+@answers_etag
+async def api_clients_create(
     admin: AdminDep, session: SessionDep, body: ApiClientCreate, response: Response
 ) -> ApiClientWithSecret:
     """Create an API client for a partner system (admin only): a `name`, a `role` and an `organisation_id`.
@@ -233,27 +214,16 @@ async def create_api_client(
     return _with_secret(response, client, secret)
 
 
-@router.get(
-    "/api-clients/{api_client_id}",
-    operation_id="api_clients_get",
-    summary="Read an API client",
-    response_model=ApiClientOut,
-    responses=_READ,
-)
-async def get_api_client(_: AdminDep, client: CurrentApiClient, response: Response) -> ApiClientOut:
+@router.get("/api-clients/{api_client_id}", summary="Read an API client", responses=_READ)
+@answers_etag
+async def api_clients_get(_: AdminDep, client: CurrentApiClient, response: Response) -> ApiClientOut:
     """One API client with its `ETag` (admin only), without its secret; 404 when unknown."""
-    with_etag(response, client.version)
-    return ApiClientOut.model_validate(client)
+    return etag_answer(response, ApiClientOut, client)
 
 
-@router.patch(
-    "/api-clients/{api_client_id}",
-    operation_id="api_clients_update",
-    summary="Change an API client",
-    response_model=ApiClientOut,
-    responses=_READ,
-)
-async def update_api_client(
+@router.patch("/api-clients/{api_client_id}", summary="Change an API client", responses=_READ)
+@answers_etag
+async def api_clients_update(
     admin: AdminDep,
     session: SessionDep,
     client: LockedApiClient,
@@ -267,19 +237,13 @@ async def update_api_client(
     (422)."""
     if_match.check(client.version)
     client = await service.update_api_client(session, client, body, actor=admin)
-    with_etag(response, client.version)
-    return ApiClientOut.model_validate(client)
+    return etag_answer(response, ApiClientOut, client)
 
 
-@router.post(
-    "/api-clients/{api_client_id}/secret",
-    operation_id="api_clients_rotate_secret",
-    summary="Rotate an API client's secret",
-    response_model=ApiClientWithSecret,
-    responses=_READ,
-)
+@router.post("/api-clients/{api_client_id}/secret", summary="Rotate an API client's secret", responses=_READ)
 @idempotent
-async def rotate_api_client_secret(
+@answers_etag
+async def api_clients_rotate_secret(
     admin: AdminDep, session: SessionDep, client: LockedApiClient, if_match: IfMatchDep, response: Response
 ) -> ApiClientWithSecret:
     """Issue a new secret for an API client (admin only), with `If-Match` from your last read: the old secret stops

@@ -78,7 +78,6 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
 
 @router.post(
     "/auth/token",
-    operation_id="auth_issue_token",
     summary="Get an access token",
     dependencies=[Depends(public_route)],
     response_model=TokenOut,
@@ -86,7 +85,7 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
         OAUTH_INVALID_REQUEST, OAUTH_INVALID_GRANT, OAUTH_UNSUPPORTED_GRANT_TYPE, OAUTH_INVALID_CLIENT
     ),
 )
-async def issue_token(
+async def auth_issue_token(
     request: Request,
     session: SessionDep,
     grant_type: Annotated[str | None, Form(max_length=64, examples=["password"])] = None,
@@ -144,14 +143,13 @@ async def issue_token(
 
 @router.post(
     "/auth/revoke",
-    operation_id="auth_revoke_token",
     summary="Sign out (revoke a token)",
     dependencies=[Depends(public_route)],
     status_code=200,
     response_class=Response,
     responses={200: {"description": "Revoked, or the token was unknown (the answer is the same)."}},
 )
-async def revoke_token(
+async def auth_revoke_token(
     request: Request,
     session: SessionDep,
     token: Annotated[str, Form(max_length=4096, description="The refresh token (or access token) to revoke.")],
@@ -173,8 +171,8 @@ async def revoke_token(
     return Response(status_code=200, headers={"Cache-Control": "no-store"})
 
 
-@router.get("/me", operation_id="auth_get_me", summary="Who am I", response_model=MeOut)
-async def get_me(session: SessionDep, principal: Annotated[Principal, Depends(ALL_ROLES_POLICY)]) -> MeOut:
+@router.get("/me", summary="Who am I")
+async def auth_get_me(session: SessionDep, principal: Annotated[Principal, Depends(ALL_ROLES_POLICY)]) -> MeOut:
     """Who the bearer token belongs to, for every authenticated caller whatever its role.
 
     The answer has `kind` (`user` or `client`), `id`, `role` and the `organisation` (`id`, `name`, `kind`); for a
@@ -196,7 +194,6 @@ async def get_me(session: SessionDep, principal: Annotated[Principal, Depends(AL
 
 @metrics_router.get(
     "/metrics",
-    operation_id="metrics",
     summary="Prometheus metrics",
     dependencies=[Depends(metrics_reader)],
     response_class=Response,

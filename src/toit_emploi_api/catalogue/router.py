@@ -13,7 +13,7 @@ from toit_emploi_api.catalogue.schemas import CommuneOut, CommuneSort, RomeCodeO
 from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.problems import NOT_FOUND
-from toit_emploi_api.core.resources import Page, PageDep, SortQuery
+from toit_emploi_api.core.resources import Page, PageDep, SortQuery, search_query
 from toit_emploi_api.vocab import labels
 from toit_emploi_api.vocab.roles import Role
 
@@ -30,19 +30,17 @@ CommuneReaderDep = Annotated[
 ]
 
 
-@router.get("/rome-codes", summary="Search ROME codes", response_model=Page[RomeCodeOut])
+@router.get("/rome-codes", summary="Search ROME codes")
 async def rome_codes_list(
     _: ReaderDep,
     session: SessionDep,
     page: PageDep,
     q: Annotated[
         str | None,
-        Query(
-            min_length=1,
-            max_length=100,
-            description="Words of the label (case and accents ignored: `maconnerie` finds `Maçonnerie`) "
-            "or the start of a code (`F17`).",
-            examples=["maconnerie"],
+        search_query(
+            "Words of the label (case and accents ignored: `maconnerie` finds `Maçonnerie`) or the start of a code "
+            "(`F17`).",
+            "maconnerie",
         ),
     ] = None,
     sort: Annotated[RomeCodeSort, SortQuery] = RomeCodeSort.CODE,
@@ -57,12 +55,7 @@ async def rome_codes_list(
     return (await service.list_rome_codes(session, q, page, sort.value)).to(RomeCodeOut.model_validate)
 
 
-@router.get(
-    "/rome-codes/{code}",
-    summary="Read a ROME code",
-    response_model=RomeCodeOut,
-    responses=problem_responses(NOT_FOUND),
-)
+@router.get("/rome-codes/{code}", summary="Read a ROME code", responses=problem_responses(NOT_FOUND))
 async def rome_codes_get(
     _: ReaderDep,
     session: SessionDep,
@@ -73,19 +66,17 @@ async def rome_codes_get(
     return RomeCodeOut.model_validate(await service.get_rome_code(session, code))
 
 
-@router.get("/communes", summary="Search communes", response_model=Page[CommuneOut])
+@router.get("/communes", summary="Search communes")
 async def communes_list(
     _: CommuneReaderDep,
     session: SessionDep,
     page: PageDep,
     q: Annotated[
         str | None,
-        Query(
-            min_length=1,
-            max_length=100,
-            description="Words starting words of the name (case, accents, hyphens and apostrophes ignored: "
-            "`saint flour` finds `Saint-Flour`), the start of an INSEE code (`150`) or a postcode (`15000`).",
-            examples=["aurillac"],
+        search_query(
+            "Words starting words of the name (case, accents, hyphens and apostrophes ignored: `saint flour` finds "
+            "`Saint-Flour`), the start of an INSEE code (`150`) or a postcode (`15000`).",
+            "aurillac",
         ),
     ] = None,
     department: Annotated[
@@ -113,12 +104,7 @@ async def communes_list(
     )
 
 
-@router.get(
-    "/communes/{insee_code}",
-    summary="Read a commune",
-    response_model=CommuneOut,
-    responses=problem_responses(NOT_FOUND),
-)
+@router.get("/communes/{insee_code}", summary="Read a commune", responses=problem_responses(NOT_FOUND))
 async def communes_get(
     _: CommuneReaderDep,
     session: SessionDep,
@@ -138,7 +124,7 @@ AnyRoleDep = Annotated[
 ]
 
 
-@router.get("/vocabularies", summary="French labels of every enumerated value", response_model=Vocabularies)
+@router.get("/vocabularies", summary="French labels of every enumerated value")
 async def vocabularies_list(_: AnyRoleDep, response: Response) -> Vocabularies:
     """Every vocabulary of the API (stages, withdrawal reasons, roles, statuses, levels…) with the French label of
     each value, for a frontend's lists and badges: `{"Stage": [{"code": "relay_stay", "label": "Séjour en

@@ -6,7 +6,7 @@ Rules applied to every operation (a route gets them by being mounted):
   applies, 412/428 with the If-Match dependency (and the header required), 413 on bodies, 415 on JSON bodies, 422
   wherever a parameter, a body or the unknown-query-parameter rule applies (not on the liveness probes), 500;
 - response headers: `X-Request-ID` on every answer, `Cache-Control` under `/api/`, `ETag` on the 2xx of a handler
-  that sets one (`with_etag`, `created`, `etag_for`), `Location` on a 201, `Idempotent-Replayed` where the
+  marked `answers_etag`, `Location` on a 201, `Idempotent-Replayed` where the
   operation takes `Idempotency-Key`, `WWW-Authenticate` on a 401, `Retry-After` on a 429 or 503;
 - conditional GET: a GET that answers an `ETag` takes `If-None-Match` and documents its 304;
 - every enum carries `x-enum-descriptions` (French labels, parallel to `enum`) when a labeller is installed;
@@ -15,7 +15,6 @@ Rules applied to every operation (a route gets them by being mounted):
 
 from __future__ import annotations
 
-import inspect
 import re
 from typing import Any, Protocol
 
@@ -26,9 +25,9 @@ from fastapi.routing import APIRoute
 from toit_emploi_api.core import problems
 from toit_emploi_api.core.database import get_database, get_session
 from toit_emploi_api.core.errors import PROBLEM_JSON, PROBLEM_TYPES_KEY, FieldError, Problem
-from toit_emploi_api.core.idempotency import is_idempotent, original_endpoint
+from toit_emploi_api.core.idempotency import is_idempotent
 from toit_emploi_api.core.request_rules import has_json_body, is_lenient, uuid_path_params
-from toit_emploi_api.core.resources import IF_MATCH_MARK
+from toit_emploi_api.core.resources import IF_MATCH_MARK, is_etag_marked
 from toit_emploi_api.core.routes import dependency_calls, iter_api_routes, route_policy
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -104,20 +103,6 @@ _IF_NONE_MATCH = {
     "still current.",
     "schema": {"type": "string", "maxLength": 200},
 }
-_ETAG_CALLS = ("with_etag(", "created(", "etag_for(", '"ETag"')
-
-
-def _sets_etag(route: APIRoute | None) -> bool:
-    if route is None:
-        return False
-    try:
-        source = inspect.getsource(original_endpoint(route.endpoint))
-    except (OSError, TypeError):
-        return False
-    # `json_answer(body, version)` answers with an ETag; `json_answer(body)` does not.
-    return any(call in source for call in _ETAG_CALLS) or re.search(r"json_answer\(\w+,\s*\w+\)", source) is not None
-
-
 # Whether each header is always there when documented; the components under `components.headers` say so.
 _ALWAYS = {"X-Request-ID": True, "Cache-Control": True, "ETag": True, "Location": True}
 
@@ -130,7 +115,7 @@ def _header(name: str, *, required: bool) -> dict[str, Any]:
 
 def _document_headers(path: str, method: str, operation: dict[str, Any], route: APIRoute | None) -> None:
     api = path.startswith("/api/")
-    etag = _sets_etag(route)
+    etag = route is not None and is_etag_marked(route.endpoint)
     params = {(p.get("in"), p.get("name")) for p in operation.get("parameters", [])}
     idempotent = ("header", "Idempotency-Key") in params
     responses: dict[str, Any] = operation["responses"]

@@ -2,12 +2,12 @@
 
 A router stays HTTP only (parse, call one service function, shape the answer):
 
+    @answers_etag
     async def employers_update(principal: Writer, session: SessionDep, employer: LockedEmployer,
                                body: EmployerUpdate, if_match: IfMatchDep, response: Response) -> EmployerOut:
         if_match.check(employer.version)
         employer = await service.update_employer(session, principal, employer, body)
-        with_etag(response, employer.version)
-        return EmployerOut.model_validate(employer)
+        return etag_answer(response, EmployerOut, employer)
 
 Loader dependencies (`CurrentHousehold`, `LockedEmployer`, …) live in each domain's `deps.py` and use `found`.
 """
@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 from fastapi import Depends, Header, Query, Response
 from pydantic import BaseModel, Field
@@ -42,9 +42,15 @@ from toit_emploi_api.core.schemas import IsoDate
 T = TypeVar("T")
 R = TypeVar("R")
 O = TypeVar("O")  # noqa: E741 - the output item type
+M = TypeVar("M", bound=BaseModel)
 
 IF_MATCH_MARK = "__toit_if_match__"
 """Set on the If-Match dependency: the OpenAPI hook declares the header required and documents 412/428."""
+
+ETAG_MARK = "__toit_etag__"
+"""Set by `answers_etag` on a route's function: its 2xx carry an ETag (a GET also answers 304 to If-None-Match)."""
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 # --- loading ---------------------------------------------------------------------------------------------------
@@ -105,9 +111,43 @@ IfMatchDep = Annotated[IfMatch, Depends(_if_match)]
 """One If-Match policy for PATCH, PUT, DELETE and the POSTs that change an existing resource."""
 
 
+def answers_etag(endpoint: F) -> F:
+    """Mark a route whose successful answers carry an ETag (`with_etag`, `created`, `json_answer(body, version)`):
+    the OpenAPI document then gives its 2xx the ETag header and, on a GET, `If-None-Match` and the 304 that the
+    conformance middleware answers. Put it right above `async def`, under `@router.<method>` (and `@idempotent`).
+
+    A test (tests/contract/test_etag_marker.py) fails when a route answers an ETag without the mark."""
+    setattr(endpoint, ETAG_MARK, True)
+    return endpoint
+
+
+def is_etag_marked(endpoint: Any) -> bool:
+    """Whether a route's function carries the `answers_etag` mark (`idempotent`'s wrapper copies it)."""
+    return bool(getattr(endpoint, ETAG_MARK, False))
+
+
 def with_etag(response: Response, version: int) -> None:
     """Answer with the resource's ETag (its row version)."""
     response.headers["ETag"] = etag_for(version)
+
+
+class Versioned(Protocol):
+    """A row with a version (its ETag)."""
+
+    @property
+    def version(self) -> int: ...
+
+
+def etag_answer(response: Response, model: type[M], obj: Versioned) -> M:
+    """The answer of a read or a change of one resource: `obj` as `model`, with its ETag (its row version)."""
+    response.headers["ETag"] = etag_for(obj.version)
+    return model.model_validate(obj)
+
+
+def created_answer(response: Response, model: type[M], obj: Versioned, location: str) -> M:
+    """The answer of a creation: `obj` as `model`, with its ETag and its Location."""
+    created(response, obj.version, location)
+    return model.model_validate(obj)
 
 
 def json_answer(body: str, version: int | None = None) -> Response:
@@ -284,6 +324,12 @@ SortQuery = Query(description="Sort key; `-` for descending. Ties are broken by 
 
 
 # --- the shared filter vocabulary ----------------------------------------------------------------------------------
+def search_query(description: str, example: str | None = None) -> Any:
+    """The `q` parameter of a searchable list, 1 to 100 characters:
+    `q: Annotated[str | None, search_query("Words of the title…", "macon")] = None`."""
+    return Query(min_length=1, max_length=100, description=description, examples=None if example is None else [example])
+
+
 QueryDate = Annotated[IsoDate, Field(ge=PROGRAMME_START, le=CALENDAR_END)]
 """A Paris date in a query (`YYYY-MM-DD` only, 2014-01-01..2100-12-31)."""
 

@@ -56,8 +56,9 @@ class Settings(BaseSettings):
     agenda_right_to_work_days: int = Field(default=90, ge=1, le=730)
     # Privacy (docs/privacy.md): files are anonymised this many months after the last contact (CNIL: 2 years).
     retention_months: int = Field(default=24, ge=24)
-    # The daily retention run inside the API process (off: run `toit-emploi retention run` or the worker instead).
-    retention_scheduler: bool = False
+    # The daily retention run inside the API process and `toit-emploi worker` (safe with several: advisory lock).
+    # None: on in production, off in the local and test environments (there, `toit-emploi retention run`).
+    retention_scheduler: bool | None = None
     retention_run_hour: int = Field(default=3, ge=0, le=23, description="Paris hour of the daily run")
     retention_batch_size: int = Field(default=1000, ge=1, le=10_000)
     # Argon2id cost for passwords and API client secrets. The defaults are argon2-cffi's (RFC 9106 low-memory
@@ -111,6 +112,11 @@ class Settings(BaseSettings):
         if self.webhook_allow_private_urls is not None:
             return self.webhook_allow_private_urls
         return self.environment != "production"
+
+    @property
+    def runs_retention(self) -> bool:
+        """Whether this process runs the daily retention job (privacy.scheduler)."""
+        return self.retention_scheduler if self.retention_scheduler is not None else self.environment == "production"
 
     @property
     def json_logs(self) -> bool:

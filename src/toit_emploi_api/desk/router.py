@@ -27,7 +27,7 @@ PlacementQuery = Annotated[ListQuery, list_query(PlacementSort, PlacementSort.UP
 DayQuery = Annotated[date | None, Query(ge=PROGRAMME_START, le=CALENDAR_END, description="A Paris date, `YYYY-MM-DD`.")]
 
 
-@router.get("/relay-stays", summary="Relay apartments' calendar", response_model=Page[DeskRelayStayOut])
+@router.get("/relay-stays", summary="Relay apartments' calendar")
 async def desk_relay_stays_list(
     principal: ManagerDep,
     session: SessionDep,
@@ -51,7 +51,7 @@ async def desk_relay_stays_list(
     return await service.relay_stays(session, principal, page, q, start=start, end=end, unit_id=unit_id, status=status)
 
 
-@router.get("/placements", summary="Placements of every household", response_model=Page[DeskPlacementOut])
+@router.get("/placements", summary="Placements of every household")
 async def desk_placements_list(
     principal: ManagerDep,
     session: SessionDep,
@@ -84,7 +84,7 @@ async def desk_placements_list(
     )
 
 
-@router.get("/agenda", summary="The manager's agenda", response_model=Page[AgendaItemOut])
+@router.get("/agenda", summary="The manager's agenda")
 async def desk_agenda(
     _: ManagerDep,
     request: Request,

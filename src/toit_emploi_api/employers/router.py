@@ -26,7 +26,10 @@ from toit_emploi_api.core.resources import (
     Page,
     PageDep,
     SortQuery,
-    created,
+    answers_etag,
+    created_answer,
+    etag_answer,
+    search_query,
     with_etag,
 )
 from toit_emploi_api.employers import service
@@ -77,8 +80,7 @@ StatusQuery = Annotated[JobOpeningStatus | None, Query(alias="status")]
 
 def _words_query(of: str, example: str) -> Any:
     """A `q` parameter: words of `of`, each found, as `reference.text.fold` compares them."""
-    description = f"Words of {of}, each found (case, accents, hyphens and apostrophes ignored)."
-    return Query(min_length=1, max_length=100, description=description, examples=[example])
+    return search_query(f"Words of {of}, each found (case, accents, hyphens and apostrophes ignored).", example)
 
 
 EmployerWordsQuery = Annotated[str | None, _words_query("the legal or trade name", "scierie")]
@@ -92,7 +94,7 @@ def _opening_out(principal: Principal, opening: JobOpening) -> JobOpeningOut | J
 
 
 # --- employers ---------------------------------------------------------------------------------------------
-@router.get("/employers", summary="List employers", response_model=Page[EmployerOut])
+@router.get("/employers", summary="List employers")
 async def employers_list(
     _: StaffReaderDep,
     session: SessionDep,
@@ -130,10 +132,10 @@ async def employers_list(
     "/employers",
     summary="Register an employer",
     status_code=status.HTTP_201_CREATED,
-    response_model=EmployerOut,
     responses=problem_responses(SIRET_TAKEN),
 )
 @idempotent
+@answers_etag
 async def employers_create(
     principal: WriterDep, session: SessionDep, body: EmployerCreate, response: Response
 ) -> EmployerOut:
@@ -148,24 +150,23 @@ async def employers_create(
 
     Answers 201 with the employer, its `ETag` and `Location`; recorded in the audit trail (`employer.create`)."""
     employer = await service.create_employer(session, principal, body)
-    created(response, employer.version, f"/api/v1/employers/{employer.id}")
-    return EmployerOut.model_validate(employer)
+    return created_answer(response, EmployerOut, employer, f"/api/v1/employers/{employer.id}")
 
 
-@router.get("/employers/{employer_id}", summary="Read an employer", response_model=EmployerOut, responses=_READ)
+@router.get("/employers/{employer_id}", summary="Read an employer", responses=_READ)
+@answers_etag
 async def employers_get(_: StaffReaderDep, employer: CurrentEmployer, response: Response) -> EmployerOut:
     """One employer with its contact details and its `ETag` (admin, service manager, Paris referent); 404 when
     unknown."""
-    with_etag(response, employer.version)
-    return EmployerOut.model_validate(employer)
+    return etag_answer(response, EmployerOut, employer)
 
 
 @router.patch(
     "/employers/{employer_id}",
     summary="Update or (de)activate an employer",
-    response_model=EmployerOut,
     responses=problem_responses(NOT_FOUND, SIRET_TAKEN, EMPLOYER_HAS_OPEN_JOB_OPENINGS),
 )
+@answers_etag
 async def employers_update(
     principal: WriterDep,
     session: SessionDep,
@@ -184,17 +185,11 @@ async def employers_update(
     Recorded in the audit trail (`employer.update`, field names only)."""
     if_match.check(employer.version)
     employer = await service.update_employer(session, principal, employer, body)
-    with_etag(response, employer.version)
-    return EmployerOut.model_validate(employer)
+    return etag_answer(response, EmployerOut, employer)
 
 
 # --- job openings ------------------------------------------------------------------------------------------
-@router.get(
-    "/employers/{employer_id}/job-openings",
-    summary="List an employer's job openings",
-    response_model=Page[JobOpeningOut],
-    responses=_READ,
-)
+@router.get("/employers/{employer_id}/job-openings", summary="List an employer's job openings", responses=_READ)
 async def employers_job_openings_list(
     principal: StaffReaderDep,
     session: SessionDep,
@@ -229,10 +224,10 @@ async def employers_job_openings_list(
     "/employers/{employer_id}/job-openings",
     summary="Open a job opening",
     status_code=status.HTTP_201_CREATED,
-    response_model=JobOpeningOut,
     responses=problem_responses(NOT_FOUND, EMPLOYER_INACTIVE),
 )
 @idempotent
+@answers_etag
 async def employers_job_openings_create(
     principal: WriterDep, session: SessionDep, employer_id: uuid.UUID, body: JobOpeningCreate, response: Response
 ) -> JobOpeningOut:
@@ -246,8 +241,7 @@ async def employers_job_openings_create(
 
     Answers 201 with the opening, its `ETag` and `Location`; recorded in the audit trail (`job_opening.create`)."""
     opening = await service.create_job_opening(session, principal, employer_id, body)
-    created(response, opening.version, f"/api/v1/job-openings/{opening.id}")
-    return JobOpeningOut.model_validate(opening)
+    return created_answer(response, JobOpeningOut, opening, f"/api/v1/job-openings/{opening.id}")
 
 
 # French headers of the job openings' CSV export (columns follow the caller's view).
@@ -363,12 +357,8 @@ async def job_openings_list(
     return rows.to(JobOpeningPublicOut.model_validate, Page[JobOpeningPublicOut])
 
 
-@router.get(
-    "/job-openings/{job_opening_id}",
-    summary="Read a job opening",
-    response_model=JobOpeningOut | JobOpeningPublicOut,
-    responses=_READ,
-)
+@router.get("/job-openings/{job_opening_id}", summary="Read a job opening", responses=_READ)
+@answers_etag
 async def job_openings_get(
     principal: OpeningReaderDep, opening: CurrentJobOpening, response: Response
 ) -> JobOpeningOut | JobOpeningPublicOut:
@@ -382,9 +372,9 @@ async def job_openings_get(
 @router.patch(
     "/job-openings/{job_opening_id}",
     summary="Update, close or reopen a job opening",
-    response_model=JobOpeningOut,
     responses=problem_responses(NOT_FOUND, POSITIONS_BELOW_HIRES, JOB_OPENING_STATUS_NOT_ALLOWED, EMPLOYER_INACTIVE),
 )
+@answers_etag
 async def job_openings_update(
     principal: WriterDep,
     session: SessionDep,
@@ -406,8 +396,7 @@ async def job_openings_update(
     Recorded in the audit trail (`job_opening.update`, with the status move)."""
     if_match.check(opening.version)
     opening = await service.update_job_opening(session, principal, opening, body)
-    with_etag(response, opening.version)
-    return JobOpeningOut.model_validate(opening)
+    return etag_answer(response, JobOpeningOut, opening)
 
 
 @router.delete(

@@ -22,8 +22,10 @@ from toit_emploi_api.core.resources import (
     Page,
     PageDep,
     SortQuery,
+    answers_etag,
     created,
     json_answer,
+    search_query,
     with_etag,
 )
 from toit_emploi_api.households import service
@@ -94,12 +96,10 @@ async def _filters(
     created_before: CreatedBeforeQuery = None,
     q: Annotated[
         str | None,
-        Query(
-            min_length=1,
-            max_length=100,
-            description="Search members' first and last names, ignoring case, accents, hyphens and apostrophes "
-            "(partial words match; `%` is literal). A search with no letter or digit left once folded "
-            "(e.g. `_`, `-`) matches nothing.",
+        search_query(
+            "Search members' first and last names, ignoring case, accents, hyphens and apostrophes (partial words "
+            "match; `%` is literal). A search with no letter or digit left once folded (e.g. `_`, `-`) matches "
+            "nothing."
         ),
     ] = None,
 ) -> HouseholdFilters:
@@ -183,6 +183,7 @@ async def households_list(
     responses=problem_responses(NOT_FOUND),
 )
 @idempotent(replay=service.replay_create)
+@answers_etag
 async def households_create(
     principal: HouseholdUserDep,
     session: SessionDep,
@@ -214,9 +215,7 @@ async def households_create(
 
 
 # Declared before /households/{household_id} so that the path parameter does not capture it.
-@router.get(
-    "/households/possible-duplicates", summary="List possible duplicate households", response_model=Page[DuplicatePair]
-)
+@router.get("/households/possible-duplicates", summary="List possible duplicate households")
 async def households_possible_duplicates(
     principal: ManagerDep,
     session: SessionDep,
@@ -240,6 +239,7 @@ async def households_possible_duplicates(
     response_model=HouseholdView,
     responses=problem_responses(NOT_FOUND),
 )
+@answers_etag
 async def households_get(caller: HouseholdReaderDep, database: DatabaseDep, household_id: uuid.UUID) -> Response:
     """One household with its members, and its `ETag` (which covers its members).
 
@@ -260,6 +260,7 @@ async def households_get(caller: HouseholdReaderDep, database: DatabaseDep, hous
     response_model=HouseholdView,
     responses=problem_responses(*_WRITABLE),
 )
+@answers_etag
 async def households_update(
     principal: HouseholdUserDep,
     session: SessionDep,
@@ -311,7 +312,6 @@ async def households_delete(
 @router.get(
     "/households/{household_id}/members",
     summary="List a household's members",
-    response_model=Page[MemberOut],
     responses=problem_responses(NOT_FOUND, HOUSEHOLD_STATUS_ONLY),
 )
 async def household_members_list(
@@ -337,10 +337,10 @@ async def household_members_list(
     "/households/{household_id}/members",
     summary="Add a member",
     status_code=status.HTTP_201_CREATED,
-    response_model=MemberOut,
     responses=problem_responses(*_WRITABLE, HOUSEHOLD_MEMBERS_LIMIT),
 )
 @idempotent
+@answers_etag
 async def household_members_create(
     principal: HouseholdUserDep,
     session: SessionDep,
@@ -368,9 +368,9 @@ async def household_members_create(
 @router.get(
     "/households/{household_id}/members/{member_id}",
     summary="Read a member",
-    response_model=MemberOut,
     responses=problem_responses(NOT_FOUND, HOUSEHOLD_STATUS_ONLY),
 )
+@answers_etag
 async def household_members_get(
     principal: HouseholdUserDep,
     session: SessionDep,
@@ -392,9 +392,9 @@ async def household_members_get(
 @router.patch(
     "/households/{household_id}/members/{member_id}",
     summary="Update a member",
-    response_model=MemberOut,
     responses=problem_responses(*_WRITABLE, *_MEMBER_IDENTITY),
 )
+@answers_etag
 async def household_members_update(
     principal: HouseholdUserDep,
     session: SessionDep,

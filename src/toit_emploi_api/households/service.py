@@ -106,6 +106,13 @@ async def _audit_member(
     await audit.record(session, principal, action, "member", member.id, household_id=household.id, details=details)
 
 
+def _contact_by_manager(principal: Principal, household: Household) -> None:
+    """The service manager's change of the file (its members included) is a contact: privacy's retention period
+    counts from the last one."""
+    if principal.role in MANAGER_ROLES:
+        household.last_contact_date = max(household.last_contact_date or clock.today(), clock.today())
+
+
 def _touch(household: Household) -> None:
     """Force an UPDATE of the household row, so its version (and ETag) changes with its members.
 
@@ -553,6 +560,7 @@ async def add_member(session: AsyncSession, principal: Principal, household: Hou
     member = _new_member(state)
     household.members.append(member)
     _touch(household)
+    _contact_by_manager(principal, household)
     await session.flush()
     await _audit_member(session, principal, AuditAction.MEMBER_CREATE, household, member, {"role": member.role.value})
     return member
@@ -589,6 +597,7 @@ async def update_member(
     if changed:
         member.updated_at = clock.now()  # set here, not by the server default: readable without a reload
         _touch(household)
+        _contact_by_manager(principal, household)
     await session.flush()
     await _audit_member(session, principal, AuditAction.MEMBER_UPDATE, household, member, {"fields": changed})
     return member
@@ -599,6 +608,7 @@ async def remove_member(session: AsyncSession, principal: Principal, household: 
     _check_keeps_a_profiled_adult(household, member, None)
     household.members.remove(member)  # delete-orphan: the row is deleted at flush
     _touch(household)
+    _contact_by_manager(principal, household)
     await session.flush()
     await _audit_member(session, principal, AuditAction.MEMBER_DELETE, household, member, {"role": member.role.value})
 

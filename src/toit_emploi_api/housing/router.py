@@ -16,7 +16,15 @@ from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND, UNSUPPORTED_MEDIA_TYPE
-from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, with_etag
+from toit_emploi_api.core.resources import (
+    IfMatchDep,
+    Page,
+    PageDep,
+    answers_etag,
+    created_answer,
+    etag_answer,
+    with_etag,
+)
 from toit_emploi_api.core.schemas import IsoDate
 from toit_emploi_api.housing import service, sync_service
 from toit_emploi_api.housing.deps import CurrentUnit, LockedUnit
@@ -171,10 +179,10 @@ async def housing_units_list(
     "/housing-units",
     summary="Create a housing unit",
     status_code=status.HTTP_201_CREATED,
-    response_model=HousingUnitOut,
     responses=problem_responses(LANDLORD_REFERENCE_TAKEN),
 )
 @idempotent
+@answers_etag
 async def housing_units_create(
     principal: WriterDep, session: SessionDep, body: HousingUnitCreate, response: Response
 ) -> HousingUnitOut:
@@ -190,14 +198,12 @@ async def housing_units_create(
     - Writes one audit event `housing_unit.create`.
     """
     unit = await service.create_unit(session, principal, body)
-    created(response, unit.version, _location(unit))
-    return HousingUnitOut.model_validate(unit)
+    return created_answer(response, HousingUnitOut, unit, _location(unit))
 
 
 @router.post(
     "/housing-units/sync",
     summary="Vacancy sync",
-    response_model=SyncReport,
     responses=problem_responses(
         SYNC_TOO_MANY_UNITS, UNSUPPORTED_MEDIA_TYPE, SYNC_UNREADABLE, SYNC_INVALID_ROWS, SYNC_EMPTY_SNAPSHOT
     ),
@@ -272,12 +278,8 @@ async def housing_units_sync(
     return result.report
 
 
-@router.get(
-    "/housing-units/{unit_id}",
-    summary="Read a housing unit",
-    response_model=UnitOut,
-    responses=problem_responses(NOT_FOUND),
-)
+@router.get("/housing-units/{unit_id}", summary="Read a housing unit", responses=problem_responses(NOT_FOUND))
+@answers_etag
 async def housing_units_get(principal: ReaderDep, unit: CurrentUnit, response: Response) -> UnitOut:
     """One housing unit, with its `ETag` (send it back as `If-Match` to change or delete the unit).
 
@@ -292,11 +294,11 @@ async def housing_units_get(principal: ReaderDep, unit: CurrentUnit, response: R
 @router.patch(
     "/housing-units/{unit_id}",
     summary="Update a housing unit",
-    response_model=HousingUnitOut,
     responses=problem_responses(
         NOT_FOUND, UNIT_HELD_BY_PROGRAMME, UNIT_HAS_BOOKED_RELAY_STAY, LANDLORD_REFERENCE_TAKEN
     ),
 )
+@answers_etag
 async def housing_units_update(
     principal: WriterDep,
     session: SessionDep,
@@ -321,8 +323,7 @@ async def housing_units_update(
     """
     if_match.check(unit.version)
     unit = await service.update_unit(session, principal, unit, body)
-    with_etag(response, unit.version)
-    return HousingUnitOut.model_validate(unit)
+    return etag_answer(response, HousingUnitOut, unit)
 
 
 @router.delete(

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Final, Literal, NotRequired
+from typing import Annotated, Any, Final, Literal, NotRequired, get_origin, get_type_hints
 
 from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
@@ -104,39 +104,39 @@ assert Decimal("999999.99") == rules.MONEY_MAX
 assert Decimal("9999.99") == rules.AREA_MAX
 
 
-def _canonical(pattern: str) -> Any:
-    return Annotated[str, StringConstraints(pattern=pattern)]
+_CANONICAL_TEXT: Final = {
+    "living_area_m2": _CANONICAL_AREA,
+    "rent": _CANONICAL_MONEY,
+    "charges": _CANONICAL_MONEY,
+    "latitude": _CANONICAL_LATITUDE,
+    "longitude": _CANONICAL_LONGITUDE,
+}
 
 
-class _FastUnit(TypedDict):
-    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+def _fast_unit() -> Any:
+    """``SyncUnit`` derived, not restated: the same keys, required or not, with the same rules, except that each
+    decimal of ``_CANONICAL_TEXT`` is a string in its canonical text."""
+    fields: dict[str, Any] = {}
+    for name, hint in get_type_hints(SyncUnit, include_extras=True).items():
+        if name in _CANONICAL_TEXT:
+            text = Annotated[str, StringConstraints(pattern=_CANONICAL_TEXT[name])]
+            hint = NotRequired[text | None] if get_origin(hint) is NotRequired else text
+        fields[name] = hint
+    assert fields.keys() >= _CANONICAL_TEXT.keys()
+    typed_dict: Any = TypedDict  # the functional form, with keys known only at run time
+    unit = typed_dict("_FastUnit", fields)
+    unit.__pydantic_config__ = ConfigDict(extra="forbid")
+    return unit
 
-    landlord_reference: Reference
-    commune_insee: Insee
-    postcode: Postcode
-    street_number: NotRequired[StreetNumber | None]
-    street_type: NotRequired[StreetType | None]
-    street_name: NotRequired[StreetName | None]
-    floor: NotRequired[Annotated[int, Field(ge=rules.FLOOR_MIN, le=rules.FLOOR_MAX)] | None]
-    rooms: Annotated[int, Field(ge=rules.ROOMS_MIN, le=rules.ROOMS_MAX)]
-    living_area_m2: NotRequired[_canonical(_CANONICAL_AREA) | None]  # type: ignore[valid-type]
-    rent: _canonical(_CANONICAL_MONEY)  # type: ignore[valid-type]
-    charges: NotRequired[_canonical(_CANONICAL_MONEY) | None]  # type: ignore[valid-type]
-    dpe_class: NotRequired[Literal["A", "B", "C", "D", "E", "F", "G"] | None]
-    construction_year: NotRequired[Annotated[int, Field(ge=rules.YEAR_MIN, le=rules.YEAR_MAX)] | None]
-    available_from: NotRequired[date | None]
-    is_relay: NotRequired[bool | None]
-    elevator: NotRequired[bool | None]
-    step_free_access: NotRequired[bool | None]
-    latitude: NotRequired[_canonical(_CANONICAL_LATITUDE) | None]  # type: ignore[valid-type]
-    longitude: NotRequired[_canonical(_CANONICAL_LONGITUDE) | None]  # type: ignore[valid-type]
+
+_FastUnit: Final = _fast_unit()
 
 
 class _FastDocument(TypedDict):
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
 
     mode: NotRequired[Literal["snapshot", "delta"]]
-    units: Annotated[list[_FastUnit], Field(max_length=MAX_UNITS)]
+    units: Annotated[list[_FastUnit], Field(max_length=MAX_UNITS)]  # type: ignore[valid-type]
 
 
 _FAST_DOCUMENT: Final = TypeAdapter(_FastDocument)
@@ -239,9 +239,16 @@ def _message(column: str, err: Mapping[str, Any]) -> str:
 
 
 def _raw_reference(row: Any) -> str | None:
+    """The row's reference as the validation would see it (stripped; any padding, however long, goes), to find
+    duplicates and to name the row in errors; ``None`` when there is nothing usable (over 200 characters once
+    stripped, a NUL, not a string). Python's ``strip`` removes every character pydantic-core's does, so two valid
+    references that validate alike are alike here."""
     value = row.get("landlord_reference") if isinstance(row, dict) else None
-    if isinstance(value, str) and value.strip() and len(value) <= 200 and "\x00" not in value:
-        return value.strip()
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    if value and len(value) <= 200 and "\x00" not in value:
+        return value
     return None
 
 
@@ -298,9 +305,12 @@ def _finish(
                 message = f"duplicate reference in this sync (rows {where})"
                 row_errors.setdefault(index, []).append(("landlord_reference", message))
     result.seen_references = set(counts)
-    if validated is None or duplicates:
+    if validated is None:
         kept = [i for i in range(len(raw_rows)) if i not in row_errors]
         validated = (_validate_json_rows if json_rows else UNITS.validate_python)([raw_rows[i] for i in kept])
+    elif duplicates:  # every row was valid (``validated`` is row for row): keep those that are not duplicated
+        kept = [i for i in range(len(raw_rows)) if i not in row_errors]
+        validated = [validated[i] for i in kept]
     else:
         kept = list(range(len(raw_rows)))
     late = _date_errors(kept, validated)

@@ -12,7 +12,7 @@ from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND, UNSUPPORTED_MEDIA_TYPE
-from toit_emploi_api.core.resources import IfMatchDep, with_etag
+from toit_emploi_api.core.resources import IfMatchDep, answers_etag, with_etag
 from toit_emploi_api.integration import history_service
 from toit_emploi_api.integration.history_schemas import HistoryImportOut, HistoryImportReport
 from toit_emploi_api.vocab.problems import (
@@ -56,7 +56,6 @@ def _out(batch: object) -> HistoryImportOut:
     "/history/import",
     summary="Import the programme's history",
     status_code=status.HTTP_201_CREATED,
-    response_model=HistoryImportReport,
     responses={
         200: {"description": "Dry run: what would be imported.", "model": HistoryImportReport},
         **problem_responses(UNSUPPORTED_MEDIA_TYPE, IMPORT_UNREADABLE, IMPORT_INVALID_ROWS, IMPORT_TOO_LARGE),
@@ -118,12 +117,8 @@ async def history_import(
     return report
 
 
-@router.get(
-    "/history/imports/{import_id}",
-    summary="Read a history import",
-    response_model=HistoryImportOut,
-    responses=problem_responses(NOT_FOUND),
-)
+@router.get("/history/imports/{import_id}", summary="Read a history import", responses=problem_responses(NOT_FOUND))
+@answers_etag
 async def history_import_get(
     _: AdminDep, session: SessionDep, import_id: uuid.UUID, response: Response
 ) -> HistoryImportOut:
@@ -137,10 +132,10 @@ async def history_import_get(
 @router.post(
     "/history/imports/{import_id}/rollback",
     summary="Roll back a history import",
-    response_model=HistoryImportOut,
     responses=problem_responses(NOT_FOUND, IMPORT_NOT_REVERSIBLE),
 )
 @idempotent
+@answers_etag
 async def history_import_rollback(
     principal: AdminDep, session: SessionDep, import_id: uuid.UUID, if_match: IfMatchDep, response: Response
 ) -> HistoryImportOut:

@@ -178,5 +178,7 @@ async def import_households(
             "lines": parsed.lines,
             "possible_duplicates": len(duplicates),
         },
+        # A duplicates report: the existing households it named are recorded as shown (their access logs).
+        shown=sorted({d.household_id for d in duplicates if d.household_id is not None}),
     )
     return report, {"parse": parse_ms, "sql": (time.perf_counter() - started) * 1000}

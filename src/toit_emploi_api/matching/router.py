@@ -57,7 +57,6 @@ def _described(text: str) -> str:
 @router.get(
     "/households/{household_id}/suggestions",
     summary="Suggest jobs and homes for a household",
-    response_model=Page[ProposalOut],
     responses=problem_responses(NOT_FOUND, WRONG_STAGE),
     description=_described(
         """Ranked (adult, job opening, housing unit) proposals for a household in matching (409 `wrong-stage`
@@ -83,7 +82,6 @@ async def household_suggestions(
 @router.get(
     "/job-openings/{job_opening_id}/candidates",
     summary="Candidates for a job opening",
-    response_model=Page[ProposalOut],
     responses=problem_responses(NOT_FOUND, JOB_OPENING_NOT_OPEN, JOB_OPENING_FULL),
     description=_described(
         """Adults of households in matching ranked for this job opening, each with the best unit near it (one item
@@ -107,7 +105,6 @@ async def job_opening_candidates(
 @router.get(
     "/housing-units/{unit_id}/candidates",
     summary="Candidate households for a housing unit",
-    response_model=Page[ProposalOut],
     responses=problem_responses(NOT_FOUND, UNIT_NOT_AVAILABLE, UNIT_IS_RELAY_APARTMENT),
     description=_described(
         """Households that this vacant unit fits, ranked, each with its best job: households in matching with an

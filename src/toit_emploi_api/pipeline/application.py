@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.auth.policy import Principal
 from toit_emploi_api.core import audit, outbox
-from toit_emploi_api.core.clock import utcnow
+from toit_emploi_api.core.clock import today, utcnow
 from toit_emploi_api.core.errors import ProblemError
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.pipeline import events, rules
@@ -62,6 +62,7 @@ async def take_step(
         _refuse(rule, step, household)
     now = utcnow()
     household.application_status = ApplicationStatus(rules.APPLICATION_STEPS[step].to_status)
+    household.last_contact_date = max(household.last_contact_date or today(), today())  # a step is a contact
     event = StageTransition(
         kind=_KINDS[step],
         household_id=household.id,

@@ -26,7 +26,9 @@ from toit_emploi_api.core.resources import (
     ListQuery,
     Page,
     PageDep,
-    created,
+    answers_etag,
+    created_answer,
+    etag_answer,
     etag_for,
     list_query,
     with_etag,
@@ -145,13 +147,12 @@ def _stage_out(household: Household) -> dict[str, object]:
 # --- stage transitions -------------------------------------------------------------------------------------------
 @router.post(
     "/households/{household_id}/transitions",
-    operation_id="transitions_create",
     summary="Move a household to another stage",
     status_code=status.HTTP_201_CREATED,
-    response_model=TransitionResultOut,
     responses=problem_responses(NOT_FOUND, GUARD_FAILED, TRANSITION_NOT_ALLOWED, ROLE_NOT_PERMITTED),
 )
 @idempotent
+@answers_etag
 async def transitions_create(
     principal: MoverDep,
     session: SessionDep,
@@ -205,11 +206,11 @@ async def transitions_create(
 
 @router.get(
     "/households/{household_id}/transitions",
-    operation_id="transitions_list",
     summary="Stage history of a household",
     response_model=StageHistoryOut,
     responses=_READ,
 )
+@answers_etag
 async def transitions_list(principal: HistoryReaderDep, session: SessionDep, household: StageHousehold) -> Response:
     """The household's current `stage`, `application_status`, `stage_entered_at`, `days_in_stage` and every item of
     its history, oldest first (`kind`, `from_stage`, `to_stage`, `at`, `by {kind, id, role}`, `reason`, `note`):
@@ -249,13 +250,12 @@ def _step_out(result: application.StepResult, response: Response) -> Application
 
 @router.post(
     "/households/{household_id}/application/submit",
-    operation_id="application_submit",
     summary="Submit a household's application",
     status_code=status.HTTP_201_CREATED,
-    response_model=ApplicationStepOut,
     responses=_APPLICATION_STEP,
 )
 @idempotent
+@answers_etag
 async def application_submit(
     principal: SubmitterDep,
     session: SessionDep,
@@ -281,13 +281,12 @@ async def application_submit(
 
 @router.post(
     "/households/{household_id}/application/present",
-    operation_id="application_present",
     summary="Present a household's application",
     status_code=status.HTTP_201_CREATED,
-    response_model=ApplicationStepOut,
     responses=_APPLICATION_STEP,
 )
 @idempotent
+@answers_etag
 async def application_present(
     principal: PresenterDep,
     session: SessionDep,
@@ -311,13 +310,7 @@ async def application_present(
     return _step_out(await application.take_step(session, principal, household, "present", body.note), response)
 
 
-@router.get(
-    "/households/{household_id}/pipeline-events",
-    operation_id="pipeline_events_list",
-    summary="Pipeline events of a household",
-    response_model=Page[PipelineEventOut],
-    responses=_READ,
-)
+@router.get("/households/{household_id}/pipeline-events", summary="Pipeline events of a household", responses=_READ)
 async def pipeline_events_list(
     principal: ReaderDep, session: SessionDep, household: StageHousehold, page: PageDep, q: EventQuery
 ) -> Page[PipelineEventOut]:
@@ -331,13 +324,7 @@ async def pipeline_events_list(
 
 
 # --- placements --------------------------------------------------------------------------------------------------
-@router.get(
-    "/households/{household_id}/placements",
-    operation_id="placements_list",
-    summary="Placements of a household",
-    response_model=Page[PlacementOut],
-    responses=_READ,
-)
+@router.get("/households/{household_id}/placements", summary="Placements of a household", responses=_READ)
 async def placements_list(
     principal: ReaderDep, session: SessionDep, household: StageHousehold, page: PageDep, q: PlacementQuery
 ) -> Page[PlacementOut]:
@@ -352,13 +339,12 @@ async def placements_list(
 
 @router.post(
     "/households/{household_id}/placements",
-    operation_id="placements_create",
     summary="Propose a job opening",
     status_code=status.HTTP_201_CREATED,
-    response_model=PlacementOut,
     responses=problem_responses(NOT_FOUND, WRONG_STAGE, JOB_OPENING_NOT_OPEN, PLACEMENT_ALREADY_OPEN),
 )
 @idempotent
+@answers_etag
 async def placements_create(
     principal: WriterDep,
     session: SessionDep,
@@ -378,17 +364,11 @@ async def placements_create(
     Answers 201 with the placement, its ETag and its Location.
     """
     placement = await placements.create(session, principal, household, body)
-    created(response, placement.version, f"/api/v1/placements/{placement.id}")
-    return PlacementOut.model_validate(placement)
+    return created_answer(response, PlacementOut, placement, f"/api/v1/placements/{placement.id}")
 
 
-@router.get(
-    "/placements/{placement_id}",
-    operation_id="placements_get",
-    summary="Read a placement",
-    response_model=PlacementOut,
-    responses=_READ,
-)
+@router.get("/placements/{placement_id}", summary="Read a placement", responses=_READ)
+@answers_etag
 async def placements_get(
     principal: ReaderDep, session: SessionDep, placement: CurrentPlacement, response: Response
 ) -> PlacementOut:
@@ -397,19 +377,17 @@ async def placements_get(
     **Who:** the service manager and the Paris referent.
     """
     await records.read(session, principal, AuditAction.PLACEMENT_READ, placement.household_id, [placement], "placement")
-    with_etag(response, placement.version)
-    return PlacementOut.model_validate(placement)
+    return etag_answer(response, PlacementOut, placement)
 
 
 @router.patch(
     "/placements/{placement_id}",
-    operation_id="placements_update",
     summary="Move or annotate a placement",
-    response_model=PlacementOut,
     responses=problem_responses(
         NOT_FOUND, WRONG_STAGE, PLACEMENT_CLOSED, PLACEMENT_MOVE_NOT_ALLOWED, JOB_OPENING_FULL, JOB_OPENING_CLOSED
     ),
 )
+@answers_etag
 async def placements_update(
     principal: WriterDep,
     session: SessionDep,
@@ -435,18 +413,11 @@ async def placements_update(
     """
     if_match.check(placement.record.version)
     updated = await placements.update(session, principal, placement, body)
-    with_etag(response, updated.version)
-    return PlacementOut.model_validate(updated)
+    return etag_answer(response, PlacementOut, updated)
 
 
 # --- relay stays -------------------------------------------------------------------------------------------------
-@router.get(
-    "/households/{household_id}/relay-stays",
-    operation_id="relay_stays_list",
-    summary="Relay stays of a household",
-    response_model=Page[RelayStayOut],
-    responses=_READ,
-)
+@router.get("/households/{household_id}/relay-stays", summary="Relay stays of a household", responses=_READ)
 async def relay_stays_list(
     principal: ReaderDep, session: SessionDep, household: StageHousehold, page: PageDep, q: RelayStayQuery
 ) -> Page[RelayStayOut]:
@@ -460,10 +431,8 @@ async def relay_stays_list(
 
 @router.post(
     "/households/{household_id}/relay-stays",
-    operation_id="relay_stays_create",
     summary="Book a relay stay",
     status_code=status.HTTP_201_CREATED,
-    response_model=RelayStayOut,
     responses=problem_responses(
         NOT_FOUND,
         WRONG_STAGE,
@@ -474,6 +443,7 @@ async def relay_stays_list(
     ),
 )
 @idempotent
+@answers_etag
 async def relay_stays_create(
     principal: WriterDep,
     session: SessionDep,
@@ -495,17 +465,11 @@ async def relay_stays_create(
     Answers 201 with the stay, its ETag and its Location.
     """
     stay = await relay_stays.create(session, principal, household, body)
-    created(response, stay.version, f"/api/v1/relay-stays/{stay.id}")
-    return RelayStayOut.model_validate(stay)
+    return created_answer(response, RelayStayOut, stay, f"/api/v1/relay-stays/{stay.id}")
 
 
-@router.get(
-    "/relay-stays/{relay_stay_id}",
-    operation_id="relay_stays_get",
-    summary="Read a relay stay",
-    response_model=RelayStayOut,
-    responses=_READ,
-)
+@router.get("/relay-stays/{relay_stay_id}", summary="Read a relay stay", responses=_READ)
+@answers_etag
 async def relay_stays_get(
     principal: ReaderDep, session: SessionDep, stay: CurrentRelayStay, response: Response
 ) -> RelayStayOut:
@@ -514,17 +478,15 @@ async def relay_stays_get(
     **Who:** the service manager and the Paris referent.
     """
     await records.read(session, principal, AuditAction.RELAY_STAY_READ, stay.household_id, [stay], "relay_stay")
-    with_etag(response, stay.version)
-    return RelayStayOut.model_validate(stay)
+    return etag_answer(response, RelayStayOut, stay)
 
 
 @router.put(
     "/relay-stays/{relay_stay_id}/outcome",
-    operation_id="relay_stays_record_outcome",
     summary="Record a relay stay's outcome",
-    response_model=RelayStayOut,
     responses=problem_responses(NOT_FOUND, WRONG_STAGE, RELAY_STAY_CANCELLED, RELAY_STAY_NOT_ENDED),
 )
+@answers_etag
 async def relay_stays_record_outcome(
     principal: WriterDep,
     session: SessionDep,
@@ -545,18 +507,16 @@ async def relay_stays_record_outcome(
     """
     if_match.check(stay.record.version)
     updated = await relay_stays.record_outcome(session, principal, stay, body)
-    with_etag(response, updated.version)
-    return RelayStayOut.model_validate(updated)
+    return etag_answer(response, RelayStayOut, updated)
 
 
 @router.post(
     "/relay-stays/{relay_stay_id}/cancel",
-    operation_id="relay_stays_cancel",
     summary="Cancel a relay stay",
-    response_model=RelayStayOut,
     responses=problem_responses(NOT_FOUND, WRONG_STAGE, RELAY_STAY_NOT_BOOKED),
 )
 @idempotent
+@answers_etag
 async def relay_stays_cancel(
     principal: WriterDep, session: SessionDep, stay: LockedRelayStay, if_match: IfMatchDep, response: Response
 ) -> RelayStayOut:
@@ -569,18 +529,12 @@ async def relay_stays_cancel(
     """
     if_match.check(stay.record.version)
     updated = await relay_stays.cancel(session, principal, stay)
-    with_etag(response, updated.version)
-    return RelayStayOut.model_validate(updated)
+    return etag_answer(response, RelayStayOut, updated)
 
 
 # --- housing allocation ------------------------------------------------------------------------------------------
-@router.get(
-    "/households/{household_id}/allocation",
-    operation_id="allocations_get",
-    summary="Active allocation of a household",
-    response_model=AllocationOut,
-    responses=_READ,
-)
+@router.get("/households/{household_id}/allocation", summary="Active allocation of a household", responses=_READ)
+@answers_etag
 async def allocations_get(
     principal: ReaderDep, session: SessionDep, allocation: CurrentAllocation, response: Response
 ) -> AllocationOut:
@@ -592,21 +546,19 @@ async def allocations_get(
     await records.read(
         session, principal, AuditAction.ALLOCATION_READ, allocation.household_id, [allocation], "housing_allocation"
     )
-    with_etag(response, allocation.version)
-    return AllocationOut.model_validate(allocation)
+    return etag_answer(response, AllocationOut, allocation)
 
 
 @router.post(
     "/households/{household_id}/allocation",
-    operation_id="allocations_reserve",
     summary="Reserve a housing unit",
     status_code=status.HTTP_201_CREATED,
-    response_model=AllocationOut,
     responses=problem_responses(
         NOT_FOUND, WRONG_STAGE, HOUSEHOLD_ALREADY_ALLOCATED, UNIT_IS_RELAY_APARTMENT, UNIT_NOT_AVAILABLE, UNIT_TOO_SMALL
     ),
 )
 @idempotent
+@answers_etag
 async def allocations_reserve(
     principal: WriterDep,
     session: SessionDep,
@@ -627,17 +579,15 @@ async def allocations_reserve(
     Answers 201 with the allocation, its ETag and its Location.
     """
     allocation = await allocations.reserve(session, principal, household, body)
-    created(response, allocation.version, f"/api/v1/households/{household.id}/allocation")
-    return AllocationOut.model_validate(allocation)
+    return created_answer(response, AllocationOut, allocation, f"/api/v1/households/{household.id}/allocation")
 
 
 @router.patch(
     "/households/{household_id}/allocation",
-    operation_id="allocations_sign_lease",
     summary="Record the lease",
-    response_model=AllocationOut,
     responses=problem_responses(NOT_FOUND, WRONG_STAGE, ALLOCATION_NOT_RESERVED),
 )
+@answers_etag
 async def allocations_sign_lease(
     principal: WriterDep,
     session: SessionDep,
@@ -656,18 +606,16 @@ async def allocations_sign_lease(
     """
     if_match.check(allocation.record.version)
     updated = await allocations.sign_lease(session, principal, allocation, body)
-    with_etag(response, updated.version)
-    return AllocationOut.model_validate(updated)
+    return etag_answer(response, AllocationOut, updated)
 
 
 @router.post(
     "/households/{household_id}/allocation/cancel",
-    operation_id="allocations_cancel",
     summary="Cancel a reservation",
-    response_model=AllocationOut,
     responses=problem_responses(NOT_FOUND, WRONG_STAGE, ALLOCATION_NOT_RESERVED),
 )
 @idempotent
+@answers_etag
 async def allocations_cancel(
     principal: WriterDep,
     session: SessionDep,
@@ -686,16 +634,13 @@ async def allocations_cancel(
     """
     if_match.check(allocation.record.version)
     updated = await allocations.cancel(session, principal, allocation, body or AllocationCancel())
-    with_etag(response, updated.version)
-    return AllocationOut.model_validate(updated)
+    return etag_answer(response, AllocationOut, updated)
 
 
 # --- follow-up ---------------------------------------------------------------------------------------------------
 @router.get(
     "/households/{household_id}/follow-up-entries",
-    operation_id="follow_up_entries_list",
     summary="Follow-up entries of a household",
-    response_model=Page[FollowUpEntryOut],
     responses=_READ,
 )
 async def follow_up_entries_list(
@@ -712,10 +657,8 @@ async def follow_up_entries_list(
 
 @router.post(
     "/households/{household_id}/follow-up-entries",
-    operation_id="follow_up_entries_create",
     summary="Write a follow-up entry",
     status_code=status.HTTP_201_CREATED,
-    response_model=FollowUpEntryOut,
     responses=problem_responses(NOT_FOUND, WRONG_STAGE),
 )
 @idempotent

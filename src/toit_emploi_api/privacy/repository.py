@@ -168,7 +168,7 @@ _IDS = bindparam("ids", type_=ARRAY(Uuid()))
 # aged 17 years 11 months 30 days for an adult. Names, profile details and schooling level go.
 _MEMBERS = text(
     """
-    WITH ref AS (
+    WITH ref AS MATERIALIZED (  -- once per household, not once per member
         SELECT h.id,
                (coalesce(
                    (SELECT min(t.at) FROM stage_transitions t
@@ -218,8 +218,13 @@ _STATEMENTS = [
     ).bindparams(_IDS),
     # Follow-up entries keep their date and domain (the column is NOT NULL: an empty note).
     text("UPDATE follow_up_entries SET note = '' WHERE household_id = ANY(:ids) AND note <> ''").bindparams(_IDS),
-    # Stored answers of POST /households embed names and birth dates.
-    text("DELETE FROM idempotency_keys WHERE response_body ->> 'id' = ANY(CAST(:ids AS text[]))").bindparams(_IDS),
+    # Stored answers (Idempotency-Key) that embed the family's data: POST /households (`id`: names, birth dates)
+    # and every POST under it, whose answer names its `household_id` (members: names and birth dates; transitions,
+    # application steps, placements, relay stays, allocations, follow-up entries: notes).
+    text(
+        "DELETE FROM idempotency_keys WHERE response_body ->> 'id' = ANY(CAST(:ids AS text[]))"
+        " OR response_body ->> 'household_id' = ANY(CAST(:ids AS text[]))"
+    ).bindparams(_IDS),
     # The audit trail's own old events lose the household's reference: the trigger allows this one change of
     # `details`, in a transaction that set ANONYMISING_SETTING (core.audit.allow_anonymisation).
     text(
@@ -227,6 +232,10 @@ _STATEMENTS = [
         " WHERE household_id = ANY(:ids) AND details ? 'reference'"
     ).bindparams(_IDS),
 ]
+
+REPORT_REFRESH_DEFERRED = "toit_emploi.report_refresh_deferred"
+"""The transaction-local setting that makes the reports' refresh triggers wait for `_REFRESH_REPORTS`."""
+_REFRESH_REPORTS = text("SELECT report_refresh(CAST(:ids AS uuid[]))").bindparams(_IDS)
 
 _AUDIT = text(
     """
@@ -252,8 +261,13 @@ async def anonymise(
         return
     params = {"ids": list(ids)}
     await allow_anonymisation(session)
+    # The reports' summary (report_households, kept by statement triggers) is refreshed once, after the statements,
+    # rather than by each of them (migration 20261202_privacy_refresh).
+    await session.execute(text(f"SELECT set_config('{REPORT_REFRESH_DEFERRED}', 'on', true)"))
     for statement in _STATEMENTS:
         await session.execute(statement, params)
+    await session.execute(text(f"SELECT set_config('{REPORT_REFRESH_DEFERRED}', 'off', true)"))
+    await session.execute(_REFRESH_REPORTS, params)
     await session.execute(
         _AUDIT,
         {

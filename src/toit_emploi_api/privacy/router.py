@@ -16,7 +16,7 @@ from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import ProblemError, problem_responses
 from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND
-from toit_emploi_api.core.resources import ChronologySort, IfMatchDep, Page, PageDep, SortQuery, with_etag
+from toit_emploi_api.core.resources import ChronologySort, IfMatchDep, Page, PageDep, SortQuery, answers_etag, with_etag
 from toit_emploi_api.households.deps import CurrentHousehold, LockedHousehold
 from toit_emploi_api.privacy import retention, service
 from toit_emploi_api.privacy.repository import AuditFilters
@@ -48,9 +48,7 @@ AccessLogReaderDep = Annotated[Principal, Depends(authorize(Role.SERVICE_MANAGER
 
 @router.get(
     "/households/{household_id}/access-log",
-    operation_id="household_access_log",
     summary="Access log of a household",
-    response_model=Page[AuditEventOut],
     responses=problem_responses(NOT_FOUND, HOUSEHOLD_STATUS_ONLY),
 )
 async def household_access_log(
@@ -74,7 +72,6 @@ async def household_access_log(
 
 @router.get(
     "/audit-events",
-    operation_id="audit_events_list",
     summary="Search the audit trail",
     response_model=Page[AdminAuditEventOut],
     responses={200: CSV_CONTENT},
@@ -109,12 +106,7 @@ async def audit_events_list(
     return await service.audit_events(session, principal, filters, page, sort.value)
 
 
-@router.get(
-    "/retention/due",
-    operation_id="retention_due_list",
-    summary="Files due for anonymisation",
-    response_model=Page[DueHouseholdOut],
-)
+@router.get("/retention/due", summary="Files due for anonymisation")
 async def retention_due_list(
     principal: ManagerDep,
     session: SessionDep,
@@ -134,9 +126,7 @@ async def retention_due_list(
 
 @router.post(
     "/retention/runs",
-    operation_id="retention_runs_create",
     summary="Run the retention job now",
-    response_model=RetentionRunOut,
     responses=problem_responses(RETENTION_RUN_IN_PROGRESS),
 )
 @idempotent
@@ -162,9 +152,7 @@ async def retention_runs_create(principal: AdminDep, request: Request, body: Ret
 
 @router.get(
     "/households/{household_id}/export",
-    operation_id="household_export",
     summary="Export everything held about a household",
-    response_model=HouseholdExport,
     responses=problem_responses(NOT_FOUND),
 )
 async def household_export(principal: ManagerDep, session: SessionDep, household: CurrentHousehold) -> HouseholdExport:
@@ -178,12 +166,11 @@ async def household_export(principal: ManagerDep, session: SessionDep, household
 
 @router.post(
     "/households/{household_id}/anonymise",
-    operation_id="household_anonymise",
     summary="Erase a household's personal data",
-    response_model=AnonymiseOut,
     responses=problem_responses(NOT_FOUND, HOUSEHOLD_ANONYMISED, HOUSEHOLD_STILL_ACTIVE),
 )
 @idempotent
+@answers_etag
 async def household_anonymise(
     principal: ManagerDep,
     session: SessionDep,

@@ -46,7 +46,6 @@ def _threshold(request: Request) -> int:
 
 @router.get(
     "/programme",
-    operation_id="reports_programme",
     summary="The programme's outcomes (funders' table)",
     response_model=ProgrammeReport,
     responses={200: CSV_CONTENT, **problem_responses(REPORT_OPTION_NOT_PERMITTED)},
@@ -109,13 +108,7 @@ async def reports_programme(
     return report
 
 
-@router.get(
-    "/funnel",
-    operation_id="reports_funnel",
-    summary="The funnel and the time spent in each stage",
-    response_model=FunnelReport,
-    responses=problem_responses(),
-)
+@router.get("/funnel", summary="The funnel and the time spent in each stage", responses=problem_responses())
 async def reports_funnel(
     principal: ReportReader,
     session: SessionDep,

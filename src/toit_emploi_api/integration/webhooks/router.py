@@ -12,7 +12,7 @@ from toit_emploi_api.core.database import SessionDep
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND, VALIDATION_ERROR
-from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, created, with_etag
+from toit_emploi_api.core.resources import IfMatchDep, Page, PageDep, answers_etag, created, with_etag
 from toit_emploi_api.integration.webhooks import service
 from toit_emploi_api.integration.webhooks.deps import (
     CurrentDelivery,
@@ -55,7 +55,7 @@ def _delivery_out(delivery: WebhookDelivery) -> DeliveryOut:
     return DeliveryOut.model_validate(delivery)
 
 
-@router.get(BASE, operation_id="webhook_subscriptions_list", summary="List webhook subscriptions")
+@router.get(BASE, summary="List webhook subscriptions")
 async def webhook_subscriptions_list(
     _: AdminDep,
     session: SessionDep,
@@ -69,12 +69,12 @@ async def webhook_subscriptions_list(
 
 @router.post(
     BASE,
-    operation_id="webhook_subscriptions_create",
     summary="Create a webhook subscription",
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(VALIDATION_ERROR, WEBHOOK_URL_NOT_ALLOWED, WEBHOOK_EVENT_NOT_ALLOWED),
 )
 @idempotent
+@answers_etag
 async def webhook_subscriptions_create(
     principal: AdminDep, session: SessionDep, body: SubscriptionCreate, settings: SettingsDep, response: Response
 ) -> SubscriptionWithSecret:
@@ -93,12 +93,8 @@ async def webhook_subscriptions_create(
     return _with_secret(response, subscription)
 
 
-@router.get(
-    ONE,
-    operation_id="webhook_subscriptions_get",
-    summary="Read a webhook subscription",
-    responses=problem_responses(NOT_FOUND),
-)
+@router.get(ONE, summary="Read a webhook subscription", responses=problem_responses(NOT_FOUND))
+@answers_etag
 async def webhook_subscriptions_get(
     _: AdminDep, subscription: CurrentSubscription, response: Response
 ) -> SubscriptionOut:
@@ -110,10 +106,10 @@ async def webhook_subscriptions_get(
 
 @router.patch(
     ONE,
-    operation_id="webhook_subscriptions_update",
     summary="Change a webhook subscription",
     responses=problem_responses(NOT_FOUND, VALIDATION_ERROR, WEBHOOK_URL_NOT_ALLOWED, WEBHOOK_EVENT_NOT_ALLOWED),
 )
+@answers_etag
 async def webhook_subscriptions_update(
     principal: AdminDep,
     session: SessionDep,
@@ -136,7 +132,6 @@ async def webhook_subscriptions_update(
 
 @router.delete(
     ONE,
-    operation_id="webhook_subscriptions_delete",
     summary="Delete a webhook subscription",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(NOT_FOUND),
@@ -151,13 +146,9 @@ async def webhook_subscriptions_delete(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post(
-    ONE + "/secret",
-    operation_id="webhook_subscriptions_rotate_secret",
-    summary="Rotate a webhook subscription's secret",
-    responses=problem_responses(NOT_FOUND),
-)
+@router.post(ONE + "/secret", summary="Rotate a webhook subscription's secret", responses=problem_responses(NOT_FOUND))
 @idempotent
+@answers_etag
 async def webhook_subscriptions_rotate_secret(
     principal: AdminDep,
     session: SessionDep,
@@ -175,12 +166,7 @@ async def webhook_subscriptions_rotate_secret(
     return _with_secret(response, subscription)
 
 
-@router.get(
-    ONE + "/deliveries",
-    operation_id="webhook_deliveries_list",
-    summary="List a subscription's deliveries",
-    responses=problem_responses(NOT_FOUND),
-)
+@router.get(ONE + "/deliveries", summary="List a subscription's deliveries", responses=problem_responses(NOT_FOUND))
 async def webhook_deliveries_list(
     _: AdminDep,
     session: SessionDep,
@@ -196,12 +182,8 @@ async def webhook_deliveries_list(
     return (await service.list_deliveries(session, subscription, page, delivery_status)).to(_delivery_out)
 
 
-@router.get(
-    DELIVERY,
-    operation_id="webhook_deliveries_get",
-    summary="Read one delivery",
-    responses=problem_responses(NOT_FOUND),
-)
+@router.get(DELIVERY, summary="Read one delivery", responses=problem_responses(NOT_FOUND))
+@answers_etag
 async def webhook_deliveries_get(
     _: AdminDep, subscription: CurrentSubscription, delivery: CurrentDelivery, response: Response
 ) -> DeliveryOut:
@@ -213,11 +195,11 @@ async def webhook_deliveries_get(
 
 @router.post(
     DELIVERY + "/redeliver",
-    operation_id="webhook_deliveries_redeliver",
     summary="Deliver a message again",
     responses=problem_responses(NOT_FOUND, WEBHOOK_DELIVERY_PENDING, WEBHOOK_SUBSCRIPTION_INACTIVE),
 )
 @idempotent
+@answers_etag
 async def webhook_deliveries_redeliver(
     principal: AdminDep,
     session: SessionDep,
