@@ -2,7 +2,8 @@
 
 * Database: ``DATABASE_URL`` if set (its households are NOT dropped: bench rows are added once, references
   ``TB-…``), otherwise the embedded PostgreSQL under ``.data/bench-pg`` with a database ``toit_emploi_bench_api``,
-  migrated to head, seeded by bulk SQL with 100,000 households and 250,000 members (``VACUUM ANALYZE`` after).
+  migrated to head, seeded by bulk SQL with 100,000 households and 250,000 members (``VACUUM ANALYZE`` after). That
+  database is kept between runs (the seed costs about a minute); each run empties its ``audit_events`` first.
 * Two servers, one uvicorn worker each, pinned to CPU 0: the app (``create_app``) and ``bench/baseline.py``
   (Starlette + asyncpg, the same statements, the same JWT check).
 * The load generator is this file again (``--loadgen``), in its own process pinned to CPU 1: an asyncio HTTP/1.1
@@ -38,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from common import prepare_database  # noqa: E402 - bench/common.py
+from toit_emploi_api.core import embedded, migrations  # noqa: E402
 
 SECRET = "bench-" + "y" * 40
 HOUSEHOLDS = 100_000
@@ -143,6 +144,16 @@ def loadgen(args: argparse.Namespace) -> None:
 
 
 # -------------------------------------------------------------------------------------------------------- setup
+def prepare_database(name: str) -> str:
+    """`DATABASE_URL`, or database `name` on the embedded server under `.data/bench-pg`, KEPT between runs (its
+    seed is reused: rebuilding it costs about a minute); migrated to head."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        url = embedded.ensure_database(embedded.start(ROOT / ".data" / "bench-pg"), name)
+    migrations.upgrade(url)
+    return url
+
+
 async def seed(url: str) -> list[str]:
     """Seed once (bulk SQL); the household ids."""
     import asyncpg  # type: ignore[import-untyped]
@@ -156,6 +167,10 @@ async def seed(url: str) -> list[str]:
                     await conn.execute(sql)
             await conn.execute("VACUUM ANALYZE")
             print(f"seeded {HOUSEHOLDS:,} households in {time.perf_counter() - started:.1f} s")
+        elif not os.environ.get("DATABASE_URL"):
+            # The bench's own database: the audit rows of earlier runs go, so that every run inserts into the same
+            # table (TRUNCATE: the append-only trigger guards UPDATE and DELETE of rows, not this).
+            await conn.execute("TRUNCATE audit_events")
         rows = await conn.fetch("SELECT id FROM households WHERE reference LIKE 'TB-%'")
         return [str(r[0]) for r in rows]
     finally:

@@ -14,14 +14,17 @@ Dead connections heal by themselves without a round trip per request (no `pool_p
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+from asyncpg import PostgresError  # type: ignore[import-untyped]
 from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.util import greenlet_spawn
 
 from toit_emploi_api.core.errors import AnswerNow, is_database_unavailable
 from toit_emploi_api.core.settings import Settings
@@ -76,12 +79,9 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request: commits when the endpoint returns, rolls back on any error.
-
-    Services and repositories only ``flush``; nothing else commits.
-    """
-    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+@asynccontextmanager
+async def request_session(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A request's session: commits when the block ends, rolls back on any error (what `SessionDep` gives)."""
     async with maker() as session:
         try:
             yield session
@@ -101,5 +101,56 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request: commits when the endpoint returns, rolls back on any error.
+
+    Services and repositories only ``flush``; nothing else commits.
+    """
+    async with request_session(request.app.state.sessionmaker) as session:
+        yield session
+
+
 # scope="function": the commit happens before the response is sent, so a failed commit is an error response.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+class Database:
+    """The database without an ORM session, for a request whose whole work is ONE statement (the hot reads:
+    `households.reads`): the statement goes straight through the driver (asyncpg, its prepared-statement cache) on a
+    connection of the engine's pool (the same pool, sizes, checkout check and 503s as the sessions').
+
+    Nothing else is sent on that connection, so the statement is its own transaction: no BEGIN, no COMMIT, one round
+    trip. No `AsyncSession`, no dependency generator: measured, that was a third of the read by id's CPU beyond the
+    statement itself (docs/performance.md)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def fetchrow(self, sql: str, params: Sequence[Any]) -> Sequence[Any] | None:
+        """The statement's one row (or None)."""
+        fairy = await self.engine.raw_connection()  # one hop into SQLAlchemy's greenlet: the pool's checkout
+        try:
+            driver = fairy.driver_connection
+            assert driver is not None
+            row: Sequence[Any] | None = await driver.fetchrow(sql, *params)
+        except PostgresError:
+            await greenlet_spawn(fairy.close)  # the server refused the statement: the connection is fine
+            raise
+        except BaseException:
+            # The driver was interrupted (the connection lost, the task cancelled, the protocol left mid-operation):
+            # throw the connection away so the pool never hands it out again in that state ("another operation is
+            # in progress"); the error itself is answered as usual (a lost connection is a 503).
+            await greenlet_spawn(fairy.invalidate)
+            await greenlet_spawn(fairy.close)
+            raise
+        # Back to the pool: a sound connection with no transaction open (the pool's reset sends nothing).
+        await greenlet_spawn(fairy.close)
+        return row
+
+
+async def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]

@@ -12,14 +12,11 @@
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from toit_emploi_api.core.errors import is_database_unavailable
+from starlette.types import Scope
 
 UNMATCHED = "<unmatched>"
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -101,34 +98,3 @@ def route_template(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else UNMATCHED
-
-
-class MetricsMiddleware:
-    """Counts every HTTP answer with its final status (place it outside the request-id middleware)."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_recording(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_recording)
-        except Exception as exc:
-            status = 503 if is_database_unavailable(exc) else 500
-            raise
-        finally:
-            self.metrics.observe(scope["method"], route_template(scope), status, time.perf_counter() - started)
-            if self.metrics.multiprocess:
-                self.metrics.update_pool()

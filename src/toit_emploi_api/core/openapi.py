@@ -23,7 +23,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from toit_emploi_api.core import problems
-from toit_emploi_api.core.database import get_session
+from toit_emploi_api.core.database import get_database, get_session
 from toit_emploi_api.core.errors import PROBLEM_JSON, PROBLEM_TYPES_KEY, FieldError, Problem
 from toit_emploi_api.core.idempotency import is_idempotent
 from toit_emploi_api.core.request_rules import has_json_body, is_lenient, uuid_path_params
@@ -301,7 +301,7 @@ def build_openapi(app: FastAPI, labels: EnumLabels | None = None) -> dict[str, A
                 statuses |= {409}
                 types[422].append(problems.IDEMPOTENCY_KEY_REUSED.slug)
                 types[409] = [problems.IDEMPOTENCY_KEY_IN_PROGRESS.slug]
-            if get_session in calls:
+            if get_session in calls or get_database in calls:
                 # Every route that uses the database may find it unavailable for a moment, or have its transaction
                 # cancelled by PostgreSQL to break a deadlock with another request (core.errors).
                 statuses.add(503)

@@ -146,7 +146,7 @@ def path_methods(app: Any, scope: Mapping[str, Any]) -> list[str]:
         if all(_is_uuid(params.get(name)) for name in _rules(route).uuid_params):
             methods |= set(route.methods or ())
     if "GET" in methods:
-        methods.add("HEAD")  # answered as the GET without its body (`HttpConformanceMiddleware`)
+        methods.add("HEAD")  # answered as the GET without its body (`core.middleware.HttpMiddleware`)
     order = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     return sorted(methods, key=lambda m: order.index(m) if m in order else len(order))
 

@@ -26,12 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from asyncpg import PostgresError  # type: ignore[import-untyped]
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from toit_emploi_api.auth.repository import SubjectState
 from toit_emploi_api.auth.tokens import SubjectKind
 from toit_emploi_api.core.clock import paris_midnight
+from toit_emploi_api.core.database import Database
 from toit_emploi_api.core.request_context import current_request_id
 from toit_emploi_api.core.resources import CursorPageParams
 from toit_emploi_api.households.schemas import HouseholdFilters, HouseholdSort
@@ -186,32 +184,8 @@ def _subject(row: Sequence[Any]) -> SubjectState:
     )
 
 
-async def _fetch(session: AsyncSession, sql: str, params: Sequence[Any]) -> Sequence[Any] | None:
-    """The statement's one row, on the request's pooled connection, straight through the driver (asyncpg, its
-    prepared-statement cache).
-
-    The statement is the whole request's work (its reads and its audit INSERT are one atomic statement), so it runs
-    as its own transaction: nothing was sent on the session before it (SQLAlchemy's adapter starts its transaction
-    lazily), so no BEGIN and no COMMIT travel — one round trip. Call it only as the request's one statement."""
-    connection = await session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None
-    try:
-        row: Sequence[Any] | None = await driver.fetchrow(sql, *params)
-    except PostgresError:
-        raise  # the server refused the statement: the connection is fine
-    except BaseException:
-        # The driver was interrupted (the connection lost, the task cancelled, the protocol left mid-operation).
-        # SQLAlchemy did not see it, as the call went around it: throw the connection away so the pool never hands
-        # it out again in that state ("another operation is in progress"); the error itself is answered as usual
-        # (a lost connection is a 503).
-        await connection.invalidate()
-        raise
-    return row
-
-
 async def read_household(
-    session: AsyncSession,
+    database: Database,
     kind: SubjectKind,
     subject_id: uuid.UUID,
     allowed: frozenset[Role],
@@ -221,8 +195,7 @@ async def read_household(
     session_id: uuid.UUID | None = None,
 ) -> ReadRow:
     """The caller's account, and the household as it may see it (audited in the same statement)."""
-    row = await _fetch(
-        session,
+    row = await database.fetchrow(
         read_sql(kind),
         (subject_id, sorted(r.value for r in allowed), household_id, kind, action, _request_id(), session_id),
     )
@@ -403,7 +376,7 @@ def list_row(row: Sequence[Any] | None) -> ListRow:
 
 
 async def list_households(
-    session: AsyncSession,
+    database: Database,
     kind: SubjectKind,
     subject_id: uuid.UUID,
     allowed: frozenset[Role],
@@ -417,4 +390,4 @@ async def list_households(
 ) -> ListRow:
     """The caller's account, one page (+1 row, to know whether more follow), the total, and the audit row."""
     sql, params = list_query(kind, subject_id, allowed, filters, sort, page, action, after, session_id=session_id)
-    return list_row(await _fetch(session, sql, params))
+    return list_row(await database.fetchrow(sql, params))
