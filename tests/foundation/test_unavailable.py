@@ -160,3 +160,23 @@ async def test_a_deadlock_is_503_transaction_conflict_with_retry_after(settings:
 def test_other_database_refusals_are_not_transient_conflicts() -> None:
     assert not is_transient_conflict(_wrapped(asyncpg.exceptions.UndefinedTableError("relation does not exist")))
     assert not is_transient_conflict(IntegrityError("INSERT", {}, asyncpg.exceptions.UniqueViolationError("dup")))
+
+
+async def test_a_value_the_driver_refuses_on_a_session_less_read_is_422(settings: Settings) -> None:
+    # `core.database.Database` sends its statement straight through asyncpg: the driver's own PostgresError must be
+    # answered like SQLAlchemy's wrapped one (class 22 is the client's value), not a 500.
+    app: FastAPI = create_app(settings)
+
+    @app.get("/bad-value")
+    async def bad_value() -> None:
+        await app.state.database.fetchrow("SELECT $1::text::int", ["12x"])
+
+    try:
+        async with AsyncClient(transport=ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t") as c:
+            r = await c.get("/bad-value")
+            assert r.status_code == 422, r.text
+            assert r.json()["type"] == "urn:toit-emploi:problem:validation-error"
+            again = await c.get("/bad-value")  # the connection went back to the pool sound
+            assert again.status_code == 422
+    finally:
+        await app.state.engine.dispose()

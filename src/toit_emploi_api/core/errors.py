@@ -326,7 +326,7 @@ async def _on_unavailable(request: Request, exc: Exception) -> JSONResponse:
 def _sqlstate(exc: BaseException) -> str:
     """The PostgreSQL SQLSTATE behind a SQLAlchemy error (asyncpg keeps it on the driver exception)."""
     orig = getattr(exc, "orig", None)
-    for candidate in (orig, getattr(orig, "__cause__", None)):
+    for candidate in (exc, orig, getattr(orig, "__cause__", None)):  # `exc` itself: the driver's own error
         code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
         if isinstance(code, str):
             return code
@@ -334,9 +334,9 @@ def _sqlstate(exc: BaseException) -> str:
 
 
 async def _on_dbapi_error(request: Request, exc: Exception) -> JSONResponse:
-    """Safety net for database refusals a service did not translate. Class 22 (data exception: too long, out of
-    range, NUL) is the client's value: 422. Class 23 (integrity): 409. A lost or refused connection: 503.
-    Anything else stays a real 500."""
+    """Safety net for database refusals a service did not translate, wrapped by SQLAlchemy or the driver's own.
+    Class 22 (data exception: too long, out of range, NUL) is the client's value: 422. Class 23 (integrity): 409.
+    A deadlock: 503 `transaction-conflict`. A lost or refused connection: 503. Anything else stays a real 500."""
     if is_database_unavailable(exc):
         return await _on_unavailable(request, exc)
     if is_transient_conflict(exc):
@@ -390,7 +390,8 @@ def install_error_handlers(app: FastAPI) -> None:
     try:
         import asyncpg  # type: ignore[import-untyped]
 
-        app.add_exception_handler(asyncpg.PostgresError, _on_unavailable)
+        # The driver's own refusals (the session-less reads of core.database.Database): the same rules as above.
+        app.add_exception_handler(asyncpg.PostgresError, _on_dbapi_error)
         app.add_exception_handler(asyncpg.InterfaceError, _on_unavailable)
         app.add_exception_handler(asyncpg.exceptions._base.InternalClientError, _on_unavailable)
     except ImportError:  # pragma: no cover - asyncpg is a dependency
