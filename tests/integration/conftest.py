@@ -49,7 +49,7 @@ class Receiver:
     url: str
     script: list[int | str] = field(default_factory=list)
     requests: list[Received] = field(default_factory=list)
-    slow_seconds: float = 1.5
+    slow_seconds: float = 3.0  # beyond the tests' 2 s webhook timeout (worker_settings)
     release: threading.Event = field(default_factory=threading.Event)
     arrived: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -127,10 +127,12 @@ def receiver(receiver_factory: Callable[[], Receiver]) -> Receiver:
 
 @pytest.fixture
 def worker_settings(settings: Settings) -> Settings:
-    """Fast retries and a short timeout, so that the tests wait for seconds, not hours."""
+    """Fast retries and a short timeout, so that the tests wait for seconds, not hours. The timeout leaves room
+    for the test process itself: the receiver is a thread of it, and a garbage collection or a busy machine can
+    keep it from answering for a few hundred milliseconds (a 0.5 s timeout made the walk count an extra timeout)."""
     return settings.model_copy(
         update={
-            "webhook_timeout_seconds": 0.5,
+            "webhook_timeout_seconds": 2.0,
             "webhook_retry_base_seconds": 0.05,
             "webhook_retry_max_seconds": 0.2,
             "webhook_poll_seconds": 0.05,
