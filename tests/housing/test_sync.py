@@ -499,6 +499,17 @@ async def test_deeply_nested_json_is_unreadable_not_500(client: AsyncClient, pol
     assert r.json()["type"] == "urn:toit-emploi:problem:sync-unreadable"
 
 
+async def _reserve_uncommitted(session: AsyncSession, landlord: Landlord, reference: str) -> None:
+    """What the pipeline does when it reserves a unit, left uncommitted in `session` (its row lock held)."""
+    await session.execute(
+        text(
+            "UPDATE housing_units SET status = 'reserved', version = version + 1"
+            " WHERE landlord_organisation_id = :o AND landlord_reference = :r"
+        ),
+        {"o": landlord.organisation_id, "r": reference},
+    )
+
+
 async def test_sync_racing_a_reservation_reports_the_conflict(
     client: AsyncClient, polygone: Landlord, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -512,13 +523,7 @@ async def test_sync_racing_a_reservation_reports_the_conflict(
             ),
             {"o": polygone.organisation_id},
         )
-        await a.execute(
-            text(
-                "UPDATE housing_units SET status = 'reserved', version = version + 1"
-                " WHERE landlord_organisation_id = :o AND landlord_reference = 'RACE-1'"
-            ),
-            {"o": polygone.organisation_id},
-        )
+        await _reserve_uncommitted(a, polygone, "RACE-1")
         # Connection B (the request's own): a snapshot changing RACE-1's rent.
         sync = asyncio.create_task(sync_json(client, polygone, [unit("RACE-1", rent="999.00"), unit("RACE-2")]))
         await asyncio.sleep(1.0)
@@ -543,13 +548,7 @@ async def test_sync_does_not_wait_for_a_locked_unit_it_leaves_as_it_is(
     # unchanged, as if the sync had run first; RACE-2's change is applied.
     await sync_json(client, polygone, [unit("RACE-1"), unit("RACE-2")])
     async with sessionmaker() as a:
-        await a.execute(
-            text(
-                "UPDATE housing_units SET status = 'reserved', version = version + 1"
-                " WHERE landlord_organisation_id = :o AND landlord_reference = 'RACE-1'"
-            ),
-            {"o": polygone.organisation_id},
-        )
+        await _reserve_uncommitted(a, polygone, "RACE-1")
         r = await asyncio.wait_for(
             sync_json(client, polygone, [unit("RACE-1"), unit("RACE-2", rent="500.00")], mode="delta"), timeout=10
         )

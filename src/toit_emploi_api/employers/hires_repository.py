@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import case, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from toit_emploi_api.employers.models import JobOpening
 from toit_emploi_api.vocab.statuses import JobOpeningStatus
@@ -16,32 +18,38 @@ async def get_opening(session: AsyncSession, job_opening_id: uuid.UUID) -> JobOp
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def take_position(session: AsyncSession, job_opening_id: uuid.UUID) -> bool:
-    """Atomically count one more hire, marking the opening filled with its last position; False when it is full
-    or closed. The UPDATE locks the row; the CHECK ``hires_within_positions`` backs the WHERE."""
+async def _count_hires(
+    session: AsyncSession, job_opening_id: uuid.UUID, hires: ColumnElement[int], status: ColumnElement[Any], *where: Any
+) -> bool:
+    """Set the opening's hires to `hires` and its status to `status` (a new version) when `where` holds: the UPDATE
+    locks the row, the CHECK ``hires_within_positions`` backs the conditions. False when no row matched."""
     stmt = (
         update(JobOpening)
-        .where(
-            JobOpening.id == job_opening_id,
-            JobOpening.hires_count < JobOpening.open_positions,
-            JobOpening.status != JobOpeningStatus.CLOSED,
-        )
-        .values(
-            hires_count=JobOpening.hires_count + 1,
-            status=case(
-                (
-                    JobOpening.hires_count + 1 >= JobOpening.open_positions,
-                    literal(JobOpeningStatus.FILLED, JobOpening.status.type),
-                ),
-                else_=JobOpening.status,
-            ),
-            version=JobOpening.version + 1,
-            updated_at=func.now(),
-        )
+        .where(JobOpening.id == job_opening_id, *where)
+        .values(hires_count=hires, status=status, version=JobOpening.version + 1, updated_at=func.now())
         .returning(JobOpening.id)
         .execution_options(synchronize_session=False)
     )
     return (await session.execute(stmt)).first() is not None
+
+
+def _status(value: JobOpeningStatus) -> ColumnElement[Any]:
+    return literal(value, JobOpening.status.type)
+
+
+async def take_position(session: AsyncSession, job_opening_id: uuid.UUID) -> bool:
+    """Atomically count one more hire, marking the opening filled with its last position; False when it is full
+    or closed."""
+    hires = JobOpening.hires_count + 1
+    status = case((hires >= JobOpening.open_positions, _status(JobOpeningStatus.FILLED)), else_=JobOpening.status)
+    return await _count_hires(
+        session,
+        job_opening_id,
+        hires,
+        status,
+        JobOpening.hires_count < JobOpening.open_positions,
+        JobOpening.status != JobOpeningStatus.CLOSED,
+    )
 
 
 async def lock_openings(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int]]:
@@ -58,26 +66,15 @@ async def add_hires(session: AsyncSession, job_opening_id: uuid.UUID, count: int
     """`count` more hires (fewer when negative): an open opening reaching its positions is `filled`, a filled one
     below them `open` again; a closed one stays closed. False when that would exceed the positions or go below 0."""
     hires = JobOpening.hires_count + count
-    stmt = (
-        update(JobOpening)
-        .where(JobOpening.id == job_opening_id, hires <= JobOpening.open_positions, hires >= 0)
-        .values(
-            hires_count=hires,
-            status=case(
-                (
-                    (JobOpening.status == JobOpeningStatus.OPEN) & (hires >= JobOpening.open_positions),
-                    literal(JobOpeningStatus.FILLED, JobOpening.status.type),
-                ),
-                (
-                    (JobOpening.status == JobOpeningStatus.FILLED) & (hires < JobOpening.open_positions),
-                    literal(JobOpeningStatus.OPEN, JobOpening.status.type),
-                ),
-                else_=JobOpening.status,
-            ),
-            version=JobOpening.version + 1,
-            updated_at=func.now(),
-        )
-        .returning(JobOpening.id)
-        .execution_options(synchronize_session=False)
+    status = case(
+        (
+            (JobOpening.status == JobOpeningStatus.OPEN) & (hires >= JobOpening.open_positions),
+            _status(JobOpeningStatus.FILLED),
+        ),
+        (
+            (JobOpening.status == JobOpeningStatus.FILLED) & (hires < JobOpening.open_positions),
+            _status(JobOpeningStatus.OPEN),
+        ),
+        else_=JobOpening.status,
     )
-    return (await session.execute(stmt)).first() is not None
+    return await _count_hires(session, job_opening_id, hires, status, hires <= JobOpening.open_positions, hires >= 0)
