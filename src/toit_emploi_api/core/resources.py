@@ -140,7 +140,7 @@ class Versioned(Protocol):
 
 def etag_answer(response: Response, model: type[M], obj: Versioned) -> M:
     """The answer of a read or a change of one resource: `obj` as `model`, with its ETag (its row version)."""
-    response.headers["ETag"] = etag_for(obj.version)
+    with_etag(response, obj.version)
     return model.model_validate(obj)
 
 
