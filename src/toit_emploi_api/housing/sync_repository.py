@@ -83,6 +83,10 @@ CREATE_INCOMING_SQL: Final = (
     + ", ".join(f"{c} {t}" for c, t in _TEMP_TYPES.items())
     + ") ON COMMIT DROP"
 )
+# The statistics the plans need: the row count and the join key's (every statement joins on the reference). The
+# other 18 columns are only compared, never joined or filtered on by an index: analysing them cost ≈ 170 ms of server
+# CPU per 20,000 rows (sorting 12 text columns' samples), the reference alone ≈ 5 ms, with the same plans.
+ANALYZE_INCOMING_SQL: Final = f"ANALYZE {INCOMING_TABLE} (landlord_reference)"
 _INCOMING_COLUMNS = ", ".join(
     f"CAST(t.{c} AS dpe_class) AS {c}"
     if c == "dpe_class"
@@ -290,7 +294,7 @@ async def copy_incoming(session: AsyncSession, columns: Mapping[str, list[Any]])
     assert driver is not None
     records = list(zip(*(columns[c] for c in COLUMNS), strict=True))
     await driver.copy_records_to_table(INCOMING_TABLE, records=records, columns=list(COLUMNS))
-    await connection.exec_driver_sql(f"ANALYZE {INCOMING_TABLE}")
+    await connection.exec_driver_sql(ANALYZE_INCOMING_SQL)
 
 
 @dataclass(frozen=True)
