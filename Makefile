@@ -59,6 +59,7 @@ bench: install
 	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/imports.py
 	$(BIN)/python bench/matching.py
+	$(BIN)/python bench/memory.py
 
 bench-privacy: install
 	$(BIN)/python bench/privacy.py
