@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from bench.api import MATCH, NO_MATCH, SECRET, prepare_database, seed  # noqa: E402
+from api import MATCH, NO_MATCH, SECRET, prepare_database, seed  # noqa: E402 - bench/api.py
 
 ASGIApp = Any
 
@@ -82,7 +82,7 @@ async def _run(app: ASGIApp, paths: list[str], token: str, count: int) -> float:
 
 async def measure(args: argparse.Namespace, url: str, ids: list[str]) -> None:
     os.environ.update(DATABASE_URL=url, BENCH_JWT_SECRET=SECRET)
-    from bench import baseline
+    import baseline
 
     from toit_emploi_api.auth.tokens import issue_access_token
     from toit_emploi_api.core.settings import Settings

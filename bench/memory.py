@@ -23,6 +23,7 @@ import random
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def child(url: str, token: str, ids: list[str], requests: int) -> None:
             headers = {"Authorization": f"Bearer {token}"}
             async with httpx.AsyncClient(transport=transport, base_url="http://bench", headers=headers) as client:
                 rng = random.Random(1)
-                kinds = {
+                kinds: dict[str, Callable[[], str]] = {
                     "GET by id": lambda: f"/api/v1/households/{rng.choice(ids)}",
                     "list limit=50": lambda: "/api/v1/households?limit=50",
                     "search q=": lambda: f"/api/v1/households?limit=50&q={rng.choice(['sakmab', 'zyxwq'])}",
@@ -70,7 +71,7 @@ def child(url: str, token: str, ids: list[str], requests: int) -> None:
 def main(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(ROOT / "src"))
     sys.path.insert(0, str(ROOT))
-    from bench.api import SECRET, prepare_database, seed
+    from api import SECRET, prepare_database, seed
     from toit_emploi_api.auth.tokens import issue_access_token
     from toit_emploi_api.core.settings import Settings
 
