@@ -9,7 +9,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -36,26 +35,6 @@ def pytest_configure(config: pytest.Config) -> None:
     workers = getattr(config.option, "numprocesses", None)
     if os.environ.get("TEST_DATABASE_URL") and workers not in (None, 0):
         raise pytest.UsageError("TEST_DATABASE_URL names one database: run the suite serially (-n 0)")
-
-
-# Modules whose tests must all run in one pytest-xdist worker: their fixture is a resource of the machine, not of the
-# worker's database (test_outage stops and restarts a server of its own).
-ONE_WORKER_MODULES = frozenset({"tests/foundation/test_outage.py"})
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """xdist's `load` distribution (each test to the next free worker), but a module of ONE_WORKER_MODULES is one unit
-    of work. (`--dist loadgroup` with `xdist_group` marks would say the same, but pytest-xdist 3.8 cannot group
-    under pytest 9.2: it renames `item._nodeid`, which pytest no longer reads.)"""
-    from xdist.scheduler import LoadScopeScheduling
-
-    class OneWorkerModules(LoadScopeScheduling):  # type: ignore[misc]
-        def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            return module if module in ONE_WORKER_MODULES else nodeid
-
-    return OneWorkerModules(config, log)
 
 
 def _run_id(config: pytest.Config) -> str:
