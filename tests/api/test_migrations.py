@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 
@@ -21,7 +22,9 @@ def scratch_url(database_url: str) -> str:
     from toit_emploi_api.core.settings import to_async_url
 
     url = make_url(to_async_url(database_url))
-    name = "toit_emploi_migrations_test"
+    # One per pytest-xdist worker: this module's tests may run in two workers at once.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    name = f"toit_emploi_migrations_test_{worker}" if worker.isalnum() else "toit_emploi_migrations_test"
 
     async def _create() -> None:
         engine = create_async_engine(url, isolation_level="AUTOCOMMIT")

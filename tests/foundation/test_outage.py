@@ -30,7 +30,8 @@ from toit_emploi_api.main import create_app
 from toit_emploi_api.vocab.roles import Role
 
 ROOT = Path(__file__).resolve().parents[2]
-PGDATA = ROOT / ".data" / "outage-pg"
+# Its tests stop and restart this server: under pytest-xdist each worker has its own (`outage-pg-gw0`, …).
+PGDATA = ROOT / ".data" / ("outage-pg" + (f"-{w}" if (w := os.environ.get("PYTEST_XDIST_WORKER")) else ""))
 
 
 @dataclass
