@@ -338,13 +338,10 @@ def search_latency(port: int, token: str, q: str, count: int = 40) -> tuple[floa
     return statistics.median(times), times[int(len(times) * 0.95)]
 
 
-def main(args: argparse.Namespace) -> None:
+def manager_token(settings: Any) -> str:
+    """A service manager's access token for the seeded organisation (bench/api.py, bench/cpu.py, bench/memory.py)."""
     from toit_emploi_api.auth.tokens import issue_access_token
-    from toit_emploi_api.core.settings import Settings
 
-    url = prepare_database("toit_emploi_bench_api")
-    ids = asyncio.run(seed(url))
-    settings = Settings(environment="test", DATABASE_URL=url, jwt_secret=SECRET)
     token, _ = issue_access_token(
         settings,
         subject_kind="user",
@@ -353,12 +350,27 @@ def main(args: argparse.Namespace) -> None:
         organisation_id=uuid.UUID(hex=hashlib.md5(b"org0").hexdigest()),
         lifetime=timedelta(hours=3),
     )
+    return token
+
+
+def scenario_paths(ids: list[str]) -> dict[str, list[str]]:
+    """The request paths of the three scenarios (random ids drawn with a fixed seed)."""
     rng = random.Random(1)
-    scenarios = {
+    return {
         "GET /households/{id}": [f"/api/v1/households/{i}" for i in rng.sample(ids, 5000)],
         "GET /households?limit=50": ["/api/v1/households?limit=50"],
         "GET /households?q=…": [f"/api/v1/households?limit=50&q={MATCH}", f"/api/v1/households?limit=50&q={NO_MATCH}"],
     }
+
+
+def main(args: argparse.Namespace) -> None:
+    from toit_emploi_api.core.settings import Settings
+
+    url = prepare_database("toit_emploi_bench_api")
+    ids = asyncio.run(seed(url))
+    settings = Settings(environment="test", DATABASE_URL=url, jwt_secret=SECRET)
+    token = manager_token(settings)
+    scenarios = scenario_paths(ids)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}   CPUs: {os.cpu_count()}   load average: {load}")
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}

@@ -13,15 +13,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import hashlib
 import os
 import pstats
 import random
 import statistics
 import sys
 import time
-import uuid
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from api import MATCH, NO_MATCH, SECRET, prepare_database, seed  # noqa: E402 - bench/api.py
+from api import SECRET, manager_token, prepare_database, scenario_paths, seed  # noqa: E402 - bench/api.py
 
 ASGIApp = Any
 
@@ -84,25 +81,13 @@ async def measure(args: argparse.Namespace, url: str, ids: list[str]) -> None:
     os.environ.update(DATABASE_URL=url, BENCH_JWT_SECRET=SECRET)
     import baseline
 
-    from toit_emploi_api.auth.tokens import issue_access_token
     from toit_emploi_api.core.settings import Settings
     from toit_emploi_api.main import create_app
 
     settings = Settings(environment="test", DATABASE_URL=url, jwt_secret=SECRET, worker_in_serve=False)
-    token, _ = issue_access_token(
-        settings,
-        subject_kind="user",
-        subject_id=uuid.UUID(hex=hashlib.md5(b"manager").hexdigest()),
-        role="service_manager",
-        organisation_id=uuid.UUID(hex=hashlib.md5(b"org0").hexdigest()),
-        lifetime=timedelta(hours=3),
-    )
-    rng = random.Random(1)
-    paths = {
-        "by-id": [f"/api/v1/households/{i}" for i in rng.sample(ids, 5000)],
-        "list": ["/api/v1/households?limit=50"],
-        "search": [f"/api/v1/households?limit=50&q={MATCH}", f"/api/v1/households?limit=50&q={NO_MATCH}"],
-    }[args.scenario]
+    token = manager_token(settings)
+    by_scenario = dict(zip(("by-id", "list", "search"), scenario_paths(ids).values(), strict=True))
+    paths = by_scenario[args.scenario]
     app, base = create_app(settings), baseline.create_app()
     async with app.router.lifespan_context(app), base.router.lifespan_context(base):
         for target in (app, base):

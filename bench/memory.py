@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import os
 import random
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,21 +68,13 @@ def child(url: str, token: str, ids: list[str], requests: int) -> None:
 def main(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(ROOT / "src"))
     sys.path.insert(0, str(ROOT))
-    from api import SECRET, prepare_database, seed
-    from toit_emploi_api.auth.tokens import issue_access_token
+    from api import SECRET, manager_token, prepare_database, seed
     from toit_emploi_api.core.settings import Settings
 
     url = prepare_database("toit_emploi_bench_api")
     ids = asyncio.run(seed(url))[:5000]
     settings = Settings(environment="test", DATABASE_URL=url, jwt_secret=SECRET)
-    token, _ = issue_access_token(
-        settings,
-        subject_kind="user",
-        subject_id=uuid.UUID(hex=hashlib.md5(b"manager").hexdigest()),
-        role="service_manager",
-        organisation_id=uuid.UUID(hex=hashlib.md5(b"org0").hexdigest()),
-        lifetime=timedelta(hours=1),
-    )
+    token = manager_token(settings)
     env = {
         **os.environ,
         "DATABASE_URL": url,
