@@ -20,8 +20,9 @@ from starlette.requests import HTTPConnection
 
 from toit_emploi_api.auth import repository
 from toit_emploi_api.auth.tokens import AccessClaims, InvalidTokenError, SubjectKind, decode_access_token
-from toit_emploi_api.core.database import SessionDep
+from toit_emploi_api.core.database import USES_DATABASE, Database, SessionDep
 from toit_emploi_api.core.errors import ForbiddenError, UnauthorizedError
+from toit_emploi_api.core.openapi import SECURITY_SCHEME
 from toit_emploi_api.core.routes import POLICY_ATTRIBUTE
 from toit_emploi_api.vocab.roles import OrganisationKind, Role
 
@@ -38,15 +39,20 @@ class BearerToken(OAuth2):
                 password=OAuthFlowPassword(tokenUrl=TOKEN_URL, refreshUrl=TOKEN_URL, scopes={}),
                 clientCredentials=OAuthFlowClientCredentials(tokenUrl=TOKEN_URL, scopes={}),
             ),
-            scheme_name="OAuth2",
+            scheme_name=SECURITY_SCHEME,
             description="People: password grant (and refresh_token). Partner systems: client_credentials grant "
             "with an API client's id and secret. Send the access token as `Authorization: Bearer <token>`.",
             auto_error=False,
         )
 
     async def __call__(self, request: HTTPConnection) -> str | None:
-        scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
-        return token if scheme.lower() == "bearer" and token else None
+        return bearer_token(request)
+
+
+def bearer_token(request: HTTPConnection) -> str | None:
+    """The `Authorization: Bearer <token>` header's token, or None."""
+    scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+    return token if scheme.lower() == "bearer" and token else None
 
 
 oauth2_scheme = BearerToken()
@@ -160,6 +166,7 @@ class TokenCaller:
 
     claims: AccessClaims
     allowed: frozenset[Role]
+    database: Database
 
     def principal_of(self, state: repository.SubjectState | None) -> Principal:
         if state is None or not state.active or not state.organisation_active:
@@ -177,12 +184,17 @@ class TokenCaller:
 
 def authorize_token(*roles: Role) -> Callable[..., Awaitable[TokenCaller]]:
     """Like `authorize(...)` (the same policy mark, the same 401 for a bad token), but the route checks the account
-    and the role itself, in its own statement, with `TokenCaller.principal_of`."""
+    and the role itself, in its own statement, with `TokenCaller.principal_of`, on `TokenCaller.database`.
+
+    One dependency with no sub-dependency (the bearer header is read here, not by `oauth2_scheme`): on the hot reads
+    each dependency level costs as much as the token check (measured, docs/performance.md). The operation's OAuth2
+    security requirement is published by `core.openapi` for every route that is not public."""
     allowed = frozenset(roles) | {Role.ADMIN}
 
-    async def dependency(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> TokenCaller:
-        return TokenCaller(_claims(request, token), allowed)
+    async def dependency(request: Request) -> TokenCaller:
+        return TokenCaller(_claims(request, bearer_token(request)), allowed, request.app.state.database)
 
     setattr(dependency, POLICY_ATTRIBUTE, allowed)
+    setattr(dependency, USES_DATABASE, True)
     dependency.__name__ = "authorize_token_" + "_".join(sorted(r.value for r in allowed))
     return dependency

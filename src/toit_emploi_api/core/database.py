@@ -148,9 +148,6 @@ class Database:
         return row
 
 
-async def get_database(request: Request) -> Database:
-    database: Database = request.app.state.database
-    return database
-
-
-DatabaseDep = Annotated[Database, Depends(get_database)]
+USES_DATABASE = "__toit_uses_database__"
+"""Marks a dependency that hands the route the `Database` (`auth.policy.authorize_token`), for `core.openapi`'s
+503 documentation, as `get_session` is."""

@@ -23,12 +23,14 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from toit_emploi_api.core import problems
-from toit_emploi_api.core.database import get_database, get_session
+from toit_emploi_api.core.database import USES_DATABASE, get_session
 from toit_emploi_api.core.errors import PROBLEM_JSON, PROBLEM_TYPES_KEY, FieldError, Problem
 from toit_emploi_api.core.idempotency import is_idempotent
 from toit_emploi_api.core.request_rules import has_json_body, is_lenient, uuid_path_params
 from toit_emploi_api.core.resources import IF_MATCH_MARK, is_etag_marked
 from toit_emploi_api.core.routes import dependency_calls, iter_api_routes, route_policy
+
+SECURITY_SCHEME = "OAuth2"  # the bearer scheme's name in components.securitySchemes (auth.policy)
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _PHRASES = {
@@ -301,7 +303,7 @@ def build_openapi(app: FastAPI, labels: EnumLabels | None = None) -> dict[str, A
                 statuses |= {409}
                 types[422].append(problems.IDEMPOTENCY_KEY_REUSED.slug)
                 types[409] = [problems.IDEMPOTENCY_KEY_IN_PROGRESS.slug]
-            if get_session in calls or get_database in calls:
+            if get_session in calls or any(getattr(call, USES_DATABASE, False) for call in calls):
                 # Every route that uses the database may find it unavailable for a moment, or have its transaction
                 # cancelled by PostgreSQL to break a deadlock with another request (core.errors).
                 statuses.add(503)
@@ -313,6 +315,9 @@ def build_openapi(app: FastAPI, labels: EnumLabels | None = None) -> dict[str, A
                 types[403] = [problems.FORBIDDEN.slug]
                 roles = sorted(str(r) for r in policy) if isinstance(policy, frozenset) else []
                 operation["x-roles"] = roles
+                # A route whose policy reads the bearer header itself (`authorize_token`) has no security
+                # dependency for FastAPI to publish: the same OAuth2 requirement as every other route.
+                operation.setdefault("security", [{SECURITY_SCHEME: []}])
             else:
                 operation["security"] = []
             if method in ("post", "put", "patch"):

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from toit_emploi_api.auth.policy import Principal, TokenCaller, authorize, authorize_token
 from toit_emploi_api.core.csv import CSV_CONTENT, csv_response, wants_csv
-from toit_emploi_api.core.database import DatabaseDep, SessionDep, request_session
+from toit_emploi_api.core.database import SessionDep, request_session
 from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.idempotency import idempotent
 from toit_emploi_api.core.problems import NOT_FOUND
@@ -129,7 +129,6 @@ FiltersDep = Annotated[HouseholdFilters, Depends(_filters)]
 )
 async def households_list(
     caller: HouseholdReaderDep,
-    database: DatabaseDep,
     page: CursorPageDep,
     filters: FiltersDep,
     request: Request,
@@ -172,7 +171,7 @@ async def households_list(
         async with request_session(maker) as session:  # the audit row, committed before the rows stream
             export = await service.export_households(session, maker, caller, filters, sort)
         return csv_response(export.header, export.rows, filename="menages.csv")
-    return json_answer(await service.list_households(database, caller, filters, sort, page))
+    return json_answer(await service.list_households(caller, filters, sort, page))
 
 
 @router.post(
@@ -240,7 +239,7 @@ async def households_possible_duplicates(
     responses=problem_responses(NOT_FOUND),
 )
 @answers_etag
-async def households_get(caller: HouseholdReaderDep, database: DatabaseDep, household_id: uuid.UUID) -> Response:
+async def households_get(caller: HouseholdReaderDep, household_id: uuid.UUID) -> Response:
     """One household with its members, and its `ETag` (which covers its members).
 
     **Who sees what.** Partner workers see their organisation's households only: any other household is a 404,
@@ -250,7 +249,7 @@ async def households_get(caller: HouseholdReaderDep, database: DatabaseDep, hous
     service manager and admins see every household, with `manager_notes` and `closure_note`.
 
     **Audit.** Every read is a `household.read` event."""
-    body, version = await service.read_household_by_id(database, caller, household_id)
+    body, version = await service.read_household_by_id(caller, household_id)
     return json_answer(body, version)
 
 

@@ -19,7 +19,6 @@ from toit_emploi_api.auth import repository as auth_repository
 from toit_emploi_api.auth.policy import Principal, TokenCaller
 from toit_emploi_api.core import audit, clock, idempotency, outbox
 from toit_emploi_api.core.csv import stream_rows
-from toit_emploi_api.core.database import Database
 from toit_emploi_api.core.errors import (
     FieldError,
     ForbiddenError,
@@ -160,7 +159,6 @@ def household_out(
 
 # --- reads (each one recorded in the audit trail: names and birth dates went out) ----------------------------
 async def list_households(
-    database: Database,
     caller: TokenCaller,
     filters: HouseholdFilters,
     sort: HouseholdSort,
@@ -181,7 +179,7 @@ async def list_households(
         ) from None
     claims = caller.claims
     row = await reads.list_households(
-        database,
+        caller.database,
         claims.subject_kind,
         claims.subject_id,
         caller.allowed,
@@ -253,14 +251,14 @@ async def possible_duplicates(
     return page.of([DuplicatePair.model_validate(p) for p in pairs], total)
 
 
-async def read_household_by_id(database: Database, caller: TokenCaller, household_id: uuid.UUID) -> tuple[str, int]:
+async def read_household_by_id(caller: TokenCaller, household_id: uuid.UUID) -> tuple[str, int]:
     """The household's JSON as the caller may see it (its response model's exact shape, built by PostgreSQL: no
     object per field, serialised once), and its version; the read is recorded.
 
     One statement (`households.reads`): the caller's account, the household with its members, the audit row."""
     claims = caller.claims
     row = await reads.read_household(
-        database,
+        caller.database,
         claims.subject_kind,
         claims.subject_id,
         caller.allowed,
