@@ -80,6 +80,12 @@ def configure_logging(settings: Settings) -> None:
     after uvicorn has set up its own logging)."""
     handler = make_handler(settings)
     level = settings.log_level.upper()
+    # No line of ours shows the caller's file and line, the thread or the process: the record need not look them up
+    # (the logging HOWTO's "Optimization"; measured, the caller's frame walk was half of the access line's cost).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     root = logging.getLogger("toit_emploi_api")
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -31,6 +31,7 @@ class Metrics:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}  # observe()'s labelled series
         self.multiprocess = multiprocess_dir() is not None
         # In multiprocess mode the values live in files (the registry only serves to render them).
         self.registry = CollectorRegistry(auto_describe=True)
@@ -66,9 +67,13 @@ class Metrics:
         )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        labels = (method, route, str(status))
-        self.requests.labels(*labels).inc()
-        self.latency.labels(*labels).observe(seconds)
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:  # once per (method, route template, status): a bounded set
+            labels = (method, route, str(status))
+            children = self._children[key] = (self.requests.labels(*labels), self.latency.labels(*labels))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def update_pool(self) -> None:
         pool: Any = self.engine.sync_engine.pool
