@@ -26,7 +26,7 @@ from toit_emploi_api.vocab.roles import Role
 ROOT = Path(__file__).resolve().parents[1]
 __all__ = ["TEST_PASSWORD", "Actor", "Factory"]
 # Tables filled by migrations (reference data): never truncated between tests.
-PRESERVED_TABLES = {"alembic_version", "rome_codes", "communes"}
+PRESERVED_TABLES = {"alembic_version", "rome_codes", "communes", "commune_distances"}
 TEMPLATE_DATABASE = "toit_emploi_test_template"
 
 

@@ -55,6 +55,7 @@ async def test_clean_up_empties_every_table_but_the_reference_data(
     assert {n: c for n, c in after.items() if c and n not in PRESERVED_TABLES} == {}
     assert after["rome_codes"] == before["rome_codes"] > 0
     assert after["communes"] == before["communes"] > 0
+    assert after["commune_distances"] == before["commune_distances"] > 0
     assert sequences
     async with sessionmaker() as session:
         for sequence in sequences:

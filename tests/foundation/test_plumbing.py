@@ -38,6 +38,7 @@ NATURAL_KEY_TABLES = {
     "login_throttle",
     "rome_codes",
     "communes",
+    "commune_distances",
     "idempotency_keys",
     "report_households",
     "report_stage_passes",

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories import Actor, Factory
-from toit_emploi_api.reference.communes import load_communes
+from toit_emploi_api.reference.communes import DISTANCE_TABLE_KM, distance_km_sql, load_communes
 from toit_emploi_api.reference.models import Commune
 from toit_emploi_api.reference.text import fold
 from toit_emploi_api.vocab.roles import Role
@@ -40,6 +40,38 @@ async def test_the_table_equals_the_shipped_file(db: AsyncSession) -> None:
         assert row.name_folded == fold(commune.name)
         assert Decimal(str(row.latitude)) == commune.latitude
         assert Decimal(str(row.longitude)) == commune.longitude
+
+
+async def test_the_distances_table_equals_the_computation(db: AsyncSession) -> None:
+    """`commune_distances` (filled by its migration) holds, for every commune, exactly the communes at most
+    DISTANCE_TABLE_KM away with the application's haversine distance in tenths of a km; both directions agree."""
+    km10 = f"round(10 * {distance_km_sql('a.latitude', 'a.longitude', 'b.latitude', 'b.longitude', rounded=False)})"
+    # Aurillac, the first 50 communes and every 40th against all the others, without the migration's bounding box.
+    computed = f"""SELECT a.insee_code, b.insee_code, {km10}::int FROM
+        (SELECT * FROM communes ORDER BY insee_code OFFSET 0) a CROSS JOIN communes b
+        WHERE a.insee_code = '15014' OR a.insee_code IN (SELECT insee_code FROM communes ORDER BY insee_code LIMIT 50)
+           OR a.insee_code IN (SELECT insee_code FROM (SELECT insee_code, row_number() OVER (ORDER BY insee_code) AS n
+                                FROM communes) c WHERE n % 40 = 0)"""
+    expected = {tuple(row) for row in await db.execute(text(computed)) if row[2] <= DISTANCE_TABLE_KM * 10}
+    sampled = {row[0] for row in expected}
+    assert len(sampled) == 50 + 1996 // 40  # the 40th is among the first 50; Aurillac
+    table = {
+        tuple(row)
+        for row in await db.execute(
+            text("SELECT from_insee, to_insee, km10 FROM commune_distances WHERE from_insee = ANY(:codes)"),
+            {"codes": sorted(sampled)},
+        )
+    }
+    assert table == expected
+    assert ("15014", "15014", 0) in table  # Aurillac with itself
+    assert len(table) > len(sampled) * 50  # the Cantal's communes have dozens of neighbours within 30 km
+    asymmetric = await db.scalar(
+        text(
+            "SELECT count(*) FROM commune_distances d LEFT JOIN commune_distances r"
+            " ON r.from_insee = d.to_insee AND r.to_insee = d.from_insee WHERE r.km10 IS DISTINCT FROM d.km10"
+        )
+    )
+    assert asymmetric == 0
 
 
 async def test_search_and_read(client: AsyncClient, service_manager: Actor) -> None:

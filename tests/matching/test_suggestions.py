@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories import Actor, Factory, HouseholdRef
-from tests.matching.conftest import AURILLAC, NAUCELLES, PRUNET, SALERS
+from tests.matching.conftest import AURILLAC, MAURIAC, NAUCELLES, PRUNET, SALERS
 from toit_emploi_api.core.audit import AuditEvent
 from toit_emploi_api.core.clock import today
 from toit_emploi_api.employers.models import JobOpening
@@ -162,6 +162,30 @@ async def test_equal_homes_are_ordered_by_id_even_when_one_frees_earlier(
     assert body["items"][0]["score"] == body["items"][1]["score"]
     one = await suggest(client, service_manager, ref)
     assert pairs(one) == [(str(opening), str(first))]
+
+
+async def test_a_commute_beyond_the_precomputed_30_km_is_computed_alike(
+    client: AsyncClient, arrange: Factory, service_manager: Actor
+) -> None:
+    """Up to 30 km the distances come from `commune_distances`; a longer limit computes them: same figures."""
+    ref = await family(arrange)
+    await arrange.opening()  # in Aurillac
+    salers = await arrange.unit(rooms=3, commune_insee=SALERS, postcode="15140")
+    mauriac = await arrange.unit(rooms=3, commune_insee=MAURIAC, postcode="15200")
+    tabled = await suggest(client, service_manager, ref, units_per_opening=5)
+    computed = await suggest(client, service_manager, ref, units_per_opening=5, max_commute_km=40)
+    assert [(i["housing_unit"]["id"], i["distance_km"]) for i in tabled["items"]] == [(str(salers), "24.5")]
+    assert [(i["housing_unit"]["id"], i["distance_km"]) for i in computed["items"]] == [
+        (str(salers), "24.5"),
+        (str(mauriac), "33.9"),
+    ]
+    for unit, distance in ((salers, "24.5"), (mauriac, "33.9")):
+        seen = await client.get(
+            f"/api/v1/housing-units/{unit}/candidates", params={"max_commute_km": 40}, headers=service_manager.headers
+        )
+        assert [i["distance_km"] for i in seen.json()["items"]] == [distance]
+    unit_view = await client.get(f"/api/v1/housing-units/{salers}/candidates", headers=service_manager.headers)
+    assert [i["distance_km"] for i in unit_view.json()["items"]] == ["24.5"]
 
 
 async def test_an_adult_without_a_licence_gets_no_unit_12_km_away(

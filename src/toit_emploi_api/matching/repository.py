@@ -27,7 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.core.resources import PageParams
-from toit_emploi_api.reference.communes import KM_PER_DEGREE_LATITUDE, distance_km_radians_sql, distance_km_sql
+from toit_emploi_api.reference.communes import DISTANCE_TABLE_KM, KM_PER_DEGREE_LATITUDE, distance_km_sql
 
 Mode = Literal["household", "opening", "unit"]
 
@@ -64,7 +64,6 @@ def _c_wait(available: str, start: str) -> str:
 
 
 _DISTANCE = distance_km_sql("cw.latitude", "cw.longitude", "ch.latitude", "ch.longitude", rounded=False)
-_FAST_DISTANCE = distance_km_radians_sql("cw.rlat", "cw.rlng", "cw.clat", "ch.rlat", "ch.rlng", "ch.clat")
 
 _TEMPLATE = """
 WITH adults AS MATERIALIZED (
@@ -249,28 +248,41 @@ def _within_reach(communes: str, home_insee: str, distance: str) -> str:
     WHERE km10 <= CAST(:reach_km AS integer) * 10"""
 
 
-# Distinct workplace communes × distinct unit communes, with a bounding box before the exact distance (km10: the
-# distance in tenths of a km, an integer).
-_PAIRS = (
-    """work_communes AS MATERIALIZED (
-    SELECT insee_code, latitude, longitude, radians(latitude) AS rlat, radians(longitude) AS rlng,
-           cos(radians(latitude)) AS clat
-    FROM communes WHERE insee_code IN (SELECT work_insee FROM keys)
-),
-home_communes AS MATERIALIZED (
-    SELECT insee_code, latitude, longitude, radians(latitude) AS rlat, radians(longitude) AS rlng,
-           cos(radians(latitude)) AS clat
-    FROM communes WHERE insee_code IN (SELECT home_insee FROM units)
-),
-pairs AS MATERIALIZED (
+# Distinct workplace communes × the communes of the units: from `commune_distances` (precomputed up to
+# DISTANCE_TABLE_KM, read by index for each workplace), else (a longer commute asked) computed, a bounding box first.
+_PAIRS_TABLE = """pairs AS MATERIALIZED (
+    SELECT w.work_insee, d.to_insee AS home_insee, d.km10
+    FROM (SELECT DISTINCT work_insee FROM keys) w
+    CROSS JOIN LATERAL (
+        SELECT d.to_insee, d.km10 FROM commune_distances d
+        WHERE d.from_insee = w.work_insee AND d.km10 <= CAST(:reach_km AS integer) * 10 OFFSET 0
+    ) d
+    WHERE d.to_insee IN (SELECT home_insee FROM units)
+),"""
+_PAIRS_COMPUTED = (
+    """pairs AS MATERIALIZED (
     """
-    + _within_reach("work_communes cw\n        JOIN home_communes ch", "ch.insee_code", "{fast_distance}")
-    + """
+    + _within_reach(
+        "(SELECT DISTINCT work_insee FROM keys) w\n        JOIN communes cw ON cw.insee_code = w.work_insee\n"
+        "        JOIN communes ch",
+        "ch.insee_code",
+        "{distance}",
+    )
+    + """ AND home_insee IN (SELECT home_insee FROM units)
 ),"""
 )
 
-# For one unit: the communes within reach of its commune, computed first (fits are restricted to them).
-_REACH = (
+# For one unit: the communes within reach of its commune, computed first (fits are restricted to them). The
+# distance is symmetric: the table's rows from the unit's commune are the workplaces' distances to it.
+_REACH_TABLE = """reach AS MATERIALIZED (
+    SELECT d.to_insee AS work_insee, h.home_insee, d.km10
+    FROM (SELECT DISTINCT home_insee FROM units) h
+    CROSS JOIN LATERAL (
+        SELECT d.to_insee, d.km10 FROM commune_distances d
+        WHERE d.from_insee = h.home_insee AND d.km10 <= CAST(:reach_km AS integer) * 10 OFFSET 0
+    ) d
+),"""
+_REACH_COMPUTED = (
     """reach AS MATERIALIZED (
     """
     + _within_reach(
@@ -329,10 +341,11 @@ def _layers(k: int, *, prune: bool) -> tuple[str, str]:
     return "\n".join(layers), union
 
 
-def _statement(mode: Mode, *, member: bool, k: int = 1, prune: bool = True) -> str:
+def _statement(mode: Mode, *, member: bool, k: int = 1, prune: bool = True, reach_km: int = DISTANCE_TABLE_KM) -> str:
     box_lat = f"CAST(:reach_km AS double precision) / {KM_PER_DEGREE_LATITUDE:.1f}"
     box_lng = f"({box_lat}) / 0.6"  # cos(53°): generous for the latitudes of France
-    geometry = {"distance": _DISTANCE, "fast_distance": _FAST_DISTANCE, "box_lat": box_lat, "box_lng": box_lng}
+    geometry = {"distance": _DISTANCE, "box_lat": box_lat, "box_lng": box_lng}
+    tabled = reach_km <= DISTANCE_TABLE_KM
     layers, layer_union = _layers(k, prune=prune)
     floor = "max(c_commute + p_now)"
     now_pts = "ARRAY[max(pts) FILTER (WHERE available <= CAST(:today AS date))]"
@@ -357,7 +370,7 @@ def _statement(mode: Mode, *, member: bool, k: int = 1, prune: bool = True) -> s
         "fits_filter": "",
         "lease_fits": "",
         "reach": "",
-        "pairs": _PAIRS.format(**geometry),
+        "pairs": _PAIRS_TABLE if tabled else _PAIRS_COMPUTED.format(**geometry),
         "best": "SELECT * FROM ranked",
         "with_licence": DEFAULT_COMMUTE_KM_WITH_LICENCE,
         "without_licence": DEFAULT_COMMUTE_KM_WITHOUT_LICENCE,
@@ -385,7 +398,7 @@ def _statement(mode: Mode, *, member: bool, k: int = 1, prune: bool = True) -> s
         parts["stages"] = "'matching', 'lease'"
         parts["adult_filter"] = _NO_ACTIVE_ALLOCATION
         parts["unit_filter"] = "AND u.id = CAST(:unit_id AS uuid)"
-        parts["reach"] = _REACH.format(**geometry)
+        parts["reach"] = _REACH_TABLE if tabled else _REACH_COMPUTED.format(**geometry)
         parts["fits_filter"] = "AND e.commune_insee IN (SELECT work_insee FROM reach)"
         parts["lease_fits"] = _LEASE_FITS
         parts["pairs"] = "pairs AS (SELECT work_insee, home_insee, km10 FROM reach),"
@@ -461,7 +474,7 @@ async def proposals(session: AsyncSession, query: Query, page: PageParams) -> Ro
         params["rome_code"] = query.rome_code
     else:
         params["unit_id"] = query.unit_id
-    sql = _statement(query.mode, member=query.member_id is not None, k=k, prune=query.prune)
+    sql = _statement(query.mode, member=query.member_id is not None, k=k, prune=query.prune, reach_km=reach)
     # The planner cannot estimate the CTEs' sizes (it sees a row or two where there are hundreds) and would join
     # them by nested loops (hundreds of thousands of comparisons): hash joins only, for this statement (the lookups
     # of the page are LATERAL, index scans either way), and room to sort a unit's candidates in memory. Set for

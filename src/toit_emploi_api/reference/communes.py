@@ -4,7 +4,8 @@ The `communes` table is filled by the migration `20261202_matching`, which reads
 names with its own frozen copy of `reference.text.fold`; `load_communes` reads the file for the tests and tools.
 
 Distances: `distance_km_sql` is the great-circle (haversine) distance between two communes' coordinates, in km,
-rounded to 0.1, as a SQL expression. It approximates the road distance (roads in the Cantal are longer).
+rounded to 0.1, as a SQL expression. It approximates the road distance (roads in the Cantal are longer). The
+table `commune_distances` holds it, in tenths of a km, for every two communes at most `DISTANCE_TABLE_KM` apart.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ COMMUNE_NAME_DOC: Final = (
     "Name of the commune of `commune_insee` in the communes reference (`GET /api/v1/communes`); null for a code the "
     "reference does not hold (it covers the Cantal and its neighbouring departments)."
 )
+
+DISTANCE_TABLE_KM: Final = 30
+"""The distances between communes up to this many km are precomputed in `commune_distances` (its migration)."""
 
 KM_PER_DEGREE_LATITUDE: Final = 111.2
 """One degree of latitude in km (used for a bounding-box prefilter before the exact distance)."""
@@ -68,10 +72,3 @@ def distance_km_sql(lat1: str, lng1: str, lat2: str, lng2: str, *, rounded: bool
     )
     km = f"({2 * EARTH_RADIUS_KM} * asin(least(1.0, sqrt({a}))))"
     return f"round({km}::numeric, 1)" if rounded else km
-
-
-def distance_km_radians_sql(rlat1: str, rlng1: str, cos1: str, rlat2: str, rlng2: str, cos2: str) -> str:
-    """The same haversine distance in km (double precision), from coordinates already in radians and the cosines of
-    the latitudes (computed once per commune when many pairs are measured)."""
-    a = f"power(sin(({rlat2} - {rlat1}) / 2), 2) + {cos1} * {cos2} * power(sin(({rlng2} - {rlng1}) / 2), 2)"
-    return f"({2 * EARTH_RADIUS_KM} * asin(least(1.0, sqrt({a}))))"

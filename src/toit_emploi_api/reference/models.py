@@ -1,9 +1,10 @@
 """The reference tables: ROME codes (filled by the migration baseline, literal rows equal to ``rome_codes.csv``) and
-communes (filled by the migration ``20261202_matching`` from ``communes.csv``)."""
+communes (filled by the migration ``20261202_matching`` from ``communes.csv``) and the distances between communes
+(computed by the migration ``20261203_matching_distances``)."""
 
 from __future__ import annotations
 
-from sqlalchemy import ARRAY, CheckConstraint, Double, Index, Integer, String
+from sqlalchemy import ARRAY, CheckConstraint, Double, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from toit_emploi_api.core.models import Base
@@ -43,4 +44,25 @@ class Commune(Base):
         Index("ix_communes_name_folded", "name_folded"),
         CheckConstraint("insee_code ~ '^([0-9]{2}|2A|2B)[0-9]{3}$'", name="insee_code_format"),
         CheckConstraint("latitude BETWEEN -90 AND 90 AND longitude BETWEEN -180 AND 180", name="coordinates_range"),
+    )
+
+
+class CommuneDistance(Base):
+    """The great-circle distance from one commune to another, in tenths of a km (`km10`), for every ordered pair of
+    communes at most `DISTANCE_TABLE_KM` apart (both directions; a commune with itself at 0). Reference data:
+    written by migrations only; read by the suggestions (`matching.repository`)."""
+
+    __tablename__ = "commune_distances"
+
+    from_insee: Mapped[str] = mapped_column(
+        String(5), ForeignKey("communes.insee_code", ondelete="CASCADE"), primary_key=True
+    )
+    to_insee: Mapped[str] = mapped_column(
+        String(5), ForeignKey("communes.insee_code", ondelete="CASCADE"), primary_key=True
+    )
+    km10: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index("ix_commune_distances_from_insee_km10_to_insee", "from_insee", "km10", "to_insee"),
+        CheckConstraint("km10 BETWEEN 0 AND 300", name="km10_range"),
     )
