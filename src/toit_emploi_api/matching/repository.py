@@ -122,13 +122,11 @@ keys AS MATERIALIZED (
     SELECT DISTINCT opening_id, coalesce(start_date, CAST(:today AS date)) AS start, work_insee, need, max_km
     FROM fits
 ),
-{pairs}
--- Per commune and need (within reach of a workplace): the best points of its units (rent and size), and the k
--- best points of its units free today.
+-- Per commune and need: the best points of its units (rent and size), and the k best points of its units free today.
 stats AS MATERIALIZED (
-    SELECT need, home_insee, max(pts) AS p_max, {now_pts} AS now_pts
-    FROM units WHERE home_insee IN (SELECT home_insee FROM pairs) GROUP BY need, home_insee
+    SELECT need, home_insee, max(pts) AS p_max, {now_pts} AS now_pts FROM units GROUP BY need, home_insee
 ),
+{pairs}
 -- Each workplace and family with the unit communes within its commute limit, and the commute points.
 bounds AS MATERIALIZED (
     SELECT pw.*, st.p_max, st.now_pts[1] AS p_now, st.now_pts[CAST(:k AS integer)] AS p_now_k
@@ -250,12 +248,45 @@ def _within_reach(communes: str, home_insee: str, distance: str) -> str:
 
 # Distinct workplace communes × the communes of the units: from `commune_distances` (precomputed up to
 # DISTANCE_TABLE_KM, read by index for each workplace), else (a longer commute asked) computed, a bounding box first.
-_PAIRS_TABLE = """pairs AS MATERIALIZED (
-    SELECT w.work_insee, d.to_insee AS home_insee, d.km10
-    FROM (SELECT DISTINCT work_insee FROM keys) w
+#
+# Read from the table, the communes are first bounded by a radius per workplace: the floor (see `floors` in the
+# template) computed over the communes within NEAR_KM only is a lower bound of the floor (a best score among fewer
+# units), so any commune too far for its commute points plus the best points of any unit (`top`, the family's
+# size) to reach it cannot be kept; the radius is that distance (from c_commute's formula, plus a tenth of a km).
+# Jobs already started are not pruned (`reachable`): their workplaces keep the whole commute limit.
+NEAR_KM = 10
+_PAIRS_TABLE = """near AS MATERIALIZED (
+    SELECT nb.*, st.now_pts[1] AS p_now, st.now_pts[CAST(:k AS integer)] AS p_now_k FROM (
+        SELECT w.work_insee, w.need, w.max_km, d.to_insee AS home_insee,
+               round({w_commute}00.0 * (w.max_km * 10 - d.km10) / (w.max_km * 10))::int AS c_commute
+        FROM (SELECT DISTINCT work_insee, need, max_km FROM keys) w
+        CROSS JOIN LATERAL (
+            SELECT d.to_insee, d.km10 FROM commune_distances d
+            WHERE d.from_insee = w.work_insee AND d.km10 <= least(w.max_km, {near_km}) * 10 OFFSET 0
+        ) d
+        OFFSET 0
+    ) nb
+    JOIN stats st ON st.home_insee = nb.home_insee AND st.need = nb.need
+),
+radius AS MATERIALIZED (
+    SELECT g.work_insee, max(CASE
+               WHEN g.started OR fl.floor IS NULL OR fl.floor <= tp.top THEN g.max_km * 10
+               ELSE least(g.max_km * 10,
+                          floor(g.max_km * 10 * ({w_commute}00.5 - (fl.floor - tp.top)) / {w_commute}00.0)::int + 1)
+           END) AS km10
+    FROM (SELECT work_insee, need, max_km, bool_or(start < CAST(:today AS date)) AS started
+          FROM keys GROUP BY work_insee, need, max_km) g
+    JOIN (SELECT need, max(p_max) AS top FROM stats GROUP BY need) tp ON tp.need = g.need
+    LEFT JOIN (SELECT work_insee, need, max_km, {floor} AS floor FROM near GROUP BY work_insee, need, max_km) fl
+      ON fl.work_insee = g.work_insee AND fl.need = g.need AND fl.max_km = g.max_km
+    GROUP BY g.work_insee
+),
+pairs AS MATERIALIZED (
+    SELECT r.work_insee, d.to_insee AS home_insee, d.km10
+    FROM radius r
     CROSS JOIN LATERAL (
         SELECT d.to_insee, d.km10 FROM commune_distances d
-        WHERE d.from_insee = w.work_insee AND d.km10 <= CAST(:reach_km AS integer) * 10 OFFSET 0
+        WHERE d.from_insee = r.work_insee AND d.km10 <= r.km10 OFFSET 0
     ) d
     WHERE d.to_insee IN (SELECT home_insee FROM units)
 ),"""
@@ -370,7 +401,9 @@ def _statement(mode: Mode, *, member: bool, k: int = 1, prune: bool = True, reac
         "fits_filter": "",
         "lease_fits": "",
         "reach": "",
-        "pairs": _PAIRS_TABLE if tabled else _PAIRS_COMPUTED.format(**geometry),
+        "pairs": _PAIRS_TABLE.format(near_km=NEAR_KM, floor=floor, w_commute=W_COMMUTE)
+        if tabled
+        else _PAIRS_COMPUTED.format(**geometry),
         "best": "SELECT * FROM ranked",
         "with_licence": DEFAULT_COMMUTE_KM_WITH_LICENCE,
         "without_licence": DEFAULT_COMMUTE_KM_WITHOUT_LICENCE,
