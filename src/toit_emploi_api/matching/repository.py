@@ -337,6 +337,12 @@ _LEASE_FITS = """UNION ALL
     JOIN families fam ON fam.household_id = a.household_id
     WHERE a.stage = 'lease' AND e.commune_insee IN (SELECT work_insee FROM reach)"""
 
+_WITHIN_REACH_OF_THE_OPENING = """AND u.commune_insee IN (
+            SELECT d.to_insee FROM commune_distances d
+            WHERE d.from_insee = (SELECT e.commune_insee FROM job_openings o JOIN employers e ON e.id = o.employer_id
+                                  WHERE o.id = CAST(:opening_id AS uuid))
+              AND d.km10 <= CAST(:reach_km AS integer) * 10)"""
+
 _NO_ACTIVE_ALLOCATION = """AND NOT EXISTS (
         SELECT 1 FROM housing_allocations al
         WHERE al.household_id = m.household_id AND al.status IN ('reserved', 'lease_signed'))"""
@@ -427,6 +433,8 @@ def _statement(mode: Mode, *, member: bool, k: int = 1, prune: bool = True, reac
             "left(CAST(:rome_code AS varchar), 3) IN (SELECT left(code, 3) FROM unnest(m.rome_codes) AS code)))"
         )
         parts["opening_filter"] = "AND o.id = CAST(:opening_id AS uuid)"
+        if tabled:  # only the units within reach of the opening's workplace (read by index: a scalar subquery)
+            parts["unit_filter"] = _WITHIN_REACH_OF_THE_OPENING
     else:
         parts["stages"] = "'matching', 'lease'"
         parts["adult_filter"] = _NO_ACTIVE_ALLOCATION
