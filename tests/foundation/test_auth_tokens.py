@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -334,3 +336,28 @@ async def test_deactivated_organisation_stops_its_tokens(client: AsyncClient, ad
     )
     assert r.status_code == 200, r.text
     assert await _me_status(client, worker.token) == 401
+
+
+def test_tokens_work_without_the_cryptography_package() -> None:
+    """The production install has python-jose without `cryptography` (its native HMAC backend; the dev tools bring
+    `cryptography` for other tests): issue and check a token in a process where `cryptography` cannot be imported."""
+    script = """
+import sys, uuid
+sys.modules["cryptography"] = None  # ImportError for the package and its submodules
+from toit_emploi_api.auth import tokens
+from toit_emploi_api.core.settings import Settings
+import jose.backends
+assert jose.backends.HMACKey.__module__ == "jose.backends.native", jose.backends.HMACKey
+settings = Settings(environment="test", DATABASE_URL="postgresql+asyncpg://u@localhost/db", jwt_secret="s" * 48)
+subject = uuid.uuid4()
+token, _ = tokens.issue_access_token(
+    settings, subject_kind="user", subject_id=subject, role="admin", organisation_id=uuid.uuid4()
+)
+assert tokens.decode_access_token(settings, token).subject_id == subject
+try:
+    tokens.decode_access_token(settings, token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"))
+except tokens.InvalidTokenError:
+    print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert done.stdout.strip() == "ok", done.stderr
