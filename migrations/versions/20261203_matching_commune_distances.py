@@ -34,25 +34,12 @@ _KM = f"({2 * EARTH_RADIUS_KM} * asin(least(1.0, sqrt({_HAVERSINE}))))"
 
 
 def upgrade() -> None:
+    # Rows first, then the key, the checks and the index: one pass each instead of a check per inserted row.
     op.create_table(
         "commune_distances",
         sa.Column("from_insee", sa.String(length=5), nullable=False),
         sa.Column("to_insee", sa.String(length=5), nullable=False),
         sa.Column("km10", sa.Integer(), nullable=False),
-        sa.CheckConstraint(f"km10 BETWEEN 0 AND {TABLE_KM * 10}", name=op.f("ck_commune_distances_km10_range")),
-        sa.ForeignKeyConstraint(
-            ["from_insee"],
-            ["communes.insee_code"],
-            name=op.f("fk_commune_distances_from_insee_communes"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["to_insee"],
-            ["communes.insee_code"],
-            name=op.f("fk_commune_distances_to_insee_communes"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("from_insee", "to_insee", name=op.f("pk_commune_distances")),
     )
     op.execute(
         f"""INSERT INTO commune_distances (from_insee, to_insee, km10)
@@ -63,6 +50,19 @@ def upgrade() -> None:
         ) d
         WHERE km10 <= {TABLE_KM * 10}"""  # noqa: S608 - module constants only
     )
+    op.create_primary_key(op.f("pk_commune_distances"), "commune_distances", ["from_insee", "to_insee"])
+    op.create_check_constraint(
+        op.f("ck_commune_distances_km10_range"), "commune_distances", f"km10 BETWEEN 0 AND {TABLE_KM * 10}"
+    )
+    for column in ("from_insee", "to_insee"):
+        op.create_foreign_key(
+            op.f(f"fk_commune_distances_{column}_communes"),
+            "commune_distances",
+            "communes",
+            [column],
+            ["insee_code"],
+            ondelete="CASCADE",
+        )
     # The suggestions' lookup: the communes within a distance of one commune, read from the index alone.
     op.create_index(
         op.f("ix_commune_distances_from_insee_km10_to_insee"), "commune_distances", ["from_insee", "km10", "to_insee"]
