@@ -8,8 +8,11 @@ candidates, a unit's candidates); only the filters and the "best one per" step d
 - `families`: per household, the bedrooms it needs (1 + ceil(children / 2)) and its commute limit;
 - `fits`: (adult, opening) pairs that pass the job rules, with the workplace (the employer's commune);
 - `units`: vacant units that are not relay apartments;
-- `pairs`: the great-circle distance between each DISTINCT (workplace commune, unit commune) pair within reach,
-  so that the trigonometry runs once per pair of communes, not once per (opening, unit);
+- `near`, `radius`, `pairs`: the DISTINCT (workplace commune, unit commune) pairs within reach with their distance,
+  read from `commune_distances` by index (computed, once per pair of communes, beyond its 30 km), each workplace
+  first bounded by a radius that no farther commune could beat (see `_PAIRS_TABLE`);
+- `stats`, `bounds`, `floors`, `kept`, `reachable`, the frontier's layers: which communes and units can be among a
+  job's k best, so that only those are scored;
 - `scored`: the triples that pass the housing rules, each factor's contribution computed in SQL (numeric);
 - then the page, ordered by score (ties: distance, opening id, unit id, member id), and the total.
 
