@@ -10,7 +10,7 @@ candidates, a unit's candidates); only the filters and the "best one per" step d
 - `units`: vacant units that are not relay apartments;
 - `near`, `radius`, `pairs`: the DISTINCT (workplace commune, unit commune) pairs within reach with their distance,
   read from `commune_distances` by index (computed, once per pair of communes, beyond its 30 km), each workplace
-  first bounded by a radius that no farther commune could beat (see `_PAIRS_TABLE`);
+  first bounded by a radius that no farther commune could beat (see `_pairs_table`);
 - `stats`, `bounds`, `floors`, `kept`, `reachable`, the frontier's layers: which communes and units can be among a
   job's k best, so that only those are scored;
 - `scored`: the triples that pass the housing rules, each factor's contribution computed in SQL (numeric);
@@ -64,6 +64,10 @@ def _c_wait(available: str, start: str) -> str:
         f"round({W_WAIT}00 * (1 - greatest(0, {available} - {start})::float8"
         " / greatest(CAST(:max_wait AS integer), 1)))::int"
     )
+
+
+def _c_commute(max_km: str, km10: str) -> str:
+    return f"round({W_COMMUTE}00.0 * ({max_km} * 10 - {km10}) / ({max_km} * 10))::int"
 
 
 _DISTANCE = distance_km_sql("cw.latitude", "cw.longitude", "ch.latitude", "ch.longitude", rounded=False)
@@ -135,7 +139,7 @@ bounds AS MATERIALIZED (
     SELECT pw.*, st.p_max, st.now_pts[1] AS p_now, st.now_pts[CAST(:k AS integer)] AS p_now_k
     FROM (
         SELECT w.work_insee, w.need, w.max_km, p.home_insee, p.km10,
-               round({w_commute}00.0 * (w.max_km * 10 - p.km10) / (w.max_km * 10))::int AS c_commute
+               {c_commute_bounds} AS c_commute
         FROM pairs p
         JOIN (SELECT DISTINCT work_insee, need, max_km FROM keys) w
           ON w.work_insee = p.work_insee AND p.km10 <= w.max_km * 10
@@ -222,7 +226,7 @@ SELECT t.total,
        pg.km10, pg.exact, pg.years, pg.max_km, pg.need, u.rooms - 1 - pg.need AS spare,
        greatest(0, coalesce(u.available_from, CAST(:today AS date)) - pg.start) AS gap_days,
        pg.c_rome, pg.c_experience,
-       round({w_commute}00.0 * (pg.max_km * 10 - pg.km10) / (pg.max_km * 10))::int AS c_commute,
+       {c_commute_page} AS c_commute,
        {c_rent} AS c_rent, {c_wait_page} AS c_wait, {c_size_page} AS c_size, pg.score
 FROM total t
 LEFT JOIN page pg ON true
@@ -258,15 +262,24 @@ def _within_reach(communes: str, home_insee: str, distance: str) -> str:
 # size) to reach it cannot be kept; the radius is that distance (from c_commute's formula, plus a tenth of a km).
 # Jobs already started are not pruned (`reachable`): their workplaces keep the whole commute limit.
 NEAR_KM = 10
-_PAIRS_TABLE = """near AS MATERIALIZED (
+
+
+def _within(from_insee: str, km10: str) -> str:
+    """A LATERAL read of `commune_distances` by index, as `d` (`to_insee`, `km10`): the communes at most `km10`
+    tenths of a km from the commune `from_insee`."""
+    return f"""CROSS JOIN LATERAL (
+        SELECT d.to_insee, d.km10 FROM commune_distances d
+        WHERE d.from_insee = {from_insee} AND d.km10 <= {km10} OFFSET 0
+    ) d"""
+
+
+def _pairs_table(floor: str) -> str:
+    """`near`, `radius` and `pairs` from the table; `floor` is the template's floor expression."""
+    return f"""near AS MATERIALIZED (
     SELECT nb.*, st.now_pts[1] AS p_now, st.now_pts[CAST(:k AS integer)] AS p_now_k FROM (
-        SELECT w.work_insee, w.need, w.max_km, d.to_insee AS home_insee,
-               round({w_commute}00.0 * (w.max_km * 10 - d.km10) / (w.max_km * 10))::int AS c_commute
+        SELECT w.work_insee, w.need, w.max_km, d.to_insee AS home_insee, {_c_commute("w.max_km", "d.km10")} AS c_commute
         FROM (SELECT DISTINCT work_insee, need, max_km FROM keys) w
-        CROSS JOIN LATERAL (
-            SELECT d.to_insee, d.km10 FROM commune_distances d
-            WHERE d.from_insee = w.work_insee AND d.km10 <= least(w.max_km, {near_km}) * 10 OFFSET 0
-        ) d
+        {_within("w.work_insee", f"least(w.max_km, {NEAR_KM}) * 10")}
         OFFSET 0
     ) nb
     JOIN stats st ON st.home_insee = nb.home_insee AND st.need = nb.need
@@ -275,7 +288,7 @@ radius AS MATERIALIZED (
     SELECT g.work_insee, max(CASE
                WHEN g.started OR fl.floor IS NULL OR fl.floor <= tp.top THEN g.max_km * 10
                ELSE least(g.max_km * 10,
-                          floor(g.max_km * 10 * ({w_commute}00.5 - (fl.floor - tp.top)) / {w_commute}00.0)::int + 1)
+                          floor(g.max_km * 10 * ({W_COMMUTE}00.5 - (fl.floor - tp.top)) / {W_COMMUTE}00.0)::int + 1)
            END) AS km10
     FROM (SELECT work_insee, need, max_km, bool_or(start < CAST(:today AS date)) AS started
           FROM keys GROUP BY work_insee, need, max_km) g
@@ -287,12 +300,11 @@ radius AS MATERIALIZED (
 pairs AS MATERIALIZED (
     SELECT r.work_insee, d.to_insee AS home_insee, d.km10
     FROM radius r
-    CROSS JOIN LATERAL (
-        SELECT d.to_insee, d.km10 FROM commune_distances d
-        WHERE d.from_insee = r.work_insee AND d.km10 <= r.km10 OFFSET 0
-    ) d
+    {_within("r.work_insee", "r.km10")}
     WHERE d.to_insee IN (SELECT home_insee FROM units)
 ),"""
+
+
 _PAIRS_COMPUTED = (
     """pairs AS MATERIALIZED (
     """
@@ -308,13 +320,10 @@ _PAIRS_COMPUTED = (
 
 # For one unit: the communes within reach of its commune, computed first (fits are restricted to them). The
 # distance is symmetric: the table's rows from the unit's commune are the workplaces' distances to it.
-_REACH_TABLE = """reach AS MATERIALIZED (
+_REACH_TABLE = f"""reach AS MATERIALIZED (
     SELECT d.to_insee AS work_insee, h.home_insee, d.km10
     FROM (SELECT DISTINCT home_insee FROM units) h
-    CROSS JOIN LATERAL (
-        SELECT d.to_insee, d.km10 FROM commune_distances d
-        WHERE d.from_insee = h.home_insee AND d.km10 <= CAST(:reach_km AS integer) * 10 OFFSET 0
-    ) d
+    {_within("h.home_insee", "CAST(:reach_km AS integer) * 10")}
 ),"""
 _REACH_COMPUTED = (
     """reach AS MATERIALIZED (
@@ -410,9 +419,7 @@ def _statement(mode: Mode, *, member: bool, k: int = 1, prune: bool = True, reac
         "fits_filter": "",
         "lease_fits": "",
         "reach": "",
-        "pairs": _PAIRS_TABLE.format(near_km=NEAR_KM, floor=floor, w_commute=W_COMMUTE)
-        if tabled
-        else _PAIRS_COMPUTED.format(**geometry),
+        "pairs": _pairs_table(floor) if tabled else _PAIRS_COMPUTED.format(**geometry),
         "best": "SELECT * FROM ranked",
         "with_licence": DEFAULT_COMMUTE_KM_WITH_LICENCE,
         "without_licence": DEFAULT_COMMUTE_KM_WITHOUT_LICENCE,
@@ -424,7 +431,8 @@ def _statement(mode: Mode, *, member: bool, k: int = 1, prune: bool = True, reac
         "w_rome": W_ROME,
         "w_exp": W_EXPERIENCE,
         "exp_full": EXPERIENCE_FULL_YEARS,
-        "w_commute": W_COMMUTE,
+        "c_commute_bounds": _c_commute("w.max_km", "p.km10"),
+        "c_commute_page": _c_commute("pg.max_km", "pg.km10"),
     }
     if mode == "household":
         parts["adult_filter"] = "AND m.household_id = CAST(:household_id AS uuid)"

@@ -144,7 +144,7 @@ async def _audit_many(
 
 # --- shaping --------------------------------------------------------------------------------------------------
 # Each proposal is shaped as one nested dict and validated once by `ProposalOut` (pydantic-core builds the nested
-# models), not model by model: about a third less CPU for a page of 50 (measured, 2026-12-03).
+# models), not model by model: about a fifth less CPU for a page of 50 (5.9 -> 4.7 ms, measured 2026-12-03).
 
 
 def _points(hundredths: int) -> Decimal:
