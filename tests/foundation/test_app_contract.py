@@ -18,6 +18,13 @@ from toit_emploi_api.openapi_document import render_openapi
 OPENAPI_FILE = ROOT / "openapi" / "openapi.json"
 
 
+@pytest.fixture(scope="module")
+def rendered(settings: Settings) -> str:
+    """The document as `toit-emploi openapi` writes it (a fresh app), rendered once for this module's tests: FastAPI
+    takes seconds to build it."""
+    return render_openapi(settings)
+
+
 async def test_readyz_is_503_when_the_database_is_unreachable(settings: Settings) -> None:
     broken = settings.model_copy(update={"database_url": "postgresql://nobody@127.0.0.1:1/none"})
     app = create_app(broken)
@@ -83,14 +90,13 @@ def test_settings_come_from_environment(monkeypatch: pytest.MonkeyPatch) -> None
     assert s.async_database_url == "postgresql+asyncpg://u:p@db:5432/toit"
 
 
-def test_committed_openapi_matches_the_app(settings: Settings) -> None:
-    expected = render_openapi(settings)
+def test_committed_openapi_matches_the_app(rendered: str) -> None:
     committed = OPENAPI_FILE.read_text(encoding="utf-8") if OPENAPI_FILE.exists() else ""
-    assert committed == expected, "openapi/openapi.json is stale: run `make openapi` (toit-emploi openapi) and commit"
+    assert committed == rendered, "openapi/openapi.json is stale: run `make openapi` (toit-emploi openapi) and commit"
 
 
-def test_openapi_operations_are_documented(settings: Settings) -> None:
-    doc = json.loads(render_openapi(settings))
+def test_openapi_operations_are_documented(rendered: str) -> None:
+    doc = json.loads(rendered)
     seen: set[str] = set()
     for path, operations in doc["paths"].items():
         for method, op in operations.items():
@@ -111,25 +117,25 @@ def test_openapi_operations_are_documented(settings: Settings) -> None:
     assert "Problem" in doc["components"]["schemas"]
 
 
-def _operations(settings: Settings) -> list[tuple[str, str, dict[str, Any]]]:
-    doc = json.loads(render_openapi(settings))
+def _operations(rendered: str) -> list[tuple[str, str, dict[str, Any]]]:
+    doc = json.loads(rendered)
     return [(m, path, op) for path, ops in doc["paths"].items() for m, op in ops.items()]
 
 
-def test_every_operation_has_a_short_title_and_a_description(settings: Settings) -> None:
+def test_every_operation_has_a_short_title_and_a_description(rendered: str) -> None:
     """The route's docstring is its description (its rules, in /docs); the summary is a short title."""
-    for method, path, op in _operations(settings):
+    for method, path, op in _operations(rendered):
         where = f"{method.upper()} {path}"
         assert op.get("summary"), f"{where}: no summary"
         assert len(op["summary"]) <= 60, f"{where}: the summary is not a short title"
         assert len(op.get("description", "").strip()) >= 40, f"{where}: no description (write the route's docstring)"
 
 
-def test_every_error_response_names_its_declared_problem_types(settings: Settings) -> None:
-    doc = json.loads(render_openapi(settings))
+def test_every_error_response_names_its_declared_problem_types(rendered: str) -> None:
+    doc = json.loads(rendered)
     registered = {entry["type"] for entry in doc["components"]["x-problem-types"]}
     assert len(registered) >= 50
-    for method, path, op in _operations(settings):
+    for method, path, op in _operations(rendered):
         for status, response in op["responses"].items():
             if int(status) < 400:
                 continue
@@ -138,9 +144,9 @@ def test_every_error_response_names_its_declared_problem_types(settings: Setting
             assert set(types) <= registered, f"{method.upper()} {path} {status}: undeclared {set(types) - registered}"
 
 
-def test_if_match_is_required_wherever_the_server_answers_428(settings: Settings) -> None:
+def test_if_match_is_required_wherever_the_server_answers_428(rendered: str) -> None:
     """One If-Match policy: every PATCH, PUT and DELETE takes it, declared required, with 412 and 428 documented."""
-    for method, path, op in _operations(settings):
+    for method, path, op in _operations(rendered):
         headers = {p["name"]: p for p in op.get("parameters", []) if p["in"] == "header"}
         if method in ("patch", "put", "delete"):
             assert "If-Match" in headers, f"{method.upper()} {path} takes no If-Match"
