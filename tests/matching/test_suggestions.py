@@ -9,15 +9,17 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories import Actor, Factory, HouseholdRef
 from tests.matching.conftest import AURILLAC, MAURIAC, NAUCELLES, PRUNET, SALERS
 from toit_emploi_api.core.audit import AuditEvent
 from toit_emploi_api.core.clock import today
+from toit_emploi_api.core.resources import PageParams
 from toit_emploi_api.employers.models import JobOpening
 from toit_emploi_api.housing.models import HousingUnit
+from toit_emploi_api.matching import repository
 from toit_emploi_api.vocab.roles import OrganisationKind, Role
 from toit_emploi_api.vocab.stages import Stage
 from toit_emploi_api.vocab.statuses import PlacementStatus
@@ -317,6 +319,24 @@ async def test_the_read_is_audited(
     (event,) = list(events)
     assert event.household_id == ref.id
     assert event.details == {"member_ids": [str(ref.adults[0])], "total": 1}
+
+
+async def test_the_statements_planner_settings_end_with_it(arrange: Factory, db: AsyncSession) -> None:
+    """Nested loops off, a larger `work_mem` and the generic plan are the statement's alone: the rest of the
+    caller's transaction plans as usual, and the reused plan answers like the first."""
+    ref = await family(arrange)
+    await arrange.opening()
+    await arrange.unit(rooms=3)
+    names = ("enable_nestloop", "work_mem", "plan_cache_mode")
+    probe = text("SELECT " + ", ".join(f"current_setting('{name}')" for name in names))
+    before = (await db.execute(probe)).one()
+    query = repository.Query(
+        mode="household", today=today(), related=False, max_wait_days=60, max_commute_km=None, household_id=ref.id
+    )
+    answers = [await repository.proposals(db, query, PageParams(limit=50, offset=0)) for _ in range(7)]
+    assert (await db.execute(probe)).one() == before != ("off", "32MB", "force_generic_plan")
+    assert answers[0].total == 1
+    assert all(answer == answers[0] for answer in answers)
 
 
 # --- refusals ---------------------------------------------------------------------------------------------------

@@ -464,7 +464,7 @@ def _statement(mode: Mode, *, member: bool, k: int = 1, prune: bool = True, reac
     return _TEMPLATE.format(**parts)
 
 
-_PLANNER_SETTINGS = {"enable_nestloop": "off", "work_mem": "32MB"}
+_PLANNER_SETTINGS = {"enable_nestloop": "off", "work_mem": "32MB", "plan_cache_mode": "force_generic_plan"}
 _SET = (
     "SELECT ARRAY["
     + ", ".join(f"current_setting('{name}')" for name in _PLANNER_SETTINGS)
@@ -531,6 +531,8 @@ async def proposals(session: AsyncSession, query: Query, page: PageParams) -> Ro
     # them by nested loops (hundreds of thousands of comparisons): hash joins only, for this statement (the lookups
     # of the page are LATERAL, index scans either way), and room to sort a unit's candidates in memory. Set for
     # the transaction, then restored (a failed statement aborts the transaction, which drops the settings too).
+    # The plan does not depend on the values (every CTE is materialised, joins are hashed): the prepared
+    # statement's generic plan is reused, instead of planning it again on each call (~9 ms of ~40).
     previous = (await session.execute(text(_SET))).scalar_one()
     result = await session.execute(text(sql), params)
     rows = [dict(row) for row in result.mappings()]
