@@ -25,6 +25,8 @@ from toit_emploi_api.vocab.stages import TERMINAL_STAGES, Stage
 SEE_ALL_ROLES = frozenset({Role.ADMIN, Role.SERVICE_MANAGER, Role.PARIS_REFERENT})
 """Roles that see every household; the others allowed on household routes see their organisation's only."""
 
+NO_MEMBER = "No member with this id in this household."
+
 DIAGNOSTIC_ONLY_WRITERS = frozenset({Role.PARTNER_WORKER, Role.PARIS_REFERENT})
 """Roles that may write a household only while it is in diagnostic."""
 
@@ -56,9 +58,12 @@ async def visible_household(
 
 def member_of(household: Household, member_id: uuid.UUID) -> Member:
     """The household's member with this id; 404 when it has none."""
-    return found(
-        next((m for m in household.members if m.id == member_id), None), "No member with this id in this household."
-    )
+    return found(next((m for m in household.members if m.id == member_id), None), NO_MEMBER)
+
+
+async def read_member(session: AsyncSession, household: Household, member_id: uuid.UUID) -> Member:
+    """The same for a household loaded without its members: the member read alone; 404 when it has none."""
+    return found(await repository.get_member(session, household.id, member_id), NO_MEMBER)
 
 
 def sees_status_only(principal: Principal, household: Household) -> bool:

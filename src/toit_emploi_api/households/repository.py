@@ -213,6 +213,12 @@ async def get_household(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def get_member(session: AsyncSession, household_id: uuid.UUID, member_id: uuid.UUID) -> Member | None:
+    """The household's member with this id, read alone; None when the household has no such member."""
+    stmt = select(Member).where(Member.id == member_id, Member.household_id == household_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
 async def delete_household(session: AsyncSession, household_id: uuid.UUID) -> None:
     # Members go with it (ON DELETE CASCADE); audit events keep the household's id (no foreign key).
     await session.execute(delete(Household).where(Household.id == household_id))

@@ -15,11 +15,11 @@ from toit_emploi_api.core.errors import problem_responses
 from toit_emploi_api.core.problems import NOT_FOUND
 from toit_emploi_api.core.resources import Page, PageDep
 from toit_emploi_api.employers.deps import CurrentJobOpening
-from toit_emploi_api.households.deps import CurrentHousehold
 from toit_emploi_api.housing.deps import CurrentUnit
 from toit_emploi_api.matching import service
 from toit_emploi_api.matching.deps import DEFAULT_UNITS_PER_OPENING, MAX_UNITS_PER_OPENING, MatchingSettings
 from toit_emploi_api.matching.schemas import ProposalOut
+from toit_emploi_api.pipeline.deps import StageHousehold
 from toit_emploi_api.vocab.problems import (
     JOB_OPENING_FULL,
     JOB_OPENING_NOT_OPEN,
@@ -74,7 +74,7 @@ def _described(text: str) -> str:
 async def household_suggestions(
     principal: ManagerDep,
     session: SessionDep,
-    household: CurrentHousehold,
+    household: StageHousehold,
     settings: MatchingSettings,
     page: PageDep,
     member_id: Annotated[

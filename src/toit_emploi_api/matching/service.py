@@ -18,7 +18,7 @@ from toit_emploi_api.core import audit, clock
 from toit_emploi_api.core.errors import FieldError, ProblemError, ValidationProblemError
 from toit_emploi_api.core.resources import Page, PageParams
 from toit_emploi_api.employers.models import JobOpening
-from toit_emploi_api.households.access import member_of
+from toit_emploi_api.households.access import read_member
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.matching import repository as repo
@@ -74,7 +74,7 @@ async def suggestions(
             f"Suggestions are made while the household is in matching; it is in {household.stage.value}.",
             extra={"stage": household.stage.value, "allowed_stages": [Stage.MATCHING.value]},
         )
-    if member_id is not None and member_of(household, member_id).role is MemberRole.CHILD:
+    if member_id is not None and (await read_member(session, household, member_id)).role is MemberRole.CHILD:
         raise ValidationProblemError(
             "Jobs are proposed to adults.", errors=[FieldError(field="member_id", message="must be an adult member")]
         )
