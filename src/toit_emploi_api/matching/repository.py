@@ -532,7 +532,8 @@ async def proposals(session: AsyncSession, query: Query, page: PageParams) -> Ro
     # of the page are LATERAL, index scans either way), and room to sort a unit's candidates in memory. Set for
     # the transaction, then restored (a failed statement aborts the transaction, which drops the settings too).
     # The plan does not depend on the values (every CTE is materialised, joins are hashed): the prepared
-    # statement's generic plan is reused, instead of planning it again on each call (~9 ms of ~40).
+    # statement's generic plan is reused instead of planning it on each call (planning is ≈ 9 ms; measured gain
+    # 0-8 ms a call, docs/matching.md).
     previous = (await session.execute(text(_SET))).scalar_one()
     result = await session.execute(text(sql), params)
     rows = [dict(row) for row in result.mappings()]
