@@ -98,6 +98,7 @@ units AS MATERIALIZED (
         FROM housing_units u
         JOIN (SELECT DISTINCT need FROM families) n ON u.rooms - 1 >= n.need
         WHERE u.status = 'vacant' AND NOT u.is_relay {unit_filter}
+        OFFSET 0 -- each unit's points computed once (a flattened subquery computes them for c_rent and for pts)
     ) v
 ),
 {reach}
