@@ -90,16 +90,14 @@ families AS MATERIALIZED (
     WHERE m.household_id IN (SELECT household_id FROM adults)
     GROUP BY m.household_id
 ),
+-- Only what the steps below read: a narrower row is cheaper to store and scan (the page reads the unit again).
 units AS MATERIALIZED (
-    SELECT v.*, v.c_rent + v.c_size AS pts FROM (
-        SELECT u.id AS unit_id, u.commune_insee AS home_insee, u.rooms, u.rent + u.charges AS total_rent,
-               coalesce(u.available_from, CAST(:today AS date)) AS available, n.need,
-               {c_rent} AS c_rent, {c_size_units} AS c_size
-        FROM housing_units u
-        JOIN (SELECT DISTINCT need FROM families) n ON u.rooms - 1 >= n.need
-        WHERE u.status = 'vacant' AND NOT u.is_relay {unit_filter}
-        OFFSET 0 -- each unit's points computed once (a flattened subquery computes them for c_rent and for pts)
-    ) v
+    SELECT u.id AS unit_id, u.commune_insee AS home_insee,
+           coalesce(u.available_from, CAST(:today AS date)) AS available, n.need,
+           {c_rent} + {c_size_units} AS pts
+    FROM housing_units u
+    JOIN (SELECT DISTINCT need FROM families) n ON u.rooms - 1 >= n.need
+    WHERE u.status = 'vacant' AND NOT u.is_relay {unit_filter}
 ),
 {reach}
 -- Each adult's ROME codes (or their families, with include_related), so that openings are joined by hash.
