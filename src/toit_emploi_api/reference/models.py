@@ -8,6 +8,7 @@ from sqlalchemy import ARRAY, CheckConstraint, Double, ForeignKey, Index, Intege
 from sqlalchemy.orm import Mapped, mapped_column
 
 from toit_emploi_api.core.models import Base
+from toit_emploi_api.reference.communes import DISTANCE_TABLE_KM
 
 
 class RomeCodeEntry(Base):
@@ -64,5 +65,5 @@ class CommuneDistance(Base):
 
     __table_args__ = (
         Index("ix_commune_distances_from_insee_km10_to_insee", "from_insee", "km10", "to_insee"),
-        CheckConstraint("km10 BETWEEN 0 AND 300", name="km10_range"),
+        CheckConstraint(f"km10 BETWEEN 0 AND {DISTANCE_TABLE_KM * 10}", name="km10_range"),
     )
