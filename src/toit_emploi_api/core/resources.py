@@ -341,6 +341,11 @@ CreatedBeforeQuery = Annotated[
 ]
 
 
+def equal_if_given(*filters: tuple[Any, object | None]) -> list[ColumnElement[bool]]:
+    """`column == value` for each `(column, value)` of a list's optional filters whose value was given (not None)."""
+    return [column == value for column, value in filters if value is not None]
+
+
 def created_between(column: Any, since: date | None, before: date | None) -> list[ColumnElement[bool]]:
     """`created_since` (on or after that Paris day) and `created_before` (strictly before it) over `column`."""
     conds: list[ColumnElement[bool]] = []

@@ -11,7 +11,15 @@ from typing import Any, cast
 from sqlalchemy import Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toit_emploi_api.core.resources import ListQuery, PageParams, Slice, created_between, paginate, sorted_by
+from toit_emploi_api.core.resources import (
+    ListQuery,
+    PageParams,
+    Slice,
+    created_between,
+    equal_if_given,
+    paginate,
+    sorted_by,
+)
 from toit_emploi_api.employers.models import Employer, JobOpening
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.housing.models import HousingUnit
@@ -46,10 +54,7 @@ async def relay_stays(session: AsyncSession, f: StayFilters, page: PageParams, q
         stmt = stmt.where(RelayStay.end_date >= f.start)
     if f.end is not None:
         stmt = stmt.where(RelayStay.start_date <= f.end)
-    if f.unit_id is not None:
-        stmt = stmt.where(RelayStay.unit_id == f.unit_id)
-    if f.status is not None:
-        stmt = stmt.where(RelayStay.status == f.status)
+    stmt = stmt.where(*equal_if_given((RelayStay.unit_id, f.unit_id), (RelayStay.status, f.status)))
     stmt = stmt.where(*created_between(RelayStay.created_at, q.created_since, q.created_before))
     columns = {"start_date": RelayStay.start_date, "created_at": RelayStay.created_at}
     ordered = sorted_by(cast("Select[Any]", stmt), q.sort, columns, RelayStay.id)
@@ -73,12 +78,13 @@ async def placements(session: AsyncSession, f: PlacementFilters, page: PageParam
         .join(JobOpening, JobOpening.id == Placement.job_opening_id)
         .join(Employer, Employer.id == JobOpening.employer_id)
     )
-    if f.status is not None:
-        stmt = stmt.where(Placement.status == f.status)
-    if f.job_opening_id is not None:
-        stmt = stmt.where(Placement.job_opening_id == f.job_opening_id)
-    if f.employer_id is not None:
-        stmt = stmt.where(JobOpening.employer_id == f.employer_id)
+    stmt = stmt.where(
+        *equal_if_given(
+            (Placement.status, f.status),
+            (Placement.job_opening_id, f.job_opening_id),
+            (JobOpening.employer_id, f.employer_id),
+        )
+    )
     if f.updated_before is not None:
         stmt = stmt.where(Placement.updated_at < f.updated_before)
     stmt = stmt.where(*created_between(Placement.created_at, q.created_since, q.created_before))

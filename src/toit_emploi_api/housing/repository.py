@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.accounts.models import Organisation
-from toit_emploi_api.core.resources import PageParams, Slice, paginate
+from toit_emploi_api.core.resources import PageParams, Slice, equal_if_given, paginate
 from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.vocab.roles import OrganisationKind
 from toit_emploi_api.vocab.statuses import UnitStatus
@@ -33,15 +33,13 @@ def _conditions(
     filters: UnitFilters, *, only_organisation: uuid.UUID | None, only_vacant: bool
 ) -> list[ColumnElement[bool]]:
     u = HousingUnit
-    conds: list[ColumnElement[bool]] = []
-    if only_organisation is not None:
-        conds.append(u.landlord_organisation_id == only_organisation)
-    if only_vacant:
-        conds.append(u.status == UnitStatus.VACANT)
-    if filters.status is not None:
-        conds.append(u.status == filters.status)
-    if filters.commune_insee is not None:
-        conds.append(u.commune_insee == filters.commune_insee)
+    conds = equal_if_given(
+        (u.landlord_organisation_id, only_organisation),
+        (u.status, UnitStatus.VACANT if only_vacant else None),
+        (u.status, filters.status),
+        (u.commune_insee, filters.commune_insee),
+        (u.landlord_organisation_id, filters.landlord_organisation_id),
+    )
     if filters.min_rooms is not None:
         conds.append(u.rooms >= filters.min_rooms)
     if filters.max_total_rent is not None:
@@ -51,8 +49,6 @@ def _conditions(
         conds.append((u.available_from.is_(None)) | (u.available_from <= filters.available_before))
     if filters.is_relay is not None:
         conds.append(u.is_relay.is_(filters.is_relay))
-    if filters.landlord_organisation_id is not None:
-        conds.append(u.landlord_organisation_id == filters.landlord_organisation_id)
     return conds
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.core.audit import AuditEvent, allow_anonymisation
-from toit_emploi_api.core.resources import PageParams, Slice, paginate, sorted_by
+from toit_emploi_api.core.resources import PageParams, Slice, equal_if_given, paginate, sorted_by
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.pipeline.models import FollowUpEntry, HousingAllocation, Placement, RelayStay, StageTransition
 from toit_emploi_api.vocab.audit import AuditAction
@@ -71,16 +71,15 @@ class AuditFilters:
 
 def audit_events_stmt(filters: AuditFilters, sort: str = "-at") -> Select[AuditEvent]:
     stmt = select(AuditEvent)
-    if filters.actor_id is not None:
-        stmt = stmt.where(AuditEvent.actor_id == filters.actor_id)
-    if filters.organisation_id is not None:
-        stmt = stmt.where(AuditEvent.actor_organisation_id == filters.organisation_id)
-    if filters.action is not None:
-        stmt = stmt.where(AuditEvent.action == filters.action)
-    if filters.object_type is not None:
-        stmt = stmt.where(AuditEvent.entity_type == filters.object_type)
-    if filters.object_id is not None:
-        stmt = stmt.where(AuditEvent.entity_id == filters.object_id)
+    stmt = stmt.where(
+        *equal_if_given(
+            (AuditEvent.actor_id, filters.actor_id),
+            (AuditEvent.actor_organisation_id, filters.organisation_id),
+            (AuditEvent.action, filters.action),
+            (AuditEvent.entity_type, filters.object_type),
+            (AuditEvent.entity_id, filters.object_id),
+        )
+    )
     if filters.household_id is not None:
         hid = filters.household_id
         stmt = stmt.where(or_(AuditEvent.household_id == hid, AuditEvent.household_ids.contains([hid])))
