@@ -53,7 +53,7 @@ pytest: install-dev
 
 test: lint typecheck pytest
 
-# Schemathesis for longer than `make test` (20 examples): every phase, coverage included; FUZZ_EXAMPLES to change.
+# Schemathesis for longer than `make test` (15 examples): every phase, coverage included; FUZZ_EXAMPLES to change.
 FUZZ_EXAMPLES ?= 200
 fuzz: install-dev
 	TOIT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TOIT_FUZZ_COVERAGE=1 $(BIN)/pytest -q tests/contract/test_fuzz.py
