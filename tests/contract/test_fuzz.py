@@ -4,9 +4,9 @@ Every check Schemathesis has runs (server errors, response schema and headers co
 conformance, negative data rejection, positive data acceptance, ignored auth, …), as an admin and as a partner
 worker (each generated case is sent as both), `TOIT_FUZZ_EXAMPLES` generated examples per operation beside the
 document's own (15 here: the fuzz is a third of `make test`'s time, and 25 kept the suite well over its 120 s on
-the 2-core machine, 20 at its edge; `make fuzz`: 200 and the coverage phase, which also sends every undeclared method and checks
-`Allow`). `schemathesis.toml` holds the one setting: which statuses a schema-valid request may get (422 included,
-for the rules JSON Schema cannot state)."""
+the 2-core machine, 20 at its edge; `make fuzz`: 200 and the coverage phase, which also sends every undeclared
+method and checks `Allow`). `schemathesis.toml` holds the one setting: which statuses a schema-valid request may
+get (422 included, for the rules JSON Schema cannot state)."""
 
 from __future__ import annotations
 
