@@ -624,29 +624,28 @@ async def etag(client: AsyncClient, actor: Actor, household_id: uuid.UUID | str)
     return r.headers["ETag"]
 
 
+# The walking helpers below send `If-Match: *` ("whatever the current version", which the API accepts) instead of
+# reading the ETag first: a read per step was ≈ 4 % of the suite's time. The ETag rules themselves are tested with
+# real ETags (tests/pipeline/test_if_match.py, tests/contract/test_etag_marker.py, the routes' own tests).
+ANY_VERSION = {"If-Match": "*"}
+
+
 async def move(client: AsyncClient, actor: Actor, household_id: uuid.UUID | str, to: str, **body: Any) -> Response:
-    """POST a transition with a fresh If-Match."""
-    tag = await etag(client, actor, household_id)
+    """POST a transition, whatever the household's current version."""
     return await client.post(
         f"/api/v1/households/{household_id}/transitions",
         json={"to": to, **body},
-        headers={**actor.headers, "If-Match": tag},
+        headers={**actor.headers, **ANY_VERSION},
     )
 
 
 async def patch_placement(client: AsyncClient, actor: Actor, placement_id: object, **body: Any) -> Response:
-    r = await client.get(f"/api/v1/placements/{placement_id}", headers=actor.headers)
-    assert r.status_code == 200, r.text
-    return await client.patch(
-        f"/api/v1/placements/{placement_id}", json=body, headers={**actor.headers, "If-Match": r.headers["ETag"]}
-    )
+    return await client.patch(f"/api/v1/placements/{placement_id}", json=body, headers={**actor.headers, **ANY_VERSION})
 
 
 async def record_outcome(client: AsyncClient, actor: Actor, stay_id: object, **body: Any) -> Response:
-    r = await client.get(f"/api/v1/relay-stays/{stay_id}", headers=actor.headers)
-    assert r.status_code == 200, r.text
     return await client.put(
-        f"/api/v1/relay-stays/{stay_id}/outcome", json=body, headers={**actor.headers, "If-Match": r.headers["ETag"]}
+        f"/api/v1/relay-stays/{stay_id}/outcome", json=body, headers={**actor.headers, **ANY_VERSION}
     )
 
 
