@@ -11,6 +11,7 @@ from typing import Any, cast
 from sqlalchemy import Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from toit_emploi_api.core.enums import sql_list, sql_literal
 from toit_emploi_api.core.resources import (
     ListQuery,
     PageParams,
@@ -24,7 +25,13 @@ from toit_emploi_api.employers.models import Employer, JobOpening
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.housing.models import HousingUnit
 from toit_emploi_api.pipeline.models import Placement, RelayStay
-from toit_emploi_api.vocab.statuses import PlacementStatus, RelayStayStatus
+from toit_emploi_api.vocab.stages import TERMINAL_STAGES, ApplicationStatus, HistoryKind, Stage
+from toit_emploi_api.vocab.statuses import (
+    OPEN_PLACEMENT_STATUSES,
+    AllocationStatus,
+    PlacementStatus,
+    RelayStayStatus,
+)
 
 
 # --- relay stays ---------------------------------------------------------------------------------------------
@@ -99,8 +106,11 @@ async def placements(session: AsyncSession, f: PlacementFilters, page: PageParam
 
 # --- agenda --------------------------------------------------------------------------------------------------
 # Households the agenda speaks of: active (neither completed nor withdrawn) and not anonymised.
-_ACTIVE = "h.stage NOT IN ('completed', 'withdrawn') AND h.anonymised_at IS NULL"
+_ACTIVE = f"h.stage NOT IN {sql_list(TERMINAL_STAGES)} AND h.anonymised_at IS NULL"
 _PARIS_DAY = "(({column}) AT TIME ZONE 'Europe/Paris')::date"
+_BOOKED = sql_literal(RelayStayStatus.BOOKED)
+_HIRED = sql_literal(PlacementStatus.HIRED)
+_LEASE_SIGNED = sql_literal(AllocationStatus.LEASE_SIGNED)
 
 # Built from the constants above only (no caller input): every value is a bound parameter.
 _AGENDA = f"""
@@ -108,23 +118,23 @@ WITH items AS (
     SELECT s.start_date AS day, 'relay_stay_start' AS kind, h.id AS household_id, h.reference,
            'relay_stay' AS object_type, s.id AS object_id
     FROM relay_stays s JOIN households h ON h.id = s.household_id
-    WHERE s.status = 'booked' AND s.start_date BETWEEN :start AND :end AND {_ACTIVE}
+    WHERE s.status = {_BOOKED} AND s.start_date BETWEEN :start AND :end AND {_ACTIVE}
   UNION ALL
     SELECT s.end_date, 'relay_stay_end', h.id, h.reference, 'relay_stay', s.id
     FROM relay_stays s JOIN households h ON h.id = s.household_id
-    WHERE s.status = 'booked' AND s.end_date <= :end AND {_ACTIVE}
+    WHERE s.status = {_BOOKED} AND s.end_date <= :end AND {_ACTIVE}
   UNION ALL
     SELECT p.start_date, 'job_start', h.id, h.reference, 'placement', p.id
     FROM placements p JOIN households h ON h.id = p.household_id
-    WHERE p.status = 'hired' AND p.start_date BETWEEN :start AND :end AND {_ACTIVE}
+    WHERE p.status = {_HIRED} AND p.start_date BETWEEN :start AND :end AND {_ACTIVE}
   UNION ALL
     SELECT a.lease_signed_date, 'lease_signature', h.id, h.reference, 'allocation', a.id
     FROM housing_allocations a JOIN households h ON h.id = a.household_id
-    WHERE a.status = 'lease_signed' AND a.lease_signed_date BETWEEN :start AND :end AND {_ACTIVE}
+    WHERE a.status = {_LEASE_SIGNED} AND a.lease_signed_date BETWEEN :start AND :end AND {_ACTIVE}
   UNION ALL
     SELECT a.move_in_date, 'move_in', h.id, h.reference, 'allocation', a.id
     FROM housing_allocations a JOIN households h ON h.id = a.household_id
-    WHERE a.status = 'lease_signed' AND a.move_in_date BETWEEN :start AND :end AND {_ACTIVE}
+    WHERE a.status = {_LEASE_SIGNED} AND a.move_in_date BETWEEN :start AND :end AND {_ACTIVE}
   UNION ALL
     SELECT d.due, 'follow_up_overdue', d.id, d.reference, 'household', d.id
     FROM (
@@ -132,24 +142,25 @@ WITH items AS (
                coalesce((SELECT max(e.entry_date) FROM follow_up_entries e WHERE e.household_id = h.id),
                         {_PARIS_DAY.format(column="h.stage_entered_at")}) + CAST(:follow_up_days AS integer) AS due
         FROM households h
-        WHERE h.stage = 'follow_up' AND h.anonymised_at IS NULL
+        WHERE h.stage = {sql_literal(Stage.FOLLOW_UP)} AND h.anonymised_at IS NULL
     ) d
     WHERE d.due <= :end
   UNION ALL
     SELECT {_PARIS_DAY.format(column="p.updated_at")} + CAST(:stale_days AS integer), 'placement_without_news',
            h.id, h.reference, 'placement', p.id
     FROM placements p JOIN households h ON h.id = p.household_id
-    WHERE p.status IN ('proposed', 'interview', 'offered')
+    WHERE p.status IN {sql_list(OPEN_PLACEMENT_STATUSES)}
       AND p.updated_at < CAST(:stale_before AS timestamptz) AND {_ACTIVE}
   UNION ALL
     SELECT d.presented, 'application_awaiting_decision', d.id, d.reference, 'household', d.id
     FROM (
         SELECT h.id, h.reference,
                coalesce((SELECT {_PARIS_DAY.format(column="max(t.at)")} FROM stage_transitions t
-                         WHERE t.household_id = h.id AND t.kind = 'application_presented'),
+                         WHERE t.household_id = h.id AND t.kind = {sql_literal(HistoryKind.APPLICATION_PRESENTED)}),
                         {_PARIS_DAY.format(column="h.stage_entered_at")}) AS presented
         FROM households h
-        WHERE h.stage = 'diagnostic' AND h.application_status = 'presented' AND h.anonymised_at IS NULL
+        WHERE h.stage = {sql_literal(Stage.DIAGNOSTIC)}
+          AND h.application_status = {sql_literal(ApplicationStatus.PRESENTED)} AND h.anonymised_at IS NULL
     ) d
     WHERE d.presented <= :end
   UNION ALL

@@ -30,6 +30,7 @@ from toit_emploi_api.auth.repository import SubjectState
 from toit_emploi_api.auth.tokens import SubjectKind
 from toit_emploi_api.core.clock import paris_midnight
 from toit_emploi_api.core.database import Database
+from toit_emploi_api.core.enums import sql_list, sql_literal
 from toit_emploi_api.core.request_context import current_request_id
 from toit_emploi_api.core.resources import CursorPageParams
 from toit_emploi_api.households.schemas import HouseholdFilters, HouseholdSort
@@ -37,16 +38,11 @@ from toit_emploi_api.vocab.roles import OrganisationKind, Role
 from toit_emploi_api.vocab.stages import Stage
 from toit_emploi_api.vocab.statuses import MemberRole
 
-
-def _literals(values: Sequence[str]) -> str:
-    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
-
-
-_SEE_ALL: Final = _literals(sorted(r.value for r in (Role.ADMIN, Role.SERVICE_MANAGER, Role.PARIS_REFERENT)))
+_SEE_ALL: Final = sql_list((Role.ADMIN, Role.SERVICE_MANAGER, Role.PARIS_REFERENT))
 _STAFF_NOTES: Final = _SEE_ALL  # who reads manager_notes and closure_note on a single household
-_PARTNER: Final = f"'{Role.PARTNER_WORKER.value}'"
-_DIAGNOSTIC: Final = f"'{Stage.DIAGNOSTIC.value}'"
-_CHILD: Final = f"'{MemberRole.CHILD.value}'"
+_PARTNER: Final = sql_literal(Role.PARTNER_WORKER)
+_DIAGNOSTIC: Final = sql_literal(Stage.DIAGNOSTIC)
+_CHILD: Final = sql_literal(MemberRole.CHILD)
 FULL_NAME: Final = "((m.first_name_folded || ' ') || m.last_name_folded)"
 """The folded "first last" name, exactly the expression of the trigram index ix_household_members_full_name_trgm."""
 

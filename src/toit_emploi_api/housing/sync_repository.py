@@ -21,7 +21,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
@@ -29,6 +29,7 @@ from typing import Any, Final
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from toit_emploi_api.core.enums import sql_list, sql_literal
 from toit_emploi_api.housing import rules
 from toit_emploi_api.housing.sync_input import COLUMNS
 from toit_emploi_api.vocab.statuses import UnitStatus
@@ -61,14 +62,10 @@ _FACTS: Final = tuple(c for c in COLUMNS if c != "landlord_reference")
 
 
 # Status literals of the constant SQL below, written from the enum (never from input).
-def _sql_list(statuses: Iterable[UnitStatus]) -> str:
-    return "(" + ", ".join(f"'{s.value}'" for s in statuses) + ")"
-
-
-_HELD: Final = _sql_list(sorted(rules.PIPELINE_STATUSES))  # the programme's: never overwritten by a sync
-_VACANT: Final = f"'{UnitStatus.VACANT.value}'"
-_UNAVAILABLE: Final = f"'{UnitStatus.UNAVAILABLE.value}'"
-_ABSENT_CANDIDATES: Final = _sql_list([UnitStatus.VACANT, *sorted(rules.PIPELINE_STATUSES)])
+_HELD: Final = sql_list(rules.PIPELINE_STATUSES)  # the programme's: never overwritten by a sync
+_VACANT: Final = sql_literal(UnitStatus.VACANT)
+_UNAVAILABLE: Final = sql_literal(UnitStatus.UNAVAILABLE)
+_ABSENT_CANDIDATES: Final = sql_list([UnitStatus.VACANT, *rules.PIPELINE_STATUSES])
 
 
 def _row(prefix: str, columns: Sequence[str]) -> str:

@@ -29,8 +29,18 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from toit_emploi_api.core.enums import sql_list, sql_literal
 from toit_emploi_api.core.resources import PageParams
 from toit_emploi_api.reference.communes import DISTANCE_TABLE_KM, KM_PER_DEGREE_LATITUDE, distance_km_sql
+from toit_emploi_api.vocab.stages import Stage
+from toit_emploi_api.vocab.statuses import (
+    ACTIVE_ALLOCATION_STATUSES,
+    OPEN_PLACEMENT_STATUSES,
+    JobOpeningStatus,
+    MemberRole,
+    PlacementStatus,
+    UnitStatus,
+)
 
 Mode = Literal["household", "opening", "unit"]
 
@@ -77,11 +87,11 @@ WITH adults AS MATERIALIZED (
     SELECT m.id AS member_id, m.household_id, m.rome_codes, coalesce(m.years_of_experience, 0) AS years, h.stage
     FROM household_members m
     JOIN households h ON h.id = m.household_id
-    WHERE m.role <> 'child' AND h.anonymised_at IS NULL AND h.stage IN ({stages}) {adult_filter}
+    WHERE m.role <> {child} AND h.anonymised_at IS NULL AND h.stage IN ({stages}) {adult_filter}
 ),
 families AS MATERIALIZED (
     SELECT m.household_id,
-           1 + (count(*) FILTER (WHERE m.role = 'child') + 1) / 2 AS need,
+           1 + (count(*) FILTER (WHERE m.role = {child}) + 1) / 2 AS need,
            coalesce(
                CAST(:max_km AS integer),
                CASE WHEN bool_or(coalesce(m.driving_licence, false)) THEN {with_licence} ELSE {without_licence} END
@@ -97,7 +107,7 @@ units AS MATERIALIZED (
            {c_rent} + {c_size_units} AS pts
     FROM housing_units u
     JOIN (SELECT DISTINCT need FROM families) n ON u.rooms - 1 >= n.need
-    WHERE u.status = 'vacant' AND NOT u.is_relay {unit_filter}
+    WHERE u.status = {vacant} AND NOT u.is_relay {unit_filter}
 ),
 {reach}
 -- Each adult's ROME codes (or their families, with include_related), so that openings are joined by hash.
@@ -105,7 +115,7 @@ codes AS MATERIALIZED (
     SELECT DISTINCT a.member_id, a.household_id, a.years, a.rome_codes,
            CASE WHEN CAST(:related AS boolean) THEN left(code, 3) ELSE code END AS code_key
     FROM adults a CROSS JOIN LATERAL unnest(a.rome_codes) AS code
-    WHERE a.stage = 'matching'
+    WHERE a.stage = {matching}
 ),
 fits AS MATERIALIZED (
     SELECT a.member_id, a.household_id, a.years, o.id AS opening_id, o.start_date, e.commune_insee AS work_insee,
@@ -113,13 +123,13 @@ fits AS MATERIALIZED (
     FROM codes a
     JOIN job_openings o
       ON (CASE WHEN CAST(:related AS boolean) THEN left(o.rome_code, 3) ELSE o.rome_code END) = a.code_key
-     AND o.status = 'open' AND o.hires_count < o.open_positions
+     AND o.status = {opening_open} AND o.hires_count < o.open_positions
     JOIN employers e ON e.id = o.employer_id AND e.active
     JOIN families fam ON fam.household_id = a.household_id
     WHERE NOT EXISTS (
           SELECT 1 FROM placements p
           WHERE p.member_id = a.member_id AND p.job_opening_id = o.id
-            AND p.status IN ('proposed', 'interview', 'offered')
+            AND p.status IN {open_placements}
       ) {opening_filter} {fits_filter}
     {lease_fits}
 ),
@@ -338,15 +348,15 @@ _REACH_COMPUTED = (
 )
 
 # Households in lease: the job is the one they were hired for (a signed job counts as an exact match).
-_LEASE_FITS = """UNION ALL
+_LEASE_FITS = f"""UNION ALL
     SELECT a.member_id, a.household_id, a.years, o.id, coalesce(p.start_date, o.start_date), e.commune_insee, true,
            fam.need, fam.max_km
     FROM adults a
-    JOIN placements p ON p.member_id = a.member_id AND p.status = 'hired'
+    JOIN placements p ON p.member_id = a.member_id AND p.status = {sql_literal(PlacementStatus.HIRED)}
     JOIN job_openings o ON o.id = p.job_opening_id
     JOIN employers e ON e.id = o.employer_id
     JOIN families fam ON fam.household_id = a.household_id
-    WHERE a.stage = 'lease' AND e.commune_insee IN (SELECT work_insee FROM reach)"""
+    WHERE a.stage = {sql_literal(Stage.LEASE)} AND e.commune_insee IN (SELECT work_insee FROM reach)"""
 
 _WITHIN_REACH_OF_THE_OPENING = """AND u.commune_insee IN (
             SELECT d.to_insee FROM commune_distances d
@@ -354,9 +364,9 @@ _WITHIN_REACH_OF_THE_OPENING = """AND u.commune_insee IN (
                                   WHERE o.id = CAST(:opening_id AS uuid))
               AND d.km10 <= CAST(:reach_km AS integer) * 10)"""
 
-_NO_ACTIVE_ALLOCATION = """AND NOT EXISTS (
+_NO_ACTIVE_ALLOCATION = f"""AND NOT EXISTS (
         SELECT 1 FROM housing_allocations al
-        WHERE al.household_id = m.household_id AND al.status IN ('reserved', 'lease_signed'))"""
+        WHERE al.household_id = m.household_id AND al.status IN {sql_list(ACTIVE_ALLOCATION_STATUSES)})"""
 
 
 _UNIT_COLUMNS = "unit_id, home_insee, available, need, pts"
@@ -411,7 +421,12 @@ def _statement(mode: Mode, *, member: bool, k: int = 1, prune: bool = True, reac
         "now_pts": now_pts,
         "layers": layers,
         "layer_union": layer_union,
-        "stages": "'matching'",
+        "stages": sql_literal(Stage.MATCHING),
+        "child": sql_literal(MemberRole.CHILD),
+        "vacant": sql_literal(UnitStatus.VACANT),
+        "matching": sql_literal(Stage.MATCHING),
+        "opening_open": sql_literal(JobOpeningStatus.OPEN),
+        "open_placements": sql_list(OPEN_PLACEMENT_STATUSES),
         "adult_filter": "",
         "unit_filter": "",
         "opening_filter": "",
@@ -446,7 +461,7 @@ def _statement(mode: Mode, *, member: bool, k: int = 1, prune: bool = True, reac
         if tabled:  # only the units within reach of the opening's workplace (read by index: a scalar subquery)
             parts["unit_filter"] = _WITHIN_REACH_OF_THE_OPENING
     else:
-        parts["stages"] = "'matching', 'lease'"
+        parts["stages"] = ", ".join(sql_literal(stage) for stage in (Stage.MATCHING, Stage.LEASE))
         parts["adult_filter"] = _NO_ACTIVE_ALLOCATION
         parts["unit_filter"] = "AND u.id = CAST(:unit_id AS uuid)"
         parts["reach"] = _REACH_TABLE if tabled else _REACH_COMPUTED.format(**geometry)

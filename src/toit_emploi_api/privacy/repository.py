@@ -18,11 +18,12 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.core.audit import AuditEvent, allow_anonymisation
+from toit_emploi_api.core.enums import sql_literal
 from toit_emploi_api.core.resources import PageParams, Slice, equal_if_given, paginate, sorted_by
 from toit_emploi_api.households.models import Household
 from toit_emploi_api.pipeline.models import FollowUpEntry, HousingAllocation, Placement, RelayStay, StageTransition
 from toit_emploi_api.vocab.audit import AuditAction
-from toit_emploi_api.vocab.stages import TERMINAL_STAGES
+from toit_emploi_api.vocab.stages import TERMINAL_STAGES, Stage
 
 DUE_HORIZON = timedelta(days=30)
 """The due list shows files 30 days before they become due."""
@@ -165,13 +166,14 @@ _IDS = bindparam("ids", type_=ARRAY(Uuid()))
 # 31 December). Adult is the reports' rule (born on or before the day 18 years earlier: see the summary in the
 # reports migration), not `age(...) >= INTERVAL '18 years'`, which counts a month as 30 days and so takes someone
 # aged 17 years 11 months 30 days for an adult. Names, profile details and schooling level go.
+_RETAINED = f"t.from_stage = {sql_literal(Stage.DIAGNOSTIC)} AND t.to_stage = {sql_literal(Stage.MATCHING)}"
 _MEMBERS = text(
-    """
+    f"""
     WITH ref AS MATERIALIZED (  -- once per household, not once per member
         SELECT h.id,
                (coalesce(
                    (SELECT min(t.at) FROM stage_transitions t
-                     WHERE t.household_id = h.id AND t.from_stage = 'diagnostic' AND t.to_stage = 'matching'),
+                     WHERE t.household_id = h.id AND {_RETAINED}),
                    h.created_at) AT TIME ZONE 'Europe/Paris')::date AS on_day
           FROM households h
          WHERE h.id = ANY(:ids)
@@ -186,7 +188,7 @@ _MEMBERS = text(
            version = m.version + 1, updated_at = now()
       FROM ref
      WHERE m.household_id = ref.id
-    """
+    """  # noqa: S608 - constants only
 ).bindparams(_IDS)
 
 _STATEMENTS = [
