@@ -22,6 +22,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toit_emploi_api.core.clock import paris_midnight
+from toit_emploi_api.core.enums import sql_literal
+from toit_emploi_api.vocab.stages import Stage
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ async def programme_cells(
         {rk}, {sk}, {wk}, r.stage::text, r.left_stage::text, r.left_reason,
         sum(r.households) FILTER (WHERE {retained}), sum(r.adults) FILTER (WHERE {retained}),
         sum(r.children) FILTER (WHERE {retained}), sum(r.households) FILTER (WHERE {submitted}),
-        sum(r.households) FILTER (WHERE {withdrawn} AND r.left_stage = 'diagnostic')
+        sum(r.households) FILTER (WHERE {withdrawn} AND r.left_stage = {sql_literal(Stage.DIAGNOSTIC)})
     FROM {src.households} r {join}
     WHERE {retained} OR {submitted} OR {withdrawn}
     GROUP BY GROUPING SETS (({rk}, r.stage, r.left_stage, r.left_reason), ({sk}), ({wk}, r.left_stage))
