@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 from httpx import AsyncClient
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -81,6 +82,42 @@ async def test_filters(client: AsyncClient, actors: Factory) -> None:
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "query.rome_code"
     assert (await client.get(BASE, params={"stage": "nowhere"}, headers=manager.headers)).status_code == 422
+
+
+async def test_a_rome_code_lists_alike_whether_read_from_its_holders_or_by_the_index_walk(
+    client: AsyncClient, actors: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Up to `_FEW_HOLDERS` households holding the code, the page is read from their ids; above, by walking the
+    sort's index (households/reads.py). Both paths give the same pages, totals and cursors, for staff and partners."""
+    from toit_emploi_api.households import reads
+
+    manager = await actors.user(Role.SERVICE_MANAGER)
+    partner = await actors.user(Role.PARTNER_WORKER)
+    for n in range(5):
+        await create_household(client, partner if n % 2 else manager, members=[adult(rome_codes=["K2204"]), child()])
+        await create_household(client, partner if n % 2 else manager, members=[adult(rome_codes=["F1703"])])
+    pages: dict[int, list[dict[str, Any]]] = {}
+    walks: dict[int, list[str]] = {}
+    by_holders = reads._FEW_HOLDERS
+    for few in (by_holders, 0):  # 0: every total is above the threshold, so the index walk answers
+        monkeypatch.setattr(reads, "_FEW_HOLDERS", few)
+        pages[few] = [
+            await _list(client, actor, rome_code=code, **params)
+            for code in ("K2204", "G1602")
+            for actor in (manager, partner)
+            for params in ({"limit": 2}, {"limit": 2, "offset": 2}, {"limit": 50, "sort": "reference"})
+        ]
+        walks[few] = await _walk(client, manager, 2, rome_code="K2204")
+    assert pages[0] == pages[by_holders]
+    assert walks[0] == walks[by_holders]
+    first, second, by_reference, partner_first, *_, nobody = pages[0]
+    assert (first["total"], len(first["items"]), len(second["items"]), len(by_reference["items"])) == (5, 2, 2, 5)
+    assert first["next_cursor"]
+    assert partner_first["total"] == 2
+    assert len(walks[0]) == 5
+    assert len(set(walks[0])) == 5
+    assert nobody["total"] == 0
+    assert nobody["items"] == []
 
 
 async def test_created_since_and_before(
