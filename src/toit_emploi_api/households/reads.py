@@ -253,6 +253,11 @@ class _Params:
         return f"CAST(${len(self.values)} AS {cast})" if cast else f"${len(self.values)}"
 
 
+def _holds_code(code: str) -> str:
+    """An adult member `m` has the ROME code `code` (a parameter), by the members' GIN index."""
+    return f"m.role <> {_CHILD} AND m.rome_codes @> ARRAY[{code}]"
+
+
 def _conditions(filters: HouseholdFilters, p: _Params) -> list[str]:
     conds: list[str] = []
     if filters.stages:
@@ -267,10 +272,8 @@ def _conditions(filters: HouseholdFilters, p: _Params) -> list[str]:
         child = f"EXISTS (SELECT 1 FROM household_members AS m WHERE m.household_id = h.id AND m.role = {_CHILD})"
         conds.append(child if filters.has_children else f"NOT {child}")
     if filters.rome_code is not None:
-        conds.append(
-            "EXISTS (SELECT 1 FROM household_members AS m WHERE m.household_id = h.id"
-            f" AND m.role <> {_CHILD} AND m.rome_codes @> ARRAY[{p(filters.rome_code, 'varchar')}])"
-        )
+        code = _holds_code(p(filters.rome_code, "varchar"))
+        conds.append(f"EXISTS (SELECT 1 FROM household_members AS m WHERE m.household_id = h.id AND {code})")
     if filters.created_since is not None:
         conds.append(f"h.created_at >= {p(paris_midnight(filters.created_since))}")
     if filters.created_before is not None:
@@ -335,14 +338,11 @@ def list_query(
         # the members of every household (a code nobody has: all 100,000, ≈ 430 ms). So the exact total, computed
         # first from the members' GIN index, picks the path: up to _FEW_HOLDERS households, the page is read from
         # their ids (pk lookups and a sort); above, by the index walk, which then finds a page quickly.
-        code = p(filters.rome_code, "varchar")
-        holders = (
-            "h.id = ANY(ARRAY(SELECT m.household_id FROM household_members AS m"
-            f" WHERE m.role <> {_CHILD} AND m.rome_codes @> ARRAY[{code}]))"
-        )
-        few = f"(SELECT t.n FROM total AS t) <= {_FEW_HOLDERS}"
-        branches = [f"NOT {few} AND {b}" for b in branches] + [f"{few} AND {holders} AND {b}" for b in branches]
+        code = _holds_code(p(filters.rome_code, "varchar"))
+        holders = f"h.id = ANY(ARRAY(SELECT m.household_id FROM household_members AS m WHERE {code}))"
         total_cte, total_expr = f"total AS MATERIALIZED (SELECT {total_sql} AS n),\n", "(SELECT t.n FROM total AS t)"
+        few = f"{total_expr} <= {_FEW_HOLDERS}"
+        branches = [f"NOT {few} AND {b}" for b in branches] + [f"{few} AND {holders} AND {b}" for b in branches]
     page_sql = " UNION ALL ".join(
         f"(SELECT {keys} FROM households AS h WHERE {b} ORDER BY {spec.order} LIMIT {limit} + 1 OFFSET {offset})"
         for b in branches
