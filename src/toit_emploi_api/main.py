@@ -19,6 +19,7 @@ from toit_emploi_api.accounts import passwords
 from toit_emploi_api.administration.router import router as accounts_router
 from toit_emploi_api.auth.router import metrics_router
 from toit_emploi_api.auth.router import router as auth_router
+from toit_emploi_api.auth.tokens import VerifiedTokens
 from toit_emploi_api.catalogue.router import router as reference_router
 from toit_emploi_api.core import openapi as openapi_hooks
 from toit_emploi_api.core.database import Database, make_engine, make_sessionmaker
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[RequestRules],
     )
     app.state.settings = settings
+    app.state.verified_tokens = VerifiedTokens(settings, settings.verified_tokens_kept)
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.database = Database(engine)  # the hot reads' one statement, without an ORM session

@@ -19,7 +19,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from starlette.requests import HTTPConnection
 
 from toit_emploi_api.auth import repository
-from toit_emploi_api.auth.tokens import AccessClaims, InvalidTokenError, SubjectKind, decode_access_token
+from toit_emploi_api.auth.tokens import AccessClaims, InvalidTokenError, SubjectKind, VerifiedTokens
 from toit_emploi_api.core.database import USES_DATABASE, Database, SessionDep
 from toit_emploi_api.core.errors import ForbiddenError, UnauthorizedError
 from toit_emploi_api.core.openapi import SECURITY_SCHEME
@@ -79,7 +79,8 @@ def _claims(request: Request, token: str | None) -> AccessClaims:
     if not token:
         raise UnauthorizedError()
     try:
-        return decode_access_token(request.app.state.settings, token)
+        verified: VerifiedTokens = request.app.state.verified_tokens
+        return verified.decode(token)
     except InvalidTokenError:
         raise UnauthorizedError(
             "The bearer token is invalid or expired.",

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     jwt_issuer: str = "toit-emploi-api"
     jwt_audience: str = "toit-emploi-api"
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # Access tokens each process has verified, kept so that a token's next requests skip the signature check
+    # (`auth.tokens.VerifiedTokens`; expiry checked on every use); 0 verifies every request.
+    verified_tokens_kept: int = Field(default=1024, ge=0, le=100_000)
     # People's refresh tokens: a token unused for this long expires (each use rotates it and restarts the clock).
     refresh_token_idle_days: int = Field(default=30, ge=1, le=365)
     # Bearer token for GET /metrics (Prometheus); unset: only an admin's access token may read the metrics.
