@@ -137,13 +137,13 @@ class VerifiedTokens:
             known = _verify(self._settings, token)
             if self._size:
                 if len(self._claims) >= self._size:
-                    del self._claims[next(iter(self._claims))]
+                    self._claims.pop(next(iter(self._claims)), None)
                 self._claims[key] = known
             return known[0]
         claims, not_before, expires = known
         second = int(time.time() if now is None else now)
         if second > expires:
-            del self._claims[key]
+            self._claims.pop(key, None)
             raise InvalidTokenError("Signature has expired.")
         if second < not_before:  # only if the clock went back since the token was verified
             raise InvalidTokenError("The token is not yet valid (nbf)")
