@@ -19,17 +19,18 @@ SETTINGS = Settings(environment="test", DATABASE_URL="postgresql+asyncpg://u@loc
 ISSUED = datetime.now(UTC).replace(microsecond=0)
 
 
-def _token(lifetime: timedelta = timedelta(minutes=15)) -> tuple[str, int]:
+def _token(issued: datetime = ISSUED, lifetime: timedelta = timedelta(minutes=15)) -> tuple[str, int]:
+    """A token and its `exp`."""
     token, _ = issue_access_token(
         SETTINGS,
         subject_kind="user",
         subject_id=uuid.uuid4(),
         role="service_manager",
         organisation_id=uuid.uuid4(),
-        now=ISSUED,
+        now=issued,
         lifetime=lifetime,
     )
-    return token, int((ISSUED + lifetime).timestamp())
+    return token, int((issued + lifetime).timestamp())
 
 
 @pytest.fixture
@@ -46,6 +47,15 @@ def verifications(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
+@pytest.fixture
+def known() -> tuple[VerifiedTokens, str, int]:
+    """A cache that has verified one token: the cache, the token and its `exp`."""
+    verified = VerifiedTokens(SETTINGS, 16)
+    token, expires = _token()
+    verified.decode(token)
+    return verified, token, expires
+
+
 def test_a_token_is_verified_once_and_gives_the_same_claims(verifications: list[str]) -> None:
     verified = VerifiedTokens(SETTINGS, 16)
     token, _ = _token()
@@ -55,39 +65,29 @@ def test_a_token_is_verified_once_and_gives_the_same_claims(verifications: list[
     assert first == tokens.decode_access_token(SETTINGS, token)
 
 
-def test_the_expiry_is_checked_on_every_use_to_the_second(verifications: list[str]) -> None:
-    verified = VerifiedTokens(SETTINGS, 16)
-    token, expires = _token()
-    verified.decode(token)
+def test_the_expiry_is_checked_on_every_use_to_the_second(
+    known: tuple[VerifiedTokens, str, int], verifications: list[str]
+) -> None:
+    verified, token, expires = known
     assert verified.decode(token, now=expires + 0.9).subject_id  # python-jose's rule: whole seconds, exp included
     with pytest.raises(InvalidTokenError):
         verified.decode(token, now=expires + 1)
-    # Dropped: the next use verifies it again (here, at the real time, before its expiry).
+    # Dropped: the next use verifies it again (at the real time, before its expiry; `known` verified it before
+    # `verifications` began counting).
     verified.decode(token)
-    assert verifications == [token, token]
+    assert verifications == [token]
 
 
-def test_a_clock_gone_back_before_not_before_refuses_the_token() -> None:
-    verified = VerifiedTokens(SETTINGS, 16)
-    token, _ = _token()
-    verified.decode(token)
+def test_a_clock_gone_back_before_not_before_refuses_the_token(known: tuple[VerifiedTokens, str, int]) -> None:
+    verified, token, _ = known
     with pytest.raises(InvalidTokenError):
         verified.decode(token, now=ISSUED.timestamp() - 1)
 
 
-def test_an_expired_or_forged_token_is_refused_and_not_kept() -> None:
-    verified = VerifiedTokens(SETTINGS, 16)
-    token, _ = _token()
-    verified.decode(token)
+def test_an_expired_or_forged_token_is_refused_and_not_kept(known: tuple[VerifiedTokens, str, int]) -> None:
+    verified, token, _ = known
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
-    expired, _ = issue_access_token(
-        SETTINGS,
-        subject_kind="user",
-        subject_id=uuid.uuid4(),
-        role="admin",
-        organisation_id=uuid.uuid4(),
-        now=ISSUED - timedelta(hours=1),
-    )
+    expired, _ = _token(issued=ISSUED - timedelta(hours=1))
     for bad in (forged, expired, "not-a-jwt"):
         for _ in range(2):
             with pytest.raises(InvalidTokenError):
@@ -112,10 +112,8 @@ def test_size_zero_verifies_every_request(verifications: list[str]) -> None:
     assert verifications == [token, token]
 
 
-def test_no_bearer_token_is_kept_in_memory() -> None:
-    verified = VerifiedTokens(SETTINGS, 16)
-    token, _ = _token()
-    verified.decode(token)
+def test_no_bearer_token_is_kept_in_memory(known: tuple[VerifiedTokens, str, int]) -> None:
+    verified, token, _ = known
     ((key, kept),) = verified._claims.items()
     assert key == hashlib.sha256(token.encode()).digest()
     assert token not in repr(kept)
