@@ -5,7 +5,9 @@
   migrated to head, seeded by bulk SQL with 100,000 households and 250,000 members (``VACUUM ANALYZE`` after). That
   database is kept between runs (the seed costs about a minute); each run empties its ``audit_events`` first.
 * Two servers, one uvicorn worker each, pinned to CPU 0: the app (``create_app``) and ``bench/baseline.py``
-  (Starlette + asyncpg, the same statements, the same JWT check).
+  (Starlette + asyncpg, the same statements, the same JWT checks). The load sends one token, as a client does for
+  its token's lifetime: the app verifies it once per process (``auth.tokens.VerifiedTokens``), the baseline on every
+  request; ``TOIT_EMPLOI_VERIFIED_TOKENS_KEPT=0`` makes the app verify every request too.
 * The load generator is this file again (``--loadgen``), in its own process pinned to CPU 1: an asyncio HTTP/1.1
   keep-alive client (no wrk needed), ``--connections`` connections, random household ids.
 * Interleaved rounds: for each round and scenario, app then baseline (the order alternates every round); medians
