@@ -87,7 +87,7 @@ WITH adults AS MATERIALIZED (
     SELECT m.id AS member_id, m.household_id, m.rome_codes, coalesce(m.years_of_experience, 0) AS years, h.stage
     FROM household_members m
     JOIN households h ON h.id = m.household_id
-    WHERE m.role <> {child} AND h.anonymised_at IS NULL AND h.stage IN ({stages}) {adult_filter}
+    WHERE m.role <> {child} AND h.anonymised_at IS NULL AND h.stage IN {stages} {adult_filter}
 ),
 families AS MATERIALIZED (
     SELECT m.household_id,
@@ -421,7 +421,7 @@ def _statement(mode: Mode, *, member: bool, k: int = 1, prune: bool = True, reac
         "now_pts": now_pts,
         "layers": layers,
         "layer_union": layer_union,
-        "stages": sql_literal(Stage.MATCHING),
+        "stages": sql_list([Stage.MATCHING]),
         "child": sql_literal(MemberRole.CHILD),
         "vacant": sql_literal(UnitStatus.VACANT),
         "matching": sql_literal(Stage.MATCHING),
@@ -461,7 +461,7 @@ def _statement(mode: Mode, *, member: bool, k: int = 1, prune: bool = True, reac
         if tabled:  # only the units within reach of the opening's workplace (read by index: a scalar subquery)
             parts["unit_filter"] = _WITHIN_REACH_OF_THE_OPENING
     else:
-        parts["stages"] = ", ".join(sql_literal(stage) for stage in (Stage.MATCHING, Stage.LEASE))
+        parts["stages"] = sql_list([Stage.MATCHING, Stage.LEASE])
         parts["adult_filter"] = _NO_ACTIVE_ALLOCATION
         parts["unit_filter"] = "AND u.id = CAST(:unit_id AS uuid)"
         parts["reach"] = _REACH_TABLE if tabled else _REACH_COMPUTED.format(**geometry)
